@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Embedded default infrastructure: a single-node Apache Kafka broker (KRaft, jars from Maven
+# Central) and SecantusDB (MongoDB wire protocol), both on 127.0.0.1, data under $STATE_DIR.
+#
+#   deploy/local/infra.sh start    fetch jars if needed, start both, wait until ready (idempotent)
+#   deploy/local/infra.sh stop     stop what this script started, by pid
+#   deploy/local/infra.sh status   print what runs and where
+#   deploy/local/infra.sh wipe     stop and delete the data directories
+#   deploy/local/infra.sh env      print the KAFKA_BOOTSTRAP / MONGODB_URL lines
+#
+# Ports: KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093), MONGO_PORT (27027).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+STATE_DIR=${STATE_DIR:-$ROOT/.local}
+KAFKA_PORT=${KAFKA_PORT:-19092}
+KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19093}
+MONGO_PORT=${MONGO_PORT:-27027}
+PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
+JARS=$STATE_DIR/kafka/libs
+KAFKA_DATA=$STATE_DIR/kafka/data
+KAFKA_CONF=$STATE_DIR/kafka/server.properties
+KAFKA_PID=$STATE_DIR/kafka/kafka.pid
+KAFKA_LOG=$STATE_DIR/kafka/kafka.log
+MONGO_DATA=$STATE_DIR/secantus/data
+MONGO_PID=$STATE_DIR/secantus/secantus.pid
+MONGO_LOG=$STATE_DIR/secantus/secantus.log
+
+log() { printf '[infra] %s\n' "$*" >&2; }
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() {  # wait_port PORT PIDFILE NAME SECONDS LOGFILE
+  local deadline=$((SECONDS + $4))
+  until port_open "$1"; do
+    if ! alive "$2"; then log "$3 exited during start-up; last lines of $5:"; tail -n 30 "$5" >&2; return 1; fi
+    if [ $SECONDS -ge $deadline ]; then log "$3 not ready after $4 s; see $5"; return 1; fi
+    sleep 0.5
+  done
+}
+
+fetch_jars() {
+  if [ -f "$JARS/.complete" ]; then return; fi
+  log "fetching Kafka jars with Maven (first run only)"
+  mkdir -p "$JARS"
+  mvn -B -q -f "$ROOT/deploy/local/kafka-pom.xml" \
+    org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$JARS"
+  touch "$JARS/.complete"
+}
+
+write_kafka_conf() {
+  mkdir -p "$KAFKA_DATA"
+  cat > "$KAFKA_CONF" <<CONF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$KAFKA_DATA
+num.partitions=3
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=6
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=6
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+log.flush.interval.messages=1
+CONF
+}
+
+start_kafka() {
+  if alive "$KAFKA_PID"; then log "kafka already running (pid $(cat "$KAFKA_PID")) on 127.0.0.1:$KAFKA_PORT"; return; fi
+  if port_open "$KAFKA_PORT"; then log "port $KAFKA_PORT is taken by a process this script did not start"; return 1; fi
+  fetch_jars
+  write_kafka_conf
+  if [ ! -f "$KAFKA_DATA/meta.properties" ]; then
+    local id
+    id=$(java -cp "$JARS/*" kafka.tools.StorageTool random-uuid)
+    java -cp "$JARS/*" -Dlog4j2.configurationFile="$ROOT/deploy/local/log4j2.properties" \
+      kafka.tools.StorageTool format -t "$id" -c "$KAFKA_CONF" --ignore-formatted >>"$KAFKA_LOG" 2>&1
+  fi
+  log "starting kafka on 127.0.0.1:$KAFKA_PORT"
+  nohup java -Xms512m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$ROOT/deploy/local/log4j2.properties" \
+    -cp "$JARS/*" kafka.Kafka "$KAFKA_CONF" >>"$KAFKA_LOG" 2>&1 </dev/null &
+  echo $! > "$KAFKA_PID"
+  wait_port "$KAFKA_PORT" "$KAFKA_PID" kafka 120 "$KAFKA_LOG"
+}
+
+start_mongo() {
+  if alive "$MONGO_PID"; then log "secantusdb already running (pid $(cat "$MONGO_PID")) on 127.0.0.1:$MONGO_PORT"; return; fi
+  if port_open "$MONGO_PORT"; then log "port $MONGO_PORT is taken by a process this script did not start"; return 1; fi
+  mkdir -p "$MONGO_DATA"
+  log "starting secantusdb on 127.0.0.1:$MONGO_PORT"
+  nohup "$PYTHON" -m secantus --host 127.0.0.1 --port "$MONGO_PORT" \
+    --storage-path "$MONGO_DATA" --log-level WARNING >>"$MONGO_LOG" 2>&1 </dev/null &
+  echo $! > "$MONGO_PID"
+  wait_port "$MONGO_PORT" "$MONGO_PID" secantusdb 60 "$MONGO_LOG"
+}
+
+stop_pid() {  # stop_pid PIDFILE NAME
+  alive "$1" || { rm -f "$1"; return 0; }
+  local pid; pid=$(cat "$1")
+  log "stopping $2 (pid $pid)"
+  kill -TERM "$pid"
+  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || { rm -f "$1"; return 0; }; sleep 0.5; done
+  log "$2 did not stop in 30 s; killing"
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$1"
+}
+
+print_env() {
+  echo "KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT"
+  echo "MONGODB_URL=mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true"
+}
+
+case "${1:-}" in
+  start) mkdir -p "$STATE_DIR/kafka" "$STATE_DIR/secantus"; start_mongo; start_kafka; log "ready"; print_env ;;
+  stop) stop_pid "$KAFKA_PID" kafka; stop_pid "$MONGO_PID" secantusdb ;;
+  status)
+    alive "$KAFKA_PID" && log "kafka running (pid $(cat "$KAFKA_PID")) on 127.0.0.1:$KAFKA_PORT" || log "kafka stopped"
+    alive "$MONGO_PID" && log "secantusdb running (pid $(cat "$MONGO_PID")) on 127.0.0.1:$MONGO_PORT" || log "secantusdb stopped" ;;
+  wipe) stop_pid "$KAFKA_PID" kafka; stop_pid "$MONGO_PID" secantusdb; rm -rf "$KAFKA_DATA" "$MONGO_DATA" ;;
+  env) print_env ;;
+  jars) fetch_jars ;;
+  *) echo "usage: $0 start|stop|status|wipe|env|jars" >&2; exit 2 ;;
+esac

@@ -1,0 +1,1 @@
+"""The four SafeCampus services; each runs as `python -m services.<name>`."""

@@ -1,0 +1,1 @@
+"""Alarms: button ingress, device trust, and the single writer of every alarm's state."""

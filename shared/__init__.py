@@ -1,0 +1,1 @@
+"""Code every SafeCampus service shares: settings, events, topics, Kafka/MongoDB factories, ops."""

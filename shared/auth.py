@@ -1,0 +1,94 @@
+"""User authentication: HS256 bearer tokens (JWT) carrying one role (DESIGN §5.3)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+import jwt
+from fastapi import HTTPException, Request, status
+from pydantic import BaseModel, ValidationError
+
+Role = Literal["dispatcher", "unit", "supervisor", "admin"]
+ROLES: tuple[Role, ...] = ("dispatcher", "unit", "supervisor", "admin")
+ISSUER = "safecampus"
+ALGORITHM = "HS256"
+
+
+class Principal(BaseModel):
+    """Who is calling: the subject (user or unit id) and its role."""
+
+    sub: str
+    role: Role
+
+
+def issue_token(secret: str, *, sub: str, role: Role, ttl_s: int = 12 * 3600) -> str:
+    """A signed token for sub with role, valid for ttl_s seconds."""
+    now = int(time.time())
+    claims = {"sub": sub, "role": role, "iss": ISSUER, "iat": now, "exp": now + ttl_s}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def decode_token(secret: str, token: str) -> Principal:
+    """The principal in a valid token; raises ValueError for any invalid one."""
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], issuer=ISSUER, options={"require": ["exp"]}
+        )
+        return Principal.model_validate(claims)
+    except (jwt.PyJWTError, ValidationError) as exc:
+        raise ValueError(f"invalid token: {type(exc).__name__}") from exc
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token:
+        return token.strip()
+    # EventSource (SSE) cannot set headers: streams also accept ?access_token=.
+    return request.query_params.get("access_token")
+
+
+def require_role(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
+    """FastAPI dependency: the caller's principal, 401 without a valid token, 403 for other roles."""
+
+    async def dependency(request: Request) -> Principal:
+        token = _bearer(request)
+        if token is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "missing bearer token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        try:
+            principal = decode_token(request.app.state.jwt_secret, token)
+        except ValueError as exc:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
+            ) from exc
+        if principal.role not in roles:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"role {principal.role} may not do this"
+            )
+        return principal
+
+    return dependency
+
+
+def main() -> None:
+    """CLI: print a token, e.g. `python -m shared.auth --role dispatcher --sub alice`."""
+    from shared.settings import Settings
+
+    parser = argparse.ArgumentParser(description="Issue a SafeCampus user token")
+    parser.add_argument("--role", choices=ROLES, required=True)
+    parser.add_argument("--sub", required=True, help="user name, or the unit id for role unit")
+    parser.add_argument("--ttl", type=int, default=12 * 3600, help="seconds")
+    args = parser.parse_args()
+    secret = Settings().require_jwt_secret()
+    print(issue_token(secret, sub=args.sub, role=args.role, ttl_s=args.ttl))
+
+
+if __name__ == "__main__":
+    main()

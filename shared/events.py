@@ -1,0 +1,135 @@
+"""Events on the bus (DESIGN §3). Contract: change only by adding optional fields."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+AlarmKind = Literal["intrusion", "violence", "fire", "medical", "other"]
+AlarmState = Literal[
+    "raised",
+    "dispatched",
+    "acknowledged",
+    "unit_assigned",
+    "en_route",
+    "on_scene",
+    "resolved",
+    "cancelled",
+    "escalated",
+]
+
+NAMESPACE = uuid.UUID("6f1c8d3e-5b0a-4c1e-9a57-2f0e4b7d9c11")
+
+
+def stable_id(*parts: str) -> uuid.UUID:
+    """A UUID that is always the same for the same parts (idempotency keys, derived ids)."""
+    return uuid.uuid5(NAMESPACE, "/".join(parts))
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Event(BaseModel):
+    """Base of every event: identity, time and schema version; unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4, description="Unique; dedup key")
+    occurred_at: AwareDatetime = Field(default_factory=utcnow, description="When it happened")
+    schema_version: int = Field(1, ge=1, description="Bumped only when fields are added")
+
+
+class Location(BaseModel):
+    """Where in the school the button is (building/floor/room)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    building: str = Field(..., min_length=1, max_length=100)
+    floor: int = Field(..., ge=-10, le=200)
+    room: str = Field(..., min_length=1, max_length=100)
+
+
+class SchoolRef(BaseModel):
+    """The school an alarm belongs to, carried in events so consumers need no lookups."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    school_id: str
+    name: str
+    township: str
+    lat: float = Field(..., ge=-90, le=90)
+    lon: float = Field(..., ge=-180, le=180)
+
+
+class AlarmPressed(Event):
+    """A button press accepted at ingress (topic alarms.pressed, key school_id)."""
+
+    press_id: uuid.UUID = Field(..., description="Device-generated idempotency key")
+    alarm_id: uuid.UUID = Field(..., description="Derived from press_id")
+    school_id: str
+    device_id: str
+    kind: AlarmKind
+    silent: bool
+    test: bool
+    location: Location
+    pressed_at: AwareDatetime = Field(..., description="Device clock")
+    received_at: AwareDatetime = Field(..., description="Ingress clock")
+
+
+class NearbyUnit(BaseModel):
+    """A unit near an alarm, with its straight-line distance."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    unit_id: str
+    distance_m: float = Field(..., ge=0)
+    lat: float
+    lon: float
+
+
+class AlarmLifecycle(Event):
+    """One transition of an alarm's state (topic alarms.lifecycle, key alarm_id)."""
+
+    alarm_id: uuid.UUID
+    state: AlarmState
+    previous_state: AlarmState | None = None
+    school: SchoolRef
+    kind: AlarmKind
+    silent: bool
+    test: bool
+    location: Location
+    device_id: str
+    pressed_at: AwareDatetime
+    actor: str = Field("system", description="Who caused the transition")
+    reason: str | None = None
+
+
+class PositionReported(Event):
+    """A GPS fix of a unit (topic patrols.positions, key unit_id)."""
+
+    unit_id: str
+    lat: float = Field(..., ge=-90, le=90)
+    lon: float = Field(..., ge=-180, le=180)
+    recorded_at: AwareDatetime
+    speed_kmh: float | None = Field(None, ge=0, le=400)
+    heading_deg: float | None = Field(None, ge=0, lt=360)
+    accuracy_m: float | None = Field(None, ge=0, le=10_000)
+
+
+class DeadLetter(BaseModel):
+    """What lands on `<topic>.dlq`: the original message and why it could not be processed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    service: str
+    error: str
+    payload: str = Field(..., description="The original value, decoded as UTF-8 with replacement")
+    failed_at: AwareDatetime = Field(default_factory=utcnow)

@@ -1,0 +1,111 @@
+"""The county's schools, devices, units and patrol points (contract DESIGN §5.2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from shared.events import SchoolRef
+from shared.signing import derive_device_secret
+
+UnitKind = Literal["patrol_car", "foot_patrol", "traffic_police", "station_officer", "guard_post"]
+PointKind = Literal["must_reach", "must_patrol", "stop"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class School(_Strict):
+    school_id: str = Field(..., min_length=1, max_length=64)
+    name: str
+    township: str
+    lat: float = Field(..., ge=-90, le=90)
+    lon: float = Field(..., ge=-180, le=180)
+
+    def ref(self) -> SchoolRef:
+        return SchoolRef(
+            school_id=self.school_id,
+            name=self.name,
+            township=self.township,
+            lat=self.lat,
+            lon=self.lon,
+        )
+
+
+class Device(_Strict):
+    device_id: str = Field(..., min_length=1, max_length=64)
+    school_id: str
+    secret: SecretStr | None = Field(None, description="Omitted: derived from DEVICE_KEY_SEED")
+
+
+class Unit(_Strict):
+    unit_id: str = Field(..., min_length=1, max_length=64)
+    kind: UnitKind
+    callsign: str
+    station: str
+    home_lat: float = Field(..., ge=-90, le=90)
+    home_lon: float = Field(..., ge=-180, le=180)
+
+
+class PatrolPoint(_Strict):
+    point_id: str
+    school_id: str
+    kind: PointKind
+    lat: float = Field(..., ge=-90, le=90)
+    lon: float = Field(..., ge=-180, le=180)
+    radius_m: float = Field(..., gt=0, le=2000)
+
+
+class County(_Strict):
+    name: str
+    schools: list[School]
+    devices: list[Device]
+    units: list[Unit]
+    patrol_points: list[PatrolPoint] = []
+
+    @model_validator(mode="after")
+    def _references_hold(self) -> County:
+        for label, ids in (
+            ("school", [s.school_id for s in self.schools]),
+            ("device", [d.device_id for d in self.devices]),
+            ("unit", [u.unit_id for u in self.units]),
+            ("patrol point", [p.point_id for p in self.patrol_points]),
+        ):
+            if len(ids) != len(set(ids)):
+                raise ValueError(f"duplicate {label} id")
+        schools = {s.school_id for s in self.schools}
+        for item in [*self.devices, *self.patrol_points]:
+            if item.school_id not in schools:
+                raise ValueError(f"{item!r} names unknown school {item.school_id}")
+        return self
+
+    def school(self, school_id: str) -> School | None:
+        return next((s for s in self.schools if s.school_id == school_id), None)
+
+    def device(self, device_id: str) -> Device | None:
+        return next((d for d in self.devices if d.device_id == device_id), None)
+
+
+def load_county(path: Path) -> County:
+    """Parse and validate a provisioning file (YAML or JSON, which YAML reads too)."""
+    with path.open(encoding="utf-8") as fh:
+        return County.model_validate(yaml.safe_load(fh))
+
+
+def device_secrets(county: County, seed: str | None) -> dict[str, str]:
+    """Every device's secret: from the file, else derived from the seed."""
+    secrets: dict[str, str] = {}
+    for device in county.devices:
+        if device.secret is not None:
+            secrets[device.device_id] = device.secret.get_secret_value()
+        elif seed:
+            secrets[device.device_id] = derive_device_secret(seed, device.device_id)
+        else:
+            raise RuntimeError(
+                f"device {device.device_id} has no secret and DEVICE_KEY_SEED is not set"
+            )
+    return secrets

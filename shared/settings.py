@@ -1,0 +1,61 @@
+"""Runtime settings, read from the environment (and `.local/secrets.env` in the embedded default)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every knob of every service; each service reads only what it needs."""
+
+    model_config = SettingsConfigDict(
+        env_file=(ROOT / ".local" / "secrets.env",), extra="ignore", frozen=True
+    )
+
+    kafka_bootstrap: str = Field("127.0.0.1:19092", description="Kafka bootstrap servers")
+    mongodb_url: str = Field(
+        "mongodb://127.0.0.1:27027/?directConnection=true", description="MongoDB connection URL"
+    )
+    mongodb_db_prefix: str = Field(
+        "safecampus_", description="Each service uses the database <prefix><service>"
+    )
+    kafka_replication_factor: int = Field(1, description="Replication of topics created here")
+    topic_prefix: str = Field("", description="Prefix for every topic and consumer group")
+    county_file: Path = Field(
+        ROOT / "deploy" / "county.yaml", description="Provisioning file (DESIGN §5.2)"
+    )
+
+    host: str = "127.0.0.1"
+    alarms_port: int = 8001
+    patrols_port: int = 8002
+    notifications_port: int = 8003
+    reporting_port: int = 8004
+
+    jwt_secret: SecretStr | None = Field(None, description="HS256 key for user tokens")
+    device_key_seed: SecretStr | None = Field(
+        None, description="Derives device secrets that the provisioning file leaves out"
+    )
+
+    signature_window_s: int = Field(300, description="Allowed device clock skew (contract)")
+    max_body_bytes: int = 64 * 1024
+    nearby_radius_m: float = 3000.0
+    nearby_top_k: int = 3
+    position_max_age_s: float = Field(300.0, description="Older fixes do not count as near")
+    max_future_skew_s: float = Field(30.0, description="Fixes further in the future are refused")
+    max_fixes_per_batch: int = 500
+
+    consumers_enabled: bool = Field(
+        True, description="false: serve HTTP only (scale ingress apart from Kafka consumers)"
+    )
+    log_level: str = "INFO"
+
+    def require_jwt_secret(self) -> str:
+        """The JWT key, or a clear start-up error when it is missing."""
+        if self.jwt_secret is None or len(self.jwt_secret.get_secret_value()) < 32:
+            raise RuntimeError("JWT_SECRET must be set (at least 32 characters)")
+        return self.jwt_secret.get_secret_value()

@@ -1,0 +1,103 @@
+"""Topic names (DESIGN §3), their partition counts and idempotent creation."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+log = logging.getLogger(__name__)
+
+DLQ_SUFFIX = ".dlq"
+
+
+@dataclass(frozen=True)
+class Topics:
+    """All topic names, optionally behind a prefix (tests and tenants use their own)."""
+
+    prefix: str = ""
+
+    def _name(self, base: str) -> str:
+        return f"{self.prefix}{base}"
+
+    @property
+    def alarms_pressed(self) -> str:
+        return self._name("alarms.pressed")
+
+    @property
+    def alarms_commands(self) -> str:
+        return self._name("alarms.commands")
+
+    @property
+    def alarms_lifecycle(self) -> str:
+        return self._name("alarms.lifecycle")
+
+    @property
+    def patrols_positions(self) -> str:
+        return self._name("patrols.positions")
+
+    @property
+    def patrols_unit_status(self) -> str:
+        return self._name("patrols.unit-status")
+
+    @property
+    def patrols_checkins(self) -> str:
+        return self._name("patrols.checkins")
+
+    @property
+    def patrols_violations(self) -> str:
+        return self._name("patrols.violations")
+
+    @property
+    def notifications_deliveries(self) -> str:
+        return self._name("notifications.deliveries")
+
+    def group(self, name: str) -> str:
+        """Consumer-group id, namespaced like the topics."""
+        return f"{self.prefix}{name}"
+
+    @staticmethod
+    def dlq(topic: str) -> str:
+        return f"{topic}{DLQ_SUFFIX}"
+
+    def partitions(self) -> dict[str, int]:
+        """Every topic with its partition count; each gets a `.dlq` twin with one partition."""
+        main = {
+            self.alarms_pressed: 3,
+            self.alarms_commands: 3,
+            self.alarms_lifecycle: 3,
+            self.patrols_positions: 6,
+            self.patrols_unit_status: 3,
+            self.patrols_checkins: 3,
+            self.patrols_violations: 3,
+            self.notifications_deliveries: 3,
+        }
+        return main | {self.dlq(name): 1 for name in main}
+
+
+TOPIC_ALREADY_EXISTS = 36
+
+
+async def ensure_topics(bootstrap: str, topics: Topics, *, replication_factor: int = 1) -> None:
+    """Create missing topics; existing ones (also when created concurrently) are left alone."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="safecampus-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(name, num_partitions=count, replication_factor=replication_factor)
+            for name, count in topics.partitions().items()
+            if name not in existing
+        ]
+        if not missing:
+            return
+        response = (await admin.create_topics(missing)).to_object()
+        for entry in response.get("topics") or response.get("topic_errors") or []:
+            code = entry.get("error_code", 0)
+            if code not in (0, TOPIC_ALREADY_EXISTS):
+                name = entry.get("name") or entry.get("topic")
+                raise RuntimeError(f"cannot create topic {name}: error {code}")
+        log.info("topics ensured", extra={"topics": [t.name for t in missing]})
+    finally:
+        await admin.close()

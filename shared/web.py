@@ -1,0 +1,158 @@
+"""The HTTP side every service shares: app factory with lifespan, ops endpoints, middleware."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from faststream.kafka import KafkaBroker
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import generate_latest
+from pymongo import AsyncMongoClient
+from starlette.middleware.base import RequestResponseEndpoint
+
+from shared.mongo import Document
+from shared.observability import configure_logging, new_trace_id, trace_id_var
+from shared.settings import Settings
+from shared.topics import Topics, ensure_topics
+
+log = logging.getLogger(__name__)
+
+StartupHook = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class ServiceParts:
+    """Everything a service app is built from; main.py of each service fills it in."""
+
+    name: str
+    settings: Settings
+    registry: CollectorRegistry
+    broker: KafkaBroker
+    mongo: AsyncMongoClient[Document]
+    routers: Sequence[APIRouter]
+    startup: Sequence[StartupHook] = ()
+    shutdown: Sequence[StartupHook] = ()
+    state: dict[str, object] = field(default_factory=dict)
+    description: str = ""
+
+
+def build_app(parts: ServiceParts) -> FastAPI:
+    """A FastAPI app whose lifespan creates topics, runs start-up hooks and runs the broker."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings = parts.settings
+        await ensure_topics(
+            settings.kafka_bootstrap,
+            Topics(settings.topic_prefix),
+            replication_factor=settings.kafka_replication_factor,
+        )
+        for hook in parts.startup:
+            await hook()
+        await parts.broker.start()
+        log.info("service started", extra={"service": parts.name})
+        try:
+            yield
+        finally:
+            log.info("service stopping", extra={"service": parts.name})
+            await parts.broker.stop()
+            for hook in parts.shutdown:
+                await hook()
+            await parts.mongo.close()
+
+    app = FastAPI(
+        title=f"SafeCampus {parts.name}",
+        version="0.1.0",
+        description=parts.description,
+        lifespan=lifespan,
+    )
+    app.state.settings = parts.settings
+    app.state.jwt_secret = parts.settings.require_jwt_secret()
+    for key, value in parts.state.items():
+        setattr(app.state, key, value)
+    _install_http_metrics(app, parts.registry)
+    app.include_router(ops_router(parts))
+    for router in parts.routers:
+        app.include_router(router)
+    return app
+
+
+def ops_router(parts: ServiceParts) -> APIRouter:
+    """`/healthz` (process alive), `/readyz` (database and broker reachable), `/metrics`."""
+    router = APIRouter(tags=["ops"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": parts.name}
+
+    @router.get("/readyz")
+    async def readyz() -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            await parts.mongo.admin.command("ping")
+            checks["mongodb"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - reported, not swallowed: it is the answer
+            checks["mongodb"] = f"error: {type(exc).__name__}"
+        checks["kafka"] = "ok" if await parts.broker.ping(timeout=2.0) else "error: unreachable"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        return PlainTextResponse(generate_latest(parts.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def _install_http_metrics(app: FastAPI, registry: CollectorRegistry) -> None:
+    requests = Counter(
+        "safecampus_http_requests_total",
+        "HTTP requests by route and status",
+        ["method", "route", "status"],
+        registry=registry,
+    )
+    duration = Histogram(
+        "safecampus_http_request_duration_seconds",
+        "HTTP request duration",
+        ["method", "route"],
+        registry=registry,
+        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+    )
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        token = trace_id_var.set(request.headers.get("x-request-id") or new_trace_id())
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        finally:
+            trace_id_var.reset(token)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "<unmatched>")
+        requests.labels(request.method, path, str(response.status_code)).inc()
+        duration.labels(request.method, path).observe(time.perf_counter() - started)
+        return response
+
+
+def run(app_factory: Callable[[Settings], FastAPI], *, name: str, port_of: str) -> None:
+    """Entry point of `python -m services.<name>`: JSON logs, uvicorn, graceful SIGTERM."""
+    settings = Settings()
+    configure_logging(name, settings.log_level)
+    port = int(getattr(settings, port_of))
+    config = uvicorn.Config(
+        app_factory(settings),
+        host=settings.host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        lifespan="on",
+    )
+    uvicorn.Server(config).run()

@@ -1,0 +1,1 @@
+"""Operator tools: county generator, simulator, benchmark."""
