@@ -52,7 +52,7 @@ def _bearer(request: Request) -> str | None:
 
 
 def require_role(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
-    """FastAPI dependency: the caller's principal, 401 without a valid token, 403 for other roles."""
+    """FastAPI dependency: the principal; 401 without a valid token, 403 for another role."""
 
     async def dependency(request: Request) -> Principal:
         token = _bearer(request)
@@ -69,9 +69,7 @@ def require_role(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
                 status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
             ) from exc
         if principal.role not in roles:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN, f"role {principal.role} may not do this"
-            )
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role} may not do this")
         return principal
 
     return dependency

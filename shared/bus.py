@@ -245,11 +245,18 @@ class MessageProcessor:
         self._metrics.dead_lettered.labels(record.topic, reason).inc()
         log.error(
             "message dead-lettered",
-            extra={"topic": record.topic, "offset": record.offset, "reason": reason, "error": error},
+            extra={
+                "topic": record.topic,
+                "offset": record.offset,
+                "reason": reason,
+                "error": error,
+            },
         )
 
 
 def _summarise(exc: ValidationError) -> str:
     """'field: message; field: message', naming every invalid field."""
-    parts = [f"{'.'.join(str(p) for p in err['loc']) or '<body>'}: {err['msg']}" for err in exc.errors()]
+    parts = [
+        f"{'.'.join(str(p) for p in err['loc']) or '<body>'}: {err['msg']}" for err in exc.errors()
+    ]
     return "; ".join(parts)[:2000]

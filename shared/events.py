@@ -104,6 +104,7 @@ class AlarmLifecycle(Event):
     location: Location
     device_id: str
     pressed_at: AwareDatetime
+    received_at: AwareDatetime | None = Field(None, description="When ingress accepted the press")
     actor: str = Field("system", description="Who caused the transition")
     reason: str | None = None
 

@@ -16,7 +16,12 @@ trace_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace
 
 TRACE_HEADER = "trace-id"
 _REDACTED_KEYS = ("secret", "token", "authorization", "signature", "password")
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", "color_message"}
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 
 
 def new_trace_id() -> str:

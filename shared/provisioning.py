@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from shared.events import SchoolRef
 from shared.signing import derive_device_secret
@@ -67,6 +67,15 @@ class County(_Strict):
     units: list[Unit]
     patrol_points: list[PatrolPoint] = []
 
+    _schools: dict[str, School] = PrivateAttr(default_factory=dict)
+    _devices: dict[str, Device] = PrivateAttr(default_factory=dict)
+    _units: dict[str, Unit] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._schools = {s.school_id: s for s in self.schools}
+        self._devices = {d.device_id: d for d in self.devices}
+        self._units = {u.unit_id: u for u in self.units}
+
     @model_validator(mode="after")
     def _references_hold(self) -> County:
         for label, ids in (
@@ -78,16 +87,21 @@ class County(_Strict):
             if len(ids) != len(set(ids)):
                 raise ValueError(f"duplicate {label} id")
         schools = {s.school_id for s in self.schools}
-        for item in [*self.devices, *self.patrol_points]:
-            if item.school_id not in schools:
-                raise ValueError(f"{item!r} names unknown school {item.school_id}")
+        refs = [(d.device_id, d.school_id) for d in self.devices]
+        refs += [(p.point_id, p.school_id) for p in self.patrol_points]
+        for item_id, school_id in refs:
+            if school_id not in schools:
+                raise ValueError(f"{item_id} names unknown school {school_id}")
         return self
 
     def school(self, school_id: str) -> School | None:
-        return next((s for s in self.schools if s.school_id == school_id), None)
+        return self._schools.get(school_id)
 
     def device(self, device_id: str) -> Device | None:
-        return next((d for d in self.devices if d.device_id == device_id), None)
+        return self._devices.get(device_id)
+
+    def unit(self, unit_id: str) -> Unit | None:
+        return self._units.get(unit_id)
 
 
 def load_county(path: Path) -> County:

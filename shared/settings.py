@@ -1,4 +1,4 @@
-"""Runtime settings, read from the environment (and `.local/secrets.env` in the embedded default)."""
+"""Runtime settings from the environment (and `.local/secrets.env` in the embedded default)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,6 @@ class Settings(BaseSettings):
     nearby_top_k: int = 3
     position_max_age_s: float = Field(300.0, description="Older fixes do not count as near")
     max_future_skew_s: float = Field(30.0, description="Fixes further in the future are refused")
-    max_fixes_per_batch: int = 500
 
     consumers_enabled: bool = Field(
         True, description="false: serve HTTP only (scale ingress apart from Kafka consumers)"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -85,19 +87,40 @@ async def ensure_topics(bootstrap: str, topics: Topics, *, replication_factor: i
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        wanted = topics.partitions()
         missing = [
             NewTopic(name, num_partitions=count, replication_factor=replication_factor)
-            for name, count in topics.partitions().items()
+            for name, count in wanted.items()
             if name not in existing
         ]
-        if not missing:
-            return
-        response = (await admin.create_topics(missing)).to_object()
-        for entry in response.get("topics") or response.get("topic_errors") or []:
-            code = entry.get("error_code", 0)
-            if code not in (0, TOPIC_ALREADY_EXISTS):
-                name = entry.get("name") or entry.get("topic")
-                raise RuntimeError(f"cannot create topic {name}: error {code}")
-        log.info("topics ensured", extra={"topics": [t.name for t in missing]})
+        if missing:
+            response = (await admin.create_topics(missing)).to_object()
+            for entry in response.get("topics") or response.get("topic_errors") or []:
+                code = entry.get("error_code", 0)
+                if code not in (0, TOPIC_ALREADY_EXISTS):
+                    name = entry.get("name") or entry.get("topic")
+                    raise RuntimeError(f"cannot create topic {name}: error {code}")
+            log.info("topics created", extra={"topics": [t.name for t in missing]})
+        # Also when another service created them a moment ago: wait until they are usable.
+        await _wait_for_leaders(admin, list(wanted))
     finally:
         await admin.close()
+
+
+async def _wait_for_leaders(
+    admin: AIOKafkaAdminClient, names: list[str], timeout_s: float = 30
+) -> None:
+    """New topics are usable once every partition has a leader; consumers started earlier
+    only log NotLeaderForPartition until then."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        described = await admin.describe_topics(names)
+        if all(
+            topic.get("error_code", 0) == 0
+            and topic["partitions"]
+            and all(p.get("leader", -1) >= 0 for p in topic["partitions"])
+            for topic in described
+        ):
+            return
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"topics without leaders after {timeout_s} s: {names}")

@@ -52,11 +52,13 @@ Reader = Annotated[Principal, Depends(require_role("dispatcher", "supervisor", "
             "content": {"application/json": {"schema": PressRequest.model_json_schema()}},
         }
     },
-    responses={401: {"description": "bad/missing signature, unknown device, stale timestamp"},
-               403: {"description": "device pressing for another school"},
-               409: {"description": "press_id already used by another device"},
-               413: {"description": "body too large"},
-               422: {"description": "invalid body; names the fields"}},
+    responses={
+        401: {"description": "bad/missing signature, unknown device, stale timestamp"},
+        403: {"description": "device pressing for another school"},
+        409: {"description": "press_id already used by another device"},
+        413: {"description": "body too large"},
+        422: {"description": "invalid body; names the fields"},
+    },
 )
 async def press(request: Request, deps: DepsDep) -> JSONResponse:
     started = time.perf_counter()
@@ -86,8 +88,12 @@ async def press(request: Request, deps: DepsDep) -> JSONResponse:
     deps.metrics.ingress_seconds.observe(time.perf_counter() - started)
     log.info(
         "press accepted",
-        extra={"alarm_id": str(accepted.alarm_id), "duplicate": accepted.duplicate,
-               "school_id": press_request.school_id, "device_id": device.device_id},
+        extra={
+            "alarm_id": str(accepted.alarm_id),
+            "duplicate": accepted.duplicate,
+            "school_id": press_request.school_id,
+            "device_id": device.device_id,
+        },
     )
     return JSONResponse(accepted.model_dump(mode="json"), status_code=202)
 

@@ -42,7 +42,9 @@ class MongoAlarmRepository:
 
     async def ensure_indexes(self) -> None:
         await self._alarms.create_index([("state", ASCENDING), ("raised_at", DESCENDING)])
-        await self._alarms.create_index([("school.school_id", ASCENDING), ("raised_at", DESCENDING)])
+        await self._alarms.create_index(
+            [("school.school_id", ASCENDING), ("raised_at", DESCENDING)]
+        )
         await self._audit.create_index([("alarm_id", ASCENDING), ("occurred_at", ASCENDING)])
 
     async def record_press(self, event: AlarmPressed) -> PressRecord:

@@ -46,7 +46,9 @@ def trusted_devices(county: County, secrets: Mapping[str, str]) -> dict[str, Tru
     for device in county.devices:
         school = county.school(device.school_id)
         assert school is not None  # County validates references
-        devices[device.device_id] = TrustedDevice(device.device_id, school, secrets[device.device_id])
+        devices[device.device_id] = TrustedDevice(
+            device.device_id, school, secrets[device.device_id]
+        )
     return devices
 
 
@@ -62,7 +64,9 @@ def authenticate(
 ) -> TrustedDevice:
     """The device that signed this request, or Rejected(401)."""
     if not device_id or not timestamp or not signature:
-        raise Rejected(401, "missing_headers", "X-Device-Id, X-Timestamp and X-Signature are required")
+        raise Rejected(
+            401, "missing_headers", "X-Device-Id, X-Timestamp and X-Signature are required"
+        )
     device = devices.get(device_id)
     if device is None:
         raise Rejected(401, "unknown_device", "unknown device")
@@ -81,9 +85,7 @@ def authorize_press(device: TrustedDevice, request: PressRequest) -> None:
         raise Rejected(403, "wrong_school", "device is not installed at this school")
 
 
-async def accept_press(
-    *, deps: Deps, request: PressRequest, now: datetime
-) -> PressAccepted:
+async def accept_press(*, deps: Deps, request: PressRequest, now: datetime) -> PressAccepted:
     """Record the press and return only once it is on the broker (acks=all)."""
     event = AlarmPressed(
         event_id=stable_id("pressed", str(request.press_id)),
@@ -103,7 +105,9 @@ async def accept_press(
     if record.event.device_id != request.device_id:
         raise Rejected(409, "press_id_conflict", "press_id already used by another device")
     if not record.published:
-        await deps.publisher.publish(deps.topics.alarms_pressed, record.event.school_id, record.event)
+        await deps.publisher.publish(
+            deps.topics.alarms_pressed, record.event.school_id, record.event
+        )
         await deps.repo.mark_press_published(record.event.press_id)
     return PressAccepted(alarm_id=record.event.alarm_id, duplicate=not record.new)
 
@@ -142,6 +146,7 @@ def lifecycle_event(
             "location": alarm.location,
             "device_id": alarm.device_id,
             "pressed_at": alarm.pressed_at,
+            "received_at": alarm.received_at,
             "actor": actor,
         }
     )

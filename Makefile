@@ -1,0 +1,64 @@
+# SafeCampus: the commands a new user needs. Everything runs on 127.0.0.1.
+#   make demo   set up, start Kafka + SecantusDB + the four services, run the simulated county
+#   make test   set up, start Kafka + SecantusDB, run the whole test suite
+#   make bench  set up, start Kafka + SecantusDB, run the benchmarks (not tests)
+PYTHON_BIN ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INFRA := deploy/local/infra.sh
+
+.PHONY: setup venv jars secrets infra-up infra-down infra-status infra-wipe demo test test-unit bench lint fmt clean
+
+setup: venv jars secrets
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[embedded,dev]"
+	touch $@
+
+jars:
+	$(INFRA) jars
+
+secrets: .local/secrets.env
+.local/secrets.env:
+	mkdir -p .local
+	umask 077; { echo "JWT_SECRET=$$(openssl rand -hex 32)"; echo "DEVICE_KEY_SEED=$$(openssl rand -hex 32)"; } > $@
+	@echo "wrote $@ (random secrets for this machine; never committed)"
+
+infra-up: venv jars
+	$(INFRA) start
+
+infra-down:
+	$(INFRA) stop
+
+infra-status:
+	$(INFRA) status
+
+infra-wipe:
+	$(INFRA) wipe
+
+demo: setup infra-up
+	$(PY) -m tools.demo
+
+test: setup infra-up
+	$(PY) -m pytest
+
+test-unit: venv
+	$(PY) -m pytest -m unit
+
+bench: setup infra-up
+	$(PY) -m tools.bench
+
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+fmt: venv
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+clean: infra-down
+	rm -rf $(VENV) .local

@@ -1,0 +1,1 @@
+"""Notifications: who is told what — nearest units, the dispatcher live stream."""

@@ -1,0 +1,172 @@
+"""Persistence of the unit-position read model and the dispatcher feed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from pymongo import ASCENDING, GEOSPHERE, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from services.notifications.models import FeedEntry
+from shared.events import NearbyUnit, PositionReported
+from shared.geo import geojson_point, haversine_m
+from shared.mongo import Document
+
+
+class NotificationRepository(Protocol):
+    async def ensure_indexes(self) -> None: ...
+
+    async def upsert_position(self, fix: PositionReported) -> None: ...
+
+    async def nearest_units(
+        self, *, lat: float, lon: float, radius_m: float, limit: int, fresh_since: datetime
+    ) -> list[NearbyUnit]: ...
+
+    async def next_seq(self) -> int: ...
+
+    async def has_feed_entry(self, event_id: str) -> bool: ...
+
+    async def insert_feed(self, entry: FeedEntry) -> bool: ...
+
+    async def feed_after(self, seq: int, *, limit: int) -> list[FeedEntry]: ...
+
+    async def last_seq(self) -> int: ...
+
+
+class MongoNotificationRepository:
+    """`unit_positions` (_id unit_id, 2dsphere), `dispatcher_feed` (_id event_id), `counters`."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._positions = db["unit_positions"]
+        self._feed = db["dispatcher_feed"]
+        self._counters = db["counters"]
+
+    async def ensure_indexes(self) -> None:
+        await self._positions.create_index([("loc", GEOSPHERE)])
+        await self._feed.create_index([("seq", ASCENDING)], unique=True)
+
+    async def upsert_position(self, fix: PositionReported) -> None:
+        """Move the unit only when this fix is newer than the one we have."""
+        try:
+            await self._positions.update_one(
+                {"_id": fix.unit_id, "recorded_at": {"$lt": fix.recorded_at}},
+                {
+                    "$set": {
+                        "loc": geojson_point(fix.lat, fix.lon),
+                        "recorded_at": fix.recorded_at,
+                    }
+                },
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return  # we already hold a newer (or the same) fix for this unit
+
+    async def nearest_units(
+        self, *, lat: float, lon: float, radius_m: float, limit: int, fresh_since: datetime
+    ) -> list[NearbyUnit]:
+        pipeline: list[Document] = [
+            {
+                "$geoNear": {
+                    "near": geojson_point(lat, lon),
+                    "distanceField": "distance_m",
+                    "maxDistance": radius_m,
+                    "spherical": True,
+                    "key": "loc",
+                    "query": {"recorded_at": {"$gte": fresh_since}},
+                }
+            },
+            {"$limit": limit},
+        ]
+        cursor = await self._positions.aggregate(pipeline)
+        return [
+            NearbyUnit(
+                unit_id=doc["_id"],
+                distance_m=round(doc["distance_m"], 1),
+                lat=doc["loc"]["coordinates"][1],
+                lon=doc["loc"]["coordinates"][0],
+            )
+            async for doc in cursor
+        ]
+
+    async def next_seq(self) -> int:
+        doc = await self._counters.find_one_and_update(
+            {"_id": "dispatcher_feed"},
+            {"$inc": {"value": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        assert doc is not None
+        return int(doc["value"])
+
+    async def has_feed_entry(self, event_id: str) -> bool:
+        return await self._feed.count_documents({"_id": event_id}, limit=1) > 0
+
+    async def insert_feed(self, entry: FeedEntry) -> bool:
+        doc = entry.model_dump(mode="json") | {"_id": str(entry.event_id)}
+        doc["occurred_at"] = entry.occurred_at
+        try:
+            await self._feed.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def feed_after(self, seq: int, *, limit: int) -> list[FeedEntry]:
+        cursor = self._feed.find({"seq": {"$gt": seq}}).sort("seq", ASCENDING).limit(limit)
+        return [FeedEntry.model_validate(doc) async for doc in cursor]
+
+    async def last_seq(self) -> int:
+        doc = await self._counters.find_one({"_id": "dispatcher_feed"})
+        return int(doc["value"]) if doc else 0
+
+
+class InMemoryNotificationRepository:
+    def __init__(self) -> None:
+        self.positions: dict[str, PositionReported] = {}
+        self.feed: dict[str, FeedEntry] = {}
+        self.seq = 0
+
+    async def ensure_indexes(self) -> None:
+        return None
+
+    async def upsert_position(self, fix: PositionReported) -> None:
+        held = self.positions.get(fix.unit_id)
+        if held is None or held.recorded_at < fix.recorded_at:
+            self.positions[fix.unit_id] = fix
+
+    async def nearest_units(
+        self, *, lat: float, lon: float, radius_m: float, limit: int, fresh_since: datetime
+    ) -> list[NearbyUnit]:
+        ranked = sorted(
+            (
+                (haversine_m(lat, lon, f.lat, f.lon), f)
+                for f in self.positions.values()
+                if f.recorded_at >= fresh_since
+            ),
+            key=lambda pair: pair[0],
+        )
+        return [
+            NearbyUnit(unit_id=f.unit_id, distance_m=round(d, 1), lat=f.lat, lon=f.lon)
+            for d, f in ranked
+            if d <= radius_m
+        ][:limit]
+
+    async def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    async def has_feed_entry(self, event_id: str) -> bool:
+        return event_id in self.feed
+
+    async def insert_feed(self, entry: FeedEntry) -> bool:
+        if str(entry.event_id) in self.feed:
+            return False
+        self.feed[str(entry.event_id)] = entry
+        return True
+
+    async def feed_after(self, seq: int, *, limit: int) -> list[FeedEntry]:
+        return sorted((e for e in self.feed.values() if e.seq > seq), key=lambda e: e.seq)[:limit]
+
+    async def last_seq(self) -> int:
+        return self.seq

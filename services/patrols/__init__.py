@@ -1,0 +1,1 @@
+"""Patrols: units, positions, patrol points, guard posts, check-ins, violations."""

@@ -1,0 +1,68 @@
+"""HTTP API of the patrols service: the unit terminal's positions and unit state."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi.exceptions import RequestValidationError
+
+from services.patrols import service
+from services.patrols.models import BatchAccepted, PositionBatch, UnitState
+from services.patrols.service import Deps, InvalidBatch
+from shared.auth import Principal, require_role
+from shared.events import utcnow
+
+router = APIRouter(tags=["patrols"])
+
+UnitId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+def get_deps(request: Request) -> Deps:
+    deps: Deps = request.app.state.deps
+    return deps
+
+
+DepsDep = Annotated[Deps, Depends(get_deps)]
+Terminal = Annotated[Principal, Depends(require_role("unit", "admin"))]
+Reader = Annotated[Principal, Depends(require_role("unit", "dispatcher", "supervisor", "admin"))]
+
+
+def _acting_as(principal: Principal, unit_id: str) -> None:
+    """A unit acts only as itself."""
+    if principal.role == "unit" and principal.sub != unit_id:
+        raise HTTPException(403, "a unit may act only as itself")
+
+
+@router.post(
+    "/v1/units/{unit_id}/positions",
+    status_code=202,
+    response_model=BatchAccepted,
+    summary="A batch of GPS fixes from a unit terminal",
+    description="Accepted (202) once every fix is on the broker. Out-of-range coordinates and "
+    "fixes from the future refuse the whole batch with 422 naming each field. A batch posted "
+    "twice is stored once (fix identity is unit + recorded_at).",
+    responses={
+        403: {"description": "posting for another unit"},
+        404: {"description": "unknown unit"},
+    },
+)
+async def post_positions(
+    unit_id: UnitId, batch: PositionBatch, deps: DepsDep, principal: Terminal
+) -> BatchAccepted:
+    _acting_as(principal, unit_id)
+    if deps.county.unit(unit_id) is None:
+        raise HTTPException(404, f"unknown unit {unit_id}")
+    try:
+        return await service.accept_positions(deps=deps, unit_id=unit_id, batch=batch, now=utcnow())
+    except InvalidBatch as exc:
+        raise RequestValidationError(exc.errors) from exc
+
+
+@router.get("/v1/units/{unit_id}", response_model=UnitState, summary="Latest state of a unit")
+async def get_unit(unit_id: UnitId, deps: DepsDep, principal: Reader) -> UnitState:
+    _acting_as(principal, unit_id)
+    unit = await service.get(deps=deps, unit_id=unit_id)
+    if unit is None:
+        raise HTTPException(404, f"unknown unit {unit_id}")
+    return unit

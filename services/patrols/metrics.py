@@ -1,0 +1,30 @@
+"""Prometheus series of the patrols service."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+
+class PatrolMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.fixes_received = Counter(
+            "safecampus_fixes_received_total", "GPS fixes received", registry=registry
+        )
+        self.fixes_accepted = Counter(
+            "safecampus_fixes_accepted_total", "GPS fixes published", registry=registry
+        )
+        self.fixes_refused = Counter(
+            "safecampus_fixes_refused_total",
+            "GPS fixes refused, by reason",
+            ["reason"],
+            registry=registry,
+        )
+        self.fixes_stored = Counter(
+            "safecampus_fixes_stored_total", "Fixes stored (duplicates are not)", registry=registry
+        )
+        self.batch_size = Histogram(
+            "safecampus_fix_batch_size",
+            "Fixes per posted batch",
+            registry=registry,
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
+        )

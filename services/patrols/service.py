@@ -1,0 +1,93 @@
+"""Patrol logic: accepting position batches, recording fixes idempotently."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from services.patrols.metrics import PatrolMetrics
+from services.patrols.models import BatchAccepted, PositionBatch, UnitState
+from services.patrols.repository import PatrolRepository
+from shared.bus import Publisher
+from shared.events import PositionReported, stable_id
+from shared.provisioning import County
+from shared.topics import Topics
+
+
+@dataclass(frozen=True)
+class Deps:
+    repo: PatrolRepository
+    publisher: Publisher
+    topics: Topics
+    county: County
+    metrics: PatrolMetrics
+    max_future_skew_s: float
+
+
+class InvalidBatch(Exception):
+    """Fixes that can never be true; carries FastAPI-style error entries naming each field."""
+
+    def __init__(self, errors: list[dict[str, object]]) -> None:
+        super().__init__(f"{len(errors)} invalid fixes")
+        self.errors = errors
+
+
+def check_batch(batch: PositionBatch, *, now: datetime, max_future_skew_s: float) -> None:
+    """Refuse the whole batch if any fix is from the future (clock or forgery; never truth)."""
+    limit = now + timedelta(seconds=max_future_skew_s)
+    errors: list[dict[str, object]] = [
+        {
+            "loc": ["body", "fixes", index, "recorded_at"],
+            "msg": f"more than {max_future_skew_s:g} s in the future",
+            "type": "future_fix",
+        }
+        for index, fix in enumerate(batch.fixes)
+        if fix.recorded_at > limit
+    ]
+    if errors:
+        raise InvalidBatch(errors)
+
+
+async def accept_positions(
+    *, deps: Deps, unit_id: str, batch: PositionBatch, now: datetime
+) -> BatchAccepted:
+    """Publish every fix keyed by unit; the event id derives from (unit, time), so a batch
+    posted twice is stored once."""
+    deps.metrics.fixes_received.inc(len(batch.fixes))
+    deps.metrics.batch_size.observe(len(batch.fixes))
+    try:
+        check_batch(batch, now=now, max_future_skew_s=deps.max_future_skew_s)
+    except InvalidBatch:
+        deps.metrics.fixes_refused.labels("future").inc(len(batch.fixes))
+        raise
+    events = [
+        (
+            unit_id,
+            PositionReported(
+                event_id=stable_id("fix", unit_id, fix.recorded_at.isoformat()),
+                occurred_at=fix.recorded_at,
+                unit_id=unit_id,
+                lat=fix.lat,
+                lon=fix.lon,
+                recorded_at=fix.recorded_at,
+                speed_kmh=fix.speed_kmh,
+                heading_deg=fix.heading_deg,
+                accuracy_m=fix.accuracy_m,
+            ),
+        )
+        for fix in batch.fixes
+    ]
+    await deps.publisher.publish_many(deps.topics.patrols_positions, events)
+    deps.metrics.fixes_accepted.inc(len(events))
+    return BatchAccepted(accepted=len(events))
+
+
+async def record_position(*, deps: Deps, fix: PositionReported) -> None:
+    if deps.county.unit(fix.unit_id) is None:
+        raise ValueError(f"fix for unknown unit {fix.unit_id}")
+    if await deps.repo.record_position(fix):
+        deps.metrics.fixes_stored.inc()
+
+
+async def get(*, deps: Deps, unit_id: str) -> UnitState | None:
+    return await deps.repo.get_unit(unit_id)

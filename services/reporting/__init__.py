@@ -1,0 +1,1 @@
+"""Reporting: read models built from events, and reports for the bureau."""

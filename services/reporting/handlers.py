@@ -1,0 +1,32 @@
+"""Kafka subscribers of the reporting service: thin, they parse and call service.py."""
+
+from __future__ import annotations
+
+from faststream.kafka import KafkaRouter
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+
+from services.reporting import service
+from services.reporting.service import Deps
+from shared.bus import MessageProcessor
+from shared.events import AlarmLifecycle
+from shared.topics import Topics
+
+
+def build_router(deps: Deps, topics: Topics, processor: MessageProcessor) -> KafkaRouter:
+    router = KafkaRouter()
+
+    @router.subscriber(
+        topics.alarms_lifecycle,
+        group_id=topics.group("reporting-alarms"),
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        description="Alarm transitions → per-alarm facts for reports",
+    )
+    async def on_lifecycle(message: KafkaMessage) -> None:
+        async def handle(event: AlarmLifecycle) -> None:
+            await service.record_alarm(deps=deps, event=event)
+
+        await processor.process(message, AlarmLifecycle, handle)
+
+    return router

@@ -1,0 +1,132 @@
+"""Helpers shared by integration and end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from shared.signing import sign
+
+
+def press_body(
+    *,
+    school_id: str = "S001",
+    device_id: str = "S001-BTN1",
+    kind: str = "intrusion",
+    test: bool = False,
+    press_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    return {
+        "press_id": str(press_id or uuid.uuid4()),
+        "school_id": school_id,
+        "device_id": device_id,
+        "kind": kind,
+        "silent": True,
+        "test": test,
+        "location": {"building": "教学楼A", "floor": 2, "room": "201"},
+        "pressed_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def signed_headers(
+    secret: str, device_id: str, body: bytes, *, timestamp: int | None = None
+) -> dict[str, str]:
+    ts = str(timestamp if timestamp is not None else int(time.time()))
+    return {
+        "X-Device-Id": device_id,
+        "X-Timestamp": ts,
+        "X-Signature": sign(secret, ts, body),
+        "Content-Type": "application/json",
+    }
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """Partition → next offset: how many messages a topic has ever had."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        offsets = await consumer.end_offsets(tps)
+        return {tp.partition: offset for tp, offset in offsets.items()}
+    finally:
+        await consumer.stop()
+
+
+async def read_topic(bootstrap: str, topic: str, *, idle_s: float = 1.0) -> list[dict[str, Any]]:
+    """Every message on a topic from the start, as JSON; stops after idle_s without news."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    out: list[dict[str, Any]] = []
+    try:
+        while True:
+            batch = await consumer.getmany(timeout_ms=int(idle_s * 1000))
+            if not batch:
+                return out
+            for records in batch.values():
+                out.extend(json.loads(r.value) for r in records)
+    finally:
+        await consumer.stop()
+
+
+async def wait_for(
+    probe: Callable[[], Any], *, timeout_s: float = 30.0, interval_s: float = 0.1
+) -> Any:
+    """Poll an async probe until it returns something truthy."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval_s)
+    raise AssertionError(f"condition not met in {timeout_s} s (last: {last!r})")
+
+
+class SseReader:
+    """Reads Server-Sent Events from an open httpx stream."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._lines = response.aiter_lines()
+
+    async def next_event(self, timeout_s: float = 15.0) -> dict[str, Any]:
+        event: dict[str, Any] = {}
+        async with asyncio.timeout(timeout_s):
+            async for line in self._lines:
+                if not line:
+                    if "data" in event:
+                        return event
+                    event = {}
+                    continue
+                if line.startswith(":"):
+                    continue
+                field, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                event[field] = json.loads(value) if field == "data" else value
+        raise AssertionError("stream ended")
+
+    async def until(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout_s: float = 20.0
+    ) -> dict[str, Any]:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                event = await self.next_event(timeout_s)
+                if predicate(event):
+                    return event

@@ -1,0 +1,93 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from services.patrols import service
+from services.patrols.metrics import PatrolMetrics
+from services.patrols.models import PositionBatch
+from services.patrols.repository import InMemoryPatrolRepository
+from services.patrols.service import Deps, InvalidBatch
+from shared.bus import RecordingPublisher
+from shared.events import PositionReported
+from shared.provisioning import County
+from shared.topics import Topics
+
+NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+
+
+def make_deps(county: County, registry: CollectorRegistry) -> Deps:
+    return Deps(
+        repo=InMemoryPatrolRepository(),
+        publisher=RecordingPublisher(),
+        topics=Topics(),
+        county=county,
+        metrics=PatrolMetrics(registry),
+        max_future_skew_s=30,
+    )
+
+
+def batch(*offsets_s: int) -> PositionBatch:
+    return PositionBatch.model_validate(
+        {
+            "fixes": [
+                {
+                    "lat": 35.69,
+                    "lon": 105.05 + i * 0.001,
+                    "recorded_at": (NOW + timedelta(seconds=o)).isoformat(),
+                }
+                for i, o in enumerate(offsets_s)
+            ]
+        }
+    )
+
+
+async def test_fix_ids_derive_from_unit_and_time_so_a_repeated_batch_is_the_same(
+    county: County, registry: CollectorRegistry
+) -> None:
+    deps = make_deps(county, registry)
+    await service.accept_positions(deps=deps, unit_id="U001", batch=batch(-2, -1), now=NOW)
+    await service.accept_positions(deps=deps, unit_id="U001", batch=batch(-2, -1), now=NOW)
+    events = deps.publisher.events(Topics().patrols_positions)  # type: ignore[attr-defined]
+    assert len(events) == 4
+    assert [e.event_id for e in events[:2]] == [e.event_id for e in events[2:]]
+    for event in events:
+        assert isinstance(event, PositionReported)
+        await service.record_position(deps=deps, fix=event)
+    assert len(deps.repo.positions) == 2  # type: ignore[attr-defined]
+
+
+async def test_a_fix_from_the_future_refuses_the_batch_naming_it(
+    county: County, registry: CollectorRegistry
+) -> None:
+    deps = make_deps(county, registry)
+    with pytest.raises(InvalidBatch) as exc:
+        await service.accept_positions(deps=deps, unit_id="U001", batch=batch(-5, 31, 29), now=NOW)
+    assert [e["loc"] for e in exc.value.errors] == [["body", "fixes", 1, "recorded_at"]]
+    assert deps.publisher.sent == []  # type: ignore[attr-defined]
+
+
+async def test_an_older_fix_does_not_move_the_unit_back(
+    county: County, registry: CollectorRegistry
+) -> None:
+    deps = make_deps(county, registry)
+    await deps.repo.provision_units(county.units)
+    newer = PositionReported(unit_id="U001", lat=35.70, lon=105.0, recorded_at=NOW)
+    older = PositionReported(
+        unit_id="U001", lat=35.60, lon=105.0, recorded_at=NOW - timedelta(minutes=1)
+    )
+    await service.record_position(deps=deps, fix=newer)
+    await service.record_position(deps=deps, fix=older)
+    unit = await service.get(deps=deps, unit_id="U001")
+    assert unit is not None and unit.lat == 35.70
+    assert len(deps.repo.positions) == 2  # type: ignore[attr-defined]  # history keeps both
+
+
+async def test_a_fix_for_an_unknown_unit_cannot_be_processed(
+    county: County, registry: CollectorRegistry
+) -> None:
+    deps = make_deps(county, registry)
+    with pytest.raises(ValueError, match="unknown unit"):
+        await service.record_position(
+            deps=deps, fix=PositionReported(unit_id="GHOST", lat=35.7, lon=105.0, recorded_at=NOW)
+        )

@@ -1,0 +1,35 @@
+import hashlib
+import hmac
+
+from shared.signing import derive_device_secret, sign, signature_valid, timestamp_fresh
+
+
+def test_signature_is_lowercase_hex_hmac_of_timestamp_dot_body() -> None:
+    expected = hmac.new(b"k", b"1700000000.{}", hashlib.sha256).hexdigest()
+    assert sign("k", "1700000000", b"{}") == expected
+
+
+def test_valid_signature_accepted_and_any_change_refused() -> None:
+    sig = sign("secret", "100", b'{"a":1}')
+    assert signature_valid("secret", "100", b'{"a":1}', sig)
+    assert signature_valid("secret", "100", b'{"a":1}', sig.upper())
+    assert not signature_valid("secret", "101", b'{"a":1}', sig)
+    assert not signature_valid("secret", "100", b'{"a":2}', sig)
+    assert not signature_valid("other", "100", b'{"a":1}', sig)
+    assert not signature_valid("secret", "10é", b"{}", sig)
+
+
+def test_timestamp_window_is_inclusive_and_rejects_garbage() -> None:
+    assert timestamp_fresh("1000", 1300, 300)
+    assert timestamp_fresh("1600", 1300, 300)
+    assert not timestamp_fresh("999", 1300, 300)
+    assert not timestamp_fresh("-5", 1300, 300)
+    assert not timestamp_fresh("1e3", 1300, 300)
+    assert not timestamp_fresh("9" * 40, 1300, 300)
+
+
+def test_derived_secrets_differ_per_device_and_seed() -> None:
+    a = derive_device_secret("seed", "D1")
+    assert a == derive_device_secret("seed", "D1")
+    assert a != derive_device_secret("seed", "D2")
+    assert a != derive_device_secret("seed2", "D1")
