@@ -1,0 +1,29 @@
+"""The four services as processes on the real broker and database, one namespace per module."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Namespace, drop_namespace, new_namespace
+from tools.stack import Stack
+
+
+@pytest.fixture(scope="module")
+async def e2e_namespace(servers: tuple[str, str]) -> AsyncIterator[Namespace]:
+    ns = new_namespace()
+    yield ns
+    await drop_namespace(ns)
+
+
+@pytest.fixture(scope="module")
+def stack(e2e_namespace: Namespace, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    log_dir: Path = tmp_path_factory.mktemp(f"logs-{e2e_namespace.name}")
+    running = Stack(env=e2e_namespace.env(), log_dir=log_dir)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()

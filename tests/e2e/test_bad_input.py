@@ -1,0 +1,160 @@
+"""Bad input on both HTTP entry points: the documented 4xx, nothing stored, nothing published."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from pymongo import AsyncMongoClient
+
+from tests.conftest import KAFKA_BOOTSTRAP, Namespace
+from tests.helpers import encode, end_offsets, press_body, signed_headers
+from tools.stack import Stack
+
+Client = AsyncMongoClient[dict[str, Any]]
+
+
+async def test_bad_presses_get_their_4xx_and_change_nothing(
+    stack: Stack, e2e_namespace: Namespace, mongo: Client
+) -> None:
+    ns = e2e_namespace
+    url = f"{stack['alarms'].url}/v1/alarms"
+    secret = ns.device_secret("S001-BTN1")
+    before = await end_offsets(KAFKA_BOOTSTRAP, ns.topics.alarms_pressed)
+    body = press_body()
+    raw = encode(body)
+    good = signed_headers(secret, "S001-BTN1", raw)
+    malformed = b'{"press_id": "'
+    invalid = encode(
+        body | {"kind": "alien", "location": {"building": "A", "floor": "two", "room": "1"}}
+    )
+    huge = encode(body | {"padding": "x" * 70_000})
+    other_school = encode(press_body(school_id="S002", device_id="S001-BTN1"))
+    cases: list[tuple[str, bytes, dict[str, str], int]] = [
+        ("bad signature", raw, good | {"X-Signature": "ab" * 32}, 401),
+        ("signature of another body", raw, signed_headers(secret, "S001-BTN1", b"{}"), 401),
+        ("missing signature", raw, {k: v for k, v in good.items() if k != "X-Signature"}, 401),
+        (
+            "stale timestamp",
+            raw,
+            signed_headers(secret, "S001-BTN1", raw, timestamp=int(time.time()) - 301),
+            401,
+        ),
+        (
+            "future timestamp",
+            raw,
+            signed_headers(secret, "S001-BTN1", raw, timestamp=int(time.time()) + 400),
+            401,
+        ),
+        ("unknown device", raw, signed_headers(secret, "GHOST-1", raw), 401),
+        (
+            "secret of another device",
+            raw,
+            signed_headers(ns.device_secret("S002-BTN1"), "S001-BTN1", raw),
+            401,
+        ),
+        ("malformed JSON", malformed, signed_headers(secret, "S001-BTN1", malformed), 422),
+        ("invalid fields", invalid, signed_headers(secret, "S001-BTN1", invalid), 422),
+        ("another school", other_school, signed_headers(secret, "S001-BTN1", other_school), 403),
+        ("too large", huge, signed_headers(secret, "S001-BTN1", huge), 413),
+    ]
+    async with httpx.AsyncClient(timeout=10) as client:
+        for label, content, headers, status in cases:
+            response = await client.post(url, content=content, headers=headers)
+            assert response.status_code == status, (
+                f"{label}: {response.status_code} {response.text}"
+            )
+            assert "detail" in response.json(), label
+        response = await client.post(
+            url, content=invalid, headers=signed_headers(secret, "S001-BTN1", invalid)
+        )
+    fields = {tuple(e["loc"]) for e in response.json()["detail"]}
+    assert {("body", "kind"), ("body", "location", "floor")} <= fields
+
+    assert await end_offsets(KAFKA_BOOTSTRAP, ns.topics.alarms_pressed) == before
+    presses = mongo[f"{ns.db_prefix}alarms"]["presses"]
+    assert await presses.count_documents({"_id": body["press_id"]}) == 0
+
+
+async def test_bad_position_batches_get_their_4xx_and_change_nothing(
+    stack: Stack, e2e_namespace: Namespace, mongo: Client
+) -> None:
+    ns = e2e_namespace
+    url = f"{stack['patrols'].url}/v1/units/U020/positions"
+    before = await end_offsets(KAFKA_BOOTSTRAP, ns.topics.patrols_positions)
+    now = datetime.now(UTC)
+    ok_fix = {"lat": 35.69, "lon": 105.05, "recorded_at": now.isoformat()}
+    unit = ns.auth("unit", "U020")
+    cases: list[tuple[str, Any, dict[str, str], int, tuple[Any, ...] | None]] = [
+        (
+            "latitude 200",
+            {"fixes": [ok_fix | {"lat": 200}]},
+            unit,
+            422,
+            ("body", "fixes", 0, "lat"),
+        ),
+        (
+            "longitude -181",
+            {"fixes": [ok_fix, ok_fix | {"lon": -181}]},
+            unit,
+            422,
+            ("body", "fixes", 1, "lon"),
+        ),
+        (
+            "fix from the future",
+            {"fixes": [ok_fix | {"recorded_at": (now + timedelta(minutes=5)).isoformat()}]},
+            unit,
+            422,
+            ("body", "fixes", 0, "recorded_at"),
+        ),
+        (
+            "naive time",
+            {"fixes": [ok_fix | {"recorded_at": "2026-11-28T08:00:00"}]},
+            unit,
+            422,
+            ("body", "fixes", 0, "recorded_at"),
+        ),
+        ("no fixes", {"fixes": []}, unit, 422, ("body", "fixes")),
+        ("too many fixes", {"fixes": [ok_fix] * 501}, unit, 422, ("body", "fixes")),
+        (
+            "unknown field",
+            {"fixes": [ok_fix | {"altitude": 3}]},
+            unit,
+            422,
+            ("body", "fixes", 0, "altitude"),
+        ),
+        ("no token", {"fixes": [ok_fix]}, {}, 401, None),
+        ("forged token", {"fixes": [ok_fix]}, {"Authorization": "Bearer abc.def.ghi"}, 401, None),
+        ("another unit", {"fixes": [ok_fix]}, ns.auth("unit", "U021"), 403, None),
+        (
+            "dispatcher is not a unit",
+            {"fixes": [ok_fix]},
+            ns.auth("dispatcher", "alice"),
+            403,
+            None,
+        ),
+    ]
+    async with httpx.AsyncClient(timeout=10) as client:
+        for label, body, headers, status, loc in cases:
+            response = await client.post(url, json=body, headers=headers)
+            assert response.status_code == status, (
+                f"{label}: {response.status_code} {response.text}"
+            )
+            if loc is not None:
+                assert loc in {tuple(e["loc"]) for e in response.json()["detail"]}, label
+        malformed = await client.post(
+            url, content=b"{fixes:", headers=unit | {"Content-Type": "application/json"}
+        )
+        assert malformed.status_code == 422
+        ghost = await client.post(
+            f"{stack['patrols'].url}/v1/units/GHOST/positions",
+            json={"fixes": [ok_fix]},
+            headers=ns.auth("admin", "root"),
+        )
+        assert ghost.status_code == 404
+
+    assert await end_offsets(KAFKA_BOOTSTRAP, ns.topics.patrols_positions) == before
+    history = mongo[f"{ns.db_prefix}patrols"]["positions"]
+    assert await history.count_documents({"unit_id": {"$in": ["U020", "GHOST"]}}) == 0

@@ -1,0 +1,82 @@
+"""The alarms app in-process against the real broker and database: DLQ and the happy path."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+from pymongo import AsyncMongoClient
+
+from services.alarms.main import create_app
+from shared.events import stable_id
+from tests.conftest import KAFKA_BOOTSTRAP, Namespace
+from tests.helpers import encode, press_body, read_topic, signed_headers, wait_for
+
+Client = AsyncMongoClient[dict[str, Any]]
+
+
+@pytest.fixture
+async def alarms_app(namespace: Namespace) -> AsyncIterator[FastAPI]:
+    app = create_app(namespace.settings())
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+async def produce(topic: str, *values: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA_BOOTSTRAP, acks="all")
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(topic, value, key=b"S001")
+    finally:
+        await producer.stop()
+
+
+async def test_unprocessable_messages_go_to_the_dlq_with_the_reason(
+    alarms_app: FastAPI, namespace: Namespace, mongo: Client
+) -> None:
+    topic = namespace.topics.alarms_pressed
+    valid_but_unknown_school = press_body() | {
+        "event_id": str(stable_id("x")),
+        "alarm_id": str(stable_id("alarm", "x")),
+        "school_id": "NO-SUCH-SCHOOL",
+        "received_at": "2026-11-28T08:00:00Z",
+    }
+    await produce(topic, b"{not json", b'{"press_id": 5}', encode(valid_but_unknown_school))
+
+    async def letters() -> list[dict[str, Any]]:
+        found = await read_topic(KAFKA_BOOTSTRAP, f"{topic}.dlq", idle_s=0.5)
+        return found if len(found) >= 3 else []
+
+    dead = await wait_for(letters)
+    assert [d["offset"] for d in dead] == [0, 1, 2]
+    assert all(d["topic"] == topic and d["service"] == "alarms" for d in dead)
+    assert "Invalid JSON" in dead[0]["error"]
+    assert "press_id" in dead[1]["error"] and "school_id: Field required" in dead[1]["error"]
+    assert "unknown school NO-SUCH-SCHOOL" in dead[2]["error"]
+    assert dead[0]["payload"] == "{not json"
+    assert await mongo[f"{namespace.db_prefix}alarms"]["alarms"].count_documents({}) == 0
+
+
+async def test_signed_press_is_raised_and_published(
+    alarms_app: FastAPI, namespace: Namespace, mongo: Client
+) -> None:
+    body = encode(press_body())
+    transport = httpx.ASGITransport(app=alarms_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://alarms") as client:
+        response = await client.post(
+            "/v1/alarms",
+            content=body,
+            headers=signed_headers(namespace.device_secret("S001-BTN1"), "S001-BTN1", body),
+        )
+    assert response.status_code == 202, response.text
+    alarm_id = response.json()["alarm_id"]
+    alarms = mongo[f"{namespace.db_prefix}alarms"]["alarms"]
+    await wait_for(lambda: alarms.find_one({"_id": alarm_id, "raised_published": True}))
+    lifecycle = await read_topic(KAFKA_BOOTSTRAP, namespace.topics.alarms_lifecycle)
+    assert [(e["alarm_id"], e["state"]) for e in lifecycle] == [(alarm_id, "raised")]
+    assert lifecycle[0]["school"]["school_id"] == "S001"

@@ -1,0 +1,135 @@
+"""Repositories against the real MongoDB-protocol server over TCP."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import AsyncMongoClient
+
+from services.alarms.models import Alarm
+from services.alarms.repository import MongoAlarmRepository
+from services.notifications.repository import MongoNotificationRepository
+from services.reporting.repository import MongoReportingRepository
+from shared.events import AlarmLifecycle, AlarmPressed, PositionReported, SchoolRef, stable_id
+from tests.conftest import Namespace
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+SCHOOL = SchoolRef(school_id="S1", name="一中", township="会师镇", lat=35.69, lon=105.05)
+DEG_PER_M = 0.001 / 111.2
+Client = AsyncMongoClient[dict[str, Any]]
+
+
+def pressed(press: str) -> AlarmPressed:
+    return AlarmPressed(
+        press_id=stable_id("press", press),
+        alarm_id=stable_id("alarm", press),
+        school_id="S1",
+        device_id="D1",
+        kind="intrusion",
+        silent=True,
+        test=False,
+        location={"building": "A", "floor": 2, "room": "201"},  # type: ignore[arg-type]
+        pressed_at=NOW,
+        received_at=NOW,
+    )
+
+
+async def test_press_recorded_once_and_alarm_created_once(
+    namespace: Namespace, mongo: Client
+) -> None:
+    repo = MongoAlarmRepository(mongo[f"{namespace.db_prefix}alarms"])
+    await repo.ensure_indexes()
+    event = pressed("p1")
+    first = await repo.record_press(event)
+    second = await repo.record_press(pressed("p1"))
+    assert first.new and not second.new and not second.published
+    assert second.event.event_id == event.event_id
+    await repo.mark_press_published(event.press_id)
+    assert (await repo.record_press(event)).published
+
+    alarm = Alarm.from_press(event, SCHOOL, NOW)
+    stored = await repo.create_alarm(alarm)
+    again = await repo.create_alarm(
+        alarm.model_copy(update={"raised_at": NOW + timedelta(seconds=5)})
+    )
+    assert stored.raised_at == again.raised_at == NOW
+    assert (await repo.get(event.alarm_id)) == stored
+    assert [a.alarm_id for a in await repo.list_recent(limit=10)] == [event.alarm_id]
+
+
+async def test_nearest_units_by_2dsphere_closest_first_fresh_only(
+    namespace: Namespace, mongo: Client
+) -> None:
+    repo = MongoNotificationRepository(mongo[f"{namespace.db_prefix}notifications"])
+    await repo.ensure_indexes()
+    placed = {"far": 2500, "near": 300, "mid": 1200, "fourth": 2900, "outside": 3500}
+    for unit, metres in placed.items():
+        await repo.upsert_position(
+            PositionReported(
+                unit_id=unit, lat=SCHOOL.lat + metres * DEG_PER_M, lon=SCHOOL.lon, recorded_at=NOW
+            )
+        )
+    await repo.upsert_position(
+        PositionReported(
+            unit_id="stale", lat=SCHOOL.lat, lon=SCHOOL.lon, recorded_at=NOW - timedelta(minutes=10)
+        )
+    )
+    found = await repo.nearest_units(
+        lat=SCHOOL.lat,
+        lon=SCHOOL.lon,
+        radius_m=3000,
+        limit=3,
+        fresh_since=NOW - timedelta(minutes=5),
+    )
+    assert [u.unit_id for u in found] == ["near", "mid", "far"]
+    assert [round(u.distance_m, -1) for u in found] == [300, 1200, 2500]
+
+
+async def test_an_older_fix_never_replaces_a_newer_one(namespace: Namespace, mongo: Client) -> None:
+    repo = MongoNotificationRepository(mongo[f"{namespace.db_prefix}notifications"])
+    await repo.ensure_indexes()
+    newer = PositionReported(unit_id="u", lat=35.70, lon=105.0, recorded_at=NOW)
+    older = PositionReported(
+        unit_id="u", lat=35.60, lon=105.0, recorded_at=NOW - timedelta(seconds=30)
+    )
+    await repo.upsert_position(newer)
+    await repo.upsert_position(older)
+    await repo.upsert_position(newer)
+    (unit,) = await repo.nearest_units(
+        lat=35.70, lon=105.0, radius_m=100, limit=5, fresh_since=NOW - timedelta(minutes=1)
+    )
+    assert unit.unit_id == "u" and unit.lat == 35.70
+
+
+async def test_alarms_by_school_counts_tests_apart_and_replay_is_stable(
+    namespace: Namespace, mongo: Client
+) -> None:
+    repo = MongoReportingRepository(mongo[f"{namespace.db_prefix}reporting"])
+    await repo.ensure_indexes()
+
+    def raised(alarm: str, school: SchoolRef, test: bool) -> AlarmLifecycle:
+        return AlarmLifecycle(
+            event_id=stable_id(alarm, "raised"),
+            occurred_at=NOW,
+            alarm_id=stable_id(alarm),
+            state="raised",
+            school=school,
+            kind="fire",
+            silent=False,
+            test=test,
+            location={"building": "A", "floor": 1, "room": "1"},  # type: ignore[arg-type]
+            device_id="D",
+            pressed_at=NOW,
+        )
+
+    other = SCHOOL.model_copy(update={"school_id": "S2", "township": "河畔镇"})
+    events = [raised("a", SCHOOL, False), raised("b", SCHOOL, True), raised("c", other, False)]
+    for event in events + events:
+        await repo.record_alarm(event)
+    rows = await repo.alarms_by_school(since=None, until=None, township=None)
+    assert [(r.school_id, r.alarms, r.tests) for r in rows] == [("S1", 1, 1), ("S2", 1, 0)]
+    rows = await repo.alarms_by_school(since=None, until=None, township="河畔镇")
+    assert [r.school_id for r in rows] == ["S2"]
+    rows = await repo.alarms_by_school(since=NOW + timedelta(seconds=1), until=None, township=None)
+    assert rows == []
