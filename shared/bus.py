@@ -57,6 +57,7 @@ def make_broker(settings: Settings, *, service: str, registry: CollectorRegistry
         graceful_timeout=15.0,
         middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=service)],
         logger=logging.getLogger(f"faststream.{service}"),
+        log_level=logging.DEBUG,  # per-message "Received/Processed" lines: too many for INFO
     )
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import FileResponse, StreamingResponse
 
 from services.notifications.models import FeedEntry
 from services.notifications.service import Deps
@@ -15,6 +16,7 @@ from shared.auth import Principal, require_role
 
 router = APIRouter(tags=["dispatcher"])
 
+CONSOLE = Path(__file__).parent / "static" / "console.html"
 KEEPALIVE_S = 15.0
 REPLAY_LIMIT = 1000
 
@@ -26,6 +28,12 @@ def get_deps(request: Request) -> Deps:
 
 DepsDep = Annotated[Deps, Depends(get_deps)]
 Dispatcher = Annotated[Principal, Depends(require_role("dispatcher", "supervisor", "admin"))]
+
+
+@router.get("/console", include_in_schema=False)
+async def console() -> FileResponse:
+    """The dispatcher's live page; it signs in with a dispatcher token (no data without one)."""
+    return FileResponse(CONSOLE, media_type="text/html; charset=utf-8")
 
 
 @router.get("/v1/dispatcher/feed", response_model=list[FeedEntry], summary="Feed after a seq")

@@ -1,0 +1,294 @@
+"""A simulated county: units move and report positions, buttons are pressed now and then,
+and a dispatcher watches the live stream.
+
+    python -m tools.simulate [--duration 60] [--alarm-every 15] [--fix-every 2]
+
+Reads JWT_SECRET and DEVICE_KEY_SEED like the services (env or .local/secrets.env).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+
+from shared.auth import issue_token
+from shared.provisioning import County, Unit, load_county
+from shared.settings import Settings
+from shared.signing import derive_device_secret, sign
+
+KINDS = ("intrusion", "violence", "fire", "medical", "other")
+SPEED_MPS = {
+    "patrol_car": 8.0,
+    "foot_patrol": 1.3,
+    "traffic_police": 5.0,
+    "station_officer": 3.0,
+    "guard_post": 0.2,
+}
+M_PER_DEG = 111_200.0
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    alarms: str
+    patrols: str
+    notifications: str
+    reporting: str
+
+    @classmethod
+    def local(cls, settings: Settings) -> Endpoints:
+        base = f"http://{settings.host}"
+        return cls(
+            f"{base}:{settings.alarms_port}",
+            f"{base}:{settings.patrols_port}",
+            f"{base}:{settings.notifications_port}",
+            f"{base}:{settings.reporting_port}",
+        )
+
+
+@dataclass
+class MovingUnit:
+    unit: Unit
+    lat: float
+    lon: float
+    token: str
+    target: tuple[float, float] | None = None
+
+    def step(self, dt: float, rng: random.Random, county: County) -> None:
+        """Walk towards a school; pick another on arrival."""
+        if self.target is None:
+            school = rng.choice(county.schools)
+            self.target = (school.lat, school.lon)
+        dlat = (self.target[0] - self.lat) * M_PER_DEG
+        dlon = (self.target[1] - self.lon) * M_PER_DEG * math.cos(math.radians(self.lat))
+        dist = math.hypot(dlat, dlon)
+        move = SPEED_MPS[self.unit.kind] * dt
+        if dist <= move:
+            self.lat, self.lon = self.target
+            self.target = None
+            return
+        self.lat += dlat / dist * move / M_PER_DEG
+        self.lon += dlon / dist * move / (M_PER_DEG * math.cos(math.radians(self.lat)))
+
+
+class Simulator:
+    def __init__(
+        self,
+        *,
+        county: County,
+        endpoints: Endpoints,
+        jwt_secret: str,
+        device_seed: str,
+        rng: random.Random,
+    ) -> None:
+        self.county = county
+        self.endpoints = endpoints
+        self.jwt_secret = jwt_secret
+        self.device_seed = device_seed
+        self.rng = rng
+        self.units = [
+            MovingUnit(
+                u, u.home_lat, u.home_lon, issue_token(jwt_secret, sub=u.unit_id, role="unit")
+            )
+            for u in county.units
+        ]
+        self.sent_at: dict[str, float] = {}
+        self.stats = {"fixes": 0, "presses": 0, "seen": 0, "errors": 0}
+
+    async def move_units(
+        self, client: httpx.AsyncClient, every_s: float, stop: asyncio.Event
+    ) -> None:
+        while not stop.is_set():
+            now = datetime.now(UTC).isoformat()
+            for unit in self.units:
+                unit.step(every_s, self.rng, self.county)
+            results = await asyncio.gather(
+                *(self._post_fix(client, u, now) for u in self.units), return_exceptions=True
+            )
+            self.stats["errors"] += sum(1 for r in results if r is not True)
+            await _sleep_or_stop(stop, every_s)
+
+    async def _post_fix(self, client: httpx.AsyncClient, unit: MovingUnit, now: str) -> bool:
+        response = await client.post(
+            f"{self.endpoints.patrols}/v1/units/{unit.unit.unit_id}/positions",
+            json={"fixes": [{"lat": unit.lat, "lon": unit.lon, "recorded_at": now}]},
+            headers={"Authorization": f"Bearer {unit.token}"},
+        )
+        self.stats["fixes"] += response.status_code == 202
+        return response.status_code == 202
+
+    async def press_buttons(
+        self, client: httpx.AsyncClient, every_s: float, drill_ratio: float, stop: asyncio.Event
+    ) -> None:
+        await _sleep_or_stop(stop, min(every_s, 3.0))
+        while not stop.is_set():
+            await self.press(client, drill=self.rng.random() < drill_ratio)
+            await _sleep_or_stop(stop, self.rng.expovariate(1 / every_s))
+
+    async def press(self, client: httpx.AsyncClient, *, drill: bool) -> None:
+        device = self.rng.choice(self.county.devices)
+        body = json.dumps(
+            {
+                "press_id": str(uuid.uuid4()),
+                "school_id": device.school_id,
+                "device_id": device.device_id,
+                "kind": self.rng.choice(KINDS),
+                "silent": self.rng.random() < 0.5,
+                "test": drill,
+                "location": {
+                    "building": self.rng.choice("ABC") + "楼",
+                    "floor": self.rng.randint(1, 5),
+                    "room": str(self.rng.randint(101, 520)),
+                },
+                "pressed_at": datetime.now(UTC).isoformat(),
+            },
+            ensure_ascii=False,
+        ).encode()
+        ts = str(int(time.time()))
+        secret = derive_device_secret(self.device_seed, device.device_id)
+        started = time.perf_counter()
+        response = await client.post(
+            f"{self.endpoints.alarms}/v1/alarms",
+            content=body,
+            headers={
+                "X-Device-Id": device.device_id,
+                "X-Timestamp": ts,
+                "X-Signature": sign(secret, ts, body),
+                "Content-Type": "application/json",
+            },
+        )
+        if response.status_code != 202:
+            self.stats["errors"] += 1
+            print(f"press refused: {response.status_code} {response.text}", flush=True)
+            return
+        alarm_id = response.json()["alarm_id"]
+        self.sent_at[alarm_id] = started
+        self.stats["presses"] += 1
+        school = self.county.school(device.school_id)
+        name = school.name if school else device.school_id
+        drill_mark = " (drill)" if drill else ""
+        print(f"PRESS  {device.device_id:<10} {name}{drill_mark} → alarm {alarm_id[:8]}", flush=True)
+
+    async def watch_dispatcher(self, client: httpx.AsyncClient, stop: asyncio.Event) -> None:
+        token = issue_token(self.jwt_secret, sub="sim-dispatcher", role="dispatcher")
+        url = f"{self.endpoints.notifications}/v1/dispatcher/stream"
+        async with client.stream(
+            "GET", url, headers={"Authorization": f"Bearer {token}"}, timeout=None
+        ) as stream:
+            async for line in stream.aiter_lines():
+                if stop.is_set():
+                    return
+                if line.startswith("data:"):
+                    self._show(json.loads(line[5:]))
+
+    def _show(self, entry: dict[str, object]) -> None:
+        alarm_id = str(entry["alarm_id"])
+        started = self.sent_at.pop(alarm_id, None)
+        latency = f"{(time.perf_counter() - started) * 1000:6.1f} ms" if started else "   —    "
+        units = (
+            ", ".join(
+                f"{u['unit_id']} {u['distance_m']:.0f} m"  # type: ignore[index]
+                for u in entry["nearest_units"]
+            )
+            or "no unit in range"
+        )  # type: ignore[attr-defined]
+        school = entry["school"]["name"]  # type: ignore[index]
+        self.stats["seen"] += 1
+        print(
+            f"ALARM  {alarm_id[:8]} {entry['state']:<8} {school} [{entry['kind']}] "
+            f"press→dispatcher {latency} | nearest: {units}",
+            flush=True,
+        )
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        return
+
+
+async def run(
+    *,
+    endpoints: Endpoints,
+    settings: Settings,
+    duration_s: float | None,
+    alarm_every_s: float,
+    fix_every_s: float,
+    drill_ratio: float,
+    seed: int | None,
+) -> dict[str, int]:
+    county = load_county(settings.county_file)
+    if settings.device_key_seed is None:
+        raise SystemExit("DEVICE_KEY_SEED is not set (make secrets writes .local/secrets.env)")
+    sim = Simulator(
+        county=county,
+        endpoints=endpoints,
+        jwt_secret=settings.require_jwt_secret(),
+        device_seed=settings.device_key_seed.get_secret_value(),
+        rng=random.Random(seed),
+    )
+    stop = asyncio.Event()
+    limits = httpx.Limits(max_connections=50)
+    async with httpx.AsyncClient(timeout=10, limits=limits) as client:
+        tasks = [
+            asyncio.create_task(sim.watch_dispatcher(client, stop)),
+            asyncio.create_task(sim.move_units(client, fix_every_s, stop)),
+            asyncio.create_task(sim.press_buttons(client, alarm_every_s, drill_ratio, stop)),
+        ]
+        try:
+            if duration_s is None:
+                await asyncio.gather(*tasks)
+            else:
+                await asyncio.sleep(duration_s)
+        finally:
+            stop.set()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    return sim.stats
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--duration", type=float, default=None, help="seconds (default: until Ctrl-C)"
+    )
+    parser.add_argument(
+        "--alarm-every", type=float, default=15.0, help="mean seconds between presses"
+    )
+    parser.add_argument(
+        "--fix-every", type=float, default=2.0, help="seconds between position reports"
+    )
+    parser.add_argument(
+        "--drill-ratio", type=float, default=0.2, help="share of presses that are drills"
+    )
+    parser.add_argument("--seed", type=int, default=None)
+    args = parser.parse_args()
+    settings = Settings()
+    stats = asyncio.run(
+        run(
+            endpoints=Endpoints.local(settings),
+            settings=settings,
+            duration_s=args.duration,
+            alarm_every_s=args.alarm_every,
+            fix_every_s=args.fix_every,
+            drill_ratio=args.drill_ratio,
+            seed=args.seed,
+        )
+    )
+    print(f"simulator: {stats}")
+
+
+if __name__ == "__main__":
+    main()
