@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 import httpx
 
+from services.notifications.models import FeedEntry
 from shared.auth import issue_token
 from shared.provisioning import County, Unit, load_county
 from shared.settings import Settings
@@ -175,7 +176,9 @@ class Simulator:
         school = self.county.school(device.school_id)
         name = school.name if school else device.school_id
         drill_mark = " (drill)" if drill else ""
-        print(f"PRESS  {device.device_id:<10} {name}{drill_mark} → alarm {alarm_id[:8]}", flush=True)
+        print(
+            f"PRESS  {device.device_id:<10} {name}{drill_mark} → alarm {alarm_id[:8]}", flush=True
+        )
 
     async def watch_dispatcher(self, client: httpx.AsyncClient, stop: asyncio.Event) -> None:
         token = issue_token(self.jwt_secret, sub="sim-dispatcher", role="dispatcher")
@@ -187,24 +190,17 @@ class Simulator:
                 if stop.is_set():
                     return
                 if line.startswith("data:"):
-                    self._show(json.loads(line[5:]))
+                    self._show(FeedEntry.model_validate_json(line[5:]))
 
-    def _show(self, entry: dict[str, object]) -> None:
-        alarm_id = str(entry["alarm_id"])
+    def _show(self, entry: FeedEntry) -> None:
+        alarm_id = str(entry.alarm_id)
         started = self.sent_at.pop(alarm_id, None)
         latency = f"{(time.perf_counter() - started) * 1000:6.1f} ms" if started else "   —    "
-        units = (
-            ", ".join(
-                f"{u['unit_id']} {u['distance_m']:.0f} m"  # type: ignore[index]
-                for u in entry["nearest_units"]
-            )
-            or "no unit in range"
-        )  # type: ignore[attr-defined]
-        school = entry["school"]["name"]  # type: ignore[index]
+        nearest = ", ".join(f"{u.unit_id} {u.distance_m:.0f} m" for u in entry.nearest_units)
         self.stats["seen"] += 1
         print(
-            f"ALARM  {alarm_id[:8]} {entry['state']:<8} {school} [{entry['kind']}] "
-            f"press→dispatcher {latency} | nearest: {units}",
+            f"ALARM  {alarm_id[:8]} {entry.state:<8} {entry.school.name} [{entry.kind}] "
+            f"press→dispatcher {latency} | nearest: {nearest or 'no unit in range'}",
             flush=True,
         )
 

@@ -101,7 +101,7 @@ start_mongo() {
   if port_open "$MONGO_PORT"; then log "port $MONGO_PORT is taken by a process this script did not start"; return 1; fi
   mkdir -p "$MONGO_DATA"
   log "starting secantusdb on 127.0.0.1:$MONGO_PORT"
-  nohup "$PYTHON" -m secantus --host 127.0.0.1 --port "$MONGO_PORT" \
+  nohup "$PYTHON" "$ROOT/deploy/local/secantusd.py" --host 127.0.0.1 --port "$MONGO_PORT" \
     --storage-path "$MONGO_DATA" --log-level WARNING >>"$MONGO_LOG" 2>&1 </dev/null &
   echo $! > "$MONGO_PID"
   wait_port "$MONGO_PORT" "$MONGO_PID" secantusdb 60 "$MONGO_LOG"
