@@ -1,0 +1,66 @@
+"""The production files stay consistent with the code (no Docker engine here to run them)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from shared.settings import ROOT, Settings
+from tools.stack import SERVICES
+
+
+def load(path: str) -> dict[str, Any]:
+    data = yaml.safe_load((ROOT / path).read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_compose_runs_each_service_with_its_module_port_and_dependencies() -> None:
+    compose = load("docker-compose.yml")
+    services = compose["services"]
+    for name in SERVICES:
+        spec = services[name]
+        assert spec["command"] == ["python", "-m", f"services.{name}"]
+        port = spec["environment"][f"{name.upper()}_PORT"]
+        assert spec["ports"] == [f"{port}:{port}"]
+        assert set(spec["depends_on"]) <= set(services)
+        env = spec["environment"]
+        assert env["KAFKA_BOOTSTRAP"].split(":")[0] in services
+        assert "replicaSet=" in env["MONGODB_URL"]
+        assert "${JWT_SECRET" in env["JWT_SECRET"], "secrets come from the environment"
+    for spec in services.values():
+        for volume in spec.get("volumes", []):
+            source = volume.split(":")[0]
+            if not source.startswith("."):
+                assert source in compose["volumes"]
+            else:
+                assert (ROOT / source).exists(), source
+
+
+def test_compose_environment_names_real_settings() -> None:
+    known = {name.upper() for name in Settings.model_fields} | {"SERVICE_PORT"}
+    for name in SERVICES:
+        env = load("docker-compose.yml")["services"][name]["environment"]
+        assert set(env) <= known, set(env) - known
+
+
+def test_prometheus_scrapes_every_service_on_its_compose_port() -> None:
+    compose = load("docker-compose.yml")["services"]
+    config = load("deploy/prometheus/prometheus.yml")
+    targets = {
+        target
+        for job in config["scrape_configs"]
+        for group in job["static_configs"]
+        for target in group["targets"]
+    }
+    expected = {f"{n}:{compose[n]['environment'][f'{n.upper()}_PORT']}" for n in SERVICES}
+    assert targets == expected
+
+
+def test_no_secret_values_are_committed() -> None:
+    pattern = re.compile(r"(JWT_SECRET|DEVICE_KEY_SEED|secret)\s*[:=]\s*['\"]?[0-9a-f]{32,}", re.I)
+    for path in [*ROOT.glob("*.yml"), *ROOT.glob("deploy/**/*.y*ml"), *ROOT.glob("*.md")]:
+        assert not pattern.search(Path(path).read_text()), path
