@@ -8,6 +8,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NotEnoughReplicasError
@@ -40,6 +41,21 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 
 # Latency-critical consumers wait at most this long for a fetch (default 500 ms shows as latency).
 FAST_FETCH_WAIT_MS = 5
+
+
+@dataclass(frozen=True)
+class BatchShape:
+    """How a bulk consumer reads: the broker holds a fetch until min_bytes are there or
+    max_wait_ms passed; the subscriber hands over at most max_records at a time."""
+
+    max_records: int
+    min_bytes: int
+    max_wait_ms: int
+
+
+# Positions are bulk traffic: big, infrequent batches keep the per-batch writes (one 2dsphere
+# upsert per unit) rare; a read model ≤ 0.5 s behind is fine for nearest-unit search.
+POSITION_BATCH = BatchShape(max_records=2000, min_bytes=256 * 1024, max_wait_ms=500)
 
 
 def make_broker(settings: Settings, *, service: str, registry: CollectorRegistry) -> KafkaBroker:
@@ -180,41 +196,77 @@ class MessageProcessor:
         self, message: KafkaMessage, model: type[E], handle: Callable[[E], Awaitable[None]]
     ) -> None:
         record = message.raw_message
-        assert not isinstance(record, tuple), "batch messages go through process_batch"
+        assert not isinstance(record, tuple), "batch subscribers use process_batch"
         headers = message.headers or {}
         token = trace_id_var.set(str(headers.get(TRACE_HEADER) or new_trace_id()))
         try:
-            try:
-                event = model.model_validate_json(message.body)
-            except ValidationError as exc:
-                await self._dead_letter(record, "invalid", _summarise(exc))
-                return
-            await self._handle(record, event, handle)
+            event = await self._parse(record, model)
+            if event is not None:
+                await self._settle(
+                    record, await self._retrying(record.topic, lambda: handle(event))
+                )
         finally:
             trace_id_var.reset(token)
 
-    async def _handle(self, record: Any, event: E, handle: Callable[[E], Awaitable[None]]) -> None:
+    async def process_batch(
+        self,
+        message: KafkaMessage,
+        model: type[E],
+        handle: Callable[[list[E]], Awaitable[None]],
+    ) -> None:
+        """Handle a batch in one go; if that fails for good, one by one, so that only the
+        message at fault is dead-lettered."""
+        records = message.raw_message
+        records = records if isinstance(records, tuple) else (records,)
+        parsed = [(record, await self._parse(record, model)) for record in records]
+        valid = [(record, event) for record, event in parsed if event is not None]
+        if not valid:
+            return
+        topic = valid[0][0].topic
+        failure = await self._retrying(topic, lambda: handle([event for _, event in valid]))
+        if failure is None:
+            self._metrics.processed.labels(topic).inc(len(valid))
+            return
+        log.warning(
+            "batch failed; handling its messages one by one", extra={"error": repr(failure)}
+        )
+        for record, event in valid:
+            await self._settle(record, await self._retrying(topic, partial(handle, [event])))
+
+    async def _parse(self, record: Any, model: type[E]) -> E | None:
+        """The event, or None after dead-lettering a message that can never be parsed."""
+        try:
+            return model.model_validate_json(record.value or b"")
+        except ValidationError as exc:
+            await self._dead_letter(record, "invalid", _summarise(exc))
+            return None
+
+    async def _settle(self, record: Any, failure: BaseException | None) -> None:
+        if failure is None:
+            self._metrics.processed.labels(record.topic).inc()
+            return
+        log.error("handler failed; dead-lettering", extra={"topic": record.topic}, exc_info=failure)
+        await self._dead_letter(record, "failed", repr(failure))
+
+    async def _retrying(
+        self, topic: str, call: Callable[[], Awaitable[None]]
+    ) -> BaseException | None:
+        """Run call until it succeeds (None) or fails for good (the error). Transient failures
+        are retried with backoff for as long as it takes."""
         attempt = 0
         while True:
             try:
-                await handle(event)
+                await call()
+                return None
             except TRANSIENT_ERRORS as exc:
-                await self._wait_after(record.topic, attempt, exc)
-                attempt += 1
-                continue
+                await self._wait_after(topic, attempt, exc)
             except PyMongoError as exc:
                 if not exc.has_error_label("RetryableWriteError"):
-                    await self._dead_letter(record, "failed", repr(exc))
-                    return
-                await self._wait_after(record.topic, attempt, exc)
-                attempt += 1
-                continue
-            except Exception as exc:
-                log.exception("handler failed; dead-lettering", extra={"topic": record.topic})
-                await self._dead_letter(record, "failed", repr(exc))
-                return
-            self._metrics.processed.labels(record.topic).inc()
-            return
+                    return exc
+                await self._wait_after(topic, attempt, exc)
+            except Exception as exc:  # noqa: BLE001 - not swallowed: the caller dead-letters it
+                return exc
+            attempt += 1
 
     async def _wait_after(self, topic: str, attempt: int, exc: BaseException) -> None:
         self._metrics.retries.labels(topic).inc()

@@ -121,6 +121,16 @@ class PositionReported(Event):
     accuracy_m: float | None = Field(None, ge=0, le=10_000)
 
 
+def newest_per_unit(fixes: list[PositionReported]) -> list[PositionReported]:
+    """The most recent fix of each unit in a batch (what moves the unit's latest position)."""
+    newest: dict[str, PositionReported] = {}
+    for fix in fixes:
+        held = newest.get(fix.unit_id)
+        if held is None or held.recorded_at < fix.recorded_at:
+            newest[fix.unit_id] = fix
+    return list(newest.values())
+
+
 class DeadLetter(BaseModel):
     """What lands on `<topic>.dlq`: the original message and why it could not be processed."""
 

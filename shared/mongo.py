@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from shared.settings import Settings
 
@@ -28,3 +30,19 @@ def service_database(
 ) -> AsyncDatabase[Document]:
     """The service's own database; no service reads another's."""
     return client[f"{settings.mongodb_db_prefix}{service}"]
+
+
+DUPLICATE_KEY = 11000
+
+
+async def tolerating_duplicates(write: Awaitable[object]) -> int:
+    """Run an unordered bulk write where a duplicate key means 'already there'; returns how many
+    writes were refused as duplicates. Any other write error is raised."""
+    try:
+        await write
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != DUPLICATE_KEY for error in errors):
+            raise
+        return len(errors)
+    return 0

@@ -102,7 +102,8 @@ start_mongo() {
   mkdir -p "$MONGO_DATA"
   log "starting secantusdb on 127.0.0.1:$MONGO_PORT"
   nohup "$PYTHON" "$ROOT/deploy/local/secantusd.py" --host 127.0.0.1 --port "$MONGO_PORT" \
-    --storage-path "$MONGO_DATA" --log-level WARNING >>"$MONGO_LOG" 2>&1 </dev/null &
+    --storage-path "$MONGO_DATA" --log-level WARNING \
+    --oplog-max-entries "${SECANTUS_OPLOG_MAX_ENTRIES:-5000}" --oplog-retention-seconds "${SECANTUS_OPLOG_RETENTION_S:-600}" >>"$MONGO_LOG" 2>&1 </dev/null &
   echo $! > "$MONGO_PID"
   wait_port "$MONGO_PORT" "$MONGO_PID" secantusdb 60 "$MONGO_LOG"
 }

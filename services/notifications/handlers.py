@@ -8,7 +8,7 @@ from faststream.middlewares import AckPolicy
 
 from services.notifications import service
 from services.notifications.service import Deps
-from shared.bus import FAST_FETCH_WAIT_MS, MessageProcessor
+from shared.bus import FAST_FETCH_WAIT_MS, POSITION_BATCH, MessageProcessor
 from shared.events import AlarmLifecycle, PositionReported, utcnow
 from shared.topics import Topics
 
@@ -35,12 +35,17 @@ def build_router(deps: Deps, topics: Topics, processor: MessageProcessor) -> Kaf
         group_id=topics.group("notifications-positions"),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
+        batch=True,
+        max_records=POSITION_BATCH.max_records,
+        batch_timeout_ms=POSITION_BATCH.max_wait_ms,
+        fetch_min_bytes=POSITION_BATCH.min_bytes,
+        fetch_max_wait_ms=POSITION_BATCH.max_wait_ms,
         description="Keeps the latest position of every unit (read model for nearest-unit search)",
     )
-    async def on_position(message: KafkaMessage) -> None:
-        async def handle(fix: PositionReported) -> None:
-            await service.record_position(deps=deps, fix=fix)
+    async def on_positions(message: KafkaMessage) -> None:
+        async def handle(fixes: list[PositionReported]) -> None:
+            await service.record_positions(deps=deps, fixes=fixes)
 
-        await processor.process(message, PositionReported, handle)
+        await processor.process_batch(message, PositionReported, handle)
 
     return router

@@ -5,20 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from pymongo import ASCENDING, GEOSPHERE, ReturnDocument
+from pymongo import ASCENDING, GEOSPHERE, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.notifications.models import FeedEntry
-from shared.events import NearbyUnit, PositionReported
+from shared.events import NearbyUnit, PositionReported, newest_per_unit
 from shared.geo import geojson_point, haversine_m
-from shared.mongo import Document
+from shared.mongo import Document, tolerating_duplicates
 
 
 class NotificationRepository(Protocol):
     async def ensure_indexes(self) -> None: ...
 
-    async def upsert_position(self, fix: PositionReported) -> None: ...
+    async def upsert_positions(self, fixes: list[PositionReported]) -> None: ...
 
     async def nearest_units(
         self, *, lat: float, lon: float, radius_m: float, limit: int, fresh_since: datetime
@@ -47,21 +47,18 @@ class MongoNotificationRepository:
         await self._positions.create_index([("loc", GEOSPHERE)])
         await self._feed.create_index([("seq", ASCENDING)], unique=True)
 
-    async def upsert_position(self, fix: PositionReported) -> None:
-        """Move the unit only when this fix is newer than the one we have."""
-        try:
-            await self._positions.update_one(
+    async def upsert_positions(self, fixes: list[PositionReported]) -> None:
+        """Move each unit to its newest fix, unless we already hold a newer one (then the
+        upsert collides with the existing _id, which is what 'already newer' looks like)."""
+        moves = [
+            UpdateOne(
                 {"_id": fix.unit_id, "recorded_at": {"$lt": fix.recorded_at}},
-                {
-                    "$set": {
-                        "loc": geojson_point(fix.lat, fix.lon),
-                        "recorded_at": fix.recorded_at,
-                    }
-                },
+                {"$set": {"loc": geojson_point(fix.lat, fix.lon), "recorded_at": fix.recorded_at}},
                 upsert=True,
             )
-        except DuplicateKeyError:
-            return  # we already hold a newer (or the same) fix for this unit
+            for fix in newest_per_unit(fixes)
+        ]
+        await tolerating_duplicates(self._positions.bulk_write(moves, ordered=False))
 
     async def nearest_units(
         self, *, lat: float, lon: float, radius_m: float, limit: int, fresh_since: datetime
@@ -130,10 +127,11 @@ class InMemoryNotificationRepository:
     async def ensure_indexes(self) -> None:
         return None
 
-    async def upsert_position(self, fix: PositionReported) -> None:
-        held = self.positions.get(fix.unit_id)
-        if held is None or held.recorded_at < fix.recorded_at:
-            self.positions[fix.unit_id] = fix
+    async def upsert_positions(self, fixes: list[PositionReported]) -> None:
+        for fix in newest_per_unit(fixes):
+            held = self.positions.get(fix.unit_id)
+            if held is None or held.recorded_at < fix.recorded_at:
+                self.positions[fix.unit_id] = fix
 
     async def nearest_units(
         self, *, lat: float, lon: float, radius_m: float, limit: int, fresh_since: datetime

@@ -22,8 +22,8 @@ class Deps:
     position_max_age_s: float
 
 
-async def record_position(*, deps: Deps, fix: PositionReported) -> None:
-    await deps.repo.upsert_position(fix)
+async def record_positions(*, deps: Deps, fixes: list[PositionReported]) -> None:
+    await deps.repo.upsert_positions(fixes)
 
 
 async def nearest_units(*, deps: Deps, lat: float, lon: float, now: datetime) -> list[NearbyUnit]:

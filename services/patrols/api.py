@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import AwareDatetime
 
 from services.patrols import service
-from services.patrols.models import BatchAccepted, PositionBatch, UnitState
+from services.patrols.models import BatchAccepted, PositionBatch, StoredFix, UnitState
 from services.patrols.service import Deps, InvalidBatch
 from shared.auth import Principal, require_role
 from shared.events import utcnow
@@ -66,3 +67,24 @@ async def get_unit(unit_id: UnitId, deps: DepsDep, principal: Reader) -> UnitSta
     if unit is None:
         raise HTTPException(404, f"unknown unit {unit_id}")
     return unit
+
+
+@router.get(
+    "/v1/units/{unit_id}/positions",
+    response_model=list[StoredFix],
+    summary="A unit's position history in [since, until) (at most 24 h at a time)",
+)
+async def get_positions(
+    unit_id: UnitId,
+    deps: DepsDep,
+    principal: Reader,
+    since: Annotated[AwareDatetime, Query(description="inclusive, RFC 3339")],
+    until: Annotated[AwareDatetime, Query(description="exclusive, RFC 3339")],
+) -> list[StoredFix]:
+    _acting_as(principal, unit_id)
+    if deps.county.unit(unit_id) is None:
+        raise HTTPException(404, f"unknown unit {unit_id}")
+    try:
+        return await service.history(deps=deps, unit_id=unit_id, since=since, until=until)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc

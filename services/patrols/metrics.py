@@ -20,7 +20,9 @@ class PatrolMetrics:
             registry=registry,
         )
         self.fixes_stored = Counter(
-            "safecampus_fixes_stored_total", "Fixes stored (duplicates are not)", registry=registry
+            "safecampus_fixes_stored_total",
+            "Fixes written to history (a redelivered or repeated fix is not)",
+            registry=registry,
         )
         self.batch_size = Histogram(
             "safecampus_fix_batch_size",

@@ -34,6 +34,17 @@ class BatchAccepted(BaseModel):
     accepted: int = Field(..., description="Fixes durably published")
 
 
+class StoredFix(BaseModel):
+    """A fix as kept in a unit's history."""
+
+    recorded_at: datetime
+    lat: float
+    lon: float
+    speed_kmh: float | None = None
+    heading_deg: float | None = None
+    accuracy_m: float | None = None
+
+
 class UnitState(BaseModel):
     """Latest known state of a unit (collection `units`, _id unit_id)."""
 

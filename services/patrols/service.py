@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from services.patrols.metrics import PatrolMetrics
-from services.patrols.models import BatchAccepted, PositionBatch, UnitState
+from services.patrols.models import BatchAccepted, PositionBatch, StoredFix, UnitState
 from services.patrols.repository import PatrolRepository
 from shared.bus import Publisher
 from shared.events import PositionReported, stable_id
@@ -22,6 +22,9 @@ class Deps:
     county: County
     metrics: PatrolMetrics
     max_future_skew_s: float
+
+
+MAX_HISTORY_SPAN = timedelta(hours=24)
 
 
 class InvalidBatch(Exception):
@@ -82,12 +85,21 @@ async def accept_positions(
     return BatchAccepted(accepted=len(events))
 
 
-async def record_position(*, deps: Deps, fix: PositionReported) -> None:
-    if deps.county.unit(fix.unit_id) is None:
-        raise ValueError(f"fix for unknown unit {fix.unit_id}")
-    if await deps.repo.record_position(fix):
-        deps.metrics.fixes_stored.inc()
+async def record_positions(*, deps: Deps, fixes: list[PositionReported]) -> None:
+    """Store a batch of fixes (history once each, the unit moved to its newest fix)."""
+    unknown = sorted({fix.unit_id for fix in fixes if deps.county.unit(fix.unit_id) is None})
+    if unknown:
+        raise ValueError(f"fixes for unknown units {unknown}")
+    deps.metrics.fixes_stored.inc(await deps.repo.record_positions(fixes))
 
 
 async def get(*, deps: Deps, unit_id: str) -> UnitState | None:
     return await deps.repo.get_unit(unit_id)
+
+
+async def history(*, deps: Deps, unit_id: str, since: datetime, until: datetime) -> list[StoredFix]:
+    if since >= until:
+        raise ValueError("since must be before until")
+    if until - since > MAX_HISTORY_SPAN:
+        raise ValueError(f"at most {MAX_HISTORY_SPAN} at a time")
+    return await deps.repo.history(unit_id, since=since, until=until)

@@ -10,8 +10,10 @@ from pymongo import AsyncMongoClient
 from services.alarms.models import Alarm
 from services.alarms.repository import MongoAlarmRepository
 from services.notifications.repository import MongoNotificationRepository
+from services.patrols.repository import MongoPatrolRepository
 from services.reporting.repository import MongoReportingRepository
 from shared.events import AlarmLifecycle, AlarmPressed, PositionReported, SchoolRef, stable_id
+from shared.provisioning import Unit
 from tests.conftest import Namespace
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -64,17 +66,17 @@ async def test_nearest_units_by_2dsphere_closest_first_fresh_only(
     repo = MongoNotificationRepository(mongo[f"{namespace.db_prefix}notifications"])
     await repo.ensure_indexes()
     placed = {"far": 2500, "near": 300, "mid": 1200, "fourth": 2900, "outside": 3500}
-    for unit, metres in placed.items():
-        await repo.upsert_position(
-            PositionReported(
-                unit_id=unit, lat=SCHOOL.lat + metres * DEG_PER_M, lon=SCHOOL.lon, recorded_at=NOW
-            )
-        )
-    await repo.upsert_position(
+    fixes = [
         PositionReported(
-            unit_id="stale", lat=SCHOOL.lat, lon=SCHOOL.lon, recorded_at=NOW - timedelta(minutes=10)
+            unit_id=unit, lat=SCHOOL.lat + metres * DEG_PER_M, lon=SCHOOL.lon, recorded_at=NOW
         )
+        for unit, metres in placed.items()
+    ]
+    stale_at = NOW - timedelta(minutes=10)
+    fixes.append(
+        PositionReported(unit_id="stale", lat=SCHOOL.lat, lon=SCHOOL.lon, recorded_at=stale_at)
     )
+    await repo.upsert_positions(fixes)
     found = await repo.nearest_units(
         lat=SCHOOL.lat,
         lon=SCHOOL.lon,
@@ -93,9 +95,9 @@ async def test_an_older_fix_never_replaces_a_newer_one(namespace: Namespace, mon
     older = PositionReported(
         unit_id="u", lat=35.60, lon=105.0, recorded_at=NOW - timedelta(seconds=30)
     )
-    await repo.upsert_position(newer)
-    await repo.upsert_position(older)
-    await repo.upsert_position(newer)
+    await repo.upsert_positions([older, newer])  # newest of a batch wins, whatever the order
+    await repo.upsert_positions([older])  # an older batch later changes nothing
+    await repo.upsert_positions([newer])  # nor does a redelivery
     (unit,) = await repo.nearest_units(
         lat=35.70, lon=105.0, radius_m=100, limit=5, fresh_since=NOW - timedelta(minutes=1)
     )
@@ -133,3 +135,34 @@ async def test_alarms_by_school_counts_tests_apart_and_replay_is_stable(
     assert [r.school_id for r in rows] == ["S2"]
     rows = await repo.alarms_by_school(since=NOW + timedelta(seconds=1), until=None, township=None)
     assert rows == []
+
+
+async def test_position_batch_stored_once_and_unit_moved_to_its_newest_fix(
+    namespace: Namespace, mongo: Client
+) -> None:
+    repo = MongoPatrolRepository(mongo[f"{namespace.db_prefix}patrols"])
+    await repo.ensure_indexes()
+    unit = Unit(
+        unit_id="U1", kind="patrol_car", callsign="c", station="s", home_lat=35.7, home_lon=105.0
+    )
+    await repo.provision_units([unit])
+    batch = [
+        PositionReported(
+            event_id=stable_id("fix", "U1", str(i)),
+            unit_id="U1",
+            lat=35.70 + i * 0.001,
+            lon=105.0,
+            recorded_at=NOW - timedelta(seconds=10 - i),
+        )
+        for i in range(5)
+    ]
+    await repo.record_positions(list(reversed(batch)))
+    await repo.record_positions(batch)  # the same batch again stores nothing new
+    await repo.record_positions(batch[:2])
+    state = await repo.get_unit("U1")
+    assert state is not None and state.lat == batch[-1].lat
+    assert state.recorded_at == batch[-1].recorded_at
+    history = await repo.history("U1", since=NOW - timedelta(minutes=5), until=NOW)
+    assert [(f.recorded_at, f.lat) for f in history] == [(f.recorded_at, f.lat) for f in batch]
+    later = await repo.history("U1", since=batch[3].recorded_at, until=NOW)
+    assert len(later) == 2

@@ -55,15 +55,9 @@ async def test_nearest_fresh_units_in_range_closest_first_top_k(
     registry: CollectorRegistry,
 ) -> None:
     deps = make_deps(registry)
-    for f in [
-        fix("far", 2500),
-        fix("near", 300),
-        fix("mid", 1200),
-        fix("fourth", 2900),
-        fix("outside", 3500),
-        fix("stale", 50, age_s=301),
-    ]:
-        await service.record_position(deps=deps, fix=f)
+    fixes = [fix("far", 2500), fix("near", 300), fix("mid", 1200), fix("fourth", 2900)]
+    fixes += [fix("outside", 3500), fix("stale", 50, age_s=301)]
+    await service.record_positions(deps=deps, fixes=fixes)
     entry = await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
     assert entry is not None
     assert [u.unit_id for u in entry.nearest_units] == ["near", "mid", "far"]
@@ -81,7 +75,7 @@ async def test_the_same_transition_twice_makes_one_feed_entry(registry: Collecto
 
 async def test_no_unit_in_range_still_tells_the_dispatcher(registry: CollectorRegistry) -> None:
     deps = make_deps(registry)
-    await service.record_position(deps=deps, fix=fix("outside", 9000))
+    await service.record_positions(deps=deps, fixes=[fix("outside", 9000)])
     entry = await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
     assert entry is not None and entry.nearest_units == [] and entry.radius_m == 3000
     assert registry.get_sample_value("safecampus_alarms_without_nearby_unit_total") == 1

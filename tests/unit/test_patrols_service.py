@@ -51,10 +51,16 @@ async def test_fix_ids_derive_from_unit_and_time_so_a_repeated_batch_is_the_same
     events = deps.publisher.events(Topics().patrols_positions)  # type: ignore[attr-defined]
     assert len(events) == 4
     assert [e.event_id for e in events[:2]] == [e.event_id for e in events[2:]]
-    for event in events:
-        assert isinstance(event, PositionReported)
-        await service.record_position(deps=deps, fix=event)
-    assert len(deps.repo.positions) == 2  # type: ignore[attr-defined]
+    fixes = [e for e in events if isinstance(e, PositionReported)]
+    await service.record_positions(deps=deps, fixes=fixes[:2])
+    await service.record_positions(deps=deps, fixes=fixes[2:])
+    stored = await service.history(
+        deps=deps, unit_id="U001", since=NOW - timedelta(minutes=1), until=NOW
+    )
+    assert [f.recorded_at for f in stored] == [
+        NOW - timedelta(seconds=2),
+        NOW - timedelta(seconds=1),
+    ]
 
 
 async def test_a_fix_from_the_future_refuses_the_batch_naming_it(
@@ -76,18 +82,20 @@ async def test_an_older_fix_does_not_move_the_unit_back(
     older = PositionReported(
         unit_id="U001", lat=35.60, lon=105.0, recorded_at=NOW - timedelta(minutes=1)
     )
-    await service.record_position(deps=deps, fix=newer)
-    await service.record_position(deps=deps, fix=older)
+    await service.record_positions(deps=deps, fixes=[newer])
+    await service.record_positions(deps=deps, fixes=[older])
     unit = await service.get(deps=deps, unit_id="U001")
     assert unit is not None and unit.lat == 35.70
-    assert len(deps.repo.positions) == 2  # type: ignore[attr-defined]  # history keeps both
+    history = await service.history(
+        deps=deps, unit_id="U001", since=NOW - timedelta(hours=1), until=NOW + timedelta(seconds=1)
+    )
+    assert [f.lat for f in history] == [35.60, 35.70]  # history keeps both, oldest first
 
 
 async def test_a_fix_for_an_unknown_unit_cannot_be_processed(
     county: County, registry: CollectorRegistry
 ) -> None:
     deps = make_deps(county, registry)
-    with pytest.raises(ValueError, match="unknown unit"):
-        await service.record_position(
-            deps=deps, fix=PositionReported(unit_id="GHOST", lat=35.7, lon=105.0, recorded_at=NOW)
-        )
+    ghost = PositionReported(unit_id="GHOST", lat=35.7, lon=105.0, recorded_at=NOW)
+    with pytest.raises(ValueError, match="unknown units"):
+        await service.record_positions(deps=deps, fixes=[ghost])

@@ -1,0 +1,96 @@
+"""The consumer wrapper: retries transient failures, dead-letters the rest, isolates poison."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from pymongo.errors import AutoReconnect
+
+from shared.bus import Backoff, ConsumerMetrics, MessageProcessor, RecordingPublisher
+from shared.events import DeadLetter, PositionReported
+
+TOPIC = "patrols.positions"
+
+
+@dataclass
+class Record:
+    value: bytes
+    offset: int
+    topic: str = TOPIC
+    partition: int = 0
+    key: bytes | None = b"U1"
+
+
+@dataclass
+class Message:
+    """The two attributes MessageProcessor reads from a FastStream KafkaMessage."""
+
+    raw_message: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def fix(unit: str) -> bytes:
+    event = PositionReported(unit_id=unit, lat=35.7, lon=105.0, recorded_at=datetime.now(UTC))
+    return event.model_dump_json().encode()
+
+
+def fix_text(record: Record) -> str:
+    return record.value.decode()
+
+
+def processor(publisher: RecordingPublisher, registry: CollectorRegistry) -> MessageProcessor:
+    return MessageProcessor(
+        service="test",
+        publisher=publisher,
+        metrics=ConsumerMetrics(registry),
+        backoff=Backoff(first_s=0.001, max_s=0.002),
+    )
+
+
+async def test_a_poison_message_in_a_batch_is_dead_lettered_alone() -> None:
+    publisher, registry = RecordingPublisher(), CollectorRegistry()
+    stored: list[str] = []
+
+    async def handle(fixes: list[PositionReported]) -> None:
+        if any(f.unit_id == "GHOST" for f in fixes):
+            raise ValueError("fixes for unknown units ['GHOST']")
+        stored.extend(f.unit_id for f in fixes)
+
+    batch = (
+        Record(fix("U1"), 0),
+        Record(b"garbage", 1),
+        Record(fix("GHOST"), 2),
+        Record(fix("U2"), 3),
+    )
+    await processor(publisher, registry).process_batch(Message(batch), PositionReported, handle)  # type: ignore[arg-type]
+
+    assert stored == ["U1", "U2"]
+    letters = [e for e in publisher.events(f"{TOPIC}.dlq") if isinstance(e, DeadLetter)]
+    assert [d.offset for d in letters] == [1, 2]
+    assert letters[0].error.startswith("<body>: Invalid JSON")
+    assert "unknown units ['GHOST']" in letters[1].error and letters[1].payload == fix_text(
+        batch[2]
+    )
+    assert registry.get_sample_value("safecampus_events_processed_total", {"topic": TOPIC}) == 2
+
+
+async def test_transient_failures_are_retried_not_dead_lettered() -> None:
+    publisher, registry = RecordingPublisher(), CollectorRegistry()
+    calls: list[int] = []
+
+    async def handle(event: PositionReported) -> None:
+        calls.append(1)
+        if len(calls) < 4:
+            raise AutoReconnect("database restarting")
+
+    await processor(publisher, registry).process(
+        Message(Record(fix("U1"), 0)), PositionReported, handle
+    )  # type: ignore[arg-type]
+
+    assert len(calls) == 4
+    assert publisher.sent == []
+    assert registry.get_sample_value("safecampus_event_retries_total", {"topic": TOPIC}) == 3
+    assert registry.get_sample_value("safecampus_events_processed_total", {"topic": TOPIC}) == 1
