@@ -12,9 +12,11 @@ from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NotEnoughReplicasError
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.message import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.kafka.subscriber.usecase import BatchSubscriber, DefaultSubscriber
+from faststream.middlewares import AckPolicy
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import BaseModel, ValidationError
 from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, PyMongoError
@@ -74,6 +76,38 @@ def make_broker(settings: Settings, *, service: str, registry: CollectorRegistry
         middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=service)],
         logger=logging.getLogger(f"faststream.{service}"),
         log_level=logging.DEBUG,  # per-message "Received/Processed" lines: too many for INFO
+    )
+
+
+def event_subscriber(
+    router: KafkaRouter, topic: str, *, group_id: str, description: str, latency_critical: bool
+) -> DefaultSubscriber:
+    """One message at a time, acknowledged after handling (MessageProcessor.process)."""
+    return router.subscriber(
+        topic,
+        group_id=group_id,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=FAST_FETCH_WAIT_MS if latency_critical else 500,
+        description=description,
+    )
+
+
+def batch_subscriber(
+    router: KafkaRouter, topic: str, *, group_id: str, description: str, shape: BatchShape
+) -> BatchSubscriber:
+    """Batches shaped by `shape`, acknowledged after handling (MessageProcessor.process_batch)."""
+    return router.subscriber(
+        topic,
+        group_id=group_id,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        batch=True,
+        max_records=shape.max_records,
+        batch_timeout_ms=shape.max_wait_ms,
+        fetch_min_bytes=shape.min_bytes,
+        fetch_max_wait_ms=shape.max_wait_ms,
+        description=description,
     )
 
 

@@ -1,4 +1,5 @@
-"""The HTTP side every service shares: app factory with lifespan, ops endpoints, middleware."""
+"""What every service is built from (ServiceKit) and its HTTP side: the app factory with its
+lifespan, ops endpoints and middleware."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, KafkaRouter
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -20,10 +21,12 @@ from prometheus_client import (
     generate_latest,
 )
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 from starlette.middleware.base import RequestResponseEndpoint
 
-from shared.mongo import Document
-from shared.observability import configure_logging, new_trace_id, trace_id_var
+from shared.bus import ConsumerMetrics, KafkaPublisher, MessageProcessor, make_broker
+from shared.mongo import Document, make_client, service_database
+from shared.observability import configure_logging, new_registry, new_trace_id, trace_id_var
 from shared.settings import Settings
 from shared.topics import Topics, ensure_topics
 
@@ -46,6 +49,71 @@ class ServiceParts:
     shutdown: Sequence[StartupHook] = ()
     state: dict[str, object] = field(default_factory=dict)
     description: str = ""
+
+
+@dataclass
+class ServiceKit:
+    """What every service is built from: its own metrics registry, Kafka broker and publisher,
+    MongoDB client and database. Creating it connects to nothing."""
+
+    name: str
+    settings: Settings
+    registry: CollectorRegistry
+    broker: KafkaBroker
+    publisher: KafkaPublisher
+    mongo: AsyncMongoClient[Document]
+
+    @classmethod
+    def create(cls, name: str, settings: Settings) -> ServiceKit:
+        registry = new_registry()
+        broker = make_broker(settings, service=name, registry=registry)
+        return cls(
+            name=name,
+            settings=settings,
+            registry=registry,
+            broker=broker,
+            publisher=KafkaPublisher(broker),
+            mongo=make_client(settings, app_name=name),
+        )
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.settings.topic_prefix)
+
+    @property
+    def database(self) -> AsyncDatabase[Document]:
+        return service_database(self.mongo, self.settings, self.name)
+
+    def subscribe(self, build_router: Callable[[MessageProcessor], KafkaRouter]) -> None:
+        """Attach the service's subscribers, unless this process serves HTTP only."""
+        if not self.settings.consumers_enabled:
+            return
+        processor = MessageProcessor(
+            service=self.name, publisher=self.publisher, metrics=ConsumerMetrics(self.registry)
+        )
+        self.broker.include_router(build_router(processor))
+
+    def app(
+        self,
+        *,
+        routers: Sequence[APIRouter],
+        deps: object,
+        startup: Sequence[StartupHook] = (),
+        description: str = "",
+    ) -> FastAPI:
+        return build_app(
+            ServiceParts(
+                name=self.name,
+                settings=self.settings,
+                registry=self.registry,
+                broker=self.broker,
+                mongo=self.mongo,
+                routers=routers,
+                startup=startup,
+                state={"deps": deps},
+                description=description,
+            )
+        )
 
 
 def build_app(parts: ServiceParts) -> FastAPI:

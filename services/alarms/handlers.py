@@ -4,23 +4,21 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
-from faststream.middlewares import AckPolicy
 
 from services.alarms import service
 from services.alarms.service import Deps
-from shared.bus import FAST_FETCH_WAIT_MS, MessageProcessor
+from shared.bus import MessageProcessor, event_subscriber
 from shared.events import AlarmPressed, utcnow
 
 
 def build_router(deps: Deps, processor: MessageProcessor) -> KafkaRouter:
     router = KafkaRouter()
 
-    @router.subscriber(
+    @event_subscriber(
+        router,
         deps.topics.alarms_pressed,
         group_id=deps.topics.group("alarms-raise"),
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        auto_offset_reset="earliest",
-        fetch_max_wait_ms=FAST_FETCH_WAIT_MS,
+        latency_critical=True,
         description="Raises one alarm per accepted press and publishes `raised`",
     )
     async def on_pressed(message: KafkaMessage) -> None:

@@ -8,50 +8,31 @@ from services.alarms import api, handlers
 from services.alarms.metrics import AlarmMetrics
 from services.alarms.repository import MongoAlarmRepository
 from services.alarms.service import Deps, trusted_devices
-from shared.bus import ConsumerMetrics, KafkaPublisher, MessageProcessor, make_broker
-from shared.mongo import make_client, service_database
-from shared.observability import new_registry
 from shared.provisioning import device_secrets, load_county
 from shared.settings import Settings
-from shared.topics import Topics
-from shared.web import ServiceParts, build_app
+from shared.web import ServiceKit
 
 NAME = "alarms"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
-    registry = new_registry()
-    broker = make_broker(settings, service=NAME, registry=registry)
-    mongo = make_client(settings, app_name=NAME)
-    county = load_county(settings.county_file)
-    seed = settings.device_key_seed.get_secret_value() if settings.device_key_seed else None
-    publisher = KafkaPublisher(broker)
-    repo = MongoAlarmRepository(service_database(mongo, settings, NAME))
+    kit = ServiceKit.create(NAME, settings or Settings())
+    county = load_county(kit.settings.county_file)
+    seed = kit.settings.device_key_seed.get_secret_value() if kit.settings.device_key_seed else None
+    repo = MongoAlarmRepository(kit.database)
     deps = Deps(
         repo=repo,
-        publisher=publisher,
-        topics=Topics(settings.topic_prefix),
+        publisher=kit.publisher,
+        topics=kit.topics,
         devices=trusted_devices(county, device_secrets(county, seed)),
         county=county,
-        metrics=AlarmMetrics(registry),
-        signature_window_s=settings.signature_window_s,
+        metrics=AlarmMetrics(kit.registry),
+        signature_window_s=kit.settings.signature_window_s,
     )
-    if settings.consumers_enabled:
-        processor = MessageProcessor(
-            service=NAME, publisher=publisher, metrics=ConsumerMetrics(registry)
-        )
-        broker.include_router(handlers.build_router(deps, processor))
-    return build_app(
-        ServiceParts(
-            name=NAME,
-            settings=settings,
-            registry=registry,
-            broker=broker,
-            mongo=mongo,
-            routers=[api.router],
-            startup=[repo.ensure_indexes],
-            state={"deps": deps},
-            description="Button ingress (signed), device trust, alarm lifecycle.",
-        )
+    kit.subscribe(lambda processor: handlers.build_router(deps, processor))
+    return kit.app(
+        routers=[api.router],
+        deps=deps,
+        startup=[repo.ensure_indexes],
+        description="Button ingress (signed), device trust, alarm lifecycle.",
     )

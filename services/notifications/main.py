@@ -9,45 +9,27 @@ from services.notifications.hub import Hub
 from services.notifications.metrics import NotificationMetrics
 from services.notifications.repository import MongoNotificationRepository
 from services.notifications.service import Deps
-from shared.bus import ConsumerMetrics, KafkaPublisher, MessageProcessor, make_broker
-from shared.mongo import make_client, service_database
-from shared.observability import new_registry
 from shared.settings import Settings
-from shared.topics import Topics
-from shared.web import ServiceParts, build_app
+from shared.web import ServiceKit
 
 NAME = "notifications"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
-    registry = new_registry()
-    broker = make_broker(settings, service=NAME, registry=registry)
-    mongo = make_client(settings, app_name=NAME)
-    repo = MongoNotificationRepository(service_database(mongo, settings, NAME))
+    kit = ServiceKit.create(NAME, settings or Settings())
+    repo = MongoNotificationRepository(kit.database)
     deps = Deps(
         repo=repo,
         hub=Hub(),
-        metrics=NotificationMetrics(registry),
-        radius_m=settings.nearby_radius_m,
-        top_k=settings.nearby_top_k,
-        position_max_age_s=settings.position_max_age_s,
+        metrics=NotificationMetrics(kit.registry),
+        radius_m=kit.settings.nearby_radius_m,
+        top_k=kit.settings.nearby_top_k,
+        position_max_age_s=kit.settings.position_max_age_s,
     )
-    if settings.consumers_enabled:
-        processor = MessageProcessor(
-            service=NAME, publisher=KafkaPublisher(broker), metrics=ConsumerMetrics(registry)
-        )
-        broker.include_router(handlers.build_router(deps, Topics(settings.topic_prefix), processor))
-    return build_app(
-        ServiceParts(
-            name=NAME,
-            settings=settings,
-            registry=registry,
-            broker=broker,
-            mongo=mongo,
-            routers=[api.router],
-            startup=[repo.ensure_indexes],
-            state={"deps": deps},
-            description="Nearest units for each alarm; the dispatcher feed and live stream.",
-        )
+    kit.subscribe(lambda processor: handlers.build_router(deps, kit.topics, processor))
+    return kit.app(
+        routers=[api.router],
+        deps=deps,
+        startup=[repo.ensure_indexes],
+        description="Nearest units for each alarm; the dispatcher feed and live stream.",
     )

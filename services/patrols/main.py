@@ -8,53 +8,34 @@ from services.patrols import api, handlers
 from services.patrols.metrics import PatrolMetrics
 from services.patrols.repository import MongoPatrolRepository
 from services.patrols.service import Deps
-from shared.bus import ConsumerMetrics, KafkaPublisher, MessageProcessor, make_broker
-from shared.mongo import make_client, service_database
-from shared.observability import new_registry
 from shared.provisioning import load_county
 from shared.settings import Settings
-from shared.topics import Topics
-from shared.web import ServiceParts, build_app
+from shared.web import ServiceKit
 
 NAME = "patrols"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
-    registry = new_registry()
-    broker = make_broker(settings, service=NAME, registry=registry)
-    mongo = make_client(settings, app_name=NAME)
-    county = load_county(settings.county_file)
-    publisher = KafkaPublisher(broker)
-    repo = MongoPatrolRepository(service_database(mongo, settings, NAME))
+    kit = ServiceKit.create(NAME, settings or Settings())
+    county = load_county(kit.settings.county_file)
+    repo = MongoPatrolRepository(kit.database)
     deps = Deps(
         repo=repo,
-        publisher=publisher,
-        topics=Topics(settings.topic_prefix),
+        publisher=kit.publisher,
+        topics=kit.topics,
         county=county,
-        metrics=PatrolMetrics(registry),
-        max_future_skew_s=settings.max_future_skew_s,
+        metrics=PatrolMetrics(kit.registry),
+        max_future_skew_s=kit.settings.max_future_skew_s,
     )
-    if settings.consumers_enabled:
-        processor = MessageProcessor(
-            service=NAME, publisher=publisher, metrics=ConsumerMetrics(registry)
-        )
-        broker.include_router(handlers.build_router(deps, processor))
+    kit.subscribe(lambda processor: handlers.build_router(deps, processor))
 
     async def provision() -> None:
         await repo.ensure_indexes()
         await repo.provision_units(county.units)
 
-    return build_app(
-        ServiceParts(
-            name=NAME,
-            settings=settings,
-            registry=registry,
-            broker=broker,
-            mongo=mongo,
-            routers=[api.router],
-            startup=[provision],
-            state={"deps": deps},
-            description="Unit terminals: positions (batches), unit state.",
-        )
+    return kit.app(
+        routers=[api.router],
+        deps=deps,
+        startup=[provision],
+        description="Unit terminals: positions (batches), unit state and history.",
     )

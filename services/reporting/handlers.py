@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
-from faststream.middlewares import AckPolicy
 
 from services.reporting import service
 from services.reporting.service import Deps
-from shared.bus import MessageProcessor
+from shared.bus import MessageProcessor, event_subscriber
 from shared.events import AlarmLifecycle
 from shared.topics import Topics
 
@@ -16,11 +15,11 @@ from shared.topics import Topics
 def build_router(deps: Deps, topics: Topics, processor: MessageProcessor) -> KafkaRouter:
     router = KafkaRouter()
 
-    @router.subscriber(
+    @event_subscriber(
+        router,
         topics.alarms_lifecycle,
         group_id=topics.group("reporting-alarms"),
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        auto_offset_reset="earliest",
+        latency_critical=False,
         description="Alarm transitions → per-alarm facts for reports",
     )
     async def on_lifecycle(message: KafkaMessage) -> None:
