@@ -107,6 +107,32 @@ class AlarmLifecycle(Event):
     received_at: AwareDatetime | None = Field(None, description="When ingress accepted the press")
     actor: str = Field("system", description="Who caused the transition")
     reason: str | None = None
+    change: Literal["transition", "folded"] = Field(
+        "transition", description="`folded`: another press joined the alarm; state unchanged"
+    )
+    press_count: int = Field(1, ge=1, description="Presses folded into this alarm")
+    severity: int = Field(1, ge=1, description="Grows when a second device at the school presses")
+    devices: list[str] = Field(default_factory=list, description="Devices that pressed")
+    assigned_unit: str | None = None
+    outcome: str | None = Field(None, description="On resolved/cancelled")
+    escalation_level: int = Field(0, ge=0)
+    command_id: uuid.UUID | None = Field(None, description="The command that caused it, if any")
+
+
+class AlarmCommand(Event):
+    """A dispatcher's, a unit's or the system's order for an alarm (alarms.commands, key
+    alarm_id). Applied once (by command_id) if the state machine allows it."""
+
+    command_id: uuid.UUID = Field(default_factory=uuid.uuid4, description="Idempotency key")
+    alarm_id: uuid.UUID
+    action: Literal[
+        "dispatch", "acknowledge", "assign", "en_route", "on_scene", "resolve", "cancel"
+    ]
+    actor: str = Field(..., min_length=1, max_length=64, description="User or unit id")
+    role: str = Field(..., description="The actor's role when it gave the order")
+    unit_id: str | None = Field(None, max_length=64, description="For assign")
+    outcome: str | None = Field(None, max_length=32, description="For resolve and cancel")
+    reason: str | None = Field(None, max_length=500, description="Free text, kept in the audit")
 
 
 class PositionReported(Event):

@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     position_max_age_s: float = Field(300.0, description="Older fixes do not count as near")
     max_future_skew_s: float = Field(30.0, description="Fixes further in the future are refused")
 
+    ack_timeout_s: float = Field(30.0, description="No acknowledgement by then → escalated")
+    on_scene_timeout_s: float = Field(900.0, description="No unit on scene by then → escalated")
+    escalation_step_s: float = Field(60.0, description="Escalate again after this long")
+    fold_window_s: float = Field(
+        600.0,
+        description="Presses at a school with an open alarm raised within this window fold into it",
+    )
+    press_burst: int = Field(10, description="Presses a device may send at once")
+    press_refill_s: float = Field(3.0, description="Then one press per this many seconds")
+    tick_s: float = Field(0.5, description="How often deadlines are checked")
     consumers_enabled: bool = Field(
         True, description="false: serve HTTP only (scale ingress apart from Kafka consumers)"
     )

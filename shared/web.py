@@ -3,11 +3,13 @@ lifespan, ops endpoints and middleware."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -33,6 +35,7 @@ from shared.topics import Topics, ensure_topics
 log = logging.getLogger(__name__)
 
 StartupHook = Callable[[], Awaitable[None]]
+BackgroundJob = Callable[[], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -47,6 +50,7 @@ class ServiceParts:
     routers: Sequence[APIRouter]
     startup: Sequence[StartupHook] = ()
     shutdown: Sequence[StartupHook] = ()
+    background: Sequence[BackgroundJob] = ()
     state: dict[str, object] = field(default_factory=dict)
     description: str = ""
 
@@ -99,8 +103,11 @@ class ServiceKit:
         routers: Sequence[APIRouter],
         deps: object,
         startup: Sequence[StartupHook] = (),
+        background: Sequence[BackgroundJob] = (),
+        state: dict[str, object] | None = None,
         description: str = "",
     ) -> FastAPI:
+        """The app; `background` jobs run only in processes that consume (CONSUMERS_ENABLED)."""
         return build_app(
             ServiceParts(
                 name=self.name,
@@ -110,7 +117,8 @@ class ServiceKit:
                 mongo=self.mongo,
                 routers=routers,
                 startup=startup,
-                state={"deps": deps},
+                background=background if self.settings.consumers_enabled else (),
+                state={"deps": deps} | (state or {}),
                 description=description,
             )
         )
@@ -130,11 +138,17 @@ def build_app(parts: ServiceParts) -> FastAPI:
         for hook in parts.startup:
             await hook()
         await parts.broker.start()
+        tasks: list[asyncio.Task[None]] = [
+            asyncio.create_task(job(), name=job.__name__) for job in parts.background
+        ]
         log.info("service started", extra={"service": parts.name})
         try:
             yield
         finally:
             log.info("service stopping", extra={"service": parts.name})
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await parts.broker.stop()
             for hook in parts.shutdown:
                 await hook()

@@ -1,22 +1,37 @@
-"""HTTP API of the alarms service: button ingress (contract §5.1) and alarm reads."""
+"""HTTP API of the alarms service: button ingress (contract §5.1), the dispatcher's alarm list
+and commands, and the unit's en-route / on-scene reports."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import time
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import AwareDatetime, ValidationError
 
 from services.alarms import service
-from services.alarms.models import Alarm, PressAccepted, PressRequest
+from services.alarms.models import (
+    AlarmDetail,
+    AlarmOut,
+    AssignBody,
+    CancelBody,
+    CommandBody,
+    CommandResult,
+    PressAccepted,
+    PressRequest,
+    ResolveBody,
+)
+from services.alarms.ratelimit import TokenBuckets
+from services.alarms.repository import AlarmFilter
 from services.alarms.service import Deps, Rejected
 from shared.auth import Principal, require_role
-from shared.events import utcnow
+from shared.events import AlarmCommand, AlarmKind, AlarmState, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +42,7 @@ SIGNATURE_HEADERS = {
     "X-Timestamp": "Unix seconds; within 300 s of the server clock",
     "X-Signature": 'lowercase hex HMAC-SHA256(device secret, "<X-Timestamp>." + raw body)',
 }
+COMMAND_WAIT_S = 5.0
 
 
 def get_deps(request: Request) -> Deps:
@@ -34,8 +50,15 @@ def get_deps(request: Request) -> Deps:
     return deps
 
 
+def get_limiter(request: Request) -> TokenBuckets:
+    limiter: TokenBuckets = request.app.state.press_limiter
+    return limiter
+
+
 DepsDep = Annotated[Deps, Depends(get_deps)]
 Reader = Annotated[Principal, Depends(require_role("dispatcher", "supervisor", "admin"))]
+Dispatcher = Reader
+Responder = Annotated[Principal, Depends(require_role("unit", "dispatcher", "supervisor", "admin"))]
 
 
 @router.post(
@@ -45,6 +68,7 @@ Reader = Annotated[Principal, Depends(require_role("dispatcher", "supervisor", "
     summary="A button press (signed by the device)",
     description="Accepted (202) only once durably recorded on the broker. "
     "The same press_id again answers 202 with the same alarm_id and duplicate=true. "
+    "A signature is good once (a retry of the same press excepted). "
     "Headers: " + "; ".join(f"{k}: {v}" for k, v in SIGNATURE_HEADERS.items()),
     openapi_extra={
         "requestBody": {
@@ -53,38 +77,53 @@ Reader = Annotated[Principal, Depends(require_role("dispatcher", "supervisor", "
         }
     },
     responses={
-        401: {"description": "bad/missing signature, unknown device, stale timestamp"},
+        401: {"description": "bad/missing/replayed signature, unknown device, stale timestamp"},
         403: {"description": "device pressing for another school"},
         409: {"description": "press_id already used by another device"},
         413: {"description": "body too large"},
         422: {"description": "invalid body; names the fields"},
+        429: {"description": "too many presses from this device; see Retry-After"},
     },
 )
-async def press(request: Request, deps: DepsDep) -> JSONResponse:
+async def press(
+    request: Request, deps: DepsDep, limiter: Annotated[TokenBuckets, Depends(get_limiter)]
+) -> JSONResponse:
     started = time.perf_counter()
     deps.metrics.presses_received.inc()
     try:
         body = await _read_body(request)
+        signature = request.headers.get("x-signature")
         device = service.authenticate(
             devices=deps.devices,
             device_id=request.headers.get("x-device-id"),
             timestamp=request.headers.get("x-timestamp"),
-            signature=request.headers.get("x-signature"),
+            signature=signature,
             body=body,
             now=time.time(),
             window_s=deps.signature_window_s,
         )
         press_request = _parse(body)
         service.authorize_press(device, press_request)
-        accepted = await service.accept_press(deps=deps, request=press_request, now=utcnow())
+        wait = math.ceil(limiter.take(device.device_id, time.monotonic()))
+        if wait:
+            raise Rejected(429, "rate_limited", "too many presses", retry_after=wait)
+        now = utcnow()
+        assert signature is not None
+        await service.refuse_replay(
+            deps=deps, signature=signature, press_id=press_request.press_id, now=now
+        )
+        accepted = await service.accept_press(deps=deps, request=press_request, now=now)
     except Rejected as exc:
         deps.metrics.presses_rejected.labels(exc.reason).inc()
         log.warning("press rejected", extra={"reason": exc.reason, "status": exc.status})
-        return JSONResponse({"detail": exc.detail, "reason": exc.reason}, status_code=exc.status)
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+        return JSONResponse(
+            {"detail": exc.detail, "reason": exc.reason}, status_code=exc.status, headers=headers
+        )
     except RequestValidationError:
         deps.metrics.presses_rejected.labels("invalid_body").inc()
         raise
-    deps.metrics.presses_accepted.labels(str(accepted.duplicate).lower()).inc()
+    deps.metrics.presses_accepted.labels(str(accepted.duplicate).lower(), "broker").inc()
     deps.metrics.ingress_seconds.observe(time.perf_counter() - started)
     log.info(
         "press accepted",
@@ -123,16 +162,155 @@ def _parse(body: bytes) -> PressRequest:
         raise RequestValidationError(errors) from exc
 
 
-@router.get("/v1/alarms", response_model=list[Alarm], summary="Most recent alarms")
-async def list_alarms(deps: DepsDep, _: Reader, limit: int = 50) -> list[Alarm]:
-    if not 1 <= limit <= 500:
-        raise HTTPException(422, "limit must be between 1 and 500")
-    return await deps.repo.list_recent(limit=limit)
+# --- reads ---------------------------------------------------------------------------------
 
 
-@router.get("/v1/alarms/{alarm_id}", response_model=Alarm, summary="One alarm")
-async def get_alarm(alarm_id: uuid.UUID, deps: DepsDep, _: Reader) -> Alarm:
+@router.get("/v1/alarms", response_model=list[AlarmOut], summary="Alarms, newest first")
+async def list_alarms(
+    deps: DepsDep,
+    _: Reader,
+    open: Annotated[bool, Query(description="only open alarms")] = False,
+    state: AlarmState | None = None,
+    school_id: Annotated[str | None, Query(max_length=64)] = None,
+    township: Annotated[str | None, Query(max_length=64)] = None,
+    kind: AlarmKind | None = None,
+    since: Annotated[AwareDatetime | None, Query(description="raised at or after")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="raised before")] = None,
+    include_tests: bool = True,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[AlarmOut]:
+    query = AlarmFilter(
+        open_only=open,
+        state=state,
+        school_id=school_id,
+        township=township,
+        kind=kind,
+        since=since,
+        until=until,
+        include_tests=include_tests,
+        limit=limit,
+    )
+    alarms = await service.find(deps=deps, query=query)
+    return [AlarmOut.model_validate(a.model_dump()) for a in alarms]
+
+
+@router.get(
+    "/v1/alarms/{alarm_id}", response_model=AlarmDetail, summary="One alarm and its timeline"
+)
+async def get_alarm(alarm_id: uuid.UUID, deps: DepsDep, principal: Responder) -> AlarmDetail:
     alarm = await service.get(deps=deps, alarm_id=alarm_id)
     if alarm is None:
         raise HTTPException(404, "no such alarm")
-    return alarm
+    if principal.role == "unit" and alarm.assigned_unit != principal.sub:
+        raise HTTPException(403, "a unit sees only the alarm it is assigned to")
+    timeline = await deps.repo.timeline(alarm.alarm_id)
+    return AlarmDetail.model_validate(alarm.model_dump() | {"timeline": timeline})
+
+
+@router.get("/v1/commands/{command_id}", response_model=CommandResult, summary="A command's result")
+async def get_command(command_id: uuid.UUID, deps: DepsDep, _: Responder) -> CommandResult:
+    result = await deps.repo.result(command_id)
+    if result is None:
+        raise HTTPException(404, "no result (yet) for this command")
+    return result
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+async def _command(
+    deps: Deps,
+    alarm_id: uuid.UUID,
+    principal: Principal,
+    action: str,
+    body: CommandBody,
+    **fields: str | None,
+) -> JSONResponse:
+    """Send the command to the single writer (alarms.commands) and wait briefly for its result:
+    200 applied, 409 refused by the state machine, 403 not this actor's to give, 202 pending."""
+    alarm = await service.get(deps=deps, alarm_id=alarm_id)
+    if alarm is None:
+        raise HTTPException(404, "no such alarm")
+    command = AlarmCommand.model_validate(
+        {
+            "command_id": body.command_id or uuid.uuid4(),
+            "alarm_id": alarm.alarm_id,
+            "action": action,
+            "actor": principal.sub,
+            "role": principal.role,
+            "reason": body.reason,
+            **fields,
+        }
+    )
+    await deps.publisher.publish(deps.topics.alarms_commands, str(alarm.alarm_id), command)
+    result = await _wait_for_result(deps, command.command_id)
+    if result is None:
+        pending = {"command_id": str(command.command_id), "status": "pending"}
+        return JSONResponse(pending, status_code=202)
+    status = {"applied": 200, "refused": 409, "forbidden": 403}.get(result.status, 202)
+    return JSONResponse(result.model_dump(mode="json"), status_code=status)
+
+
+async def _wait_for_result(deps: Deps, command_id: uuid.UUID) -> CommandResult | None:
+    deadline = time.monotonic() + COMMAND_WAIT_S
+    delay = 0.01
+    while time.monotonic() < deadline:
+        result = await deps.repo.result(command_id)
+        if result is not None:
+            return result
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, 0.2)
+    return None
+
+
+COMMAND_RESPONSES: dict[int | str, dict[str, str]] = {
+    200: {"description": "applied; the body is the command's result"},
+    202: {"description": "not applied yet; poll GET /v1/commands/{command_id}"},
+    403: {"description": "this actor may not give this command"},
+    404: {"description": "no such alarm"},
+    409: {"description": "refused by the state machine; `reason` says why"},
+}
+
+
+@router.post("/v1/alarms/{alarm_id}/acknowledge", responses=COMMAND_RESPONSES)
+async def acknowledge(
+    alarm_id: uuid.UUID, deps: DepsDep, principal: Dispatcher, body: CommandBody | None = None
+) -> JSONResponse:
+    return await _command(deps, alarm_id, principal, "acknowledge", body or CommandBody())
+
+
+@router.post("/v1/alarms/{alarm_id}/assign", responses=COMMAND_RESPONSES)
+async def assign(
+    alarm_id: uuid.UUID, deps: DepsDep, principal: Dispatcher, body: AssignBody
+) -> JSONResponse:
+    if deps.county.unit(body.unit_id) is None:
+        raise HTTPException(422, f"unknown unit {body.unit_id}")
+    return await _command(deps, alarm_id, principal, "assign", body, unit_id=body.unit_id)
+
+
+@router.post("/v1/alarms/{alarm_id}/en-route", responses=COMMAND_RESPONSES)
+async def en_route(
+    alarm_id: uuid.UUID, deps: DepsDep, principal: Responder, body: CommandBody | None = None
+) -> JSONResponse:
+    return await _command(deps, alarm_id, principal, "en_route", body or CommandBody())
+
+
+@router.post("/v1/alarms/{alarm_id}/on-scene", responses=COMMAND_RESPONSES)
+async def on_scene(
+    alarm_id: uuid.UUID, deps: DepsDep, principal: Responder, body: CommandBody | None = None
+) -> JSONResponse:
+    return await _command(deps, alarm_id, principal, "on_scene", body or CommandBody())
+
+
+@router.post("/v1/alarms/{alarm_id}/resolve", responses=COMMAND_RESPONSES)
+async def resolve(
+    alarm_id: uuid.UUID, deps: DepsDep, principal: Dispatcher, body: ResolveBody
+) -> JSONResponse:
+    return await _command(deps, alarm_id, principal, "resolve", body, outcome=body.outcome)
+
+
+@router.post("/v1/alarms/{alarm_id}/cancel", responses=COMMAND_RESPONSES)
+async def cancel(
+    alarm_id: uuid.UUID, deps: DepsDep, principal: Dispatcher, body: CancelBody
+) -> JSONResponse:
+    return await _command(deps, alarm_id, principal, "cancel", body, outcome=body.outcome)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI
+from prometheus_client import Counter
 
 from services.alarms import api, handlers
+from services.alarms.lifecycle import Timers
 from services.alarms.metrics import AlarmMetrics
+from services.alarms.ratelimit import TokenBuckets
 from services.alarms.repository import MongoAlarmRepository
 from services.alarms.service import Deps, trusted_devices
 from shared.provisioning import device_secrets, load_county
@@ -17,9 +22,10 @@ NAME = "alarms"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     kit = ServiceKit.create(NAME, settings or Settings())
-    county = load_county(kit.settings.county_file)
-    seed = kit.settings.device_key_seed.get_secret_value() if kit.settings.device_key_seed else None
-    repo = MongoAlarmRepository(kit.database)
+    s = kit.settings
+    county = load_county(s.county_file)
+    seed = s.device_key_seed.get_secret_value() if s.device_key_seed else None
+    repo = MongoAlarmRepository(kit.database, signature_ttl_s=3 * s.signature_window_s)
     deps = Deps(
         repo=repo,
         publisher=kit.publisher,
@@ -27,12 +33,45 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         devices=trusted_devices(county, device_secrets(county, seed)),
         county=county,
         metrics=AlarmMetrics(kit.registry),
-        signature_window_s=kit.settings.signature_window_s,
+        signature_window_s=s.signature_window_s,
+        timers=Timers(
+            ack_timeout=timedelta(seconds=s.ack_timeout_s),
+            on_scene_timeout=timedelta(seconds=s.on_scene_timeout_s),
+            escalation_step=timedelta(seconds=s.escalation_step_s),
+        ),
+        fold_window=timedelta(seconds=s.fold_window_s),
     )
     kit.subscribe(lambda processor: handlers.build_router(deps, processor))
+    tick_failures = Counter(
+        "safecampus_alarm_tick_failures_total",
+        "Ticker rounds that failed (retried next tick)",
+        ["kind"],
+        registry=kit.registry,
+    )
+
+    async def ticker() -> None:
+        await handlers.run_ticker(deps, interval_s=s.tick_s, failures=tick_failures)
+
     return kit.app(
         routers=[api.router],
         deps=deps,
         startup=[repo.ensure_indexes],
-        description="Button ingress (signed), device trust, alarm lifecycle.",
+        background=[ticker],
+        state={"press_limiter": TokenBuckets(burst=s.press_burst, refill_s=s.press_refill_s)},
+        description=DESCRIPTION,
     )
+
+
+DESCRIPTION = """Button ingress (signed), device trust, and the alarm lifecycle (single writer).
+
+Lifecycle: raised → dispatched → acknowledged → unit_assigned → en_route → on_scene → resolved,
+with cancelled (false alarm, test, drill) and escalated from any open state. Commands go through
+`alarms.commands` and are applied once (by command_id) if the state machine allows them; a
+refused command answers 409 with the reason, a command this actor may not give answers 403.
+
+Timers (settings): no acknowledgement within ACK_TIMEOUT_S (30 s) → escalated, and again every
+ESCALATION_STEP_S (60 s); no unit on scene within ON_SCENE_TIMEOUT_S (900 s) → escalated.
+Deadlines live in the database: after a restart an overdue one fires at once, exactly once.
+
+Presses at a school whose alarm is open (raised within FOLD_WINDOW_S, 600 s) fold into it;
+a second device raises the severity. Test and drill presses follow the same path, marked."""

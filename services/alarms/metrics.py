@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+STATE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 
 
 class AlarmMetrics:
@@ -12,8 +14,9 @@ class AlarmMetrics:
         )
         self.presses_accepted = Counter(
             "safecampus_presses_accepted_total",
-            "Presses answered 202 (duplicate=true for a repeated press_id)",
-            ["duplicate"],
+            "Presses answered 202 (duplicate=true for a repeated press_id; via=journal when the "
+            "broker was unreachable)",
+            ["duplicate", "via"],
             registry=registry,
         )
         self.presses_rejected = Counter(
@@ -32,5 +35,45 @@ class AlarmMetrics:
             "safecampus_alarms_raised_total",
             "Alarms raised (test=true for tests and drills)",
             ["kind", "test"],
+            registry=registry,
+        )
+        self.presses_folded = Counter(
+            "safecampus_presses_folded_total",
+            "Presses folded into an alarm already open at the school",
+            registry=registry,
+        )
+        self.state_seconds = Histogram(
+            "safecampus_alarm_state_seconds",
+            "Time from the press reaching ingress to the alarm reaching each state",
+            ["state"],
+            registry=registry,
+            buckets=STATE_BUCKETS,
+        )
+        self.commands = Counter(
+            "safecampus_alarm_commands_total",
+            "Commands handled, by action and result (applied, refused, forbidden)",
+            ["action", "status"],
+            registry=registry,
+        )
+        self.escalations = Counter(
+            "safecampus_alarm_escalations_total",
+            "Escalations fired by deadline",
+            ["reason"],
+            registry=registry,
+        )
+        self.open_alarms = Gauge(
+            "safecampus_alarms_open",
+            "Open alarms by state (refreshed by the ticker)",
+            ["state"],
+            registry=registry,
+        )
+        self.outbox_backlog = Gauge(
+            "safecampus_alarm_outbox_backlog",
+            "Alarms with lifecycle events not yet on the broker (seen by the ticker)",
+            registry=registry,
+        )
+        self.journal_backlog = Gauge(
+            "safecampus_press_journal_backlog",
+            "Presses accepted into the local journal and not yet on the broker",
             registry=registry,
         )

@@ -5,21 +5,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.events import AlarmKind, AlarmPressed, AlarmState, Location, SchoolRef
+from services.alarms.lifecycle import AlarmView, CancelOutcome, ResolveOutcome
+from shared.events import AlarmKind, AlarmLifecycle, AlarmPressed, AlarmState, Location, SchoolRef
 from shared.provisioning import School
-
-OPEN_STATES: tuple[AlarmState, ...] = (
-    "raised",
-    "dispatched",
-    "acknowledged",
-    "unit_assigned",
-    "en_route",
-    "on_scene",
-    "escalated",
-)
 
 
 class PressRequest(BaseModel):
@@ -63,14 +55,25 @@ class PressRecord:
 
 
 class Alarm(BaseModel):
-    """An alarm as the alarms service stores it (collection `alarms`, _id = alarm_id)."""
+    """An alarm as the alarms service stores it (collection `alarms`, _id = alarm_id).
+
+    `outbox` holds lifecycle events written in the same atomic update as the change they
+    describe; the relay publishes them and removes them (exactly-once effect, at-least-once
+    publication with stable event ids). `version` orders changes (compare-and-set)."""
 
     model_config = ConfigDict(extra="ignore")
 
     alarm_id: uuid.UUID
     press_id: uuid.UUID
+    press_alarm_ids: list[uuid.UUID] = Field(
+        default_factory=list, description="Alarm ids answered to presses folded into this one"
+    )
     school: SchoolRef
     device_id: str
+    devices: list[str] = Field(default_factory=list)
+    locations: list[Location] = Field(default_factory=list)
+    press_count: int = 1
+    severity: int = 1
     kind: AlarmKind
     silent: bool
     test: bool
@@ -79,7 +82,22 @@ class Alarm(BaseModel):
     received_at: datetime
     raised_at: datetime
     state: AlarmState = "raised"
-    raised_published: bool = False
+    state_since: datetime | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    assigned_unit: str | None = None
+    assigned_at: datetime | None = None
+    en_route_at: datetime | None = None
+    on_scene_at: datetime | None = None
+    outcome: str | None = None
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    ack_deadline: datetime | None = None
+    on_scene_deadline: datetime | None = None
+    escalation_level: int = 0
+    version: int = 0
+    outbox: list[AlarmLifecycle] = Field(default_factory=list)
+    applied_commands: list[str] = Field(default_factory=list)
 
     @classmethod
     def from_press(cls, pressed: AlarmPressed, school: SchoolRef, now: datetime) -> Alarm:
@@ -88,6 +106,8 @@ class Alarm(BaseModel):
             press_id=pressed.press_id,
             school=school,
             device_id=pressed.device_id,
+            devices=[pressed.device_id],
+            locations=[pressed.location],
             kind=pressed.kind,
             silent=pressed.silent,
             test=pressed.test,
@@ -95,4 +115,91 @@ class Alarm(BaseModel):
             pressed_at=pressed.pressed_at,
             received_at=pressed.received_at,
             raised_at=now,
+            state_since=now,
         )
+
+    def view(self) -> AlarmView:
+        return AlarmView(
+            state=self.state,
+            acknowledged=self.acknowledged_at is not None,
+            assigned_unit=self.assigned_unit,
+            escalation_level=self.escalation_level,
+            ack_deadline=self.ack_deadline,
+            on_scene_deadline=self.on_scene_deadline,
+        )
+
+
+class AlarmOut(BaseModel):
+    """An alarm as the API shows it: the record without its internal bookkeeping."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    alarm_id: uuid.UUID
+    school: SchoolRef
+    kind: AlarmKind
+    silent: bool
+    test: bool
+    state: AlarmState
+    severity: int
+    press_count: int
+    devices: list[str]
+    location: Location
+    locations: list[Location]
+    pressed_at: datetime
+    raised_at: datetime
+    state_since: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    assigned_unit: str | None
+    en_route_at: datetime | None
+    on_scene_at: datetime | None
+    outcome: str | None
+    closed_at: datetime | None
+    closed_by: str | None
+    ack_deadline: datetime | None
+    on_scene_deadline: datetime | None
+    escalation_level: int
+    press_alarm_ids: list[uuid.UUID]
+
+
+class AlarmDetail(AlarmOut):
+    timeline: list[AlarmLifecycle] = Field(..., description="Every transition, oldest first")
+
+
+class CommandBody(BaseModel):
+    """Optional client idempotency key for any command."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command_id: uuid.UUID | None = Field(None, description="Resend the same id to retry safely")
+    reason: str | None = Field(None, max_length=500)
+
+
+class AssignBody(CommandBody):
+    unit_id: str = Field(..., min_length=1, max_length=64)
+
+
+class ResolveBody(CommandBody):
+    outcome: ResolveOutcome
+
+
+class CancelBody(CommandBody):
+    outcome: CancelOutcome
+
+
+CommandStatus = Literal["applied", "refused", "forbidden", "pending"]
+
+
+class CommandResult(BaseModel):
+    """What became of a command (collection `commands`, _id = command_id)."""
+
+    command_id: uuid.UUID
+    alarm_id: uuid.UUID
+    action: str
+    status: CommandStatus
+    reason: str | None = None
+    state: AlarmState | None = Field(None, description="The alarm's state after it")
+    at: datetime | None = None
+
+    def doc(self) -> dict[str, Any]:
+        return self.model_dump(mode="json") | {"_id": str(self.command_id), "at": self.at}

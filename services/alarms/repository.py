@@ -1,17 +1,40 @@
-"""Persistence of presses, alarms and the audit trail: MongoDB, and a fake for unit tests."""
+"""Persistence of presses, alarms, the audit trail, command results and seen signatures:
+MongoDB, and a fake with the same behaviour for unit tests.
+
+Every change to an alarm is one atomic compare-and-set on its `version`, carrying the
+lifecycle events it causes in the alarm's `outbox` (see models.Alarm)."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Protocol
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
-from pymongo import ASCENDING, DESCENDING
+from pydantic import BaseModel
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.alarms.models import Alarm, PressRecord
+from services.alarms.lifecycle import OPEN
+from services.alarms.models import Alarm, CommandResult, PressRecord
 from shared.events import AlarmLifecycle, AlarmPressed
 from shared.mongo import Document
+
+
+@dataclass(frozen=True)
+class AlarmFilter:
+    """Filters of the dispatcher's alarm list; None means any."""
+
+    open_only: bool = False
+    state: str | None = None
+    school_id: str | None = None
+    township: str | None = None
+    kind: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    include_tests: bool = True
+    limit: int = 100
 
 
 class AlarmRepository(Protocol):
@@ -21,31 +44,85 @@ class AlarmRepository(Protocol):
 
     async def mark_press_published(self, press_id: uuid.UUID) -> None: ...
 
+    async def remember_signature(
+        self, signature: str, press_id: uuid.UUID, *, now: datetime
+    ) -> uuid.UUID: ...
+
     async def create_alarm(self, alarm: Alarm) -> Alarm: ...
-
-    async def mark_raised_published(self, alarm_id: uuid.UUID) -> None: ...
-
-    async def append_audit(self, event: AlarmLifecycle) -> None: ...
 
     async def get(self, alarm_id: uuid.UUID) -> Alarm | None: ...
 
-    async def list_recent(self, *, limit: int) -> list[Alarm]: ...
+    async def open_at_school(
+        self, school_id: str, *, test: bool, since: datetime
+    ) -> Alarm | None: ...
+
+    async def compare_and_set(
+        self,
+        alarm: Alarm,
+        changes: dict[str, Any],
+        *,
+        event: AlarmLifecycle,
+        command_id: uuid.UUID | None = None,
+        add_alias: uuid.UUID | None = None,
+    ) -> Alarm | None: ...
+
+    async def pull_outbox(self, alarm_id: uuid.UUID, event_id: uuid.UUID) -> None: ...
+
+    async def with_outbox(self, *, limit: int) -> list[Alarm]: ...
+
+    async def due(self, now: datetime, *, limit: int) -> list[Alarm]: ...
+
+    async def append_audit(self, event: AlarmLifecycle) -> None: ...
+
+    async def timeline(self, alarm_id: uuid.UUID) -> list[AlarmLifecycle]: ...
+
+    async def find(self, query: AlarmFilter) -> list[Alarm]: ...
+
+    async def count_open_by_state(self) -> dict[str, int]: ...
+
+    async def save_result(self, result: CommandResult) -> None: ...
+
+    async def result(self, command_id: uuid.UUID) -> CommandResult | None: ...
+
+
+def _mongo(value: Any) -> Any:
+    """Models as documents and UUIDs as strings (portable across drivers), recursively."""
+    if isinstance(value, BaseModel):
+        return _mongo(value.model_dump(mode="python"))
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _mongo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mongo(v) for v in value]
+    return value
+
+
+def _event_doc(event: AlarmLifecycle) -> Document:
+    return dict(_mongo(event.model_dump(mode="python")))
 
 
 class MongoAlarmRepository:
-    """Collections `presses` (_id press_id), `alarms` (_id alarm_id), `audit` (_id event_id)."""
+    """`presses`, `signatures` (TTL), `alarms`, `audit` (append-only), `commands`."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], *, signature_ttl_s: int = 900) -> None:
         self._presses = db["presses"]
+        self._signatures = db["signatures"]
         self._alarms = db["alarms"]
         self._audit = db["audit"]
+        self._commands = db["commands"]
+        self._signature_ttl_s = signature_ttl_s
 
     async def ensure_indexes(self) -> None:
         await self._alarms.create_index([("state", ASCENDING), ("raised_at", DESCENDING)])
         await self._alarms.create_index(
             [("school.school_id", ASCENDING), ("raised_at", DESCENDING)]
         )
+        await self._alarms.create_index("press_alarm_ids")
+        await self._alarms.create_index("ack_deadline", sparse=True)
+        await self._alarms.create_index("on_scene_deadline", sparse=True)
         await self._audit.create_index([("alarm_id", ASCENDING), ("occurred_at", ASCENDING)])
+        await self._signatures.create_index("seen_at", expireAfterSeconds=self._signature_ttl_s)
 
     async def record_press(self, event: AlarmPressed) -> PressRecord:
         doc = {
@@ -58,7 +135,7 @@ class MongoAlarmRepository:
             return PressRecord(event=event, published=False, new=True)
         except DuplicateKeyError:
             stored = await self._presses.find_one({"_id": str(event.press_id)})
-            if stored is None:  # deleted between the two calls: treat as new next time
+            if stored is None:
                 raise
             return PressRecord(
                 event=AlarmPressed.model_validate(stored["event"]),
@@ -69,46 +146,141 @@ class MongoAlarmRepository:
     async def mark_press_published(self, press_id: uuid.UUID) -> None:
         await self._presses.update_one({"_id": str(press_id)}, {"$set": {"published": True}})
 
+    async def remember_signature(
+        self, signature: str, press_id: uuid.UUID, *, now: datetime
+    ) -> uuid.UUID:
+        """Store a signature once; returns the press_id it was first seen with."""
+        try:
+            await self._signatures.insert_one(
+                {"_id": signature, "press_id": str(press_id), "seen_at": now}
+            )
+            return press_id
+        except DuplicateKeyError:
+            stored = await self._signatures.find_one({"_id": signature})
+            return uuid.UUID(stored["press_id"]) if stored else press_id
+
     async def create_alarm(self, alarm: Alarm) -> Alarm:
-        doc = alarm.model_dump(mode="python")
-        doc = _to_mongo(doc) | {"_id": str(alarm.alarm_id)}
+        doc = _mongo(alarm.model_dump(mode="python")) | {"_id": str(alarm.alarm_id)}
         stored = await self._alarms.find_one_and_update(
-            {"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True, return_document=True
+            {"_id": doc["_id"]},
+            {"$setOnInsert": doc},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
         )
-        return _alarm(stored)
-
-    async def mark_raised_published(self, alarm_id: uuid.UUID) -> None:
-        await self._alarms.update_one({"_id": str(alarm_id)}, {"$set": {"raised_published": True}})
-
-    async def append_audit(self, event: AlarmLifecycle) -> None:
-        doc = _to_mongo(event.model_dump(mode="python")) | {"_id": str(event.event_id)}
-        await self._audit.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
+        return Alarm.model_validate(stored)
 
     async def get(self, alarm_id: uuid.UUID) -> Alarm | None:
-        doc = await self._alarms.find_one({"_id": str(alarm_id)})
-        return _alarm(doc) if doc else None
+        key = str(alarm_id)
+        doc = await self._alarms.find_one({"$or": [{"_id": key}, {"press_alarm_ids": key}]})
+        return Alarm.model_validate(doc) if doc else None
 
-    async def list_recent(self, *, limit: int) -> list[Alarm]:
-        cursor = self._alarms.find({}).sort("raised_at", DESCENDING).limit(limit)
-        return [_alarm(doc) async for doc in cursor]
+    async def open_at_school(self, school_id: str, *, test: bool, since: datetime) -> Alarm | None:
+        doc = await self._alarms.find_one(
+            {
+                "school.school_id": school_id,
+                "test": test,
+                "state": {"$in": sorted(OPEN)},
+                "raised_at": {"$gte": since},
+            },
+            sort=[("raised_at", DESCENDING)],
+        )
+        return Alarm.model_validate(doc) if doc else None
+
+    async def compare_and_set(
+        self,
+        alarm: Alarm,
+        changes: dict[str, Any],
+        *,
+        event: AlarmLifecycle,
+        command_id: uuid.UUID | None = None,
+        add_alias: uuid.UUID | None = None,
+    ) -> Alarm | None:
+        """Apply changes if nobody changed the alarm since `alarm` was read; None otherwise."""
+        update: Document = {
+            "$set": _mongo(changes),
+            "$inc": {"version": 1},
+            "$push": {"outbox": _event_doc(event)},
+        }
+        if command_id is not None:
+            update["$push"]["applied_commands"] = str(command_id)
+        if add_alias is not None:
+            update["$push"]["press_alarm_ids"] = str(add_alias)
+        doc = await self._alarms.find_one_and_update(
+            {"_id": str(alarm.alarm_id), "version": alarm.version},
+            update,
+            return_document=ReturnDocument.AFTER,
+        )
+        return Alarm.model_validate(doc) if doc else None
+
+    async def pull_outbox(self, alarm_id: uuid.UUID, event_id: uuid.UUID) -> None:
+        await self._alarms.update_one(
+            {"_id": str(alarm_id)}, {"$pull": {"outbox": {"event_id": str(event_id)}}}
+        )
+
+    async def with_outbox(self, *, limit: int) -> list[Alarm]:
+        cursor = self._alarms.find({"outbox.0": {"$exists": True}}).limit(limit)
+        return [Alarm.model_validate(doc) async for doc in cursor]
+
+    async def due(self, now: datetime, *, limit: int) -> list[Alarm]:
+        cursor = self._alarms.find(
+            {
+                "state": {"$in": sorted(OPEN)},
+                "$or": [{"ack_deadline": {"$lte": now}}, {"on_scene_deadline": {"$lte": now}}],
+            }
+        ).limit(limit)
+        return [Alarm.model_validate(doc) async for doc in cursor]
+
+    async def append_audit(self, event: AlarmLifecycle) -> None:
+        doc = _event_doc(event) | {"_id": str(event.event_id)}
+        await self._audit.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
+
+    async def timeline(self, alarm_id: uuid.UUID) -> list[AlarmLifecycle]:
+        cursor = self._audit.find({"alarm_id": str(alarm_id)}).sort("occurred_at", ASCENDING)
+        return [AlarmLifecycle.model_validate(doc) async for doc in cursor]
+
+    async def find(self, query: AlarmFilter) -> list[Alarm]:
+        cursor = self._alarms.find(_filter(query)).sort("raised_at", DESCENDING).limit(query.limit)
+        return [Alarm.model_validate(doc) async for doc in cursor]
+
+    async def count_open_by_state(self) -> dict[str, int]:
+        cursor = await self._alarms.aggregate(
+            [
+                {"$match": {"state": {"$in": sorted(OPEN)}}},
+                {"$group": {"_id": "$state", "n": {"$sum": 1}}},
+            ]
+        )
+        return {doc["_id"]: int(doc["n"]) async for doc in cursor}
+
+    async def save_result(self, result: CommandResult) -> None:
+        await self._commands.replace_one({"_id": str(result.command_id)}, result.doc(), upsert=True)
+
+    async def result(self, command_id: uuid.UUID) -> CommandResult | None:
+        doc = await self._commands.find_one({"_id": str(command_id)})
+        return CommandResult.model_validate(doc) if doc else None
 
 
-def _to_mongo(doc: Document) -> Document:
-    """UUIDs as strings (portable across drivers); everything else BSON takes as is."""
-    out: Document = {}
-    for key, value in doc.items():
-        if isinstance(value, uuid.UUID):
-            out[key] = str(value)
-        elif isinstance(value, dict):
-            out[key] = _to_mongo(value)
-        else:
-            out[key] = value
-    return out
-
-
-def _alarm(doc: Document | None) -> Alarm:
-    assert doc is not None
-    return Alarm.model_validate(doc)
+def _filter(query: AlarmFilter) -> Document:
+    conditions: Document = {}
+    if query.open_only:
+        conditions["state"] = {"$in": sorted(OPEN)}
+    if query.state:
+        conditions["state"] = query.state
+    if query.school_id:
+        conditions["school.school_id"] = query.school_id
+    if query.township:
+        conditions["school.township"] = query.township
+    if query.kind:
+        conditions["kind"] = query.kind
+    if not query.include_tests:
+        conditions["test"] = False
+    window: Document = {}
+    if query.since:
+        window["$gte"] = query.since
+    if query.until:
+        window["$lt"] = query.until
+    if window:
+        conditions["raised_at"] = window
+    return conditions
 
 
 class InMemoryAlarmRepository:
@@ -116,8 +288,10 @@ class InMemoryAlarmRepository:
 
     def __init__(self) -> None:
         self.presses: dict[uuid.UUID, PressRecord] = {}
+        self.signatures: dict[str, uuid.UUID] = {}
         self.alarms: dict[uuid.UUID, Alarm] = {}
         self.audit: dict[uuid.UUID, AlarmLifecycle] = {}
+        self.results: dict[uuid.UUID, CommandResult] = {}
 
     async def ensure_indexes(self) -> None:
         return None
@@ -133,17 +307,102 @@ class InMemoryAlarmRepository:
         stored = self.presses[press_id]
         self.presses[press_id] = PressRecord(event=stored.event, published=True, new=False)
 
+    async def remember_signature(
+        self, signature: str, press_id: uuid.UUID, *, now: datetime
+    ) -> uuid.UUID:
+        return self.signatures.setdefault(signature, press_id)
+
     async def create_alarm(self, alarm: Alarm) -> Alarm:
         return self.alarms.setdefault(alarm.alarm_id, alarm)
 
-    async def mark_raised_published(self, alarm_id: uuid.UUID) -> None:
-        self.alarms[alarm_id] = self.alarms[alarm_id].model_copy(update={"raised_published": True})
+    async def get(self, alarm_id: uuid.UUID) -> Alarm | None:
+        if alarm_id in self.alarms:
+            return self.alarms[alarm_id]
+        return next((a for a in self.alarms.values() if alarm_id in a.press_alarm_ids), None)
+
+    async def open_at_school(self, school_id: str, *, test: bool, since: datetime) -> Alarm | None:
+        found = [
+            a
+            for a in self.alarms.values()
+            if a.school.school_id == school_id
+            and a.test == test
+            and a.state in OPEN
+            and a.raised_at >= since
+        ]
+        return max(found, key=lambda a: a.raised_at, default=None)
+
+    async def compare_and_set(
+        self,
+        alarm: Alarm,
+        changes: dict[str, Any],
+        *,
+        event: AlarmLifecycle,
+        command_id: uuid.UUID | None = None,
+        add_alias: uuid.UUID | None = None,
+    ) -> Alarm | None:
+        current = self.alarms[alarm.alarm_id]
+        if current.version != alarm.version:
+            return None
+        update = dict(changes) | {
+            "version": current.version + 1,
+            "outbox": [*current.outbox, event],
+        }
+        if command_id is not None:
+            update["applied_commands"] = [*current.applied_commands, str(command_id)]
+        if add_alias is not None:
+            update["press_alarm_ids"] = [*current.press_alarm_ids, add_alias]
+        self.alarms[alarm.alarm_id] = Alarm.model_validate(current.model_dump() | update)
+        return self.alarms[alarm.alarm_id]
+
+    async def pull_outbox(self, alarm_id: uuid.UUID, event_id: uuid.UUID) -> None:
+        alarm = self.alarms[alarm_id]
+        outbox = [e for e in alarm.outbox if e.event_id != event_id]
+        self.alarms[alarm_id] = alarm.model_copy(update={"outbox": outbox})
+
+    async def with_outbox(self, *, limit: int) -> list[Alarm]:
+        return [a for a in self.alarms.values() if a.outbox][:limit]
+
+    async def due(self, now: datetime, *, limit: int) -> list[Alarm]:
+        return [
+            a
+            for a in self.alarms.values()
+            if a.state in OPEN
+            and any(d is not None and d <= now for d in (a.ack_deadline, a.on_scene_deadline))
+        ][:limit]
 
     async def append_audit(self, event: AlarmLifecycle) -> None:
         self.audit.setdefault(event.event_id, event)
 
-    async def get(self, alarm_id: uuid.UUID) -> Alarm | None:
-        return self.alarms.get(alarm_id)
+    async def timeline(self, alarm_id: uuid.UUID) -> list[AlarmLifecycle]:
+        return sorted(
+            (e for e in self.audit.values() if e.alarm_id == alarm_id), key=lambda e: e.occurred_at
+        )
 
-    async def list_recent(self, *, limit: int) -> list[Alarm]:
-        return sorted(self.alarms.values(), key=lambda a: a.raised_at, reverse=True)[:limit]
+    async def find(self, query: AlarmFilter) -> list[Alarm]:
+        def keep(a: Alarm) -> bool:
+            return (
+                (not query.open_only or a.state in OPEN)
+                and (query.state is None or a.state == query.state)
+                and (query.school_id is None or a.school.school_id == query.school_id)
+                and (query.township is None or a.school.township == query.township)
+                and (query.kind is None or a.kind == query.kind)
+                and (query.include_tests or not a.test)
+                and (query.since is None or a.raised_at >= query.since)
+                and (query.until is None or a.raised_at < query.until)
+            )
+
+        found = sorted(filter(keep, self.alarms.values()), key=lambda a: a.raised_at, reverse=True)
+        return found[: query.limit]
+
+    async def count_open_by_state(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for alarm in self.alarms.values():
+            if alarm.state in OPEN:
+                counts[alarm.state] = counts.get(alarm.state, 0) + 1
+        return counts
+
+    async def save_result(self, result: CommandResult) -> None:
+        self.results[result.command_id] = result
+
+    async def result(self, command_id: uuid.UUID) -> CommandResult | None:
+        return self.results.get(command_id)

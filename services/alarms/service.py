@@ -1,35 +1,53 @@
-"""Alarm logic: device trust, durable acceptance of presses, raising alarms exactly once."""
+"""Alarm logic: device trust, durable acceptance of presses, raising or folding alarms, the
+lifecycle commands, deadlines, and the outbox relay that publishes every transition."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
+from services.alarms import lifecycle
+from services.alarms.lifecycle import OPEN, Refused, Timers
 from services.alarms.metrics import AlarmMetrics
-from services.alarms.models import Alarm, PressAccepted, PressRequest, TrustedDevice
-from services.alarms.repository import AlarmRepository
+from services.alarms.models import (
+    Alarm,
+    CommandResult,
+    CommandStatus,
+    PressAccepted,
+    PressRequest,
+    TrustedDevice,
+)
+from services.alarms.repository import AlarmFilter, AlarmRepository
 from shared.bus import Publisher
-from shared.events import AlarmLifecycle, AlarmPressed, stable_id
+from shared.events import AlarmCommand, AlarmLifecycle, AlarmPressed, stable_id
 from shared.provisioning import County
 from shared.signing import signature_valid, timestamp_fresh
 from shared.topics import Topics
+
+log = logging.getLogger(__name__)
 
 
 class Rejected(Exception):
     """A request refused with an HTTP status and a machine-readable reason."""
 
-    def __init__(self, status: int, reason: str, detail: str) -> None:
+    def __init__(self, status: int, reason: str, detail: str, *, retry_after: int = 0) -> None:
         super().__init__(detail)
         self.status = status
         self.reason = reason
         self.detail = detail
+        self.retry_after = retry_after
+
+
+DEFAULT_TIMERS = Timers()
 
 
 @dataclass(frozen=True)
 class Deps:
-    """What the alarms logic runs on; `main.bootstrap` builds it, tests build their own."""
+    """What the alarms logic runs on; main.create_app builds it, tests build their own."""
 
     repo: AlarmRepository
     publisher: Publisher
@@ -38,6 +56,11 @@ class Deps:
     county: County
     metrics: AlarmMetrics
     signature_window_s: int
+    timers: Timers = DEFAULT_TIMERS
+    fold_window: timedelta = timedelta(minutes=10)
+
+
+# --- ingress -------------------------------------------------------------------------------
 
 
 def trusted_devices(county: County, secrets: Mapping[str, str]) -> dict[str, TrustedDevice]:
@@ -85,9 +108,17 @@ def authorize_press(device: TrustedDevice, request: PressRequest) -> None:
         raise Rejected(403, "wrong_school", "device is not installed at this school")
 
 
-async def accept_press(*, deps: Deps, request: PressRequest, now: datetime) -> PressAccepted:
-    """Record the press and return only once it is on the broker (acks=all)."""
-    event = AlarmPressed(
+async def refuse_replay(*, deps: Deps, signature: str, press_id: uuid.UUID, now: datetime) -> bool:
+    """A signature is good once: again only as a retry of the same press (same answer).
+    Returns True when the signature is new."""
+    first = await deps.repo.remember_signature(signature.lower(), press_id, now=now)
+    if first != press_id:
+        raise Rejected(401, "replayed_signature", "signature already used for another press")
+    return True
+
+
+def pressed_event(request: PressRequest, now: datetime) -> AlarmPressed:
+    return AlarmPressed(
         event_id=stable_id("pressed", str(request.press_id)),
         occurred_at=now,
         press_id=request.press_id,
@@ -101,7 +132,11 @@ async def accept_press(*, deps: Deps, request: PressRequest, now: datetime) -> P
         pressed_at=request.pressed_at,
         received_at=now,
     )
-    record = await deps.repo.record_press(event)
+
+
+async def accept_press(*, deps: Deps, request: PressRequest, now: datetime) -> PressAccepted:
+    """Record the press and return only once it is on the broker (acks=all)."""
+    record = await deps.repo.record_press(pressed_event(request, now))
     if record.event.device_id != request.device_id:
         raise Rejected(409, "press_id_conflict", "press_id already used by another device")
     if not record.published:
@@ -112,29 +147,26 @@ async def accept_press(*, deps: Deps, request: PressRequest, now: datetime) -> P
     return PressAccepted(alarm_id=record.event.alarm_id, duplicate=not record.new)
 
 
-async def raise_alarm(*, deps: Deps, pressed: AlarmPressed, now: datetime) -> Alarm:
-    """Create the alarm for a press once; publish `raised` until it is known to be published."""
-    school = deps.county.school(pressed.school_id)
-    if school is None:
-        raise ValueError(f"press for unknown school {pressed.school_id}")
-    alarm = await deps.repo.create_alarm(Alarm.from_press(pressed, school.ref(), now))
-    if alarm.raised_published:
-        return alarm
-    event = lifecycle_event(alarm, state="raised", previous=None, at=alarm.raised_at)
-    await deps.repo.append_audit(event)
-    await deps.publisher.publish(deps.topics.alarms_lifecycle, str(alarm.alarm_id), event)
-    await deps.repo.mark_raised_published(alarm.alarm_id)
-    deps.metrics.alarms_raised.labels(alarm.kind, str(alarm.test).lower()).inc()
-    return alarm
+# --- raising and folding -------------------------------------------------------------------
 
 
 def lifecycle_event(
-    alarm: Alarm, *, state: str, previous: str | None, at: datetime, actor: str = "system"
+    alarm: Alarm,
+    *,
+    state: str,
+    previous: str | None,
+    version: int,
+    at: datetime,
+    actor: str = "system",
+    reason: str | None = None,
+    change: str = "transition",
+    command_id: uuid.UUID | None = None,
 ) -> AlarmLifecycle:
-    """The transition event; its id is derived, so a re-publish is recognised downstream."""
+    """The event for one change of an alarm; its id derives from (alarm, version), so the
+    relay may publish it more than once and consumers still see it once."""
     return AlarmLifecycle.model_validate(
         {
-            "event_id": stable_id("lifecycle", str(alarm.alarm_id), state, at.isoformat()),
+            "event_id": stable_id("lifecycle", str(alarm.alarm_id), str(version)),
             "occurred_at": at,
             "alarm_id": alarm.alarm_id,
             "state": state,
@@ -148,9 +180,208 @@ def lifecycle_event(
             "pressed_at": alarm.pressed_at,
             "received_at": alarm.received_at,
             "actor": actor,
+            "reason": reason,
+            "change": change,
+            "press_count": alarm.press_count,
+            "severity": alarm.severity,
+            "devices": alarm.devices,
+            "assigned_unit": alarm.assigned_unit,
+            "outcome": alarm.outcome,
+            "escalation_level": alarm.escalation_level,
+            "command_id": command_id,
         }
     )
 
 
+async def raise_alarm(*, deps: Deps, pressed: AlarmPressed, now: datetime) -> Alarm:
+    """One alarm per press, or the press folded into the alarm open at its school."""
+    existing = await deps.repo.get(pressed.alarm_id)
+    if existing is not None:  # redelivery: finish what may have been interrupted
+        await relay(deps=deps, alarm=existing)
+        return existing
+    school = deps.county.school(pressed.school_id)
+    if school is None:
+        raise ValueError(f"press for unknown school {pressed.school_id}")
+    while True:
+        open_alarm = await deps.repo.open_at_school(
+            pressed.school_id, test=pressed.test, since=now - deps.fold_window
+        )
+        if open_alarm is None:
+            alarm = await _create(deps, pressed, school.ref(), now)
+            break
+        folded = await _fold(deps, open_alarm, pressed, now)
+        if folded is not None:
+            alarm = folded
+            break
+    await relay(deps=deps, alarm=alarm)
+    return alarm
+
+
+async def _create(deps: Deps, pressed: AlarmPressed, school: Any, now: datetime) -> Alarm:
+    fresh = Alarm.from_press(pressed, school, now).model_copy(
+        update=lifecycle.initial_deadlines(now, deps.timers)
+    )
+    raised = lifecycle_event(fresh, state="raised", previous=None, version=0, at=now)
+    alarm = await deps.repo.create_alarm(fresh.model_copy(update={"outbox": [raised]}))
+    deps.metrics.alarms_raised.labels(alarm.kind, str(alarm.test).lower()).inc()
+    return alarm
+
+
+async def _fold(deps: Deps, alarm: Alarm, pressed: AlarmPressed, now: datetime) -> Alarm | None:
+    """Another press at a school with an open alarm: count it, note the device and the spot;
+    a second device raises the severity. None if the alarm changed meanwhile (retry)."""
+    devices = (
+        alarm.devices if pressed.device_id in alarm.devices else [*alarm.devices, pressed.device_id]
+    )
+    locations = (
+        alarm.locations
+        if pressed.location in alarm.locations
+        else [*alarm.locations, pressed.location]
+    )
+    changes: dict[str, Any] = {
+        "press_count": alarm.press_count + 1,
+        "devices": devices,
+        "locations": locations,
+        "severity": len(devices),
+    }
+    after = alarm.model_copy(update=changes)
+    event = lifecycle_event(
+        after,
+        state=alarm.state,
+        previous=alarm.state,
+        version=alarm.version + 1,
+        at=now,
+        change="folded",
+        reason=f"press {pressed.press_id} from {pressed.device_id}",
+    )
+    folded = await deps.repo.compare_and_set(
+        alarm, changes, event=event, add_alias=pressed.alarm_id
+    )
+    if folded is not None:
+        deps.metrics.presses_folded.inc()
+    return folded
+
+
+# --- commands, deadlines -------------------------------------------------------------------
+
+
+async def apply_command(*, deps: Deps, command: AlarmCommand, now: datetime) -> CommandResult:
+    """Apply a command once (by command_id) if the state machine allows it; record the result."""
+    known = await deps.repo.result(command.command_id)
+    if known is not None:
+        return known
+    order = lifecycle.Command(
+        action=command.action,
+        actor=command.actor,
+        role=command.role,
+        unit_id=command.unit_id,
+        outcome=command.outcome,
+        reason=command.reason,
+    )
+    alarm: Alarm | None
+    status: CommandStatus
+    try:
+        alarm = await _transition(deps, command.alarm_id, order, now, command_id=command.command_id)
+        status, reason = "applied", None
+    except Refused as exc:
+        alarm = await deps.repo.get(command.alarm_id)
+        status, reason = ("forbidden" if exc.forbidden else "refused"), exc.reason
+    result = CommandResult(
+        command_id=command.command_id,
+        alarm_id=command.alarm_id,
+        action=command.action,
+        status=status,
+        reason=reason,
+        state=alarm.state if alarm else None,
+        at=now,
+    )
+    await deps.repo.save_result(result)
+    deps.metrics.commands.labels(command.action, status).inc()
+    return result
+
+
+async def _transition(
+    deps: Deps,
+    alarm_id: uuid.UUID,
+    order: lifecycle.Command,
+    now: datetime,
+    *,
+    command_id: uuid.UUID | None = None,
+) -> Alarm:
+    """Decide and apply one transition with compare-and-set; retried if the alarm changed."""
+    while True:
+        alarm = await deps.repo.get(alarm_id)
+        if alarm is None:
+            raise Refused("no such alarm")
+        if command_id is not None and str(command_id) in alarm.applied_commands:
+            return alarm  # applied before a crash; only the result was not recorded
+        decision = lifecycle.decide(alarm.view(), order, now=now, timers=deps.timers)
+        changes = decision.updates | {"state": decision.state, "state_since": now}
+        event = lifecycle_event(
+            alarm.model_copy(update=changes),
+            state=decision.state,
+            previous=alarm.state,
+            version=alarm.version + 1,
+            at=now,
+            actor=order.actor,
+            reason=decision.reason or order.reason,
+            command_id=command_id,
+        )
+        updated = await deps.repo.compare_and_set(
+            alarm, changes, event=event, command_id=command_id
+        )
+        if updated is not None:
+            deps.metrics.state_seconds.labels(decision.state).observe(
+                max(0.0, (now - updated.received_at).total_seconds())
+            )
+            await relay(deps=deps, alarm=updated)
+            return updated
+
+
+async def escalate_due(*, deps: Deps, now: datetime) -> int:
+    """Escalate every alarm whose deadline passed; each deadline fires once (compare-and-set),
+    also for deadlines that passed while the service was down."""
+    fired = 0
+    for alarm in await deps.repo.due(now, limit=200):
+        reason = lifecycle.due_escalation(alarm.view(), now)
+        if reason is None:
+            continue
+        order = lifecycle.Command(action="escalate", actor="timer", role="system", reason=reason)
+        try:
+            await _transition(deps, alarm.alarm_id, order, now)
+        except Refused:
+            continue  # somebody acted first; nothing is due any more
+        deps.metrics.escalations.labels(reason).inc()
+        fired += 1
+    return fired
+
+
+async def relay(*, deps: Deps, alarm: Alarm) -> None:
+    """Publish the alarm's pending lifecycle events in order, each after its audit record."""
+    for event in alarm.outbox:
+        await deps.repo.append_audit(event)
+        await deps.publisher.publish(deps.topics.alarms_lifecycle, str(alarm.alarm_id), event)
+        await deps.repo.pull_outbox(alarm.alarm_id, event.event_id)
+
+
+async def tick(*, deps: Deps, now: datetime) -> None:
+    """What the background ticker does: fire deadlines, relay leftovers, refresh gauges."""
+    await escalate_due(deps=deps, now=now)
+    pending = await deps.repo.with_outbox(limit=200)
+    deps.metrics.outbox_backlog.set(len(pending))
+    for alarm in pending:
+        await relay(deps=deps, alarm=alarm)
+    counts = await deps.repo.count_open_by_state()
+    for state in sorted(OPEN):
+        deps.metrics.open_alarms.labels(state).set(counts.get(state, 0))
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
 async def get(*, deps: Deps, alarm_id: uuid.UUID) -> Alarm | None:
     return await deps.repo.get(alarm_id)
+
+
+async def find(*, deps: Deps, query: AlarmFilter) -> list[Alarm]:
+    return await deps.repo.find(query)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,3 +34,9 @@ class FeedEntry(BaseModel):
         default_factory=list, description="Nearest fresh units, closest first (on `raised`)"
     )
     radius_m: float | None = Field(None, description="Search radius used for nearest_units")
+    change: Literal["transition", "folded"] = Field(
+        "transition", description="`folded`: another press joined the alarm (state unchanged)"
+    )
+    press_count: int = 1
+    severity: int = 1
+    assigned_unit: str | None = None

@@ -42,7 +42,8 @@ async def on_lifecycle(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> F
     if await deps.repo.has_feed_entry(str(event.event_id)):
         return None
     nearby: list[NearbyUnit] = []
-    if event.state == "raised":
+    searched = event.state == "raised" and event.change == "transition"
+    if searched:
         nearby = await nearest_units(deps=deps, lat=event.school.lat, lon=event.school.lon, now=now)
         if not nearby:
             deps.metrics.no_unit_in_range.inc()
@@ -59,12 +60,16 @@ async def on_lifecycle(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> F
         pressed_at=event.pressed_at,
         occurred_at=event.occurred_at,
         nearest_units=nearby,
-        radius_m=deps.radius_m if event.state == "raised" else None,
+        radius_m=deps.radius_m if searched else None,
+        change=event.change,
+        press_count=event.press_count,
+        severity=event.severity,
+        assigned_unit=event.assigned_unit,
     )
     if not await deps.repo.insert_feed(entry):
         return None
     deps.hub.publish(entry)
     deps.metrics.feed_entries.labels(event.state).inc()
-    if event.state == "raised" and event.received_at is not None:
+    if searched and event.received_at is not None:
         deps.metrics.raised_to_dispatcher.observe((utcnow() - event.received_at).total_seconds())
     return entry

@@ -44,6 +44,11 @@ class MongoReportingRepository:
         await self._facts.create_index([("township", ASCENDING), ("raised_at", ASCENDING)])
 
     async def record_alarm(self, event: AlarmLifecycle) -> None:
+        if event.change == "folded":  # another press joined: not a transition
+            await self._facts.update_one(
+                {"_id": str(event.alarm_id)}, {"$max": {"press_count": event.press_count}}
+            )
+            return
         update: Document = {
             "$setOnInsert": {
                 "school_id": event.school.school_id,
@@ -52,10 +57,11 @@ class MongoReportingRepository:
                 "kind": event.kind,
                 "test": event.test,
             },
-            "$set": {f"states.{event.state}": event.occurred_at},
+            "$min": {f"states.{event.state}": event.occurred_at},
+            "$max": {"press_count": event.press_count},
         }
         if event.state == "raised":
-            update["$min"] = {"raised_at": event.occurred_at}
+            update["$min"]["raised_at"] = event.occurred_at
         await self._facts.update_one({"_id": str(event.alarm_id)}, update, upsert=True)
 
     async def alarms_by_school(
@@ -97,7 +103,7 @@ class InMemoryReportingRepository:
         return None
 
     async def record_alarm(self, event: AlarmLifecycle) -> None:
-        if event.state == "raised":
+        if event.state == "raised" and event.change == "transition":
             self.raised.setdefault(str(event.alarm_id), event)
 
     async def alarms_by_school(

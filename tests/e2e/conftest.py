@@ -19,9 +19,19 @@ async def e2e_namespace(servers: tuple[str, str]) -> AsyncIterator[Namespace]:
 
 
 @pytest.fixture(scope="module")
-def stack(e2e_namespace: Namespace, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack_overrides() -> dict[str, str]:
+    """Settings a test module gives its services (a module overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def stack(
+    e2e_namespace: Namespace,
+    stack_overrides: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
     log_dir: Path = tmp_path_factory.mktemp(f"logs-{e2e_namespace.name}")
-    running = Stack(env=e2e_namespace.env(), log_dir=log_dir)
+    running = Stack(env=e2e_namespace.env() | stack_overrides, log_dir=log_dir)
     try:
         running.start()
         yield running

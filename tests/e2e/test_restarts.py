@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import Counter
 from typing import Any
 
@@ -14,7 +15,9 @@ from tests.helpers import encode, press_body, read_topic, signed_headers, wait_f
 from tools.stack import Stack
 
 Client = AsyncMongoClient[dict[str, Any]]
-SCHOOLS = [f"S{n:03d}" for n in range(20, 40)]
+# One school per press: presses at a school with an open alarm fold into it (tested elsewhere).
+FIRST_SCHOOLS = [f"S{n:03d}" for n in range(1, 9)]
+FLOW_SCHOOLS = [f"S{n:03d}" for n in range(9, 61)]
 
 
 async def send_presses(
@@ -23,7 +26,7 @@ async def send_presses(
     """`count` presses from different schools; returns the alarm ids (all must get 202)."""
 
     async def one(i: int) -> str:
-        school = SCHOOLS[i % len(SCHOOLS)]
+        school = FIRST_SCHOOLS[i]
         raw = encode(press_body(school_id=school, device_id=f"{school}-BTN1"))
         response = await client.post(
             f"{stack['alarms'].url}/v1/alarms",
@@ -87,21 +90,25 @@ async def test_presses_accepted_while_the_consumer_is_down_are_raised_after_rest
         await assert_each_raised_once(stack, ns, client, mongo, alarm_ids)
 
 
-async def test_sigkill_while_presses_flow_then_each_is_raised_exactly_once(
+async def test_sigkill_while_presses_and_commands_flow_then_each_is_done_once(
     stack: Stack, e2e_namespace: Namespace, mongo: Client
 ) -> None:
-    """Presses keep coming while the service is killed; devices retry what got no 202."""
+    """Presses and acknowledgements keep coming while the service is killed; devices and
+    dispatchers retry what got no answer (same press_id, same command_id)."""
     ns = e2e_namespace
     alarms = stack["alarms"]
-    bodies = [press_body(school_id=s, device_id=f"{s}-BTN1") for s in SCHOOLS * 3]
+    bodies = [press_body(school_id=s, device_id=f"{s}-BTN1") for s in FLOW_SCHOOLS]
     answers: dict[str, str] = {}  # press_id -> alarm_id, for presses that got a 202
+    command_ids: dict[str, str] = {}  # alarm_id -> the one acknowledge command for it
+    acknowledged: dict[str, dict[str, Any]] = {}
+    dispatcher = ns.auth("dispatcher", "alice")
 
     async def post(client: httpx.AsyncClient, body: dict[str, Any]) -> None:
         raw = encode(body)
         device = body["device_id"]
         try:
             response = await client.post(
-                f"{stack['alarms'].url}/v1/alarms",
+                f"{alarms.url}/v1/alarms",
                 content=raw,
                 headers=signed_headers(ns.device_secret(device), device, raw),
             )
@@ -110,25 +117,62 @@ async def test_sigkill_while_presses_flow_then_each_is_raised_exactly_once(
         if response.status_code == 202:
             answers[body["press_id"]] = response.json()["alarm_id"]
 
-    async with httpx.AsyncClient(timeout=15) as client:
+    async def acknowledge(client: httpx.AsyncClient, alarm_id: str) -> None:
+        command_id = command_ids.setdefault(alarm_id, str(uuid.uuid4()))
+        try:
+            response = await client.post(
+                f"{alarms.url}/v1/alarms/{alarm_id}/acknowledge",
+                json={"command_id": command_id},
+                headers=dispatcher,
+            )
+        except httpx.TransportError:
+            return  # the dispatcher will click again (same command id)
+        if response.status_code == 200:
+            acknowledged[alarm_id] = response.json()
+        elif response.status_code not in (202, 404):  # pending, or not raised yet
+            raise AssertionError(response.text)
 
-        async def flow() -> None:
+    async with httpx.AsyncClient(timeout=15) as client:
+        stop = asyncio.Event()
+
+        async def press_flow() -> None:
             for body in bodies:
                 await post(client, body)
 
-        flowing = asyncio.create_task(flow())
-        await wait_for(lambda: _at_least(answers, len(bodies) // 3))
+        async def ack_flow() -> None:
+            while not stop.is_set():
+                pending = [a for a in answers.values() if a not in acknowledged]
+                await asyncio.gather(*(acknowledge(client, a) for a in pending[:10]))
+                await asyncio.sleep(0.05)
+
+        pressing = asyncio.create_task(press_flow())
+        acking = asyncio.create_task(ack_flow())
+        await wait_for(lambda: _at_least(acknowledged, len(bodies) // 4))
         alarms.kill()
-        await flowing
+        await pressing
         unanswered = [b for b in bodies if b["press_id"] not in answers]
-        assert unanswered, "the kill should have interrupted the flow"
+        assert unanswered, "the kill should have interrupted the presses"
         alarms.start()
         alarms.wait_ready()
         for body in unanswered:  # the devices retry with the same press_id
             await post(client, body)
         assert len(answers) == len(bodies)
-        await assert_each_raised_once(stack, ns, client, mongo, list(answers.values()))
+        await wait_for(lambda: _at_least(acknowledged, len(bodies)), timeout_s=90)
+        stop.set()
+        await acking
+        alarm_ids = list(answers.values())
+        await assert_each_raised_once(stack, ns, client, mongo, alarm_ids)
+
+    assert {r["status"] for r in acknowledged.values()} == {"applied"}
+    assert {r["command_id"] for r in acknowledged.values()} == set(command_ids.values())
+    lifecycle = await read_topic(KAFKA_BOOTSTRAP, ns.topics.alarms_lifecycle)
+    acks: dict[str, set[str]] = {}
+    for event in lifecycle:
+        if event["state"] == "acknowledged":
+            acks.setdefault(event["alarm_id"], set()).add(event["event_id"])
+    assert set(acks) == set(alarm_ids)
+    assert {len(ids) for ids in acks.values()} == {1}, "each command applied once"
 
 
-async def _at_least(answers: dict[str, str], n: int) -> bool:
+async def _at_least(answers: dict[str, Any], n: int) -> bool:
     return len(answers) >= n

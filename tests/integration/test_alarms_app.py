@@ -76,7 +76,7 @@ async def test_signed_press_is_raised_and_published(
     assert response.status_code == 202, response.text
     alarm_id = response.json()["alarm_id"]
     alarms = mongo[f"{namespace.db_prefix}alarms"]["alarms"]
-    await wait_for(lambda: alarms.find_one({"_id": alarm_id, "raised_published": True}))
+    await wait_for(lambda: alarms.find_one({"_id": alarm_id, "outbox": []}))
     lifecycle = await read_topic(KAFKA_BOOTSTRAP, namespace.topics.alarms_lifecycle)
     assert [(e["alarm_id"], e["state"]) for e in lifecycle] == [(alarm_id, "raised")]
     assert lifecycle[0]["school"]["school_id"] == "S001"

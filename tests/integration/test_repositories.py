@@ -8,7 +8,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 
 from services.alarms.models import Alarm
-from services.alarms.repository import MongoAlarmRepository
+from services.alarms.repository import AlarmFilter, MongoAlarmRepository
 from services.notifications.repository import MongoNotificationRepository
 from services.patrols.repository import MongoPatrolRepository
 from services.reporting.repository import MongoReportingRepository
@@ -57,7 +57,7 @@ async def test_press_recorded_once_and_alarm_created_once(
     )
     assert stored.raised_at == again.raised_at == NOW
     assert (await repo.get(event.alarm_id)) == stored
-    assert [a.alarm_id for a in await repo.list_recent(limit=10)] == [event.alarm_id]
+    assert [a.alarm_id for a in await repo.find(AlarmFilter())] == [event.alarm_id]
 
 
 async def test_nearest_units_by_2dsphere_closest_first_fresh_only(
@@ -166,3 +166,44 @@ async def test_position_batch_stored_once_and_unit_moved_to_its_newest_fix(
     assert [(f.recorded_at, f.lat) for f in history] == [(f.recorded_at, f.lat) for f in batch]
     later = await repo.history("U1", since=batch[3].recorded_at, until=NOW)
     assert len(later) == 2
+
+
+async def test_alarm_compare_and_set_folds_and_finds_by_alias(
+    namespace: Namespace, mongo: Client
+) -> None:
+    from services.alarms.models import Alarm as StoredAlarm
+    from shared.events import Location
+
+    repo = MongoAlarmRepository(mongo[f"{namespace.db_prefix}alarms"])
+    await repo.ensure_indexes()
+    event = pressed("fold-1")
+    alarm = await repo.create_alarm(StoredAlarm.from_press(event, SCHOOL, NOW))
+    lifecycle = AlarmLifecycle(
+        alarm_id=alarm.alarm_id,
+        state="raised",
+        school=SCHOOL,
+        kind="intrusion",
+        silent=True,
+        test=False,
+        location=event.location,
+        device_id="D1",
+        pressed_at=NOW,
+        change="folded",
+    )
+    alias = stable_id("alarm", "fold-2")
+    changes = {
+        "press_count": 2,
+        "locations": [event.location, Location(building="B", floor=1, room="1")],
+    }
+    folded = await repo.compare_and_set(alarm, changes, event=lifecycle, add_alias=alias)
+    assert folded is not None and folded.version == 1 and folded.press_count == 2
+    assert folded.locations[1].building == "B" and folded.outbox[0].change == "folded"
+    assert await repo.compare_and_set(alarm, {"press_count": 9}, event=lifecycle) is None, (
+        "stale version"
+    )
+    by_alias = await repo.get(alias)
+    assert by_alias is not None and by_alias.alarm_id == alarm.alarm_id
+    await repo.pull_outbox(alarm.alarm_id, lifecycle.event_id)
+    assert (await repo.get(alarm.alarm_id)).outbox == []  # type: ignore[union-attr]
+    assert await repo.open_at_school("S1", test=False, since=NOW) is not None
+    assert await repo.open_at_school("S1", test=True, since=NOW) is None

@@ -87,3 +87,19 @@ async def test_a_slow_stream_client_is_marked_to_resume(registry: CollectorRegis
     for i in range(1001):
         await service.on_lifecycle(deps=deps, event=raised(f"a{i}"), now=NOW)
     assert subscription.overflowed
+
+
+async def test_a_folded_press_updates_the_feed_without_a_new_search(
+    registry: CollectorRegistry,
+) -> None:
+    deps = make_deps(registry)
+    await service.record_positions(deps=deps, fixes=[fix("near", 100)])
+    first = await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    folded_event = raised().model_copy(
+        update={"event_id": stable_id("fold"), "change": "folded", "press_count": 2, "severity": 2}
+    )
+    folded = await service.on_lifecycle(deps=deps, event=folded_event, now=NOW)
+    assert first is not None and folded is not None
+    assert [u.unit_id for u in first.nearest_units] == ["near"]
+    assert (folded.change, folded.severity, folded.nearest_units) == ("folded", 2, [])
+    assert registry.get_sample_value("safecampus_alarm_to_dispatcher_seconds_count") == 1

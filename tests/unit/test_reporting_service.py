@@ -45,3 +45,15 @@ async def test_period_filter_is_inclusive_exclusive() -> None:
     assert [(r.school_id, r.alarms) for r in rows] == [("S1", 1)]
     with pytest.raises(ValueError):
         await service.alarms_by_school(deps=deps, since=T0, until=T0, township=None)
+
+
+async def test_a_folded_press_is_not_another_alarm() -> None:
+    deps = Deps(repo=InMemoryReportingRepository())
+    first = raised("a", "S1")
+    folded = first.model_copy(
+        update={"event_id": stable_id("a", "fold"), "change": "folded", "press_count": 2}
+    )
+    await service.record_alarm(deps=deps, event=first)
+    await service.record_alarm(deps=deps, event=folded)
+    rows = await service.alarms_by_school(deps=deps, since=None, until=None, township=None)
+    assert [(r.school_id, r.alarms) for r in rows] == [("S1", 1)]
