@@ -57,7 +57,13 @@ class Settings(BaseSettings):
     )
     press_burst: int = Field(10, description="Presses a device may send at once")
     press_refill_s: float = Field(3.0, description="Then one press per this many seconds")
-    tick_s: float = Field(0.5, description="How often deadlines are checked")
+    tick_s: float = Field(0.5, description="How often deadlines and the journal are checked")
+    journal_dir: Path = Field(
+        ROOT / ".local" / "journal", description="Press journal while the broker is unreachable"
+    )
+    publish_timeout_s: float = Field(
+        2.0, description="Broker acknowledgement wait at ingress before journaling a press"
+    )
     consumers_enabled: bool = Field(
         True, description="false: serve HTTP only (scale ingress apart from Kafka consumers)"
     )

@@ -98,16 +98,18 @@ class ServiceProcess:
 
 @dataclass
 class Stack:
-    """The four services sharing one environment (namespace, secrets, servers)."""
+    """The services (all four unless `names` says) sharing one environment (namespace,
+    secrets, servers)."""
 
     env: dict[str, str]
     log_dir: Path
     ports: dict[str, int] = field(default_factory=dict)
+    names: tuple[str, ...] = SERVICES
     services: dict[str, ServiceProcess] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        for name in SERVICES:
+        for name in self.names:
             port = self.ports.get(name) or free_port()
             self.services[name] = ServiceProcess(
                 name, port, dict(self.env), self.log_dir / f"{name}.log"

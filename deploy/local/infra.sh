@@ -7,6 +7,8 @@
 #   deploy/local/infra.sh status   print what runs and where
 #   deploy/local/infra.sh wipe     stop and delete the data directories
 #   deploy/local/infra.sh env      print the KAFKA_BOOTSTRAP / MONGODB_URL lines
+#   deploy/local/infra.sh start-kafka | stop-kafka   the broker alone (tests run their own
+#                                  broker this way: STATE_DIR and ports from the environment)
 #
 # Ports: KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093), MONGO_PORT (27027).
 set -euo pipefail
@@ -17,7 +19,7 @@ KAFKA_PORT=${KAFKA_PORT:-19092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19093}
 MONGO_PORT=${MONGO_PORT:-27027}
 PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
-JARS=$STATE_DIR/kafka/libs
+JARS=${KAFKA_LIBS:-$ROOT/.local/kafka/libs}
 KAFKA_DATA=$STATE_DIR/kafka/data
 KAFKA_CONF=$STATE_DIR/kafka/server.properties
 KAFKA_PID=$STATE_DIR/kafka/kafka.pid
@@ -133,5 +135,7 @@ case "${1:-}" in
   wipe) stop_pid "$KAFKA_PID" kafka; stop_pid "$MONGO_PID" secantusdb; rm -rf "$KAFKA_DATA" "$MONGO_DATA" ;;
   env) print_env ;;
   jars) fetch_jars ;;
-  *) echo "usage: $0 start|stop|status|wipe|env|jars" >&2; exit 2 ;;
+  start-kafka) mkdir -p "$STATE_DIR/kafka"; start_kafka ;;
+  stop-kafka) stop_pid "$KAFKA_PID" kafka ;;
+  *) echo "usage: $0 start|stop|status|wipe|env|jars|start-kafka|stop-kafka" >&2; exit 2 ;;
 esac

@@ -123,7 +123,6 @@ async def press(
     except RequestValidationError:
         deps.metrics.presses_rejected.labels("invalid_body").inc()
         raise
-    deps.metrics.presses_accepted.labels(str(accepted.duplicate).lower(), "broker").inc()
     deps.metrics.ingress_seconds.observe(time.perf_counter() - started)
     log.info(
         "press accepted",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from faststream.kafka import KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
@@ -50,16 +51,20 @@ def build_router(deps: Deps, processor: MessageProcessor) -> KafkaRouter:
     return router
 
 
-async def run_ticker(deps: Deps, *, interval_s: float, failures: Counter) -> None:
-    """Every interval: fire due deadlines, relay leftovers, refresh gauges. A failing tick is
-    logged and counted, and the next one tries again (deadlines live in the database)."""
+async def run_every(
+    name: str, interval_s: float, job: Callable[[], Awaitable[object]], failures: Counter
+) -> None:
+    """Run job every interval. A failing round is logged and counted, and the next one tries
+    again: what it works on (deadlines, outboxes, the journal) is durable."""
     while True:
         try:
-            await service.tick(deps=deps, now=utcnow())
-        except TRANSIENT_ERRORS as exc:
-            failures.labels("transient").inc()
-            log.warning("tick failed; retrying next tick", extra={"error": repr(exc)})
+            await job()
+        except (*TRANSIENT_ERRORS, *service.BROKER_DOWN) as exc:
+            failures.labels(name, "transient").inc()
+            log.warning(
+                "background round failed; retrying", extra={"job": name, "error": repr(exc)}
+            )
         except Exception:
-            failures.labels("error").inc()
-            log.exception("tick failed")
+            failures.labels(name, "error").inc()
+            log.exception("background round failed", extra={"job": name})
         await asyncio.sleep(interval_s)

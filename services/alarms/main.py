@@ -7,12 +7,14 @@ from datetime import timedelta
 from fastapi import FastAPI
 from prometheus_client import Counter
 
-from services.alarms import api, handlers
+from services.alarms import api, handlers, service
+from services.alarms.journal import PressJournal
 from services.alarms.lifecycle import Timers
 from services.alarms.metrics import AlarmMetrics
 from services.alarms.ratelimit import TokenBuckets
 from services.alarms.repository import MongoAlarmRepository
 from services.alarms.service import Deps, trusted_devices
+from shared.events import utcnow
 from shared.provisioning import device_secrets, load_county
 from shared.settings import Settings
 from shared.web import ServiceKit
@@ -40,23 +42,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             escalation_step=timedelta(seconds=s.escalation_step_s),
         ),
         fold_window=timedelta(seconds=s.fold_window_s),
+        journal=PressJournal(s.journal_dir),
+        publish_timeout_s=s.publish_timeout_s,
     )
     kit.subscribe(lambda processor: handlers.build_router(deps, processor))
-    tick_failures = Counter(
-        "safecampus_alarm_tick_failures_total",
-        "Ticker rounds that failed (retried next tick)",
-        ["kind"],
+    failures = Counter(
+        "safecampus_background_failures_total",
+        "Background rounds that failed (retried next round), by job",
+        ["job", "kind"],
         registry=kit.registry,
     )
 
     async def ticker() -> None:
-        await handlers.run_ticker(deps, interval_s=s.tick_s, failures=tick_failures)
+        """Deadlines, outbox leftovers, gauges."""
+        await handlers.run_every(
+            "ticker", s.tick_s, lambda: service.tick(deps=deps, now=utcnow()), failures
+        )
+
+    async def journal_forwarder() -> None:
+        await handlers.run_every(
+            "journal", s.tick_s, lambda: service.forward_journal(deps=deps), failures
+        )
 
     return kit.app(
         routers=[api.router],
         deps=deps,
         startup=[repo.ensure_indexes],
-        background=[ticker],
+        background=[ticker, journal_forwarder],
         state={"press_limiter": TokenBuckets(burst=s.press_burst, refill_s=s.press_refill_s)},
         description=DESCRIPTION,
     )
@@ -72,6 +84,10 @@ refused command answers 409 with the reason, a command this actor may not give a
 Timers (settings): no acknowledgement within ACK_TIMEOUT_S (30 s) → escalated, and again every
 ESCALATION_STEP_S (60 s); no unit on scene within ON_SCENE_TIMEOUT_S (900 s) → escalated.
 Deadlines live in the database: after a restart an overdue one fires at once, exactly once.
+
+A press is answered 202 once it is on the broker; when the broker does not acknowledge within
+PUBLISH_TIMEOUT_S (2 s) it is fsync'd to a local journal (JOURNAL_DIR) first and forwarded, in
+order, as soon as the broker is back.
 
 Presses at a school whose alarm is open (raised within FOLD_WINDOW_S, 600 s) fold into it;
 a second device raises the severity. Test and drill presses follow the same path, marked."""

@@ -14,8 +14,8 @@ class AlarmMetrics:
         )
         self.presses_accepted = Counter(
             "safecampus_presses_accepted_total",
-            "Presses answered 202 (duplicate=true for a repeated press_id; via=journal when the "
-            "broker was unreachable)",
+            "Presses answered 202: duplicate=true for a repeated press_id; via=broker, journal "
+            "(broker unreachable) or recorded (already on the broker before)",
             ["duplicate", "via"],
             registry=registry,
         )

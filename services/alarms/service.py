@@ -3,6 +3,7 @@ lifecycle commands, deadlines, and the outbox relay that publishes every transit
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Mapping
@@ -10,7 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from aiokafka.errors import KafkaError
+
 from services.alarms import lifecycle
+from services.alarms.journal import PressJournal
 from services.alarms.lifecycle import OPEN, Refused, Timers
 from services.alarms.metrics import AlarmMetrics
 from services.alarms.models import (
@@ -58,6 +62,8 @@ class Deps:
     signature_window_s: int
     timers: Timers = DEFAULT_TIMERS
     fold_window: timedelta = timedelta(minutes=10)
+    journal: PressJournal | None = None
+    publish_timeout_s: float = 2.0
 
 
 # --- ingress -------------------------------------------------------------------------------
@@ -134,17 +140,55 @@ def pressed_event(request: PressRequest, now: datetime) -> AlarmPressed:
     )
 
 
+BROKER_DOWN = (KafkaError, TimeoutError, ConnectionError)
+
+
 async def accept_press(*, deps: Deps, request: PressRequest, now: datetime) -> PressAccepted:
-    """Record the press and return only once it is on the broker (acks=all)."""
+    """Record the press; return only once it is on the broker (acks=all) or, with the broker
+    unreachable, fsync'd in the local journal that is forwarded in order when it is back."""
     record = await deps.repo.record_press(pressed_event(request, now))
     if record.event.device_id != request.device_id:
         raise Rejected(409, "press_id_conflict", "press_id already used by another device")
+    via = "recorded"
     if not record.published:
-        await deps.publisher.publish(
-            deps.topics.alarms_pressed, record.event.school_id, record.event
-        )
-        await deps.repo.mark_press_published(record.event.press_id)
+        via = await _publish_or_journal(deps, record.event)
+    deps.metrics.presses_accepted.labels(str(not record.new).lower(), via).inc()
     return PressAccepted(alarm_id=record.event.alarm_id, duplicate=not record.new)
+
+
+async def _send_pressed(deps: Deps, event: AlarmPressed) -> None:
+    await asyncio.wait_for(
+        deps.publisher.publish(deps.topics.alarms_pressed, event.school_id, event),
+        timeout=deps.publish_timeout_s,
+    )
+    await deps.repo.mark_press_published(event.press_id)
+
+
+async def _publish_or_journal(deps: Deps, event: AlarmPressed) -> str:
+    """'broker', or 'journal' when the broker did not acknowledge in time. While the journal
+    has a backlog, new presses join it, so presses reach the broker in the order received."""
+    if deps.journal is None:
+        await _send_pressed(deps, event)
+        return "broker"
+    if deps.journal.backlog == 0:
+        try:
+            await _send_pressed(deps, event)
+            return "broker"
+        except BROKER_DOWN as exc:
+            log.warning("broker unreachable; press journaled", extra={"error": repr(exc)})
+    await deps.journal.append(event)
+    deps.metrics.journal_backlog.set(deps.journal.backlog)
+    return "journal"
+
+
+async def forward_journal(*, deps: Deps) -> int:
+    """Forward journaled presses in order; raises (and keeps them) while the broker is down."""
+    if deps.journal is None or deps.journal.backlog == 0:
+        return 0
+    sent = await deps.journal.forward(lambda event: _send_pressed(deps, event))
+    deps.metrics.journal_backlog.set(deps.journal.backlog)
+    log.info("journal forwarded", extra={"presses": sent})
+    return sent
 
 
 # --- raising and folding -------------------------------------------------------------------

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Namespace, drop_namespace, new_namespace
-from tools.stack import Stack
+from tools.stack import SERVICES, Stack
 
 
 @pytest.fixture(scope="module")
@@ -25,13 +25,22 @@ def stack_overrides() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
+def stack_services() -> tuple[str, ...]:
+    """Which services a test module starts (a module overrides this fixture)."""
+    return SERVICES
+
+
+@pytest.fixture(scope="module")
 def stack(
     e2e_namespace: Namespace,
     stack_overrides: dict[str, str],
+    stack_services: tuple[str, ...],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
     log_dir: Path = tmp_path_factory.mktemp(f"logs-{e2e_namespace.name}")
-    running = Stack(env=e2e_namespace.env() | stack_overrides, log_dir=log_dir)
+    journal = tmp_path_factory.mktemp(f"journal-{e2e_namespace.name}")
+    env = e2e_namespace.env() | {"JOURNAL_DIR": str(journal)} | stack_overrides
+    running = Stack(env=env, log_dir=log_dir, names=stack_services)
     try:
         running.start()
         yield running

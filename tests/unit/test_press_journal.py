@@ -1,0 +1,119 @@
+"""The press journal and ingress falling back to it while the broker is unreachable."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from services.alarms import service
+from services.alarms.journal import PressJournal
+from services.alarms.service import Deps, Rejected
+from shared.bus import RecordingPublisher
+from shared.events import AlarmPressed
+from shared.provisioning import County
+from shared.topics import Topics
+from tests.unit.test_alarms_service import make_deps, request
+
+NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+
+
+class SwitchablePublisher(RecordingPublisher):
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    async def publish(self, topic: str, key: str, event: object) -> None:  # type: ignore[override]
+        if self.down:
+            raise ConnectionError("broker unreachable")
+        await super().publish(topic, key, event)  # type: ignore[arg-type]
+
+
+def journaled_deps(
+    county: County, registry: CollectorRegistry, folder: Path
+) -> tuple[Deps, SwitchablePublisher]:
+    publisher = SwitchablePublisher()
+    deps = make_deps(county, registry, publisher)
+    return Deps(**{**deps.__dict__, "journal": PressJournal(folder)}), publisher
+
+
+async def test_presses_are_journaled_while_the_broker_is_down_and_forwarded_in_order(
+    county: County, registry: CollectorRegistry, tmp_path: Path
+) -> None:
+    deps, publisher = journaled_deps(county, registry, tmp_path)
+    publisher.down = True
+    presses = [request(school_id=f"S00{i}", device_id=f"S00{i}-BTN1") for i in range(1, 6)]
+    for press in presses:
+        accepted = await service.accept_press(deps=deps, request=press, now=NOW)
+        assert not accepted.duplicate
+    assert deps.journal is not None and deps.journal.backlog == 5
+    assert (
+        registry.get_sample_value(
+            "safecampus_presses_accepted_total", {"duplicate": "false", "via": "journal"}
+        )
+        == 5
+    )
+    with pytest.raises(ConnectionError):
+        await service.forward_journal(deps=deps)
+    assert deps.journal.backlog == 5, "nothing is dropped while the broker is still down"
+
+    restarted = PressJournal(tmp_path)  # a restart reads the journal back
+    assert restarted.backlog == 5
+    publisher.down = False
+    deps = Deps(**{**deps.__dict__, "journal": restarted})
+    assert await service.forward_journal(deps=deps) == 5
+    sent = publisher.events(Topics().alarms_pressed)
+    assert [e.press_id for e in sent if isinstance(e, AlarmPressed)] == [
+        p.press_id for p in presses
+    ]
+    assert restarted.backlog == 0 and PressJournal(tmp_path).backlog == 0
+    retry = await service.accept_press(deps=deps, request=presses[0], now=NOW)
+    assert retry.duplicate and len(publisher.events(Topics().alarms_pressed)) == 5
+
+
+async def test_new_presses_queue_behind_a_backlog_to_keep_order(
+    county: County, registry: CollectorRegistry, tmp_path: Path
+) -> None:
+    deps, publisher = journaled_deps(county, registry, tmp_path)
+    publisher.down = True
+    first = request()
+    await service.accept_press(deps=deps, request=first, now=NOW)
+    publisher.down = False  # back, but the journal is not forwarded yet
+    second = request(school_id="S002", device_id="S002-BTN1")
+    await service.accept_press(deps=deps, request=second, now=NOW)
+    assert publisher.sent == [] and deps.journal is not None and deps.journal.backlog == 2
+    await service.forward_journal(deps=deps)
+    assert [e.press_id for e in publisher.events(Topics().alarms_pressed)] == [
+        first.press_id,
+        second.press_id,
+    ]  # type: ignore[attr-defined]
+
+
+def test_a_torn_last_line_is_skipped(tmp_path: Path) -> None:
+    good = AlarmPressed.model_validate(
+        request().model_dump() | {"alarm_id": request().press_id, "received_at": NOW}
+    )
+    (tmp_path / "presses.jsonl").write_text(
+        good.model_dump_json() + "\n" + '{"press_id": "ab', encoding="utf-8"
+    )
+    assert PressJournal(tmp_path).backlog == 1
+
+
+async def test_a_signature_is_good_for_one_press_only(
+    county: County, registry: CollectorRegistry
+) -> None:
+    deps = make_deps(county, registry)
+    first, other = request(), request()
+    assert await service.refuse_replay(
+        deps=deps, signature="ab" * 32, press_id=first.press_id, now=NOW
+    )
+    assert await service.refuse_replay(
+        deps=deps, signature="AB" * 32, press_id=first.press_id, now=NOW
+    )
+    with pytest.raises(Rejected) as exc:
+        await service.refuse_replay(
+            deps=deps, signature="ab" * 32, press_id=other.press_id, now=NOW
+        )
+    assert (exc.value.status, exc.value.reason) == (401, "replayed_signature")
