@@ -1,0 +1,126 @@
+"""Writes the published contracts: docs/api/openapi-<service>.json (HTTP) and
+docs/api/asyncapi.json (Kafka: every topic, its key, its event schema, producers and consumers).
+
+    python -m tools.export_specs          write them
+    python -m tools.export_specs --check  exit 1 if the committed files are out of date
+
+The AsyncAPI document is built from shared/events.py (pydantic schemas with their field
+descriptions) and the table below, so it cannot drift from the code without a test noticing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from shared.events import AlarmCommand, AlarmLifecycle, AlarmPressed, DeadLetter, PositionReported
+from shared.settings import ROOT, Settings
+from shared.topics import Topics
+
+OUT = ROOT / "docs" / "api"
+SERVICES = ("alarms", "patrols", "notifications", "reporting")
+
+# topic attribute → (key, event, produced by, consumed by)
+CHANNELS: dict[str, tuple[str, type[BaseModel], list[str], list[str]]] = {
+    "alarms_pressed": ("school_id", AlarmPressed, ["alarms (ingress)"], ["alarms"]),
+    "alarms_commands": ("alarm_id", AlarmCommand, ["alarms (dispatcher/unit API)"], ["alarms"]),
+    "alarms_lifecycle": (
+        "alarm_id",
+        AlarmLifecycle,
+        ["alarms"],
+        ["notifications", "reporting"],
+    ),
+    "patrols_positions": ("unit_id", PositionReported, ["patrols"], ["patrols", "notifications"]),
+}
+
+
+def openapi(service: str) -> dict[str, Any]:
+    """The service's OpenAPI document; building the app connects to nothing."""
+    module = __import__(f"services.{service}.main", fromlist=["create_app"])
+    settings = Settings(jwt_secret="x" * 32, device_key_seed="spec")
+    document: dict[str, Any] = module.create_app(settings).openapi()
+    return document
+
+
+def asyncapi() -> dict[str, Any]:
+    topics = Topics()
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    schemas: dict[str, Any] = {"DeadLetter": DeadLetter.model_json_schema()}
+    for attribute, (key, event, producers, consumers) in CHANNELS.items():
+        name = getattr(topics, attribute)
+        schemas[event.__name__] = event.model_json_schema()
+        message = {
+            "name": event.__name__,
+            "title": event.__name__,
+            "summary": (event.__doc__ or "").strip().splitlines()[0],
+            "contentType": "application/json",
+            "payload": {"$ref": f"#/components/schemas/{event.__name__}"},
+            "headers": {"type": "object", "properties": {"trace-id": {"type": "string"}}},
+            "bindings": {"kafka": {"key": {"type": "string", "description": key}}},
+        }
+        channels[attribute] = {
+            "address": name,
+            "description": f"Key: {key}. Produced by {', '.join(producers)}; "
+            f"consumed by {', '.join(consumers)}. Unprocessable messages go to {name}.dlq.",
+            "messages": {event.__name__: message},
+        }
+        channels[f"{attribute}_dlq"] = {
+            "address": Topics.dlq(name),
+            "description": f"Messages of {name} that can never be processed, with the reason.",
+            "messages": {"DeadLetter": {"payload": {"$ref": "#/components/schemas/DeadLetter"}}},
+        }
+        ref = {"$ref": f"#/channels/{attribute}"}
+        operations[f"send_{attribute}"] = {"action": "send", "channel": ref}
+        operations[f"receive_{attribute}"] = {"action": "receive", "channel": ref}
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "SafeCampus events",
+            "version": "1.0.0",
+            "description": "Every event carries event_id, occurred_at and schema_version; "
+            "events change only by adding fields. Topics may carry a deployment prefix "
+            "(TOPIC_PREFIX).",
+        },
+        "channels": channels,
+        "operations": operations,
+        "components": {"schemas": schemas},
+    }
+
+
+def documents() -> dict[Path, str]:
+    files = {OUT / f"openapi-{s}.json": openapi(s) for s in SERVICES}
+    files[OUT / "asyncapi.json"] = asyncapi()
+    return {
+        path: json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+        for path, doc in files.items()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--check", action="store_true", help="fail if the committed files differ")
+    args = parser.parse_args()
+    stale = []
+    for path, text in documents().items():
+        if args.check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(path)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path.relative_to(ROOT)}")
+    if stale:
+        print("out of date (run python -m tools.export_specs):", *map(str, stale), sep="\n  ")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
