@@ -183,6 +183,7 @@ class Simulator:
     async def watch_dispatcher(self, client: httpx.AsyncClient, stop: asyncio.Event) -> None:
         token = issue_token(self.jwt_secret, sub="sim-dispatcher", role="dispatcher")
         url = f"{self.endpoints.notifications}/v1/dispatcher/stream"
+        responders: set[asyncio.Task[None]] = set()
         async with client.stream(
             "GET", url, headers={"Authorization": f"Bearer {token}"}, timeout=None
         ) as stream:
@@ -190,7 +191,44 @@ class Simulator:
                 if stop.is_set():
                     return
                 if line.startswith("data:"):
-                    self._show(FeedEntry.model_validate_json(line[5:]))
+                    entry = FeedEntry.model_validate_json(line[5:])
+                    self._show(entry)
+                    if entry.state == "raised" and entry.change == "transition":
+                        task = asyncio.create_task(self.respond(client, entry, token))
+                        responders.add(task)
+                        task.add_done_callback(responders.discard)
+
+    async def respond(self, client: httpx.AsyncClient, entry: FeedEntry, token: str) -> None:
+        """What the command centre and the nearest unit do: acknowledge, assign, drive there,
+        arrive, resolve (drills are cancelled as drills)."""
+        url = f"{self.endpoints.alarms}/v1/alarms/{entry.alarm_id}"
+        dispatcher = {"Authorization": f"Bearer {token}"}
+        await asyncio.sleep(self.rng.uniform(2, 6))
+        if entry.test:
+            await self._act(client, f"{url}/cancel", dispatcher, {"outcome": "drill"})
+            return
+        await self._act(client, f"{url}/acknowledge", dispatcher, {})
+        if not entry.nearest_units:
+            return  # stays acknowledged; the on-scene deadline will escalate it
+        unit_id = entry.nearest_units[0].unit_id
+        unit = {"Authorization": f"Bearer {issue_token(self.jwt_secret, sub=unit_id, role='unit')}"}
+        await self._act(client, f"{url}/assign", dispatcher, {"unit_id": unit_id})
+        await self._act(client, f"{url}/en-route", unit, {})
+        await asyncio.sleep(self.rng.uniform(3, 8))
+        await self._act(client, f"{url}/on-scene", unit, {})
+        await asyncio.sleep(self.rng.uniform(3, 8))
+        await self._act(client, f"{url}/resolve", dispatcher, {"outcome": "handled"})
+
+    async def _act(
+        self, client: httpx.AsyncClient, url: str, headers: dict[str, str], body: dict[str, str]
+    ) -> None:
+        response = await client.post(url, json=body, headers=headers)
+        if response.status_code not in (200, 202):
+            self.stats["errors"] += 1
+            print(
+                f"command refused: {url.rsplit('/', 1)[-1]} {response.status_code} {response.text}",
+                flush=True,
+            )
 
     def _show(self, entry: FeedEntry) -> None:
         alarm_id = str(entry.alarm_id)
@@ -198,8 +236,13 @@ class Simulator:
         latency = f"{(time.perf_counter() - started) * 1000:6.1f} ms" if started else "   —    "
         nearest = ", ".join(f"{u.unit_id} {u.distance_m:.0f} m" for u in entry.nearest_units)
         self.stats["seen"] += 1
+        if entry.state != "raised" or entry.change == "folded":
+            extra = f"unit {entry.assigned_unit}" if entry.assigned_unit else ""
+            what = "folded press" if entry.change == "folded" else entry.state
+            print(f"ALARM  {alarm_id[:8]} {what:<13} {entry.school.name} {extra}", flush=True)
+            return
         print(
-            f"ALARM  {alarm_id[:8]} {entry.state:<8} {entry.school.name} [{entry.kind}] "
+            f"ALARM  {alarm_id[:8]} {entry.state:<13} {entry.school.name} [{entry.kind}] "
             f"press→dispatcher {latency} | nearest: {nearest or 'no unit in range'}",
             flush=True,
         )
