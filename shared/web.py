@@ -49,7 +49,6 @@ class ServiceParts:
     mongo: AsyncMongoClient[Document]
     routers: Sequence[APIRouter]
     startup: Sequence[StartupHook] = ()
-    shutdown: Sequence[StartupHook] = ()
     background: Sequence[BackgroundJob] = ()
     state: dict[str, object] = field(default_factory=dict)
     description: str = ""
@@ -104,7 +103,6 @@ class ServiceKit:
         deps: object,
         startup: Sequence[StartupHook] = (),
         background: Sequence[BackgroundJob] = (),
-        state: dict[str, object] | None = None,
         description: str = "",
     ) -> FastAPI:
         """The app; `background` jobs run only in processes that consume (CONSUMERS_ENABLED)."""
@@ -118,7 +116,7 @@ class ServiceKit:
                 routers=routers,
                 startup=startup,
                 background=background if self.settings.consumers_enabled else (),
-                state={"deps": deps} | (state or {}),
+                state={"deps": deps},
                 description=description,
             )
         )
@@ -150,8 +148,6 @@ def build_app(parts: ServiceParts) -> FastAPI:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await parts.broker.stop()
-            for hook in parts.shutdown:
-                await hook()
             await parts.mongo.close()
 
     app = FastAPI(

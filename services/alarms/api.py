@@ -27,7 +27,6 @@ from services.alarms.models import (
     PressRequest,
     ResolveBody,
 )
-from services.alarms.ratelimit import TokenBuckets
 from services.alarms.repository import AlarmFilter
 from services.alarms.service import Deps, Rejected
 from shared.auth import Principal, require_role
@@ -48,11 +47,6 @@ COMMAND_WAIT_S = 5.0
 def get_deps(request: Request) -> Deps:
     deps: Deps = request.app.state.deps
     return deps
-
-
-def get_limiter(request: Request) -> TokenBuckets:
-    limiter: TokenBuckets = request.app.state.press_limiter
-    return limiter
 
 
 DepsDep = Annotated[Deps, Depends(get_deps)]
@@ -85,9 +79,7 @@ Responder = Annotated[Principal, Depends(require_role("unit", "dispatcher", "sup
         429: {"description": "too many presses from this device; see Retry-After"},
     },
 )
-async def press(
-    request: Request, deps: DepsDep, limiter: Annotated[TokenBuckets, Depends(get_limiter)]
-) -> JSONResponse:
+async def press(request: Request, deps: DepsDep) -> JSONResponse:
     started = time.perf_counter()
     deps.metrics.presses_received.inc()
     try:
@@ -104,7 +96,7 @@ async def press(
         )
         press_request = _parse(body)
         service.authorize_press(device, press_request)
-        wait = math.ceil(limiter.take(device.device_id, time.monotonic()))
+        wait = math.ceil(deps.press_limiter.take(device.device_id, time.monotonic()))
         if wait:
             raise Rejected(429, "rate_limited", "too many presses", retry_after=wait)
         now = utcnow()

@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         fold_window=timedelta(seconds=s.fold_window_s),
         journal=PressJournal(s.journal_dir),
         publish_timeout_s=s.publish_timeout_s,
+        press_limiter=TokenBuckets(burst=s.press_burst, refill_s=s.press_refill_s),
     )
     kit.subscribe(lambda processor: handlers.build_router(deps, processor))
     failures = Counter(
@@ -69,7 +70,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         deps=deps,
         startup=[repo.ensure_indexes],
         background=[ticker, journal_forwarder],
-        state={"press_limiter": TokenBuckets(burst=s.press_burst, refill_s=s.press_refill_s)},
         description=DESCRIPTION,
     )
 

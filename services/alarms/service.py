@@ -7,7 +7,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from services.alarms.models import (
     PressRequest,
     TrustedDevice,
 )
+from services.alarms.ratelimit import TokenBuckets
 from services.alarms.repository import AlarmFilter, AlarmRepository
 from shared.bus import Publisher
 from shared.events import AlarmCommand, AlarmLifecycle, AlarmPressed, stable_id
@@ -64,6 +65,7 @@ class Deps:
     fold_window: timedelta = timedelta(minutes=10)
     journal: PressJournal | None = None
     publish_timeout_s: float = 2.0
+    press_limiter: TokenBuckets = field(default_factory=TokenBuckets)
 
 
 # --- ingress -------------------------------------------------------------------------------
