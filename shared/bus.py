@@ -11,7 +11,12 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
-from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NotEnoughReplicasError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    NotEnoughReplicasError,
+)
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.message import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
@@ -40,6 +45,9 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionError,
     TimeoutError,
 )
+
+# What a background round may meet and simply try again next round.
+BACKGROUND_TRANSIENT: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, KafkaError)
 
 # Latency-critical consumers wait at most this long for a fetch (default 500 ms shows as latency).
 FAST_FETCH_WAIT_MS = 5
@@ -347,3 +355,31 @@ def _summarise(exc: ValidationError) -> str:
         f"{'.'.join(str(p) for p in err['loc']) or '<body>'}: {err['msg']}" for err in exc.errors()
     ]
     return "; ".join(parts)[:2000]
+
+
+async def run_every(
+    name: str, interval_s: float, job: Callable[[], Awaitable[object]], failures: Counter
+) -> None:
+    """Run job every interval, for ever. A failing round is logged and counted and the next
+    one tries again: what background jobs work on (deadlines, outboxes, journals) is durable."""
+    while True:
+        try:
+            await job()
+        except BACKGROUND_TRANSIENT as exc:
+            failures.labels(name, "transient").inc()
+            log.warning(
+                "background round failed; retrying", extra={"job": name, "error": repr(exc)}
+            )
+        except Exception:
+            failures.labels(name, "error").inc()
+            log.exception("background round failed", extra={"job": name})
+        await asyncio.sleep(interval_s)
+
+
+def background_failures(registry: CollectorRegistry) -> Counter:
+    return Counter(
+        "safecampus_background_failures_total",
+        "Background rounds that failed (retried next round), by job",
+        ["job", "kind"],
+        registry=registry,
+    )

@@ -157,6 +157,24 @@ def newest_per_unit(fixes: list[PositionReported]) -> list[PositionReported]:
     return list(newest.values())
 
 
+UnitStatus = Literal["available", "busy", "en_route", "on_scene", "on_post", "off_duty"]
+# Units the nearest-unit search may send: free ones, and guard posts.
+DISPATCHABLE: tuple[UnitStatus, ...] = ("available", "on_post")
+
+
+class UnitStatusChanged(Event):
+    """A unit's status changed (topic patrols.unit-status, key unit_id)."""
+
+    unit_id: str
+    status: UnitStatus
+    previous: UnitStatus
+    actor: str = Field(..., description="The unit itself, or the dispatcher who set it")
+    reason: str | None = Field(None, max_length=500)
+    version: int = Field(
+        ..., ge=1, description="Orders a unit's changes; consumers keep the highest"
+    )
+
+
 class DeadLetter(BaseModel):
     """What lands on `<topic>.dlq`: the original message and why it could not be processed."""
 

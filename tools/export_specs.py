@@ -18,7 +18,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared.events import AlarmCommand, AlarmLifecycle, AlarmPressed, DeadLetter, PositionReported
+from shared.events import (
+    AlarmCommand,
+    AlarmLifecycle,
+    AlarmPressed,
+    DeadLetter,
+    PositionReported,
+    UnitStatusChanged,
+)
 from shared.settings import ROOT, Settings
 from shared.topics import Topics
 
@@ -36,6 +43,7 @@ CHANNELS: dict[str, tuple[str, type[BaseModel], list[str], list[str]]] = {
         ["notifications", "reporting"],
     ),
     "patrols_positions": ("unit_id", PositionReported, ["patrols"], ["patrols", "notifications"]),
+    "patrols_unit_status": ("unit_id", UnitStatusChanged, ["patrols"], ["notifications"]),
 }
 
 

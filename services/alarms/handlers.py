@@ -1,22 +1,14 @@
-"""Drivers of the alarms logic: Kafka subscribers (thin: parse, call service.py) and the
-ticker that fires deadlines and relays leftover lifecycle events."""
+"""Kafka subscribers of the alarms service: thin, they parse and call service.py."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Awaitable, Callable
-
 from faststream.kafka import KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
-from prometheus_client import Counter
 
 from services.alarms import service
 from services.alarms.service import Deps
-from shared.bus import TRANSIENT_ERRORS, MessageProcessor, event_subscriber
+from shared.bus import MessageProcessor, event_subscriber
 from shared.events import AlarmCommand, AlarmPressed, utcnow
-
-log = logging.getLogger(__name__)
 
 
 def build_router(deps: Deps, processor: MessageProcessor) -> KafkaRouter:
@@ -49,22 +41,3 @@ def build_router(deps: Deps, processor: MessageProcessor) -> KafkaRouter:
         await processor.process(message, AlarmCommand, handle)
 
     return router
-
-
-async def run_every(
-    name: str, interval_s: float, job: Callable[[], Awaitable[object]], failures: Counter
-) -> None:
-    """Run job every interval. A failing round is logged and counted, and the next one tries
-    again: what it works on (deadlines, outboxes, the journal) is durable."""
-    while True:
-        try:
-            await job()
-        except (*TRANSIENT_ERRORS, *service.BROKER_DOWN) as exc:
-            failures.labels(name, "transient").inc()
-            log.warning(
-                "background round failed; retrying", extra={"job": name, "error": repr(exc)}
-            )
-        except Exception:
-            failures.labels(name, "error").inc()
-            log.exception("background round failed", extra={"job": name})
-        await asyncio.sleep(interval_s)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import FastAPI
-from prometheus_client import Counter
 
 from services.alarms import api, handlers, service
 from services.alarms.journal import PressJournal
@@ -14,6 +13,7 @@ from services.alarms.metrics import AlarmMetrics
 from services.alarms.ratelimit import TokenBuckets
 from services.alarms.repository import MongoAlarmRepository
 from services.alarms.service import Deps, trusted_devices
+from shared.bus import background_failures, run_every
 from shared.events import utcnow
 from shared.provisioning import device_secrets, load_county
 from shared.settings import Settings
@@ -47,23 +47,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         press_limiter=TokenBuckets(burst=s.press_burst, refill_s=s.press_refill_s),
     )
     kit.subscribe(lambda processor: handlers.build_router(deps, processor))
-    failures = Counter(
-        "safecampus_background_failures_total",
-        "Background rounds that failed (retried next round), by job",
-        ["job", "kind"],
-        registry=kit.registry,
-    )
+    failures = background_failures(kit.registry)
 
     async def ticker() -> None:
         """Deadlines, outbox leftovers, gauges."""
-        await handlers.run_every(
-            "ticker", s.tick_s, lambda: service.tick(deps=deps, now=utcnow()), failures
-        )
+        await run_every("ticker", s.tick_s, lambda: service.tick(deps=deps, now=utcnow()), failures)
 
     async def journal_forwarder() -> None:
-        await handlers.run_every(
-            "journal", s.tick_s, lambda: service.forward_journal(deps=deps), failures
-        )
+        await run_every("journal", s.tick_s, lambda: service.forward_journal(deps=deps), failures)
 
     return kit.app(
         routers=[api.router],

@@ -8,7 +8,7 @@ from faststream.kafka.annotations import KafkaMessage
 from services.notifications import service
 from services.notifications.service import Deps
 from shared.bus import POSITION_BATCH, MessageProcessor, batch_subscriber, event_subscriber
-from shared.events import AlarmLifecycle, PositionReported, utcnow
+from shared.events import AlarmLifecycle, PositionReported, UnitStatusChanged, utcnow
 from shared.topics import Topics
 
 
@@ -40,5 +40,18 @@ def build_router(deps: Deps, topics: Topics, processor: MessageProcessor) -> Kaf
             await service.record_positions(deps=deps, fixes=fixes)
 
         await processor.process_batch(message, PositionReported, handle)
+
+    @event_subscriber(
+        router,
+        topics.patrols_unit_status,
+        group_id=topics.group("notifications-unit-status"),
+        latency_critical=False,
+        description="Keeps each unit's status: only available units and guard posts are sent",
+    )
+    async def on_unit_status(message: KafkaMessage) -> None:
+        async def handle(change: UnitStatusChanged) -> None:
+            await service.record_status(deps=deps, change=change)
+
+        await processor.process(message, UnitStatusChanged, handle)
 
     return router

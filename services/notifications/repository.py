@@ -10,7 +10,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.notifications.models import FeedEntry
-from shared.events import NearbyUnit, PositionReported, newest_per_unit
+from shared.events import (
+    DISPATCHABLE,
+    NearbyUnit,
+    PositionReported,
+    UnitStatusChanged,
+    newest_per_unit,
+)
 from shared.geo import geojson_point, haversine_m
 from shared.mongo import Document, tolerating_duplicates
 
@@ -19,6 +25,8 @@ class NotificationRepository(Protocol):
     async def ensure_indexes(self) -> None: ...
 
     async def upsert_positions(self, fixes: list[PositionReported]) -> None: ...
+
+    async def set_status(self, change: UnitStatusChanged) -> None: ...
 
     async def nearest_units(
         self, *, lat: float, lon: float, radius_m: float, limit: int, fresh_since: datetime
@@ -52,13 +60,39 @@ class MongoNotificationRepository:
         upsert collides with the existing _id, which is what 'already newer' looks like)."""
         moves = [
             UpdateOne(
-                {"_id": fix.unit_id, "recorded_at": {"$lt": fix.recorded_at}},
+                {
+                    "_id": fix.unit_id,
+                    "$or": [
+                        {"recorded_at": {"$lt": fix.recorded_at}},
+                        {"recorded_at": {"$exists": False}},  # only its status known so far
+                    ],
+                },
                 {"$set": {"loc": geojson_point(fix.lat, fix.lon), "recorded_at": fix.recorded_at}},
                 upsert=True,
             )
             for fix in newest_per_unit(fixes)
         ]
         await tolerating_duplicates(self._positions.bulk_write(moves, ordered=False))
+
+    async def set_status(self, change: UnitStatusChanged) -> None:
+        """Keep the unit's newest status (by version); an older or repeated change is a no-op."""
+        await tolerating_duplicates(
+            self._positions.bulk_write(
+                [
+                    UpdateOne(
+                        {
+                            "_id": change.unit_id,
+                            "$or": [
+                                {"status_version": {"$lt": change.version}},
+                                {"status_version": {"$exists": False}},
+                            ],
+                        },
+                        {"$set": {"status": change.status, "status_version": change.version}},
+                        upsert=True,
+                    )
+                ]
+            )
+        )
 
     async def nearest_units(
         self, *, lat: float, lon: float, radius_m: float, limit: int, fresh_since: datetime
@@ -71,7 +105,14 @@ class MongoNotificationRepository:
                     "maxDistance": radius_m,
                     "spherical": True,
                     "key": "loc",
-                    "query": {"recorded_at": {"$gte": fresh_since}},
+                    "query": {
+                        "recorded_at": {"$gte": fresh_since},
+                        # never reported a status: on patrol since provisioning
+                        "$or": [
+                            {"status": {"$in": list(DISPATCHABLE)}},
+                            {"status": {"$exists": False}},
+                        ],
+                    },
                 }
             },
             {"$limit": limit},
@@ -121,6 +162,7 @@ class MongoNotificationRepository:
 class InMemoryNotificationRepository:
     def __init__(self) -> None:
         self.positions: dict[str, PositionReported] = {}
+        self.statuses: dict[str, UnitStatusChanged] = {}
         self.feed: dict[str, FeedEntry] = {}
         self.seq = 0
 
@@ -133,6 +175,15 @@ class InMemoryNotificationRepository:
             if held is None or held.recorded_at < fix.recorded_at:
                 self.positions[fix.unit_id] = fix
 
+    async def set_status(self, change: UnitStatusChanged) -> None:
+        held = self.statuses.get(change.unit_id)
+        if held is None or held.version < change.version:
+            self.statuses[change.unit_id] = change
+
+    def _dispatchable(self, unit_id: str) -> bool:
+        held = self.statuses.get(unit_id)
+        return held is None or held.status in DISPATCHABLE
+
     async def nearest_units(
         self, *, lat: float, lon: float, radius_m: float, limit: int, fresh_since: datetime
     ) -> list[NearbyUnit]:
@@ -140,7 +191,7 @@ class InMemoryNotificationRepository:
             (
                 (haversine_m(lat, lon, f.lat, f.lon), f)
                 for f in self.positions.values()
-                if f.recorded_at >= fresh_since
+                if f.recorded_at >= fresh_since and self._dispatchable(f.unit_id)
             ),
             key=lambda pair: pair[0],
         )

@@ -9,7 +9,7 @@ from services.notifications.hub import Hub
 from services.notifications.metrics import NotificationMetrics
 from services.notifications.models import FeedEntry
 from services.notifications.repository import NotificationRepository
-from shared.events import AlarmLifecycle, NearbyUnit, PositionReported, utcnow
+from shared.events import AlarmLifecycle, NearbyUnit, PositionReported, UnitStatusChanged, utcnow
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,13 @@ async def record_positions(*, deps: Deps, fixes: list[PositionReported]) -> None
     await deps.repo.upsert_positions(fixes)
 
 
+async def record_status(*, deps: Deps, change: UnitStatusChanged) -> None:
+    await deps.repo.set_status(change)
+
+
 async def nearest_units(*, deps: Deps, lat: float, lon: float, now: datetime) -> list[NearbyUnit]:
-    """Fresh units within the radius, closest first, at most top_k."""
+    """Fresh, dispatchable (available or on post) units within the radius, closest first,
+    at most top_k."""
     return await deps.repo.nearest_units(
         lat=lat,
         lon=lon,

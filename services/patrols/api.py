@@ -9,8 +9,15 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime
 
 from services.patrols import service
-from services.patrols.models import BatchAccepted, PositionBatch, StoredFix, UnitState
+from services.patrols.models import (
+    BatchAccepted,
+    PositionBatch,
+    StatusChange,
+    StoredFix,
+    UnitState,
+)
 from services.patrols.service import Deps, InvalidBatch
+from services.patrols.status import StatusRefused
 from shared.auth import Principal, require_role
 from shared.events import utcnow
 
@@ -26,6 +33,9 @@ def get_deps(request: Request) -> Deps:
 
 DepsDep = Annotated[Deps, Depends(get_deps)]
 Terminal = Annotated[Principal, Depends(require_role("unit", "admin"))]
+StatusSetter = Annotated[
+    Principal, Depends(require_role("unit", "dispatcher", "supervisor", "admin"))
+]
 Reader = Annotated[Principal, Depends(require_role("unit", "dispatcher", "supervisor", "admin"))]
 
 
@@ -88,3 +98,36 @@ async def get_positions(
         return await service.history(deps=deps, unit_id=unit_id, since=since, until=until)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
+
+
+@router.post(
+    "/v1/units/{unit_id}/status",
+    response_model=UnitState,
+    summary="Change a unit's status (the unit itself, or a dispatcher)",
+    description="Rules: off_duty → available | on_post; available → busy | en_route | on_post | "
+    "off_duty; busy → available | en_route | off_duty; en_route → on_scene | available | busy; "
+    "on_scene → available | busy; on_post → available | en_route | off_duty. A change the rules "
+    "do not allow answers 409 with the reason. Published on patrols.unit-status.",
+    responses={
+        403: {"description": "another unit"},
+        404: {"description": "unknown unit"},
+        409: {"description": "not allowed from the current status"},
+    },
+)
+async def post_status(
+    unit_id: UnitId, body: StatusChange, deps: DepsDep, principal: StatusSetter
+) -> UnitState:
+    _acting_as(principal, unit_id)
+    if deps.county.unit(unit_id) is None:
+        raise HTTPException(404, f"unknown unit {unit_id}")
+    try:
+        return await service.change_status(
+            deps=deps,
+            unit_id=unit_id,
+            status=body.status,
+            actor=principal.sub,
+            reason=body.reason,
+            now=utcnow(),
+        )
+    except StatusRefused as exc:
+        raise HTTPException(409, exc.reason) from exc

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.patrols import api, handlers
+from services.patrols import api, handlers, service
 from services.patrols.metrics import PatrolMetrics
 from services.patrols.repository import MongoPatrolRepository
 from services.patrols.service import Deps
+from shared.bus import background_failures, run_every
 from shared.provisioning import load_county
 from shared.settings import Settings
 from shared.web import ServiceKit
@@ -29,6 +30,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     kit.subscribe(lambda processor: handlers.build_router(deps, processor))
 
+    failures = background_failures(kit.registry)
+
+    async def status_relay() -> None:
+        """Publishes status events a crash left in a unit's outbox."""
+        await run_every("status-relay", 1.0, lambda: service.relay_pending(deps=deps), failures)
+
     async def provision() -> None:
         await repo.ensure_indexes()
         await repo.provision_units(county.units)
@@ -37,5 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routers=[api.router],
         deps=deps,
         startup=[provision],
-        description="Unit terminals: positions (batches), unit state and history.",
+        background=[status_relay],
+        description="Unit terminals: positions (batches), status (rules in services/patrols/"
+        "status.py, published on patrols.unit-status), unit state and history.",
     )

@@ -24,6 +24,12 @@ class PatrolMetrics:
             "Fixes written to history (a redelivered or repeated fix is not)",
             registry=registry,
         )
+        self.status_changes = Counter(
+            "safecampus_unit_status_changes_total",
+            "Unit status changes, by the new status",
+            ["status"],
+            registry=registry,
+        )
         self.batch_size = Histogram(
             "safecampus_fix_batch_size",
             "Fixes per posted batch",

@@ -6,6 +6,9 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from services.patrols.status import INITIAL
+from shared.events import UnitStatus, UnitStatusChanged
+
 MAX_FIXES = 500
 
 
@@ -46,7 +49,8 @@ class StoredFix(BaseModel):
 
 
 class UnitState(BaseModel):
-    """Latest known state of a unit (collection `units`, _id unit_id)."""
+    """Latest known state of a unit (collection `units`, _id unit_id). `outbox` holds status
+    events stored with the change they describe, until the relay has published them."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -56,3 +60,16 @@ class UnitState(BaseModel):
     lat: float | None = None
     lon: float | None = None
     recorded_at: datetime | None = None
+    status: UnitStatus = INITIAL
+    status_since: datetime | None = None
+    status_version: int = 0
+    outbox: list[UnitStatusChanged] = Field(default_factory=list, exclude=True)
+
+
+class StatusChange(BaseModel):
+    """Body of `POST /v1/units/{unit_id}/status`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: UnitStatus
+    reason: str | None = Field(None, max_length=500)

@@ -8,6 +8,7 @@ embedded server against 0.16 ms per inserted fix; docs/benchmarks.md.)
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Protocol
 
@@ -15,7 +16,7 @@ from pymongo import ASCENDING, GEOSPHERE, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.patrols.models import StoredFix, UnitState
-from shared.events import PositionReported, newest_per_unit
+from shared.events import PositionReported, UnitStatusChanged, newest_per_unit
 from shared.geo import geojson_point
 from shared.mongo import Document, tolerating_duplicates
 from shared.provisioning import Unit
@@ -33,6 +34,12 @@ class PatrolRepository(Protocol):
     ) -> list[StoredFix]: ...
 
     async def get_unit(self, unit_id: str) -> UnitState | None: ...
+
+    async def set_status(self, unit: UnitState, event: UnitStatusChanged) -> bool: ...
+
+    async def pull_status_event(self, unit_id: str, event_id: uuid.UUID) -> None: ...
+
+    async def units_with_outbox(self) -> list[UnitState]: ...
 
 
 def _epoch_ms(moment: datetime) -> int:
@@ -126,6 +133,34 @@ class MongoPatrolRepository:
         doc = await self._units.find_one({"_id": unit_id})
         return UnitState.model_validate(doc) if doc else None
 
+    async def set_status(self, unit: UnitState, event: UnitStatusChanged) -> bool:
+        """Compare-and-set on status_version; the event goes into the unit's outbox in the
+        same write. False if the unit changed meanwhile."""
+        version: Document | int = (
+            {"$in": [0, None]} if unit.status_version == 0 else unit.status_version
+        )
+        result = await self._units.update_one(
+            {"_id": unit.unit_id, "status_version": version},
+            {
+                "$set": {
+                    "status": event.status,
+                    "status_since": event.occurred_at,
+                    "status_version": event.version,
+                },
+                "$push": {"outbox": event.model_dump(mode="json")},
+            },
+        )
+        return result.modified_count == 1
+
+    async def pull_status_event(self, unit_id: str, event_id: uuid.UUID) -> None:
+        await self._units.update_one(
+            {"_id": unit_id}, {"$pull": {"outbox": {"event_id": str(event_id)}}}
+        )
+
+    async def units_with_outbox(self) -> list[UnitState]:
+        cursor = self._units.find({"outbox.0": {"$exists": True}})
+        return [UnitState.model_validate(doc) async for doc in cursor]
+
 
 class InMemoryPatrolRepository:
     def __init__(self) -> None:
@@ -165,3 +200,25 @@ class InMemoryPatrolRepository:
 
     async def get_unit(self, unit_id: str) -> UnitState | None:
         return self.units.get(unit_id)
+
+    async def set_status(self, unit: UnitState, event: UnitStatusChanged) -> bool:
+        current = self.units[unit.unit_id]
+        if current.status_version != unit.status_version:
+            return False
+        self.units[unit.unit_id] = current.model_copy(
+            update={
+                "status": event.status,
+                "status_since": event.occurred_at,
+                "status_version": event.version,
+                "outbox": [*current.outbox, event],
+            }
+        )
+        return True
+
+    async def pull_status_event(self, unit_id: str, event_id: uuid.UUID) -> None:
+        unit = self.units[unit_id]
+        outbox = [e for e in unit.outbox if e.event_id != event_id]
+        self.units[unit_id] = unit.model_copy(update={"outbox": outbox})
+
+    async def units_with_outbox(self) -> list[UnitState]:
+        return [u for u in self.units.values() if u.outbox]

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from services.patrols import status as status_rules
 from services.patrols.metrics import PatrolMetrics
 from services.patrols.models import BatchAccepted, PositionBatch, StoredFix, UnitState
 from services.patrols.repository import PatrolRepository
+from services.patrols.status import StatusRefused
 from shared.bus import Publisher
-from shared.events import PositionReported, stable_id
+from shared.events import PositionReported, UnitStatus, UnitStatusChanged, stable_id
 from shared.provisioning import County
 from shared.topics import Topics
 
@@ -103,3 +105,46 @@ async def history(*, deps: Deps, unit_id: str, since: datetime, until: datetime)
     if until - since > MAX_HISTORY_SPAN:
         raise ValueError(f"at most {MAX_HISTORY_SPAN} at a time")
     return await deps.repo.history(unit_id, since=since, until=until)
+
+
+async def change_status(
+    *, deps: Deps, unit_id: str, status: UnitStatus, actor: str, reason: str | None, now: datetime
+) -> UnitState:
+    """Apply the status rules and store the change with its event (compare-and-set), then
+    publish it on patrols.unit-status. Raises StatusRefused with the reason."""
+    for _ in range(5):
+        unit = await deps.repo.get_unit(unit_id)
+        if unit is None:
+            raise LookupError(unit_id)
+        status_rules.check(unit.status, status)
+        version = unit.status_version + 1
+        event = UnitStatusChanged(
+            event_id=stable_id("unit-status", unit_id, str(version)),
+            occurred_at=now,
+            unit_id=unit_id,
+            status=status,
+            previous=unit.status,
+            actor=actor,
+            reason=reason,
+            version=version,
+        )
+        if await deps.repo.set_status(unit, event):
+            deps.metrics.status_changes.labels(status).inc()
+            return await relay_status(deps=deps, unit_id=unit_id)
+    raise StatusRefused("the unit's status changed meanwhile; try again")
+
+
+async def relay_status(*, deps: Deps, unit_id: str) -> UnitState:
+    """Publish the unit's pending status events in order, removing each once on the broker."""
+    unit = await deps.repo.get_unit(unit_id)
+    assert unit is not None
+    for event in unit.outbox:
+        await deps.publisher.publish(deps.topics.patrols_unit_status, unit_id, event)
+        await deps.repo.pull_status_event(unit_id, event.event_id)
+    return unit
+
+
+async def relay_pending(*, deps: Deps) -> None:
+    """Finish publications a crash interrupted (the background relay)."""
+    for unit in await deps.repo.units_with_outbox():
+        await relay_status(deps=deps, unit_id=unit.unit_id)

@@ -168,3 +168,54 @@ async def test_every_service_is_healthy_ready_and_exports_metrics(stack: Stack) 
         alarms_metrics = (await client.get(f"{stack['alarms'].url}/metrics")).text
         assert "safecampus_presses_accepted_total" in alarms_metrics
         assert "faststream_received_messages_total" in alarms_metrics
+
+
+async def test_unit_status_rules_over_http_and_busy_units_are_not_sent(
+    stack: Stack, e2e_namespace: Namespace, mongo: Client
+) -> None:
+    ns = e2e_namespace
+    school = COUNTY.school("S013")
+    assert school is not None
+    patrols = stack["patrols"].url
+    async with httpx.AsyncClient(timeout=10) as client:
+
+        async def status(unit: str, value: str, headers: dict[str, str]) -> httpx.Response:
+            return await client.post(
+                f"{patrols}/v1/units/{unit}/status", json={"status": value}, headers=headers
+            )
+
+        assert (await status("U007", "busy", ns.auth("unit", "U008"))).status_code == 403
+        busy = await status("U007", "busy", ns.auth("unit", "U007"))
+        assert busy.status_code == 200 and busy.json()["status"] == "busy"
+        refused = await status("U007", "on_scene", ns.auth("unit", "U007"))
+        assert (
+            refused.status_code == 409
+            and "cannot go from busy to on_scene" in refused.json()["detail"]
+        )
+        assert (await status("U007", "sleeping", ns.auth("unit", "U007"))).status_code == 422
+        assert (await status("U009", "off_duty", ns.auth("dispatcher", "alice"))).status_code == 200
+        unit = await client.get(f"{patrols}/v1/units/U007", headers=ns.auth("unit", "U007"))
+        assert unit.json()["status"] == "busy" and unit.json()["status_version"] == 1
+
+        now = datetime.now(UTC).isoformat()
+        for unit_id, metres in (("U007", 20), ("U008", 50)):
+            fix = {"lat": school.lat + metres * DEG_PER_M, "lon": school.lon, "recorded_at": now}
+            await post_fixes(stack, ns, client, unit_id, [fix])
+        positions = mongo[f"{ns.db_prefix}notifications"]["unit_positions"]
+
+        async def known() -> bool:
+            busy_doc = await positions.find_one(
+                {"_id": "U007", "status": "busy", "loc": {"$exists": True}}
+            )
+            return busy_doc is not None and await positions.find_one({"_id": "U008"}) is not None
+
+        await wait_for(known)
+        stream_url = f"{stack['notifications'].url}/v1/dispatcher/stream?last_event_id=0"
+        async with client.stream(
+            "GET", stream_url, headers=ns.auth("dispatcher", "alice"), timeout=30
+        ) as sse:
+            response = await press(stack, ns, client, school_id="S013", device_id="S013-BTN1")
+            alarm_id = response.json()["alarm_id"]
+            event = await SseReader(sse).until(lambda e: e["data"]["alarm_id"] == alarm_id)
+    nearest = [u["unit_id"] for u in event["data"]["nearest_units"]]
+    assert "U007" not in nearest and nearest[0] == "U008"

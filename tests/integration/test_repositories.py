@@ -207,3 +207,39 @@ async def test_alarm_compare_and_set_folds_and_finds_by_alias(
     assert (await repo.get(alarm.alarm_id)).outbox == []  # type: ignore[union-attr]
     assert await repo.open_at_school("S1", test=False, since=NOW) is not None
     assert await repo.open_at_school("S1", test=True, since=NOW) is None
+
+
+async def test_nearest_units_skip_busy_units_and_keep_the_newest_status(
+    namespace: Namespace, mongo: Client
+) -> None:
+    from shared.events import UnitStatusChanged
+
+    repo = MongoNotificationRepository(mongo[f"{namespace.db_prefix}notifications"])
+    await repo.ensure_indexes()
+    await repo.upsert_positions(
+        [
+            PositionReported(
+                unit_id=u, lat=SCHOOL.lat + m * DEG_PER_M, lon=SCHOOL.lon, recorded_at=NOW
+            )
+            for u, m in (("busy", 100), ("free", 500), ("silent", 900))
+        ]
+    )
+
+    def change(unit: str, status: str, version: int) -> UnitStatusChanged:
+        return UnitStatusChanged(
+            unit_id=unit, status=status, previous="available", actor=unit, version=version
+        )  # type: ignore[arg-type]
+
+    await repo.set_status(change("busy", "busy", 1))
+    await repo.set_status(change("free", "busy", 1))
+    await repo.set_status(change("free", "available", 2))
+    await repo.set_status(change("free", "busy", 1))  # older, redelivered: ignored
+    await repo.set_status(change("ghost", "busy", 1))  # status before any position: kept apart
+    found = await repo.nearest_units(
+        lat=SCHOOL.lat,
+        lon=SCHOOL.lon,
+        radius_m=3000,
+        limit=5,
+        fresh_since=NOW - timedelta(minutes=5),
+    )
+    assert [u.unit_id for u in found] == ["free", "silent"]
