@@ -34,6 +34,10 @@ def service_database(
 
 DUPLICATE_KEY = 11000
 
+# Stated explicitly so that re-creating the index on restart matches the stored spec:
+# SecantusDB compares it literally (IndexKeySpecsConflict otherwise); MongoDB's default is 3.
+GEO_INDEX_OPTIONS: dict[str, Any] = {"2dsphereIndexVersion": 3}
+
 
 async def tolerating_duplicates(write: Awaitable[object]) -> int:
     """Run an unordered bulk write where a duplicate key means 'already there'; returns how many

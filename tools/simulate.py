@@ -212,17 +212,23 @@ class Simulator:
             return  # stays acknowledged; the on-scene deadline will escalate it
         unit_id = entry.nearest_units[0].unit_id
         unit = {"Authorization": f"Bearer {issue_token(self.jwt_secret, sub=unit_id, role='unit')}"}
+        status = f"{self.endpoints.patrols}/v1/units/{unit_id}/status"
         await self._act(client, f"{url}/assign", dispatcher, {"unit_id": unit_id})
         await self._act(client, f"{url}/en-route", unit, {})
+        await self._act(client, status, unit, {"status": "en_route"})
         await asyncio.sleep(self.rng.uniform(3, 8))
         await self._act(client, f"{url}/on-scene", unit, {})
+        await self._act(client, status, unit, {"status": "on_scene"})
         await asyncio.sleep(self.rng.uniform(3, 8))
         await self._act(client, f"{url}/resolve", dispatcher, {"outcome": "handled"})
+        await self._act(client, status, unit, {"status": "available"})
 
     async def _act(
         self, client: httpx.AsyncClient, url: str, headers: dict[str, str], body: dict[str, str]
     ) -> None:
         response = await client.post(url, json=body, headers=headers)
+        if response.status_code == 409 and "/status" in url:
+            return  # e.g. a guard post that is on_post: the unit keeps its own status
         if response.status_code not in (200, 202):
             self.stats["errors"] += 1
             print(

@@ -18,7 +18,7 @@ from shared.events import (
     newest_per_unit,
 )
 from shared.geo import geojson_point, haversine_m
-from shared.mongo import Document, tolerating_duplicates
+from shared.mongo import GEO_INDEX_OPTIONS, Document, tolerating_duplicates
 
 
 class NotificationRepository(Protocol):
@@ -52,7 +52,7 @@ class MongoNotificationRepository:
         self._counters = db["counters"]
 
     async def ensure_indexes(self) -> None:
-        await self._positions.create_index([("loc", GEOSPHERE)])
+        await self._positions.create_index([("loc", GEOSPHERE)], **GEO_INDEX_OPTIONS)
         await self._feed.create_index([("seq", ASCENDING)], unique=True)
 
     async def upsert_positions(self, fixes: list[PositionReported]) -> None:

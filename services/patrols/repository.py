@@ -18,7 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.patrols.models import StoredFix, UnitState
 from shared.events import PositionReported, UnitStatusChanged, newest_per_unit
 from shared.geo import geojson_point
-from shared.mongo import Document, tolerating_duplicates
+from shared.mongo import GEO_INDEX_OPTIONS, Document, tolerating_duplicates
 from shared.provisioning import Unit
 
 
@@ -65,7 +65,7 @@ class MongoPatrolRepository:
         self._history_s = history_days * 86400
 
     async def ensure_indexes(self) -> None:
-        await self._units.create_index([("loc", GEOSPHERE)])
+        await self._units.create_index([("loc", GEOSPHERE)], **GEO_INDEX_OPTIONS)
         await self._positions.create_index([("unit_id", ASCENDING), ("recorded_at", ASCENDING)])
         await self._positions.create_index("recorded_at", expireAfterSeconds=self._history_s)
 
