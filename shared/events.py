@@ -175,6 +175,52 @@ class UnitStatusChanged(Event):
     )
 
 
+ViolationKind = Literal[
+    "speeding",
+    "overloading",
+    "unlicensed_vehicle_carrying_students",
+    "illegal_parking",
+    "street_vending_blocking_road",
+    "illegal_passenger_carrying",
+    "other",
+]
+
+
+class Place(BaseModel):
+    """Where something was observed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    lat: float = Field(..., ge=-90, le=90)
+    lon: float = Field(..., ge=-180, le=180)
+    description: str = Field("", max_length=200, description="e.g. 'north gate, Huining No.2'")
+
+
+class CampaignRef(BaseModel):
+    """The enforcement campaign (专项整治) a record belongs to."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    campaign_id: str
+    name: str
+
+
+class ViolationRecorded(Event):
+    """A traffic or order violation near a school (topic patrols.violations, key unit_id)."""
+
+    violation_id: uuid.UUID = Field(..., description="From the terminal; idempotency key")
+    unit_id: str
+    officer: str = Field(..., description="Officer who recorded it")
+    kind: ViolationKind
+    plate: str | None = Field(None, description="Vehicle plate, when there is one")
+    place: Place
+    school_id: str | None = Field(None, description="The school it was near")
+    observed_at: AwareDatetime
+    evidence: list[str] = Field(default_factory=list, description="Evidence references")
+    campaign: CampaignRef | None = None
+    notes: str | None = None
+
+
 class DeadLetter(BaseModel):
     """What lands on `<topic>.dlq`: the original message and why it could not be processed."""
 

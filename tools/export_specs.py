@@ -25,6 +25,7 @@ from shared.events import (
     DeadLetter,
     PositionReported,
     UnitStatusChanged,
+    ViolationRecorded,
 )
 from shared.settings import ROOT, Settings
 from shared.topics import Topics
@@ -44,6 +45,7 @@ CHANNELS: dict[str, tuple[str, type[BaseModel], list[str], list[str]]] = {
     ),
     "patrols_positions": ("unit_id", PositionReported, ["patrols"], ["patrols", "notifications"]),
     "patrols_unit_status": ("unit_id", UnitStatusChanged, ["patrols"], ["notifications"]),
+    "patrols_violations": ("unit_id", ViolationRecorded, ["patrols"], ["patrols"]),
 }
 
 

@@ -16,10 +16,12 @@ from services.patrols.models import (
     StoredFix,
     UnitState,
 )
-from services.patrols.service import Deps, InvalidBatch
+from services.patrols.repository import ViolationFilter
+from services.patrols.service import CampaignExists, Deps, InvalidInput
 from services.patrols.status import StatusRefused
+from services.patrols.violations import Campaign, CampaignRequest, ViolationRequest
 from shared.auth import Principal, require_role
-from shared.events import utcnow
+from shared.events import ViolationKind, ViolationRecorded, utcnow
 
 router = APIRouter(tags=["patrols"])
 
@@ -66,7 +68,7 @@ async def post_positions(
         raise HTTPException(404, f"unknown unit {unit_id}")
     try:
         return await service.accept_positions(deps=deps, unit_id=unit_id, batch=batch, now=utcnow())
-    except InvalidBatch as exc:
+    except InvalidInput as exc:
         raise RequestValidationError(exc.errors) from exc
 
 
@@ -131,3 +133,63 @@ async def post_status(
         )
     except StatusRefused as exc:
         raise HTTPException(409, exc.reason) from exc
+
+
+Supervisor = Annotated[Principal, Depends(require_role("supervisor", "admin"))]
+Viewer = Annotated[Principal, Depends(require_role("supervisor", "dispatcher", "admin"))]
+
+
+@router.post(
+    "/v1/units/{unit_id}/violations",
+    status_code=202,
+    response_model=ViolationRecorded,
+    summary="Record a traffic or order violation near a school",
+    description="Accepted (202) once on the broker; the same violation_id again is the same "
+    "record. 422 names each field that cannot be true: a time in the future, an unknown school "
+    "or campaign, a campaign not running that day or not covering that school, a plate missing "
+    "or malformed.",
+)
+async def post_violation(
+    unit_id: UnitId, body: ViolationRequest, deps: DepsDep, principal: Terminal
+) -> ViolationRecorded:
+    _acting_as(principal, unit_id)
+    if deps.county.unit(unit_id) is None:
+        raise HTTPException(404, f"unknown unit {unit_id}")
+    try:
+        return await service.record_violation(
+            deps=deps, unit_id=unit_id, request=body, now=utcnow()
+        )
+    except InvalidInput as exc:
+        raise RequestValidationError(exc.errors) from exc
+
+
+@router.get("/v1/violations", response_model=list[ViolationRecorded], summary="Violations")
+async def get_violations(
+    deps: DepsDep,
+    _: Viewer,
+    campaign_id: Annotated[str | None, Query(max_length=64)] = None,
+    kind: ViolationKind | None = None,
+    school_id: Annotated[str | None, Query(max_length=64)] = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> list[ViolationRecorded]:
+    query = ViolationFilter(campaign_id, kind, school_id, since, until, limit)
+    return await service.violations(deps=deps, query=query)
+
+
+@router.post("/v1/campaigns", status_code=201, response_model=Campaign, summary="A campaign")
+async def post_campaign(body: CampaignRequest, deps: DepsDep, principal: Supervisor) -> Campaign:
+    try:
+        return await service.create_campaign(
+            deps=deps, request=body, actor=principal.sub, now=utcnow()
+        )
+    except InvalidInput as exc:
+        raise RequestValidationError(exc.errors) from exc
+    except CampaignExists as exc:
+        raise HTTPException(409, f"campaign {exc} exists") from exc
+
+
+@router.get("/v1/campaigns", response_model=list[Campaign], summary="Campaigns, newest first")
+async def get_campaigns(deps: DepsDep, _: Viewer) -> list[Campaign]:
+    return await deps.repo.campaigns()

@@ -7,8 +7,8 @@ from faststream.kafka.annotations import KafkaMessage
 
 from services.patrols import service
 from services.patrols.service import Deps
-from shared.bus import POSITION_BATCH, MessageProcessor, batch_subscriber
-from shared.events import PositionReported
+from shared.bus import POSITION_BATCH, MessageProcessor, batch_subscriber, event_subscriber
+from shared.events import PositionReported, ViolationRecorded
 
 
 def build_router(deps: Deps, processor: MessageProcessor) -> KafkaRouter:
@@ -26,5 +26,18 @@ def build_router(deps: Deps, processor: MessageProcessor) -> KafkaRouter:
             await service.record_positions(deps=deps, fixes=fixes)
 
         await processor.process_batch(message, PositionReported, handle)
+
+    @event_subscriber(
+        router,
+        deps.topics.patrols_violations,
+        group_id=deps.topics.group("patrols-violations"),
+        latency_critical=False,
+        description="Keeps every violation once (by violation_id)",
+    )
+    async def on_violation(message: KafkaMessage) -> None:
+        async def handle(event: ViolationRecorded) -> None:
+            await service.store_violation(deps=deps, event=event)
+
+        await processor.process(message, ViolationRecorded, handle)
 
     return router

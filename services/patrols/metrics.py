@@ -30,6 +30,17 @@ class PatrolMetrics:
             ["status"],
             registry=registry,
         )
+        self.violations = Counter(
+            "safecampus_violations_recorded_total",
+            "Violations recorded, by kind",
+            ["kind"],
+            registry=registry,
+        )
+        self.violations_refused = Counter(
+            "safecampus_violations_refused_total",
+            "Violation reports refused (future time, unknown school or campaign, ...)",
+            registry=registry,
+        )
         self.batch_size = Histogram(
             "safecampus_fix_batch_size",
             "Fixes per posted batch",

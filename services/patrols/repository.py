@@ -9,14 +9,17 @@ embedded server against 0.16 ms per inserted fix; docs/benchmarks.md.)
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from pymongo import ASCENDING, GEOSPHERE, UpdateOne
+from pymongo import ASCENDING, DESCENDING, GEOSPHERE, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from services.patrols.models import StoredFix, UnitState
-from shared.events import PositionReported, UnitStatusChanged, newest_per_unit
+from services.patrols.violations import Campaign
+from shared.events import PositionReported, UnitStatusChanged, ViolationRecorded, newest_per_unit
 from shared.geo import geojson_point
 from shared.mongo import GEO_INDEX_OPTIONS, Document, tolerating_duplicates
 from shared.provisioning import Unit
@@ -41,6 +44,55 @@ class PatrolRepository(Protocol):
 
     async def units_with_outbox(self) -> list[UnitState]: ...
 
+    async def add_campaign(self, campaign: Campaign) -> bool: ...
+
+    async def campaign(self, campaign_id: str) -> Campaign | None: ...
+
+    async def campaigns(self) -> list[Campaign]: ...
+
+    async def store_violation(self, event: ViolationRecorded) -> None: ...
+
+    async def violations(self, query: ViolationFilter) -> list[ViolationRecorded]: ...
+
+
+@dataclass(frozen=True)
+class ViolationFilter:
+    campaign_id: str | None = None
+    kind: str | None = None
+    school_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 500
+
+    def matches(self, v: ViolationRecorded) -> bool:
+        return (
+            (
+                self.campaign_id is None
+                or (v.campaign is not None and v.campaign.campaign_id == self.campaign_id)
+            )
+            and (self.kind is None or v.kind == self.kind)
+            and (self.school_id is None or v.school_id == self.school_id)
+            and (self.since is None or v.observed_at >= self.since)
+            and (self.until is None or v.observed_at < self.until)
+        )
+
+    def mongo(self) -> Document:
+        query: Document = {}
+        if self.campaign_id:
+            query["campaign.campaign_id"] = self.campaign_id
+        if self.kind:
+            query["kind"] = self.kind
+        if self.school_id:
+            query["school_id"] = self.school_id
+        window: Document = {}
+        if self.since:
+            window["$gte"] = self.since
+        if self.until:
+            window["$lt"] = self.until
+        if window:
+            query["observed_at"] = window
+        return query
+
 
 def _epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
@@ -62,12 +114,18 @@ class MongoPatrolRepository:
     def __init__(self, db: AsyncDatabase[Document], *, history_days: int = 30) -> None:
         self._units = db["units"]
         self._positions = db["positions"]
+        self._campaigns = db["campaigns"]
+        self._violations = db["violations"]
         self._history_s = history_days * 86400
 
     async def ensure_indexes(self) -> None:
         await self._units.create_index([("loc", GEOSPHERE)], **GEO_INDEX_OPTIONS)
         await self._positions.create_index([("unit_id", ASCENDING), ("recorded_at", ASCENDING)])
         await self._positions.create_index("recorded_at", expireAfterSeconds=self._history_s)
+        await self._violations.create_index(
+            [("campaign.campaign_id", ASCENDING), ("observed_at", ASCENDING)]
+        )
+        await self._violations.create_index([("observed_at", DESCENDING)])
 
     async def provision_units(self, units: list[Unit]) -> None:
         await self._units.bulk_write(
@@ -161,11 +219,46 @@ class MongoPatrolRepository:
         cursor = self._units.find({"outbox.0": {"$exists": True}})
         return [UnitState.model_validate(doc) async for doc in cursor]
 
+    async def add_campaign(self, campaign: Campaign) -> bool:
+        doc = campaign.model_dump(mode="json") | {
+            "_id": campaign.campaign_id,
+            "created_at": campaign.created_at,
+        }
+        try:
+            await self._campaigns.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def campaign(self, campaign_id: str) -> Campaign | None:
+        doc = await self._campaigns.find_one({"_id": campaign_id})
+        return Campaign.model_validate(doc) if doc else None
+
+    async def campaigns(self) -> list[Campaign]:
+        cursor = self._campaigns.find({}).sort("starts_on", DESCENDING)
+        return [Campaign.model_validate(doc) async for doc in cursor]
+
+    async def store_violation(self, event: ViolationRecorded) -> None:
+        """Once per violation_id: a redelivery or a resent request changes nothing."""
+        doc = event.model_dump(mode="json") | {
+            "_id": str(event.violation_id),
+            "observed_at": event.observed_at,
+        }
+        await self._violations.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
+
+    async def violations(self, query: ViolationFilter) -> list[ViolationRecorded]:
+        cursor = (
+            self._violations.find(query.mongo()).sort("observed_at", DESCENDING).limit(query.limit)
+        )
+        return [ViolationRecorded.model_validate(doc) async for doc in cursor]
+
 
 class InMemoryPatrolRepository:
     def __init__(self) -> None:
         self.units: dict[str, UnitState] = {}
         self.fixes: dict[tuple[str, int], PositionReported] = {}
+        self.campaign_records: dict[str, Campaign] = {}
+        self.violation_records: dict[uuid.UUID, ViolationRecorded] = {}
 
     async def ensure_indexes(self) -> None:
         return None
@@ -222,3 +315,22 @@ class InMemoryPatrolRepository:
 
     async def units_with_outbox(self) -> list[UnitState]:
         return [u for u in self.units.values() if u.outbox]
+
+    async def add_campaign(self, campaign: Campaign) -> bool:
+        if campaign.campaign_id in self.campaign_records:
+            return False
+        self.campaign_records[campaign.campaign_id] = campaign
+        return True
+
+    async def campaign(self, campaign_id: str) -> Campaign | None:
+        return self.campaign_records.get(campaign_id)
+
+    async def campaigns(self) -> list[Campaign]:
+        return sorted(self.campaign_records.values(), key=lambda c: c.starts_on, reverse=True)
+
+    async def store_violation(self, event: ViolationRecorded) -> None:
+        self.violation_records.setdefault(event.violation_id, event)
+
+    async def violations(self, query: ViolationFilter) -> list[ViolationRecorded]:
+        found = [v for v in self.violation_records.values() if query.matches(v)]
+        return sorted(found, key=lambda v: v.observed_at, reverse=True)[: query.limit]

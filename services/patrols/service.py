@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from services.patrols import status as status_rules
 from services.patrols.metrics import PatrolMetrics
 from services.patrols.models import BatchAccepted, PositionBatch, StoredFix, UnitState
-from services.patrols.repository import PatrolRepository
+from services.patrols.repository import PatrolRepository, ViolationFilter
 from services.patrols.status import StatusRefused
+from services.patrols.violations import Campaign, CampaignRequest, ViolationRequest
 from shared.bus import Publisher
-from shared.events import PositionReported, UnitStatus, UnitStatusChanged, stable_id
+from shared.events import (
+    CampaignRef,
+    PositionReported,
+    UnitStatus,
+    UnitStatusChanged,
+    ViolationRecorded,
+    stable_id,
+)
 from shared.provisioning import County
 from shared.topics import Topics
 
@@ -29,8 +38,8 @@ class Deps:
 MAX_HISTORY_SPAN = timedelta(hours=24)
 
 
-class InvalidBatch(Exception):
-    """Fixes that can never be true; carries FastAPI-style error entries naming each field."""
+class InvalidInput(Exception):
+    """Input that can never be true; carries FastAPI-style error entries naming each field."""
 
     def __init__(self, errors: list[dict[str, object]]) -> None:
         super().__init__(f"{len(errors)} invalid fixes")
@@ -50,7 +59,7 @@ def check_batch(batch: PositionBatch, *, now: datetime, max_future_skew_s: float
         if fix.recorded_at > limit
     ]
     if errors:
-        raise InvalidBatch(errors)
+        raise InvalidInput(errors)
 
 
 async def accept_positions(
@@ -62,7 +71,7 @@ async def accept_positions(
     deps.metrics.batch_size.observe(len(batch.fixes))
     try:
         check_batch(batch, now=now, max_future_skew_s=deps.max_future_skew_s)
-    except InvalidBatch:
+    except InvalidInput:
         deps.metrics.fixes_refused.labels("future").inc(len(batch.fixes))
         raise
     events = [
@@ -148,3 +157,92 @@ async def relay_pending(*, deps: Deps) -> None:
     """Finish publications a crash interrupted (the background relay)."""
     for unit in await deps.repo.units_with_outbox():
         await relay_status(deps=deps, unit_id=unit.unit_id)
+
+
+# --- campaigns and violations ----------------------------------------------------------------
+
+
+class CampaignExists(Exception):
+    pass
+
+
+async def create_campaign(
+    *, deps: Deps, request: CampaignRequest, actor: str, now: datetime
+) -> Campaign:
+    unknown = [s for s in request.school_ids if deps.county.school(s) is None]
+    if unknown:
+        raise InvalidInput(
+            [
+                {
+                    "loc": ["body", "school_ids"],
+                    "msg": f"unknown schools {unknown}",
+                    "type": "value_error",
+                }
+            ]
+        )
+    campaign = Campaign(**request.model_dump(), created_by=actor, created_at=now)
+    if not await deps.repo.add_campaign(campaign):
+        raise CampaignExists(request.campaign_id)
+    return campaign
+
+
+async def record_violation(
+    *, deps: Deps, unit_id: str, request: ViolationRequest, now: datetime
+) -> ViolationRecorded:
+    """Check the violation against the county and the campaign, then publish it (202 follows).
+    Raises InvalidInput naming each field that cannot be true."""
+    errors: list[dict[str, object]] = []
+
+    def refuse(field: str, message: str) -> None:
+        errors.append({"loc": ["body", field], "msg": message, "type": "value_error"})
+
+    if request.observed_at > now + timedelta(seconds=deps.max_future_skew_s):
+        refuse("observed_at", "in the future")
+    if request.school_id is not None and deps.county.school(request.school_id) is None:
+        refuse("school_id", f"unknown school {request.school_id}")
+    campaign = await _campaign_for(deps, request, refuse)
+    if errors:
+        deps.metrics.violations_refused.inc()
+        raise InvalidInput(errors)
+    event = ViolationRecorded(
+        event_id=stable_id("violation", str(request.violation_id)),
+        occurred_at=request.observed_at,
+        violation_id=request.violation_id,
+        unit_id=unit_id,
+        officer=request.officer,
+        kind=request.kind,
+        plate=request.plate,
+        place=request.place,
+        school_id=request.school_id,
+        observed_at=request.observed_at,
+        evidence=request.evidence,
+        campaign=CampaignRef(campaign_id=campaign.campaign_id, name=campaign.name)
+        if campaign
+        else None,
+        notes=request.notes,
+    )
+    await deps.publisher.publish(deps.topics.patrols_violations, unit_id, event)
+    deps.metrics.violations.labels(request.kind).inc()
+    return event
+
+
+async def _campaign_for(deps: Deps, request: ViolationRequest, refuse: Any) -> Campaign | None:
+    if request.campaign_id is None:
+        return None
+    campaign = await deps.repo.campaign(request.campaign_id)
+    if campaign is None:
+        refuse("campaign_id", f"unknown campaign {request.campaign_id}")
+        return None
+    if not campaign.active_on(request.observed_at.date()):
+        refuse("campaign_id", f"campaign runs {campaign.starts_on} to {campaign.ends_on}")
+    if campaign.school_ids and request.school_id not in campaign.school_ids:
+        refuse("school_id", "not a school of this campaign")
+    return campaign
+
+
+async def store_violation(*, deps: Deps, event: ViolationRecorded) -> None:
+    await deps.repo.store_violation(event)
+
+
+async def violations(*, deps: Deps, query: ViolationFilter) -> list[ViolationRecorded]:
+    return await deps.repo.violations(query)

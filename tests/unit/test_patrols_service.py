@@ -7,7 +7,7 @@ from services.patrols import service
 from services.patrols.metrics import PatrolMetrics
 from services.patrols.models import PositionBatch
 from services.patrols.repository import InMemoryPatrolRepository
-from services.patrols.service import Deps, InvalidBatch
+from services.patrols.service import Deps, InvalidInput
 from shared.bus import RecordingPublisher
 from shared.events import PositionReported
 from shared.provisioning import County
@@ -67,7 +67,7 @@ async def test_a_fix_from_the_future_refuses_the_batch_naming_it(
     county: County, registry: CollectorRegistry
 ) -> None:
     deps = make_deps(county, registry)
-    with pytest.raises(InvalidBatch) as exc:
+    with pytest.raises(InvalidInput) as exc:
         await service.accept_positions(deps=deps, unit_id="U001", batch=batch(-5, 31, 29), now=NOW)
     assert [e["loc"] for e in exc.value.errors] == [["body", "fixes", 1, "recorded_at"]]
     assert deps.publisher.sent == []  # type: ignore[attr-defined]

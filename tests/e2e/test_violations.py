@@ -1,0 +1,95 @@
+"""Violations and campaigns over HTTP: every kind stored once, bad input refused, nothing
+published or stored for it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any, get_args
+
+import httpx
+
+from services.patrols.violations import KINDS_WITH_PLATE
+from shared.events import ViolationKind
+from tests.conftest import KAFKA_BOOTSTRAP, Namespace
+from tests.helpers import end_offsets, wait_for
+from tools.stack import Stack
+
+
+def report(kind: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "violation_id": str(uuid.uuid4()),
+        "kind": kind,
+        "plate": "甘D12345" if kind in KINDS_WITH_PLATE else None,
+        "place": {"lat": 35.68, "lon": 105.04, "description": "校门口"},
+        "school_id": "S001",
+        "observed_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
+        "officer": "012345",
+        "campaign_id": "school-run-2026",
+    } | overrides
+
+
+async def test_violations_of_every_kind_are_stored_once_and_bad_ones_refused(
+    stack: Stack, e2e_namespace: Namespace
+) -> None:
+    ns = e2e_namespace
+    url = stack["patrols"].url
+    unit = ns.auth("unit", "U010")
+    today = datetime.now(UTC).date()
+    campaign = {
+        "campaign_id": "school-run-2026",
+        "name": "护校安园交通整治",
+        "starts_on": (today - timedelta(days=30)).isoformat(),
+        "ends_on": (today + timedelta(days=30)).isoformat(),
+    }
+    async with httpx.AsyncClient(timeout=15) as client:
+        assert (
+            await client.post(f"{url}/v1/campaigns", json=campaign, headers=unit)
+        ).status_code == 403
+        created = await client.post(
+            f"{url}/v1/campaigns", json=campaign, headers=ns.auth("supervisor", "chief")
+        )
+        assert created.status_code == 201, created.text
+        again = await client.post(
+            f"{url}/v1/campaigns", json=campaign, headers=ns.auth("supervisor", "chief")
+        )
+        assert again.status_code == 409
+
+        bodies = [report(kind) for kind in get_args(ViolationKind)]
+        for body in [*bodies, bodies[0]]:  # the first one twice: one record
+            response = await client.post(f"{url}/v1/units/U010/violations", json=body, headers=unit)
+            assert response.status_code == 202, response.text
+
+        before = await end_offsets(KAFKA_BOOTSTRAP, ns.topics.patrols_violations)
+        bad = [
+            (report("speeding", plate=None), unit, 422),
+            (report("speeding", campaign_id="nope"), unit, 422),
+            (
+                report("other", observed_at=(datetime.now(UTC) + timedelta(hours=1)).isoformat()),
+                unit,
+                422,
+            ),
+            (report("other", school_id="S999"), unit, 422),
+            (report("other"), ns.auth("unit", "U011"), 403),
+            (report("other"), {}, 401),
+        ]
+        for body, headers, status in bad:
+            response = await client.post(
+                f"{url}/v1/units/U010/violations", json=body, headers=headers
+            )
+            assert response.status_code == status, response.text
+        assert await end_offsets(KAFKA_BOOTSTRAP, ns.topics.patrols_violations) == before
+
+        async def stored() -> list[dict[str, Any]] | None:
+            listed = await client.get(
+                f"{url}/v1/violations",
+                params={"campaign_id": "school-run-2026"},
+                headers=ns.auth("supervisor", "chief"),
+            )
+            rows: list[dict[str, Any]] = listed.json()
+            return rows if len(rows) >= len(bodies) else None
+
+        rows = await wait_for(stored)
+    assert sorted(r["violation_id"] for r in rows) == sorted(b["violation_id"] for b in bodies)
+    assert sorted(r["kind"] for r in rows) == sorted(get_args(ViolationKind))
+    assert {r["campaign"]["name"] for r in rows} == {"护校安园交通整治"}
