@@ -221,6 +221,22 @@ class ViolationRecorded(Event):
     notes: str | None = None
 
 
+class CheckinRecorded(Event):
+    """A unit checked in at a patrol point (topic patrols.checkins, key unit_id)."""
+
+    checkin_id: uuid.UUID = Field(..., description="From the terminal; idempotency key")
+    unit_id: str
+    point_id: str
+    school_id: str
+    point_kind: Literal["must_reach", "must_patrol", "stop"]
+    lat: float = Field(..., ge=-90, le=90)
+    lon: float = Field(..., ge=-180, le=180)
+    at: AwareDatetime
+    distance_m: float = Field(..., ge=0, description="From the point's centre")
+    flagged: bool = Field(..., description="Outside the geofence; the unit insisted")
+    note: str | None = None
+
+
 class DeadLetter(BaseModel):
     """What lands on `<topic>.dlq`: the original message and why it could not be processed."""
 

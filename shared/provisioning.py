@@ -70,11 +70,13 @@ class County(_Strict):
     _schools: dict[str, School] = PrivateAttr(default_factory=dict)
     _devices: dict[str, Device] = PrivateAttr(default_factory=dict)
     _units: dict[str, Unit] = PrivateAttr(default_factory=dict)
+    _points: dict[str, PatrolPoint] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: Any, /) -> None:
         self._schools = {s.school_id: s for s in self.schools}
         self._devices = {d.device_id: d for d in self.devices}
         self._units = {u.unit_id: u for u in self.units}
+        self._points = {p.point_id: p for p in self.patrol_points}
 
     @model_validator(mode="after")
     def _references_hold(self) -> County:
@@ -102,6 +104,9 @@ class County(_Strict):
 
     def unit(self, unit_id: str) -> Unit | None:
         return self._units.get(unit_id)
+
+    def point(self, point_id: str) -> PatrolPoint | None:
+        return self._points.get(point_id)
 
 
 def load_county(path: Path) -> County:

@@ -22,6 +22,7 @@ from shared.events import (
     AlarmCommand,
     AlarmLifecycle,
     AlarmPressed,
+    CheckinRecorded,
     DeadLetter,
     PositionReported,
     UnitStatusChanged,
@@ -46,6 +47,7 @@ CHANNELS: dict[str, tuple[str, type[BaseModel], list[str], list[str]]] = {
     "patrols_positions": ("unit_id", PositionReported, ["patrols"], ["patrols", "notifications"]),
     "patrols_unit_status": ("unit_id", UnitStatusChanged, ["patrols"], ["notifications"]),
     "patrols_violations": ("unit_id", ViolationRecorded, ["patrols"], ["patrols"]),
+    "patrols_checkins": ("unit_id", CheckinRecorded, ["patrols"], ["patrols"]),
 }
 
 

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime
 from services.patrols import service
 from services.patrols.models import (
     BatchAccepted,
+    CheckinRequest,
     PositionBatch,
     StatusChange,
     StoredFix,
@@ -21,7 +22,7 @@ from services.patrols.service import CampaignExists, Deps, InvalidInput
 from services.patrols.status import StatusRefused
 from services.patrols.violations import Campaign, CampaignRequest, ViolationRequest
 from shared.auth import Principal, require_role
-from shared.events import ViolationKind, ViolationRecorded, utcnow
+from shared.events import CheckinRecorded, ViolationKind, ViolationRecorded, utcnow
 
 router = APIRouter(tags=["patrols"])
 
@@ -193,3 +194,41 @@ async def post_campaign(body: CampaignRequest, deps: DepsDep, principal: Supervi
 @router.get("/v1/campaigns", response_model=list[Campaign], summary="Campaigns, newest first")
 async def get_campaigns(deps: DepsDep, _: Viewer) -> list[Campaign]:
     return await deps.repo.campaigns()
+
+
+@router.post(
+    "/v1/units/{unit_id}/checkins",
+    status_code=202,
+    response_model=CheckinRecorded,
+    summary="Check in at a patrol point (must-reach, must-patrol, stop)",
+    description="Accepted inside the point's geofence. Outside it: 422 with the distance, unless "
+    "insist=true, then recorded with flagged=true and the distance. The same checkin_id again "
+    "is the same record. Published on patrols.checkins.",
+)
+async def post_checkin(
+    unit_id: UnitId, body: CheckinRequest, deps: DepsDep, principal: Terminal
+) -> CheckinRecorded:
+    _acting_as(principal, unit_id)
+    if deps.county.unit(unit_id) is None:
+        raise HTTPException(404, f"unknown unit {unit_id}")
+    try:
+        return await service.check_in(deps=deps, unit_id=unit_id, request=body, now=utcnow())
+    except InvalidInput as exc:
+        raise RequestValidationError(exc.errors) from exc
+
+
+@router.get(
+    "/v1/points/{point_id}/checkins",
+    response_model=list[CheckinRecorded],
+    summary="Check-ins at a patrol point in [since, until)",
+)
+async def get_checkins(
+    point_id: Annotated[str, Path(max_length=64)],
+    deps: DepsDep,
+    _: Viewer,
+    since: AwareDatetime,
+    until: AwareDatetime,
+) -> list[CheckinRecorded]:
+    if deps.county.point(point_id) is None:
+        raise HTTPException(404, f"unknown patrol point {point_id}")
+    return await deps.repo.checkins(point_id, since=since, until=until)

@@ -8,7 +8,7 @@ from faststream.kafka.annotations import KafkaMessage
 from services.patrols import service
 from services.patrols.service import Deps
 from shared.bus import POSITION_BATCH, MessageProcessor, batch_subscriber, event_subscriber
-from shared.events import PositionReported, ViolationRecorded
+from shared.events import CheckinRecorded, PositionReported, ViolationRecorded
 
 
 def build_router(deps: Deps, processor: MessageProcessor) -> KafkaRouter:
@@ -39,5 +39,18 @@ def build_router(deps: Deps, processor: MessageProcessor) -> KafkaRouter:
             await service.store_violation(deps=deps, event=event)
 
         await processor.process(message, ViolationRecorded, handle)
+
+    @event_subscriber(
+        router,
+        deps.topics.patrols_checkins,
+        group_id=deps.topics.group("patrols-checkins"),
+        latency_critical=False,
+        description="Keeps every check-in once (by checkin_id)",
+    )
+    async def on_checkin(message: KafkaMessage) -> None:
+        async def handle(event: CheckinRecorded) -> None:
+            await service.store_checkin(deps=deps, event=event)
+
+        await processor.process(message, CheckinRecorded, handle)
 
     return router

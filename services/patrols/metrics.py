@@ -41,6 +41,12 @@ class PatrolMetrics:
             "Violation reports refused (future time, unknown school or campaign, ...)",
             registry=registry,
         )
+        self.checkins = Counter(
+            "safecampus_checkins_total",
+            "Check-ins at patrol points: accepted, flagged (outside, insisted), refused_geofence",
+            ["outcome"],
+            registry=registry,
+        )
         self.batch_size = Histogram(
             "safecampus_fix_batch_size",
             "Fixes per posted batch",

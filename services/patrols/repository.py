@@ -19,7 +19,13 @@ from pymongo.errors import DuplicateKeyError
 
 from services.patrols.models import StoredFix, UnitState
 from services.patrols.violations import Campaign
-from shared.events import PositionReported, UnitStatusChanged, ViolationRecorded, newest_per_unit
+from shared.events import (
+    CheckinRecorded,
+    PositionReported,
+    UnitStatusChanged,
+    ViolationRecorded,
+    newest_per_unit,
+)
 from shared.geo import geojson_point
 from shared.mongo import GEO_INDEX_OPTIONS, Document, tolerating_duplicates
 from shared.provisioning import Unit
@@ -51,6 +57,12 @@ class PatrolRepository(Protocol):
     async def campaigns(self) -> list[Campaign]: ...
 
     async def store_violation(self, event: ViolationRecorded) -> None: ...
+
+    async def store_checkin(self, event: CheckinRecorded) -> None: ...
+
+    async def checkins(
+        self, point_id: str, *, since: datetime, until: datetime
+    ) -> list[CheckinRecorded]: ...
 
     async def violations(self, query: ViolationFilter) -> list[ViolationRecorded]: ...
 
@@ -116,6 +128,7 @@ class MongoPatrolRepository:
         self._positions = db["positions"]
         self._campaigns = db["campaigns"]
         self._violations = db["violations"]
+        self._checkins = db["checkins"]
         self._history_s = history_days * 86400
 
     async def ensure_indexes(self) -> None:
@@ -126,6 +139,7 @@ class MongoPatrolRepository:
             [("campaign.campaign_id", ASCENDING), ("observed_at", ASCENDING)]
         )
         await self._violations.create_index([("observed_at", DESCENDING)])
+        await self._checkins.create_index([("point_id", ASCENDING), ("at", ASCENDING)])
 
     async def provision_units(self, units: list[Unit]) -> None:
         await self._units.bulk_write(
@@ -246,6 +260,18 @@ class MongoPatrolRepository:
         }
         await self._violations.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
 
+    async def store_checkin(self, event: CheckinRecorded) -> None:
+        doc = event.model_dump(mode="json") | {"_id": str(event.checkin_id), "at": event.at}
+        await self._checkins.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
+
+    async def checkins(
+        self, point_id: str, *, since: datetime, until: datetime
+    ) -> list[CheckinRecorded]:
+        cursor = self._checkins.find(
+            {"point_id": point_id, "at": {"$gte": since, "$lt": until}}
+        ).sort("at", ASCENDING)
+        return [CheckinRecorded.model_validate(doc) async for doc in cursor]
+
     async def violations(self, query: ViolationFilter) -> list[ViolationRecorded]:
         cursor = (
             self._violations.find(query.mongo()).sort("observed_at", DESCENDING).limit(query.limit)
@@ -259,6 +285,7 @@ class InMemoryPatrolRepository:
         self.fixes: dict[tuple[str, int], PositionReported] = {}
         self.campaign_records: dict[str, Campaign] = {}
         self.violation_records: dict[uuid.UUID, ViolationRecorded] = {}
+        self.checkin_records: dict[uuid.UUID, CheckinRecorded] = {}
 
     async def ensure_indexes(self) -> None:
         return None
@@ -334,3 +361,16 @@ class InMemoryPatrolRepository:
     async def violations(self, query: ViolationFilter) -> list[ViolationRecorded]:
         found = [v for v in self.violation_records.values() if query.matches(v)]
         return sorted(found, key=lambda v: v.observed_at, reverse=True)[: query.limit]
+
+    async def store_checkin(self, event: CheckinRecorded) -> None:
+        self.checkin_records.setdefault(event.checkin_id, event)
+
+    async def checkins(
+        self, point_id: str, *, since: datetime, until: datetime
+    ) -> list[CheckinRecorded]:
+        found = [
+            c
+            for c in self.checkin_records.values()
+            if c.point_id == point_id and since <= c.at < until
+        ]
+        return sorted(found, key=lambda c: c.at)

@@ -8,19 +8,27 @@ from typing import Any
 
 from services.patrols import status as status_rules
 from services.patrols.metrics import PatrolMetrics
-from services.patrols.models import BatchAccepted, PositionBatch, StoredFix, UnitState
+from services.patrols.models import (
+    BatchAccepted,
+    CheckinRequest,
+    PositionBatch,
+    StoredFix,
+    UnitState,
+)
 from services.patrols.repository import PatrolRepository, ViolationFilter
 from services.patrols.status import StatusRefused
 from services.patrols.violations import Campaign, CampaignRequest, ViolationRequest
 from shared.bus import Publisher
 from shared.events import (
     CampaignRef,
+    CheckinRecorded,
     PositionReported,
     UnitStatus,
     UnitStatusChanged,
     ViolationRecorded,
     stable_id,
 )
+from shared.geo import haversine_m
 from shared.provisioning import County
 from shared.topics import Topics
 
@@ -246,3 +254,57 @@ async def store_violation(*, deps: Deps, event: ViolationRecorded) -> None:
 
 async def violations(*, deps: Deps, query: ViolationFilter) -> list[ViolationRecorded]:
     return await deps.repo.violations(query)
+
+
+# --- check-ins ---------------------------------------------------------------------------------
+
+
+async def check_in(
+    *, deps: Deps, unit_id: str, request: CheckinRequest, now: datetime
+) -> CheckinRecorded:
+    """Accept a check-in inside the point's geofence; outside it, refuse with the distance
+    unless the unit insists (then it is recorded, flagged with the distance)."""
+    point = deps.county.point(request.point_id)
+    if point is None:
+        raise InvalidInput([_field("point_id", f"unknown patrol point {request.point_id}")])
+    if request.at > now + timedelta(seconds=deps.max_future_skew_s):
+        raise InvalidInput([_field("at", "in the future")])
+    distance = haversine_m(point.lat, point.lon, request.lat, request.lon)
+    outside = distance > point.radius_m
+    if outside and not request.insist:
+        deps.metrics.checkins.labels("refused_geofence").inc()
+        raise InvalidInput(
+            [
+                _field(
+                    "lat",
+                    f"{distance - point.radius_m:.0f} m outside the {point.radius_m:.0f} m "
+                    f"geofence of {point.point_id}; resend with insist=true to record it flagged",
+                )
+            ]
+        )
+    event = CheckinRecorded(
+        event_id=stable_id("checkin", str(request.checkin_id)),
+        occurred_at=request.at,
+        checkin_id=request.checkin_id,
+        unit_id=unit_id,
+        point_id=point.point_id,
+        school_id=point.school_id,
+        point_kind=point.kind,
+        lat=request.lat,
+        lon=request.lon,
+        at=request.at,
+        distance_m=round(distance, 1),
+        flagged=outside,
+        note=request.note,
+    )
+    await deps.publisher.publish(deps.topics.patrols_checkins, unit_id, event)
+    deps.metrics.checkins.labels("flagged" if outside else "accepted").inc()
+    return event
+
+
+def _field(name: str, message: str) -> dict[str, object]:
+    return {"loc": ["body", name], "msg": message, "type": "value_error"}
+
+
+async def store_checkin(*, deps: Deps, event: CheckinRecorded) -> None:
+    await deps.repo.store_checkin(event)

@@ -93,3 +93,49 @@ async def test_violations_of_every_kind_are_stored_once_and_bad_ones_refused(
     assert sorted(r["violation_id"] for r in rows) == sorted(b["violation_id"] for b in bodies)
     assert sorted(r["kind"] for r in rows) == sorted(get_args(ViolationKind))
     assert {r["campaign"]["name"] for r in rows} == {"护校安园交通整治"}
+
+
+async def test_checkins_inside_outside_and_insisted(stack: Stack, e2e_namespace: Namespace) -> None:
+    from shared.provisioning import load_county
+    from shared.settings import ROOT
+
+    ns = e2e_namespace
+    point = load_county(ROOT / "deploy" / "county.yaml").point("S002-stop")
+    assert point is not None
+    url = stack["patrols"].url
+    unit = ns.auth("unit", "U012")
+    now = datetime.now(UTC)
+
+    def body(metres: float, **extra: Any) -> dict[str, Any]:
+        return {
+            "checkin_id": str(uuid.uuid4()),
+            "point_id": point.point_id,
+            "lat": point.lat + metres * 0.001 / 111.2,
+            "lon": point.lon,
+            "at": now.isoformat(),
+        } | extra
+
+    async with httpx.AsyncClient(timeout=15) as client:
+        inside = await client.post(f"{url}/v1/units/U012/checkins", json=body(10), headers=unit)
+        assert inside.status_code == 202 and inside.json()["flagged"] is False
+        outside = await client.post(f"{url}/v1/units/U012/checkins", json=body(500), headers=unit)
+        assert outside.status_code == 422 and "outside the 40 m geofence" in outside.text
+        insisted = await client.post(
+            f"{url}/v1/units/U012/checkins", json=body(500, insist=True), headers=unit
+        )
+        assert insisted.status_code == 202 and insisted.json()["flagged"] is True
+
+        async def stored() -> list[dict[str, Any]] | None:
+            listed = await client.get(
+                f"{url}/v1/points/{point.point_id}/checkins",
+                params={
+                    "since": (now - timedelta(minutes=1)).isoformat(),
+                    "until": (now + timedelta(minutes=1)).isoformat(),
+                },
+                headers=ns.auth("supervisor", "chief"),
+            )
+            rows: list[dict[str, Any]] = listed.json()
+            return rows if len(rows) >= 2 else None
+
+        rows = await wait_for(stored)
+    assert sorted(r["flagged"] for r in rows) == [False, True]
