@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -235,6 +235,26 @@ class CheckinRecorded(Event):
     distance_m: float = Field(..., ge=0, description="From the point's centre")
     flagged: bool = Field(..., description="Outside the geofence; the unit insisted")
     note: str | None = None
+
+
+class GuardPostWindow(Event):
+    """A guard post's rush-hour window (topic patrols.guard-posts, key post_id): `empty` with
+    final=false is a coverage gap found while the window is open (act now); final=true is the
+    window's outcome at its end (staffed, late or empty), for the reports."""
+
+    post_id: str
+    school_id: str
+    unit_id: str
+    day: date
+    window: Literal["morning", "noon", "afternoon"]
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+    state: Literal["staffed", "late", "empty"]
+    final: bool
+    arrived_at: AwareDatetime | None = None
+    last_seen_m: float | None = Field(
+        None, description="Unit's distance from the post when checked"
+    )
 
 
 class DeadLetter(BaseModel):

@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     publish_timeout_s: float = Field(
         2.0, description="Broker acknowledgement wait at ingress before journaling a press"
     )
+    post_grace_s: float = Field(
+        300.0, description="Guard post empty this long into its window → coverage gap"
+    )
+    post_check_s: float = Field(15.0, description="How often guard posts are checked")
+    post_fresh_s: float = Field(
+        120.0, description="A unit's fix older than this does not count as being on post"
+    )
     consumers_enabled: bool = Field(
         True, description="false: serve HTTP only (scale ingress apart from Kafka consumers)"
     )

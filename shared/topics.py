@@ -52,6 +52,10 @@ class Topics:
         return self._name("patrols.violations")
 
     @property
+    def patrols_guard_posts(self) -> str:
+        return self._name("patrols.guard-posts")
+
+    @property
     def notifications_deliveries(self) -> str:
         return self._name("notifications.deliveries")
 
@@ -73,6 +77,7 @@ class Topics:
             self.patrols_unit_status: 3,
             self.patrols_checkins: 3,
             self.patrols_violations: 3,
+            self.patrols_guard_posts: 3,
             self.notifications_deliveries: 3,
         }
         return main | {self.dlq(name): 1 for name in main}

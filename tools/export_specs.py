@@ -24,6 +24,7 @@ from shared.events import (
     AlarmPressed,
     CheckinRecorded,
     DeadLetter,
+    GuardPostWindow,
     PositionReported,
     UnitStatusChanged,
     ViolationRecorded,
@@ -48,6 +49,12 @@ CHANNELS: dict[str, tuple[str, type[BaseModel], list[str], list[str]]] = {
     "patrols_unit_status": ("unit_id", UnitStatusChanged, ["patrols"], ["notifications"]),
     "patrols_violations": ("unit_id", ViolationRecorded, ["patrols"], ["patrols"]),
     "patrols_checkins": ("unit_id", CheckinRecorded, ["patrols"], ["patrols"]),
+    "patrols_guard_posts": (
+        "post_id",
+        GuardPostWindow,
+        ["patrols"],
+        ["(notifications, reporting: to come)"],
+    ),
 }
 
 

@@ -9,10 +9,12 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime
 
 from services.patrols import service
+from services.patrols.guardposts import Calendar, RosterEntry
 from services.patrols.models import (
     BatchAccepted,
     CheckinRequest,
     PositionBatch,
+    PostWindowRecord,
     StatusChange,
     StoredFix,
     UnitState,
@@ -232,3 +234,62 @@ async def get_checkins(
     if deps.county.point(point_id) is None:
         raise HTTPException(404, f"unknown patrol point {point_id}")
     return await deps.repo.checkins(point_id, since=since, until=until)
+
+
+Anyone = Annotated[Principal, Depends(require_role("unit", "dispatcher", "supervisor", "admin"))]
+
+
+@router.get("/v1/calendar", response_model=Calendar, summary="The school calendar")
+async def get_calendar(deps: DepsDep, _: Anyone) -> Calendar:
+    return await deps.repo.calendar()
+
+
+@router.put(
+    "/v1/calendar",
+    response_model=Calendar,
+    summary="Replace the school calendar (school weekdays, windows, holidays, exam days)",
+)
+async def put_calendar(body: Calendar, deps: DepsDep, _: Supervisor) -> Calendar:
+    await service.save_calendar(deps=deps, calendar=body)
+    return body
+
+
+@router.post(
+    "/v1/roster",
+    status_code=201,
+    summary="Put a unit on a school's gate post (护学岗) for rush-hour windows",
+    description="The post is a school's stop point; the same unit, post and start date again "
+    "replaces the entry. During each window the service checks the unit is within the post's "
+    "radius and publishes a coverage gap on patrols.guard-posts when nobody is there "
+    "POST_GRACE_S after the start, while the window is still open.",
+)
+async def post_roster(body: RosterEntry, deps: DepsDep, _: Supervisor) -> dict[str, str]:
+    try:
+        return {"entry_id": await service.add_roster_entry(deps=deps, entry=body)}
+    except InvalidInput as exc:
+        raise RequestValidationError(exc.errors) from exc
+
+
+@router.get("/v1/roster", response_model=list[RosterEntry], summary="The duty roster")
+async def get_roster(
+    deps: DepsDep, _: Viewer, unit_id: Annotated[str | None, Query(max_length=64)] = None
+) -> list[RosterEntry]:
+    return [entry for _, entry in await deps.repo.roster(unit_id=unit_id)]
+
+
+@router.get(
+    "/v1/units/{unit_id}/roster", response_model=list[RosterEntry], summary="A unit's own duty"
+)
+async def get_unit_roster(unit_id: UnitId, deps: DepsDep, principal: Reader) -> list[RosterEntry]:
+    _acting_as(principal, unit_id)
+    return [entry for _, entry in await deps.repo.roster(unit_id=unit_id)]
+
+
+@router.get(
+    "/v1/posts/today",
+    response_model=list[PostWindowRecord],
+    summary="Guard-post windows judged today: pending, staffed, late or empty",
+)
+async def get_posts_today(deps: DepsDep, _: Viewer) -> list[PostWindowRecord]:
+    calendar = await deps.repo.calendar()
+    return await deps.repo.post_windows_on(utcnow().astimezone(calendar.zone).date())

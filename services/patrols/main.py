@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 
 from services.patrols import api, handlers, service
@@ -9,6 +11,7 @@ from services.patrols.metrics import PatrolMetrics
 from services.patrols.repository import MongoPatrolRepository
 from services.patrols.service import Deps
 from shared.bus import background_failures, run_every
+from shared.events import utcnow
 from shared.provisioning import load_county
 from shared.settings import Settings
 from shared.web import ServiceKit
@@ -27,6 +30,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         county=county,
         metrics=PatrolMetrics(kit.registry),
         max_future_skew_s=kit.settings.max_future_skew_s,
+        post_grace=timedelta(seconds=kit.settings.post_grace_s),
+        post_fresh=timedelta(seconds=kit.settings.post_fresh_s),
     )
     kit.subscribe(lambda processor: handlers.build_router(deps, processor))
 
@@ -36,6 +41,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Publishes status events a crash left in a unit's outbox."""
         await run_every("status-relay", 1.0, lambda: service.relay_pending(deps=deps), failures)
 
+    async def post_monitor() -> None:
+        """Guard posts in their rush-hour windows: gaps while open, outcomes at the end."""
+        await run_every(
+            "guard-posts",
+            kit.settings.post_check_s,
+            lambda: service.watch_posts(deps=deps, now=utcnow()),
+            failures,
+        )
+
     async def provision() -> None:
         await repo.ensure_indexes()
         await repo.provision_units(county.units)
@@ -44,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routers=[api.router],
         deps=deps,
         startup=[provision],
-        background=[status_relay],
+        background=[status_relay, post_monitor],
         description="Unit terminals: positions (batches), status (rules in services/patrols/"
         "status.py, published on patrols.unit-status), unit state and history.",
     )

@@ -47,6 +47,13 @@ class PatrolMetrics:
             ["outcome"],
             registry=registry,
         )
+        self.post_windows = Counter(
+            "safecampus_guard_post_windows_total",
+            "Guard-post windows judged: final=false is a coverage gap during the window, "
+            "final=true the window's outcome (staffed, late, empty)",
+            ["window", "state", "final"],
+            registry=registry,
+        )
         self.batch_size = Histogram(
             "safecampus_fix_batch_size",
             "Fixes per posted batch",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from services.patrols.guardposts import PostState, WindowName
 from services.patrols.status import INITIAL
 from shared.events import UnitStatus, UnitStatusChanged
 
@@ -81,6 +82,26 @@ class CheckinRequest(BaseModel):
         False, description="Outside the geofence: record it anyway, flagged with the distance"
     )
     note: str | None = Field(None, max_length=500)
+
+
+class PostWindowRecord(BaseModel):
+    """How one guard post's window went (collection `post_windows`, _id = key)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    key: str = Field(..., description="post_id:day:window")
+    post_id: str
+    school_id: str
+    unit_id: str
+    day: date
+    window: WindowName
+    window_start: datetime
+    window_end: datetime
+    state: PostState = "pending"
+    arrived_at: datetime | None = None
+    last_seen_m: float | None = None
+    gap_published: bool = False
+    closed: bool = False
 
 
 class StatusChange(BaseModel):

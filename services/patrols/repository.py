@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from pymongo import ASCENDING, DESCENDING, GEOSPHERE, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.patrols.models import StoredFix, UnitState
+from services.patrols.guardposts import Calendar, RosterEntry
+from services.patrols.models import PostWindowRecord, StoredFix, UnitState
 from services.patrols.violations import Campaign
 from shared.events import (
     CheckinRecorded,
@@ -59,6 +60,20 @@ class PatrolRepository(Protocol):
     async def store_violation(self, event: ViolationRecorded) -> None: ...
 
     async def store_checkin(self, event: CheckinRecorded) -> None: ...
+
+    async def calendar(self) -> Calendar: ...
+
+    async def save_calendar(self, calendar: Calendar) -> None: ...
+
+    async def add_roster_entry(self, entry: RosterEntry) -> str: ...
+
+    async def roster(self, *, unit_id: str | None = None) -> list[tuple[str, RosterEntry]]: ...
+
+    async def post_window(self, key: str) -> PostWindowRecord | None: ...
+
+    async def save_post_window(self, record: PostWindowRecord) -> None: ...
+
+    async def post_windows_on(self, day: date) -> list[PostWindowRecord]: ...
 
     async def checkins(
         self, point_id: str, *, since: datetime, until: datetime
@@ -129,6 +144,9 @@ class MongoPatrolRepository:
         self._campaigns = db["campaigns"]
         self._violations = db["violations"]
         self._checkins = db["checkins"]
+        self._settings = db["settings"]
+        self._roster = db["roster"]
+        self._post_windows = db["post_windows"]
         self._history_s = history_days * 86400
 
     async def ensure_indexes(self) -> None:
@@ -140,6 +158,8 @@ class MongoPatrolRepository:
         )
         await self._violations.create_index([("observed_at", DESCENDING)])
         await self._checkins.create_index([("point_id", ASCENDING), ("at", ASCENDING)])
+        await self._roster.create_index("unit_id")
+        await self._post_windows.create_index("day")
 
     async def provision_units(self, units: list[Unit]) -> None:
         await self._units.bulk_write(
@@ -264,6 +284,37 @@ class MongoPatrolRepository:
         doc = event.model_dump(mode="json") | {"_id": str(event.checkin_id), "at": event.at}
         await self._checkins.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
 
+    async def calendar(self) -> Calendar:
+        doc = await self._settings.find_one({"_id": "calendar"})
+        return Calendar.model_validate(doc["calendar"]) if doc else Calendar()
+
+    async def save_calendar(self, calendar: Calendar) -> None:
+        await self._settings.replace_one(
+            {"_id": "calendar"}, {"calendar": calendar.model_dump(mode="json")}, upsert=True
+        )
+
+    async def add_roster_entry(self, entry: RosterEntry) -> str:
+        entry_id = f"{entry.unit_id}:{entry.post_id}:{entry.valid_from}"
+        doc = entry.model_dump(mode="json") | {"_id": entry_id}
+        await self._roster.replace_one({"_id": entry_id}, doc, upsert=True)
+        return entry_id
+
+    async def roster(self, *, unit_id: str | None = None) -> list[tuple[str, RosterEntry]]:
+        cursor = self._roster.find({"unit_id": unit_id} if unit_id else {})
+        return [(doc.pop("_id"), RosterEntry.model_validate(doc)) async for doc in cursor]
+
+    async def post_window(self, key: str) -> PostWindowRecord | None:
+        doc = await self._post_windows.find_one({"_id": key})
+        return PostWindowRecord.model_validate(doc) if doc else None
+
+    async def save_post_window(self, record: PostWindowRecord) -> None:
+        doc = record.model_dump(mode="python") | {"_id": record.key, "day": record.day.isoformat()}
+        await self._post_windows.replace_one({"_id": record.key}, doc, upsert=True)
+
+    async def post_windows_on(self, day: date) -> list[PostWindowRecord]:
+        cursor = self._post_windows.find({"day": day.isoformat()}).sort("window_start", ASCENDING)
+        return [PostWindowRecord.model_validate(doc) async for doc in cursor]
+
     async def checkins(
         self, point_id: str, *, since: datetime, until: datetime
     ) -> list[CheckinRecorded]:
@@ -286,6 +337,9 @@ class InMemoryPatrolRepository:
         self.campaign_records: dict[str, Campaign] = {}
         self.violation_records: dict[uuid.UUID, ViolationRecorded] = {}
         self.checkin_records: dict[uuid.UUID, CheckinRecorded] = {}
+        self.calendar_record = Calendar()
+        self.roster_records: dict[str, RosterEntry] = {}
+        self.post_window_records: dict[str, PostWindowRecord] = {}
 
     async def ensure_indexes(self) -> None:
         return None
@@ -374,3 +428,27 @@ class InMemoryPatrolRepository:
             if c.point_id == point_id and since <= c.at < until
         ]
         return sorted(found, key=lambda c: c.at)
+
+    async def calendar(self) -> Calendar:
+        return self.calendar_record
+
+    async def save_calendar(self, calendar: Calendar) -> None:
+        self.calendar_record = calendar
+
+    async def add_roster_entry(self, entry: RosterEntry) -> str:
+        entry_id = f"{entry.unit_id}:{entry.post_id}:{entry.valid_from}"
+        self.roster_records[entry_id] = entry
+        return entry_id
+
+    async def roster(self, *, unit_id: str | None = None) -> list[tuple[str, RosterEntry]]:
+        return [(k, e) for k, e in self.roster_records.items() if unit_id in (None, e.unit_id)]
+
+    async def post_window(self, key: str) -> PostWindowRecord | None:
+        return self.post_window_records.get(key)
+
+    async def save_post_window(self, record: PostWindowRecord) -> None:
+        self.post_window_records[record.key] = record
+
+    async def post_windows_on(self, day: date) -> list[PostWindowRecord]:
+        found = [r for r in self.post_window_records.values() if r.day == day]
+        return sorted(found, key=lambda r: r.window_start)

@@ -243,3 +243,44 @@ async def test_nearest_units_skip_busy_units_and_keep_the_newest_status(
         fresh_since=NOW - timedelta(minutes=5),
     )
     assert [u.unit_id for u in found] == ["free", "silent"]
+
+
+async def test_calendar_roster_and_post_windows_round_trip(
+    namespace: Namespace, mongo: Client
+) -> None:
+    from datetime import date
+
+    from services.patrols.guardposts import Calendar, RosterEntry
+    from services.patrols.models import PostWindowRecord
+
+    repo = MongoPatrolRepository(mongo[f"{namespace.db_prefix}patrols"])
+    await repo.ensure_indexes()
+    assert await repo.calendar() == Calendar(), "the default until one is saved"
+    calendar = Calendar(holidays=[date(2026, 10, 1)])
+    await repo.save_calendar(calendar)
+    assert await repo.calendar() == calendar
+    entry = RosterEntry(
+        unit_id="U1",
+        post_id="S1-stop",
+        windows=["morning"],
+        valid_from=date(2026, 9, 1),
+        valid_to=date(2027, 1, 15),
+    )
+    entry_id = await repo.add_roster_entry(entry)
+    assert await repo.add_roster_entry(entry) == entry_id, "the same entry again replaces it"
+    assert await repo.roster(unit_id="U1") == [(entry_id, entry)]
+    record = PostWindowRecord(
+        key="S1-stop:2026-11-30:morning",
+        post_id="S1-stop",
+        school_id="S1",
+        unit_id="U1",
+        day=date(2026, 11, 30),
+        window="morning",
+        window_start=NOW,
+        window_end=NOW + timedelta(hours=1),
+        state="empty",
+        gap_published=True,
+    )
+    await repo.save_post_window(record)
+    assert await repo.post_window(record.key) == record
+    assert await repo.post_windows_on(date(2026, 11, 30)) == [record]
