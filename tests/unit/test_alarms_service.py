@@ -97,8 +97,8 @@ async def test_press_id_reused_by_another_device_is_a_conflict(
     [
         ({"device_id": None}, "missing_headers"),
         ({"device_id": "NOPE"}, "unknown_device"),
-        ({"timestamp": str(int(time.time()) - 400)}, "stale_timestamp"),
-        ({"timestamp": str(int(time.time()) + 400)}, "stale_timestamp"),
+        ({"timestamp": "-400"}, "stale_timestamp"),  # seconds from now, resolved in the test
+        ({"timestamp": "+400"}, "stale_timestamp"),
         ({"signature": "0" * 64}, "bad_signature"),
     ],
 )
@@ -107,7 +107,9 @@ def test_authentication_failures_name_their_reason(
 ) -> None:
     deps = make_deps(county, registry)
     body = encode(press_body())
-    ts = headers.get("timestamp") or str(int(time.time()))
+    offset = headers.get("timestamp")
+    ts = str(int(time.time()) + int(offset)) if offset else str(int(time.time()))
+    headers = {k: v for k, v in headers.items() if k != "timestamp"}
     values = {
         "device_id": "S001-BTN1",
         "timestamp": ts,
