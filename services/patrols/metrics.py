@@ -54,6 +54,11 @@ class PatrolMetrics:
             ["window", "state", "final"],
             registry=registry,
         )
+        self.fixes_out_of_order = Counter(
+            "safecampus_fixes_out_of_order_total",
+            "Fixes older than the unit's latest: kept in history, not used as its position",
+            registry=registry,
+        )
         self.batch_size = Histogram(
             "safecampus_fix_batch_size",
             "Fixes per posted batch",

@@ -45,6 +45,8 @@ class PatrolRepository(Protocol):
 
     async def get_unit(self, unit_id: str) -> UnitState | None: ...
 
+    async def latest_fix_times(self, unit_ids: list[str]) -> dict[str, datetime]: ...
+
     async def set_status(self, unit: UnitState, event: UnitStatusChanged) -> bool: ...
 
     async def pull_status_event(self, unit_id: str, event_id: uuid.UUID) -> None: ...
@@ -225,6 +227,12 @@ class MongoPatrolRepository:
         doc = await self._units.find_one({"_id": unit_id})
         return UnitState.model_validate(doc) if doc else None
 
+    async def latest_fix_times(self, unit_ids: list[str]) -> dict[str, datetime]:
+        cursor = self._units.find(
+            {"_id": {"$in": unit_ids}, "recorded_at": {"$exists": True}}, {"recorded_at": 1}
+        )
+        return {doc["_id"]: doc["recorded_at"] async for doc in cursor}
+
     async def set_status(self, unit: UnitState, event: UnitStatusChanged) -> bool:
         """Compare-and-set on status_version; the event goes into the unit's outbox in the
         same write. False if the unit changed meanwhile."""
@@ -374,6 +382,13 @@ class InMemoryPatrolRepository:
 
     async def get_unit(self, unit_id: str) -> UnitState | None:
         return self.units.get(unit_id)
+
+    async def latest_fix_times(self, unit_ids: list[str]) -> dict[str, datetime]:
+        return {
+            u: self.units[u].recorded_at  # type: ignore[misc]
+            for u in unit_ids
+            if u in self.units and self.units[u].recorded_at is not None
+        }
 
     async def set_status(self, unit: UnitState, event: UnitStatusChanged) -> bool:
         current = self.units[unit.unit_id]

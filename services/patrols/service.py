@@ -111,10 +111,14 @@ async def accept_positions(
 
 
 async def record_positions(*, deps: Deps, fixes: list[PositionReported]) -> None:
-    """Store a batch of fixes (history once each, the unit moved to its newest fix)."""
+    """Store a batch of fixes (history once each, the unit moved to its newest fix). A fix
+    older than the unit's latest is out of order: kept in history, never its position."""
     unknown = sorted({fix.unit_id for fix in fixes if deps.county.unit(fix.unit_id) is None})
     if unknown:
         raise ValueError(f"fixes for unknown units {unknown}")
+    latest = await deps.repo.latest_fix_times(sorted({fix.unit_id for fix in fixes}))
+    late = sum(1 for f in fixes if f.unit_id in latest and f.recorded_at < latest[f.unit_id])
+    deps.metrics.fixes_out_of_order.inc(late)
     deps.metrics.fixes_stored.inc(await deps.repo.record_positions(fixes))
 
 

@@ -86,6 +86,7 @@ async def test_an_older_fix_does_not_move_the_unit_back(
     await service.record_positions(deps=deps, fixes=[older])
     unit = await service.get(deps=deps, unit_id="U001")
     assert unit is not None and unit.lat == 35.70
+    assert registry.get_sample_value("safecampus_fixes_out_of_order_total") == 1
     history = await service.history(
         deps=deps, unit_id="U001", since=NOW - timedelta(hours=1), until=NOW + timedelta(seconds=1)
     )
