@@ -50,6 +50,7 @@ test-unit: venv
 
 bench: setup infra-up
 	$(PY) -m tools.bench
+	$(PY) -m tools.bench_positions
 
 lint: venv
 	$(PY) -m ruff check .

@@ -324,7 +324,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         path = await run_path(args, base, stack)
     finally:
         stack.stop()
-        await _drop(base, namespace)
+        await drop_namespace(base, namespace)
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "args": vars(args),
@@ -333,7 +333,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-async def _drop(settings: Settings, namespace: str) -> None:
+async def drop_namespace(settings: Settings, namespace: str) -> None:
+    """Drop a benchmark namespace's databases and topics."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_url)
     for name in await client.list_database_names():
         if name.startswith(f"{namespace}_"):
