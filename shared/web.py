@@ -26,7 +26,15 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.middleware.base import RequestResponseEndpoint
 
-from shared.bus import ConsumerMetrics, KafkaPublisher, MessageProcessor, make_broker
+from shared.bus import (
+    ConsumerMetrics,
+    KafkaPublisher,
+    MessageProcessor,
+    background_failures,
+    make_broker,
+    run_every,
+)
+from shared.lag import LagMonitor
 from shared.mongo import Document, make_client, service_database
 from shared.observability import configure_logging, new_registry, new_trace_id, trace_id_var
 from shared.settings import Settings
@@ -35,6 +43,7 @@ from shared.topics import Topics, ensure_topics
 log = logging.getLogger(__name__)
 
 StartupHook = Callable[[], Awaitable[None]]
+LAG_INTERVAL_S = 15.0
 BackgroundJob = Callable[[], Coroutine[Any, Any, None]]
 
 
@@ -65,6 +74,7 @@ class ServiceKit:
     broker: KafkaBroker
     publisher: KafkaPublisher
     mongo: AsyncMongoClient[Document]
+    failures: Counter
 
     @classmethod
     def create(cls, name: str, settings: Settings) -> ServiceKit:
@@ -77,6 +87,7 @@ class ServiceKit:
             broker=broker,
             publisher=KafkaPublisher(broker),
             mongo=make_client(settings, app_name=name),
+            failures=background_failures(registry),
         )
 
     @property
@@ -105,7 +116,14 @@ class ServiceKit:
         background: Sequence[BackgroundJob] = (),
         description: str = "",
     ) -> FastAPI:
-        """The app; `background` jobs run only in processes that consume (CONSUMERS_ENABLED)."""
+        """The app; `background` jobs, and consumer-lag metrics, run only in processes that
+        consume (CONSUMERS_ENABLED)."""
+        lag = LagMonitor(self.settings.kafka_bootstrap, self.broker.subscribers, self.registry)
+
+        async def consumer_lag() -> None:
+            await run_every("consumer-lag", LAG_INTERVAL_S, lag.measure, self.failures)
+
+        background = [*background, consumer_lag]
         return build_app(
             ServiceParts(
                 name=self.name,

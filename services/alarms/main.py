@@ -13,7 +13,7 @@ from services.alarms.metrics import AlarmMetrics
 from services.alarms.ratelimit import TokenBuckets
 from services.alarms.repository import MongoAlarmRepository
 from services.alarms.service import Deps, trusted_devices
-from shared.bus import background_failures, run_every
+from shared.bus import run_every
 from shared.events import utcnow
 from shared.provisioning import device_secrets, load_county
 from shared.settings import Settings
@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         press_limiter=TokenBuckets(burst=s.press_burst, refill_s=s.press_refill_s),
     )
     kit.subscribe(lambda processor: handlers.build_router(deps, processor))
-    failures = background_failures(kit.registry)
+    failures = kit.failures
 
     async def ticker() -> None:
         """Deadlines, outbox leftovers, gauges."""

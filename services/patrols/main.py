@@ -10,7 +10,7 @@ from services.patrols import api, handlers, service
 from services.patrols.metrics import PatrolMetrics
 from services.patrols.repository import MongoPatrolRepository
 from services.patrols.service import Deps
-from shared.bus import background_failures, run_every
+from shared.bus import run_every
 from shared.events import utcnow
 from shared.provisioning import load_county
 from shared.settings import Settings
@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     kit.subscribe(lambda processor: handlers.build_router(deps, processor))
 
-    failures = background_failures(kit.registry)
+    failures = kit.failures
 
     async def status_relay() -> None:
         """Publishes status events a crash left in a unit's outbox."""

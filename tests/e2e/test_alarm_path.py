@@ -167,6 +167,12 @@ async def test_every_service_is_healthy_ready_and_exports_metrics(stack: Stack) 
             assert "safecampus_events_processed_total" in metrics
         alarms_metrics = (await client.get(f"{stack['alarms'].url}/metrics")).text
         assert "safecampus_presses_accepted_total" in alarms_metrics
+
+        async def lag_reported() -> bool:
+            text = (await client.get(f"{stack['alarms'].url}/metrics")).text
+            return "safecampus_consumer_lag{group=" in text and "alarms.pressed" in text
+
+        await wait_for(lag_reported, timeout_s=40)
         assert "faststream_received_messages_total" in alarms_metrics
 
 

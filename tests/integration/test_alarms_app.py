@@ -80,3 +80,46 @@ async def test_signed_press_is_raised_and_published(
     lifecycle = await read_topic(KAFKA_BOOTSTRAP, namespace.topics.alarms_lifecycle)
     assert [(e["alarm_id"], e["state"]) for e in lifecycle] == [(alarm_id, "raised")]
     assert lifecycle[0]["school"]["school_id"] == "S001"
+
+
+async def test_consumer_lag_counts_what_the_group_has_not_committed(namespace: Namespace) -> None:
+    from dataclasses import dataclass
+
+    from aiokafka import AIOKafkaConsumer
+    from prometheus_client import CollectorRegistry
+
+    from shared.lag import LagMonitor
+    from shared.topics import ensure_topics
+
+    @dataclass
+    class Sub:
+        group_id: str
+        topic_names: list[str]
+
+    await ensure_topics(KAFKA_BOOTSTRAP, namespace.topics)
+    topic, group = namespace.topics.alarms_commands, namespace.topics.group("lag-probe")
+    await produce(topic, *[f'{{"n": {i}}}'.encode() for i in range(5)])
+    registry = CollectorRegistry()
+    monitor = LagMonitor(KAFKA_BOOTSTRAP, [Sub(group, [topic])], registry)
+    assert await monitor.measure() == {(group, topic): 5}, "nothing committed yet: all of it"
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=KAFKA_BOOTSTRAP,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        read = 0
+        while read < 3:
+            batch = await consumer.getmany(timeout_ms=2000, max_records=3 - read)
+            read += sum(len(records) for records in batch.values())
+        await consumer.commit()
+    finally:
+        await consumer.stop()
+    assert await monitor.measure() == {(group, topic): 2}
+    assert (
+        registry.get_sample_value("safecampus_consumer_lag", {"group": group, "topic": topic}) == 2
+    )
