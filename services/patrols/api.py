@@ -23,6 +23,7 @@ from services.patrols.repository import ViolationFilter
 from services.patrols.service import CampaignExists, Deps, InvalidInput
 from services.patrols.status import StatusRefused
 from services.patrols.violations import Campaign, CampaignRequest, ViolationRequest
+from services.patrols.visits import Visit
 from shared.auth import Principal, require_role
 from shared.events import CheckinRecorded, ViolationKind, ViolationRecorded, utcnow
 
@@ -293,3 +294,26 @@ async def get_unit_roster(unit_id: UnitId, deps: DepsDep, principal: Reader) -> 
 async def get_posts_today(deps: DepsDep, _: Viewer) -> list[PostWindowRecord]:
     calendar = await deps.repo.calendar()
     return await deps.repo.post_windows_on(utcnow().astimezone(calendar.zone).date())
+
+
+@router.get(
+    "/v1/points/{point_id}/visits",
+    response_model=list[Visit],
+    summary="Visits to a patrol point and the dwell time, from positions and check-ins",
+    description="A visit is a run of a unit's fixes inside the point's geofence (fixes more than "
+    "5 min apart start a new one); an accepted check-in marks the visit, or is a visit of its "
+    "own when no fix shows the unit there. At most 12 h at a time.",
+)
+async def get_visits(
+    point_id: Annotated[str, Path(max_length=64)],
+    deps: DepsDep,
+    _: Viewer,
+    since: AwareDatetime,
+    until: AwareDatetime,
+) -> list[Visit]:
+    try:
+        return await service.visits(deps=deps, point_id=point_id, since=since, until=until)
+    except LookupError as exc:
+        raise HTTPException(404, f"unknown patrol point {point_id}") from exc
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc

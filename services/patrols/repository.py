@@ -47,6 +47,10 @@ class PatrolRepository(Protocol):
 
     async def latest_fix_times(self, unit_ids: list[str]) -> dict[str, datetime]: ...
 
+    async def fixes_in_box(
+        self, box: tuple[float, float, float, float], *, since: datetime, until: datetime
+    ) -> list[tuple[str, datetime, float, float]]: ...
+
     async def set_status(self, unit: UnitState, event: UnitStatusChanged) -> bool: ...
 
     async def pull_status_event(self, unit_id: str, event_id: uuid.UUID) -> None: ...
@@ -227,6 +231,21 @@ class MongoPatrolRepository:
         doc = await self._units.find_one({"_id": unit_id})
         return UnitState.model_validate(doc) if doc else None
 
+    async def fixes_in_box(
+        self, box: tuple[float, float, float, float], *, since: datetime, until: datetime
+    ) -> list[tuple[str, datetime, float, float]]:
+        """Every unit's fixes in [since, until) inside a lat/lon box (time index, then filter)."""
+        min_lat, max_lat, min_lon, max_lon = box
+        cursor = self._positions.find(
+            {
+                "recorded_at": {"$gte": since, "$lt": until},
+                "lat": {"$gte": min_lat, "$lte": max_lat},
+                "lon": {"$gte": min_lon, "$lte": max_lon},
+            },
+            {"unit_id": 1, "recorded_at": 1, "lat": 1, "lon": 1},
+        )
+        return [(d["unit_id"], d["recorded_at"], d["lat"], d["lon"]) async for d in cursor]
+
     async def latest_fix_times(self, unit_ids: list[str]) -> dict[str, datetime]:
         cursor = self._units.find(
             {"_id": {"$in": unit_ids}, "recorded_at": {"$exists": True}}, {"recorded_at": 1}
@@ -382,6 +401,18 @@ class InMemoryPatrolRepository:
 
     async def get_unit(self, unit_id: str) -> UnitState | None:
         return self.units.get(unit_id)
+
+    async def fixes_in_box(
+        self, box: tuple[float, float, float, float], *, since: datetime, until: datetime
+    ) -> list[tuple[str, datetime, float, float]]:
+        min_lat, max_lat, min_lon, max_lon = box
+        return [
+            (f.unit_id, f.recorded_at, f.lat, f.lon)
+            for f in self.fixes.values()
+            if since <= f.recorded_at < until
+            and min_lat <= f.lat <= max_lat
+            and min_lon <= f.lon <= max_lon
+        ]
 
     async def latest_fix_times(self, unit_ids: list[str]) -> dict[str, datetime]:
         return {

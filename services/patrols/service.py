@@ -8,6 +8,7 @@ from typing import Any
 
 from services.patrols import guardposts
 from services.patrols import status as status_rules
+from services.patrols import visits as visits_model
 from services.patrols.guardposts import Calendar, RosterEntry
 from services.patrols.metrics import PatrolMetrics
 from services.patrols.models import (
@@ -425,3 +426,22 @@ def _window_event(record: PostWindowRecord, *, final: bool) -> GuardPostWindow:
 
 async def save_calendar(*, deps: Deps, calendar: Calendar) -> None:
     await deps.repo.save_calendar(calendar)
+
+
+# --- visits and dwell --------------------------------------------------------------------------
+
+MAX_VISIT_SPAN = timedelta(hours=12)
+
+
+async def visits(
+    *, deps: Deps, point_id: str, since: datetime, until: datetime
+) -> list[visits_model.Visit]:
+    """Visits to a patrol point in [since, until), from positions and check-ins."""
+    point = deps.county.point(point_id)
+    if point is None:
+        raise LookupError(point_id)
+    if since >= until or until - since > MAX_VISIT_SPAN:
+        raise ValueError(f"since must be before until, at most {MAX_VISIT_SPAN} apart")
+    fixes = await deps.repo.fixes_in_box(visits_model.bounding_box(point), since=since, until=until)
+    checkins = await deps.repo.checkins(point_id, since=since, until=until)
+    return visits_model.find_visits(point, fixes, checkins)

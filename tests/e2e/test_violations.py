@@ -139,3 +139,62 @@ async def test_checkins_inside_outside_and_insisted(stack: Stack, e2e_namespace:
 
         rows = await wait_for(stored)
     assert sorted(r["flagged"] for r in rows) == [False, True]
+
+
+async def test_visits_and_dwell_from_positions_and_a_check_in(
+    stack: Stack, e2e_namespace: Namespace
+) -> None:
+    from shared.provisioning import load_county
+    from shared.settings import ROOT
+
+    ns = e2e_namespace
+    point = load_county(ROOT / "deploy" / "county.yaml").point("S006-must_patrol")
+    assert point is not None
+    url = stack["patrols"].url
+    unit = ns.auth("unit", "U013")
+    start = datetime.now(UTC) - timedelta(minutes=10)
+    fixes = [
+        {
+            "lat": point.lat + 50 * 0.001 / 111.2,
+            "lon": point.lon,
+            "recorded_at": (start + timedelta(seconds=30 * i)).isoformat(),
+        }
+        for i in range(7)  # three minutes inside the geofence
+    ]
+    async with httpx.AsyncClient(timeout=15) as client:
+        assert (
+            await client.post(f"{url}/v1/units/U013/positions", json={"fixes": fixes}, headers=unit)
+        ).status_code == 202
+        body = {
+            "checkin_id": str(uuid.uuid4()),
+            "point_id": point.point_id,
+            "lat": point.lat,
+            "lon": point.lon,
+            "at": (start + timedelta(minutes=1)).isoformat(),
+        }
+        assert (
+            await client.post(f"{url}/v1/units/U013/checkins", json=body, headers=unit)
+        ).status_code == 202
+        window = {
+            "since": (start - timedelta(minutes=1)).isoformat(),
+            "until": datetime.now(UTC).isoformat(),
+        }
+
+        async def visits() -> list[dict[str, Any]] | None:
+            found = await client.get(
+                f"{url}/v1/points/{point.point_id}/visits",
+                params=window,
+                headers=ns.auth("supervisor", "c"),
+            )
+            rows: list[dict[str, Any]] = found.json()
+            return rows if rows and rows[0]["checked_in"] and rows[0]["fixes"] == 7 else None
+
+        (visit,) = await wait_for(visits)
+        too_long = {"since": (start - timedelta(hours=13)).isoformat(), "until": start.isoformat()}
+        refused = await client.get(
+            f"{url}/v1/points/{point.point_id}/visits",
+            params=too_long,
+            headers=ns.auth("supervisor", "c"),
+        )
+    assert (visit["unit_id"], visit["dwell_s"], visit["source"]) == ("U013", 180.0, "positions")
+    assert refused.status_code == 422
