@@ -126,7 +126,8 @@ async def test_presses_from_two_devices_fold_into_one_alarm_of_higher_severity(
                 f"{stack['alarms'].url}/v1/alarms/{folded_id}", headers=ns.auth("dispatcher", "d")
             )
             body = response.json() if response.status_code == 200 else None
-            return body if body and body["press_count"] == 2 else None
+            folded_in = body is not None and any(t["change"] == "folded" for t in body["timeline"])
+            return body if folded_in and body["press_count"] == 2 else None
 
         alarm = await wait_for(folded)
     assert alarm["alarm_id"] == first and alarm["severity"] == 2
