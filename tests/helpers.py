@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from shared.signing import sign
+from shared.signing import derive_device_secret, sign
 
 
 def press_body(
@@ -130,3 +130,15 @@ class SseReader:
                 event = await self.next_event(timeout_s)
                 if predicate(event):
                     return event
+
+
+async def post_press(
+    client: httpx.AsyncClient, alarms_url: str, device_seed: str, body: dict[str, Any]
+) -> httpx.Response:
+    """POST a press signed as its device would (secret derived from the namespace's seed)."""
+    raw = encode(body)
+    device = body["device_id"]
+    secret = derive_device_secret(device_seed, device)
+    return await client.post(
+        f"{alarms_url}/v1/alarms", content=raw, headers=signed_headers(secret, device, raw)
+    )

@@ -51,6 +51,13 @@ def _acting_as(principal: Principal, unit_id: str) -> None:
         raise HTTPException(403, "a unit may act only as itself")
 
 
+def _known_unit(deps: Deps, principal: Principal, unit_id: str) -> None:
+    """403 for another unit's resource, 404 for a unit the county does not have."""
+    _acting_as(principal, unit_id)
+    if deps.county.unit(unit_id) is None:
+        raise HTTPException(404, f"unknown unit {unit_id}")
+
+
 @router.post(
     "/v1/units/{unit_id}/positions",
     status_code=202,
@@ -67,9 +74,7 @@ def _acting_as(principal: Principal, unit_id: str) -> None:
 async def post_positions(
     unit_id: UnitId, batch: PositionBatch, deps: DepsDep, principal: Terminal
 ) -> BatchAccepted:
-    _acting_as(principal, unit_id)
-    if deps.county.unit(unit_id) is None:
-        raise HTTPException(404, f"unknown unit {unit_id}")
+    _known_unit(deps, principal, unit_id)
     try:
         return await service.accept_positions(deps=deps, unit_id=unit_id, batch=batch, now=utcnow())
     except InvalidInput as exc:
@@ -97,9 +102,7 @@ async def get_positions(
     since: Annotated[AwareDatetime, Query(description="inclusive, RFC 3339")],
     until: Annotated[AwareDatetime, Query(description="exclusive, RFC 3339")],
 ) -> list[StoredFix]:
-    _acting_as(principal, unit_id)
-    if deps.county.unit(unit_id) is None:
-        raise HTTPException(404, f"unknown unit {unit_id}")
+    _known_unit(deps, principal, unit_id)
     try:
         return await service.history(deps=deps, unit_id=unit_id, since=since, until=until)
     except ValueError as exc:
@@ -123,9 +126,7 @@ async def get_positions(
 async def post_status(
     unit_id: UnitId, body: StatusChange, deps: DepsDep, principal: StatusSetter
 ) -> UnitState:
-    _acting_as(principal, unit_id)
-    if deps.county.unit(unit_id) is None:
-        raise HTTPException(404, f"unknown unit {unit_id}")
+    _known_unit(deps, principal, unit_id)
     try:
         return await service.change_status(
             deps=deps,
@@ -156,9 +157,7 @@ Viewer = Annotated[Principal, Depends(require_role("supervisor", "dispatcher", "
 async def post_violation(
     unit_id: UnitId, body: ViolationRequest, deps: DepsDep, principal: Terminal
 ) -> ViolationRecorded:
-    _acting_as(principal, unit_id)
-    if deps.county.unit(unit_id) is None:
-        raise HTTPException(404, f"unknown unit {unit_id}")
+    _known_unit(deps, principal, unit_id)
     try:
         return await service.record_violation(
             deps=deps, unit_id=unit_id, request=body, now=utcnow()
@@ -211,9 +210,7 @@ async def get_campaigns(deps: DepsDep, _: Viewer) -> list[Campaign]:
 async def post_checkin(
     unit_id: UnitId, body: CheckinRequest, deps: DepsDep, principal: Terminal
 ) -> CheckinRecorded:
-    _acting_as(principal, unit_id)
-    if deps.county.unit(unit_id) is None:
-        raise HTTPException(404, f"unknown unit {unit_id}")
+    _known_unit(deps, principal, unit_id)
     try:
         return await service.check_in(deps=deps, unit_id=unit_id, request=body, now=utcnow())
     except InvalidInput as exc:

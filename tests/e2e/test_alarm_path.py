@@ -12,7 +12,7 @@ from pymongo import AsyncMongoClient
 from shared.provisioning import load_county
 from shared.settings import ROOT
 from tests.conftest import Namespace
-from tests.helpers import SseReader, encode, press_body, signed_headers, wait_for
+from tests.helpers import SseReader, encode, post_press, press_body, signed_headers, wait_for
 from tools.stack import Stack
 
 COUNTY = load_county(ROOT / "deploy" / "county.yaml")
@@ -23,14 +23,7 @@ Client = AsyncMongoClient[dict[str, Any]]
 async def press(
     stack: Stack, ns: Namespace, client: httpx.AsyncClient, **fields: Any
 ) -> httpx.Response:
-    body = press_body(**fields)
-    raw = encode(body)
-    device = body["device_id"]
-    return await client.post(
-        f"{stack['alarms'].url}/v1/alarms",
-        content=raw,
-        headers=signed_headers(ns.device_secret(device), device, raw),
-    )
+    return await post_press(client, stack["alarms"].url, ns.device_seed, press_body(**fields))
 
 
 async def post_fixes(

@@ -14,7 +14,7 @@ import pytest
 
 from shared.settings import ROOT
 from tests.conftest import Namespace
-from tests.helpers import encode, press_body, read_topic, signed_headers, wait_for
+from tests.helpers import post_press, press_body, read_topic, wait_for
 from tools.stack import Stack, free_port
 
 INFRA = ROOT / "deploy" / "local" / "infra.sh"
@@ -67,13 +67,7 @@ def stack_services() -> tuple[str, ...]:
 
 async def press(client: httpx.AsyncClient, stack: Stack, ns: Namespace, school: str) -> str:
     body = press_body(school_id=school, device_id=f"{school}-BTN1")
-    raw = encode(body)
-    device = body["device_id"]
-    response = await client.post(
-        f"{stack['alarms'].url}/v1/alarms",
-        content=raw,
-        headers=signed_headers(ns.device_secret(device), device, raw),
-    )
+    response = await post_press(client, stack["alarms"].url, ns.device_seed, body)
     assert response.status_code == 202, response.text
     return str(response.json()["alarm_id"])
 

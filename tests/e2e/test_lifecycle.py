@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import KAFKA_BOOTSTRAP, Namespace
-from tests.helpers import encode, press_body, read_topic, signed_headers, wait_for
+from tests.helpers import encode, post_press, press_body, read_topic, signed_headers, wait_for
 from tools.stack import Stack
 
 ACK_TIMEOUT_S = 2
@@ -24,13 +24,7 @@ def stack_overrides() -> dict[str, str]:
 async def press(
     client: httpx.AsyncClient, stack: Stack, ns: Namespace, body: dict[str, Any]
 ) -> httpx.Response:
-    raw = encode(body)
-    device = body["device_id"]
-    return await client.post(
-        f"{stack['alarms'].url}/v1/alarms",
-        content=raw,
-        headers=signed_headers(ns.device_secret(device), device, raw),
-    )
+    return await post_press(client, stack["alarms"].url, ns.device_seed, body)
 
 
 async def raised(
