@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
@@ -190,8 +191,8 @@ def ops_router(parts: ServiceParts) -> APIRouter:
     router = APIRouter(tags=["ops"])
 
     @router.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "service": parts.name}
+    async def healthz() -> dict[str, str | int]:
+        return {"status": "ok", "service": parts.name, "pid": os.getpid()}
 
     @router.get("/readyz")
     async def readyz() -> JSONResponse:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 
 from shared.auth import issue_token
 from shared.settings import ROOT, Settings
@@ -38,7 +39,18 @@ Ctrl-C stops the simulator and the services (Kafka and the database keep running
 """
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a closed terminal, `timeout`, a supervisor) stops the demo like Ctrl-C does,
+    so the services it started are stopped too."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def main() -> None:
+    _stop_on_sigterm()
     settings = Settings()
     ports = {
         "alarms": settings.alarms_port,

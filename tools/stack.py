@@ -56,14 +56,22 @@ class ServiceProcess:
         log.close()
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
+        """Until this process (not another one on the same port) answers /readyz with 200."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc is None or self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited; see {self.log_path}:\n{self.tail()}")
             try:
+                health = httpx.get(f"{self.url}/healthz", timeout=2.0).json()
+                other = health.get("pid")
+                if other != self.proc.pid:
+                    raise RuntimeError(
+                        f"port {self.port} is answered by another process (pid {other}), "
+                        f"not {self.name} (pid {self.proc.pid}); stop it first"
+                    )
                 if httpx.get(f"{self.url}/readyz", timeout=2.0).status_code == 200:
                     return
-            except httpx.HTTPError:
+            except (httpx.HTTPError, ValueError):
                 pass
             time.sleep(0.2)
         raise TimeoutError(f"{self.name} not ready after {timeout_s} s:\n{self.tail()}")
