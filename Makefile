@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INFRA := deploy/local/infra.sh
 
-.PHONY: setup venv jars secrets infra-up infra-down infra-status infra-wipe demo test test-unit bench lint fmt clean
+.PHONY: setup venv jars secrets promtool infra-up infra-down infra-status infra-wipe demo test test-unit bench lint fmt clean
 
 setup: venv jars secrets
 
@@ -27,6 +27,12 @@ secrets: .local/secrets.env
 	umask 077; { echo "JWT_SECRET=$$(openssl rand -hex 32)"; echo "DEVICE_KEY_SEED=$$(openssl rand -hex 32)"; } > $@
 	@echo "wrote $@ (random secrets for this machine; never committed)"
 
+# promtool checks the alert rules in the tests; Debian's prometheus package brings it.
+promtool:
+	@command -v promtool >/dev/null || { \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) >/dev/null 2>&1 \
+	  || echo "warning: could not install promtool (the alert-rule tests will be skipped)"; }
+
 infra-up: venv jars
 	$(INFRA) start
 
@@ -42,7 +48,7 @@ infra-wipe:
 demo: setup infra-up
 	$(PY) -m tools.demo
 
-test: setup infra-up
+test: setup promtool infra-up
 	$(PY) -m pytest
 
 test-unit: venv
