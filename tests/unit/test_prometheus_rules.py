@@ -49,3 +49,23 @@ def test_every_metric_in_a_rule_is_exported_by_the_code() -> None:
     }
     missing = {n for n in named if n not in exported and n.removesuffix("_total") not in exported}
     assert named and not missing, missing
+
+
+def test_the_dashboard_is_current_and_queries_only_exported_metrics() -> None:
+    import json
+
+    from tools.gen_dashboard import dashboard
+
+    committed = json.loads((ROOT / "deploy" / "grafana" / "safecampus.json").read_text())
+    assert committed == dashboard(), (
+        "run `python -m tools.gen_dashboard > deploy/grafana/safecampus.json`"
+    )
+    exprs = " ".join(t["expr"] for p in committed["panels"] for t in p["targets"])
+    named = {
+        re.sub(r"_(bucket|total)$", "", n) for n in re.findall(r"\b(safecampus_[a-z_]+)", exprs)
+    }
+    code = " ".join(
+        p.read_text() for p in [*ROOT.glob("shared/*.py"), *ROOT.glob("services/*/*.py")]
+    )
+    exported = {re.sub(r"_total$", "", m) for m in re.findall(r'"(safecampus_[a-z_]+)"', code)}
+    assert len(named) >= 10 and named <= exported, named - exported
