@@ -119,15 +119,18 @@ class AlarmLifecycle(Event):
     command_id: uuid.UUID | None = Field(None, description="The command that caused it, if any")
 
 
+CommandAction = Literal[
+    "dispatch", "acknowledge", "assign", "en_route", "on_scene", "resolve", "cancel"
+]
+
+
 class AlarmCommand(Event):
     """A dispatcher's, a unit's or the system's order for an alarm (alarms.commands, key
     alarm_id). Applied once (by command_id) if the state machine allows it."""
 
     command_id: uuid.UUID = Field(default_factory=uuid.uuid4, description="Idempotency key")
     alarm_id: uuid.UUID
-    action: Literal[
-        "dispatch", "acknowledge", "assign", "en_route", "on_scene", "resolve", "cancel"
-    ]
+    action: CommandAction
     actor: str = Field(..., min_length=1, max_length=64, description="User or unit id")
     role: str = Field(..., description="The actor's role when it gave the order")
     unit_id: str | None = Field(None, max_length=64, description="For assign")

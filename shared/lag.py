@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CollectorRegistry, Gauge
 
 
-class Subscription(Protocol):
-    @property
-    def group_id(self) -> str | None: ...
-
-    @property
-    def topic_names(self) -> list[str]: ...
-
-
 class LagMonitor:
     """safecampus_consumer_lag{group,topic}: messages on the topic not yet committed by the
-    group (summed over partitions). Reads the broker's subscribers, so it follows the code."""
+    group (summed over partitions). Reads the broker's subscribers (each with `group_id` and
+    `topic_names`, as FastStream's Kafka subscribers have), so it follows the code."""
 
     def __init__(
         self, bootstrap: str, subscriptions: Iterable[Any], registry: CollectorRegistry

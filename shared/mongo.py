@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable
+from datetime import date, datetime
 from typing import Any
 
+from pydantic import BaseModel
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -50,3 +53,25 @@ async def tolerating_duplicates(write: Awaitable[object]) -> int:
             raise
         return len(errors)
     return 0
+
+
+def bson_value(value: Any) -> Any:
+    """A value MongoDB stores as such: models as documents, UUIDs and calendar dates as
+    strings; datetimes stay BSON dates (so they can be queried and sorted), recursively."""
+    if isinstance(value, BaseModel):
+        return bson_value(value.model_dump(mode="python"))
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): bson_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [bson_value(v) for v in value]
+    return value
+
+
+def to_document(model: BaseModel, **fields: Any) -> Document:
+    """The model as a document, with extra fields (typically `_id`)."""
+    document: Document = bson_value(model)
+    return document | fields

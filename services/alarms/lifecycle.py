@@ -13,12 +13,9 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 
 from shared.auth import Role
-from shared.events import AlarmState
+from shared.events import AlarmState, CommandAction
 
-Action = Literal[
-    "dispatch", "acknowledge", "assign", "en_route", "on_scene", "resolve", "cancel", "escalate"
-]
-ACTIONS: tuple[Action, ...] = get_args(Action)
+Action = CommandAction | Literal["escalate"]  # escalate: the timer's, never a user's
 CancelOutcome = Literal["false_alarm", "test", "drill", "duplicate", "other"]
 ResolveOutcome = Literal["handled", "arrest", "medical_aid", "fire_service", "no_action", "other"]
 EscalationReason = Literal["no_acknowledgement", "no_unit_on_scene"]
@@ -41,16 +38,6 @@ ALLOWED_FROM: dict[Action, frozenset[AlarmState]] = {
     "resolve": OPEN,
     "cancel": OPEN,
     "escalate": OPEN - {"on_scene"},
-}
-TARGET: dict[Action, AlarmState] = {
-    "dispatch": "dispatched",
-    "acknowledge": "acknowledged",
-    "assign": "unit_assigned",
-    "en_route": "en_route",
-    "on_scene": "on_scene",
-    "resolve": "resolved",
-    "cancel": "cancelled",
-    "escalate": "escalated",
 }
 DISPATCH_ROLES: frozenset[Role] = frozenset({"dispatcher", "supervisor", "admin"})
 WHO_MAY: dict[Action, frozenset[str]] = {

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.alarms.lifecycle import AlarmView, CancelOutcome, ResolveOutcome
 from shared.events import AlarmKind, AlarmLifecycle, AlarmPressed, AlarmState, Location, SchoolRef
+from shared.mongo import to_document
 from shared.provisioning import School
 
 
@@ -202,4 +203,4 @@ class CommandResult(BaseModel):
     at: datetime | None = None
 
     def doc(self) -> dict[str, Any]:
-        return self.model_dump(mode="json") | {"_id": str(self.command_id), "at": self.at}
+        return to_document(self, _id=str(self.command_id))

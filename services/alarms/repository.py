@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from pydantic import BaseModel
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -19,7 +18,7 @@ from pymongo.errors import DuplicateKeyError
 from services.alarms.lifecycle import OPEN
 from services.alarms.models import Alarm, CommandResult, PressRecord
 from shared.events import AlarmLifecycle, AlarmPressed
-from shared.mongo import Document
+from shared.mongo import Document, bson_value, to_document
 
 
 @dataclass(frozen=True)
@@ -85,23 +84,6 @@ class AlarmRepository(Protocol):
     async def result(self, command_id: uuid.UUID) -> CommandResult | None: ...
 
 
-def _mongo(value: Any) -> Any:
-    """Models as documents and UUIDs as strings (portable across drivers), recursively."""
-    if isinstance(value, BaseModel):
-        return _mongo(value.model_dump(mode="python"))
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _mongo(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_mongo(v) for v in value]
-    return value
-
-
-def _event_doc(event: AlarmLifecycle) -> Document:
-    return dict(_mongo(event.model_dump(mode="python")))
-
-
 class MongoAlarmRepository:
     """`presses`, `signatures` (TTL), `alarms`, `audit` (append-only), `commands`."""
 
@@ -160,7 +142,7 @@ class MongoAlarmRepository:
             return uuid.UUID(stored["press_id"]) if stored else press_id
 
     async def create_alarm(self, alarm: Alarm) -> Alarm:
-        doc = _mongo(alarm.model_dump(mode="python")) | {"_id": str(alarm.alarm_id)}
+        doc = to_document(alarm, _id=str(alarm.alarm_id))
         stored = await self._alarms.find_one_and_update(
             {"_id": doc["_id"]},
             {"$setOnInsert": doc},
@@ -197,9 +179,9 @@ class MongoAlarmRepository:
     ) -> Alarm | None:
         """Apply changes if nobody changed the alarm since `alarm` was read; None otherwise."""
         update: Document = {
-            "$set": _mongo(changes),
+            "$set": bson_value(changes),
             "$inc": {"version": 1},
-            "$push": {"outbox": _event_doc(event)},
+            "$push": {"outbox": to_document(event)},
         }
         if command_id is not None:
             update["$push"]["applied_commands"] = str(command_id)
@@ -231,7 +213,7 @@ class MongoAlarmRepository:
         return [Alarm.model_validate(doc) async for doc in cursor]
 
     async def append_audit(self, event: AlarmLifecycle) -> None:
-        doc = _event_doc(event) | {"_id": str(event.event_id)}
+        doc = to_document(event, _id=str(event.event_id))
         await self._audit.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
 
     async def timeline(self, alarm_id: uuid.UUID) -> list[AlarmLifecycle]:

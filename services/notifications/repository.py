@@ -18,7 +18,7 @@ from shared.events import (
     newest_per_unit,
 )
 from shared.geo import geojson_point, haversine_m
-from shared.mongo import GEO_INDEX_OPTIONS, Document, tolerating_duplicates
+from shared.mongo import GEO_INDEX_OPTIONS, Document, to_document, tolerating_duplicates
 
 
 class NotificationRepository(Protocol):
@@ -142,8 +142,7 @@ class MongoNotificationRepository:
         return await self._feed.count_documents({"_id": event_id}, limit=1) > 0
 
     async def insert_feed(self, entry: FeedEntry) -> bool:
-        doc = entry.model_dump(mode="json") | {"_id": str(entry.event_id)}
-        doc["occurred_at"] = entry.occurred_at
+        doc = to_document(entry, _id=str(entry.event_id))
         try:
             await self._feed.insert_one(doc)
         except DuplicateKeyError:

@@ -7,13 +7,12 @@ named windows; a school calendar says which days have windows and which are exam
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Literal, get_args
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 WindowName = Literal["morning", "noon", "afternoon"]
-WINDOW_NAMES: tuple[WindowName, ...] = get_args(WindowName)
 PostState = Literal["pending", "staffed", "late", "empty"]
 
 

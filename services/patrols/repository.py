@@ -28,7 +28,7 @@ from shared.events import (
     newest_per_unit,
 )
 from shared.geo import geojson_point
-from shared.mongo import GEO_INDEX_OPTIONS, Document, tolerating_duplicates
+from shared.mongo import GEO_INDEX_OPTIONS, Document, to_document, tolerating_duplicates
 from shared.provisioning import Unit
 
 
@@ -266,7 +266,7 @@ class MongoPatrolRepository:
                     "status_since": event.occurred_at,
                     "status_version": event.version,
                 },
-                "$push": {"outbox": event.model_dump(mode="json")},
+                "$push": {"outbox": to_document(event)},
             },
         )
         return result.modified_count == 1
@@ -281,10 +281,7 @@ class MongoPatrolRepository:
         return [UnitState.model_validate(doc) async for doc in cursor]
 
     async def add_campaign(self, campaign: Campaign) -> bool:
-        doc = campaign.model_dump(mode="json") | {
-            "_id": campaign.campaign_id,
-            "created_at": campaign.created_at,
-        }
+        doc = to_document(campaign, _id=campaign.campaign_id)
         try:
             await self._campaigns.insert_one(doc)
         except DuplicateKeyError:
@@ -301,14 +298,11 @@ class MongoPatrolRepository:
 
     async def store_violation(self, event: ViolationRecorded) -> None:
         """Once per violation_id: a redelivery or a resent request changes nothing."""
-        doc = event.model_dump(mode="json") | {
-            "_id": str(event.violation_id),
-            "observed_at": event.observed_at,
-        }
+        doc = to_document(event, _id=str(event.violation_id))
         await self._violations.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
 
     async def store_checkin(self, event: CheckinRecorded) -> None:
-        doc = event.model_dump(mode="json") | {"_id": str(event.checkin_id), "at": event.at}
+        doc = to_document(event, _id=str(event.checkin_id))
         await self._checkins.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
 
     async def calendar(self) -> Calendar:
@@ -317,12 +311,15 @@ class MongoPatrolRepository:
 
     async def save_calendar(self, calendar: Calendar) -> None:
         await self._settings.replace_one(
-            {"_id": "calendar"}, {"calendar": calendar.model_dump(mode="json")}, upsert=True
+            # an opaque settings blob (times of day, dates as keys): JSON is its natural form
+            {"_id": "calendar"},
+            {"calendar": calendar.model_dump(mode="json")},
+            upsert=True,
         )
 
     async def add_roster_entry(self, entry: RosterEntry) -> str:
         entry_id = f"{entry.unit_id}:{entry.post_id}:{entry.valid_from}"
-        doc = entry.model_dump(mode="json") | {"_id": entry_id}
+        doc = to_document(entry, _id=entry_id)
         await self._roster.replace_one({"_id": entry_id}, doc, upsert=True)
         return entry_id
 
@@ -335,7 +332,7 @@ class MongoPatrolRepository:
         return PostWindowRecord.model_validate(doc) if doc else None
 
     async def save_post_window(self, record: PostWindowRecord) -> None:
-        doc = record.model_dump(mode="python") | {"_id": record.key, "day": record.day.isoformat()}
+        doc = to_document(record, _id=record.key)
         await self._post_windows.replace_one({"_id": record.key}, doc, upsert=True)
 
     async def post_windows_on(self, day: date) -> list[PostWindowRecord]:

@@ -190,15 +190,7 @@ async def create_campaign(
 ) -> Campaign:
     unknown = [s for s in request.school_ids if deps.county.school(s) is None]
     if unknown:
-        raise InvalidInput(
-            [
-                {
-                    "loc": ["body", "school_ids"],
-                    "msg": f"unknown schools {unknown}",
-                    "type": "value_error",
-                }
-            ]
-        )
+        raise InvalidInput([_field("school_ids", f"unknown schools {unknown}")])
     campaign = Campaign(**request.model_dump(), created_by=actor, created_at=now)
     if not await deps.repo.add_campaign(campaign):
         raise CampaignExists(request.campaign_id)
@@ -213,7 +205,7 @@ async def record_violation(
     errors: list[dict[str, object]] = []
 
     def refuse(field: str, message: str) -> None:
-        errors.append({"loc": ["body", field], "msg": message, "type": "value_error"})
+        errors.append(_field(field, message))
 
     if request.observed_at > now + timedelta(seconds=deps.max_future_skew_s):
         refuse("observed_at", "in the future")
