@@ -102,6 +102,7 @@ class Simulator:
             for u in county.units
         ]
         self.sent_at: dict[str, float] = {}
+        self.responders: set[asyncio.Task[None]] = set()
         self.stats = {"fixes": 0, "presses": 0, "seen": 0, "errors": 0}
 
     async def move_units(
@@ -183,7 +184,6 @@ class Simulator:
     async def watch_dispatcher(self, client: httpx.AsyncClient, stop: asyncio.Event) -> None:
         token = issue_token(self.jwt_secret, sub="sim-dispatcher", role="dispatcher")
         url = f"{self.endpoints.notifications}/v1/dispatcher/stream"
-        responders: set[asyncio.Task[None]] = set()
         async with client.stream(
             "GET", url, headers={"Authorization": f"Bearer {token}"}, timeout=None
         ) as stream:
@@ -195,8 +195,8 @@ class Simulator:
                     self._show(entry)
                     if entry.state == "raised" and entry.change == "transition":
                         task = asyncio.create_task(self.respond(client, entry, token))
-                        responders.add(task)
-                        task.add_done_callback(responders.discard)
+                        self.responders.add(task)
+                        task.add_done_callback(self.responders.discard)
 
     async def respond(self, client: httpx.AsyncClient, entry: FeedEntry, token: str) -> None:
         """What the command centre and the nearest unit do: acknowledge, assign, drive there,
@@ -296,9 +296,9 @@ async def run(
                 await asyncio.sleep(duration_s)
         finally:
             stop.set()
-            for task in tasks:
+            for task in [*tasks, *sim.responders]:  # responders answer alarms still in flight
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, *sim.responders, return_exceptions=True)
     return sim.stats
 
 
