@@ -62,7 +62,9 @@ class Settings(BaseSettings):
         ROOT / ".local" / "journal", description="Press journal while the broker is unreachable"
     )
     publish_timeout_s: float = Field(
-        2.0, description="Broker acknowledgement wait at ingress before journaling a press"
+        2.0,
+        description="Broker acknowledgement wait at ingress: then a press is journaled, "
+        "a position batch refused with 503",
     )
     post_grace_s: float = Field(
         300.0, description="Guard post empty this long into its window → coverage gap"
@@ -70,6 +72,9 @@ class Settings(BaseSettings):
     post_check_s: float = Field(15.0, description="How often guard posts are checked")
     post_fresh_s: float = Field(
         120.0, description="A unit's fix older than this does not count as being on post"
+    )
+    position_history_days: float = Field(
+        30.0, gt=0, description="Position history older than this is deleted (hourly)"
     )
     consumers_enabled: bool = Field(
         True, description="false: serve HTTP only (scale ingress apart from Kafka consumers)"

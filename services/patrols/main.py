@@ -32,6 +32,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_future_skew_s=kit.settings.max_future_skew_s,
         post_grace=timedelta(seconds=kit.settings.post_grace_s),
         post_fresh=timedelta(seconds=kit.settings.post_fresh_s),
+        history_retention=timedelta(days=kit.settings.position_history_days),
+        publish_timeout_s=kit.settings.publish_timeout_s,
     )
     kit.subscribe(lambda processor: handlers.build_router(deps, processor))
 
@@ -50,6 +52,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             failures,
         )
 
+    async def history_retention() -> None:
+        """Deletes position history past its retention, hourly."""
+        await run_every(
+            "history-retention",
+            3600.0,
+            lambda: service.prune_history(deps=deps, now=utcnow()),
+            failures,
+        )
+
     async def provision() -> None:
         await repo.ensure_indexes()
         await repo.provision_units(county.units)
@@ -58,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routers=[api.router],
         deps=deps,
         startup=[provision],
-        background=[status_relay, post_monitor],
+        background=[status_relay, post_monitor, history_retention],
         description="Unit terminals: positions (batches), status (rules in services/patrols/"
         "status.py, published on patrols.unit-status), unit state and history.",
     )

@@ -24,6 +24,11 @@ class PatrolMetrics:
             "Fixes written to history (a redelivered or repeated fix is not)",
             registry=registry,
         )
+        self.fixes_pruned = Counter(
+            "safecampus_fixes_pruned_total",
+            "Fixes deleted from history by the retention policy",
+            registry=registry,
+        )
         self.status_changes = Counter(
             "safecampus_unit_status_changes_total",
             "Unit status changes, by the new status",

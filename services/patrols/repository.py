@@ -1,16 +1,19 @@
 """Persistence of unit state and position history: MongoDB, and a fake for unit tests.
 
-History keeps one document per fix (_id = the fix's event id), written with unordered
-insert_many, so a redelivered or repeated batch stores nothing new. (A bucket-per-unit-minute
-layout was measured and dropped: rewriting a growing document cost 16 ms per update on the
-embedded server against 0.16 ms per inserted fix; docs/benchmarks.md.)
+History keeps one document per fix, written with unordered insert_many. Its `_id` is
+`<unit_id>|<recorded_at, UTC, fixed width>`, so a redelivered or repeated fix stores nothing
+new, and that one unique index also serves every history query as a key range: each
+secondary index halved insert throughput on the embedded server (docs/benchmarks.md), so
+there is none, and retention is a periodic range delete per unit instead of a TTL index.
+(A bucket-per-unit-minute layout was measured and dropped: rewriting a growing document cost
+16 ms per update on the embedded server against 0.16 ms per inserted fix.)
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Protocol
 
 from pymongo import ASCENDING, DESCENDING, GEOSPHERE, UpdateOne
@@ -48,8 +51,15 @@ class PatrolRepository(Protocol):
     async def latest_fix_times(self, unit_ids: list[str]) -> dict[str, datetime]: ...
 
     async def fixes_in_box(
-        self, box: tuple[float, float, float, float], *, since: datetime, until: datetime
+        self,
+        box: tuple[float, float, float, float],
+        *,
+        unit_ids: list[str],
+        since: datetime,
+        until: datetime,
     ) -> list[tuple[str, datetime, float, float]]: ...
+
+    async def prune_history(self, *, unit_ids: list[str], before: datetime) -> int: ...
 
     async def set_status(self, unit: UnitState, event: UnitStatusChanged) -> bool: ...
 
@@ -131,6 +141,16 @@ def _epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def history_key(unit_id: str, at: datetime | None) -> str:
+    """`<unit_id>|<UTC time, microseconds>`: sorts by unit, then time; None is the unit's start."""
+    stamp = "" if at is None else at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{unit_id}|{stamp}"
+
+
+def history_range(unit_id: str, since: datetime, until: datetime) -> Document:
+    return {"$gte": history_key(unit_id, since), "$lt": history_key(unit_id, until)}
+
+
 def _fix_fields(fix: PositionReported) -> Document:
     return {
         "lat": fix.lat,
@@ -142,9 +162,11 @@ def _fix_fields(fix: PositionReported) -> Document:
 
 
 class MongoPatrolRepository:
-    """`units` (_id unit_id, latest fix, 2dsphere) and `positions` (_id event_id, TTL)."""
+    """`units` (_id unit_id, latest fix, 2dsphere) and `positions` (_id history_key)."""
 
-    def __init__(self, db: AsyncDatabase[Document], *, history_days: int = 30) -> None:
+    LEGACY_HISTORY_INDEXES = ("unit_id_1_recorded_at_1", "recorded_at_1")
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._units = db["units"]
         self._positions = db["positions"]
         self._campaigns = db["campaigns"]
@@ -153,12 +175,13 @@ class MongoPatrolRepository:
         self._settings = db["settings"]
         self._roster = db["roster"]
         self._post_windows = db["post_windows"]
-        self._history_s = history_days * 86400
 
     async def ensure_indexes(self) -> None:
         await self._units.create_index([("loc", GEOSPHERE)], **GEO_INDEX_OPTIONS)
-        await self._positions.create_index([("unit_id", ASCENDING), ("recorded_at", ASCENDING)])
-        await self._positions.create_index("recorded_at", expireAfterSeconds=self._history_s)
+        existing = await self._positions.index_information()
+        for name in self.LEGACY_HISTORY_INDEXES:  # from before history keys (each cost inserts)
+            if name in existing:
+                await self._positions.drop_index(name)
         await self._violations.create_index(
             [("campaign.campaign_id", ASCENDING), ("observed_at", ASCENDING)]
         )
@@ -188,7 +211,8 @@ class MongoPatrolRepository:
     async def record_positions(self, fixes: list[PositionReported]) -> int:
         """History once per fix; each unit moved to its newest fix. Returns the new fixes."""
         history = [
-            {"_id": str(fix.event_id), "unit_id": fix.unit_id, "recorded_at": fix.recorded_at}
+            {"_id": history_key(fix.unit_id, fix.recorded_at), "unit_id": fix.unit_id}
+            | {"recorded_at": fix.recorded_at}
             | _fix_fields(fix)
             for fix in fixes
         ]
@@ -222,9 +246,9 @@ class MongoPatrolRepository:
 
     async def history(self, unit_id: str, *, since: datetime, until: datetime) -> list[StoredFix]:
         """The unit's fixes in [since, until), oldest first."""
-        cursor = self._positions.find(
-            {"unit_id": unit_id, "recorded_at": {"$gte": since, "$lt": until}}
-        ).sort("recorded_at", ASCENDING)
+        cursor = self._positions.find({"_id": history_range(unit_id, since, until)}).sort(
+            "_id", ASCENDING
+        )
         return [StoredFix.model_validate(doc) async for doc in cursor]
 
     async def get_unit(self, unit_id: str) -> UnitState | None:
@@ -232,19 +256,37 @@ class MongoPatrolRepository:
         return UnitState.model_validate(doc) if doc else None
 
     async def fixes_in_box(
-        self, box: tuple[float, float, float, float], *, since: datetime, until: datetime
+        self,
+        box: tuple[float, float, float, float],
+        *,
+        unit_ids: list[str],
+        since: datetime,
+        until: datetime,
     ) -> list[tuple[str, datetime, float, float]]:
-        """Every unit's fixes in [since, until) inside a lat/lon box (time index, then filter)."""
+        """The units' fixes in [since, until) inside a lat/lon box (a key range per unit)."""
         min_lat, max_lat, min_lon, max_lon = box
-        cursor = self._positions.find(
-            {
-                "recorded_at": {"$gte": since, "$lt": until},
-                "lat": {"$gte": min_lat, "$lte": max_lat},
-                "lon": {"$gte": min_lon, "$lte": max_lon},
-            },
-            {"unit_id": 1, "recorded_at": 1, "lat": 1, "lon": 1},
-        )
-        return [(d["unit_id"], d["recorded_at"], d["lat"], d["lon"]) async for d in cursor]
+        found: list[tuple[str, datetime, float, float]] = []
+        for unit_id in unit_ids:
+            cursor = self._positions.find(
+                {
+                    "_id": history_range(unit_id, since, until),
+                    "lat": {"$gte": min_lat, "$lte": max_lat},
+                    "lon": {"$gte": min_lon, "$lte": max_lon},
+                },
+                {"recorded_at": 1, "lat": 1, "lon": 1},
+            )
+            found += [(unit_id, d["recorded_at"], d["lat"], d["lon"]) async for d in cursor]
+        return found
+
+    async def prune_history(self, *, unit_ids: list[str], before: datetime) -> int:
+        """Delete the units' fixes recorded before `before` (the retention policy)."""
+        deleted = 0
+        for unit_id in unit_ids:
+            result = await self._positions.delete_many(
+                {"_id": {"$gte": history_key(unit_id, None), "$lt": history_key(unit_id, before)}}
+            )
+            deleted += result.deleted_count
+        return deleted
 
     async def latest_fix_times(self, unit_ids: list[str]) -> dict[str, datetime]:
         cursor = self._units.find(
@@ -400,16 +442,28 @@ class InMemoryPatrolRepository:
         return self.units.get(unit_id)
 
     async def fixes_in_box(
-        self, box: tuple[float, float, float, float], *, since: datetime, until: datetime
+        self,
+        box: tuple[float, float, float, float],
+        *,
+        unit_ids: list[str],
+        since: datetime,
+        until: datetime,
     ) -> list[tuple[str, datetime, float, float]]:
         min_lat, max_lat, min_lon, max_lon = box
         return [
             (f.unit_id, f.recorded_at, f.lat, f.lon)
             for f in self.fixes.values()
-            if since <= f.recorded_at < until
+            if f.unit_id in unit_ids
+            and since <= f.recorded_at < until
             and min_lat <= f.lat <= max_lat
             and min_lon <= f.lon <= max_lon
         ]
+
+    async def prune_history(self, *, unit_ids: list[str], before: datetime) -> int:
+        old = [k for k, f in self.fixes.items() if f.unit_id in unit_ids and f.recorded_at < before]
+        for key in old:
+            del self.fixes[key]
+        return len(old)
 
     async def latest_fix_times(self, unit_ids: list[str]) -> dict[str, datetime]:
         return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from services.patrols.models import (
 from services.patrols.repository import PatrolRepository, ViolationFilter
 from services.patrols.status import StatusRefused
 from services.patrols.violations import Campaign, CampaignRequest, ViolationRequest
-from shared.bus import Publisher
+from shared.bus import UNAVAILABLE_ERRORS, Publisher
 from shared.events import (
     CampaignRef,
     CheckinRecorded,
@@ -48,6 +49,8 @@ class Deps:
     max_future_skew_s: float
     post_grace: timedelta = timedelta(minutes=5)
     post_fresh: timedelta = timedelta(minutes=2)
+    history_retention: timedelta = timedelta(days=30)
+    publish_timeout_s: float = 2.0
 
 
 MAX_HISTORY_SPAN = timedelta(hours=24)
@@ -106,7 +109,12 @@ async def accept_positions(
         )
         for fix in batch.fixes
     ]
-    await deps.publisher.publish_many(deps.topics.patrols_positions, events)
+    try:
+        async with asyncio.timeout(deps.publish_timeout_s):
+            await deps.publisher.publish_many(deps.topics.patrols_positions, events)
+    except UNAVAILABLE_ERRORS:
+        deps.metrics.fixes_refused.labels("broker_unavailable").inc(len(events))
+        raise  # 503: the terminal keeps the batch and posts it again (stored once)
     deps.metrics.fixes_accepted.inc(len(events))
     return BatchAccepted(accepted=len(events))
 
@@ -121,6 +129,15 @@ async def record_positions(*, deps: Deps, fixes: list[PositionReported]) -> None
     late = sum(1 for f in fixes if f.unit_id in latest and f.recorded_at < latest[f.unit_id])
     deps.metrics.fixes_out_of_order.inc(late)
     deps.metrics.fixes_stored.inc(await deps.repo.record_positions(fixes))
+
+
+async def prune_history(*, deps: Deps, now: datetime) -> int:
+    """Apply the retention policy: fixes older than `history_retention` are deleted."""
+    pruned = await deps.repo.prune_history(
+        unit_ids=[unit.unit_id for unit in deps.county.units], before=now - deps.history_retention
+    )
+    deps.metrics.fixes_pruned.inc(pruned)
+    return pruned
 
 
 async def get(*, deps: Deps, unit_id: str) -> UnitState | None:
@@ -434,6 +451,11 @@ async def visits(
         raise LookupError(point_id)
     if since >= until or until - since > MAX_VISIT_SPAN:
         raise ValueError(f"since must be before until, at most {MAX_VISIT_SPAN} apart")
-    fixes = await deps.repo.fixes_in_box(visits_model.bounding_box(point), since=since, until=until)
+    fixes = await deps.repo.fixes_in_box(
+        visits_model.bounding_box(point),
+        unit_ids=[unit.unit_id for unit in deps.county.units],
+        since=since,
+        until=until,
+    )
     checkins = await deps.repo.checkins(point_id, since=since, until=until)
     return visits_model.find_visits(point, fixes, checkins)

@@ -168,6 +168,42 @@ async def test_position_batch_stored_once_and_unit_moved_to_its_newest_fix(
     assert len(later) == 2
 
 
+async def test_history_is_keyed_by_unit_and_time_pruned_by_range_and_sheds_old_indexes(
+    namespace: Namespace, mongo: Client
+) -> None:
+    db = mongo[f"{namespace.db_prefix}patrols"]
+    await db["positions"].create_index([("unit_id", 1), ("recorded_at", 1)])  # the old layout
+    repo = MongoPatrolRepository(db)
+    await repo.ensure_indexes()
+    assert list(await db["positions"].index_information()) == ["_id_"]
+
+    def fix(unit_id: str, minutes_ago: int, lat: float = 35.7) -> PositionReported:
+        at = NOW - timedelta(minutes=minutes_ago)
+        return PositionReported(
+            event_id=stable_id("fix", unit_id, at.isoformat()),
+            unit_id=unit_id,
+            lat=lat,
+            lon=105.0,
+            recorded_at=at,
+        )
+
+    # "U10" shares a prefix with "U1": the key's separator keeps their ranges apart
+    await repo.record_positions([fix(u, m) for u in ("U1", "U10") for m in (90, 30, 5)])
+    await repo.record_positions([fix("U1", 60, lat=36.5)])
+    assert [
+        f.recorded_at for f in await repo.history("U1", since=NOW - timedelta(hours=2), until=NOW)
+    ] == [NOW - timedelta(minutes=m) for m in (90, 60, 30, 5)]
+    in_box = await repo.fixes_in_box(
+        (35.6, 35.8, 104.9, 105.1), unit_ids=["U1"], since=NOW - timedelta(hours=2), until=NOW
+    )
+    assert sorted(at for _, at, _, _ in in_box) == [NOW - timedelta(minutes=m) for m in (90, 30, 5)]
+
+    pruned = await repo.prune_history(unit_ids=["U1", "U10"], before=NOW - timedelta(minutes=45))
+    assert pruned == 3  # U1 at 90 and 60 minutes, U10 at 90
+    left = await repo.history("U10", since=NOW - timedelta(hours=2), until=NOW)
+    assert [f.recorded_at for f in left] == [NOW - timedelta(minutes=m) for m in (30, 5)]
+
+
 async def test_alarm_compare_and_set_folds_and_finds_by_alias(
     namespace: Namespace, mongo: Client
 ) -> None:
