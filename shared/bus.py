@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
     KafkaConnectionError,
     KafkaError,
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=BaseModel)
 
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     AutoReconnect,
     ConnectionFailure,
     NetworkTimeout,
@@ -46,8 +47,9 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
 )
 
-# What a background round may meet and simply try again next round.
-BACKGROUND_TRANSIENT: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, KafkaError)
+# The broker or the database out of reach: a background round tries again next round, and an
+# HTTP request is answered 503 with Retry-After (shared.web).
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (*TRANSIENT_ERRORS, KafkaError)
 
 # Latency-critical consumers wait at most this long for a fetch (default 500 ms shows as latency).
 FAST_FETCH_WAIT_MS = 5
@@ -115,8 +117,15 @@ def batch_subscriber(
         batch_timeout_ms=shape.max_wait_ms,
         fetch_min_bytes=shape.min_bytes,
         fetch_max_wait_ms=shape.max_wait_ms,
+        decoder=_body_left_raw,
         description=description,
     )
+
+
+async def _body_left_raw(message: Any) -> None:
+    """FastStream would JSON-decode every record of a batch for nothing: the processor parses
+    the raw records with pydantic (5 % of patrols' CPU at 5000 fixes/s)."""
+    return None
 
 
 class Publisher(Protocol):
@@ -127,11 +136,46 @@ class Publisher(Protocol):
     async def publish_many(self, topic: str, items: Sequence[tuple[str, BaseModel]]) -> None: ...
 
 
-class KafkaPublisher:
-    """Publishes pydantic events as JSON; returns only when the broker acknowledged (acks=all)."""
+class BulkProducer:
+    """A producer of its own for bulk traffic (position fixes), so it never queues in front
+    of alarm messages, and cheap per message: FastStream's publish path cost ~58 µs of CPU per
+    message against ~14 µs for aiokafka's `send` (docs/benchmarks.md). Connects on first use."""
 
-    def __init__(self, broker: KafkaBroker) -> None:
+    def __init__(self, settings: Settings, *, service: str) -> None:
+        self._settings = settings
+        self._service = service
+        self._producer: AIOKafkaProducer | None = None
+        self._starting = asyncio.Lock()
+
+    async def producer(self) -> AIOKafkaProducer:
+        async with self._starting:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self._settings.kafka_bootstrap,
+                    client_id=f"safecampus-{self._service}-bulk",
+                    acks="all",
+                    enable_idempotence=True,
+                    linger_ms=2,
+                    max_batch_size=256 * 1024,
+                    request_timeout_ms=15_000,
+                )
+                await producer.start()
+                self._producer = producer
+            return self._producer
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+
+class KafkaPublisher:
+    """Publishes pydantic events as JSON; returns only when the broker acknowledged (acks=all).
+    `publish_many` goes through the bulk producer when there is one."""
+
+    def __init__(self, broker: KafkaBroker, bulk: BulkProducer | None = None) -> None:
         self._broker = broker
+        self._bulk = bulk
 
     @staticmethod
     def _headers() -> dict[str, str]:
@@ -147,6 +191,9 @@ class KafkaPublisher:
 
     async def publish_many(self, topic: str, items: Sequence[tuple[str, BaseModel]]) -> None:
         """Pipelines the sends, then waits for every acknowledgement."""
+        if self._bulk is not None:
+            await self._publish_bulk(self._bulk, topic, items)
+            return
         headers = self._headers()
         pending: list[asyncio.Future[Any]] = []
         for key, event in items:
@@ -159,6 +206,23 @@ class KafkaPublisher:
             )
             pending.append(future)
         await asyncio.gather(*pending)
+
+    async def _publish_bulk(
+        self, bulk: BulkProducer, topic: str, items: Sequence[tuple[str, BaseModel]]
+    ) -> None:
+        producer = await bulk.producer()
+        headers = [(name, value.encode()) for name, value in self._headers().items()]
+        pending = [
+            await producer.send(
+                topic, event.model_dump_json().encode(), key=key.encode(), headers=headers
+            )
+            for key, event in items
+        ]
+        await asyncio.gather(*pending)
+
+    async def close(self) -> None:
+        if self._bulk is not None:
+            await self._bulk.close()
 
 
 @dataclass
@@ -365,7 +429,7 @@ async def run_every(
     while True:
         try:
             await job()
-        except BACKGROUND_TRANSIENT as exc:
+        except UNAVAILABLE_ERRORS as exc:
             failures.labels(name, "transient").inc()
             log.warning(
                 "background round failed; retrying", extra={"job": name, "error": repr(exc)}

@@ -28,6 +28,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from starlette.middleware.base import RequestResponseEndpoint
 
 from shared.bus import (
+    UNAVAILABLE_ERRORS,
+    BulkProducer,
     ConsumerMetrics,
     KafkaPublisher,
     MessageProcessor,
@@ -56,6 +58,7 @@ class ServiceParts:
     settings: Settings
     registry: CollectorRegistry
     broker: KafkaBroker
+    publisher: KafkaPublisher
     mongo: AsyncMongoClient[Document]
     routers: Sequence[APIRouter]
     startup: Sequence[StartupHook] = ()
@@ -86,7 +89,7 @@ class ServiceKit:
             settings=settings,
             registry=registry,
             broker=broker,
-            publisher=KafkaPublisher(broker),
+            publisher=KafkaPublisher(broker, BulkProducer(settings, service=name)),
             mongo=make_client(settings, app_name=name),
             failures=background_failures(registry),
         )
@@ -131,6 +134,7 @@ class ServiceKit:
                 settings=self.settings,
                 registry=self.registry,
                 broker=self.broker,
+                publisher=self.publisher,
                 mongo=self.mongo,
                 routers=routers,
                 startup=startup,
@@ -167,6 +171,7 @@ def build_app(parts: ServiceParts) -> FastAPI:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await parts.broker.stop()
+            await parts.publisher.close()
             await parts.mongo.close()
 
     app = FastAPI(
@@ -180,10 +185,29 @@ def build_app(parts: ServiceParts) -> FastAPI:
     for key, value in parts.state.items():
         setattr(app.state, key, value)
     _install_http_metrics(app, parts.registry)
+    for unreachable in UNAVAILABLE_ERRORS:
+        app.add_exception_handler(unreachable, _unavailable)
     app.include_router(ops_router(parts))
     for router in parts.routers:
         app.include_router(router)
     return app
+
+
+RETRY_AFTER_S = 5
+
+
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The broker or the database is unreachable: nothing was accepted, so the client keeps
+    its data and retries (every write here is idempotent)."""
+    log.warning(
+        "request refused: a backing service is unreachable",
+        extra={"path": request.url.path, "error": repr(exc)},
+    )
+    return JSONResponse(
+        {"detail": "temporarily unavailable (broker or database); retry later"},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
 
 
 def ops_router(parts: ServiceParts) -> APIRouter:

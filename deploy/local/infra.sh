@@ -11,6 +11,8 @@
 #                                  broker this way: STATE_DIR and ports from the environment)
 #
 # Ports: KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093), MONGO_PORT (27027).
+# SECANTUS_EXTRA_ARGS: more secantusd flags, for experiments (e.g. --standalone, which drops the
+# replica-set oplog; measured in docs/benchmarks.md, not the default).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -104,7 +106,7 @@ start_mongo() {
   mkdir -p "$MONGO_DATA"
   log "starting secantusdb on 127.0.0.1:$MONGO_PORT"
   nohup "$PYTHON" "$ROOT/deploy/local/secantusd.py" --host 127.0.0.1 --port "$MONGO_PORT" \
-    --storage-path "$MONGO_DATA" --log-level WARNING \
+    --storage-path "$MONGO_DATA" --log-level WARNING ${SECANTUS_EXTRA_ARGS:-} \
     --oplog-max-entries "${SECANTUS_OPLOG_MAX_ENTRIES:-5000}" --oplog-retention-seconds "${SECANTUS_OPLOG_RETENTION_S:-600}" >>"$MONGO_LOG" 2>&1 </dev/null &
   echo $! > "$MONGO_PID"
   wait_port "$MONGO_PORT" "$MONGO_PID" secantusdb 60 "$MONGO_LOG"

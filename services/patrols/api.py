@@ -69,6 +69,7 @@ def _known_unit(deps: Deps, principal: Principal, unit_id: str) -> None:
     responses={
         403: {"description": "posting for another unit"},
         404: {"description": "unknown unit"},
+        503: {"description": "the broker did not acknowledge in time: post the batch again"},
     },
 )
 async def post_positions(

@@ -1,5 +1,7 @@
-"""Presses accepted while the broker is down: journaled (fsync'd) at ingress, forwarded when
-the broker is back, each raised exactly once. The module runs a Kafka broker of its own."""
+"""While the broker is down: presses are accepted, journaled (fsync'd) at ingress and forwarded
+when the broker is back, each raised exactly once; position batches are refused with 503 and
+Retry-After, and stored once when the terminal posts them again. The module runs a Kafka
+broker of its own."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -62,7 +65,7 @@ def stack_overrides(own_broker: OwnBroker) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def stack_services() -> tuple[str, ...]:
-    return ("alarms",)
+    return ("alarms", "patrols")
 
 
 async def press(client: httpx.AsyncClient, stack: Stack, ns: Namespace, school: str) -> str:
@@ -103,3 +106,43 @@ async def test_presses_during_a_broker_outage_are_journaled_then_each_raised_onc
     # carry the same event id, and the raise above is once per press all the same.
     pressed = await read_topic(own_broker.bootstrap, ns.topics.alarms_pressed, idle_s=0.5)
     assert len({e["event_id"] for e in pressed}) == len(SCHOOLS)
+
+
+async def test_positions_during_a_broker_outage_get_503_then_are_stored_once(
+    stack: Stack, e2e_namespace: Namespace, own_broker: OwnBroker
+) -> None:
+    ns = e2e_namespace
+    url = f"{stack['patrols'].url}/v1/units/U007/positions"
+    now = datetime.now(UTC).replace(microsecond=0)
+    body = {
+        "fixes": [
+            {"lat": 35.69, "lon": 105.05, "recorded_at": (now - timedelta(seconds=s)).isoformat()}
+            for s in (30, 20, 10)
+        ]
+    }
+    auth = ns.auth("unit", "U007")
+    async with httpx.AsyncClient(timeout=60) as client:
+        own_broker.stop()
+        try:
+            refused = await client.post(url, json=body, headers=auth)
+        finally:
+            own_broker.start()
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["retry-after"] == "5"
+
+        async def accepted() -> httpx.Response | None:  # the terminal posts the batch again
+            response = await client.post(url, json=body, headers=auth)
+            return response if response.status_code == 202 else None
+
+        await wait_for(accepted, timeout_s=120, interval_s=1.0)
+
+        async def history() -> list[object] | None:
+            window = {"since": (now - timedelta(minutes=1)).isoformat(), "until": now.isoformat()}
+            response = await client.get(url, params=window, headers=auth)
+            fixes = response.json() if response.status_code == 200 else []
+            return fixes if len(fixes) >= 3 else None
+
+        stored = await wait_for(history, timeout_s=60, interval_s=0.5)
+        metrics = (await client.get(f"{stack['patrols'].url}/metrics")).text
+    assert len(stored) == 3, "the refused batch and its retry are stored once"
+    assert 'safecampus_fixes_refused_total{reason="broker_unavailable"} 3.0' in metrics
