@@ -89,6 +89,9 @@ class NearbyUnit(BaseModel):
     distance_m: float = Field(..., ge=0)
     lat: float
     lon: float
+    guard_post: bool = Field(
+        False, description="Stands guard at the alarm's school (on post, within its radius)"
+    )
 
 
 class AlarmLifecycle(Event):
@@ -258,6 +261,24 @@ class GuardPostWindow(Event):
     last_seen_m: float | None = Field(
         None, description="Unit's distance from the post when checked"
     )
+
+
+DeliveryState = Literal["queued", "sent", "delivered", "acknowledged", "failed", "expired"]
+DeliveryChannel = Literal["unit_stream", "dispatcher_stream", "webhook", "sms"]
+
+
+class DeliveryChanged(Event):
+    """A notification changed state (topic notifications.deliveries, key alarm_id). One
+    notification per alarm and recipient: `notification_id` is derived from both."""
+
+    notification_id: uuid.UUID
+    alarm_id: uuid.UUID
+    recipient: str = Field(..., description="`unit:<unit_id>`, `dispatchers`, or an endpoint name")
+    channel: DeliveryChannel
+    state: DeliveryState
+    rank: int | None = Field(None, ge=1, description="The unit's place in the ranking")
+    distance_m: float | None = Field(None, ge=0)
+    reason: str | None = Field(None, max_length=500)
 
 
 class DeadLetter(BaseModel):

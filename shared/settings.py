@@ -45,6 +45,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     nearby_radius_m: float = 3000.0
     nearby_top_k: int = 3
+    radius_widenings: int = Field(
+        2, ge=0, description="Nobody in range: double the radius up to this many times"
+    )
+    guard_post_radius_m: float = Field(
+        200.0, gt=0, description="A unit on post this close to the school is its guard post"
+    )
+    order_ack_timeout_s: float = Field(
+        20.0, gt=0, description="A unit that has not acknowledged its order by then is passed over"
+    )
     position_max_age_s: float = Field(300.0, description="Older fixes do not count as near")
     max_future_skew_s: float = Field(30.0, description="Fixes further in the future are refused")
 

@@ -24,6 +24,7 @@ from shared.events import (
     AlarmPressed,
     CheckinRecorded,
     DeadLetter,
+    DeliveryChanged,
     GuardPostWindow,
     PositionReported,
     UnitStatusChanged,
@@ -54,6 +55,12 @@ CHANNELS: dict[str, tuple[str, type[BaseModel], list[str], list[str]]] = {
         GuardPostWindow,
         ["patrols"],
         ["(notifications, reporting: to come)"],
+    ),
+    "notifications_deliveries": (
+        "alarm_id",
+        DeliveryChanged,
+        ["notifications"],
+        ["(reporting: to come)"],
     ),
 }
 

@@ -1,36 +1,42 @@
-"""In-process fan-out of feed entries to live stream subscribers."""
+"""In-process fan-out of new entries (feed entries, unit orders) to live stream subscribers."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
-from services.notifications.models import FeedEntry
+T = TypeVar("T")
 
 
 @dataclass(eq=False)
-class Subscription:
+class Subscription(Generic[T]):
     """One live client. `overflowed` means it fell behind: end its stream so it resumes from
     the database with Last-Event-ID instead of silently missing entries."""
 
-    queue: asyncio.Queue[FeedEntry] = field(default_factory=lambda: asyncio.Queue(maxsize=1000))
+    topic: str | None = None
+    queue: asyncio.Queue[T] = field(default_factory=lambda: asyncio.Queue(maxsize=1000))
     overflowed: bool = False
 
 
-class Hub:
-    def __init__(self) -> None:
-        self._subscriptions: set[Subscription] = set()
+class Hub(Generic[T]):
+    """Subscribers see what is published to their topic (None: everything)."""
 
-    def subscribe(self) -> Subscription:
-        subscription = Subscription()
+    def __init__(self) -> None:
+        self._subscriptions: set[Subscription[T]] = set()
+
+    def subscribe(self, topic: str | None = None) -> Subscription[T]:
+        subscription: Subscription[T] = Subscription(topic=topic)
         self._subscriptions.add(subscription)
         return subscription
 
-    def unsubscribe(self, subscription: Subscription) -> None:
+    def unsubscribe(self, subscription: Subscription[T]) -> None:
         self._subscriptions.discard(subscription)
 
-    def publish(self, entry: FeedEntry) -> None:
+    def publish(self, entry: T, topic: str | None = None) -> None:
         for subscription in self._subscriptions:
+            if subscription.topic is not None and subscription.topic != topic:
+                continue
             try:
                 subscription.queue.put_nowait(entry)
             except asyncio.QueueFull:

@@ -26,6 +26,40 @@ class NotificationMetrics:
             "Raised alarms with no fresh unit inside the search radius",
             registry=registry,
         )
+        self.radius_widened = Counter(
+            "safecampus_alarms_radius_widened_total",
+            "Raised alarms whose nearest units were found only after widening the radius",
+            registry=registry,
+        )
+        self.raised_to_unit = Histogram(
+            "safecampus_alarm_to_unit_seconds",
+            "Press accepted at ingress → order sent to the first unit",
+            registry=registry,
+            buckets=LATENCY_BUCKETS,
+        )
+        self.orders = Counter(
+            "safecampus_unit_orders_total",
+            "Orders sent to units, by the unit's rank (1 = first told)",
+            ["rank"],
+            registry=registry,
+        )
+        self.deliveries = Counter(
+            "safecampus_notification_deliveries_total",
+            "Notification state changes, by channel and state",
+            ["channel", "state"],
+            registry=registry,
+        )
+        self.order_ack_seconds = Histogram(
+            "safecampus_unit_order_ack_seconds",
+            "Order sent → acknowledged by the unit",
+            registry=registry,
+            buckets=(1, 2.5, 5, 10, 15, 20, 30, 60, 120),
+        )
+        self.passed_over = Counter(
+            "safecampus_units_passed_over_total",
+            "Orders that expired unacknowledged; the next unit was told",
+            registry=registry,
+        )
         self.stream_clients = Gauge(
             "safecampus_dispatcher_stream_clients",
             "Connected dispatcher live-stream clients",

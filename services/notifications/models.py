@@ -8,7 +8,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events import AlarmKind, AlarmState, Location, NearbyUnit, SchoolRef
+from shared.events import (
+    AlarmKind,
+    AlarmState,
+    DeliveryState,
+    Location,
+    NearbyUnit,
+    SchoolRef,
+)
 
 
 class FeedEntry(BaseModel):
@@ -34,9 +41,46 @@ class FeedEntry(BaseModel):
         default_factory=list, description="Nearest fresh units, closest first (on `raised`)"
     )
     radius_m: float | None = Field(None, description="Search radius used for nearest_units")
-    change: Literal["transition", "folded"] = Field(
-        "transition", description="`folded`: another press joined the alarm (state unchanged)"
+    change: Literal["transition", "folded", "passed_over"] = Field(
+        "transition",
+        description="`folded`: another press joined the alarm (state unchanged); `passed_over`: "
+        "a unit did not acknowledge its order in time (see passed_over_unit, ordered_unit)",
     )
     press_count: int = 1
     severity: int = 1
     assigned_unit: str | None = None
+    widened: bool = Field(
+        False, description="Nobody was in the default radius: radius_m is the widened one"
+    )
+    passed_over_unit: str | None = None
+    ordered_unit: str | None = Field(
+        None, description="Who is told next after a pass-over (none left: null)"
+    )
+
+
+class Order(BaseModel):
+    """A unit's order to go to an alarm (collection `orders`, _id = order_id), one per alarm and
+    unit. `seq` orders a unit's stream and is the SSE event id it resumes from."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    order_id: uuid.UUID
+    seq: int = Field(..., ge=1)
+    alarm_id: uuid.UUID
+    unit_id: str
+    rank: int = Field(..., ge=1, description="1 = the first unit told")
+    distance_m: float
+    guard_post: bool = False
+    state: DeliveryState
+    deadline: datetime = Field(..., description="Acknowledge by then, or the next unit is told")
+    next_units: list[NearbyUnit] = Field(
+        default_factory=list, description="The rest of the ranking, told in turn on pass-over"
+    )
+    school: SchoolRef
+    kind: AlarmKind
+    silent: bool = Field(..., description="Silent alarm: approach without sirens")
+    location: Location
+    pressed_at: datetime
+    ordered_at: datetime
+    acknowledged_at: datetime | None = None
+    reason: str | None = None

@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from pymongo import ASCENDING, GEOSPHERE, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.notifications.models import FeedEntry
+from services.notifications.models import FeedEntry, Order
 from shared.events import (
     DISPATCHABLE,
+    DeliveryState,
     NearbyUnit,
     PositionReported,
     UnitStatusChanged,
     newest_per_unit,
 )
 from shared.geo import geojson_point, haversine_m
-from shared.mongo import GEO_INDEX_OPTIONS, Document, to_document, tolerating_duplicates
+from shared.mongo import (
+    GEO_INDEX_OPTIONS,
+    Document,
+    bson_value,
+    to_document,
+    tolerating_duplicates,
+)
+
+FEED = "dispatcher_feed"
+ORDERS = "orders"
+OPEN: set[DeliveryState] = {"queued", "sent", "delivered"}
 
 
 class NotificationRepository(Protocol):
@@ -29,10 +41,17 @@ class NotificationRepository(Protocol):
     async def set_status(self, change: UnitStatusChanged) -> None: ...
 
     async def nearest_units(
-        self, *, lat: float, lon: float, radius_m: float, limit: int, fresh_since: datetime
+        self,
+        *,
+        lat: float,
+        lon: float,
+        radius_m: float,
+        limit: int,
+        fresh_since: datetime,
+        guard_post_radius_m: float,
     ) -> list[NearbyUnit]: ...
 
-    async def next_seq(self) -> int: ...
+    async def next_seq(self, counter: str = FEED) -> int: ...
 
     async def has_feed_entry(self, event_id: str) -> bool: ...
 
@@ -40,20 +59,45 @@ class NotificationRepository(Protocol):
 
     async def feed_after(self, seq: int, *, limit: int) -> list[FeedEntry]: ...
 
-    async def last_seq(self) -> int: ...
+    async def last_seq(self, counter: str = FEED) -> int: ...
+
+    async def feed_entry(self, event_id: str) -> FeedEntry | None: ...
+
+    async def latest_feed_entry(self, alarm_id: uuid.UUID) -> FeedEntry | None: ...
+
+    async def insert_order(self, order: Order) -> bool: ...
+
+    async def get_order(self, order_id: uuid.UUID) -> Order | None: ...
+
+    async def change_order(
+        self, order_id: uuid.UUID, *, from_states: set[DeliveryState], **changes: Any
+    ) -> Order | None: ...
+
+    async def overdue_orders(self, now: datetime) -> list[Order]: ...
+
+    async def open_orders(self, alarm_id: uuid.UUID) -> list[Order]: ...
+
+    async def orders_after(self, unit_id: str, seq: int, *, limit: int) -> list[Order]: ...
 
 
 class MongoNotificationRepository:
-    """`unit_positions` (_id unit_id, 2dsphere), `dispatcher_feed` (_id event_id), `counters`."""
+    """`unit_positions` (_id unit_id, 2dsphere), `dispatcher_feed` (_id event_id), `orders`
+    (_id order_id), `counters`."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._positions = db["unit_positions"]
         self._feed = db["dispatcher_feed"]
+        self._orders = db["orders"]
         self._counters = db["counters"]
 
     async def ensure_indexes(self) -> None:
         await self._positions.create_index([("loc", GEOSPHERE)], **GEO_INDEX_OPTIONS)
         await self._feed.create_index([("seq", ASCENDING)], unique=True)
+        await self._feed.create_index([("alarm_id", ASCENDING), ("seq", ASCENDING)])
+        await self._orders.create_index([("seq", ASCENDING)], unique=True)
+        await self._orders.create_index([("unit_id", ASCENDING), ("seq", ASCENDING)])
+        await self._orders.create_index([("state", ASCENDING), ("deadline", ASCENDING)])
+        await self._orders.create_index("alarm_id")
 
     async def upsert_positions(self, fixes: list[PositionReported]) -> None:
         """Move each unit to its newest fix, unless we already hold a newer one (then the
@@ -95,7 +139,14 @@ class MongoNotificationRepository:
         )
 
     async def nearest_units(
-        self, *, lat: float, lon: float, radius_m: float, limit: int, fresh_since: datetime
+        self,
+        *,
+        lat: float,
+        lon: float,
+        radius_m: float,
+        limit: int,
+        fresh_since: datetime,
+        guard_post_radius_m: float,
     ) -> list[NearbyUnit]:
         pipeline: list[Document] = [
             {
@@ -124,13 +175,15 @@ class MongoNotificationRepository:
                 distance_m=round(doc["distance_m"], 1),
                 lat=doc["loc"]["coordinates"][1],
                 lon=doc["loc"]["coordinates"][0],
+                guard_post=doc.get("status") == "on_post"
+                and doc["distance_m"] <= guard_post_radius_m,
             )
             async for doc in cursor
         ]
 
-    async def next_seq(self) -> int:
+    async def next_seq(self, counter: str = FEED) -> int:
         doc = await self._counters.find_one_and_update(
-            {"_id": "dispatcher_feed"},
+            {"_id": counter},
             {"$inc": {"value": 1}},
             upsert=True,
             return_document=ReturnDocument.AFTER,
@@ -153,9 +206,57 @@ class MongoNotificationRepository:
         cursor = self._feed.find({"seq": {"$gt": seq}}).sort("seq", ASCENDING).limit(limit)
         return [FeedEntry.model_validate(doc) async for doc in cursor]
 
-    async def last_seq(self) -> int:
-        doc = await self._counters.find_one({"_id": "dispatcher_feed"})
+    async def last_seq(self, counter: str = FEED) -> int:
+        doc = await self._counters.find_one({"_id": counter})
         return int(doc["value"]) if doc else 0
+
+    async def feed_entry(self, event_id: str) -> FeedEntry | None:
+        doc = await self._feed.find_one({"_id": event_id})
+        return FeedEntry.model_validate(doc) if doc else None
+
+    async def latest_feed_entry(self, alarm_id: uuid.UUID) -> FeedEntry | None:
+        doc = await self._feed.find_one({"alarm_id": bson_value(alarm_id)}, sort=[("seq", -1)])
+        return FeedEntry.model_validate(doc) if doc else None
+
+    async def insert_order(self, order: Order) -> bool:
+        try:
+            await self._orders.insert_one(to_document(order, _id=str(order.order_id)))
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def get_order(self, order_id: uuid.UUID) -> Order | None:
+        doc = await self._orders.find_one({"_id": str(order_id)})
+        return Order.model_validate(doc) if doc else None
+
+    async def change_order(
+        self, order_id: uuid.UUID, *, from_states: set[DeliveryState], **changes: Any
+    ) -> Order | None:
+        """Compare-and-set on the order's state; None if it was not in one of `from_states`."""
+        doc = await self._orders.find_one_and_update(
+            {"_id": str(order_id), "state": {"$in": sorted(from_states)}},
+            {"$set": {key: bson_value(value) for key, value in changes.items()}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return Order.model_validate(doc) if doc else None
+
+    async def overdue_orders(self, now: datetime) -> list[Order]:
+        cursor = self._orders.find({"state": {"$in": sorted(OPEN)}, "deadline": {"$lt": now}})
+        return [Order.model_validate(doc) async for doc in cursor]
+
+    async def open_orders(self, alarm_id: uuid.UUID) -> list[Order]:
+        cursor = self._orders.find(
+            {"alarm_id": bson_value(alarm_id), "state": {"$in": sorted(OPEN)}}
+        )
+        return [Order.model_validate(doc) async for doc in cursor]
+
+    async def orders_after(self, unit_id: str, seq: int, *, limit: int) -> list[Order]:
+        cursor = (
+            self._orders.find({"unit_id": unit_id, "seq": {"$gt": seq}})
+            .sort("seq", ASCENDING)
+            .limit(limit)
+        )
+        return [Order.model_validate(doc) async for doc in cursor]
 
 
 class InMemoryNotificationRepository:
@@ -163,7 +264,8 @@ class InMemoryNotificationRepository:
         self.positions: dict[str, PositionReported] = {}
         self.statuses: dict[str, UnitStatusChanged] = {}
         self.feed: dict[str, FeedEntry] = {}
-        self.seq = 0
+        self.orders: dict[uuid.UUID, Order] = {}
+        self.counters: dict[str, int] = {}
 
     async def ensure_indexes(self) -> None:
         return None
@@ -184,7 +286,14 @@ class InMemoryNotificationRepository:
         return held is None or held.status in DISPATCHABLE
 
     async def nearest_units(
-        self, *, lat: float, lon: float, radius_m: float, limit: int, fresh_since: datetime
+        self,
+        *,
+        lat: float,
+        lon: float,
+        radius_m: float,
+        limit: int,
+        fresh_since: datetime,
+        guard_post_radius_m: float,
     ) -> list[NearbyUnit]:
         ranked = sorted(
             (
@@ -195,14 +304,24 @@ class InMemoryNotificationRepository:
             key=lambda pair: pair[0],
         )
         return [
-            NearbyUnit(unit_id=f.unit_id, distance_m=round(d, 1), lat=f.lat, lon=f.lon)
+            NearbyUnit(
+                unit_id=f.unit_id,
+                distance_m=round(d, 1),
+                lat=f.lat,
+                lon=f.lon,
+                guard_post=self._on_post(f.unit_id) and d <= guard_post_radius_m,
+            )
             for d, f in ranked
             if d <= radius_m
         ][:limit]
 
-    async def next_seq(self) -> int:
-        self.seq += 1
-        return self.seq
+    def _on_post(self, unit_id: str) -> bool:
+        held = self.statuses.get(unit_id)
+        return held is not None and held.status == "on_post"
+
+    async def next_seq(self, counter: str = FEED) -> int:
+        self.counters[counter] = self.counters.get(counter, 0) + 1
+        return self.counters[counter]
 
     async def has_feed_entry(self, event_id: str) -> bool:
         return event_id in self.feed
@@ -216,5 +335,43 @@ class InMemoryNotificationRepository:
     async def feed_after(self, seq: int, *, limit: int) -> list[FeedEntry]:
         return sorted((e for e in self.feed.values() if e.seq > seq), key=lambda e: e.seq)[:limit]
 
-    async def last_seq(self) -> int:
-        return self.seq
+    async def last_seq(self, counter: str = FEED) -> int:
+        return self.counters.get(counter, 0)
+
+    async def feed_entry(self, event_id: str) -> FeedEntry | None:
+        return self.feed.get(event_id)
+
+    async def latest_feed_entry(self, alarm_id: uuid.UUID) -> FeedEntry | None:
+        entries = [e for e in self.feed.values() if e.alarm_id == alarm_id]
+        return max(entries, key=lambda e: e.seq) if entries else None
+
+    async def insert_order(self, order: Order) -> bool:
+        if order.order_id in self.orders:
+            return False
+        self.orders[order.order_id] = order
+        return True
+
+    async def get_order(self, order_id: uuid.UUID) -> Order | None:
+        return self.orders.get(order_id)
+
+    async def change_order(
+        self, order_id: uuid.UUID, *, from_states: set[DeliveryState], **changes: Any
+    ) -> Order | None:
+        held = self.orders.get(order_id)
+        if held is None or held.state not in from_states:
+            return None
+        self.orders[order_id] = held.model_copy(update=changes)
+        return self.orders[order_id]
+
+    async def overdue_orders(self, now: datetime) -> list[Order]:
+        return [o for o in self.orders.values() if o.state in OPEN and o.deadline < now]
+
+    async def open_orders(self, alarm_id: uuid.UUID) -> list[Order]:
+        return [o for o in self.orders.values() if o.alarm_id == alarm_id and o.state in OPEN]
+
+    async def orders_after(self, unit_id: str, seq: int, *, limit: int) -> list[Order]:
+        mine = sorted(
+            (o for o in self.orders.values() if o.unit_id == unit_id and o.seq > seq),
+            key=lambda o: o.seq,
+        )
+        return mine[:limit]

@@ -83,6 +83,7 @@ async def test_nearest_units_by_2dsphere_closest_first_fresh_only(
         radius_m=3000,
         limit=3,
         fresh_since=NOW - timedelta(minutes=5),
+        guard_post_radius_m=200,
     )
     assert [u.unit_id for u in found] == ["near", "mid", "far"]
     assert [round(u.distance_m, -1) for u in found] == [300, 1200, 2500]
@@ -99,7 +100,12 @@ async def test_an_older_fix_never_replaces_a_newer_one(namespace: Namespace, mon
     await repo.upsert_positions([older])  # an older batch later changes nothing
     await repo.upsert_positions([newer])  # nor does a redelivery
     (unit,) = await repo.nearest_units(
-        lat=35.70, lon=105.0, radius_m=100, limit=5, fresh_since=NOW - timedelta(minutes=1)
+        lat=35.70,
+        lon=105.0,
+        radius_m=100,
+        limit=5,
+        fresh_since=NOW - timedelta(minutes=1),
+        guard_post_radius_m=200,
     )
     assert unit.unit_id == "u" and unit.lat == 35.70
 
@@ -277,8 +283,19 @@ async def test_nearest_units_skip_busy_units_and_keep_the_newest_status(
         radius_m=3000,
         limit=5,
         fresh_since=NOW - timedelta(minutes=5),
+        guard_post_radius_m=200,
     )
     assert [u.unit_id for u in found] == ["free", "silent"]
+    await repo.set_status(change("free", "on_post", 3))
+    (post, _) = await repo.nearest_units(
+        lat=SCHOOL.lat,
+        lon=SCHOOL.lon,
+        radius_m=3000,
+        limit=5,
+        fresh_since=NOW - timedelta(minutes=5),
+        guard_post_radius_m=5000,
+    )
+    assert (post.unit_id, post.guard_post) == ("free", True)
 
 
 async def test_calendar_roster_and_post_windows_round_trip(
@@ -320,3 +337,77 @@ async def test_calendar_roster_and_post_windows_round_trip(
     await repo.save_post_window(record)
     assert await repo.post_window(record.key) == record
     assert await repo.post_windows_on(date(2026, 11, 30)) == [record]
+
+
+async def test_orders_compare_and_set_overdue_and_per_unit_replay(
+    namespace: Namespace, mongo: Client
+) -> None:
+    from services.notifications.models import FeedEntry, Order
+    from services.notifications.repository import ORDERS
+    from shared.events import Location
+
+    repo = MongoNotificationRepository(mongo[f"{namespace.db_prefix}notifications"])
+    await repo.ensure_indexes()
+    alarm_id = stable_id("alarm", "orders")
+    location = Location(building="A", floor=1, room="101")
+
+    def order(unit: str, deadline: datetime) -> Order:
+        return Order(
+            order_id=stable_id("order", unit),
+            seq=1,
+            alarm_id=alarm_id,
+            unit_id=unit,
+            rank=1,
+            distance_m=120.5,
+            state="sent",
+            deadline=deadline,
+            school=SCHOOL,
+            kind="fire",
+            silent=False,
+            location=location,
+            pressed_at=NOW,
+            ordered_at=NOW,
+        )
+
+    first = order("U1", NOW - timedelta(seconds=1)).model_copy(
+        update={"seq": await repo.next_seq(ORDERS)}
+    )
+    later = order("U2", NOW + timedelta(minutes=1)).model_copy(
+        update={"seq": await repo.next_seq(ORDERS)}
+    )
+    assert await repo.insert_order(first) and await repo.insert_order(later)
+    assert not await repo.insert_order(first), "one order per id, ever"
+    assert [o.unit_id for o in await repo.overdue_orders(NOW)] == ["U1"]
+    expired = await repo.change_order(
+        first.order_id, from_states={"sent", "delivered"}, state="expired", reason="late"
+    )
+    assert expired is not None and (expired.state, expired.reason) == ("expired", "late")
+    assert await repo.change_order(first.order_id, from_states={"sent"}, state="delivered") is None
+    assert await repo.overdue_orders(NOW) == []
+    assert [o.unit_id for o in await repo.open_orders(alarm_id)] == ["U2"]
+    assert [o.seq for o in await repo.orders_after("U2", 0, limit=10)] == [later.seq]
+    assert await repo.orders_after("U2", later.seq, limit=10) == []
+    assert await repo.last_seq(ORDERS) == later.seq
+
+    entries = [
+        FeedEntry(
+            seq=await repo.next_seq(),
+            event_id=stable_id("feed", state),
+            alarm_id=alarm_id,
+            state=state,
+            school=SCHOOL,
+            kind="fire",
+            silent=False,
+            test=False,
+            location=location,
+            pressed_at=NOW,
+            occurred_at=NOW,
+        )
+        for state in ("raised", "acknowledged")
+    ]
+    for entry in entries:
+        assert await repo.insert_feed(entry)
+    latest = await repo.latest_feed_entry(alarm_id)
+    assert latest is not None and latest.state == "acknowledged"
+    held = await repo.feed_entry(str(entries[0].event_id))
+    assert held is not None and held.state == "raised"

@@ -1,5 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from services.notifications import service
@@ -7,7 +8,16 @@ from services.notifications.hub import Hub
 from services.notifications.metrics import NotificationMetrics
 from services.notifications.repository import InMemoryNotificationRepository
 from services.notifications.service import Deps
-from shared.events import AlarmLifecycle, PositionReported, SchoolRef, stable_id
+from shared.bus import RecordingPublisher
+from shared.events import (
+    AlarmLifecycle,
+    DeliveryChanged,
+    PositionReported,
+    SchoolRef,
+    UnitStatusChanged,
+    stable_id,
+)
+from shared.topics import Topics
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 SCHOOL = SchoolRef(school_id="S1", name="一中", township="会师镇", lat=35.69, lon=105.05)
@@ -23,6 +33,29 @@ def make_deps(registry: CollectorRegistry) -> Deps:
         radius_m=3000,
         top_k=3,
         position_max_age_s=300,
+        publisher=RecordingPublisher(),
+        topics=Topics(),
+        orders_hub=Hub(),
+    )
+
+
+def deliveries(deps: Deps) -> list[tuple[str, str]]:
+    """(recipient, state) of every delivery event published, in order."""
+    sent = deps.publisher.sent  # type: ignore[attr-defined]
+    return [
+        (event.recipient, event.state)
+        for topic, _, event in sent
+        if topic == Topics().notifications_deliveries and isinstance(event, DeliveryChanged)
+    ]
+
+
+def status(unit: str, value: str, version: int = 1) -> UnitStatusChanged:
+    return UnitStatusChanged(
+        unit_id=unit,
+        status=value,  # type: ignore[arg-type]
+        previous="available",
+        actor=unit,
+        version=version,
     )
 
 
@@ -75,10 +108,149 @@ async def test_the_same_transition_twice_makes_one_feed_entry(registry: Collecto
 
 async def test_no_unit_in_range_still_tells_the_dispatcher(registry: CollectorRegistry) -> None:
     deps = make_deps(registry)
-    await service.record_positions(deps=deps, fixes=[fix("outside", 9000)])
+    await service.record_positions(deps=deps, fixes=[fix("outside", 13000)])
     entry = await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
-    assert entry is not None and entry.nearest_units == [] and entry.radius_m == 3000
+    assert entry is not None and entry.nearest_units == []
+    assert (entry.radius_m, entry.widened) == (12000, True)  # 3 km, then 6, then 12
     assert registry.get_sample_value("safecampus_alarms_without_nearby_unit_total") == 1
+    assert deliveries(deps) == []
+
+
+async def test_nobody_in_range_widens_the_radius_and_says_so(registry: CollectorRegistry) -> None:
+    deps = make_deps(registry)
+    await service.record_positions(deps=deps, fixes=[fix("far", 5000), fix("farther", 9000)])
+    entry = await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    assert entry is not None and (entry.radius_m, entry.widened) == (6000, True)
+    assert [u.unit_id for u in entry.nearest_units] == ["far"]
+    assert registry.get_sample_value("safecampus_alarms_radius_widened_total") == 1
+
+
+async def test_the_staffed_guard_post_at_the_school_is_ranked_first(
+    registry: CollectorRegistry,
+) -> None:
+    deps = make_deps(registry)
+    fixes = [fix("car", 50), fix("gate", 150), fix("other-post", 1500)]
+    await service.record_positions(deps=deps, fixes=fixes)
+    await service.record_status(deps=deps, change=status("gate", "on_post"))
+    await service.record_status(deps=deps, change=status("other-post", "on_post"))
+    entry = await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    assert entry is not None
+    ranking = [(u.unit_id, u.guard_post) for u in entry.nearest_units]
+    assert ranking == [("gate", True), ("car", False), ("other-post", False)]
+
+
+async def test_a_busy_unit_is_not_told(registry: CollectorRegistry) -> None:
+    deps = make_deps(registry)
+    await service.record_positions(deps=deps, fixes=[fix("busy", 100), fix("free", 900)])
+    await service.record_status(deps=deps, change=status("busy", "busy"))
+    entry = await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    assert entry is not None and [u.unit_id for u in entry.nearest_units] == ["free"]
+
+
+async def test_the_first_unit_gets_an_order_once_even_when_the_event_comes_again(
+    registry: CollectorRegistry,
+) -> None:
+    deps = make_deps(registry)
+    await service.record_positions(deps=deps, fixes=[fix("near", 100), fix("next", 800)])
+    stream = deps.orders_hub.subscribe("near")
+    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)  # redelivered
+    order = stream.queue.get_nowait()
+    assert stream.queue.empty()
+    assert (order.unit_id, order.rank, order.state, order.silent) == ("near", 1, "sent", True)
+    assert [u.unit_id for u in order.next_units] == ["next"]
+    assert order.deadline == NOW + timedelta(seconds=20)
+    assert deliveries(deps) == [("unit:near", "sent")]
+
+
+async def test_an_order_lost_to_a_crash_after_the_feed_entry_is_sent_on_redelivery(
+    registry: CollectorRegistry,
+) -> None:
+    deps = make_deps(registry)
+    await service.record_positions(deps=deps, fixes=[fix("near", 100)])
+    entry = await service._add_to_feed(deps=deps, event=raised(), now=NOW)  # then the crash
+    assert entry.nearest_units and deliveries(deps) == []
+    again = await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    assert again is None, "the dispatcher was already told"
+    assert deliveries(deps) == [("unit:near", "sent")]
+
+
+async def test_test_presses_give_units_no_orders(registry: CollectorRegistry) -> None:
+    deps = make_deps(registry)
+    await service.record_positions(deps=deps, fixes=[fix("near", 100)])
+    drill = raised().model_copy(update={"test": True})
+    entry = await service.on_lifecycle(deps=deps, event=drill, now=NOW)
+    assert entry is not None and entry.nearest_units, "dispatchers still see the ranking"
+    assert deliveries(deps) == []
+
+
+async def test_an_unacknowledged_order_passes_to_the_next_unit_and_warns_the_dispatcher(
+    registry: CollectorRegistry,
+) -> None:
+    deps = make_deps(registry)
+    fixes = [fix("first", 100), fix("second", 800), fix("third", 1500)]
+    await service.record_positions(deps=deps, fixes=fixes)
+    feed = deps.hub.subscribe()
+    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    assert await service.pass_over_overdue(deps=deps, now=NOW + timedelta(seconds=19)) == 0
+    assert await service.pass_over_overdue(deps=deps, now=NOW + timedelta(seconds=21)) == 1
+    assert await service.pass_over_overdue(deps=deps, now=NOW + timedelta(seconds=22)) == 0
+    assert deliveries(deps) == [
+        ("unit:first", "sent"),
+        ("unit:first", "expired"),
+        ("unit:second", "sent"),
+    ]
+    feed.queue.get_nowait()  # the raise
+    warning = feed.queue.get_nowait()
+    assert (warning.change, warning.passed_over_unit, warning.ordered_unit) == (
+        "passed_over",
+        "first",
+        "second",
+    )
+    assert warning.state == "raised" and warning.school == SCHOOL
+    assert registry.get_sample_value("safecampus_units_passed_over_total") == 1
+    (second,) = await deps.repo.orders_after("second", 0, limit=10)
+    assert (second.rank, [u.unit_id for u in second.next_units]) == (2, ["third"])
+
+
+async def test_acknowledging_an_order_once_twice_or_too_late(registry: CollectorRegistry) -> None:
+    deps = make_deps(registry)
+    await service.record_positions(deps=deps, fixes=[fix("first", 100), fix("second", 800)])
+    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    alarm_id = raised().alarm_id
+    first = service.order_id(alarm_id, "first")
+    second = service.order_id(alarm_id, "second")
+    await service.pass_over_overdue(deps=deps, now=NOW + timedelta(seconds=21))
+    with pytest.raises(service.OrderRefused, match="expired"):
+        await service.acknowledge(deps=deps, unit_id="first", order_id=first, now=NOW)
+    with pytest.raises(LookupError):
+        await service.acknowledge(deps=deps, unit_id="first", order_id=second, now=NOW)
+    later = NOW + timedelta(seconds=30)
+    taken = await service.acknowledge(deps=deps, unit_id="second", order_id=second, now=later)
+    again = await service.acknowledge(deps=deps, unit_id="second", order_id=second, now=later)
+    assert taken.state == again.state == "acknowledged"
+    assert deliveries(deps)[-1] == ("unit:second", "acknowledged")
+    assert [d for d in deliveries(deps) if d[1] == "acknowledged"] == [
+        ("unit:second", "acknowledged")
+    ]
+    assert await service.pass_over_overdue(deps=deps, now=NOW + timedelta(hours=1)) == 0
+    assert registry.get_sample_value("safecampus_unit_order_ack_seconds_count") == 1
+
+
+async def test_assigning_a_unit_settles_the_open_order(registry: CollectorRegistry) -> None:
+    deps = make_deps(registry)
+    await service.record_positions(deps=deps, fixes=[fix("first", 100)])
+    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    assigned = raised().model_copy(
+        update={
+            "event_id": stable_id("assigned"),
+            "state": "unit_assigned",
+            "assigned_unit": "first",
+        }
+    )
+    await service.on_lifecycle(deps=deps, event=assigned, now=NOW)
+    assert deliveries(deps) == [("unit:first", "sent"), ("unit:first", "acknowledged")]
+    assert await service.pass_over_overdue(deps=deps, now=NOW + timedelta(hours=1)) == 0
 
 
 async def test_a_slow_stream_client_is_marked_to_resume(registry: CollectorRegistry) -> None:

@@ -1,0 +1,148 @@
+"""Unit orders end to end: a press → the nearest unit's order stream; no acknowledgement in
+time → the next unit is told and the dispatcher warned; the next unit acknowledges; every
+state is on notifications.deliveries once, and a restart of notifications sends nothing again."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from shared.provisioning import load_county
+from shared.settings import ROOT
+from tests.conftest import KAFKA_BOOTSTRAP, Namespace
+from tests.helpers import SseReader, post_press, press_body, read_topic, wait_for
+from tools.stack import Stack
+
+COUNTY = load_county(ROOT / "deploy" / "county.yaml")
+DEG_PER_M = 0.001 / 111.2
+
+
+@pytest.fixture(scope="module")
+def stack_overrides() -> dict[str, str]:
+    return {"ORDER_ACK_TIMEOUT_S": "3", "TICK_S": "0.2"}
+
+
+@pytest.fixture(scope="module")
+def stack_services() -> tuple[str, ...]:
+    return ("alarms", "patrols", "notifications")
+
+
+async def place(
+    stack: Stack, ns: Namespace, client: httpx.AsyncClient, unit: str, metres_north: float
+) -> None:
+    school = COUNTY.school("S020")
+    assert school is not None
+    fix = {
+        "lat": school.lat + metres_north * DEG_PER_M,
+        "lon": school.lon,
+        "recorded_at": datetime.now(UTC).isoformat(),
+    }
+    response = await client.post(
+        f"{stack['patrols'].url}/v1/units/{unit}/positions",
+        json={"fixes": [fix]},
+        headers=ns.auth("unit", unit),
+    )
+    assert response.status_code == 202, response.text
+
+
+async def test_an_order_passes_to_the_next_unit_who_acknowledges_each_state_once(
+    stack: Stack, e2e_namespace: Namespace
+) -> None:
+    ns = e2e_namespace
+    notifications = stack["notifications"].url
+    async with httpx.AsyncClient(timeout=30) as client:
+        await place(stack, ns, client, "U011", 300)
+        await place(stack, ns, client, "U012", 700)
+
+        async def both_placed() -> bool | None:
+            feed = await client.get(
+                f"{stack['patrols'].url}/v1/units/U012", headers=ns.auth("unit", "U012")
+            )
+            return True if feed.status_code == 200 and feed.json()["lat"] else None
+
+        await wait_for(both_placed)
+        await asyncio.sleep(1.5)  # notifications' read model takes position batches every 0.5 s
+        first_url = f"{notifications}/v1/units/U011/orders/stream"
+        second_url = f"{notifications}/v1/units/U012/orders/stream"
+        async with (
+            client.stream("GET", first_url, headers=ns.auth("unit", "U011")) as first,
+            client.stream("GET", second_url, headers=ns.auth("unit", "U012")) as second,
+        ):
+            assert first.status_code == second.status_code == 200
+            pressed = await post_press(
+                client,
+                stack["alarms"].url,
+                ns.device_seed,
+                press_body(school_id="S020", device_id="S020-BTN1", kind="intrusion"),
+            )
+            assert pressed.status_code == 202, pressed.text
+            alarm_id = pressed.json()["alarm_id"]
+
+            def mine(event: dict[str, Any]) -> bool:
+                return bool(event["data"]["alarm_id"] == alarm_id)
+
+            # keep the readers: a dropped line iterator closes its connection
+            first_reader, second_reader = SseReader(first), SseReader(second)
+            told = (await first_reader.until(mine))["data"]
+            assert (told["unit_id"], told["rank"], told["silent"]) == ("U011", 1, True)
+            assert [u["unit_id"] for u in told["next_units"]] == ["U012"]
+            # U011 stays silent; after 3 s U012 is told
+            passed_to = (await second_reader.until(mine, timeout_s=30))["data"]
+        assert (passed_to["unit_id"], passed_to["rank"]) == ("U012", 2)
+
+        ack_url = f"{notifications}/v1/units/U012/orders/{passed_to['order_id']}/ack"
+        taken = await client.post(ack_url, headers=ns.auth("unit", "U012"))
+        assert taken.status_code == 200, taken.text
+        assert taken.json()["state"] == "acknowledged"
+        again = await client.post(ack_url, headers=ns.auth("unit", "U012"))
+        assert again.status_code == 200 and again.json()["state"] == "acknowledged"
+        too_late = await client.post(
+            f"{notifications}/v1/units/U011/orders/{told['order_id']}/ack",
+            headers=ns.auth("unit", "U011"),
+        )
+        assert too_late.status_code == 409 and "expired" in too_late.json()["detail"]
+        not_yours = await client.post(ack_url, headers=ns.auth("unit", "U011"))
+        assert not_yours.status_code == 403
+
+        feed = await client.get(
+            f"{notifications}/v1/dispatcher/feed", headers=ns.auth("dispatcher", "d1")
+        )
+        warnings = [
+            e for e in feed.json() if e["alarm_id"] == alarm_id and e["change"] == "passed_over"
+        ]
+        assert [(w["passed_over_unit"], w["ordered_unit"]) for w in warnings] == [("U011", "U012")]
+
+        stack["notifications"].kill()
+        stack["notifications"].start()
+        stack["notifications"].wait_ready()
+        orders = await client.get(
+            f"{notifications}/v1/units/U012/orders?after=0", headers=ns.auth("unit", "U012")
+        )
+        assert [o["alarm_id"] for o in orders.json()].count(alarm_id) == 1
+
+    async def settled() -> list[dict[str, Any]] | None:
+        events = await read_topic(KAFKA_BOOTSTRAP, ns.topics.notifications_deliveries, idle_s=0.5)
+        mine = [e for e in events if e["alarm_id"] == alarm_id]
+        return (
+            mine
+            if ("unit:U012", "acknowledged") in {(e["recipient"], e["state"]) for e in mine}
+            else None
+        )
+
+    events = await wait_for(settled, timeout_s=30)
+    await asyncio.sleep(2)  # whatever the restarted service would send twice, it would by now
+    events = await read_topic(KAFKA_BOOTSTRAP, ns.topics.notifications_deliveries, idle_s=0.5)
+    states = Counter((e["recipient"], e["state"]) for e in events if e["alarm_id"] == alarm_id)
+    assert states == {
+        ("unit:U011", "sent"): 1,
+        ("unit:U011", "delivered"): 1,
+        ("unit:U011", "expired"): 1,
+        ("unit:U012", "sent"): 1,
+        ("unit:U012", "delivered"): 1,
+        ("unit:U012", "acknowledged"): 1,
+    }
