@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INFRA := deploy/local/infra.sh
 
-.PHONY: setup venv jars secrets promtool infra-up infra-down infra-status infra-wipe demo test test-unit bench lint fmt clean
+.PHONY: setup venv jars secrets promtool chromium infra-up infra-down infra-status infra-wipe demo test test-unit bench lint fmt clean
 
 setup: venv jars secrets
 
@@ -33,6 +33,12 @@ promtool:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) >/dev/null 2>&1 \
 	  || echo "warning: could not install promtool (the alert-rule tests will be skipped)"; }
 
+# The console's browser test drives Debian's chromium through its chromedriver.
+chromium:
+	@{ command -v chromium >/dev/null && command -v chromedriver >/dev/null; } || { \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver) >/dev/null 2>&1 \
+	  || echo "warning: could not install chromium (the browser test will be skipped)"; }
+
 infra-up: venv jars
 	$(INFRA) start
 
@@ -48,7 +54,7 @@ infra-wipe:
 demo: setup infra-up
 	$(PY) -m tools.demo
 
-test: setup promtool infra-up
+test: setup promtool chromium infra-up
 	$(PY) -m pytest
 
 test-unit: venv

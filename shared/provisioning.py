@@ -25,6 +25,11 @@ class School(_Strict):
     township: str
     lat: float = Field(..., ge=-90, le=90)
     lon: float = Field(..., ge=-180, le=180)
+    contact_phone: str | None = Field(
+        None,
+        pattern=r"^\+?[0-9][0-9 -]{4,19}$",
+        description="Told by SMS that help is on the way (audible alarms only)",
+    )
 
     def ref(self) -> SchoolRef:
         return SchoolRef(

@@ -85,6 +85,24 @@ class Settings(BaseSettings):
     position_history_days: float = Field(
         30.0, gt=0, description="Position history older than this is deleted (hourly)"
     )
+    webhook_urls: str = Field(
+        "", description="Webhook receivers told of every raised alarm: `name=url,name=url`"
+    )
+    webhook_secret: SecretStr | None = Field(
+        None, description="Signs webhook bodies (required when WEBHOOK_URLS is set)"
+    )
+    sms_gateway_url: str | None = Field(None, description="SMS gateway endpoint (HTTP POST)")
+    sms_gateway_token: SecretStr | None = Field(None, description="Bearer token of the gateway")
+    outbound_max_attempts: int = Field(5, ge=1, description="Webhook/SMS tries, then failed")
+    outbound_retry_base_s: float = Field(
+        1.0, gt=0, description="First retry delay; doubled each try, with jitter"
+    )
+    users_file: Path = Field(
+        ROOT / ".local" / "users.yaml", description="Who may sign in (python -m shared.users)"
+    )
+    alarms_url: str | None = Field(
+        None, description="Where the console's commands go (default http://HOST:ALARMS_PORT)"
+    )
     consumers_enabled: bool = Field(
         True, description="false: serve HTTP only (scale ingress apart from Kafka consumers)"
     )

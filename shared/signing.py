@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -31,3 +32,37 @@ def timestamp_fresh(timestamp: str, now: float, window_s: int) -> bool:
 def derive_device_secret(seed: str, device_id: str) -> str:
     """A device secret derived from the deployment's seed, for devices provisioned without one."""
     return hmac.new(seed.encode(), f"device:{device_id}".encode(), hashlib.sha256).hexdigest()
+
+
+class DeviceAuthError(Exception):
+    """A device request that does not prove its device (401): a code and a message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def verify_device(
+    secret_of: Callable[[str], str | None],
+    *,
+    device_id: str | None,
+    timestamp: str | None,
+    signature: str | None,
+    body: bytes,
+    now: float,
+    window_s: int,
+) -> str:
+    """The device id whose secret signed `timestamp.body`, or DeviceAuthError."""
+    if not device_id or not timestamp or not signature:
+        raise DeviceAuthError(
+            "missing_headers", "X-Device-Id, X-Timestamp and X-Signature are required"
+        )
+    secret = secret_of(device_id)
+    if secret is None:
+        raise DeviceAuthError("unknown_device", "unknown device")
+    if not timestamp_fresh(timestamp, now, window_s):
+        raise DeviceAuthError("stale_timestamp", f"X-Timestamp is more than {window_s} s off")
+    if not signature_valid(secret, timestamp, body, signature):
+        raise DeviceAuthError("bad_signature", "signature does not match")
+    return device_id

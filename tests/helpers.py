@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -23,13 +26,14 @@ def press_body(
     kind: str = "intrusion",
     test: bool = False,
     press_id: uuid.UUID | None = None,
+    silent: bool = True,
 ) -> dict[str, Any]:
     return {
         "press_id": str(press_id or uuid.uuid4()),
         "school_id": school_id,
         "device_id": device_id,
         "kind": kind,
-        "silent": True,
+        "silent": silent,
         "test": test,
         "location": {"building": "教学楼A", "floor": 2, "room": "201"},
         "pressed_at": datetime.now(UTC).isoformat(),
@@ -142,3 +146,54 @@ async def post_press(
     return await client.post(
         f"{alarms_url}/v1/alarms", content=raw, headers=signed_headers(secret, device, raw)
     )
+
+
+@dataclass
+class Received:
+    """One request a LocalEndpoint got."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class LocalEndpoint:
+    """A real HTTP server on 127.0.0.1 (a webhook receiver, an SMS gateway) that records every
+    POST and answers with the scripted statuses in turn (then 200)."""
+
+    def __init__(self, statuses: Sequence[int] = ()) -> None:
+        self.received: list[Received] = []
+        self._statuses = list(statuses)
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                endpoint.received.append(Received(self.path, dict(self.headers), body))
+                status = endpoint._statuses.pop(0) if endpoint._statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/hook"
+
+    def __enter__(self) -> LocalEndpoint:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -46,6 +46,8 @@ PATH_DB_ROUND_TRIPS = 9
 def percentiles(samples_s: list[float]) -> dict[str, float]:
     """p50/p90/p99/p99.9/max in milliseconds (nearest-rank)."""
     ordered = sorted(samples_s)
+    if not ordered:
+        return dict.fromkeys(("p50", "p90", "p99", "p99.9", "max", "mean"), math.nan) | {"n": 0}
 
     def rank(p: float) -> float:
         index = max(0, min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1))
@@ -121,6 +123,7 @@ class PathBench:
         self.seed = seed
         self.sent: dict[str, float] = {}
         self.seen: dict[str, float] = {}
+        self.unit_seen: dict[str, float] = {}
         self.all_seen = asyncio.Event()
         self.expected = 0
 
@@ -186,6 +189,21 @@ class PathBench:
                     if len(self.seen) >= self.expected:
                         self.all_seen.set()
 
+    async def watch_unit(self, client: httpx.AsyncClient, unit_id: str) -> None:
+        """A unit terminal's order stream: when each alarm's first order reached a unit."""
+        token = issue_token(self.jwt_secret, sub=unit_id, role="unit")
+        url = f"{self.stack['notifications'].url}/v1/units/{unit_id}/orders/stream"
+        async with client.stream(
+            "GET", url, headers={"Authorization": f"Bearer {token}"}, timeout=None
+        ) as sse:
+            async for line in sse.aiter_lines():
+                if line.startswith("data:"):
+                    alarm_id = json.loads(line[5:])["alarm_id"]
+                    self.unit_seen.setdefault(alarm_id, time.perf_counter())
+
+    def unit_latencies(self) -> list[float]:
+        return [self.unit_seen[a] - t for a, t in self.sent.items() if a in self.unit_seen]
+
     async def press_all(self, client: httpx.AsyncClient, n: int, interval_s: float) -> list[float]:
         self.expected = n
         ingress: list[float] = []
@@ -232,10 +250,15 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
     seed = settings.device_key_seed.get_secret_value() if settings.device_key_seed else ""
     bench = PathBench(stack, county, settings.require_jwt_secret(), seed)
     stop = asyncio.Event()
-    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=20)) as client:
+    streams = len(county.units) + 1
+    limits = httpx.Limits(max_connections=streams + 20)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
         await bench.place_units(client)
         await asyncio.sleep(2.0)
         watcher = asyncio.create_task(bench.watch(client))
+        unit_watchers = [
+            asyncio.create_task(bench.watch_unit(client, unit.unit_id)) for unit in county.units
+        ]
         await asyncio.sleep(0.5)
         background = (
             asyncio.create_task(bench.background_fixes(client, args.fixes_per_s, stop))
@@ -251,10 +274,13 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
         elapsed = time.perf_counter() - started
         stop.set()
         fixes_sent = await background if background else 0
-        watcher.cancel()
-        await asyncio.gather(watcher, return_exceptions=True)
+        await asyncio.sleep(1.0)  # the last orders
+        for task in (watcher, *unit_watchers):
+            task.cancel()
+        await asyncio.gather(watcher, *unit_watchers, return_exceptions=True)
     return {
         "press_to_dispatcher": percentiles(bench.latencies()),
+        "press_to_unit": percentiles(bench.unit_latencies()),
         "press_to_202": percentiles(ingress),
         "background_fixes_per_s": round(fixes_sent / elapsed, 1) if fixes_sent else 0,
         "missing": args.alarms - len(bench.seen),
@@ -264,6 +290,7 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
 def table(result: dict[str, Any]) -> str:
     rows = [
         ("press → dispatcher stream", result["path"]["press_to_dispatcher"]),
+        ("press → first unit's order", result["path"]["press_to_unit"]),
         ("press → 202 (ingress)", result["path"]["press_to_202"]),
         ("floor: Kafka produce→consume", result["floor"]["kafka_round_trip"]),
         ("floor: MongoDB insert", result["floor"]["mongo_insert"]),

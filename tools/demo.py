@@ -8,15 +8,27 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 
 from shared.auth import issue_token
 from shared.settings import ROOT, Settings
+from shared.users import add_user
 from tools.simulate import Endpoints, run
 from tools.stack import Stack
 
+DEMO_DISPATCHER = "demo-dispatcher"
 
-def banner(settings: Settings, endpoints: Endpoints) -> str:
+
+def demo_dispatcher(settings: Settings) -> str:
+    """A dispatcher account for this demo run, with a fresh random password (in USERS_FILE,
+    hashed; the password is only printed to this terminal)."""
+    password = secrets.token_urlsafe(12)
+    add_user(settings.users_file, DEMO_DISPATCHER, "dispatcher", password)
+    return password
+
+
+def banner(settings: Settings, endpoints: Endpoints, password: str) -> str:
     secret = settings.require_jwt_secret()
     dispatcher = issue_token(secret, sub="demo-dispatcher", role="dispatcher")
     supervisor = issue_token(secret, sub="demo-supervisor", role="supervisor")
@@ -27,8 +39,9 @@ SafeCampus demo is running (Kafka + SecantusDB on 127.0.0.1, four services):
   notifications  {endpoints.notifications}/docs
   reporting      {endpoints.reporting}/docs
 
-Dispatcher console (live alarms):
-  {endpoints.notifications}/console#token={dispatcher}
+Dispatcher console (live alarms, map, commands): {endpoints.notifications}/console
+  sign in as {DEMO_DISPATCHER} / {password}
+  (or open {endpoints.notifications}/console#token={dispatcher})
 Dispatcher live stream in a terminal:
   curl -N -H 'Authorization: Bearer {dispatcher}' {endpoints.notifications}/v1/dispatcher/stream
 Alarms per school (supervisor):
@@ -58,12 +71,13 @@ def main() -> None:
         "notifications": settings.notifications_port,
         "reporting": settings.reporting_port,
     }
+    password = demo_dispatcher(settings)
     stack = Stack(env={}, log_dir=ROOT / ".local" / "demo-logs", ports=ports)
     print("starting the four services ...", flush=True)
     stack.start()
     endpoints = Endpoints.local(settings)
     try:
-        print(banner(settings, endpoints), flush=True)
+        print(banner(settings, endpoints, password), flush=True)
         duration = float(os.environ["DEMO_DURATION"]) if os.environ.get("DEMO_DURATION") else None
         stats = asyncio.run(
             run(

@@ -52,6 +52,7 @@ def build(seed: int = 20230614) -> dict[str, object]:
                     "township": township,
                     "lat": lat,
                     "lon": lon,
+                    "contact_phone": f"0943-62{n:05d}",  # the school office (made up)
                 }
             )
             for d in range(1 + (n % 2)):

@@ -117,11 +117,11 @@ class Stack:
 
     def __post_init__(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        for name in self.names:
-            port = self.ports.get(name) or free_port()
-            self.services[name] = ServiceProcess(
-                name, port, dict(self.env), self.log_dir / f"{name}.log"
-            )
+        ports = {name: self.ports.get(name) or free_port() for name in self.names}
+        # every service learns where the others listen (the console's commands go to alarms)
+        env = self.env | {f"{name.upper()}_PORT": str(port) for name, port in ports.items()}
+        for name, port in ports.items():
+            self.services[name] = ServiceProcess(name, port, env, self.log_dir / f"{name}.log")
 
     def __getitem__(self, name: str) -> ServiceProcess:
         return self.services[name]

@@ -30,7 +30,7 @@ from services.alarms.repository import AlarmFilter, AlarmRepository
 from shared.bus import Publisher
 from shared.events import AlarmCommand, AlarmLifecycle, AlarmPressed, stable_id
 from shared.provisioning import County
-from shared.signing import signature_valid, timestamp_fresh
+from shared.signing import DeviceAuthError, verify_device
 from shared.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -94,18 +94,24 @@ def authenticate(
     window_s: int,
 ) -> TrustedDevice:
     """The device that signed this request, or Rejected(401)."""
-    if not device_id or not timestamp or not signature:
-        raise Rejected(
-            401, "missing_headers", "X-Device-Id, X-Timestamp and X-Signature are required"
+
+    def secret_of(device: str) -> str | None:
+        trusted = devices.get(device)
+        return trusted.secret if trusted else None
+
+    try:
+        verified = verify_device(
+            secret_of,
+            device_id=device_id,
+            timestamp=timestamp,
+            signature=signature,
+            body=body,
+            now=now,
+            window_s=window_s,
         )
-    device = devices.get(device_id)
-    if device is None:
-        raise Rejected(401, "unknown_device", "unknown device")
-    if not timestamp_fresh(timestamp, now, window_s):
-        raise Rejected(401, "stale_timestamp", f"X-Timestamp is more than {window_s} s off")
-    if not signature_valid(device.secret, timestamp, body, signature):
-        raise Rejected(401, "bad_signature", "signature does not match")
-    return device
+    except DeviceAuthError as exc:
+        raise Rejected(401, exc.code, exc.message) from exc
+    return devices[verified]
 
 
 def authorize_press(device: TrustedDevice, request: PressRequest) -> None:

@@ -4,21 +4,34 @@ unit's orders, their live stream (SSE) and acknowledgement."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Protocol, TypeVar
+from typing import Annotated, Literal, Protocol, TypeVar
 
+import httpx
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
+from pydantic import AwareDatetime
 
 from services.notifications import service
 from services.notifications.hub import Hub
-from services.notifications.models import FeedEntry, Order
+from services.notifications.models import (
+    ConsoleMap,
+    DeviceMessage,
+    FeedEntry,
+    MapSchool,
+    Order,
+    SignedIn,
+    SignIn,
+)
 from services.notifications.service import Deps, OrderRefused
-from shared.auth import Principal, require_role
+from shared.auth import Principal, issue_token, require_role
 from shared.events import utcnow
+from shared.signing import DeviceAuthError, verify_device
 
 router = APIRouter(tags=["dispatcher"])
 units_router = APIRouter(tags=["units"])
@@ -234,3 +247,107 @@ async def acknowledge_order(
         raise HTTPException(404, f"no order {order_id} for unit {unit_id}") from exc
     except OrderRefused as exc:
         raise HTTPException(409, str(exc)) from exc
+
+
+devices_router = APIRouter(tags=["devices"])
+
+
+@devices_router.get(
+    "/v1/devices/{device_id}/messages",
+    response_model=list[DeviceMessage],
+    summary="Messages for an alarm button ('help is on the way'), shown without a sound",
+    description="Signed like a press (DESIGN §5.1) over an empty body: `X-Device-Id`, "
+    "`X-Timestamp`, `X-Signature` = hex HMAC-SHA256(device secret, `<X-Timestamp>.`). "
+    "`since` (RFC 3339, default: the last hour) bounds the answer.",
+    responses={401: {"description": "the request does not prove its device"}},
+)
+async def device_messages(
+    device_id: UnitId,
+    deps: DepsDep,
+    x_device_id: Annotated[str | None, Header()] = None,
+    x_timestamp: Annotated[str | None, Header()] = None,
+    x_signature: Annotated[str | None, Header()] = None,
+    since: Annotated[AwareDatetime | None, Query()] = None,
+) -> list[DeviceMessage]:
+    try:
+        verified = verify_device(
+            deps.device_keys.get,
+            device_id=x_device_id,
+            timestamp=x_timestamp,
+            signature=x_signature,
+            body=b"",
+            now=time.time(),
+            window_s=deps.signature_window_s,
+        )
+    except DeviceAuthError as exc:
+        raise HTTPException(401, exc.message) from exc
+    if verified != device_id:
+        raise HTTPException(403, "a device reads only its own messages")
+    start = since or utcnow() - timedelta(hours=1)
+    return await deps.repo.device_messages(device_id, since=start)
+
+
+console_router = APIRouter(tags=["console"])
+TOKEN_TTL_S = 12 * 3600
+COMMAND_ACTIONS = Literal["acknowledge", "assign", "resolve", "cancel"]
+
+
+@console_router.post(
+    "/v1/auth/token",
+    response_model=SignedIn,
+    summary="Sign in (dispatchers, supervisors, admins): a bearer token for every service",
+    responses={401: {"description": "unknown user or wrong password"}},
+)
+async def sign_in(request: Request, body: SignIn, deps: DepsDep) -> SignedIn:
+    principal = deps.users.verify(body.username, body.password)
+    if principal is None:
+        deps.metrics.sign_ins.labels("refused").inc()
+        raise HTTPException(401, "unknown user or wrong password")
+    deps.metrics.sign_ins.labels("ok").inc()
+    token = issue_token(
+        request.app.state.jwt_secret, sub=principal.sub, role=principal.role, ttl_s=TOKEN_TTL_S
+    )
+    return SignedIn(access_token=token, role=principal.role, expires_in=TOKEN_TTL_S)
+
+
+@console_router.get(
+    "/v1/dispatcher/map", response_model=ConsoleMap, summary="Schools and units for the map"
+)
+async def console_map(deps: DepsDep, _: Dispatcher) -> ConsoleMap:
+    schools = deps.county.schools if deps.county else []
+    return ConsoleMap(
+        schools=[MapSchool.model_validate(s.model_dump()) for s in schools],
+        units=await deps.repo.unit_positions(),
+    )
+
+
+@console_router.post(
+    "/v1/dispatcher/alarms/{alarm_id}/{action}",
+    summary="A dispatcher's command, passed to the alarms service (the single writer)",
+    description="The body and the answer are those of the alarms service's "
+    "`POST /v1/alarms/{alarm_id}/{action}`: 200 applied, 409 refused with the reason, "
+    "403 not this role's, 202 pending.",
+)
+async def console_command(
+    request: Request, alarm_id: uuid.UUID, action: COMMAND_ACTIONS, deps: DepsDep, _: Dispatcher
+) -> Response:
+    body = await request.body()
+    if len(body) > 4096:
+        raise HTTPException(413, "command body too large")
+    async with httpx.AsyncClient(timeout=COMMAND_TIMEOUT_S) as client:
+        answer = await client.post(
+            f"{deps.alarms_url}/v1/alarms/{alarm_id}/{action}",
+            content=body or b"{}",
+            headers={
+                "Authorization": request.headers["authorization"],
+                "Content-Type": "application/json",
+            },
+        )
+    return Response(
+        answer.content,
+        status_code=answer.status_code,
+        media_type=answer.headers.get("content-type", "application/json"),
+    )
+
+
+COMMAND_TIMEOUT_S = 10.0

@@ -4,23 +4,40 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from services.notifications import api, handlers, service
 from services.notifications.hub import Hub
 from services.notifications.metrics import NotificationMetrics
+from services.notifications.outbound import RetryPolicy, parse_endpoints
 from services.notifications.repository import MongoNotificationRepository
 from services.notifications.service import Deps
 from shared.bus import run_every
 from shared.events import utcnow
+from shared.provisioning import device_secrets, load_county
 from shared.settings import Settings
+from shared.users import UserDirectory
 from shared.web import ServiceKit
 
 NAME = "notifications"
+OUTBOUND_TIMEOUT_S = 5.0
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     kit = ServiceKit.create(NAME, settings or Settings())
+    settings = kit.settings
+    webhooks = parse_endpoints(settings.webhook_urls)
+    if webhooks and settings.webhook_secret is None:
+        raise RuntimeError(
+            "WEBHOOK_URLS is set: WEBHOOK_SECRET must be set too (bodies are signed)"
+        )
+    county = load_county(settings.county_file)
     repo = MongoNotificationRepository(kit.database)
     deps = Deps(
         repo=repo,
@@ -35,6 +52,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         radius_widenings=kit.settings.radius_widenings,
         guard_post_radius_m=kit.settings.guard_post_radius_m,
         order_ack_timeout=timedelta(seconds=kit.settings.order_ack_timeout_s),
+        county=county,
+        webhooks=webhooks,
+        webhook_secret=_secret(settings.webhook_secret),
+        sms_gateway_url=settings.sms_gateway_url,
+        sms_gateway_token=_secret(settings.sms_gateway_token),
+        retry=RetryPolicy(
+            max_attempts=settings.outbound_max_attempts,
+            base=timedelta(seconds=settings.outbound_retry_base_s),
+        ),
+        device_keys=device_secrets(county, _secret(settings.device_key_seed)),
+        signature_window_s=settings.signature_window_s,
+        users=UserDirectory.load(settings.users_file),
+        alarms_url=settings.alarms_url or f"http://{settings.host}:{settings.alarms_port}",
     )
     kit.subscribe(lambda processor: handlers.build_router(deps, kit.topics, processor))
 
@@ -47,11 +77,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             kit.failures,
         )
 
+    async def outbound_sender() -> None:
+        """POSTs webhook and SMS-gateway messages, retrying with backoff."""
+        async with httpx.AsyncClient(timeout=OUTBOUND_TIMEOUT_S) as client:
+            await run_every(
+                "outbound",
+                kit.settings.tick_s,
+                lambda: service.send_outbound(deps=deps, client=client, now=utcnow()),
+                kit.failures,
+            )
+
     return kit.app(
-        routers=[api.router, api.units_router],
+        routers=[api.router, api.units_router, api.devices_router, api.console_router],
         deps=deps,
         startup=[repo.ensure_indexes],
-        background=[order_deadlines],
+        background=[order_deadlines, outbound_sender],
         description="Who is told: the dispatcher feed and live stream; unit orders (the staffed "
         "guard post first, then the nearest), their live stream, acknowledgement and pass-over.",
     )

@@ -60,6 +60,24 @@ class NotificationMetrics:
             "Orders that expired unacknowledged; the next unit was told",
             registry=registry,
         )
+        self.outbound_retries = Counter(
+            "safecampus_outbound_retries_total",
+            "Webhook and SMS-gateway POSTs tried again after a failure, by channel",
+            ["channel"],
+            registry=registry,
+        )
+        self.outbound_dead_letters = Counter(
+            "safecampus_outbound_dead_letters_total",
+            "Webhook and SMS messages given up after the last try (dead-lettered), by channel",
+            ["channel"],
+            registry=registry,
+        )
+        self.sign_ins = Counter(
+            "safecampus_sign_ins_total",
+            "Sign-ins to the console, by result",
+            ["result"],
+            registry=registry,
+        )
         self.stream_clients = Gauge(
             "safecampus_dispatcher_stream_clients",
             "Connected dispatcher live-stream clients",

@@ -15,6 +15,7 @@ from shared.events import (
     Location,
     NearbyUnit,
     SchoolRef,
+    UnitStatus,
 )
 
 
@@ -52,6 +53,7 @@ class FeedEntry(BaseModel):
     widened: bool = Field(
         False, description="Nobody was in the default radius: radius_m is the widened one"
     )
+    devices: list[str] = Field(default_factory=list, description="Devices that pressed")
     passed_over_unit: str | None = None
     ordered_unit: str | None = Field(
         None, description="Who is told next after a pass-over (none left: null)"
@@ -80,7 +82,62 @@ class Order(BaseModel):
     kind: AlarmKind
     silent: bool = Field(..., description="Silent alarm: approach without sirens")
     location: Location
+    devices: list[str] = Field(default_factory=list)
     pressed_at: datetime
     ordered_at: datetime
     acknowledged_at: datetime | None = None
     reason: str | None = None
+
+
+class DeviceMessage(BaseModel):
+    """A message for a school's alarm button, shown on it without a sound (collection
+    `device_messages`, _id = notification_id: one per alarm and device)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    notification_id: uuid.UUID
+    device_id: str
+    alarm_id: uuid.UUID
+    text: str
+    unit_id: str
+    distance_m: float
+    created_at: datetime
+
+
+class MapUnit(BaseModel):
+    """A unit on the console's map: its latest fix and status (the read model)."""
+
+    unit_id: str
+    lat: float
+    lon: float
+    recorded_at: datetime
+    status: UnitStatus | None = None
+
+
+class MapSchool(BaseModel):
+    school_id: str
+    name: str
+    township: str
+    lat: float
+    lon: float
+
+
+class ConsoleMap(BaseModel):
+    """What the console draws: every school, and every unit with a position."""
+
+    schools: list[MapSchool]
+    units: list[MapUnit]
+
+
+class SignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(..., min_length=1, max_length=64)
+    password: str = Field(..., min_length=1, max_length=256)
+
+
+class SignedIn(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    role: str
+    expires_in: int

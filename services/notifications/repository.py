@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pymongo import ASCENDING, GEOSPHERE, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.notifications.models import FeedEntry, Order
+from services.notifications.models import DeviceMessage, FeedEntry, MapUnit, Order
+from services.notifications.outbound import OutboundJob
 from shared.events import (
     DISPATCHABLE,
     DeliveryState,
@@ -53,6 +54,8 @@ class NotificationRepository(Protocol):
 
     async def next_seq(self, counter: str = FEED) -> int: ...
 
+    async def unit_positions(self) -> list[MapUnit]: ...
+
     async def has_feed_entry(self, event_id: str) -> bool: ...
 
     async def insert_feed(self, entry: FeedEntry) -> bool: ...
@@ -79,6 +82,22 @@ class NotificationRepository(Protocol):
 
     async def orders_after(self, unit_id: str, seq: int, *, limit: int) -> list[Order]: ...
 
+    async def insert_outbound(self, job: OutboundJob) -> bool: ...
+
+    async def claim_outbound(
+        self, now: datetime, *, lease: timedelta, limit: int
+    ) -> list[OutboundJob]: ...
+
+    async def settle_outbound(
+        self, notification_id: uuid.UUID, **changes: Any
+    ) -> OutboundJob | None: ...
+
+    async def outbound_for_alarm(self, alarm_id: uuid.UUID) -> list[OutboundJob]: ...
+
+    async def insert_device_message(self, message: DeviceMessage) -> bool: ...
+
+    async def device_messages(self, device_id: str, *, since: datetime) -> list[DeviceMessage]: ...
+
 
 class MongoNotificationRepository:
     """`unit_positions` (_id unit_id, 2dsphere), `dispatcher_feed` (_id event_id), `orders`
@@ -88,6 +107,8 @@ class MongoNotificationRepository:
         self._positions = db["unit_positions"]
         self._feed = db["dispatcher_feed"]
         self._orders = db["orders"]
+        self._outbound = db["outbound"]
+        self._device_messages = db["device_messages"]
         self._counters = db["counters"]
 
     async def ensure_indexes(self) -> None:
@@ -98,6 +119,11 @@ class MongoNotificationRepository:
         await self._orders.create_index([("unit_id", ASCENDING), ("seq", ASCENDING)])
         await self._orders.create_index([("state", ASCENDING), ("deadline", ASCENDING)])
         await self._orders.create_index("alarm_id")
+        await self._outbound.create_index([("state", ASCENDING), ("next_attempt_at", ASCENDING)])
+        await self._outbound.create_index("alarm_id")
+        await self._device_messages.create_index(
+            [("device_id", ASCENDING), ("created_at", ASCENDING)]
+        )
 
     async def upsert_positions(self, fixes: list[PositionReported]) -> None:
         """Move each unit to its newest fix, unless we already hold a newer one (then the
@@ -181,6 +207,19 @@ class MongoNotificationRepository:
             async for doc in cursor
         ]
 
+    async def unit_positions(self) -> list[MapUnit]:
+        cursor = self._positions.find({"loc": {"$exists": True}})
+        return [
+            MapUnit(
+                unit_id=doc["_id"],
+                lat=doc["loc"]["coordinates"][1],
+                lon=doc["loc"]["coordinates"][0],
+                recorded_at=doc["recorded_at"],
+                status=doc.get("status"),
+            )
+            async for doc in cursor
+        ]
+
     async def next_seq(self, counter: str = FEED) -> int:
         doc = await self._counters.find_one_and_update(
             {"_id": counter},
@@ -250,6 +289,64 @@ class MongoNotificationRepository:
         )
         return [Order.model_validate(doc) async for doc in cursor]
 
+    async def insert_outbound(self, job: OutboundJob) -> bool:
+        try:
+            await self._outbound.insert_one(to_document(job, _id=str(job.notification_id)))
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def claim_outbound(
+        self, now: datetime, *, lease: timedelta, limit: int
+    ) -> list[OutboundJob]:
+        """Due queued jobs, each leased to this sender until now + lease (one at a time, so
+        two senders never take the same job)."""
+        claimed: list[OutboundJob] = []
+        for _ in range(limit):
+            doc = await self._outbound.find_one_and_update(
+                {
+                    "state": "queued",
+                    "next_attempt_at": {"$lte": now},
+                    "$or": [{"leased_until": None}, {"leased_until": {"$lt": now}}],
+                },
+                {"$set": {"leased_until": now + lease}},
+                sort=[("next_attempt_at", ASCENDING)],
+                return_document=ReturnDocument.AFTER,
+            )
+            if doc is None:
+                break
+            claimed.append(OutboundJob.model_validate(doc))
+        return claimed
+
+    async def settle_outbound(
+        self, notification_id: uuid.UUID, **changes: Any
+    ) -> OutboundJob | None:
+        doc = await self._outbound.find_one_and_update(
+            {"_id": str(notification_id)},
+            {"$set": {key: bson_value(value) for key, value in changes.items()}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return OutboundJob.model_validate(doc) if doc else None
+
+    async def outbound_for_alarm(self, alarm_id: uuid.UUID) -> list[OutboundJob]:
+        cursor = self._outbound.find({"alarm_id": bson_value(alarm_id)}).sort("created_at", 1)
+        return [OutboundJob.model_validate(doc) async for doc in cursor]
+
+    async def insert_device_message(self, message: DeviceMessage) -> bool:
+        try:
+            await self._device_messages.insert_one(
+                to_document(message, _id=str(message.notification_id))
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def device_messages(self, device_id: str, *, since: datetime) -> list[DeviceMessage]:
+        cursor = self._device_messages.find(
+            {"device_id": device_id, "created_at": {"$gte": since}}
+        ).sort("created_at", ASCENDING)
+        return [DeviceMessage.model_validate(doc) async for doc in cursor]
+
     async def orders_after(self, unit_id: str, seq: int, *, limit: int) -> list[Order]:
         cursor = (
             self._orders.find({"unit_id": unit_id, "seq": {"$gt": seq}})
@@ -265,6 +362,8 @@ class InMemoryNotificationRepository:
         self.statuses: dict[str, UnitStatusChanged] = {}
         self.feed: dict[str, FeedEntry] = {}
         self.orders: dict[uuid.UUID, Order] = {}
+        self.outbound: dict[uuid.UUID, OutboundJob] = {}
+        self.messages: dict[uuid.UUID, DeviceMessage] = {}
         self.counters: dict[str, int] = {}
 
     async def ensure_indexes(self) -> None:
@@ -318,6 +417,18 @@ class InMemoryNotificationRepository:
     def _on_post(self, unit_id: str) -> bool:
         held = self.statuses.get(unit_id)
         return held is not None and held.status == "on_post"
+
+    async def unit_positions(self) -> list[MapUnit]:
+        return [
+            MapUnit(
+                unit_id=f.unit_id,
+                lat=f.lat,
+                lon=f.lon,
+                recorded_at=f.recorded_at,
+                status=self.statuses[f.unit_id].status if f.unit_id in self.statuses else None,
+            )
+            for f in self.positions.values()
+        ]
 
     async def next_seq(self, counter: str = FEED) -> int:
         self.counters[counter] = self.counters.get(counter, 0) + 1
@@ -375,3 +486,56 @@ class InMemoryNotificationRepository:
             key=lambda o: o.seq,
         )
         return mine[:limit]
+
+    async def insert_outbound(self, job: OutboundJob) -> bool:
+        if job.notification_id in self.outbound:
+            return False
+        self.outbound[job.notification_id] = job
+        return True
+
+    async def claim_outbound(
+        self, now: datetime, *, lease: timedelta, limit: int
+    ) -> list[OutboundJob]:
+        due = sorted(
+            (
+                j
+                for j in self.outbound.values()
+                if j.state == "queued"
+                and j.next_attempt_at <= now
+                and (j.leased_until is None or j.leased_until < now)
+            ),
+            key=lambda j: j.next_attempt_at,
+        )[:limit]
+        for job in due:
+            self.outbound[job.notification_id] = job.model_copy(
+                update={"leased_until": now + lease}
+            )
+        return [self.outbound[j.notification_id] for j in due]
+
+    async def settle_outbound(
+        self, notification_id: uuid.UUID, **changes: Any
+    ) -> OutboundJob | None:
+        held = self.outbound.get(notification_id)
+        if held is None:
+            return None
+        self.outbound[notification_id] = held.model_copy(update=changes)
+        return self.outbound[notification_id]
+
+    async def outbound_for_alarm(self, alarm_id: uuid.UUID) -> list[OutboundJob]:
+        return [j for j in self.outbound.values() if j.alarm_id == alarm_id]
+
+    async def insert_device_message(self, message: DeviceMessage) -> bool:
+        if message.notification_id in self.messages:
+            return False
+        self.messages[message.notification_id] = message
+        return True
+
+    async def device_messages(self, device_id: str, *, since: datetime) -> list[DeviceMessage]:
+        return sorted(
+            (
+                m
+                for m in self.messages.values()
+                if m.device_id == device_id and m.created_at >= since
+            ),
+            key=lambda m: m.created_at,
+        )

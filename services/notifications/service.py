@@ -9,19 +9,35 @@ its id derives from both, so a redelivered event or a restart sends nothing twic
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import httpx
 
 from services.notifications.hub import Hub
 from services.notifications.metrics import NotificationMetrics
-from services.notifications.models import FeedEntry, Order
+from services.notifications.models import DeviceMessage, FeedEntry, Order
+from services.notifications.outbound import (
+    Endpoint,
+    OutboundJob,
+    Outcome,
+    RetryPolicy,
+    classify,
+    encode,
+    request_headers,
+)
 from services.notifications.repository import OPEN, ORDERS, NotificationRepository
 from shared.bus import Publisher
 from shared.events import (
     AlarmLifecycle,
+    DeadLetter,
     DeliveryChanged,
+    DeliveryChannel,
     DeliveryState,
     NearbyUnit,
     PositionReported,
@@ -29,7 +45,9 @@ from shared.events import (
     stable_id,
     utcnow,
 )
+from shared.provisioning import County
 from shared.topics import Topics
+from shared.users import UserDirectory
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +69,17 @@ class Deps:
     radius_widenings: int = 2
     guard_post_radius_m: float = 200.0
     order_ack_timeout: timedelta = timedelta(seconds=20)
+    county: County | None = None
+    webhooks: list[Endpoint] = field(default_factory=list)
+    webhook_secret: str | None = None
+    sms_gateway_url: str | None = None
+    sms_gateway_token: str | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    rng: random.Random = field(default_factory=random.Random)
+    device_keys: dict[str, str] = field(default_factory=dict)
+    signature_window_s: int = 300
+    users: UserDirectory = field(default_factory=lambda: UserDirectory({}))
+    alarms_url: str = "http://127.0.0.1:8001"
 
 
 class OrderRefused(Exception):
@@ -96,6 +125,8 @@ async def on_lifecycle(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> F
     if entry is None:
         entry = added = await _add_to_feed(deps=deps, event=event, now=now)
     first_order = event.state == "raised" and event.change == "transition" and not event.test
+    if first_order:
+        await _queue_webhooks(deps=deps, entry=entry, now=now)
     if first_order and entry.nearest_units:
         first, *rest = entry.nearest_units
         order = await _order(deps=deps, entry=entry, unit=first, rank=1, rest=rest, now=now)
@@ -137,6 +168,7 @@ async def _add_to_feed(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> F
         press_count=event.press_count,
         severity=event.severity,
         assigned_unit=event.assigned_unit,
+        devices=event.devices or [event.device_id],
     )
     if await deps.repo.insert_feed(entry):
         deps.hub.publish(entry)
@@ -184,6 +216,7 @@ async def _order(
         kind=entry.kind,
         silent=entry.silent,
         location=entry.location,
+        devices=entry.devices,
         pressed_at=entry.pressed_at,
         ordered_at=now,
     )
@@ -244,6 +277,7 @@ async def acknowledge(*, deps: Deps, unit_id: str, order_id: uuid.UUID, now: dat
         raise OrderRefused(f"order is {held.state if held else 'gone'}: {reason}")
     deps.metrics.order_ack_seconds.observe((now - order.ordered_at).total_seconds())
     await _delivery(deps=deps, order=acknowledged, state="acknowledged")
+    await tell_the_school(deps=deps, order=acknowledged, now=now)
     return acknowledged
 
 
@@ -311,3 +345,200 @@ async def _close_orders(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> 
         )
         if changed is not None:
             await _delivery(deps=deps, order=changed, state=state, reason=reason)
+
+
+def notification_id(alarm_id: uuid.UUID, recipient: str) -> uuid.UUID:
+    """One notification per alarm and recipient, whatever happens."""
+    return stable_id("notification", str(alarm_id), recipient)
+
+
+async def _queue_webhooks(*, deps: Deps, entry: FeedEntry, now: datetime) -> None:
+    """Every webhook receiver is told of a raised alarm, once."""
+    for endpoint in deps.webhooks:
+        recipient = f"webhook:{endpoint.name}"
+        nid = notification_id(entry.alarm_id, recipient)
+        body = {"notification_id": str(nid)} | entry.model_dump(
+            mode="json", exclude={"seq", "event_id"}
+        )
+        await _queue(
+            deps=deps, job=_job(nid, entry.alarm_id, "webhook", recipient, endpoint.url, body, now)
+        )
+
+
+def _job(
+    nid: uuid.UUID,
+    alarm_id: uuid.UUID,
+    channel: Literal["webhook", "sms"],
+    recipient: str,
+    url: str,
+    body: dict[str, Any],
+    now: datetime,
+) -> OutboundJob:
+    return OutboundJob(
+        notification_id=nid,
+        alarm_id=alarm_id,
+        channel=channel,
+        recipient=recipient,
+        url=url,
+        body=body,
+        next_attempt_at=now,
+        created_at=now,
+    )
+
+
+async def _queue(*, deps: Deps, job: OutboundJob) -> None:
+    if await deps.repo.insert_outbound(job):
+        await _outbound_delivery(deps=deps, job=job, state="queued")
+
+
+async def _outbound_delivery(
+    *, deps: Deps, job: OutboundJob, state: DeliveryState, reason: str | None = None
+) -> None:
+    deps.metrics.deliveries.labels(job.channel, state).inc()
+    await _publish_delivery(
+        deps=deps,
+        nid=job.notification_id,
+        alarm_id=job.alarm_id,
+        recipient=job.recipient,
+        channel=job.channel,
+        state=state,
+        reason=reason,
+    )
+
+
+async def _publish_delivery(
+    *,
+    deps: Deps,
+    nid: uuid.UUID,
+    alarm_id: uuid.UUID,
+    recipient: str,
+    channel: DeliveryChannel,
+    state: DeliveryState,
+    reason: str | None = None,
+    distance_m: float | None = None,
+) -> None:
+    await deps.publisher.publish(
+        deps.topics.notifications_deliveries,
+        str(alarm_id),
+        DeliveryChanged(
+            event_id=stable_id("delivery", str(nid), state),
+            notification_id=nid,
+            alarm_id=alarm_id,
+            recipient=recipient,
+            channel=channel,
+            state=state,
+            distance_m=distance_m,
+            reason=reason,
+        ),
+    )
+
+
+def help_on_the_way(order: Order, callsign: str) -> str:
+    distance = round(order.distance_m / 50) * 50 or 50
+    return (
+        f"警方已出警：{callsign}（{order.unit_id}）距学校约 {distance} 米。"  # noqa: RUF001
+        f" Help is on the way: {callsign} ({order.unit_id}), about {distance} m away."
+    )
+
+
+async def tell_the_school(*, deps: Deps, order: Order, now: datetime) -> None:
+    """'Help is on the way', with the unit and its distance: on the buttons that pressed
+    (shown without a sound), and by SMS to the school's contact unless the alarm is silent;
+    a silent alarm never makes anything at the school ring."""
+    unit = deps.county.unit(order.unit_id) if deps.county else None
+    text = help_on_the_way(order, unit.callsign if unit else order.unit_id)
+    for device_id in order.devices:
+        recipient = f"device:{device_id}"
+        message = DeviceMessage(
+            notification_id=notification_id(order.alarm_id, recipient),
+            device_id=device_id,
+            alarm_id=order.alarm_id,
+            text=text,
+            unit_id=order.unit_id,
+            distance_m=order.distance_m,
+            created_at=now,
+        )
+        if await deps.repo.insert_device_message(message):
+            deps.metrics.deliveries.labels("device", "sent").inc()
+    school = deps.county.school(order.school.school_id) if deps.county else None
+    if order.silent or deps.sms_gateway_url is None or school is None or not school.contact_phone:
+        return
+    recipient = f"sms:{school.school_id}"
+    nid = notification_id(order.alarm_id, recipient)
+    body = {"notification_id": str(nid), "to": school.contact_phone, "text": text}
+    await _queue(
+        deps=deps, job=_job(nid, order.alarm_id, "sms", recipient, deps.sms_gateway_url, body, now)
+    )
+
+
+OUTBOUND_LEASE = timedelta(seconds=30)
+OUTBOUND_BATCH = 20
+
+
+async def send_outbound(*, deps: Deps, client: httpx.AsyncClient, now: datetime) -> int:
+    """POST every due job (webhooks, SMS) once; returns how many were tried."""
+    jobs = await deps.repo.claim_outbound(now, lease=OUTBOUND_LEASE, limit=OUTBOUND_BATCH)
+    await asyncio.gather(*(_send_one(deps=deps, client=client, job=job, now=now) for job in jobs))
+    return len(jobs)
+
+
+async def _send_one(
+    *, deps: Deps, client: httpx.AsyncClient, job: OutboundJob, now: datetime
+) -> None:
+    raw = encode(job.body)
+    headers = request_headers(
+        job, raw, webhook_secret=deps.webhook_secret, sms_token=deps.sms_gateway_token
+    )
+    try:
+        response = await client.post(job.url, content=raw, headers=headers)
+        outcome = classify(response.status_code)
+    except httpx.HTTPError as exc:  # unreachable, timed out, refused: try again later
+        outcome = Outcome(delivered=False, error=f"{type(exc).__name__}: {exc}"[:300])
+    attempts = job.attempts + 1
+    if outcome.delivered:
+        settled = await deps.repo.settle_outbound(
+            job.notification_id, state="delivered", attempts=attempts, leased_until=None
+        )
+        await _outbound_delivery(deps=deps, job=settled or job, state="delivered")
+        return
+    if outcome.retryable and attempts < deps.retry.max_attempts:
+        deps.metrics.outbound_retries.labels(job.channel).inc()
+        await deps.repo.settle_outbound(
+            job.notification_id,
+            attempts=attempts,
+            last_error=outcome.error,
+            next_attempt_at=now + deps.retry.delay(attempts, deps.rng),
+            leased_until=None,
+        )
+        return
+    await deps.repo.settle_outbound(
+        job.notification_id,
+        state="failed",
+        attempts=attempts,
+        last_error=outcome.error,
+        leased_until=None,
+    )
+    reason = f"{outcome.error} after {attempts} tries"
+    await _outbound_delivery(deps=deps, job=job, state="failed", reason=reason)
+    await _dead_letter(deps=deps, job=job, reason=reason)
+
+
+async def _dead_letter(*, deps: Deps, job: OutboundJob, reason: str) -> None:
+    deps.metrics.outbound_dead_letters.labels(job.channel).inc()
+    log.error(
+        "outbound message dead-lettered",
+        extra={"recipient": job.recipient, "alarm_id": str(job.alarm_id), "error": reason},
+    )
+    await deps.publisher.publish(
+        Topics.dlq(deps.topics.notifications_deliveries),
+        str(job.alarm_id),
+        DeadLetter(
+            topic=job.recipient,
+            partition=-1,
+            offset=job.attempts + 1,
+            key=str(job.alarm_id),
+            service="notifications",
+            error=reason,
+            payload=encode(job.body).decode(),
+        ),
+    )

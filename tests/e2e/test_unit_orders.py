@@ -1,11 +1,13 @@
-"""Unit orders end to end: a press → the nearest unit's order stream; no acknowledgement in
+"""Who is told, end to end: a press → the nearest unit's order stream; no acknowledgement in
 time → the next unit is told and the dispatcher warned; the next unit acknowledges; every
-state is on notifications.deliveries once, and a restart of notifications sends nothing again."""
+state is on notifications.deliveries once, and a restart of notifications sends nothing again.
+The webhook receiver and the SMS gateway are real HTTP servers on 127.0.0.1."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,17 +16,49 @@ import pytest
 
 from shared.provisioning import load_county
 from shared.settings import ROOT
+from shared.signing import sign
 from tests.conftest import KAFKA_BOOTSTRAP, Namespace
-from tests.helpers import SseReader, post_press, press_body, read_topic, wait_for
+from tests.helpers import (
+    LocalEndpoint,
+    SseReader,
+    post_press,
+    press_body,
+    read_topic,
+    signed_headers,
+    wait_for,
+)
 from tools.stack import Stack
 
 COUNTY = load_county(ROOT / "deploy" / "county.yaml")
 DEG_PER_M = 0.001 / 111.2
 
 
+WEBHOOK_SECRET = "e2e-webhook-secret-" + "x" * 20
+
+
 @pytest.fixture(scope="module")
-def stack_overrides() -> dict[str, str]:
-    return {"ORDER_ACK_TIMEOUT_S": "3", "TICK_S": "0.2"}
+def receiver() -> Iterator[LocalEndpoint]:
+    with LocalEndpoint(statuses=[503]) as endpoint:  # the first POST fails: it is retried
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Iterator[LocalEndpoint]:
+    with LocalEndpoint() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def stack_overrides(receiver: LocalEndpoint, gateway: LocalEndpoint) -> dict[str, str]:
+    return {
+        "ORDER_ACK_TIMEOUT_S": "3",
+        "TICK_S": "0.2",
+        "WEBHOOK_URLS": f"county={receiver.url}",
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "SMS_GATEWAY_URL": gateway.url,
+        "SMS_GATEWAY_TOKEN": "gateway-token-" + "y" * 20,
+        "OUTBOUND_RETRY_BASE_S": "0.3",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +85,7 @@ async def place(
 
 
 async def test_an_order_passes_to_the_next_unit_who_acknowledges_each_state_once(
-    stack: Stack, e2e_namespace: Namespace
+    stack: Stack, e2e_namespace: Namespace, receiver: LocalEndpoint, gateway: LocalEndpoint
 ) -> None:
     ns = e2e_namespace
     notifications = stack["notifications"].url
@@ -78,7 +112,7 @@ async def test_an_order_passes_to_the_next_unit_who_acknowledges_each_state_once
                 client,
                 stack["alarms"].url,
                 ns.device_seed,
-                press_body(school_id="S020", device_id="S020-BTN1", kind="intrusion"),
+                press_body(school_id="S020", device_id="S020-BTN1", kind="intrusion", silent=False),
             )
             assert pressed.status_code == 202, pressed.text
             alarm_id = pressed.json()["alarm_id"]
@@ -89,7 +123,7 @@ async def test_an_order_passes_to_the_next_unit_who_acknowledges_each_state_once
             # keep the readers: a dropped line iterator closes its connection
             first_reader, second_reader = SseReader(first), SseReader(second)
             told = (await first_reader.until(mine))["data"]
-            assert (told["unit_id"], told["rank"], told["silent"]) == ("U011", 1, True)
+            assert (told["unit_id"], told["rank"], told["silent"]) == ("U011", 1, False)
             assert [u["unit_id"] for u in told["next_units"]] == ["U012"]
             # U011 stays silent; after 3 s U012 is told
             passed_to = (await second_reader.until(mine, timeout_s=30))["data"]
@@ -108,6 +142,16 @@ async def test_an_order_passes_to_the_next_unit_who_acknowledges_each_state_once
         assert too_late.status_code == 409 and "expired" in too_late.json()["detail"]
         not_yours = await client.post(ack_url, headers=ns.auth("unit", "U011"))
         assert not_yours.status_code == 403
+
+        button = "S020-BTN1"
+        messages_url = f"{notifications}/v1/devices/{button}/messages"
+        signed = signed_headers(ns.device_secret(button), button, b"")
+        (message,) = (await client.get(messages_url, headers=signed)).json()
+        assert message["alarm_id"] == alarm_id and "U012" in message["text"]
+        forged = signed_headers("not-the-secret", button, b"")
+        assert (await client.get(messages_url, headers=forged)).status_code == 401
+        other = signed_headers(ns.device_secret("S019-BTN1"), "S019-BTN1", b"")
+        assert (await client.get(messages_url, headers=other)).status_code == 403
 
         feed = await client.get(
             f"{notifications}/v1/dispatcher/feed", headers=ns.auth("dispatcher", "d1")
@@ -128,11 +172,9 @@ async def test_an_order_passes_to_the_next_unit_who_acknowledges_each_state_once
     async def settled() -> list[dict[str, Any]] | None:
         events = await read_topic(KAFKA_BOOTSTRAP, ns.topics.notifications_deliveries, idle_s=0.5)
         mine = [e for e in events if e["alarm_id"] == alarm_id]
-        return (
-            mine
-            if ("unit:U012", "acknowledged") in {(e["recipient"], e["state"]) for e in mine}
-            else None
-        )
+        seen = {(e["recipient"], e["state"]) for e in mine}
+        last = {("unit:U012", "acknowledged"), ("webhook:county", "delivered")}
+        return mine if last | {("sms:S020", "delivered")} <= seen else None
 
     events = await wait_for(settled, timeout_s=30)
     await asyncio.sleep(2)  # whatever the restarted service would send twice, it would by now
@@ -145,4 +187,22 @@ async def test_an_order_passes_to_the_next_unit_who_acknowledges_each_state_once
         ("unit:U012", "sent"): 1,
         ("unit:U012", "delivered"): 1,
         ("unit:U012", "acknowledged"): 1,
+        ("webhook:county", "queued"): 1,
+        ("webhook:county", "delivered"): 1,
+        ("sms:S020", "queued"): 1,
+        ("sms:S020", "delivered"): 1,
     }
+
+    hooks = [r for r in receiver.received if r.json()["alarm_id"] == alarm_id]
+    assert len(hooks) == 2, "a 503 first, then the retry"
+    assert hooks[0].body == hooks[1].body
+    timestamp = hooks[1].headers["X-SafeCampus-Timestamp"]
+    assert hooks[1].headers["X-SafeCampus-Signature"] == sign(
+        WEBHOOK_SECRET, timestamp, hooks[1].body
+    )
+    assert hooks[1].json()["school"]["school_id"] == "S020"
+    (sms,) = gateway.received
+    assert sms.headers["Authorization"].startswith("Bearer gateway-token-")
+    school = COUNTY.school("S020")
+    assert school is not None and sms.json()["to"] == school.contact_phone
+    assert "U012" in sms.json()["text"]

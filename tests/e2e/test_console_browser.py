@@ -1,0 +1,119 @@
+"""The dispatcher console in headless Chromium (Debian's chromium and chromium-driver, installed
+by `make test`): sign in, see a press appear without reloading, acknowledge it, see its state
+change, and see the school on the map."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+from shared.users import add_user
+from tests.conftest import Namespace
+from tests.helpers import post_press, press_body
+from tools.stack import Stack
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+PASSWORD = "a-dispatcher-password-for-the-test"
+
+pytestmark = pytest.mark.skipif(
+    not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
+    reason="Debian's chromium and chromium-driver are missing: run `make chromium`",
+)
+
+
+@pytest.fixture(scope="module")
+def users_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("users") / "users.yaml"
+    add_user(path, "wang.dispatcher", "dispatcher", PASSWORD)
+    add_user(path, "li.supervisor", "supervisor", PASSWORD + "-2")
+    return path
+
+
+@pytest.fixture(scope="module")
+def stack_overrides(users_file: Path) -> dict[str, str]:
+    return {"USERS_FILE": str(users_file)}
+
+
+@pytest.fixture(scope="module")
+def stack_services() -> tuple[str, ...]:
+    return ("alarms", "notifications")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait(browser: WebDriver, seconds: float = 20) -> WebDriverWait[WebDriver]:
+    return WebDriverWait(browser, seconds, poll_frequency=0.1)
+
+
+def sign_in(browser: WebDriver, url: str, username: str, password: str) -> None:
+    browser.get(f"{url}/console")
+    wait(browser).until(ec.visibility_of_element_located((By.ID, "username")))
+    browser.find_element(By.ID, "username").send_keys(username)
+    browser.find_element(By.ID, "password").send_keys(password)
+    browser.find_element(By.ID, "go").click()
+
+
+async def test_sign_in_see_a_press_live_acknowledge_it_and_see_it_change(
+    stack: Stack, e2e_namespace: Namespace, browser: WebDriver
+) -> None:
+    ns = e2e_namespace
+    url = stack["notifications"].url
+    sign_in(browser, url, "wang.dispatcher", "not the password")
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "signin-error"), "wrong"))
+
+    browser.find_element(By.ID, "password").clear()
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.ID, "go").click()
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "status"), "live"))
+    assert "wang.dispatcher (dispatcher)" in browser.find_element(By.ID, "who").text
+    wait(browser).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#map circle.school"))
+
+    async with httpx.AsyncClient(timeout=10) as client:
+        pressed = await post_press(
+            client,
+            stack["alarms"].url,
+            ns.device_seed,
+            press_body(school_id="S030", device_id="S030-BTN1", kind="fire"),
+        )
+    assert pressed.status_code == 202, pressed.text
+    alarm_id = pressed.json()["alarm_id"]
+    row = f'tr[data-alarm="{alarm_id}"]'
+    wait(browser).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, f'{row}[data-state="raised"]'))
+    )
+    text = browser.find_element(By.CSS_SELECTOR, row).text
+    assert "FIRE" in text.upper() and "河畔镇" in text and "教学楼A 2F 201" in text
+    assert browser.find_elements(By.CSS_SELECTOR, '#map circle.alarm[data-school="S030"]')
+
+    browser.find_element(By.CSS_SELECTOR, f'{row} button[data-action="acknowledge"]').click()
+    wait(browser).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, f'{row}[data-state="acknowledged"]'))
+    )
+    assert browser.find_element(By.CSS_SELECTOR, f"{row} td.state").text == "acknowledged"
+    assert "acknowledge: applied" in browser.find_element(By.ID, "message").text
+
+    browser.find_element(By.CSS_SELECTOR, f'{row} button[data-action="acknowledge"]').click()
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "message"), "refused (409)"))

@@ -1,0 +1,205 @@
+"""Webhooks, the SMS gateway and the school's 'help is on the way' (HTTP faked here; the
+integration tests use real local servers)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import timedelta
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+
+from services.notifications import service
+from services.notifications.outbound import Endpoint, RetryPolicy, classify, parse_endpoints
+from services.notifications.service import Deps
+from shared.events import DeadLetter
+from shared.provisioning import County
+from shared.signing import sign
+from shared.topics import Topics
+from tests.unit.test_notifications_service import NOW, SCHOOL, deliveries, fix, make_deps, raised
+
+SECRET = "w" * 40
+COUNTY = County.model_validate(
+    {
+        "name": "test",
+        "schools": [SCHOOL.model_dump() | {"contact_phone": "0943-6200001"}],
+        "devices": [{"device_id": "D1", "school_id": SCHOOL.school_id}],
+        "units": [
+            {
+                "unit_id": "near",
+                "kind": "patrol_car",
+                "callsign": "会宁01",
+                "station": "会师镇派出所",
+                "home_lat": SCHOOL.lat,
+                "home_lon": SCHOOL.lon,
+            }
+        ],
+    }
+)
+
+
+def outbound_deps(registry: CollectorRegistry, **overrides: object) -> Deps:
+    settings: dict[str, object] = {
+        "county": COUNTY,
+        "webhooks": [Endpoint("county", "http://receiver.test/hook")],
+        "webhook_secret": SECRET,
+        "sms_gateway_url": "http://gateway.test/sms",
+        "sms_gateway_token": "t" * 20,
+        "retry": RetryPolicy(max_attempts=3, base=timedelta(seconds=1)),
+        "rng": random.Random(7),
+    }
+    return replace(make_deps(registry), **(settings | overrides))  # type: ignore[arg-type]
+
+
+class Scripted:
+    """An httpx transport answering the scripted statuses in turn, recording requests."""
+
+    def __init__(self, *statuses: int) -> None:
+        self.statuses = list(statuses)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        status = self.statuses.pop(0) if self.statuses else 200
+        if status == 0:
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(status)
+
+
+def test_webhook_endpoints_parse_and_bad_ones_are_named() -> None:
+    assert parse_endpoints("a=http://x/1, b=https://y/2") == [
+        Endpoint("a", "http://x/1"),
+        Endpoint("b", "https://y/2"),
+    ]
+    assert parse_endpoints("") == []
+    with pytest.raises(ValueError, match="'ftp://x'"):
+        parse_endpoints("ftp://x")
+
+
+def test_backoff_doubles_with_jitter_up_to_a_cap() -> None:
+    policy = RetryPolicy(max_attempts=10, base=timedelta(seconds=1), cap=timedelta(seconds=8))
+    rng = random.Random(1)
+    for attempts, floor in [(1, 1), (2, 2), (3, 4), (4, 8), (6, 8)]:
+        delay = policy.delay(attempts, rng).total_seconds()
+        assert floor <= delay <= floor * 1.5
+
+
+def test_statuses_worth_retrying() -> None:
+    assert classify(204).delivered
+    assert classify(503).retryable and classify(429).retryable
+    assert not classify(404).retryable and not classify(400).delivered
+
+
+async def test_a_raised_alarm_is_posted_signed_to_each_webhook_once(
+    registry: CollectorRegistry,
+) -> None:
+    deps = outbound_deps(registry)
+    transport = Scripted(200)
+    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)  # redelivered
+    async with httpx.AsyncClient(transport=httpx.MockTransport(transport)) as client:
+        assert await service.send_outbound(deps=deps, client=client, now=NOW) == 1
+        assert await service.send_outbound(deps=deps, client=client, now=NOW) == 0
+    (request,) = transport.requests
+    body = request.content
+    timestamp = request.headers["X-SafeCampus-Timestamp"]
+    assert request.headers["X-SafeCampus-Signature"] == sign(SECRET, timestamp, body)
+    assert request.headers["X-SafeCampus-Notification-Id"] in body.decode()
+    assert deliveries(deps) == [("webhook:county", "queued"), ("webhook:county", "delivered")]
+
+
+async def test_drills_are_not_posted(registry: CollectorRegistry) -> None:
+    deps = outbound_deps(registry)
+    await service.on_lifecycle(deps=deps, event=raised().model_copy(update={"test": True}), now=NOW)
+    assert await deps.repo.outbound_for_alarm(raised().alarm_id) == []
+
+
+async def test_failures_are_retried_with_backoff_until_delivered(
+    registry: CollectorRegistry,
+) -> None:
+    deps = outbound_deps(registry)
+    transport = Scripted(503, 0)  # a server error, then the receiver unreachable, then 200
+    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(transport)) as client:
+        await service.send_outbound(deps=deps, client=client, now=NOW)
+        (job,) = await deps.repo.outbound_for_alarm(raised().alarm_id)
+        assert (job.state, job.attempts, job.last_error) == ("queued", 1, "HTTP 503")
+        retry_at = job.next_attempt_at
+        assert (
+            await service.send_outbound(
+                deps=deps, client=client, now=retry_at - timedelta(milliseconds=1)
+            )
+            == 0
+        )
+        await service.send_outbound(deps=deps, client=client, now=retry_at)
+        (job,) = await deps.repo.outbound_for_alarm(raised().alarm_id)
+        assert job.attempts == 2 and job.last_error is not None and "ConnectError" in job.last_error
+        assert job.next_attempt_at - retry_at >= timedelta(seconds=2)  # doubled
+        await service.send_outbound(deps=deps, client=client, now=job.next_attempt_at)
+    (job,) = await deps.repo.outbound_for_alarm(raised().alarm_id)
+    assert (job.state, job.attempts) == ("delivered", 3)
+    assert (
+        registry.get_sample_value("safecampus_outbound_retries_total", {"channel": "webhook"}) == 2
+    )
+
+
+async def test_after_the_last_try_the_message_is_failed_and_dead_lettered(
+    registry: CollectorRegistry,
+) -> None:
+    deps = outbound_deps(registry)
+    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(Scripted(500, 500, 500))) as client:
+        now = NOW
+        for _ in range(3):
+            await service.send_outbound(deps=deps, client=client, now=now)
+            (job,) = await deps.repo.outbound_for_alarm(raised().alarm_id)
+            now = job.next_attempt_at
+    assert (job.state, job.attempts) == ("failed", 3)
+    assert deliveries(deps)[-1] == ("webhook:county", "failed")
+    dead = [
+        e
+        for t, _, e in deps.publisher.sent  # type: ignore[attr-defined]
+        if t == Topics.dlq(Topics().notifications_deliveries)
+    ]
+    assert len(dead) == 1 and isinstance(dead[0], DeadLetter)
+    assert dead[0].topic == "webhook:county" and "HTTP 500 after 3 tries" in dead[0].error
+
+
+async def test_a_refusal_is_not_retried(registry: CollectorRegistry) -> None:
+    deps = outbound_deps(registry)
+    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(Scripted(400))) as client:
+        await service.send_outbound(deps=deps, client=client, now=NOW)
+    (job,) = await deps.repo.outbound_for_alarm(raised().alarm_id)
+    assert (job.state, job.attempts, job.last_error) == ("failed", 1, "HTTP 400")
+
+
+async def acknowledged_alarm(deps: Deps, *, silent: bool) -> None:
+    await service.record_positions(deps=deps, fixes=[fix("near", 700)])
+    await service.on_lifecycle(
+        deps=deps, event=raised().model_copy(update={"silent": silent}), now=NOW
+    )
+    order_id = service.order_id(raised().alarm_id, "near")
+    await service.acknowledge(deps=deps, unit_id="near", order_id=order_id, now=NOW)
+
+
+async def test_help_on_the_way_reaches_the_button_and_by_sms_the_school_contact(
+    registry: CollectorRegistry,
+) -> None:
+    deps = outbound_deps(registry, webhooks=[])
+    await acknowledged_alarm(deps, silent=False)
+    (message,) = await deps.repo.device_messages("D1", since=NOW)
+    assert "会宁01" in message.text and "700 m" in message.text
+    (sms,) = await deps.repo.outbound_for_alarm(raised().alarm_id)
+    assert sms.channel == "sms" and sms.body["to"] == "0943-6200001"
+    assert sms.body["text"] == message.text
+
+
+async def test_a_silent_alarm_makes_nothing_ring_at_the_school(registry: CollectorRegistry) -> None:
+    deps = outbound_deps(registry, webhooks=[])
+    await acknowledged_alarm(deps, silent=True)
+    assert await deps.repo.outbound_for_alarm(raised().alarm_id) == [], "no SMS"
+    (message,) = await deps.repo.device_messages("D1", since=NOW)
+    assert "near" in message.text, "the button shows it, without a sound"
