@@ -24,8 +24,7 @@ def make_client(settings: Settings, *, app_name: str) -> AsyncMongoClient[Docume
         appname=f"safecampus-{app_name}",
         tz_aware=True,
         serverSelectionTimeoutMS=5000,
-        retryWrites=True,
-    )
+    )  # retryable writes as MONGODB_URL says (on unless it says retryWrites=false)
 
 
 def service_database(

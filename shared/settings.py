@@ -18,8 +18,14 @@ class Settings(BaseSettings):
     )
 
     kafka_bootstrap: str = Field("127.0.0.1:19092", description="Kafka bootstrap servers")
+    # The embedded default turns the driver's retryable writes off: SecantusDB scans its whole
+    # retryable-write record (up to 10 000 entries, kept 30 min) on every such write, which made
+    # every write slower the longer it ran (docs/benchmarks.md). Nothing here depends on them:
+    # every write is idempotent and transient failures are retried by the services themselves.
+    # Against real MongoDB, leave them on (the driver's default) in MONGODB_URL.
     mongodb_url: str = Field(
-        "mongodb://127.0.0.1:27027/?directConnection=true", description="MongoDB connection URL"
+        "mongodb://127.0.0.1:27027/?directConnection=true&retryWrites=false",
+        description="MongoDB connection URL",
     )
     mongodb_db_prefix: str = Field(
         "safecampus_", description="Each service uses the database <prefix><service>"

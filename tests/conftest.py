@@ -24,7 +24,9 @@ from shared.signing import derive_device_secret
 from shared.topics import Topics
 
 KAFKA_BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:19092")
-MONGODB_URL = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27027/?directConnection=true")
+MONGODB_URL = os.environ.get(
+    "MONGODB_URL", "mongodb://127.0.0.1:27027/?directConnection=true&retryWrites=false"
+)
 SERVICES = ("alarms", "patrols", "notifications", "reporting")
 
 

@@ -331,6 +331,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "TOPIC_PREFIX": f"{namespace}.",
         "MONGODB_DB_PREFIX": f"{namespace}_",
         "LOG_LEVEL": "WARNING",
+        # every press raises an alarm of its own, so that each one is timed (60 schools would
+        # otherwise fold 300 presses into 60 alarms)
+        "FOLD_WINDOW_S": "0",
     }
     pace = args.interval_ms / 1000
     print(f"floor: {args.floor_samples} Kafka round trips and MongoDB inserts ...", flush=True)

@@ -125,7 +125,7 @@ stop_pid() {  # stop_pid PIDFILE NAME
 
 print_env() {
   echo "KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT"
-  echo "MONGODB_URL=mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true"
+  echo "MONGODB_URL=mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true&retryWrites=false"
 }
 
 case "${1:-}" in

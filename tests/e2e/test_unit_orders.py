@@ -206,3 +206,64 @@ async def test_an_order_passes_to_the_next_unit_who_acknowledges_each_state_once
     school = COUNTY.school("S020")
     assert school is not None and sms.json()["to"] == school.contact_phone
     assert "U012" in sms.json()["text"]
+
+
+async def test_an_order_is_sent_once_across_kills_and_a_unit_resumes_its_stream(
+    stack: Stack, e2e_namespace: Namespace
+) -> None:
+    ns = e2e_namespace
+    notifications = stack["notifications"]
+    school = COUNTY.school("S045")
+    assert school is not None
+    async with httpx.AsyncClient(timeout=30) as client:
+        now = datetime.now(UTC).isoformat()
+        fix = {"lat": school.lat + 200 * DEG_PER_M, "lon": school.lon, "recorded_at": now}
+        response = await client.post(
+            f"{stack['patrols'].url}/v1/units/U013/positions",
+            json={"fixes": [fix]},
+            headers=ns.auth("unit", "U013"),
+        )
+        assert response.status_code == 202, response.text
+        await asyncio.sleep(1.5)  # into notifications' read model
+        notifications.kill()  # SIGKILL: the raise waits in Kafka
+        pressed = await post_press(
+            client,
+            stack["alarms"].url,
+            ns.device_seed,
+            press_body(school_id="S045", device_id="S045-BTN1", kind="medical"),
+        )
+        assert pressed.status_code == 202, pressed.text
+        alarm_id = pressed.json()["alarm_id"]
+        notifications.start()
+        notifications.wait_ready()
+
+        stream_url = f"{notifications.url}/v1/units/U013/orders/stream"
+        async with client.stream("GET", stream_url, headers=ns.auth("unit", "U013")) as sse:
+            reader = SseReader(sse)
+            first = await reader.until(lambda e: e["data"]["alarm_id"] == alarm_id)
+        assert first["data"]["unit_id"] == "U013" and first["data"]["state"] in {
+            "sent",
+            "delivered",
+        }
+
+        notifications.kill()
+        notifications.start()
+        notifications.wait_ready()
+        resumed = {**ns.auth("unit", "U013"), "Last-Event-ID": first["id"]}
+        async with client.stream("GET", stream_url, headers=resumed) as sse:
+            reader = SseReader(sse)
+            with pytest.raises(TimeoutError):
+                await reader.next_event(timeout_s=1.5)  # nothing after what it already has
+        replay = {**ns.auth("unit", "U013"), "Last-Event-ID": str(int(first["id"]) - 1)}
+        async with client.stream("GET", stream_url, headers=replay) as sse:
+            again = await SseReader(sse).next_event(timeout_s=10)
+        assert again["data"]["order_id"] == first["data"]["order_id"]
+
+    await asyncio.sleep(1.0)
+    events = await read_topic(KAFKA_BOOTSTRAP, ns.topics.notifications_deliveries, idle_s=0.5)
+    sent = [
+        e
+        for e in events
+        if e["alarm_id"] == alarm_id and (e["recipient"], e["state"]) == ("unit:U013", "sent")
+    ]
+    assert len(sent) == 1, "one order for the alarm and the unit, across two kills"
