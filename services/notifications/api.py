@@ -24,6 +24,7 @@ from services.notifications.models import (
     DeviceMessage,
     FeedEntry,
     MapSchool,
+    MapUnit,
     Order,
     SignedIn,
     SignIn,
@@ -317,7 +318,13 @@ async def console_map(deps: DepsDep, _: Dispatcher) -> ConsoleMap:
     schools = deps.county.schools if deps.county else []
     return ConsoleMap(
         schools=[MapSchool.model_validate(s.model_dump()) for s in schools],
-        units=await deps.repo.unit_positions(),
+        units=[
+            MapUnit(
+                unit_id=u.unit_id, lat=u.lat, lon=u.lon, recorded_at=u.recorded_at, status=u.status
+            )
+            for u in deps.board.units()
+            if u.lat is not None and u.lon is not None and u.recorded_at is not None
+        ],
     )
 
 

@@ -23,6 +23,8 @@ from shared.web import ServiceKit
 
 NAME = "notifications"
 OUTBOUND_TIMEOUT_S = 5.0
+BOARD_REFRESH_S = 2.0
+BOARD_OVERLAP = timedelta(seconds=1)  # clock skew between instances writing the stored copy
 
 
 def _secret(value: SecretStr | None) -> str | None:
@@ -77,6 +79,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             kit.failures,
         )
 
+    async def board_refresh() -> None:
+        """Keeps the in-memory board in step with the stored copy (other instances' writes)."""
+        last = [utcnow()]
+
+        async def round_() -> None:
+            started = utcnow()
+            await service.refresh_board(deps=deps, since=last[0] - BOARD_OVERLAP)
+            last[0] = started
+
+        await run_every("board-refresh", BOARD_REFRESH_S, round_, kit.failures)
+
+    async def load_board() -> None:
+        await service.refresh_board(deps=deps, since=None)
+
     async def outbound_sender() -> None:
         """POSTs webhook and SMS-gateway messages, retrying with backoff."""
         async with httpx.AsyncClient(timeout=OUTBOUND_TIMEOUT_S) as client:
@@ -90,8 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return kit.app(
         routers=[api.router, api.units_router, api.devices_router, api.console_router],
         deps=deps,
-        startup=[repo.ensure_indexes],
-        background=[order_deadlines, outbound_sender],
+        startup=[repo.ensure_indexes, load_board],
+        background=[order_deadlines, outbound_sender, board_refresh],
         description="Who is told: the dispatcher feed and live stream; unit orders (the staffed "
         "guard post first, then the nearest), their live stream, acknowledgement and pass-over.",
     )

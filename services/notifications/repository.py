@@ -6,23 +6,21 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from pymongo import ASCENDING, GEOSPHERE, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.notifications.models import DeviceMessage, FeedEntry, MapUnit, Order
+from services.notifications.board import BoardUnit
+from services.notifications.models import DeviceMessage, FeedEntry, Order
 from services.notifications.outbound import OutboundJob
 from shared.events import (
-    DISPATCHABLE,
     DeliveryState,
-    NearbyUnit,
     PositionReported,
     UnitStatusChanged,
     newest_per_unit,
+    utcnow,
 )
-from shared.geo import geojson_point, haversine_m
 from shared.mongo import (
-    GEO_INDEX_OPTIONS,
     Document,
     bson_value,
     to_document,
@@ -41,20 +39,9 @@ class NotificationRepository(Protocol):
 
     async def set_status(self, change: UnitStatusChanged) -> None: ...
 
-    async def nearest_units(
-        self,
-        *,
-        lat: float,
-        lon: float,
-        radius_m: float,
-        limit: int,
-        fresh_since: datetime,
-        guard_post_radius_m: float,
-    ) -> list[NearbyUnit]: ...
+    async def load_units(self, *, changed_since: datetime | None = None) -> list[BoardUnit]: ...
 
     async def next_seq(self, counter: str = FEED) -> int: ...
-
-    async def unit_positions(self) -> list[MapUnit]: ...
 
     async def has_feed_entry(self, event_id: str) -> bool: ...
 
@@ -112,7 +99,10 @@ class MongoNotificationRepository:
         self._counters = db["counters"]
 
     async def ensure_indexes(self) -> None:
-        await self._positions.create_index([("loc", GEOSPHERE)], **GEO_INDEX_OPTIONS)
+        await self._positions.create_index("updated_at")
+        if "loc_2dsphere" in await self._positions.index_information():
+            # ranking moved to the in-memory board; the geo index only cost every upsert
+            await self._positions.drop_index("loc_2dsphere")
         await self._feed.create_index([("seq", ASCENDING)], unique=True)
         await self._feed.create_index([("alarm_id", ASCENDING), ("seq", ASCENDING)])
         await self._orders.create_index([("seq", ASCENDING)], unique=True)
@@ -137,7 +127,14 @@ class MongoNotificationRepository:
                         {"recorded_at": {"$exists": False}},  # only its status known so far
                     ],
                 },
-                {"$set": {"loc": geojson_point(fix.lat, fix.lon), "recorded_at": fix.recorded_at}},
+                {
+                    "$set": {
+                        "lat": fix.lat,
+                        "lon": fix.lon,
+                        "recorded_at": fix.recorded_at,
+                        "updated_at": utcnow(),
+                    }
+                },
                 upsert=True,
             )
             for fix in newest_per_unit(fixes)
@@ -157,68 +154,23 @@ class MongoNotificationRepository:
                                 {"status_version": {"$exists": False}},
                             ],
                         },
-                        {"$set": {"status": change.status, "status_version": change.version}},
+                        {
+                            "$set": {
+                                "status": change.status,
+                                "status_version": change.version,
+                                "updated_at": utcnow(),
+                            }
+                        },
                         upsert=True,
                     )
                 ]
             )
         )
 
-    async def nearest_units(
-        self,
-        *,
-        lat: float,
-        lon: float,
-        radius_m: float,
-        limit: int,
-        fresh_since: datetime,
-        guard_post_radius_m: float,
-    ) -> list[NearbyUnit]:
-        pipeline: list[Document] = [
-            {
-                "$geoNear": {
-                    "near": geojson_point(lat, lon),
-                    "distanceField": "distance_m",
-                    "maxDistance": radius_m,
-                    "spherical": True,
-                    "key": "loc",
-                    "query": {
-                        "recorded_at": {"$gte": fresh_since},
-                        # never reported a status: on patrol since provisioning
-                        "$or": [
-                            {"status": {"$in": list(DISPATCHABLE)}},
-                            {"status": {"$exists": False}},
-                        ],
-                    },
-                }
-            },
-            {"$limit": limit},
-        ]
-        cursor = await self._positions.aggregate(pipeline)
-        return [
-            NearbyUnit(
-                unit_id=doc["_id"],
-                distance_m=round(doc["distance_m"], 1),
-                lat=doc["loc"]["coordinates"][1],
-                lon=doc["loc"]["coordinates"][0],
-                guard_post=doc.get("status") == "on_post"
-                and doc["distance_m"] <= guard_post_radius_m,
-            )
-            async for doc in cursor
-        ]
-
-    async def unit_positions(self) -> list[MapUnit]:
-        cursor = self._positions.find({"loc": {"$exists": True}})
-        return [
-            MapUnit(
-                unit_id=doc["_id"],
-                lat=doc["loc"]["coordinates"][1],
-                lon=doc["loc"]["coordinates"][0],
-                recorded_at=doc["recorded_at"],
-                status=doc.get("status"),
-            )
-            async for doc in cursor
-        ]
+    async def load_units(self, *, changed_since: datetime | None = None) -> list[BoardUnit]:
+        """The stored copy of the board (units written since `changed_since`, or all)."""
+        query: Document = {} if changed_since is None else {"updated_at": {"$gte": changed_since}}
+        return [_board_unit(doc) async for doc in self._positions.find(query)]
 
     async def next_seq(self, counter: str = FEED) -> int:
         doc = await self._counters.find_one_and_update(
@@ -380,54 +332,18 @@ class InMemoryNotificationRepository:
         if held is None or held.version < change.version:
             self.statuses[change.unit_id] = change
 
-    def _dispatchable(self, unit_id: str) -> bool:
-        held = self.statuses.get(unit_id)
-        return held is None or held.status in DISPATCHABLE
-
-    async def nearest_units(
-        self,
-        *,
-        lat: float,
-        lon: float,
-        radius_m: float,
-        limit: int,
-        fresh_since: datetime,
-        guard_post_radius_m: float,
-    ) -> list[NearbyUnit]:
-        ranked = sorted(
-            (
-                (haversine_m(lat, lon, f.lat, f.lon), f)
-                for f in self.positions.values()
-                if f.recorded_at >= fresh_since and self._dispatchable(f.unit_id)
-            ),
-            key=lambda pair: pair[0],
-        )
+    async def load_units(self, *, changed_since: datetime | None = None) -> list[BoardUnit]:
+        ids = self.positions.keys() | self.statuses.keys()
         return [
-            NearbyUnit(
-                unit_id=f.unit_id,
-                distance_m=round(d, 1),
-                lat=f.lat,
-                lon=f.lon,
-                guard_post=self._on_post(f.unit_id) and d <= guard_post_radius_m,
+            BoardUnit(
+                unit_id,
+                lat=fix.lat if (fix := self.positions.get(unit_id)) else None,
+                lon=fix.lon if fix else None,
+                recorded_at=fix.recorded_at if fix else None,
+                status=status.status if (status := self.statuses.get(unit_id)) else None,
+                status_version=status.version if status else 0,
             )
-            for d, f in ranked
-            if d <= radius_m
-        ][:limit]
-
-    def _on_post(self, unit_id: str) -> bool:
-        held = self.statuses.get(unit_id)
-        return held is not None and held.status == "on_post"
-
-    async def unit_positions(self) -> list[MapUnit]:
-        return [
-            MapUnit(
-                unit_id=f.unit_id,
-                lat=f.lat,
-                lon=f.lon,
-                recorded_at=f.recorded_at,
-                status=self.statuses[f.unit_id].status if f.unit_id in self.statuses else None,
-            )
-            for f in self.positions.values()
+            for unit_id in sorted(ids)
         ]
 
     async def next_seq(self, counter: str = FEED) -> int:
@@ -539,3 +455,17 @@ class InMemoryNotificationRepository:
             ),
             key=lambda m: m.created_at,
         )
+
+
+def _board_unit(doc: Document) -> BoardUnit:
+    lat, lon = doc.get("lat"), doc.get("lon")
+    if lat is None and "loc" in doc:  # written before the board: a GeoJSON point
+        lon, lat = doc["loc"]["coordinates"]
+    return BoardUnit(
+        unit_id=doc["_id"],
+        lat=lat,
+        lon=lon,
+        recorded_at=doc.get("recorded_at"),
+        status=doc.get("status"),
+        status_version=doc.get("status_version", 0),
+    )

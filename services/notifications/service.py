@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import httpx
 
+from services.notifications.board import UnitBoard
 from services.notifications.hub import Hub
 from services.notifications.metrics import NotificationMetrics
 from services.notifications.models import DeviceMessage, FeedEntry, Order
@@ -66,6 +67,7 @@ class Deps:
     publisher: Publisher
     topics: Topics
     orders_hub: Hub[Order]
+    board: UnitBoard = field(default_factory=UnitBoard)
     radius_widenings: int = 2
     guard_post_radius_m: float = 200.0
     order_ack_timeout: timedelta = timedelta(seconds=20)
@@ -87,11 +89,19 @@ class OrderRefused(Exception):
 
 
 async def record_positions(*, deps: Deps, fixes: list[PositionReported]) -> None:
+    deps.board.move(fixes)
     await deps.repo.upsert_positions(fixes)
 
 
 async def record_status(*, deps: Deps, change: UnitStatusChanged) -> None:
+    deps.board.set_status(change)
     await deps.repo.set_status(change)
+
+
+async def refresh_board(*, deps: Deps, since: datetime | None) -> None:
+    """Merge what the stored copy holds (all of it at start-up; then what changed since the
+    last round, e.g. written by another instance consuming other partitions)."""
+    deps.board.merge(await deps.repo.load_units(changed_since=since))
 
 
 async def nearest_units(
@@ -103,7 +113,7 @@ async def nearest_units(
     radius = deps.radius_m
     for widening in range(deps.radius_widenings + 1):
         radius = deps.radius_m * 2**widening
-        found = await deps.repo.nearest_units(
+        found = deps.board.nearest(
             lat=lat,
             lon=lon,
             radius_m=radius,
@@ -120,10 +130,7 @@ async def on_lifecycle(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> F
     """Tell the dispatchers (feed, once per event), then the units: the first order on
     `raised`; open orders closed once a unit is assigned or the alarm ends. Each step is
     idempotent, so a redelivered event completes what a crash interrupted."""
-    entry = await deps.repo.feed_entry(str(event.event_id))
-    added = None
-    if entry is None:
-        entry = added = await _add_to_feed(deps=deps, event=event, now=now)
+    entry, inserted = await _add_to_feed(deps=deps, event=event, now=now)
     first_order = event.state == "raised" and event.change == "transition" and not event.test
     if first_order:
         await _queue_webhooks(deps=deps, entry=entry, now=now)
@@ -134,10 +141,15 @@ async def on_lifecycle(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> F
             deps.metrics.raised_to_unit.observe((utcnow() - event.received_at).total_seconds())
     if event.state in ORDERS_CLOSED_BY:
         await _close_orders(deps=deps, event=event, now=now)
-    return added
+    return entry if inserted else None
 
 
-async def _add_to_feed(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> FeedEntry:
+async def _add_to_feed(
+    *, deps: Deps, event: AlarmLifecycle, now: datetime
+) -> tuple[FeedEntry, bool]:
+    """The event's feed entry, and whether it is new (pushed live). A redelivered event finds
+    the entry it made before (its sequence number drawn again is simply skipped: the feed
+    resumes on `>`). No read before the insert: that read was one more round trip per alarm."""
     nearby: list[NearbyUnit] = []
     radius: float | None = None
     searched = event.state == "raised" and event.change == "transition"
@@ -177,11 +189,11 @@ async def _add_to_feed(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> F
             deps.metrics.raised_to_dispatcher.observe(
                 (utcnow() - event.received_at).total_seconds()
             )
-        return entry
-    held = await deps.repo.feed_entry(str(event.event_id))  # a concurrent redelivery won
+        return entry, True
+    held = await deps.repo.feed_entry(str(event.event_id))
     if held is None:
         raise RuntimeError(f"feed entry {event.event_id} neither inserted nor found")
-    return held
+    return held, False
 
 
 def order_id(alarm_id: uuid.UUID, unit_id: str) -> uuid.UUID:
@@ -197,10 +209,9 @@ async def _order(
     rest: list[NearbyUnit],
     now: datetime,
 ) -> Order | None:
-    """Send `unit` its order for the alarm, unless it already has one (then None)."""
+    """Send `unit` its order for the alarm, unless it already has one (then None: the insert
+    finds the order's id taken)."""
     oid = order_id(entry.alarm_id, unit.unit_id)
-    if await deps.repo.get_order(oid) is not None:
-        return None
     order = Order(
         order_id=oid,
         seq=await deps.repo.next_seq(ORDERS),

@@ -200,13 +200,15 @@ async def test_unit_status_rules_over_http_and_busy_units_are_not_sent(
         for unit_id, metres in (("U007", 20), ("U008", 50)):
             fix = {"lat": school.lat + metres * DEG_PER_M, "lon": school.lon, "recorded_at": now}
             await post_fixes(stack, ns, client, unit_id, [fix])
-        positions = mongo[f"{ns.db_prefix}notifications"]["unit_positions"]
 
         async def known() -> bool:
-            busy_doc = await positions.find_one(
-                {"_id": "U007", "status": "busy", "loc": {"$exists": True}}
+            """Notifications' board (what it ranks from) has both units, U007 busy."""
+            board = await client.get(
+                f"{stack['notifications'].url}/v1/dispatcher/map",
+                headers=ns.auth("dispatcher", "alice"),
             )
-            return busy_doc is not None and await positions.find_one({"_id": "U008"}) is not None
+            units = {u["unit_id"]: u["status"] for u in board.json()["units"]}
+            return units.get("U007") == "busy" and "U008" in units
 
         await wait_for(known)
         stream_url = f"{stack['notifications'].url}/v1/dispatcher/stream?last_event_id=0"

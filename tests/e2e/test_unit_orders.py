@@ -84,6 +84,23 @@ async def place(
     assert response.status_code == 202, response.text
 
 
+async def on_board(client: httpx.AsyncClient, stack: Stack, ns: Namespace, *units: str) -> None:
+    """Wait until notifications' board (what it ranks from) has these units."""
+
+    async def placed() -> bool | None:
+        response = await client.get(
+            f"{stack['notifications'].url}/v1/dispatcher/map", headers=ns.auth("dispatcher", "d")
+        )
+        have = (
+            {u["unit_id"] for u in response.json()["units"]}
+            if response.status_code == 200
+            else set()
+        )
+        return True if set(units) <= have else None
+
+    await wait_for(placed, timeout_s=30)
+
+
 async def test_an_order_passes_to_the_next_unit_who_acknowledges_each_state_once(
     stack: Stack, e2e_namespace: Namespace, receiver: LocalEndpoint, gateway: LocalEndpoint
 ) -> None:
@@ -100,7 +117,7 @@ async def test_an_order_passes_to_the_next_unit_who_acknowledges_each_state_once
             return True if feed.status_code == 200 and feed.json()["lat"] else None
 
         await wait_for(both_placed)
-        await asyncio.sleep(1.5)  # notifications' read model takes position batches every 0.5 s
+        await on_board(client, stack, ns, "U011", "U012")
         first_url = f"{notifications}/v1/units/U011/orders/stream"
         second_url = f"{notifications}/v1/units/U012/orders/stream"
         async with (
@@ -224,7 +241,7 @@ async def test_an_order_is_sent_once_across_kills_and_a_unit_resumes_its_stream(
             headers=ns.auth("unit", "U013"),
         )
         assert response.status_code == 202, response.text
-        await asyncio.sleep(1.5)  # into notifications' read model
+        await on_board(client, stack, ns, "U013")
         notifications.kill()  # SIGKILL: the raise waits in Kafka
         pressed = await post_press(
             client,

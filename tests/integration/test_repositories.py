@@ -9,10 +9,12 @@ from pymongo import AsyncMongoClient
 
 from services.alarms.models import Alarm
 from services.alarms.repository import AlarmFilter, MongoAlarmRepository
+from services.notifications.board import UnitBoard
 from services.notifications.repository import MongoNotificationRepository
 from services.patrols.repository import MongoPatrolRepository
 from services.reporting.repository import MongoReportingRepository
 from shared.events import AlarmLifecycle, AlarmPressed, PositionReported, SchoolRef, stable_id
+from shared.mongo import GEO_INDEX_OPTIONS
 from shared.provisioning import Unit
 from tests.conftest import Namespace
 
@@ -60,11 +62,18 @@ async def test_press_recorded_once_and_alarm_created_once(
     assert [a.alarm_id for a in await repo.find(AlarmFilter())] == [event.alarm_id]
 
 
-async def test_nearest_units_by_2dsphere_closest_first_fresh_only(
+async def test_the_stored_board_reloads_and_ranks_closest_first_fresh_only(
     namespace: Namespace, mongo: Client
 ) -> None:
-    repo = MongoNotificationRepository(mongo[f"{namespace.db_prefix}notifications"])
+    db = mongo[f"{namespace.db_prefix}notifications"]
+    await db["unit_positions"].create_index([("loc", "2dsphere")], **GEO_INDEX_OPTIONS)
+    await db["unit_positions"].insert_one(  # written before the board: a GeoJSON point
+        {"_id": "old", "loc": {"type": "Point", "coordinates": [SCHOOL.lon, SCHOOL.lat + 0.05]}}
+        | {"recorded_at": NOW}
+    )
+    repo = MongoNotificationRepository(db)
     await repo.ensure_indexes()
+    assert "loc_2dsphere" not in await db["unit_positions"].index_information()
     placed = {"far": 2500, "near": 300, "mid": 1200, "fourth": 2900, "outside": 3500}
     fixes = [
         PositionReported(
@@ -77,7 +86,9 @@ async def test_nearest_units_by_2dsphere_closest_first_fresh_only(
         PositionReported(unit_id="stale", lat=SCHOOL.lat, lon=SCHOOL.lon, recorded_at=stale_at)
     )
     await repo.upsert_positions(fixes)
-    found = await repo.nearest_units(
+    board = UnitBoard()  # a restarted instance
+    board.merge(await repo.load_units())
+    found = board.nearest(
         lat=SCHOOL.lat,
         lon=SCHOOL.lon,
         radius_m=3000,
@@ -87,6 +98,8 @@ async def test_nearest_units_by_2dsphere_closest_first_fresh_only(
     )
     assert [u.unit_id for u in found] == ["near", "mid", "far"]
     assert [round(u.distance_m, -1) for u in found] == [300, 1200, 2500]
+    assert len(board) == 7, "the old GeoJSON document loads too"
+    assert await repo.load_units(changed_since=datetime.now(UTC) + timedelta(minutes=1)) == []
 
 
 async def test_an_older_fix_never_replaces_a_newer_one(namespace: Namespace, mongo: Client) -> None:
@@ -99,15 +112,8 @@ async def test_an_older_fix_never_replaces_a_newer_one(namespace: Namespace, mon
     await repo.upsert_positions([older, newer])  # newest of a batch wins, whatever the order
     await repo.upsert_positions([older])  # an older batch later changes nothing
     await repo.upsert_positions([newer])  # nor does a redelivery
-    (unit,) = await repo.nearest_units(
-        lat=35.70,
-        lon=105.0,
-        radius_m=100,
-        limit=5,
-        fresh_since=NOW - timedelta(minutes=1),
-        guard_post_radius_m=200,
-    )
-    assert unit.unit_id == "u" and unit.lat == 35.70
+    (unit,) = await repo.load_units()
+    assert (unit.unit_id, unit.lat, unit.recorded_at) == ("u", 35.70, NOW)
 
 
 async def test_alarms_by_school_counts_tests_apart_and_replay_is_stable(
@@ -277,25 +283,24 @@ async def test_nearest_units_skip_busy_units_and_keep_the_newest_status(
     await repo.set_status(change("free", "available", 2))
     await repo.set_status(change("free", "busy", 1))  # older, redelivered: ignored
     await repo.set_status(change("ghost", "busy", 1))  # status before any position: kept apart
-    found = await repo.nearest_units(
-        lat=SCHOOL.lat,
-        lon=SCHOOL.lon,
-        radius_m=3000,
-        limit=5,
-        fresh_since=NOW - timedelta(minutes=5),
-        guard_post_radius_m=200,
-    )
-    assert [u.unit_id for u in found] == ["free", "silent"]
+    board = UnitBoard()
+    board.merge(await repo.load_units())
+
+    def ranking(guard_post_radius_m: float) -> list[tuple[str, bool]]:
+        found = board.nearest(
+            lat=SCHOOL.lat,
+            lon=SCHOOL.lon,
+            radius_m=3000,
+            limit=5,
+            fresh_since=NOW - timedelta(minutes=5),
+            guard_post_radius_m=guard_post_radius_m,
+        )
+        return [(u.unit_id, u.guard_post) for u in found]
+
+    assert ranking(200) == [("free", False), ("silent", False)]
     await repo.set_status(change("free", "on_post", 3))
-    (post, _) = await repo.nearest_units(
-        lat=SCHOOL.lat,
-        lon=SCHOOL.lon,
-        radius_m=3000,
-        limit=5,
-        fresh_since=NOW - timedelta(minutes=5),
-        guard_post_radius_m=5000,
-    )
-    assert (post.unit_id, post.guard_post) == ("free", True)
+    board.merge(await repo.load_units())
+    assert ranking(5000)[0] == ("free", True)
 
 
 async def test_calendar_roster_and_post_windows_round_trip(

@@ -1,0 +1,62 @@
+"""The in-memory board of units that notifications ranks from."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from services.notifications.board import BoardUnit, UnitBoard
+from shared.events import PositionReported, UnitStatusChanged
+
+NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+
+
+def fix(unit: str, lat: float, age_s: float = 0) -> PositionReported:
+    return PositionReported(
+        unit_id=unit, lat=lat, lon=105.0, recorded_at=NOW - timedelta(seconds=age_s)
+    )
+
+
+def status(unit: str, value: str, version: int) -> UnitStatusChanged:
+    return UnitStatusChanged(
+        unit_id=unit,
+        status=value,
+        previous="available",
+        actor=unit,
+        version=version,  # type: ignore[arg-type]
+    )
+
+
+def test_the_newest_fix_and_the_highest_status_version_win_in_any_order() -> None:
+    board = UnitBoard()
+    board.move([fix("u", 35.70), fix("u", 35.60, age_s=30)])
+    board.move([fix("u", 35.50, age_s=60)])  # late
+    board.set_status(status("u", "busy", 2))
+    board.set_status(status("u", "available", 1))  # late
+    board.merge(
+        [BoardUnit("u", 35.0, 105.0, NOW - timedelta(hours=1), "off_duty", 1)]
+    )  # stale copy
+    (unit,) = board.units()
+    assert (unit.lat, unit.recorded_at, unit.status, unit.status_version) == (
+        35.70,
+        NOW,
+        "busy",
+        2,
+    )
+
+
+def test_ranking_skips_stale_busy_and_unplaced_units() -> None:
+    board = UnitBoard()
+    board.move([fix("near", 35.701), fix("stale", 35.700, age_s=600), fix("busy", 35.700)])
+    board.move([fix("mid", 35.71), fix("far", 35.72)])
+    board.set_status(status("busy", "busy", 1))
+    board.set_status(status("nowhere", "available", 1))  # a status before any fix
+    found = board.nearest(
+        lat=35.70,
+        lon=105.0,
+        radius_m=3000,
+        limit=2,
+        fresh_since=NOW - timedelta(minutes=5),
+        guard_post_radius_m=200,
+    )
+    assert [u.unit_id for u in found] == ["near", "mid"]
+    assert found[0].distance_m < found[1].distance_m
