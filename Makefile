@@ -62,6 +62,7 @@ test-unit: venv
 
 bench: setup infra-up
 	$(PY) -m tools.bench
+	$(PY) -m tools.bench --fixes-per-s 1000
 	$(PY) -m tools.bench_positions
 
 lint: venv

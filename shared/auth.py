@@ -42,7 +42,7 @@ def decode_token(secret: str, token: str) -> Principal:
         raise ValueError(f"invalid token: {type(exc).__name__}") from exc
 
 
-def _bearer(request: Request) -> str | None:
+def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token:
@@ -55,7 +55,7 @@ def require_role(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
     """FastAPI dependency: the principal; 401 without a valid token, 403 for another role."""
 
     async def dependency(request: Request) -> Principal:
-        token = _bearer(request)
+        token = bearer_token(request)
         if token is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,

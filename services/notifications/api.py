@@ -30,7 +30,7 @@ from services.notifications.models import (
     SignIn,
 )
 from services.notifications.service import Deps, OrderRefused
-from shared.auth import Principal, issue_token, require_role
+from shared.auth import Principal, bearer_token, issue_token, require_role
 from shared.events import utcnow
 from shared.signing import DeviceAuthError, verify_device
 
@@ -341,15 +341,21 @@ async def console_command(
     body = await request.body()
     if len(body) > 4096:
         raise HTTPException(413, "command body too large")
-    async with httpx.AsyncClient(timeout=COMMAND_TIMEOUT_S) as client:
-        answer = await client.post(
-            f"{deps.alarms_url}/v1/alarms/{alarm_id}/{action}",
-            content=body or b"{}",
-            headers={
-                "Authorization": request.headers["authorization"],
-                "Content-Type": "application/json",
-            },
-        )
+    headers = {
+        "Authorization": f"Bearer {bearer_token(request)}",
+        "Content-Type": "application/json",
+    }
+    try:
+        async with httpx.AsyncClient(timeout=COMMAND_TIMEOUT_S) as client:
+            answer = await client.post(
+                f"{deps.alarms_url}/v1/alarms/{alarm_id}/{action}",
+                content=body or b"{}",
+                headers=headers,
+            )
+    except httpx.HTTPError as exc:  # nothing was sent to the single writer, or no answer came
+        raise HTTPException(
+            503, "the alarms service did not answer; retry", headers={"Retry-After": "2"}
+        ) from exc
     return Response(
         answer.content,
         status_code=answer.status_code,

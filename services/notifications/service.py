@@ -294,10 +294,13 @@ async def acknowledge(*, deps: Deps, unit_id: str, order_id: uuid.UUID, now: dat
 
 async def pass_over_overdue(*, deps: Deps, now: datetime) -> int:
     """Orders not acknowledged by their deadline expire; the next unit of the ranking is told
-    and the dispatchers are warned. Returns how many were passed over."""
+    and the dispatchers are warned. The next order and the warning come first (both are
+    idempotent): a round that fails half-way finds the order still overdue and completes it.
+    Returns how many were passed over."""
     passed = 0
     for order in await deps.repo.overdue_orders(now):
         reason = f"not acknowledged within {deps.order_ack_timeout.total_seconds():g} s"
+        await _next_unit(deps=deps, order=order, now=now)
         expired = await deps.repo.change_order(
             order.order_id, from_states=OPEN, state="expired", reason=reason
         )
@@ -306,7 +309,6 @@ async def pass_over_overdue(*, deps: Deps, now: datetime) -> int:
         passed += 1
         deps.metrics.passed_over.inc()
         await _delivery(deps=deps, order=expired, state="expired", reason=reason)
-        await _next_unit(deps=deps, order=expired, now=now)
     return passed
 
 

@@ -197,8 +197,8 @@ async def test_an_unacknowledged_order_passes_to_the_next_unit_and_warns_the_dis
     assert await service.pass_over_overdue(deps=deps, now=NOW + timedelta(seconds=22)) == 0
     assert deliveries(deps) == [
         ("unit:first", "sent"),
-        ("unit:first", "expired"),
         ("unit:second", "sent"),
+        ("unit:first", "expired"),
     ]
     feed.queue.get_nowait()  # the raise
     warning = feed.queue.get_nowait()
@@ -275,3 +275,27 @@ async def test_a_folded_press_updates_the_feed_without_a_new_search(
     assert [u.unit_id for u in first.nearest_units] == ["near"]
     assert (folded.change, folded.severity, folded.nearest_units) == ("folded", 2, [])
     assert registry.get_sample_value("safecampus_alarm_to_dispatcher_seconds_count") == 1
+
+
+async def test_a_pass_over_interrupted_half_way_is_completed_once_by_the_next_round(
+    registry: CollectorRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deps = make_deps(registry)
+    await service.record_positions(deps=deps, fixes=[fix("first", 100), fix("second", 800)])
+    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    real_change = deps.repo.change_order
+
+    async def database_gone(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("database unreachable")
+
+    monkeypatch.setattr(deps.repo, "change_order", database_gone)
+    with pytest.raises(ConnectionError):
+        await service.pass_over_overdue(deps=deps, now=NOW + timedelta(seconds=21))
+    monkeypatch.setattr(deps.repo, "change_order", real_change)
+    assert await service.pass_over_overdue(deps=deps, now=NOW + timedelta(seconds=22)) == 1
+    assert deliveries(deps) == [
+        ("unit:first", "sent"),
+        ("unit:second", "sent"),
+        ("unit:first", "expired"),
+    ]
+    assert len(await deps.repo.orders_after("second", 0, limit=10)) == 1
