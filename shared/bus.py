@@ -66,9 +66,9 @@ class BatchShape:
 
 
 # Positions are bulk traffic: big, infrequent batches keep the per-batch writes (one upsert
-# per unit, 2dsphere-indexed in patrols) rare; a board ≤ 1 s behind is fine for nearest-unit
-# search. 500 → 1000 ms halved those writes (docs/benchmarks.md).
-POSITION_BATCH = BatchShape(max_records=2000, min_bytes=256 * 1024, max_wait_ms=1000)
+# per unit, 2dsphere-indexed in patrols) rare; a board ≤ 0.5 s behind is fine for nearest-unit
+# search. (1000 ms was tried: ingestion then fell behind at 5000 fixes/s; docs/benchmarks.md.)
+POSITION_BATCH = BatchShape(max_records=2000, min_bytes=256 * 1024, max_wait_ms=500)
 
 
 def make_broker(settings: Settings, *, service: str, registry: CollectorRegistry) -> KafkaBroker:

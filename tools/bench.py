@@ -1,9 +1,11 @@
 """`make bench`: latency of the alarm path on the embedded default, beside its floor.
 
-    python -m tools.bench [--alarms 300] [--interval-ms 50] [--fixes-per-s 0]
+    python -m tools.bench [--alarms 300] [--interval-ms 50] [--fixes-per-s 0] [--ack-after-s 2]
 
-Starts the four services in a namespace of their own, places every unit, then presses
-`--alarms` buttons one after another and times press → dispatcher stream (SSE), and press → 202.
+Starts the four services in a namespace of their own (each press raises an alarm of its own:
+FOLD_WINDOW_S=0), places every unit and opens its order stream, then presses `--alarms`
+buttons one after another and times press → dispatcher stream (SSE), press → the first unit's
+order (SSE), and press → 202. Units acknowledge their orders `--ack-after-s` later.
 The floor is measured in the same run on the same servers: a bare aiokafka produce→consume
 round trip (acks=all) and a bare MongoDB insert. Optional background load: `--fixes-per-s`.
 Prints a table and writes .local/bench/latest.json. A benchmark, not a test: it asserts nothing.
@@ -124,6 +126,7 @@ class PathBench:
         self.sent: dict[str, float] = {}
         self.seen: dict[str, float] = {}
         self.unit_seen: dict[str, float] = {}
+        self.acks: list[asyncio.Task[None]] = []
         self.all_seen = asyncio.Event()
         self.expected = 0
 
@@ -189,17 +192,25 @@ class PathBench:
                     if len(self.seen) >= self.expected:
                         self.all_seen.set()
 
-    async def watch_unit(self, client: httpx.AsyncClient, unit_id: str) -> None:
-        """A unit terminal's order stream: when each alarm's first order reached a unit."""
+    async def watch_unit(self, client: httpx.AsyncClient, unit_id: str, ack_after_s: float) -> None:
+        """A unit terminal's order stream: when each alarm's first order reached a unit. The
+        terminal acknowledges each order `ack_after_s` later, as a crew would (a negative
+        value: never, so that every order is passed over)."""
         token = issue_token(self.jwt_secret, sub=unit_id, role="unit")
-        url = f"{self.stack['notifications'].url}/v1/units/{unit_id}/orders/stream"
-        async with client.stream(
-            "GET", url, headers={"Authorization": f"Bearer {token}"}, timeout=None
-        ) as sse:
+        headers = {"Authorization": f"Bearer {token}"}
+        base = f"{self.stack['notifications'].url}/v1/units/{unit_id}/orders"
+
+        async def acknowledge(order_id: str) -> None:
+            await asyncio.sleep(ack_after_s)
+            await client.post(f"{base}/{order_id}/ack", headers=headers)
+
+        async with client.stream("GET", f"{base}/stream", headers=headers, timeout=None) as sse:
             async for line in sse.aiter_lines():
                 if line.startswith("data:"):
-                    alarm_id = json.loads(line[5:])["alarm_id"]
-                    self.unit_seen.setdefault(alarm_id, time.perf_counter())
+                    order = json.loads(line[5:])
+                    self.unit_seen.setdefault(order["alarm_id"], time.perf_counter())
+                    if ack_after_s >= 0:
+                        self.acks.append(asyncio.create_task(acknowledge(order["order_id"])))
 
     def unit_latencies(self) -> list[float]:
         return [self.unit_seen[a] - t for a, t in self.sent.items() if a in self.unit_seen]
@@ -257,7 +268,8 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
         await asyncio.sleep(2.0)
         watcher = asyncio.create_task(bench.watch(client))
         unit_watchers = [
-            asyncio.create_task(bench.watch_unit(client, unit.unit_id)) for unit in county.units
+            asyncio.create_task(bench.watch_unit(client, unit.unit_id, args.ack_after_s))
+            for unit in county.units
         ]
         await asyncio.sleep(0.5)
         background = (
@@ -275,9 +287,9 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
         stop.set()
         fixes_sent = await background if background else 0
         await asyncio.sleep(1.0)  # the last orders
-        for task in (watcher, *unit_watchers):
+        for task in (watcher, *unit_watchers, *bench.acks):
             task.cancel()
-        await asyncio.gather(watcher, *unit_watchers, return_exceptions=True)
+        await asyncio.gather(watcher, *unit_watchers, *bench.acks, return_exceptions=True)
     return {
         "press_to_dispatcher": percentiles(bench.latencies()),
         "press_to_unit": percentiles(bench.unit_latencies()),
@@ -386,6 +398,12 @@ def main() -> None:
     parser.add_argument("--interval-ms", type=float, default=50.0)
     parser.add_argument("--fixes-per-s", type=int, default=0)
     parser.add_argument("--floor-samples", type=int, default=300)
+    parser.add_argument(
+        "--ack-after-s",
+        type=float,
+        default=2.0,
+        help="units acknowledge each order this long after it reached them (negative: never)",
+    )
     args = parser.parse_args()
     result = asyncio.run(main_async(args))
     print(table(result))
