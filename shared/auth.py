@@ -90,3 +90,9 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def acting_as(principal: Principal, unit_id: str) -> None:
+    """A unit acts only as itself (403 otherwise); other roles may act on any unit."""
+    if principal.role == "unit" and principal.sub != unit_id:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "a unit may act only as itself")

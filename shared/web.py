@@ -10,10 +10,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Path, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from faststream.kafka import KafkaBroker, KafkaRouter
 from prometheus_client import (
@@ -46,6 +46,8 @@ from shared.topics import Topics, ensure_topics
 log = logging.getLogger(__name__)
 
 StartupHook = Callable[[], Awaitable[None]]
+# A unit's or a device's id in a path: provisioning ids, nothing else.
+ResourceId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 LAG_INTERVAL_S = 15.0
 BackgroundJob = Callable[[], Coroutine[Any, Any, None]]
 

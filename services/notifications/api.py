@@ -13,7 +13,6 @@ from typing import Annotated, Literal, Protocol, TypeVar
 
 import httpx
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
-from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import AwareDatetime
 
@@ -30,9 +29,10 @@ from services.notifications.models import (
     SignIn,
 )
 from services.notifications.service import Deps, OrderRefused
-from shared.auth import Principal, bearer_token, issue_token, require_role
+from shared.auth import Principal, acting_as, bearer_token, issue_token, require_role
 from shared.events import utcnow
 from shared.signing import DeviceAuthError, verify_device
+from shared.web import ResourceId
 
 router = APIRouter(tags=["dispatcher"])
 units_router = APIRouter(tags=["units"])
@@ -52,7 +52,7 @@ Dispatcher = Annotated[Principal, Depends(require_role("dispatcher", "supervisor
 UnitOrDispatcher = Annotated[
     Principal, Depends(require_role("unit", "dispatcher", "supervisor", "admin"))
 ]
-UnitId = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+UnitId = ResourceId
 
 
 @router.get("/console", include_in_schema=False)
@@ -168,12 +168,6 @@ async def _events(
         deps.metrics.stream_clients.dec()
 
 
-def _acting_as(principal: Principal, unit_id: str) -> None:
-    """A unit acts only as itself."""
-    if principal.role == "unit" and principal.sub != unit_id:
-        raise HTTPException(403, "a unit may act only as itself")
-
-
 @units_router.get(
     "/v1/units/{unit_id}/orders",
     response_model=list[Order],
@@ -186,7 +180,7 @@ async def unit_orders(
     after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=REPLAY_LIMIT)] = 100,
 ) -> list[Order]:
-    _acting_as(principal, unit_id)
+    acting_as(principal, unit_id)
     return await deps.repo.orders_after(unit_id, after, limit=limit)
 
 
@@ -206,7 +200,7 @@ async def unit_order_stream(
     last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     last_event_id: Annotated[int | None, Query(ge=0)] = None,
 ) -> StreamingResponse:
-    _acting_as(principal, unit_id)
+    acting_as(principal, unit_id)
     resume_from = _resume_from(last_event_id_header, last_event_id)
     open_only = resume_from is None
 

@@ -24,12 +24,13 @@ from services.patrols.service import CampaignExists, Deps, InvalidInput
 from services.patrols.status import StatusRefused
 from services.patrols.violations import Campaign, CampaignRequest, ViolationRequest
 from services.patrols.visits import Visit
-from shared.auth import Principal, require_role
+from shared.auth import Principal, acting_as, require_role
 from shared.events import CheckinRecorded, ViolationKind, ViolationRecorded, utcnow
+from shared.web import ResourceId
 
 router = APIRouter(tags=["patrols"])
 
-UnitId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+UnitId = ResourceId
 
 
 def get_deps(request: Request) -> Deps:
@@ -45,15 +46,9 @@ StatusSetter = Annotated[
 Reader = Annotated[Principal, Depends(require_role("unit", "dispatcher", "supervisor", "admin"))]
 
 
-def _acting_as(principal: Principal, unit_id: str) -> None:
-    """A unit acts only as itself."""
-    if principal.role == "unit" and principal.sub != unit_id:
-        raise HTTPException(403, "a unit may act only as itself")
-
-
 def _known_unit(deps: Deps, principal: Principal, unit_id: str) -> None:
     """403 for another unit's resource, 404 for a unit the county does not have."""
-    _acting_as(principal, unit_id)
+    acting_as(principal, unit_id)
     if deps.county.unit(unit_id) is None:
         raise HTTPException(404, f"unknown unit {unit_id}")
 
@@ -84,7 +79,7 @@ async def post_positions(
 
 @router.get("/v1/units/{unit_id}", response_model=UnitState, summary="Latest state of a unit")
 async def get_unit(unit_id: UnitId, deps: DepsDep, principal: Reader) -> UnitState:
-    _acting_as(principal, unit_id)
+    acting_as(principal, unit_id)
     unit = await service.get(deps=deps, unit_id=unit_id)
     if unit is None:
         raise HTTPException(404, f"unknown unit {unit_id}")
@@ -280,7 +275,7 @@ async def get_roster(
     "/v1/units/{unit_id}/roster", response_model=list[RosterEntry], summary="A unit's own duty"
 )
 async def get_unit_roster(unit_id: UnitId, deps: DepsDep, principal: Reader) -> list[RosterEntry]:
-    _acting_as(principal, unit_id)
+    acting_as(principal, unit_id)
     return [entry for _, entry in await deps.repo.roster(unit_id=unit_id)]
 
 
