@@ -74,8 +74,8 @@ class UnitBoard:
         fresh_since: datetime,
         guard_post_radius_m: float,
     ) -> list[NearbyUnit]:
-        """Fresh, dispatchable units within the radius, closest first, at most `limit`; a unit
-        on post within `guard_post_radius_m` is flagged as the place's guard post."""
+        """Fresh, dispatchable units within the radius, at most `limit`: a unit on post within
+        `guard_post_radius_m` (the place's staffed guard post) first, then closest first."""
         found = []
         for unit in self._units.values():
             if unit.lat is None or unit.lon is None or unit.recorded_at is None:
@@ -84,19 +84,17 @@ class UnitBoard:
                 continue
             distance = haversine_m(lat, lon, unit.lat, unit.lon)
             if distance <= radius_m:
-                found.append((distance, unit))
-        found.sort(key=lambda pair: pair[0])
-        return [
-            NearbyUnit(
-                unit_id=unit.unit_id,
-                distance_m=round(distance, 1),
-                lat=unit.lat,
-                lon=unit.lon,
-                guard_post=unit.status == "on_post" and distance <= guard_post_radius_m,
-            )
-            for distance, unit in found[:limit]
-            if unit.lat is not None and unit.lon is not None
-        ]
+                found.append(
+                    NearbyUnit(
+                        unit_id=unit.unit_id,
+                        distance_m=round(distance, 1),
+                        lat=unit.lat,
+                        lon=unit.lon,
+                        guard_post=unit.status == "on_post" and distance <= guard_post_radius_m,
+                    )
+                )
+        found.sort(key=lambda u: (not u.guard_post, u.distance_m))
+        return found[:limit]
 
     def units(self) -> list[BoardUnit]:
         return list(self._units.values())

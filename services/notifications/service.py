@@ -122,7 +122,7 @@ async def nearest_units(
             guard_post_radius_m=deps.guard_post_radius_m,
         )
         if found:
-            return sorted(found, key=lambda u: (not u.guard_post, u.distance_m)), radius
+            return found, radius
     return [], radius
 
 

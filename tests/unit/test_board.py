@@ -60,3 +60,22 @@ def test_ranking_skips_stale_busy_and_unplaced_units() -> None:
     )
     assert [u.unit_id for u in found] == ["near", "mid"]
     assert found[0].distance_m < found[1].distance_m
+
+
+def test_the_staffed_guard_post_is_kept_even_when_closer_units_fill_the_top() -> None:
+    board = UnitBoard()
+    board.move([fix("a", 35.7001), fix("b", 35.7002), fix("c", 35.7003), fix("gate", 35.7015)])
+    board.set_status(status("gate", "on_post", 1))
+    found = board.nearest(
+        lat=35.70,
+        lon=105.0,
+        radius_m=3000,
+        limit=3,
+        fresh_since=NOW - timedelta(minutes=5),
+        guard_post_radius_m=200,
+    )
+    assert [(u.unit_id, u.guard_post) for u in found] == [
+        ("gate", True),
+        ("a", False),
+        ("b", False),
+    ]
