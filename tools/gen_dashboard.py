@@ -37,6 +37,33 @@ PANELS: list[tuple[str, str, list[tuple[str, str]]]] = [
         ],
     ),
     (
+        "Press → first unit's order",
+        "s",
+        [
+            (quantile(0.5, "safecampus_alarm_to_unit_seconds"), "p50"),
+            (quantile(0.99, "safecampus_alarm_to_unit_seconds"), "p99"),
+        ],
+    ),
+    (
+        "Notifications by channel and state",
+        "short",
+        [
+            (
+                "sum by (channel, state) (increase(safecampus_notification_deliveries_total[1h]))",
+                "{{channel}} {{state}}",
+            ),
+            ("sum(increase(safecampus_units_passed_over_total[1h]))", "units passed over"),
+            (
+                "sum by (channel) (increase(safecampus_outbound_retries_total[1h]))",
+                "{{channel}} retries",
+            ),
+            (
+                "sum by (channel) (increase(safecampus_outbound_dead_letters_total[1h]))",
+                "{{channel}} dead-lettered",
+            ),
+        ],
+    ),
+    (
         "Press → each state (p90)",
         "s",
         [
