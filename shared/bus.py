@@ -160,7 +160,11 @@ class BulkProducer:
                     max_batch_size=256 * 1024,
                     request_timeout_ms=15_000,
                 )
-                await producer.start()
+                try:
+                    await producer.start()
+                except BaseException:
+                    await producer.stop()  # release what a failed start opened; next call retries
+                    raise
                 self._producer = producer
             return self._producer
 
