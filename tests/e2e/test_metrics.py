@@ -1,0 +1,65 @@
+"""Every series the README documents is exported: scraped from the four running services."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from shared.settings import ROOT
+from tools.stack import Stack
+
+README = ROOT / "README.md"
+DOCUMENTED = re.compile(r"`(safecampus_[a-z_{},]+?)(?:\{[a-z_,]+\})?`")
+
+
+def documented_series() -> set[str]:
+    """Names in the README's metrics list, `a_{b,c}_total` expanded, label sets dropped."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("The metrics include:") : text.index("**Alert rules.**")]
+    names: set[str] = set()
+    for token in DOCUMENTED.findall(section):
+        match = re.fullmatch(r"(.*)\{([a-z_,]+)\}(.*)", token)
+        if match:
+            head, options, tail = match.groups()
+            names |= {f"{head}{option}{tail}" for option in options.split(",")}
+        else:
+            names.add(token)
+    return names
+
+
+def exported(text: str) -> set[str]:
+    """Metric names in a scrape: each family's declared name, and each sample's name."""
+    families = set(re.findall(r"^# TYPE (\S+) ", text, re.M))
+    samples = set(re.findall(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{| )", text, re.M))
+    counters = {f"{name}_total" for name in families}  # a counter's family drops `_total`
+    return families | samples | counters
+
+
+async def test_every_documented_series_is_on_some_service(stack: Stack) -> None:
+    documented = documented_series()
+    assert len(documented) > 40, "the README's list was found and read"
+    found: set[str] = set()
+    async with httpx.AsyncClient(timeout=10) as client:
+        for name in ("alarms", "patrols", "notifications", "reporting"):
+            response = await client.get(f"{stack[name].url}/metrics")
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/plain")
+            found |= exported(response.text)
+    assert sorted(documented - found) == []
+
+
+async def test_every_service_exports_its_http_and_consumer_series(stack: Stack) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        for name in ("alarms", "patrols", "notifications", "reporting"):
+            await client.get(f"{stack[name].url}/healthz")
+            text = (await client.get(f"{stack[name].url}/metrics")).text
+            names = exported(text)
+            for series in (
+                "safecampus_http_requests_total",
+                "safecampus_http_request_duration_seconds",
+                "safecampus_consumer_lag",
+                "safecampus_background_failures_total",
+            ):
+                assert series in names, f"{name} lacks {series}"
+            assert 'route="/healthz"' in text
