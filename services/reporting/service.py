@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.reporting.models import SchoolAlarmCount
-from services.reporting.repository import ReportingRepository
+from services.reporting import figures
+from services.reporting.models import ResponseTimes, SchoolAlarmCount
+from services.reporting.repository import FactFilter, ReportingRepository
 from shared.events import AlarmLifecycle
 
 
@@ -25,3 +26,14 @@ async def alarms_by_school(
     if since and until and since >= until:
         raise ValueError("since must be before until")
     return await deps.repo.alarms_by_school(since=since, until=until, township=township)
+
+
+async def response_times(*, deps: Deps, query: FactFilter) -> ResponseTimes:
+    """Press → acknowledged / unit assigned / on scene / resolved, percentiles over the real
+    alarms raised in the period; tests and drills are counted apart, never in the figures."""
+    if query.since and query.until and query.since >= query.until:
+        raise ValueError("since must be before until")
+    facts = await deps.repo.alarm_facts(query)
+    return ResponseTimes(
+        intervals=figures.response_times(facts), tests_excluded=sum(f.test for f in facts)
+    )

@@ -416,3 +416,34 @@ async def test_orders_compare_and_set_overdue_and_per_unit_replay(
     assert latest is not None and latest.state == "acknowledged"
     held = await repo.feed_entry(str(entries[0].event_id))
     assert held is not None and held.state == "raised"
+
+
+async def test_response_time_facts_replay_from_scratch_to_the_same_figures(
+    namespace: Namespace, mongo: Client
+) -> None:
+    from services.reporting import figures
+    from services.reporting.models import IntervalFigures
+    from services.reporting.repository import FactFilter
+    from tests.unit.test_response_times import DRILL, REAL
+
+    async def replay(db_name: str, events: list[AlarmLifecycle]) -> list[IntervalFigures]:
+        repo = MongoReportingRepository(mongo[db_name])
+        await repo.ensure_indexes()
+        for event in events:
+            await repo.record_alarm(event)
+        facts = await repo.alarm_facts(FactFilter(township="会师镇"))
+        assert sum(f.test for f in facts) == 1
+        return figures.response_times(facts)
+
+    once = await replay(f"{namespace.db_prefix}reporting", REAL + DRILL)
+    again = await replay(f"{namespace.db_prefix}reporting2", list(reversed(REAL + DRILL)) + REAL)
+    assert once == again
+    ack = once[0]
+    assert (ack.interval, ack.alarms, ack.p50_s, ack.p90_s, ack.max_s) == (
+        "press_to_acknowledged",
+        10,
+        5.0,
+        9.0,
+        10.0,
+    )
+    await mongo.drop_database(f"{namespace.db_prefix}reporting2")

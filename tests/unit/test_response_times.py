@@ -1,0 +1,100 @@
+"""The response-time report: every figure checked exactly (nearest-rank percentiles)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from services.reporting import figures, service
+from services.reporting.repository import FactFilter, InMemoryReportingRepository
+from services.reporting.service import Deps
+from shared.events import AlarmLifecycle, AlarmState, stable_id
+from tests.unit.test_reporting_service import T0, raised
+
+
+def moved(alarm: str, state: AlarmState, after_s: float, *, test: bool = False) -> AlarmLifecycle:
+    """The alarm reached `state` `after_s` seconds after its press (at T0)."""
+    return raised(alarm, "S1", test=test).model_copy(
+        update={
+            "event_id": stable_id(alarm, state),
+            "state": state,
+            "occurred_at": T0 + timedelta(seconds=after_s),
+        }
+    )
+
+
+# 10 real alarms acknowledged after 1..10 s; 9 of them assigned after 10·k s; 1 resolved.
+REAL = [
+    *(raised(f"a{k}", "S1") for k in range(1, 11)),
+    *(moved(f"a{k}", "acknowledged", k) for k in range(1, 11)),
+    *(moved(f"a{k}", "unit_assigned", 10 * k) for k in range(1, 10)),
+    moved("a1", "resolved", 600),
+]
+# a drill, answered in 0.5 s: it must not pull the figures down
+DRILL = [raised("drill", "S1", test=True), moved("drill", "acknowledged", 0.5, test=True)]
+
+
+async def report(events: list[AlarmLifecycle]) -> dict[str, figures.IntervalFigures]:
+    deps = Deps(repo=InMemoryReportingRepository())
+    for event in events:
+        await service.record_alarm(deps=deps, event=event)
+    result = await service.response_times(deps=deps, query=FactFilter())
+    assert result.tests_excluded == 1
+    return {row.interval: row for row in result.intervals}
+
+
+async def test_every_figure_exactly_and_drills_never_in_them() -> None:
+    rows = await report(REAL + DRILL)
+    ack = rows["press_to_acknowledged"]
+    assert (ack.alarms, ack.missing, ack.p50_s, ack.p90_s, ack.p99_s, ack.max_s) == (
+        10,
+        0,
+        5.0,
+        9.0,
+        10.0,
+        10.0,
+    )
+    assigned = rows["press_to_unit_assigned"]
+    assert (assigned.alarms, assigned.missing, assigned.p50_s, assigned.p90_s) == (9, 1, 50.0, 90.0)
+    assert (assigned.p99_s, assigned.max_s) == (90.0, 90.0)
+    on_scene = rows["press_to_on_scene"]
+    assert (on_scene.alarms, on_scene.missing, on_scene.p50_s) == (0, 10, None)
+    assert rows["press_to_resolved"].max_s == 600.0
+
+
+async def test_a_replay_in_another_order_gives_the_same_figures() -> None:
+    first = await report(REAL + DRILL)
+    replayed = await report(list(reversed(REAL + DRILL)) + REAL)
+    assert replayed == first
+
+
+def test_csv_has_a_header_and_a_row_per_interval() -> None:
+    rows = figures.response_times([])
+    lines = figures.to_csv(rows).splitlines()
+    assert lines[0] == "interval,alarms,missing,p50_s,p90_s,p99_s,max_s"
+    assert lines[1:] == [f"press_to_{s},0,0,,,," for s in figures.INTERVALS]
+
+
+async def test_bad_report_queries_are_refused_with_422() -> None:
+    from services.reporting.main import create_app
+    from shared.auth import issue_token
+    from shared.settings import Settings
+
+    settings = Settings(jwt_secret="r" * 40)  # type: ignore[arg-type]
+    app = create_app(settings)  # builds without connecting; these queries never reach the DB
+    token = issue_token("r" * 40, sub="s", role="supervisor")
+    headers = {"Authorization": f"Bearer {token}"}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://reporting") as client:
+        url = "/v1/reports/response-times"
+        at = datetime(2026, 11, 1, tzinfo=UTC).isoformat()
+        same = await client.get(url, params={"since": at, "until": at}, headers=headers)
+        assert same.status_code == 422 and "before" in same.json()["detail"]
+        kind = await client.get(url, params={"kind": "earthquake"}, headers=headers)
+        assert kind.status_code == 422
+        naive = await client.get(url, params={"since": "2026-11-01T00:00:00"}, headers=headers)
+        assert naive.status_code == 422
+        fmt = await client.get(url, params={"format": "xml"}, headers=headers)
+        assert fmt.status_code == 422
+        assert (await client.get(url)).status_code == 401
