@@ -43,8 +43,6 @@ class NotificationRepository(Protocol):
 
     async def next_seq(self, counter: str = FEED) -> int: ...
 
-    async def has_feed_entry(self, event_id: str) -> bool: ...
-
     async def insert_feed(self, entry: FeedEntry) -> bool: ...
 
     async def feed_after(self, seq: int, *, limit: int) -> list[FeedEntry]: ...
@@ -181,9 +179,6 @@ class MongoNotificationRepository:
         )
         assert doc is not None
         return int(doc["value"])
-
-    async def has_feed_entry(self, event_id: str) -> bool:
-        return await self._feed.count_documents({"_id": event_id}, limit=1) > 0
 
     async def insert_feed(self, entry: FeedEntry) -> bool:
         doc = to_document(entry, _id=str(entry.event_id))
@@ -349,9 +344,6 @@ class InMemoryNotificationRepository:
     async def next_seq(self, counter: str = FEED) -> int:
         self.counters[counter] = self.counters.get(counter, 0) + 1
         return self.counters[counter]
-
-    async def has_feed_entry(self, event_id: str) -> bool:
-        return event_id in self.feed
 
     async def insert_feed(self, entry: FeedEntry) -> bool:
         if str(entry.event_id) in self.feed:

@@ -243,20 +243,16 @@ async def _delivery(
     *, deps: Deps, order: Order, state: DeliveryState, reason: str | None = None
 ) -> None:
     deps.metrics.deliveries.labels("unit_stream", state).inc()
-    await deps.publisher.publish(
-        deps.topics.notifications_deliveries,
-        str(order.alarm_id),
-        DeliveryChanged(
-            event_id=stable_id("delivery", str(order.order_id), state),
-            notification_id=order.order_id,
-            alarm_id=order.alarm_id,
-            recipient=f"unit:{order.unit_id}",
-            channel="unit_stream",
-            state=state,
-            rank=order.rank,
-            distance_m=order.distance_m,
-            reason=reason,
-        ),
+    await _publish_delivery(
+        deps=deps,
+        nid=order.order_id,
+        alarm_id=order.alarm_id,
+        recipient=f"unit:{order.unit_id}",
+        channel="unit_stream",
+        state=state,
+        reason=reason,
+        rank=order.rank,
+        distance_m=order.distance_m,
     )
 
 
@@ -428,8 +424,11 @@ async def _publish_delivery(
     channel: DeliveryChannel,
     state: DeliveryState,
     reason: str | None = None,
+    rank: int | None = None,
     distance_m: float | None = None,
 ) -> None:
+    """One notification's state on notifications.deliveries; the event id derives from the
+    notification and the state, so a state published again is the same event."""
     await deps.publisher.publish(
         deps.topics.notifications_deliveries,
         str(alarm_id),
@@ -440,6 +439,7 @@ async def _publish_delivery(
             recipient=recipient,
             channel=channel,
             state=state,
+            rank=rank,
             distance_m=distance_m,
             reason=reason,
         ),

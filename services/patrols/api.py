@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime
 
@@ -71,10 +72,7 @@ async def post_positions(
     unit_id: UnitId, batch: PositionBatch, deps: DepsDep, principal: Terminal
 ) -> BatchAccepted:
     _known_unit(deps, principal, unit_id)
-    try:
-        return await service.accept_positions(deps=deps, unit_id=unit_id, batch=batch, now=utcnow())
-    except InvalidInput as exc:
-        raise RequestValidationError(exc.errors) from exc
+    return await service.accept_positions(deps=deps, unit_id=unit_id, batch=batch, now=utcnow())
 
 
 @router.get("/v1/units/{unit_id}", response_model=UnitState, summary="Latest state of a unit")
@@ -154,12 +152,7 @@ async def post_violation(
     unit_id: UnitId, body: ViolationRequest, deps: DepsDep, principal: Terminal
 ) -> ViolationRecorded:
     _known_unit(deps, principal, unit_id)
-    try:
-        return await service.record_violation(
-            deps=deps, unit_id=unit_id, request=body, now=utcnow()
-        )
-    except InvalidInput as exc:
-        raise RequestValidationError(exc.errors) from exc
+    return await service.record_violation(deps=deps, unit_id=unit_id, request=body, now=utcnow())
 
 
 @router.get("/v1/violations", response_model=list[ViolationRecorded], summary="Violations")
@@ -183,8 +176,6 @@ async def post_campaign(body: CampaignRequest, deps: DepsDep, principal: Supervi
         return await service.create_campaign(
             deps=deps, request=body, actor=principal.sub, now=utcnow()
         )
-    except InvalidInput as exc:
-        raise RequestValidationError(exc.errors) from exc
     except CampaignExists as exc:
         raise HTTPException(409, f"campaign {exc} exists") from exc
 
@@ -207,10 +198,7 @@ async def post_checkin(
     unit_id: UnitId, body: CheckinRequest, deps: DepsDep, principal: Terminal
 ) -> CheckinRecorded:
     _known_unit(deps, principal, unit_id)
-    try:
-        return await service.check_in(deps=deps, unit_id=unit_id, request=body, now=utcnow())
-    except InvalidInput as exc:
-        raise RequestValidationError(exc.errors) from exc
+    return await service.check_in(deps=deps, unit_id=unit_id, request=body, now=utcnow())
 
 
 @router.get(
@@ -258,10 +246,7 @@ async def put_calendar(body: Calendar, deps: DepsDep, _: Supervisor) -> Calendar
     "POST_GRACE_S after the start, while the window is still open.",
 )
 async def post_roster(body: RosterEntry, deps: DepsDep, _: Supervisor) -> dict[str, str]:
-    try:
-        return {"entry_id": await service.add_roster_entry(deps=deps, entry=body)}
-    except InvalidInput as exc:
-        raise RequestValidationError(exc.errors) from exc
+    return {"entry_id": await service.add_roster_entry(deps=deps, entry=body)}
 
 
 @router.get("/v1/roster", response_model=list[RosterEntry], summary="The duty roster")
@@ -310,3 +295,10 @@ async def get_visits(
         raise HTTPException(404, f"unknown patrol point {point_id}") from exc
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
+
+
+async def invalid_input(request: Request, exc: Exception) -> Response:
+    """The service's InvalidInput is a 422 naming each field, like FastAPI's own validation."""
+    if not isinstance(exc, InvalidInput):
+        raise exc
+    return await request_validation_exception_handler(request, RequestValidationError(exc.errors))

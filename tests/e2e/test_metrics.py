@@ -32,7 +32,8 @@ def exported(text: str) -> set[str]:
     """Metric names in a scrape: each family's declared name, and each sample's name."""
     families = set(re.findall(r"^# TYPE (\S+) ", text, re.M))
     samples = set(re.findall(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{| )", text, re.M))
-    counters = {f"{name}_total" for name in families}  # a counter's family drops `_total`
+    # a counter's family drops `_total`; one with labels and no sample yet shows only that
+    counters = {f"{name}_total" for name in re.findall(r"^# TYPE (\S+) counter$", text, re.M)}
     return families | samples | counters
 
 
