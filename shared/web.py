@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Path, Request, Response
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from faststream.kafka import KafkaBroker, KafkaRouter
 from prometheus_client import (
@@ -37,6 +39,7 @@ from shared.bus import (
     make_broker,
     run_every,
 )
+from shared.errors import InvalidInput
 from shared.lag import LagMonitor
 from shared.mongo import Document, make_client, service_database
 from shared.observability import configure_logging, new_registry, new_trace_id, trace_id_var
@@ -189,6 +192,7 @@ def build_app(parts: ServiceParts) -> FastAPI:
     _install_http_metrics(app, parts.registry)
     for unreachable in UNAVAILABLE_ERRORS:
         app.add_exception_handler(unreachable, _unavailable)
+    app.add_exception_handler(InvalidInput, _invalid_input)
     app.include_router(ops_router(parts))
     for router in parts.routers:
         app.include_router(router)
@@ -196,6 +200,13 @@ def build_app(parts: ServiceParts) -> FastAPI:
 
 
 RETRY_AFTER_S = 5
+
+
+async def _invalid_input(request: Request, exc: Exception) -> Response:
+    """InvalidInput is a 422 naming each field, like FastAPI's own validation errors."""
+    if not isinstance(exc, InvalidInput):
+        raise exc
+    return await request_validation_exception_handler(request, RequestValidationError(exc.errors))
 
 
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -25,11 +25,9 @@ from services.notifications.models import (
     MapSchool,
     MapUnit,
     Order,
-    SignedIn,
-    SignIn,
 )
 from services.notifications.service import Deps, OrderRefused
-from shared.auth import Principal, acting_as, bearer_token, issue_token, require_role
+from shared.auth import Principal, acting_as, bearer_token, require_role
 from shared.events import utcnow
 from shared.signing import DeviceAuthError, verify_device
 from shared.web import ResourceId
@@ -283,26 +281,7 @@ async def device_messages(
 
 
 console_router = APIRouter(tags=["console"])
-TOKEN_TTL_S = 12 * 3600
 COMMAND_ACTIONS = Literal["acknowledge", "assign", "resolve", "cancel"]
-
-
-@console_router.post(
-    "/v1/auth/token",
-    response_model=SignedIn,
-    summary="Sign in (dispatchers, supervisors, admins): a bearer token for every service",
-    responses={401: {"description": "unknown user or wrong password"}},
-)
-async def sign_in(request: Request, body: SignIn, deps: DepsDep) -> SignedIn:
-    principal = deps.users.verify(body.username, body.password)
-    if principal is None:
-        deps.metrics.sign_ins.labels("refused").inc()
-        raise HTTPException(401, "unknown user or wrong password")
-    deps.metrics.sign_ins.labels("ok").inc()
-    token = issue_token(
-        request.app.state.jwt_secret, sub=principal.sub, role=principal.role, ttl_s=TOKEN_TTL_S
-    )
-    return SignedIn(access_token=token, role=principal.role, expires_in=TOKEN_TTL_S)
 
 
 @console_router.get(

@@ -18,6 +18,7 @@ from shared.bus import run_every
 from shared.events import utcnow
 from shared.provisioning import device_secrets, load_county
 from shared.settings import Settings
+from shared.signin import sign_in_router
 from shared.users import UserDirectory
 from shared.web import ServiceKit
 
@@ -65,7 +66,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         device_keys=device_secrets(county, _secret(settings.device_key_seed)),
         signature_window_s=settings.signature_window_s,
-        users=UserDirectory.load(settings.users_file),
         alarms_url=settings.alarms_url or f"http://{settings.host}:{settings.alarms_port}",
     )
     kit.subscribe(lambda processor: handlers.build_router(deps, kit.topics, processor))
@@ -104,7 +104,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
 
     return kit.app(
-        routers=[api.router, api.units_router, api.devices_router, api.console_router],
+        routers=[
+            api.router,
+            api.units_router,
+            api.devices_router,
+            api.console_router,
+            sign_in_router(UserDirectory.load(settings.users_file), kit.registry),
+        ],
         deps=deps,
         startup=[repo.ensure_indexes, load_board],
         background=[order_deadlines, outbound_sender, board_refresh],

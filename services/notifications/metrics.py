@@ -72,12 +72,6 @@ class NotificationMetrics:
             ["channel"],
             registry=registry,
         )
-        self.sign_ins = Counter(
-            "safecampus_sign_ins_total",
-            "Sign-ins to the console, by result",
-            ["result"],
-            registry=registry,
-        )
         self.stream_clients = Gauge(
             "safecampus_dispatcher_stream_clients",
             "Connected dispatcher live-stream clients",

@@ -127,17 +127,3 @@ class ConsoleMap(BaseModel):
 
     schools: list[MapSchool]
     units: list[MapUnit]
-
-
-class SignIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    username: str = Field(..., min_length=1, max_length=64)
-    password: str = Field(..., min_length=1, max_length=256)
-
-
-class SignedIn(BaseModel):
-    access_token: str
-    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
-    role: str
-    expires_in: int

@@ -48,7 +48,6 @@ from shared.events import (
 )
 from shared.provisioning import County
 from shared.topics import Topics
-from shared.users import UserDirectory
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +79,6 @@ class Deps:
     rng: random.Random = field(default_factory=random.Random)
     device_keys: dict[str, str] = field(default_factory=dict)
     signature_window_s: int = 300
-    users: UserDirectory = field(default_factory=lambda: UserDirectory({}))
     alarms_url: str = "http://127.0.0.1:8001"
 
 

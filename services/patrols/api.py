@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
-from fastapi.exception_handlers import request_validation_exception_handler
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import AwareDatetime
 
 from services.patrols import service
@@ -21,7 +19,7 @@ from services.patrols.models import (
     UnitState,
 )
 from services.patrols.repository import ViolationFilter
-from services.patrols.service import CampaignExists, Deps, InvalidInput
+from services.patrols.service import CampaignExists, Deps
 from services.patrols.status import StatusRefused
 from services.patrols.violations import Campaign, CampaignRequest, ViolationRequest
 from services.patrols.visits import Visit
@@ -295,10 +293,3 @@ async def get_visits(
         raise HTTPException(404, f"unknown patrol point {point_id}") from exc
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
-
-
-async def invalid_input(request: Request, exc: Exception) -> Response:
-    """The service's InvalidInput is a 422 naming each field, like FastAPI's own validation."""
-    if not isinstance(exc, InvalidInput):
-        raise exc
-    return await request_validation_exception_handler(request, RequestValidationError(exc.errors))

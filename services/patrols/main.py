@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from services.patrols import api, handlers, service
 from services.patrols.metrics import PatrolMetrics
 from services.patrols.repository import MongoPatrolRepository
-from services.patrols.service import Deps, InvalidInput
+from services.patrols.service import Deps
 from shared.bus import run_every
 from shared.events import utcnow
 from shared.provisioning import load_county
@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await repo.ensure_indexes()
         await repo.provision_units(county.units)
 
-    app = kit.app(
+    return kit.app(
         routers=[api.router],
         deps=deps,
         startup=[provision],
@@ -73,5 +73,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Unit terminals: positions (batches), status (rules in services/patrols/"
         "status.py, published on patrols.unit-status), unit state and history.",
     )
-    app.add_exception_handler(InvalidInput, api.invalid_input)
-    return app

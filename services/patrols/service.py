@@ -24,6 +24,7 @@ from services.patrols.repository import PatrolRepository, ViolationFilter
 from services.patrols.status import StatusRefused
 from services.patrols.violations import Campaign, CampaignRequest, ViolationRequest
 from shared.bus import UNAVAILABLE_ERRORS, Publisher
+from shared.errors import InvalidInput, field_error
 from shared.events import (
     CampaignRef,
     CheckinRecorded,
@@ -54,14 +55,6 @@ class Deps:
 
 
 MAX_HISTORY_SPAN = timedelta(hours=24)
-
-
-class InvalidInput(Exception):
-    """Input that can never be true; carries FastAPI-style error entries naming each field."""
-
-    def __init__(self, errors: list[dict[str, object]]) -> None:
-        super().__init__(f"{len(errors)} invalid fixes")
-        self.errors = errors
 
 
 def check_batch(batch: PositionBatch, *, now: datetime, max_future_skew_s: float) -> None:
@@ -207,7 +200,7 @@ async def create_campaign(
 ) -> Campaign:
     unknown = [s for s in request.school_ids if deps.county.school(s) is None]
     if unknown:
-        raise InvalidInput([_field("school_ids", f"unknown schools {unknown}")])
+        raise InvalidInput([field_error("school_ids", f"unknown schools {unknown}")])
     campaign = Campaign(**request.model_dump(), created_by=actor, created_at=now)
     if not await deps.repo.add_campaign(campaign):
         raise CampaignExists(request.campaign_id)
@@ -222,7 +215,7 @@ async def record_violation(
     errors: list[dict[str, object]] = []
 
     def refuse(field: str, message: str) -> None:
-        errors.append(_field(field, message))
+        errors.append(field_error(field, message))
 
     if request.observed_at > now + timedelta(seconds=deps.max_future_skew_s):
         refuse("observed_at", "in the future")
@@ -286,16 +279,16 @@ async def check_in(
     unless the unit insists (then it is recorded, flagged with the distance)."""
     point = deps.county.point(request.point_id)
     if point is None:
-        raise InvalidInput([_field("point_id", f"unknown patrol point {request.point_id}")])
+        raise InvalidInput([field_error("point_id", f"unknown patrol point {request.point_id}")])
     if request.at > now + timedelta(seconds=deps.max_future_skew_s):
-        raise InvalidInput([_field("at", "in the future")])
+        raise InvalidInput([field_error("at", "in the future")])
     distance = haversine_m(point.lat, point.lon, request.lat, request.lon)
     outside = distance > point.radius_m
     if outside and not request.insist:
         deps.metrics.checkins.labels("refused_geofence").inc()
         raise InvalidInput(
             [
-                _field(
+                field_error(
                     "lat",
                     f"{distance - point.radius_m:.0f} m outside the {point.radius_m:.0f} m "
                     f"geofence of {point.point_id}; resend with insist=true to record it flagged",
@@ -322,10 +315,6 @@ async def check_in(
     return event
 
 
-def _field(name: str, message: str) -> dict[str, object]:
-    return {"loc": ["body", name], "msg": message, "type": "value_error"}
-
-
 async def store_checkin(*, deps: Deps, event: CheckinRecorded) -> None:
     await deps.repo.store_checkin(event)
 
@@ -336,10 +325,10 @@ async def store_checkin(*, deps: Deps, event: CheckinRecorded) -> None:
 async def add_roster_entry(*, deps: Deps, entry: RosterEntry) -> str:
     errors = []
     if deps.county.unit(entry.unit_id) is None:
-        errors.append(_field("unit_id", f"unknown unit {entry.unit_id}"))
+        errors.append(field_error("unit_id", f"unknown unit {entry.unit_id}"))
     point = deps.county.point(entry.post_id)
     if point is None or point.kind != "stop":
-        errors.append(_field("post_id", "not a school's stop point (the gate post)"))
+        errors.append(field_error("post_id", "not a school's stop point (the gate post)"))
     if errors:
         raise InvalidInput(errors)
     return await deps.repo.add_roster_entry(entry)

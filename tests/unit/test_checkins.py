@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from services.patrols import service
 from services.patrols.models import CheckinRequest
-from services.patrols.service import InvalidInput
+from shared.errors import InvalidInput
 from shared.provisioning import County
 from shared.topics import Topics
 from tests.unit.test_patrols_service import make_deps

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from services.patrols import service
 from services.patrols.guardposts import Calendar, RosterEntry, Window, judge
-from services.patrols.service import InvalidInput
+from shared.errors import InvalidInput
 from shared.events import GuardPostWindow, PositionReported
 from shared.provisioning import County
 from shared.topics import Topics

@@ -7,8 +7,9 @@ from services.patrols import service
 from services.patrols.metrics import PatrolMetrics
 from services.patrols.models import PositionBatch
 from services.patrols.repository import InMemoryPatrolRepository
-from services.patrols.service import Deps, InvalidInput
+from services.patrols.service import Deps
 from shared.bus import RecordingPublisher
+from shared.errors import InvalidInput
 from shared.events import PositionReported
 from shared.provisioning import County
 from shared.topics import Topics

@@ -12,8 +12,9 @@ from pydantic import ValidationError
 
 from services.patrols import service
 from services.patrols.repository import ViolationFilter
-from services.patrols.service import CampaignExists, InvalidInput
+from services.patrols.service import CampaignExists
 from services.patrols.violations import KINDS_WITH_PLATE, CampaignRequest, ViolationRequest
+from shared.errors import InvalidInput
 from shared.events import ViolationKind, ViolationRecorded
 from shared.provisioning import County
 from shared.topics import Topics

@@ -1,0 +1,17 @@
+"""Domain errors every service raises the same way."""
+
+from __future__ import annotations
+
+
+class InvalidInput(Exception):
+    """Input that can never be true; carries FastAPI-style error entries naming each field,
+    answered as a 422 like FastAPI's own validation errors (shared.web installs the handler)."""
+
+    def __init__(self, errors: list[dict[str, object]]) -> None:
+        super().__init__("; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in errors))  # type: ignore[index]
+        self.errors = errors
+
+
+def field_error(name: str, message: str) -> dict[str, object]:
+    """One error entry naming a body field."""
+    return {"loc": ["body", name], "msg": message, "type": "value_error"}
