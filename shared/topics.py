@@ -56,6 +56,10 @@ class Topics:
         return self._name("patrols.guard-posts")
 
     @property
+    def activities_recorded(self) -> str:
+        return self._name("activities.recorded")
+
+    @property
     def notifications_deliveries(self) -> str:
         return self._name("notifications.deliveries")
 
@@ -79,6 +83,7 @@ class Topics:
             self.patrols_violations: 3,
             self.patrols_guard_posts: 3,
             self.notifications_deliveries: 3,
+            self.activities_recorded: 3,
         }
         return main | {self.dlq(name): 1 for name in main}
 

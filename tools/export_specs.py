@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared.events import (
+    ActivityRecorded,
     AlarmCommand,
     AlarmLifecycle,
     AlarmPressed,
@@ -48,13 +49,14 @@ CHANNELS: dict[str, tuple[str, type[BaseModel], list[str], list[str]]] = {
     ),
     "patrols_positions": ("unit_id", PositionReported, ["patrols"], ["patrols", "notifications"]),
     "patrols_unit_status": ("unit_id", UnitStatusChanged, ["patrols"], ["notifications"]),
-    "patrols_violations": ("unit_id", ViolationRecorded, ["patrols"], ["patrols"]),
-    "patrols_checkins": ("unit_id", CheckinRecorded, ["patrols"], ["patrols"]),
-    "patrols_guard_posts": (
-        "post_id",
-        GuardPostWindow,
-        ["patrols"],
-        ["(notifications, reporting: to come)"],
+    "patrols_violations": ("unit_id", ViolationRecorded, ["patrols"], ["patrols", "reporting"]),
+    "patrols_checkins": ("unit_id", CheckinRecorded, ["patrols"], ["patrols", "reporting"]),
+    "patrols_guard_posts": ("post_id", GuardPostWindow, ["patrols"], ["reporting"]),
+    "activities_recorded": (
+        "school_id",
+        ActivityRecorded,
+        ["reporting (supervisor API)"],
+        ["reporting"],
     ),
     "notifications_deliveries": (
         "alarm_id",

@@ -1,20 +1,44 @@
-"""HTTP API of the reporting service."""
+"""HTTP API of the reporting service: reports (JSON or CSV), activities, and the pages."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import dataclasses
+from collections.abc import Awaitable, Sequence
+from pathlib import Path
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import PlainTextResponse, Response
-from pydantic import AwareDatetime
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
+from pydantic import AwareDatetime, BaseModel
 
-from services.reporting import figures, service
-from services.reporting.models import ResponseTimes, SchoolAlarmCount
-from services.reporting.repository import FactFilter
-from services.reporting.service import Deps
+from services.reporting import figures, pages, service
+from services.reporting.models import (
+    ActivityAccepted,
+    ActivityRequest,
+    AlarmOutcomeRow,
+    CoverageRow,
+    GuardPostRow,
+    InspectionItemRow,
+    InspectionsReport,
+    IntervalFigures,
+    OutreachReport,
+    OutreachRow,
+    PeriodSummary,
+    ResponseTimes,
+    SchoolAlarmCount,
+    ViolationRow,
+    ViolationsReport,
+)
+from services.reporting.service import Deps, Scope
 from shared.auth import Principal, require_role
+from shared.events import ActivityKind, ActivityRecorded, AlarmKind, ViolationKind, utcnow
 
 router = APIRouter(tags=["reports"])
+activities_router = APIRouter(tags=["activities"])
+pages_router = APIRouter(tags=["pages"])
+
+STATIC = Path(__file__).parent / "static"
+T = TypeVar("T")
 
 
 def get_deps(request: Request) -> Deps:
@@ -22,8 +46,37 @@ def get_deps(request: Request) -> Deps:
     return deps
 
 
+def period(
+    since: Annotated[AwareDatetime | None, Query(description="inclusive, RFC 3339")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="exclusive, RFC 3339")] = None,
+    township: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    school_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+) -> Scope:
+    """The filters every report takes; an unknown township or school is a 422."""
+    return Scope(since=since, until=until, township=township, school_id=school_id)
+
+
 DepsDep = Annotated[Deps, Depends(get_deps)]
+PeriodDep = Annotated[Scope, Depends(period)]
 Reader = Annotated[Principal, Depends(require_role("supervisor", "dispatcher", "admin"))]
+Recorder = Annotated[Principal, Depends(require_role("supervisor", "admin"))]
+Format = Annotated[Literal["json", "csv"], Query(description="csv: the report's rows as CSV")]
+
+
+async def _answer(report: Awaitable[T]) -> T:
+    """A report, or a 422 when its filters cannot be answered (period, township, school)."""
+    try:
+        return await report
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+
+
+def _csv(model: type[BaseModel], rows: Sequence[BaseModel], name: str) -> Response:
+    return PlainTextResponse(
+        figures.to_csv(model, rows),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
 
 
 @router.get(
@@ -38,12 +91,9 @@ async def alarms_by_school(
     until: Annotated[AwareDatetime | None, Query(description="exclusive, RFC 3339")] = None,
     township: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[SchoolAlarmCount]:
-    try:
-        return await service.alarms_by_school(
-            deps=deps, since=since, until=until, township=township
-        )
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from exc
+    return await _answer(
+        service.alarms_by_school(deps=deps, since=since, until=until, township=township)
+    )
 
 
 @router.get(
@@ -57,20 +107,180 @@ async def alarms_by_school(
 async def response_times(
     deps: DepsDep,
     _: Reader,
-    since: Annotated[AwareDatetime | None, Query(description="inclusive, RFC 3339")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="exclusive, RFC 3339")] = None,
-    township: Annotated[str | None, Query(max_length=64)] = None,
-    school_id: Annotated[str | None, Query(max_length=64)] = None,
-    kind: Annotated[
-        Literal["intrusion", "violence", "fire", "medical", "other"] | None, Query()
-    ] = None,
-    format: Annotated[Literal["json", "csv"], Query()] = "json",
+    scope: PeriodDep,
+    kind: Annotated[AlarmKind | None, Query()] = None,
+    format: Format = "json",
 ) -> Response | ResponseTimes:
-    query = FactFilter(since=since, until=until, township=township, school_id=school_id, kind=kind)
-    try:
-        report = await service.response_times(deps=deps, query=query)
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from exc
+    scope = dataclasses.replace(scope, kind=kind)
+    report = await _answer(service.response_times(deps=deps, scope=scope))
     if format == "csv":
-        return PlainTextResponse(figures.to_csv(report.intervals), media_type="text/csv")
+        return _csv(IntervalFigures, report.intervals, "response-times")
     return report
+
+
+@router.get(
+    "/v1/reports/alarms",
+    response_model=list[AlarmOutcomeRow],
+    summary="Alarms by kind and outcome (tests and drills in their own column)",
+)
+async def alarm_outcomes(
+    deps: DepsDep,
+    _: Reader,
+    scope: PeriodDep,
+    kind: Annotated[AlarmKind | None, Query()] = None,
+    format: Format = "json",
+) -> Response | list[AlarmOutcomeRow]:
+    scope = dataclasses.replace(scope, kind=kind)
+    rows = await _answer(service.alarm_outcomes(deps=deps, scope=scope))
+    return _csv(AlarmOutcomeRow, rows, "alarms") if format == "csv" else rows
+
+
+@router.get(
+    "/v1/reports/guard-posts",
+    response_model=list[GuardPostRow],
+    summary="Guard-post staffing rate and gaps per school and rush-hour window",
+    description="From each window's final outcome (staffed, late, empty) as patrols judged it "
+    "at the window's end; `kind` picks one window.",
+)
+async def guard_posts(
+    deps: DepsDep,
+    _: Reader,
+    scope: PeriodDep,
+    kind: Annotated[Literal["morning", "noon", "afternoon"] | None, Query()] = None,
+    format: Format = "json",
+) -> Response | list[GuardPostRow]:
+    scope = dataclasses.replace(scope, kind=kind)
+    rows = await _answer(service.guard_posts(deps=deps, scope=scope))
+    return _csv(GuardPostRow, rows, "guard-posts") if format == "csv" else rows
+
+
+@router.get(
+    "/v1/reports/coverage",
+    response_model=list[CoverageRow],
+    summary="Patrol coverage: every school, its patrol points and the check-ins there",
+    description="A school is covered when every one of its points (of `kind`, if given) has an "
+    "accepted check-in in the period; check-ins outside the geofence are counted as flagged.",
+)
+async def coverage(
+    deps: DepsDep,
+    _: Reader,
+    scope: PeriodDep,
+    kind: Annotated[Literal["must_reach", "must_patrol", "stop"] | None, Query()] = None,
+    format: Format = "json",
+) -> Response | list[CoverageRow]:
+    scope = dataclasses.replace(scope, kind=kind)
+    rows = await _answer(service.coverage(deps=deps, scope=scope))
+    return _csv(CoverageRow, rows, "coverage") if format == "csv" else rows
+
+
+@router.get(
+    "/v1/reports/violations",
+    response_model=ViolationsReport,
+    summary="Violations by kind and campaign",
+)
+async def violations(
+    deps: DepsDep,
+    _: Reader,
+    scope: PeriodDep,
+    kind: Annotated[ViolationKind | None, Query()] = None,
+    format: Format = "json",
+) -> Response | ViolationsReport:
+    scope = dataclasses.replace(scope, kind=kind)
+    report = await _answer(service.violations(deps=deps, scope=scope))
+    return _csv(ViolationRow, report.rows, "violations") if format == "csv" else report
+
+
+@router.get(
+    "/v1/reports/inspections",
+    response_model=InspectionsReport,
+    summary="Security inspections: pass rate per checklist item, three defences (三防) met",
+)
+async def inspections(
+    deps: DepsDep, _: Reader, scope: PeriodDep, format: Format = "json"
+) -> Response | InspectionsReport:
+    report = await _answer(service.inspections(deps=deps, scope=scope))
+    return _csv(InspectionItemRow, report.items, "inspections") if format == "csv" else report
+
+
+@router.get(
+    "/v1/reports/outreach",
+    response_model=OutreachReport,
+    summary="Outreach: schools reached, sessions, audience, letters to parents, drills",
+)
+async def outreach(
+    deps: DepsDep, _: Reader, scope: PeriodDep, format: Format = "json"
+) -> Response | OutreachReport:
+    report = await _answer(service.outreach(deps=deps, scope=scope))
+    return _csv(OutreachRow, report.by_topic, "outreach") if format == "csv" else report
+
+
+@router.get(
+    "/v1/reports/summary",
+    response_model=PeriodSummary,
+    summary="The period on one page: 'N campaigns, N violations, N schools, ...'",
+)
+async def summary(
+    deps: DepsDep, _: Reader, scope: PeriodDep, format: Format = "json"
+) -> Response | PeriodSummary:
+    report = (await _answer(service.overview(deps=deps, scope=scope))).summary
+    return _csv(PeriodSummary, [report], "summary") if format == "csv" else report
+
+
+@activities_router.post(
+    "/v1/activities",
+    status_code=202,
+    response_model=ActivityAccepted,
+    summary="Record an inspection, drill, session or letters to parents (supervisors)",
+    description="Accepted once it is on Kafka (activities.recorded); the same activity_id again "
+    "is stored once. An inspection lists every checklist item; an unknown school or a time in "
+    "the future is a 422 naming the field.",
+)
+async def post_activity(
+    body: ActivityRequest, deps: DepsDep, principal: Recorder
+) -> ActivityAccepted:
+    event = await service.create_activity(
+        deps=deps, request=body, actor=principal.sub, now=utcnow()
+    )
+    return ActivityAccepted(activity_id=event.activity_id, event_id=event.event_id)
+
+
+@activities_router.get(
+    "/v1/activities",
+    response_model=list[ActivityRecorded],
+    summary="Recorded activities, oldest first",
+)
+async def get_activities(
+    deps: DepsDep,
+    _: Reader,
+    scope: PeriodDep,
+    kind: Annotated[ActivityKind | None, Query()] = None,
+) -> list[ActivityRecorded]:
+    scope = dataclasses.replace(scope, kind=kind)
+    return await _answer(service.get_activities(deps=deps, scope=scope))
+
+
+@router.get(
+    "/v1/reports/dashboard",
+    response_class=HTMLResponse,
+    summary="The dashboard's charts for a period, as HTML with inline SVG",
+)
+async def dashboard_charts(deps: DepsDep, _: Reader, scope: PeriodDep) -> HTMLResponse:
+    data = await _answer(service.overview(deps=deps, scope=scope))
+    return HTMLResponse(pages.dashboard(data))
+
+
+@router.get(
+    "/v1/reports/printable",
+    response_class=HTMLResponse,
+    summary="The period's report as printable HTML",
+)
+async def printable(deps: DepsDep, _: Reader, scope: PeriodDep) -> HTMLResponse:
+    data = await _answer(service.overview(deps=deps, scope=scope))
+    return HTMLResponse(pages.printable(data))
+
+
+@pages_router.get("/dashboard", include_in_schema=False)
+@pages_router.get("/report", include_in_schema=False)
+async def reports_page() -> FileResponse:
+    """The page shell (sign-in, period); it loads the dashboard or the printable report."""
+    return FileResponse(STATIC / "reports.html", media_type="text/html")

@@ -3,10 +3,40 @@ exactly in tests (nearest-rank percentiles: a reported value is always one that 
 
 from __future__ import annotations
 
+import csv
+import io
 import math
+from collections import Counter, defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 
-from services.reporting.models import AlarmFact, IntervalFigures
+from pydantic import BaseModel
+
+from services.reporting.models import (
+    AlarmFact,
+    AlarmOutcomeRow,
+    CoverageRow,
+    GuardPostRow,
+    InspectionItemRow,
+    InspectionsReport,
+    IntervalFigures,
+    OutreachReport,
+    OutreachRow,
+    ViolationRow,
+    ViolationsReport,
+)
+from shared.events import (
+    THREE_DEFENCES,
+    ActivityRecorded,
+    CheckinRecorded,
+    Drill,
+    GuardPostWindow,
+    Inspection,
+    Letters,
+    Session,
+    ViolationRecorded,
+)
+from shared.provisioning import County, PatrolPoint, School
 
 # press → each of these, the intervals the bureau is asked about
 INTERVALS = ("acknowledged", "unit_assigned", "on_scene", "resolved")
@@ -41,10 +71,213 @@ def response_times(facts: Sequence[AlarmFact]) -> list[IntervalFigures]:
     return figures
 
 
-def to_csv(figures: Sequence[IntervalFigures]) -> str:
-    columns = list(IntervalFigures.model_fields)
-    lines = [",".join(columns)]
-    for row in figures:
-        values = row.model_dump()
-        lines.append(",".join("" if values[c] is None else str(values[c]) for c in columns))
-    return "\n".join(lines) + "\n"
+def rate(part: int, whole: int) -> float | None:
+    """part / whole to 4 decimals; None when there is nothing to divide by."""
+    return round(part / whole, 4) if whole else None
+
+
+def alarms_by_outcome(facts: Sequence[AlarmFact]) -> list[AlarmOutcomeRow]:
+    """Alarms per kind and way they ended; tests and drills in their own column."""
+    counts: Counter[tuple[str, str, bool]] = Counter((f.kind, _outcome(f), f.test) for f in facts)
+    keys = sorted({(kind, outcome) for kind, outcome, _ in counts})
+    return [
+        AlarmOutcomeRow(
+            kind=kind,
+            outcome=outcome,
+            alarms=counts[(kind, outcome, False)],
+            tests=counts[(kind, outcome, True)],
+        )
+        for kind, outcome in keys
+    ]
+
+
+def _outcome(fact: AlarmFact) -> str:
+    if fact.closed is None:
+        return "open"
+    return f"{fact.closed}:{fact.outcome or 'unspecified'}"
+
+
+def guard_posts(windows: Sequence[GuardPostWindow], county: County) -> list[GuardPostRow]:
+    """Staffing per school and rush-hour window, from each window's final outcome."""
+    by_key: dict[tuple[str, str], list[GuardPostWindow]] = defaultdict(list)
+    for window in windows:
+        by_key[(window.school_id, window.window)].append(window)
+    rows = []
+    for (school_id, name), judged in sorted(by_key.items(), key=lambda kv: _window_order(kv[0])):
+        states = Counter(w.state for w in judged)
+        school = county.school(school_id)
+        rows.append(
+            GuardPostRow(
+                school_id=school_id,
+                name=school.name if school else school_id,
+                township=school.township if school else "",
+                window=name,
+                windows=len(judged),
+                staffed=states["staffed"],
+                late=states["late"],
+                empty=states["empty"],
+                staffing_rate=rate(states["staffed"], len(judged)),
+                gap_days=sorted(w.day.isoformat() for w in judged if w.state == "empty"),
+            )
+        )
+    return rows
+
+
+WINDOWS = ("morning", "noon", "afternoon")
+
+
+def _window_order(key: tuple[str, str]) -> tuple[str, int]:
+    school_id, window = key
+    return school_id, WINDOWS.index(window) if window in WINDOWS else len(WINDOWS)
+
+
+def coverage(
+    checkins: Sequence[CheckinRecorded], schools: Sequence[School], points: Sequence[PatrolPoint]
+) -> list[CoverageRow]:
+    """Per school: which of its patrol points units checked in at (inside the geofence)."""
+    points_of: dict[str, set[str]] = defaultdict(set)
+    for point in points:
+        points_of[point.school_id].add(point.point_id)
+    accepted: dict[str, list[CheckinRecorded]] = defaultdict(list)
+    flagged: Counter[str] = Counter()
+    for checkin in checkins:
+        if checkin.flagged:
+            flagged[checkin.school_id] += 1
+        else:
+            accepted[checkin.school_id].append(checkin)
+    rows = []
+    for school in sorted(schools, key=lambda s: s.school_id):
+        mine = accepted[school.school_id]
+        visited = {c.point_id for c in mine} & points_of[school.school_id]
+        rows.append(
+            CoverageRow(
+                school_id=school.school_id,
+                name=school.name,
+                township=school.township,
+                points=len(points_of[school.school_id]),
+                points_visited=len(visited),
+                checkins=len(mine),
+                flagged=flagged[school.school_id],
+                days_visited=len({c.at.date() for c in mine}),
+                covered=bool(points_of[school.school_id])
+                and visited == points_of[school.school_id],
+            )
+        )
+    return rows
+
+
+NO_CAMPAIGN = "-"
+
+
+def violations(records: Sequence[ViolationRecorded]) -> ViolationsReport:
+    """Violations per campaign and kind, with the totals the bureau quotes."""
+    counts: Counter[tuple[str, str, str]] = Counter(
+        (
+            r.campaign.campaign_id if r.campaign else NO_CAMPAIGN,
+            r.campaign.name if r.campaign else "(no campaign)",
+            r.kind,
+        )
+        for r in records
+    )
+    return ViolationsReport(
+        total=len(records),
+        campaigns=len({r.campaign.campaign_id for r in records if r.campaign}),
+        by_kind=dict(sorted(Counter(r.kind for r in records).items())),
+        rows=[
+            ViolationRow(campaign_id=cid, campaign=name, kind=kind, violations=n)
+            for (cid, name, kind), n in sorted(counts.items())
+        ],
+    )
+
+
+def inspections(records: Sequence[ActivityRecorded]) -> InspectionsReport:
+    """Pass rate per checklist item; 'three defences met' when every item of an inspection
+    passed; a school fails while its latest inspection has a failed item."""
+    checks = [(r, r.activity) for r in records if isinstance(r.activity, Inspection)]
+    latest: dict[str, tuple[datetime, bool]] = {}
+    for record, inspection in sorted(checks, key=lambda c: c[0].held_at):
+        latest[record.school_id] = (record.held_at, all(inspection.items.values()))
+    met = sum(all(i.items.values()) for _, i in checks)
+    items = []
+    for defence, names in THREE_DEFENCES.items():
+        for item in names:
+            passed = sum(i.items[item] for _, i in checks)
+            items.append(
+                InspectionItemRow(
+                    item=item,
+                    defence=defence,
+                    checked=len(checks),
+                    passed=passed,
+                    pass_rate=rate(passed, len(checks)),
+                )
+            )
+    return InspectionsReport(
+        inspections=len(checks),
+        schools=len(latest),
+        three_defences_met=met,
+        three_defences_rate=rate(met, len(checks)),
+        schools_failing=sorted(s for s, (_, ok) in latest.items() if not ok),
+        items=items,
+    )
+
+
+def outreach(records: Sequence[ActivityRecorded]) -> OutreachReport:
+    """Sessions, audience and letters per topic; drills; schools reached by any of them."""
+    sessions = [(r, r.activity) for r in records if isinstance(r.activity, Session)]
+    letters = [(r, r.activity) for r in records if isinstance(r.activity, Letters)]
+    drills = [r.activity for r in records if isinstance(r.activity, Drill)]
+    topics = sorted({a.topic for _, a in sessions} | {a.topic for _, a in letters})
+    return OutreachReport(
+        schools_reached=len({r.school_id for r, _ in sessions} | {r.school_id for r, _ in letters}),
+        sessions=len(sessions),
+        audience=sum(a.audience for _, a in sessions),
+        letters=sum(a.letters for _, a in letters),
+        drills=len(drills),
+        drill_participants=sum(d.participants for d in drills),
+        by_topic=[
+            OutreachRow(
+                topic=topic,
+                sessions=sum(a.topic == topic for _, a in sessions),
+                audience=sum(a.audience for _, a in sessions if a.topic == topic),
+                letters=sum(a.letters for _, a in letters if a.topic == topic),
+            )
+            for topic in topics
+        ],
+    )
+
+
+def sentence(summary_counts: dict[str, int]) -> str:
+    """'4 campaigns, 213 violations, 62 schools, 93 sessions, 40,500 letters' (the article's
+    own way of putting it)."""
+    labels = (
+        ("campaigns", "campaign"),
+        ("violations", "violation"),
+        ("schools_reached", "school"),
+        ("sessions", "session"),
+        ("letters", "letter"),
+    )
+    parts = []
+    for field, noun in labels:
+        n = summary_counts[field]
+        parts.append(f"{n:,} {noun}{'' if n == 1 else 's'}")
+    return ", ".join(parts)
+
+
+def to_csv(model: type[BaseModel], rows: Sequence[BaseModel]) -> str:
+    """Rows of one model as CSV (lists joined with ';'), header from the model's fields."""
+    columns = list(model.model_fields)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        values = row.model_dump(mode="json")
+        writer.writerow(_cell(values[c]) for c in columns)
+    return out.getvalue()
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ";".join(str(v) for v in value)
+    return str(value)

@@ -2,30 +2,84 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from faststream.kafka import KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
+from pydantic import BaseModel
 
 from services.reporting import service
 from services.reporting.service import Deps
 from shared.bus import MessageProcessor, event_subscriber
-from shared.events import AlarmLifecycle
+from shared.events import (
+    ActivityRecorded,
+    AlarmLifecycle,
+    CheckinRecorded,
+    GuardPostWindow,
+    ViolationRecorded,
+)
 from shared.topics import Topics
 
 
 def build_router(deps: Deps, topics: Topics, processor: MessageProcessor) -> KafkaRouter:
     router = KafkaRouter()
 
-    @event_subscriber(
-        router,
+    def fold(
+        topic: str,
+        group: str,
+        event_type: type[BaseModel],
+        record: Callable[..., Awaitable[None]],
+        description: str,
+    ) -> None:
+        """One subscriber: each event of `topic` goes into a read model through `record`."""
+
+        @event_subscriber(
+            router,
+            topic,
+            group_id=topics.group(group),
+            latency_critical=False,
+            description=description,
+        )
+        async def on_event(message: KafkaMessage) -> None:
+            async def handle(event: Any) -> None:
+                await record(deps=deps, event=event)
+
+            await processor.process(message, event_type, handle)
+
+    fold(
         topics.alarms_lifecycle,
-        group_id=topics.group("reporting-alarms"),
-        latency_critical=False,
-        description="Alarm transitions → per-alarm facts for reports",
+        "reporting-alarms",
+        AlarmLifecycle,
+        service.record_alarm,
+        "Alarm transitions → per-alarm facts for reports",
     )
-    async def on_lifecycle(message: KafkaMessage) -> None:
-        async def handle(event: AlarmLifecycle) -> None:
-            await service.record_alarm(deps=deps, event=event)
-
-        await processor.process(message, AlarmLifecycle, handle)
-
+    fold(
+        topics.patrols_violations,
+        "reporting-violations",
+        ViolationRecorded,
+        service.record_violation,
+        "Violations → counts per kind and campaign",
+    )
+    fold(
+        topics.patrols_checkins,
+        "reporting-checkins",
+        CheckinRecorded,
+        service.record_checkin,
+        "Check-ins at patrol points → patrol coverage of schools",
+    )
+    fold(
+        topics.patrols_guard_posts,
+        "reporting-guard-posts",
+        GuardPostWindow,
+        service.record_guard_window,
+        "Guard-post windows' final outcomes → staffing rate and gaps",
+    )
+    fold(
+        topics.activities_recorded,
+        "reporting-activities",
+        ActivityRecorded,
+        service.record_activity,
+        "Inspections, drills, sessions, letters → inspection and outreach figures",
+    )
     return router

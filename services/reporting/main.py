@@ -7,7 +7,10 @@ from fastapi import FastAPI
 from services.reporting import api, handlers
 from services.reporting.repository import MongoReportingRepository
 from services.reporting.service import Deps
+from shared.provisioning import load_county
 from shared.settings import Settings
+from shared.signin import sign_in_router
+from shared.users import UserDirectory
 from shared.web import ServiceKit
 
 NAME = "reporting"
@@ -16,11 +19,24 @@ NAME = "reporting"
 def create_app(settings: Settings | None = None) -> FastAPI:
     kit = ServiceKit.create(NAME, settings or Settings())
     repo = MongoReportingRepository(kit.database)
-    deps = Deps(repo=repo)
+    deps = Deps(
+        repo=repo,
+        county=load_county(kit.settings.county_file),
+        publisher=kit.publisher,
+        topics=kit.topics,
+        max_future_skew_s=kit.settings.max_future_skew_s,
+    )
     kit.subscribe(lambda processor: handlers.build_router(deps, kit.topics, processor))
     return kit.app(
-        routers=[api.router],
+        routers=[
+            api.router,
+            api.activities_router,
+            api.pages_router,
+            sign_in_router(UserDirectory.load(kit.settings.users_file), kit.registry),
+        ],
         deps=deps,
         startup=[repo.ensure_indexes],
-        description="Read models from events; reports for supervisors.",
+        description="Read models from events; reports for supervisors (JSON and CSV), the "
+        "activities they record (inspections, drills, sessions, letters), the dashboard and "
+        "the printable report.",
     )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.events import ActivityDetails
 
 
 class SchoolAlarmCount(BaseModel):
@@ -29,6 +31,8 @@ class AlarmFact(BaseModel):
     test: bool
     pressed_at: datetime
     states: dict[str, datetime]
+    closed: str | None = Field(None, description="resolved or cancelled, once it ended")
+    outcome: str | None = None
 
 
 class IntervalFigures(BaseModel):
@@ -46,3 +50,160 @@ class IntervalFigures(BaseModel):
 class ResponseTimes(BaseModel):
     intervals: list[IntervalFigures]
     tests_excluded: int = Field(..., ge=0, description="Tests and drills in the period, left out")
+
+
+class AlarmOutcomeRow(BaseModel):
+    """Alarms of one kind that ended one way (`open` while not resolved or cancelled)."""
+
+    kind: str
+    outcome: str = Field(..., description="resolved:<outcome>, cancelled:<outcome>, or open")
+    alarms: int = Field(..., ge=0, description="Real alarms")
+    tests: int = Field(..., ge=0, description="Tests and drills, counted apart")
+
+
+class GuardPostRow(BaseModel):
+    """One school's guard post in one rush-hour window over the period (closed windows only)."""
+
+    school_id: str
+    name: str
+    township: str
+    window: str = Field(..., description="morning, noon or afternoon")
+    windows: int = Field(..., ge=0, description="Windows judged in the period")
+    staffed: int = Field(..., ge=0, description="On post at the window's start")
+    late: int = Field(..., ge=0, description="Arrived after the start")
+    empty: int = Field(..., ge=0, description="Nobody came: a gap")
+    staffing_rate: float | None = Field(
+        None, ge=0, le=1, description="staffed / windows; late arrivals are not staffed"
+    )
+    gap_days: list[str] = Field(default_factory=list, description="Days the window was empty")
+
+
+class CoverageRow(BaseModel):
+    """Patrol coverage of one school from the units' check-ins at its patrol points."""
+
+    school_id: str
+    name: str
+    township: str
+    points: int = Field(..., ge=0, description="Patrol points provisioned at the school")
+    points_visited: int = Field(..., ge=0, description="Points with an accepted check-in")
+    checkins: int = Field(..., ge=0, description="Accepted check-ins (inside the geofence)")
+    flagged: int = Field(..., ge=0, description="Check-ins outside the geofence, not counted")
+    days_visited: int = Field(..., ge=0, description="Days with an accepted check-in")
+    covered: bool = Field(..., description="Every point of the school was visited")
+
+
+class ViolationRow(BaseModel):
+    campaign_id: str = Field(..., description="`-` outside any campaign")
+    campaign: str
+    kind: str
+    violations: int = Field(..., ge=0)
+
+
+class ViolationsReport(BaseModel):
+    total: int = Field(..., ge=0)
+    campaigns: int = Field(..., ge=0, description="Campaigns that recorded violations")
+    by_kind: dict[str, int]
+    rows: list[ViolationRow]
+
+
+class InspectionItemRow(BaseModel):
+    item: str
+    defence: str = Field(..., description="human (人防), physical (物防) or technical (技防)")
+    checked: int = Field(..., ge=0)
+    passed: int = Field(..., ge=0)
+    pass_rate: float | None = Field(None, ge=0, le=1)
+
+
+class InspectionsReport(BaseModel):
+    inspections: int = Field(..., ge=0)
+    schools: int = Field(..., ge=0, description="Schools inspected")
+    three_defences_met: int = Field(..., ge=0, description="Inspections with every item passed")
+    three_defences_rate: float | None = Field(None, ge=0, le=1)
+    schools_failing: list[str] = Field(
+        default_factory=list, description="Schools whose latest inspection failed an item"
+    )
+    items: list[InspectionItemRow]
+
+
+class OutreachRow(BaseModel):
+    topic: str
+    sessions: int = Field(..., ge=0)
+    audience: int = Field(..., ge=0)
+    letters: int = Field(..., ge=0)
+
+
+class OutreachReport(BaseModel):
+    schools_reached: int = Field(..., ge=0, description="Schools with a session or letters")
+    sessions: int = Field(..., ge=0)
+    audience: int = Field(..., ge=0)
+    letters: int = Field(..., ge=0)
+    drills: int = Field(..., ge=0)
+    drill_participants: int = Field(..., ge=0)
+    by_topic: list[OutreachRow]
+
+
+class PeriodSummary(BaseModel):
+    """The period in the words of the bureau's own account, every number computed."""
+
+    since: datetime | None
+    until: datetime | None
+    township: str | None
+    school_id: str | None = None
+    alarms: int = Field(..., ge=0, description="Real alarms")
+    tests: int = Field(..., ge=0, description="Tests and drills")
+    press_to_acknowledged_p50_s: float | None
+    press_to_on_scene_p50_s: float | None
+    campaigns: int
+    violations: int
+    schools_reached: int
+    sessions: int
+    letters: int
+    drills: int
+    inspections: int
+    three_defences_rate: float | None
+    guard_post_windows: int
+    guard_post_staffing_rate: float | None
+    schools_covered: int
+    schools: int = Field(..., description="Schools in scope: the county, township or school")
+    sentence: str = Field(..., description="'N campaigns, N violations, ...'")
+
+
+class ActivityRequest(BaseModel):
+    """A supervisor records an inspection, drill, session or letters (202 once on Kafka)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    activity_id: uuid.UUID = Field(..., description="Client-generated; the same id is one record")
+    school_id: str = Field(..., min_length=1, max_length=64)
+    held_at: AwareDatetime
+    activity: ActivityDetails
+    notes: str | None = Field(None, max_length=2000)
+
+
+class ActivityAccepted(BaseModel):
+    activity_id: uuid.UUID
+    event_id: uuid.UUID
+
+
+class ActivityRow(BaseModel):
+    """One recorded activity as the read model keeps it."""
+
+    activity_id: uuid.UUID
+    school_id: str
+    held_at: datetime
+    recorded_by: str
+    activity: ActivityDetails
+    notes: str | None = None
+
+
+class Overview(BaseModel):
+    """Every report of one period: what the dashboard draws and the printable page lists."""
+
+    summary: PeriodSummary
+    response_times: ResponseTimes
+    alarms: list[AlarmOutcomeRow]
+    violations: ViolationsReport
+    guard_posts: list[GuardPostRow]
+    coverage: list[CoverageRow]
+    inspections: InspectionsReport
+    outreach: OutreachReport

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.reporting.models import AlarmFact, SchoolAlarmCount
-from shared.events import AlarmLifecycle
-from shared.mongo import Document
+from shared.events import (
+    ActivityRecorded,
+    AlarmLifecycle,
+    CheckinRecorded,
+    Event,
+    GuardPostWindow,
+    ViolationRecorded,
+)
+from shared.mongo import Document, to_document
+
+R = TypeVar("R", bound=Event)
 
 
 class ReportingRepository(Protocol):
@@ -26,6 +36,70 @@ class ReportingRepository(Protocol):
 
     async def alarm_facts(self, query: FactFilter) -> list[AlarmFact]: ...
 
+    async def store(self, kind: RecordKind[R], record: R) -> None: ...
+
+    async def records(self, kind: RecordKind[R], query: RecordFilter) -> list[R]: ...
+
+
+@dataclass(frozen=True)
+class RecordKind(Generic[R]):
+    """A read model kept as one document per event, keyed by the event's own id, so a
+    redelivery or a replay changes nothing: the collection, the event type, its time field
+    (the period filter), and the field the report's `kind` filter reads."""
+
+    collection: str
+    model: type[R]
+    key: Callable[[R], str]
+    time_field: str
+    kind_field: str
+
+    def time_of(self, record: R) -> datetime:
+        value: datetime = getattr(record, self.time_field)
+        return value
+
+    def kind_of(self, record: R) -> str:
+        value: object = record
+        for part in self.kind_field.split("."):
+            value = getattr(value, part)
+        return str(value)
+
+
+VIOLATIONS = RecordKind(
+    "violations", ViolationRecorded, lambda e: str(e.violation_id), "observed_at", "kind"
+)
+CHECKINS = RecordKind("checkins", CheckinRecorded, lambda e: str(e.checkin_id), "at", "point_kind")
+GUARD_WINDOWS = RecordKind(
+    "guard_windows",
+    GuardPostWindow,
+    lambda e: f"{e.post_id}|{e.day.isoformat()}|{e.window}",
+    "window_start",
+    "window",
+)
+ACTIVITIES = RecordKind(
+    "activities", ActivityRecorded, lambda e: str(e.activity_id), "held_at", "activity.kind"
+)
+RECORD_KINDS: tuple[RecordKind[Any], ...] = (VIOLATIONS, CHECKINS, GUARD_WINDOWS, ACTIVITIES)
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    """Records in [since, until) by their time field, of these schools (None: all) and kind."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    school_ids: frozenset[str] | None = None
+    kind: str | None = None
+
+    def admits(self, kind: RecordKind[Any], record: Any) -> bool:
+        at = kind.time_of(record)
+        school_id = getattr(record, "school_id", None)
+        return (
+            (self.since is None or at >= self.since)
+            and (self.until is None or at < self.until)
+            and (self.school_ids is None or school_id in self.school_ids)
+            and (self.kind is None or kind.kind_of(record) == self.kind)
+        )
+
 
 @dataclass(frozen=True)
 class FactFilter:
@@ -36,6 +110,9 @@ class FactFilter:
     township: str | None = None
     school_id: str | None = None
     kind: str | None = None
+
+
+CLOSED_STATES = ("resolved", "cancelled")
 
 
 def _window(since: datetime | None, until: datetime | None) -> Document:
@@ -51,11 +128,37 @@ class MongoReportingRepository:
     """`alarm_facts`: one document per alarm (_id alarm_id), so replays give the same figures."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._db = db
         self._facts = db["alarm_facts"]
 
     async def ensure_indexes(self) -> None:
         await self._facts.create_index([("raised_at", ASCENDING)])
         await self._facts.create_index([("township", ASCENDING), ("raised_at", ASCENDING)])
+        for kind in RECORD_KINDS:
+            await self._db[kind.collection].create_index([(kind.time_field, ASCENDING)])
+
+    async def store(self, kind: RecordKind[R], record: R) -> None:
+        """Insert once: the same event again (redelivery, replay) changes nothing."""
+        document = to_document(record)
+        await self._db[kind.collection].update_one(
+            {"_id": kind.key(record)}, {"$setOnInsert": document}, upsert=True
+        )
+
+    async def records(self, kind: RecordKind[R], query: RecordFilter) -> list[R]:
+        match: Document = {}
+        bounds: Document = {}
+        if query.since is not None:
+            bounds["$gte"] = query.since
+        if query.until is not None:
+            bounds["$lt"] = query.until
+        if bounds:
+            match[kind.time_field] = bounds
+        if query.school_ids is not None:
+            match["school_id"] = {"$in": sorted(query.school_ids)}
+        if query.kind is not None:
+            match[kind.kind_field] = query.kind
+        cursor = self._db[kind.collection].find(match, {"_id": 0}).sort(kind.time_field, 1)
+        return [kind.model.model_validate(doc) async for doc in cursor]
 
     async def record_alarm(self, event: AlarmLifecycle) -> None:
         if event.change == "folded":  # another press joined: not a transition
@@ -77,6 +180,8 @@ class MongoReportingRepository:
         if event.state == "raised":
             update["$min"]["raised_at"] = event.occurred_at
             update["$min"]["pressed_at"] = event.pressed_at
+        if event.state in CLOSED_STATES:  # one of them, once: the alarm's end
+            update["$set"] = {"closed": event.state, "outcome": event.outcome}
         await self._facts.update_one({"_id": str(event.alarm_id)}, update, upsert=True)
 
     async def alarms_by_school(
@@ -124,6 +229,8 @@ class MongoReportingRepository:
                 test=doc["test"],
                 pressed_at=doc.get("pressed_at", doc["raised_at"]),
                 states=doc.get("states", {}),
+                closed=doc.get("closed"),
+                outcome=doc.get("outcome"),
             )
             async for doc in self._facts.find(match).sort("raised_at", ASCENDING)
         ]
@@ -133,15 +240,26 @@ class InMemoryReportingRepository:
     def __init__(self) -> None:
         self.raised: dict[str, AlarmLifecycle] = {}
         self.states: dict[str, dict[str, datetime]] = defaultdict(dict)
+        self.closed: dict[str, AlarmLifecycle] = {}
+        self.stored: dict[str, dict[str, Any]] = defaultdict(dict)
 
     async def ensure_indexes(self) -> None:
         return None
+
+    async def store(self, kind: RecordKind[R], record: R) -> None:
+        self.stored[kind.collection].setdefault(kind.key(record), record)
+
+    async def records(self, kind: RecordKind[R], query: RecordFilter) -> list[R]:
+        found = [r for r in self.stored[kind.collection].values() if query.admits(kind, r)]
+        return sorted(found, key=kind.time_of)
 
     async def record_alarm(self, event: AlarmLifecycle) -> None:
         if event.change == "folded":
             return
         if event.state == "raised":
             self.raised.setdefault(str(event.alarm_id), event)
+        if event.state in CLOSED_STATES:
+            self.closed[str(event.alarm_id)] = event
         states = self.states[str(event.alarm_id)]
         states[event.state] = min(states.get(event.state, event.occurred_at), event.occurred_at)
 
@@ -166,6 +284,8 @@ class InMemoryReportingRepository:
                     test=event.test,
                     pressed_at=event.pressed_at,
                     states=dict(self.states[alarm_id]),
+                    closed=self.closed[alarm_id].state if alarm_id in self.closed else None,
+                    outcome=self.closed[alarm_id].outcome if alarm_id in self.closed else None,
                 )
             )
         return sorted(facts, key=lambda f: f.pressed_at)

@@ -1,23 +1,168 @@
-"""Reporting logic: fold events into read models; answer report queries."""
+"""Reporting logic: fold events into read models; answer report queries; record activities."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from services.reporting import figures
-from services.reporting.models import ResponseTimes, SchoolAlarmCount
-from services.reporting.repository import FactFilter, ReportingRepository
-from shared.events import AlarmLifecycle
+from services.reporting.models import (
+    ActivityRequest,
+    AlarmOutcomeRow,
+    CoverageRow,
+    GuardPostRow,
+    InspectionsReport,
+    OutreachReport,
+    Overview,
+    PeriodSummary,
+    ResponseTimes,
+    SchoolAlarmCount,
+    ViolationsReport,
+)
+from services.reporting.repository import (
+    ACTIVITIES,
+    CHECKINS,
+    GUARD_WINDOWS,
+    VIOLATIONS,
+    FactFilter,
+    RecordFilter,
+    ReportingRepository,
+)
+from shared.bus import Publisher, RecordingPublisher
+from shared.errors import InvalidInput, field_error
+from shared.events import (
+    ActivityRecorded,
+    AlarmLifecycle,
+    CheckinRecorded,
+    GuardPostWindow,
+    ViolationRecorded,
+    stable_id,
+)
+from shared.provisioning import County
+from shared.topics import Topics
+
+EMPTY_COUNTY = County(name="", schools=[], devices=[], units=[])
 
 
 @dataclass(frozen=True)
 class Deps:
     repo: ReportingRepository
+    county: County = EMPTY_COUNTY
+    publisher: Publisher = field(default_factory=RecordingPublisher)
+    topics: Topics = field(default_factory=Topics)
+    max_future_skew_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a report covers: a period, a township or school, a kind (each optional)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    township: str | None = None
+    school_id: str | None = None
+    kind: str | None = None
+
+
+# --- events into read models --------------------------------------------------------------
 
 
 async def record_alarm(*, deps: Deps, event: AlarmLifecycle) -> None:
     await deps.repo.record_alarm(event)
+
+
+async def record_violation(*, deps: Deps, event: ViolationRecorded) -> None:
+    await deps.repo.store(VIOLATIONS, event)
+
+
+async def record_checkin(*, deps: Deps, event: CheckinRecorded) -> None:
+    await deps.repo.store(CHECKINS, event)
+
+
+async def record_guard_window(*, deps: Deps, event: GuardPostWindow) -> None:
+    """Only a window's final outcome is a figure; gaps while it is open are live alerts."""
+    if event.final:
+        await deps.repo.store(GUARD_WINDOWS, event)
+
+
+async def record_activity(*, deps: Deps, event: ActivityRecorded) -> None:
+    await deps.repo.store(ACTIVITIES, event)
+
+
+# --- activities ---------------------------------------------------------------------------
+
+
+async def create_activity(
+    *, deps: Deps, request: ActivityRequest, actor: str, now: datetime
+) -> ActivityRecorded:
+    """Check the activity against the county and the clock, then publish it (202 follows).
+    The event id derives from the activity id, so a retried POST is stored once."""
+    errors = []
+    if deps.county.school(request.school_id) is None:
+        errors.append(field_error("school_id", f"unknown school {request.school_id}"))
+    if request.held_at > now + timedelta(seconds=deps.max_future_skew_s):
+        errors.append(field_error("held_at", "in the future"))
+    if errors:
+        raise InvalidInput(errors)
+    event = ActivityRecorded(
+        event_id=stable_id("activity", str(request.activity_id)),
+        occurred_at=request.held_at,
+        activity_id=request.activity_id,
+        school_id=request.school_id,
+        held_at=request.held_at,
+        recorded_by=actor,
+        activity=request.activity,
+        notes=request.notes,
+    )
+    await deps.publisher.publish(deps.topics.activities_recorded, request.school_id, event)
+    return event
+
+
+async def get_activities(*, deps: Deps, scope: Scope) -> list[ActivityRecorded]:
+    return await deps.repo.records(ACTIVITIES, _record_filter(deps, scope))
+
+
+# --- reports ------------------------------------------------------------------------------
+
+
+def _check(deps: Deps, scope: Scope) -> frozenset[str] | None:
+    """The schools in scope (None: all); a period that ends before it starts, an unknown
+    township or school is a ValueError (422), never an empty report that looks true."""
+    if scope.since and scope.until and scope.since >= scope.until:
+        raise ValueError("since must be before until")
+    schools = deps.county.schools
+    if scope.township is not None:
+        schools = [s for s in schools if s.township == scope.township]
+        if not schools:
+            raise ValueError(f"unknown township {scope.township}")
+    if scope.school_id is not None:
+        if deps.county.school(scope.school_id) is None:
+            raise ValueError(f"unknown school {scope.school_id}")
+        schools = [s for s in schools if s.school_id == scope.school_id]
+    if scope.township is None and scope.school_id is None:
+        return None
+    return frozenset(s.school_id for s in schools)
+
+
+def _record_filter(deps: Deps, scope: Scope, *, kind: bool = True) -> RecordFilter:
+    return RecordFilter(
+        since=scope.since,
+        until=scope.until,
+        school_ids=_check(deps, scope),
+        kind=scope.kind if kind else None,
+    )
+
+
+def _fact_filter(deps: Deps, scope: Scope) -> FactFilter:
+    _check(deps, scope)
+    return FactFilter(
+        since=scope.since,
+        until=scope.until,
+        township=scope.township,
+        school_id=scope.school_id,
+        kind=scope.kind,
+    )
 
 
 async def alarms_by_school(
@@ -28,12 +173,99 @@ async def alarms_by_school(
     return await deps.repo.alarms_by_school(since=since, until=until, township=township)
 
 
-async def response_times(*, deps: Deps, query: FactFilter) -> ResponseTimes:
+async def response_times(*, deps: Deps, scope: Scope) -> ResponseTimes:
     """Press → acknowledged / unit assigned / on scene / resolved, percentiles over the real
     alarms raised in the period; tests and drills are counted apart, never in the figures."""
-    if query.since and query.until and query.since >= query.until:
-        raise ValueError("since must be before until")
-    facts = await deps.repo.alarm_facts(query)
+    facts = await deps.repo.alarm_facts(_fact_filter(deps, scope))
     return ResponseTimes(
         intervals=figures.response_times(facts), tests_excluded=sum(f.test for f in facts)
+    )
+
+
+async def alarm_outcomes(*, deps: Deps, scope: Scope) -> list[AlarmOutcomeRow]:
+    return figures.alarms_by_outcome(await deps.repo.alarm_facts(_fact_filter(deps, scope)))
+
+
+async def guard_posts(*, deps: Deps, scope: Scope) -> list[GuardPostRow]:
+    windows = await deps.repo.records(GUARD_WINDOWS, _record_filter(deps, scope))
+    return figures.guard_posts(windows, deps.county)
+
+
+async def coverage(*, deps: Deps, scope: Scope) -> list[CoverageRow]:
+    """Every school in scope, visited or not (a school nobody visited is the finding)."""
+    school_ids = _check(deps, scope)
+    checkins = await deps.repo.records(CHECKINS, _record_filter(deps, scope, kind=False))
+    schools = [s for s in deps.county.schools if school_ids is None or s.school_id in school_ids]
+    points = [p for p in deps.county.patrol_points if scope.kind in (None, p.kind)]
+    if scope.kind is not None:
+        checkins = [c for c in checkins if c.point_kind == scope.kind]
+    return figures.coverage(checkins, schools, points)
+
+
+async def violations(*, deps: Deps, scope: Scope) -> ViolationsReport:
+    return figures.violations(await deps.repo.records(VIOLATIONS, _record_filter(deps, scope)))
+
+
+async def inspections(*, deps: Deps, scope: Scope) -> InspectionsReport:
+    records = await deps.repo.records(ACTIVITIES, _record_filter(deps, scope, kind=False))
+    return figures.inspections(records)
+
+
+async def outreach(*, deps: Deps, scope: Scope) -> OutreachReport:
+    records = await deps.repo.records(ACTIVITIES, _record_filter(deps, scope, kind=False))
+    return figures.outreach(records)
+
+
+async def overview(*, deps: Deps, scope: Scope) -> Overview:
+    """Every report of a period, from one read of each read model: the summary, the
+    dashboard and the printable report all show these same figures."""
+    whole = dataclasses.replace(scope, kind=None)
+    school_ids = _check(deps, whole)
+    facts = await deps.repo.alarm_facts(_fact_filter(deps, whole))
+    activities = await deps.repo.records(ACTIVITIES, _record_filter(deps, whole))
+    times = ResponseTimes(
+        intervals=figures.response_times(facts), tests_excluded=sum(f.test for f in facts)
+    )
+    found = await violations(deps=deps, scope=whole)
+    posts = await guard_posts(deps=deps, scope=whole)
+    covered = await coverage(deps=deps, scope=whole)
+    reached = figures.outreach(activities)
+    checked = figures.inspections(activities)
+    counts = {
+        "campaigns": found.campaigns,
+        "violations": found.total,
+        "schools_reached": reached.schools_reached,
+        "sessions": reached.sessions,
+        "letters": reached.letters,
+    }
+    windows = sum(p.windows for p in posts)
+    by_interval = {row.interval: row for row in times.intervals}
+    summary = PeriodSummary(
+        since=scope.since,
+        until=scope.until,
+        township=scope.township,
+        school_id=scope.school_id,
+        alarms=sum(not f.test for f in facts),
+        tests=times.tests_excluded,
+        press_to_acknowledged_p50_s=by_interval["press_to_acknowledged"].p50_s,
+        press_to_on_scene_p50_s=by_interval["press_to_on_scene"].p50_s,
+        drills=reached.drills,
+        inspections=checked.inspections,
+        three_defences_rate=checked.three_defences_rate,
+        guard_post_windows=windows,
+        guard_post_staffing_rate=figures.rate(sum(p.staffed for p in posts), windows),
+        schools_covered=sum(c.covered for c in covered),
+        schools=len(deps.county.schools) if school_ids is None else len(school_ids),
+        sentence=figures.sentence(counts),
+        **counts,
+    )
+    return Overview(
+        summary=summary,
+        response_times=times,
+        alarms=figures.alarms_by_outcome(facts),
+        violations=found,
+        guard_posts=posts,
+        coverage=covered,
+        inspections=checked,
+        outreach=reached,
     )

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from services.reporting import figures, service
-from services.reporting.repository import FactFilter, InMemoryReportingRepository
-from services.reporting.service import Deps
+from services.reporting.models import IntervalFigures
+from services.reporting.repository import InMemoryReportingRepository
+from services.reporting.service import Deps, Scope
 from shared.events import AlarmLifecycle, AlarmState, stable_id
 from tests.unit.test_reporting_service import T0, raised
 
@@ -35,11 +36,11 @@ REAL = [
 DRILL = [raised("drill", "S1", test=True), moved("drill", "acknowledged", 0.5, test=True)]
 
 
-async def report(events: list[AlarmLifecycle]) -> dict[str, figures.IntervalFigures]:
+async def report(events: list[AlarmLifecycle]) -> dict[str, IntervalFigures]:
     deps = Deps(repo=InMemoryReportingRepository())
     for event in events:
         await service.record_alarm(deps=deps, event=event)
-    result = await service.response_times(deps=deps, query=FactFilter())
+    result = await service.response_times(deps=deps, scope=Scope())
     assert result.tests_excluded == 1
     return {row.interval: row for row in result.intervals}
 
@@ -71,7 +72,7 @@ async def test_a_replay_in_another_order_gives_the_same_figures() -> None:
 
 def test_csv_has_a_header_and_a_row_per_interval() -> None:
     rows = figures.response_times([])
-    lines = figures.to_csv(rows).splitlines()
+    lines = figures.to_csv(IntervalFigures, rows).splitlines()
     assert lines[0] == "interval,alarms,missing,p50_s,p90_s,p99_s,max_s"
     assert lines[1:] == [f"press_to_{s},0,0,,,," for s in figures.INTERVALS]
 

@@ -1,0 +1,224 @@
+"""A known period of events for the report tests (unit, integration and e2e use the same):
+every figure the reports give for it is worked out by hand in the tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from shared.events import (
+    ActivityRecorded,
+    AlarmLifecycle,
+    AlarmState,
+    CampaignRef,
+    CheckinRecorded,
+    Drill,
+    Event,
+    GuardPostWindow,
+    Inspection,
+    Letters,
+    Place,
+    Session,
+    ViolationKind,
+    ViolationRecorded,
+    stable_id,
+)
+from shared.provisioning import County, PatrolPoint, School
+
+DAY = datetime(2026, 9, 1, tzinfo=UTC)  # the period is September 2026
+UNTIL = datetime(2026, 10, 1, tzinfo=UTC)
+
+SCHOOLS = [
+    School(school_id="S1", name="一小", township="T1", lat=35.70, lon=105.00),
+    School(school_id="S2", name="二中", township="T1", lat=35.71, lon=105.01),
+    School(school_id="S3", name="三幼", township="T2", lat=35.72, lon=105.02),
+]
+POINTS = [
+    PatrolPoint(
+        point_id="P1a", school_id="S1", kind="must_reach", lat=35.7, lon=105.0, radius_m=100
+    ),
+    PatrolPoint(point_id="P1b", school_id="S1", kind="stop", lat=35.7, lon=105.0, radius_m=100),
+    PatrolPoint(
+        point_id="P2", school_id="S2", kind="must_reach", lat=35.71, lon=105.01, radius_m=100
+    ),
+    PatrolPoint(
+        point_id="P3", school_id="S3", kind="must_reach", lat=35.72, lon=105.02, radius_m=100
+    ),
+]
+COUNTY = County(name="test", schools=SCHOOLS, devices=[], units=[], patrol_points=POINTS)
+REF = {s.school_id: s.ref() for s in SCHOOLS}
+
+
+def at(day: int, hour: int = 8, minute: int = 0) -> datetime:
+    return DAY + timedelta(days=day - 1, hours=hour, minutes=minute)
+
+
+# --- alarms: fire resolved after 30 s ack; fire still open; intrusion cancelled; a test -------
+def alarm(
+    name: str, school: str, state: AlarmState, after_s: float, **extra: object
+) -> AlarmLifecycle:
+    return AlarmLifecycle(
+        event_id=stable_id(name, state),
+        occurred_at=at(2) + timedelta(seconds=after_s),
+        alarm_id=stable_id(name),
+        state=state,
+        school=REF[school],
+        kind=extra.pop("kind", "fire"),  # type: ignore[arg-type]
+        silent=False,
+        test=bool(extra.pop("test", False)),
+        location={"building": "A", "floor": 1, "room": "101"},  # type: ignore[arg-type]
+        device_id=f"{school}-BTN1",
+        pressed_at=at(2),
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+ALARMS: list[Event] = [
+    alarm("fire-1", "S1", "raised", 0),
+    alarm("fire-1", "S1", "acknowledged", 30),
+    alarm("fire-1", "S1", "on_scene", 240),
+    alarm("fire-1", "S1", "resolved", 900, outcome="handled"),
+    alarm("fire-2", "S2", "raised", 0),
+    alarm("fire-2", "S2", "acknowledged", 10),
+    alarm("intrusion-1", "S3", "raised", 0, kind="intrusion"),
+    alarm("intrusion-1", "S3", "cancelled", 60, kind="intrusion", outcome="false_alarm"),
+    alarm("drill-1", "S1", "raised", 0, test=True),
+    alarm("drill-1", "S1", "acknowledged", 1, test=True),
+    alarm("drill-1", "S1", "resolved", 5, test=True, outcome="handled"),
+]
+
+# --- violations: 7 in September, 2 campaigns; one in October, outside the period ------------
+SPRING = CampaignRef(campaign_id="C1", name="上下学专项整治")
+AUTUMN = CampaignRef(campaign_id="C2", name="黑车整治")
+
+
+def violation(
+    n: int, kind: ViolationKind, school: str | None, campaign: CampaignRef | None, day: int = 3
+) -> ViolationRecorded:
+    return ViolationRecorded(
+        event_id=stable_id("violation", str(n)),
+        violation_id=stable_id("v", str(n)),
+        unit_id="T01",
+        officer="张警官",
+        kind=kind,
+        place=Place(lat=35.70, lon=105.00, description="north gate"),
+        school_id=school,
+        observed_at=at(day),
+        campaign=campaign,
+    )
+
+
+VIOLATIONS: list[Event] = [
+    violation(1, "speeding", "S1", SPRING),
+    violation(2, "speeding", "S1", SPRING),
+    violation(3, "speeding", "S2", SPRING),
+    violation(4, "illegal_parking", "S2", SPRING),
+    violation(5, "overloading", "S3", AUTUMN),
+    violation(6, "overloading", "S3", AUTUMN),
+    violation(7, "other", None, None),
+    violation(8, "speeding", "S1", SPRING, day=31),  # 1 October: outside
+]
+
+
+# --- check-ins: S1 both points (2 days) + 1 flagged; S2 only flagged; S3 twice one day -------
+def checkin(n: int, point: str, school: str, day: int, *, flagged: bool = False) -> CheckinRecorded:
+    return CheckinRecorded(
+        event_id=stable_id("checkin", str(n)),
+        checkin_id=stable_id("c", str(n)),
+        unit_id="P01",
+        point_id=point,
+        school_id=school,
+        point_kind="stop" if point == "P1b" else "must_reach",
+        lat=35.7,
+        lon=105.0,
+        at=at(day),
+        distance_m=500 if flagged else 20,
+        flagged=flagged,
+    )
+
+
+CHECKINS: list[Event] = [
+    checkin(1, "P1a", "S1", 1),
+    checkin(2, "P1b", "S1", 2),
+    checkin(3, "P1a", "S1", 2, flagged=True),
+    checkin(4, "P2", "S2", 2, flagged=True),
+    checkin(5, "P3", "S3", 4),
+    checkin(6, "P3", "S3", 4),
+]
+
+
+# --- guard posts: S1 mornings staffed, late, empty, staffed; S2 one noon staffed ------------
+def window(school: str, day: int, name: str, state: str, *, final: bool = True) -> GuardPostWindow:
+    start = at(day, 7 if name == "morning" else 12)
+    return GuardPostWindow(
+        event_id=stable_id("window", school, str(day), name, state, str(final)),
+        post_id=f"{school}-gate",
+        school_id=school,
+        unit_id="G01",
+        day=date(2026, 9, day),
+        window=name,  # type: ignore[arg-type]
+        window_start=start,
+        window_end=start + timedelta(hours=1),
+        state=state,  # type: ignore[arg-type]
+        final=final,
+    )
+
+
+GUARD_WINDOWS: list[Event] = [
+    window("S1", 1, "morning", "staffed"),
+    window("S1", 2, "morning", "late"),
+    window("S1", 3, "morning", "empty", final=False),  # the live gap: not a figure
+    window("S1", 3, "morning", "empty"),
+    window("S1", 4, "morning", "staffed"),
+    window("S2", 1, "noon", "staffed"),
+]
+
+# --- activities ------------------------------------------------------------------------------
+ALL_PASS = {
+    "alarm_buttons": True,
+    "fire_safety": True,
+    "cctv": True,
+    "evacuation_routes": True,
+    "visitor_registration": True,
+    "guards": True,
+}
+
+
+def activity(n: int, school: str, day: int, details: object) -> ActivityRecorded:
+    return ActivityRecorded(
+        event_id=stable_id("activity", str(stable_id("a", str(n)))),
+        activity_id=stable_id("a", str(n)),
+        school_id=school,
+        held_at=at(day, 10),
+        recorded_by="li.supervisor",
+        activity=details,  # type: ignore[arg-type]
+    )
+
+
+ACTIVITIES: list[Event] = [
+    activity(1, "S1", 5, Inspection(items=ALL_PASS)),
+    activity(2, "S2", 5, Inspection(items=ALL_PASS | {"cctv": False})),
+    activity(3, "S1", 20, Inspection(items=ALL_PASS | {"guards": False})),
+    activity(4, "S1", 6, Session(topic="legal_education", audience=300, title="开学第一课")),
+    activity(5, "S3", 7, Session(topic="traffic_safety", audience=120)),
+    activity(6, "S1", 8, Session(topic="traffic_safety", audience=80)),
+    activity(7, "S2", 9, Letters(topic="traffic_safety", letters=1500)),
+    activity(8, "S1", 9, Letters(topic="legal_education", letters=500)),
+    activity(9, "S1", 10, Drill(scenario="intruder", participants=400)),
+]
+
+EVERYTHING: list[Event] = ALARMS + VIOLATIONS + CHECKINS + GUARD_WINDOWS + ACTIVITIES
+
+
+async def feed(deps: object, events: list[Event]) -> None:
+    """Each event into the read model its subscriber would put it in."""
+    from services.reporting import service
+
+    recorders = {
+        AlarmLifecycle: service.record_alarm,
+        ViolationRecorded: service.record_violation,
+        CheckinRecorded: service.record_checkin,
+        GuardPostWindow: service.record_guard_window,
+        ActivityRecorded: service.record_activity,
+    }
+    for event in events:
+        await recorders[type(event)](deps=deps, event=event)  # type: ignore[operator]

@@ -1,0 +1,174 @@
+"""Every report figure for a known period, worked out by hand (tests/reports_fixture.py);
+a replay in another order with duplicates gives the same figures; drills never count."""
+
+from __future__ import annotations
+
+from services.reporting import figures, pages, service
+from services.reporting.models import Overview
+from services.reporting.repository import InMemoryReportingRepository
+from services.reporting.service import Deps, Scope
+from tests.reports_fixture import COUNTY, DAY, EVERYTHING, UNTIL, feed
+
+SEPTEMBER = Scope(since=DAY, until=UNTIL)
+
+
+async def overview_of(events: list, scope: Scope = SEPTEMBER) -> Overview:  # type: ignore[type-arg]
+    deps = Deps(repo=InMemoryReportingRepository(), county=COUNTY)
+    await feed(deps, events)
+    return await service.overview(deps=deps, scope=scope)
+
+
+async def test_response_times_and_alarm_outcomes_leave_the_drill_out() -> None:
+    report = await overview_of(EVERYTHING)
+    rows = {r.interval: r for r in report.response_times.intervals}
+    ack = rows["press_to_acknowledged"]
+    assert (ack.alarms, ack.missing, ack.p50_s, ack.p90_s, ack.p99_s, ack.max_s) == (
+        2,
+        1,
+        10.0,
+        30.0,
+        30.0,
+        30.0,
+    )
+    assert (rows["press_to_on_scene"].alarms, rows["press_to_on_scene"].p50_s) == (1, 240.0)
+    assert (rows["press_to_resolved"].missing, rows["press_to_resolved"].max_s) == (2, 900.0)
+    assert report.response_times.tests_excluded == 1
+    assert [(r.kind, r.outcome, r.alarms, r.tests) for r in report.alarms] == [
+        ("fire", "open", 1, 0),
+        ("fire", "resolved:handled", 1, 1),
+        ("intrusion", "cancelled:false_alarm", 1, 0),
+    ]
+
+
+async def test_violations_by_kind_and_campaign_in_the_period_only() -> None:
+    found = (await overview_of(EVERYTHING)).violations
+    assert (found.total, found.campaigns) == (7, 2)
+    assert found.by_kind == {"illegal_parking": 1, "other": 1, "overloading": 2, "speeding": 3}
+    assert [(r.campaign_id, r.kind, r.violations) for r in found.rows] == [
+        ("-", "other", 1),
+        ("C1", "illegal_parking", 1),
+        ("C1", "speeding", 3),
+        ("C2", "overloading", 2),
+    ]
+    everything = (await overview_of(EVERYTHING, Scope())).violations
+    assert everything.total == 8
+
+
+async def test_guard_post_staffing_rate_and_gaps_per_school_and_window() -> None:
+    posts = (await overview_of(EVERYTHING)).guard_posts
+    assert [
+        (r.school_id, r.window, r.windows, r.staffed, r.late, r.empty, r.staffing_rate, r.gap_days)
+        for r in posts
+    ] == [
+        ("S1", "morning", 4, 2, 1, 1, 0.5, ["2026-09-03"]),
+        ("S2", "noon", 1, 1, 0, 0, 1.0, []),
+    ]
+
+
+async def test_patrol_coverage_counts_every_school_and_leaves_flagged_check_ins_out() -> None:
+    rows = (await overview_of(EVERYTHING)).coverage
+    assert [
+        (r.school_id, r.points, r.points_visited, r.checkins, r.flagged, r.days_visited, r.covered)
+        for r in rows
+    ] == [
+        ("S1", 2, 2, 2, 1, 2, True),
+        ("S2", 1, 0, 0, 1, 0, False),
+        ("S3", 1, 1, 2, 0, 1, True),
+    ]
+    deps = Deps(repo=InMemoryReportingRepository(), county=COUNTY)
+    await feed(deps, EVERYTHING)
+    must_reach = await service.coverage(deps=deps, scope=Scope(kind="must_reach"))
+    s1 = must_reach[0]
+    assert (s1.points, s1.points_visited, s1.checkins, s1.flagged, s1.covered) == (1, 1, 1, 1, True)
+
+
+async def test_inspections_compute_the_three_defences_and_the_pass_rates() -> None:
+    checked = (await overview_of(EVERYTHING)).inspections
+    assert (checked.inspections, checked.schools, checked.three_defences_met) == (3, 2, 1)
+    assert checked.three_defences_rate == 0.3333
+    assert checked.schools_failing == ["S1", "S2"]  # S1's latest inspection failed "guards"
+    assert [(r.item, r.defence, r.checked, r.passed, r.pass_rate) for r in checked.items] == [
+        ("guards", "human", 3, 2, 0.6667),
+        ("visitor_registration", "human", 3, 3, 1.0),
+        ("fire_safety", "physical", 3, 3, 1.0),
+        ("evacuation_routes", "physical", 3, 3, 1.0),
+        ("alarm_buttons", "technical", 3, 3, 1.0),
+        ("cctv", "technical", 3, 2, 0.6667),
+    ]
+
+
+async def test_outreach_totals_per_topic_and_schools_reached() -> None:
+    reached = (await overview_of(EVERYTHING)).outreach
+    assert (reached.schools_reached, reached.sessions, reached.audience, reached.letters) == (
+        3,
+        3,
+        500,
+        2000,
+    )
+    assert (reached.drills, reached.drill_participants) == (1, 400)
+    assert [(r.topic, r.sessions, r.audience, r.letters) for r in reached.by_topic] == [
+        ("legal_education", 1, 300, 500),
+        ("traffic_safety", 2, 200, 1500),
+    ]
+
+
+async def test_the_period_summary_in_the_words_of_the_bureau() -> None:
+    summary = (await overview_of(EVERYTHING)).summary
+    assert summary.sentence == "2 campaigns, 7 violations, 3 schools, 3 sessions, 2,000 letters"
+    assert (summary.alarms, summary.tests, summary.press_to_acknowledged_p50_s) == (3, 1, 10.0)
+    assert (summary.press_to_on_scene_p50_s, summary.drills, summary.inspections) == (240.0, 1, 3)
+    assert (summary.guard_post_windows, summary.guard_post_staffing_rate) == (5, 0.6)
+    assert (summary.schools_covered, summary.schools, summary.three_defences_rate) == (2, 3, 0.3333)
+
+
+async def test_a_township_keeps_only_its_schools() -> None:
+    t1 = await overview_of(EVERYTHING, Scope(since=DAY, until=UNTIL, township="T1"))
+    assert t1.violations.total == 4  # S1 and S2's; the one near no school is left out
+    assert [r.school_id for r in t1.coverage] == ["S1", "S2"]
+    assert t1.summary.sentence == "1 campaign, 4 violations, 2 schools, 2 sessions, 2,000 letters"
+    assert t1.summary.alarms == 2 and t1.summary.schools == 2
+    s3 = await overview_of(EVERYTHING, Scope(since=DAY, until=UNTIL, school_id="S3"))
+    assert s3.summary.sentence == "1 campaign, 2 violations, 1 school, 1 session, 0 letters"
+    assert [r.kind for r in s3.alarms] == ["intrusion"] and s3.summary.schools == 1
+
+
+async def test_a_replay_in_another_order_with_duplicates_gives_the_same_figures() -> None:
+    once = await overview_of(EVERYTHING)
+    replayed = await overview_of(list(reversed(EVERYTHING)) + EVERYTHING)
+    assert replayed == once
+
+
+async def test_unknown_township_school_and_an_empty_period_are_refused() -> None:
+    deps = Deps(repo=InMemoryReportingRepository(), county=COUNTY)
+    for scope, words in (
+        (Scope(township="Atlantis"), "unknown township"),
+        (Scope(school_id="S9"), "unknown school"),
+        (Scope(since=DAY, until=DAY), "before"),
+    ):
+        try:
+            await service.overview(deps=deps, scope=scope)
+        except ValueError as exc:
+            assert words in str(exc)
+        else:
+            raise AssertionError(f"{scope} was answered")
+
+
+async def test_csv_rows_name_their_columns() -> None:
+    report = await overview_of(EVERYTHING)
+    lines = figures.to_csv(type(report.guard_posts[0]), report.guard_posts).splitlines()
+    assert lines[0].startswith("school_id,name,township,window,windows,staffed,late,empty")
+    assert lines[1] == "S1,一小,T1,morning,4,2,1,1,0.5,2026-09-03"
+
+
+async def test_the_dashboard_draws_the_figures_and_escapes_every_name() -> None:
+    report = await overview_of(EVERYTHING)
+    html = pages.dashboard(report)
+    assert '<g class="bar" data-label="speeding" data-value="3">' in html
+    assert 'data-label="acknowledged" data-value="10"' in html
+    assert 'data-label="morning" data-value="0.5"' in html
+    assert "2 campaigns, 7 violations, 3 schools, 3 sessions, 2,000 letters" in html
+    hostile = report.model_copy(
+        update={"summary": report.summary.model_copy(update={"township": "<script>x</script>"})}
+    )
+    assert "<script>" not in pages.dashboard(hostile)
+    assert "&lt;script&gt;" in pages.printable(hostile)
