@@ -447,3 +447,42 @@ async def test_response_time_facts_replay_from_scratch_to_the_same_figures(
         10.0,
     )
     await mongo.drop_database(f"{namespace.db_prefix}reporting2")
+
+
+async def test_every_report_replays_from_scratch_to_the_same_figures_on_the_server(
+    namespace: Namespace, mongo: Client
+) -> None:
+    """The known period of tests/reports_fixture.py through MongoDB: the same figures as the
+    in-memory model, and a replay (reversed, every event twice) into an empty database too."""
+    from services.reporting import service
+    from services.reporting.models import Overview
+    from services.reporting.repository import InMemoryReportingRepository
+    from services.reporting.service import Deps, Scope
+    from tests.reports_fixture import COUNTY, DAY, EVERYTHING, UNTIL, feed
+
+    september = Scope(since=DAY, until=UNTIL)
+
+    async def replay(db_name: str, events: list[Any]) -> Overview:
+        repo = MongoReportingRepository(mongo[db_name])
+        await repo.ensure_indexes()
+        deps = Deps(repo=repo, county=COUNTY)
+        await feed(deps, events)
+        return await service.overview(deps=deps, scope=september)
+
+    once = await replay(f"{namespace.db_prefix}reports", EVERYTHING)
+    again = await replay(f"{namespace.db_prefix}reports2", list(reversed(EVERYTHING)) + EVERYTHING)
+    in_memory = Deps(repo=InMemoryReportingRepository(), county=COUNTY)
+    await feed(in_memory, EVERYTHING)
+    assert once == again == await service.overview(deps=in_memory, scope=september)
+    assert (
+        once.summary.sentence == "2 campaigns, 7 violations, 3 schools, 3 sessions, 2,000 letters"
+    )
+    t1 = Scope(since=DAY, until=UNTIL, township="T1", kind="speeding")
+    deps = Deps(
+        repo=MongoReportingRepository(mongo[f"{namespace.db_prefix}reports"]), county=COUNTY
+    )
+    assert (await service.violations(deps=deps, scope=t1)).total == 3
+    inspections = await service.get_activities(deps=deps, scope=Scope(kind="inspection"))
+    assert [a.school_id for a in inspections] == ["S1", "S2", "S1"]
+    for name in ("reports", "reports2"):
+        await mongo.drop_database(f"{namespace.db_prefix}{name}")

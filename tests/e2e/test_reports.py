@@ -1,0 +1,232 @@
+"""Reports through the real broker and database: the known period of tests/reports_fixture.py
+goes in as events (the producers' topics) and as activities posted by a supervisor, the
+reporting service is SIGKILLed half-way, and every figure comes out exactly, once; then the
+dashboard and the printable report are opened in headless Chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from aiokafka import AIOKafkaProducer
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+from shared.events import ActivityRecorded, Event
+from shared.users import add_user
+from tests.conftest import KAFKA_BOOTSTRAP, Namespace
+from tests.helpers import read_topic, wait_for
+from tests.reports_fixture import (
+    ACTIVITIES,
+    ALARMS,
+    CHECKINS,
+    COUNTY,
+    DAY,
+    GUARD_WINDOWS,
+    UNTIL,
+    VIOLATIONS,
+)
+from tools.stack import Stack
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+PASSWORD = "a-supervisor-password-for-the-test"
+SEPTEMBER = {"since": DAY.isoformat(), "until": UNTIL.isoformat()}
+SENTENCE = "2 campaigns, 7 violations, 3 schools, 3 sessions, 2,000 letters"
+
+
+@pytest.fixture(scope="module")
+def stack_overrides(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    folder = tmp_path_factory.mktemp("reports")
+    county = folder / "county.yaml"
+    county.write_text(yaml.safe_dump(COUNTY.model_dump(mode="json"), allow_unicode=True))
+    users = folder / "users.yaml"
+    add_user(users, "li.supervisor", "supervisor", PASSWORD)
+    return {"COUNTY_FILE": str(county), "USERS_FILE": str(users)}
+
+
+@pytest.fixture(scope="module")
+def stack_services() -> tuple[str, ...]:
+    return ("reporting",)
+
+
+def topic_and_key(ns: Namespace, event: Event) -> tuple[str, str]:
+    """Where the producing service puts the event, and its key (DESIGN §3)."""
+    topics = ns.topics
+    for prefix, topic, key in (
+        ("AlarmLifecycle", topics.alarms_lifecycle, "alarm_id"),
+        ("ViolationRecorded", topics.patrols_violations, "unit_id"),
+        ("CheckinRecorded", topics.patrols_checkins, "unit_id"),
+        ("GuardPostWindow", topics.patrols_guard_posts, "post_id"),
+    ):
+        if type(event).__name__ == prefix:
+            return topic, str(getattr(event, key))
+    raise AssertionError(type(event))
+
+
+async def produce(ns: Namespace, events: list[Event]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA_BOOTSTRAP, acks="all")
+    await producer.start()
+    try:
+        for event in events:
+            topic, key = topic_and_key(ns, event)
+            await producer.send_and_wait(topic, event.model_dump_json().encode(), key=key.encode())
+    finally:
+        await producer.stop()
+
+
+def request_of(event: Event) -> dict[str, Any]:
+    assert isinstance(event, ActivityRecorded)
+    body = json.loads(event.model_dump_json(include={"activity_id", "school_id", "held_at"}))
+    return body | {"activity": json.loads(event.activity.model_dump_json())}
+
+
+async def test_every_figure_arrives_exactly_once_across_a_kill(
+    stack: Stack, e2e_namespace: Namespace
+) -> None:
+    ns = e2e_namespace
+    reporting = stack["reporting"]
+    chief = ns.auth("supervisor", "li.supervisor")
+    flowing = ALARMS + VIOLATIONS + CHECKINS + GUARD_WINDOWS
+    half = len(flowing) // 2
+    await produce(ns, flowing[:half])
+    async with httpx.AsyncClient(timeout=15) as client:
+        first = request_of(ACTIVITIES[0])
+        accepted = await client.post(f"{reporting.url}/v1/activities", json=first, headers=chief)
+        assert accepted.status_code == 202, accepted.text
+
+        reporting.kill()  # SIGKILL mid-stream: some events folded, maybe not yet committed
+        await produce(ns, flowing[half:])
+        poison = AIOKafkaProducer(bootstrap_servers=KAFKA_BOOTSTRAP, acks="all")
+        await poison.start()
+        await poison.send_and_wait(ns.topics.patrols_violations, b'{"kind": "speeding"}', key=b"x")
+        await poison.stop()
+        reporting.start()
+        await asyncio.to_thread(reporting.wait_ready)
+
+        for event in ACTIVITIES:  # the first again: a retried POST is stored once
+            posted = await client.post(
+                f"{reporting.url}/v1/activities", json=request_of(event), headers=chief
+            )
+            assert posted.status_code == 202, posted.text
+        unknown = request_of(ACTIVITIES[1]) | {"school_id": "S404"}
+        refused = await client.post(f"{reporting.url}/v1/activities", json=unknown, headers=chief)
+        assert refused.status_code == 422 and "school_id" in refused.text
+
+        async def summary() -> dict[str, Any] | None:
+            got = await client.get(
+                f"{reporting.url}/v1/reports/summary", params=SEPTEMBER, headers=chief
+            )
+            body: dict[str, Any] = got.json()
+            done = body["sentence"] == SENTENCE and body["inspections"] == 3
+            return body if done and body["guard_post_windows"] == 5 else None
+
+        figures = await wait_for(summary, timeout_s=60, interval_s=0.5)
+        assert (figures["alarms"], figures["tests"], figures["drills"]) == (3, 1, 1)
+        assert figures["press_to_acknowledged_p50_s"] == 10.0
+        assert figures["guard_post_staffing_rate"] == 0.6
+        assert figures["three_defences_rate"] == 0.3333
+        assert (figures["schools_covered"], figures["schools"]) == (2, 3)
+
+        csv = await client.get(
+            f"{reporting.url}/v1/reports/violations",
+            params=SEPTEMBER | {"format": "csv"},
+            headers=chief,
+        )
+        assert csv.headers["content-type"].startswith("text/csv")
+        assert csv.text.splitlines() == [
+            "campaign_id,campaign,kind,violations",
+            "-,(no campaign),other,1",
+            "C1,上下学专项整治,illegal_parking,1",
+            "C1,上下学专项整治,speeding,3",
+            "C2,黑车整治,overloading,2",
+        ]
+        times = await client.get(
+            f"{reporting.url}/v1/reports/response-times", params=SEPTEMBER, headers=chief
+        )
+        ack = times.json()["intervals"][0]
+        assert (ack["alarms"], ack["p50_s"], ack["p90_s"], ack["max_s"]) == (2, 10.0, 30.0, 30.0)
+        activities = await client.get(f"{reporting.url}/v1/activities", headers=chief)
+        assert len(activities.json()) == len(ACTIVITIES)
+
+    dead = await read_topic(KAFKA_BOOTSTRAP, ns.topics.dlq(ns.topics.patrols_violations))
+    assert len(dead) == 1 and dead[0]["service"] == "reporting"
+    assert "violation_id: Field required" in dead[0]["error"]
+
+
+pytestmark_browser = pytest.mark.skipif(
+    not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
+    reason="Debian's chromium and chromium-driver are missing: run `make chromium`",
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def bar(browser: WebDriver, chart: str, label: str) -> tuple[str, str]:
+    element = browser.find_element(By.CSS_SELECTOR, f'#{chart} g.bar[data-label="{label}"]')
+    value = element.get_attribute("data-value") or ""
+    return value, element.find_element(By.CSS_SELECTOR, "text.value").text
+
+
+@pytestmark_browser
+def test_the_dashboard_draws_the_figures_and_the_report_prints_them(
+    stack: Stack, browser: WebDriver
+) -> None:
+    """Runs after the figures are in (the test above waits for them)."""
+    url = stack["reporting"].url
+    wait = WebDriverWait(browser, 20, poll_frequency=0.1)
+    query = httpx.QueryParams(SEPTEMBER)
+    browser.get(f"{url}/dashboard?{query}")
+    wait.until(ec.visibility_of_element_located((By.ID, "username")))
+    browser.find_element(By.ID, "username").send_keys("li.supervisor")
+    browser.find_element(By.ID, "password").send_keys("wrong")
+    browser.find_element(By.ID, "go").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "signin-error"), "wrong"))
+    browser.find_element(By.ID, "password").clear()
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.ID, "go").click()
+
+    wait.until(ec.text_to_be_present_in_element((By.ID, "sentence"), SENTENCE))
+    assert bar(browser, "chart-violations", "speeding") == ("3", "3")
+    assert bar(browser, "chart-violations", "overloading") == ("2", "2")
+    assert bar(browser, "chart-response", "acknowledged") == ("10", "10 s")
+    assert bar(browser, "chart-guard-posts", "morning") == ("0.5", "50.0% of 4")
+    assert bar(browser, "chart-inspections", "cctv") == ("0.6667", "66.7%")
+    assert bar(browser, "chart-outreach", "traffic_safety") == ("2", "2")
+    drawn = browser.find_element(
+        By.CSS_SELECTOR, '#chart-violations g.bar[data-label="speeding"] rect'
+    )
+    assert float(drawn.get_attribute("width") or 0) > 0
+    assert "2,000" in browser.find_element(By.ID, "tile-letters").text
+
+    browser.get(f"{url}/report?{query}")  # the token is kept for the session
+    wait.until(ec.presence_of_element_located((By.ID, "t-violations")))
+    rows = browser.find_elements(By.CSS_SELECTOR, "#t-guard-posts tbody tr")
+    assert [r.text.split()[:6] for r in rows] == [
+        ["一小", "morning", "4", "2", "1", "1"],
+        ["二中", "noon", "1", "1", "0", "0"],
+    ]
+    assert SENTENCE in browser.find_element(By.ID, "sentence").text
