@@ -51,7 +51,7 @@ infra-status:
 infra-wipe:
 	$(INFRA) wipe
 
-demo: setup infra-up
+demo: setup promtool infra-up
 	$(PY) -m tools.demo
 
 test: setup promtool chromium infra-up

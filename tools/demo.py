@@ -1,7 +1,8 @@
 """`make demo`: the four services on the embedded default, and the simulated county.
 
-Starts the services (ports from settings: 8001-8004), prints where to look, runs the simulator
-until Ctrl-C (or DEMO_DURATION seconds), then stops the services it started.
+Starts the services (ports from settings: 8001-8004) and, when Debian's prometheus is installed,
+a Prometheus on 127.0.0.1:9090 (PROMETHEUS_PORT) scraping them; prints where to look, runs the
+simulator until Ctrl-C (or DEMO_DURATION seconds), then stops what it started.
 """
 
 from __future__ import annotations
@@ -11,27 +12,53 @@ import os
 import secrets
 import signal
 
-from shared.auth import issue_token
+from shared.auth import Role, issue_token
 from shared.settings import ROOT, Settings
 from shared.users import add_user
+from tools.prometheus import LocalPrometheus
 from tools.simulate import Endpoints, run
 from tools.stack import Stack
 
 DEMO_DISPATCHER = "demo-dispatcher"
+DEMO_SUPERVISOR = "demo-supervisor"
 
 
-def demo_dispatcher(settings: Settings) -> str:
-    """A dispatcher account for this demo run, with a fresh random password (in USERS_FILE,
-    hashed; the password is only printed to this terminal)."""
+def demo_account(settings: Settings, username: str, role: Role) -> str:
+    """An account for this demo run, with a fresh random password (in USERS_FILE, hashed; the
+    password is only printed to this terminal)."""
     password = secrets.token_urlsafe(12)
-    add_user(settings.users_file, DEMO_DISPATCHER, "dispatcher", password)
+    add_user(settings.users_file, username, role, password)
     return password
 
 
-def banner(settings: Settings, endpoints: Endpoints, password: str) -> str:
+def start_prometheus(ports: dict[str, int]) -> LocalPrometheus | None:
+    """Debian's Prometheus scraping the four services, when it is installed."""
+    if LocalPrometheus.available() is None:
+        print("prometheus is not installed: the demo runs without it (`make promtool`)")
+        return None
+    prometheus = LocalPrometheus(ports=ports, port=int(os.environ.get("PROMETHEUS_PORT", "9090")))
+    try:
+        prometheus.start()
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"prometheus did not start ({exc}); the demo runs without it")
+        return None
+    return prometheus
+
+
+def banner(
+    settings: Settings,
+    endpoints: Endpoints,
+    passwords: dict[str, str],
+    prometheus: LocalPrometheus | None,
+) -> str:
     secret = settings.require_jwt_secret()
     dispatcher = issue_token(secret, sub="demo-dispatcher", role="dispatcher")
     supervisor = issue_token(secret, sub="demo-supervisor", role="supervisor")
+    watching = (
+        f"Prometheus (every 5 s, the rules of deploy/prometheus/): {prometheus.url}/alerts"
+        if prometheus
+        else "Prometheus: not running (install Debian's prometheus: `make promtool`)"
+    )
     return f"""
 SafeCampus demo is running (Kafka + SecantusDB on 127.0.0.1, four services):
   alarms         {endpoints.alarms}/docs          (button ingress: POST /v1/alarms, signed)
@@ -40,13 +67,19 @@ SafeCampus demo is running (Kafka + SecantusDB on 127.0.0.1, four services):
   reporting      {endpoints.reporting}/docs
 
 Dispatcher console (live alarms, map, commands): {endpoints.notifications}/console
-  sign in as {DEMO_DISPATCHER} / {password}
+  sign in as {DEMO_DISPATCHER} / {passwords[DEMO_DISPATCHER]}
   (or open {endpoints.notifications}/console#token={dispatcher})
+Dashboard and printable report (supervisors):
+  {endpoints.reporting}/dashboard   {endpoints.reporting}/report
+  sign in as {DEMO_SUPERVISOR} / {passwords[DEMO_SUPERVISOR]}
 Dispatcher live stream in a terminal:
   curl -N -H 'Authorization: Bearer {dispatcher}' {endpoints.notifications}/v1/dispatcher/stream
 Alarms per school (supervisor):
   curl -H 'Authorization: Bearer {supervisor}' {endpoints.reporting}/v1/reports/alarms-by-school
+Period summary as CSV:
+  curl -H 'Authorization: Bearer {supervisor}' '{endpoints.reporting}/v1/reports/summary?format=csv'
 Metrics: {endpoints.alarms}/metrics (and on every service). Logs: .local/demo-logs/
+{watching}
 Ctrl-C stops the simulator and the services (Kafka and the database keep running:
 `make infra-down` stops them).
 """
@@ -71,13 +104,17 @@ def main() -> None:
         "notifications": settings.notifications_port,
         "reporting": settings.reporting_port,
     }
-    password = demo_dispatcher(settings)
+    passwords = {
+        DEMO_DISPATCHER: demo_account(settings, DEMO_DISPATCHER, "dispatcher"),
+        DEMO_SUPERVISOR: demo_account(settings, DEMO_SUPERVISOR, "supervisor"),
+    }
     stack = Stack(env={}, log_dir=ROOT / ".local" / "demo-logs", ports=ports)
     print("starting the four services ...", flush=True)
     stack.start()
+    prometheus = start_prometheus(ports)
     endpoints = Endpoints.local(settings)
     try:
-        print(banner(settings, endpoints, password), flush=True)
+        print(banner(settings, endpoints, passwords, prometheus), flush=True)
         duration = float(os.environ["DEMO_DURATION"]) if os.environ.get("DEMO_DURATION") else None
         stats = asyncio.run(
             run(
@@ -94,6 +131,8 @@ def main() -> None:
     except KeyboardInterrupt:
         print("\nstopping ...")
     finally:
+        if prometheus:
+            prometheus.stop()
         stack.stop()
 
 

@@ -1,5 +1,6 @@
 """A simulated county: units move and report positions, buttons are pressed now and then,
-and a dispatcher watches the live stream.
+a dispatcher watches the live stream, and the field work (violations, check-ins, inspections,
+sessions, letters, drills) feeds the reports.
 
     python -m tools.simulate [--duration 60] [--alarm-every 15] [--fix-every 2]
 
@@ -25,6 +26,7 @@ from shared.auth import issue_token
 from shared.provisioning import County, Unit, load_county
 from shared.settings import Settings
 from shared.signing import derive_device_secret, sign
+from tools.fieldwork import FieldWork
 
 KINDS = ("intrusion", "violence", "fire", "medical", "other")
 SPEED_MPS = {
@@ -103,7 +105,7 @@ class Simulator:
         ]
         self.sent_at: dict[str, float] = {}
         self.responders: set[asyncio.Task[None]] = set()
-        self.stats = {"fixes": 0, "presses": 0, "seen": 0, "errors": 0}
+        self.stats = {"fixes": 0, "presses": 0, "seen": 0, "field_work": 0, "errors": 0}
 
     async def move_units(
         self, client: httpx.AsyncClient, every_s: float, stop: asyncio.Event
@@ -180,6 +182,26 @@ class Simulator:
         print(
             f"PRESS  {device.device_id:<10} {name}{drill_mark} → alarm {alarm_id[:8]}", flush=True
         )
+
+    async def field_work(
+        self, client: httpx.AsyncClient, every_s: float, stop: asyncio.Event
+    ) -> None:
+        """Violations, check-ins and the supervisors' activities, for the reports."""
+        work = FieldWork(
+            county=self.county,
+            patrols=self.endpoints.patrols,
+            reporting=self.endpoints.reporting,
+            jwt_secret=self.jwt_secret,
+            rng=self.rng,
+        )
+        await work.open_campaign(client)
+        try:
+            while not stop.is_set():
+                await work.step(client)
+                await _sleep_or_stop(stop, self.rng.expovariate(1 / every_s))
+        finally:
+            self.stats["field_work"] = work.done
+            self.stats["errors"] += work.errors
 
     async def watch_dispatcher(self, client: httpx.AsyncClient, stop: asyncio.Event) -> None:
         token = issue_token(self.jwt_secret, sub="sim-dispatcher", role="dispatcher")
@@ -270,6 +292,7 @@ async def run(
     fix_every_s: float,
     drill_ratio: float,
     seed: int | None,
+    field_work_every_s: float = 3.0,
 ) -> dict[str, int]:
     county = load_county(settings.county_file)
     if settings.device_key_seed is None:
@@ -288,6 +311,7 @@ async def run(
             asyncio.create_task(sim.watch_dispatcher(client, stop)),
             asyncio.create_task(sim.move_units(client, fix_every_s, stop)),
             asyncio.create_task(sim.press_buttons(client, alarm_every_s, drill_ratio, stop)),
+            asyncio.create_task(sim.field_work(client, field_work_every_s, stop)),
         ]
         try:
             if duration_s is None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from pathlib import Path
 
 import httpx
+import pytest
 
 from shared.settings import ROOT
-from tools.stack import Stack
+from tests.helpers import wait_for
+from tools.prometheus import LocalPrometheus
+from tools.stack import SERVICES, Stack, free_port
 
 README = ROOT / "README.md"
 DOCUMENTED = re.compile(r"`(safecampus_[a-z_{},]+?)(?:\{[a-z_,]+\})?`")
@@ -64,3 +69,31 @@ async def test_every_service_exports_its_http_and_consumer_series(stack: Stack) 
             ):
                 assert series in names, f"{name} lacks {series}"
             assert 'route="/healthz"' in text
+
+
+@pytest.mark.skipif(
+    LocalPrometheus.available() is None, reason="Debian's prometheus is missing: `make promtool`"
+)
+async def test_the_demo_prometheus_scrapes_all_four_and_loads_the_alert_rules(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """What `make demo` starts: Debian's Prometheus with deploy/prometheus/'s config and rules."""
+    ports = {name: stack[name].port for name in SERVICES}
+    prometheus = LocalPrometheus(ports=ports, port=free_port(), home=tmp_path)
+    await asyncio.to_thread(prometheus.start)
+    try:
+        async with httpx.AsyncClient(base_url=prometheus.url, timeout=10) as client:
+
+            async def all_up() -> dict[str, str] | None:
+                query = await client.get("/api/v1/query", params={"query": "up"})
+                result = query.json()["data"]["result"]
+                up = {r["metric"]["service"]: r["value"][1] for r in result}
+                return up if up == dict.fromkeys(SERVICES, "1") else None
+
+            await wait_for(all_up, timeout_s=40, interval_s=1)
+            rules = (await client.get("/api/v1/rules")).json()["data"]["groups"]
+            names = {rule["name"] for group in rules for rule in group["rules"]}
+            assert {"AlarmUnacknowledgedPastDeadline", "GuardPostGap"} <= names
+    finally:
+        await asyncio.to_thread(prometheus.stop)
+    assert prometheus.proc is not None and prometheus.proc.returncode is not None

@@ -64,3 +64,19 @@ def test_no_secret_values_are_committed() -> None:
     pattern = re.compile(r"(JWT_SECRET|DEVICE_KEY_SEED|secret)\s*[:=]\s*['\"]?[0-9a-f]{32,}", re.I)
     for path in [*ROOT.glob("*.yml"), *ROOT.glob("deploy/**/*.y*ml"), *ROOT.glob("*.md")]:
         assert not pattern.search(Path(path).read_text()), path
+
+
+def test_the_demo_prometheus_scrapes_the_same_jobs_on_127_0_0_1() -> None:
+    from tools.prometheus import local_config
+
+    ports = {name: 9100 + i for i, name in enumerate(SERVICES)}
+    config = local_config(ports)
+    production = load("deploy/prometheus/prometheus.yml")
+    assert [j["job_name"] for j in config["scrape_configs"]] == [
+        j["job_name"] for j in production["scrape_configs"]
+    ]
+    groups = [g for job in config["scrape_configs"] for g in job["static_configs"]]
+    assert {g["labels"]["service"]: g["targets"] for g in groups} == {
+        name: [f"127.0.0.1:{port}"] for name, port in ports.items()
+    }
+    assert all(Path(rules).is_file() for rules in config["rule_files"])

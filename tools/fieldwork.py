@@ -1,0 +1,138 @@
+"""The bureau's other work in the simulated county, through the services' own APIs: traffic
+police record violations in a campaign, units check in at patrol points, supervisors record
+inspections, sessions, letters to parents and drills. Feeds the reports and the dashboard."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from shared.auth import issue_token
+from shared.events import INSPECTION_ITEMS
+from shared.provisioning import County
+
+VIOLATIONS = (
+    "speeding",
+    "overloading",
+    "illegal_parking",
+    "street_vending_blocking_road",
+    "illegal_passenger_carrying",
+    "unlicensed_vehicle_carrying_students",
+)
+NEEDS_PLATE = {"speeding", "overloading", "illegal_parking", "illegal_passenger_carrying"}
+TOPICS = ("legal_education", "traffic_safety", "anti_bullying", "anti_fraud", "drug_prevention")
+CAMPAIGN = "demo-school-run"
+
+
+class FieldWork:
+    """One random piece of field work per `step`; answers other than 201/202 are counted."""
+
+    def __init__(
+        self, *, county: County, patrols: str, reporting: str, jwt_secret: str, rng: random.Random
+    ) -> None:
+        self.county = county
+        self.patrols = patrols
+        self.reporting = reporting
+        self.rng = rng
+        self.jwt_secret = jwt_secret
+        self.supervisor = self._auth("demo-supervisor", "supervisor")
+        self.done = 0
+        self.errors = 0
+
+    def _auth(self, sub: str, role: str) -> dict[str, str]:
+        token = issue_token(self.jwt_secret, sub=sub, role=role)  # type: ignore[arg-type]
+        return {"Authorization": f"Bearer {token}"}
+
+    async def open_campaign(self, client: httpx.AsyncClient) -> None:
+        """The campaign the violations belong to (already there from an earlier run: fine)."""
+        today = datetime.now(UTC).date()
+        body = {
+            "campaign_id": CAMPAIGN,
+            "name": "上下学时段专项整治 (demo)",
+            "starts_on": (today - timedelta(days=1)).isoformat(),
+            "ends_on": (today + timedelta(days=30)).isoformat(),
+        }
+        response = await client.post(
+            f"{self.patrols}/v1/campaigns", json=body, headers=self.supervisor
+        )
+        if response.status_code not in (201, 409):
+            self.errors += 1
+
+    async def step(self, client: httpx.AsyncClient) -> None:
+        actions: list[Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]] = [
+            self.violation,
+            self.checkin,
+            self.checkin,
+            self.activity,
+        ]
+        response = await self.rng.choice(actions)(client)
+        if response.status_code in (201, 202):
+            self.done += 1
+        else:
+            self.errors += 1
+            print(f"field work refused: {response.status_code} {response.text[:200]}", flush=True)
+
+    async def violation(self, client: httpx.AsyncClient) -> httpx.Response:
+        school = self.rng.choice(self.county.schools)
+        units = [u for u in self.county.units if u.kind == "traffic_police"] or self.county.units
+        unit = self.rng.choice(units)
+        kind = self.rng.choice(VIOLATIONS)
+        body: dict[str, Any] = {
+            "violation_id": str(uuid.uuid4()),
+            "kind": kind,
+            "place": {"lat": school.lat, "lon": school.lon, "description": f"{school.name} 门口"},
+            "school_id": school.school_id,
+            "observed_at": datetime.now(UTC).isoformat(),
+            "officer": f"{unit.callsign} 警官",
+            "campaign_id": CAMPAIGN if self.rng.random() < 0.8 else None,
+        }
+        if kind in NEEDS_PLATE:
+            body["plate"] = f"甘D{self.rng.randint(10000, 99999)}"
+        return await client.post(
+            f"{self.patrols}/v1/units/{unit.unit_id}/violations",
+            json=body,
+            headers=self._auth(unit.unit_id, "unit"),
+        )
+
+    async def checkin(self, client: httpx.AsyncClient) -> httpx.Response:
+        point = self.rng.choice(self.county.patrol_points)
+        unit = self.rng.choice(self.county.units)
+        body = {
+            "checkin_id": str(uuid.uuid4()),
+            "point_id": point.point_id,
+            "lat": point.lat,
+            "lon": point.lon,
+            "at": datetime.now(UTC).isoformat(),
+        }
+        return await client.post(
+            f"{self.patrols}/v1/units/{unit.unit_id}/checkins",
+            json=body,
+            headers=self._auth(unit.unit_id, "unit"),
+        )
+
+    async def activity(self, client: httpx.AsyncClient) -> httpx.Response:
+        school = self.rng.choice(self.county.schools)
+        kind = self.rng.choice(("inspection", "session", "session", "letters", "drill"))
+        details: dict[str, Any]
+        if kind == "inspection":
+            details = {"items": {item: self.rng.random() < 0.93 for item in INSPECTION_ITEMS}}
+        elif kind == "session":
+            details = {"topic": self.rng.choice(TOPICS), "audience": self.rng.randint(40, 600)}
+        elif kind == "letters":
+            details = {"topic": "traffic_safety", "letters": self.rng.randint(100, 1500)}
+        else:
+            details = {"scenario": "intruder", "participants": self.rng.randint(100, 900)}
+        body = {
+            "activity_id": str(uuid.uuid4()),
+            "school_id": school.school_id,
+            "held_at": datetime.now(UTC).isoformat(),
+            "activity": {"kind": kind, **details},
+        }
+        return await client.post(
+            f"{self.reporting}/v1/activities", json=body, headers=self.supervisor
+        )
