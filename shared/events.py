@@ -243,6 +243,25 @@ class CheckinRecorded(Event):
     note: str | None = None
 
 
+class PointVisited(Event):
+    """A unit's visit to a patrol point ended (topic patrols.visits, key unit_id): its fixes were
+    inside the point's geofence from `arrived_at` to `left_at`. Fixes inside more than 5 min
+    apart are two visits; a unit silent that long has left."""
+
+    visit_id: uuid.UUID = Field(..., description="Derived from unit, point and arrival")
+    unit_id: str
+    point_id: str
+    school_id: str
+    point_kind: Literal["must_reach", "must_patrol", "stop"]
+    arrived_at: AwareDatetime = Field(..., description="First fix inside")
+    left_at: AwareDatetime = Field(..., description="Last fix inside")
+    dwell_s: float = Field(..., ge=0, description="left_at minus arrived_at")
+    fixes: int = Field(..., ge=1, description="Fixes inside the geofence")
+    closed_by: Literal["left", "gap", "silent"] = Field(
+        ..., description="A fix outside, a gap of more than 5 min, or no fix for 5 min"
+    )
+
+
 class GuardPostWindow(Event):
     """A guard post's rush-hour window (topic patrols.guard-posts, key post_id): `empty` with
     final=false is a coverage gap found while the window is open (act now); final=true is the

@@ -52,6 +52,10 @@ class Topics:
         return self._name("patrols.violations")
 
     @property
+    def patrols_visits(self) -> str:
+        return self._name("patrols.visits")
+
+    @property
     def patrols_guard_posts(self) -> str:
         return self._name("patrols.guard-posts")
 
@@ -82,6 +86,7 @@ class Topics:
             self.patrols_checkins: 3,
             self.patrols_violations: 3,
             self.patrols_guard_posts: 3,
+            self.patrols_visits: 3,
             self.notifications_deliveries: 3,
             self.activities_recorded: 3,
         }

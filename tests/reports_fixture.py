@@ -17,6 +17,7 @@ from shared.events import (
     Inspection,
     Letters,
     Place,
+    PointVisited,
     Session,
     ViolationKind,
     ViolationRecorded,
@@ -146,6 +147,31 @@ CHECKINS: list[Event] = [
 ]
 
 
+# --- visits seen in positions: S1's gate 2 min on day 1, S3's point 10 min on day 5 ---------
+def visit(unit: str, point: str, school: str, day: int, dwell_s: float) -> PointVisited:
+    arrived = at(day, 7, 30)
+    return PointVisited(
+        event_id=stable_id("visit-event", unit, point, str(day)),
+        visit_id=stable_id("visit", unit, point, str(day)),
+        unit_id=unit,
+        point_id=point,
+        school_id=school,
+        point_kind="must_reach",
+        arrived_at=arrived,
+        left_at=arrived + timedelta(seconds=dwell_s),
+        dwell_s=dwell_s,
+        fixes=int(dwell_s // 10) + 1,
+        closed_by="left",
+    )
+
+
+VISITS: list[Event] = [
+    visit("P01", "P1a", "S1", 1, 120),
+    visit("P02", "P3", "S3", 5, 600),
+    visit("P02", "P2", "S2", 31, 60),  # 1 October: outside the period
+]
+
+
 # --- guard posts: S1 mornings staffed, late, empty, staffed; S2 one noon staffed ------------
 def window(school: str, day: int, name: str, state: str, *, final: bool = True) -> GuardPostWindow:
     start = at(day, 7 if name == "morning" else 12)
@@ -206,7 +232,7 @@ ACTIVITIES: list[Event] = [
     activity(9, "S1", 10, Drill(scenario="intruder", participants=400)),
 ]
 
-EVERYTHING: list[Event] = ALARMS + VIOLATIONS + CHECKINS + GUARD_WINDOWS + ACTIVITIES
+EVERYTHING: list[Event] = ALARMS + VIOLATIONS + CHECKINS + VISITS + GUARD_WINDOWS + ACTIVITIES
 
 
 async def feed(deps: object, events: list[Event]) -> None:
@@ -217,6 +243,7 @@ async def feed(deps: object, events: list[Event]) -> None:
         AlarmLifecycle: service.record_alarm,
         ViolationRecorded: service.record_violation,
         CheckinRecorded: service.record_checkin,
+        PointVisited: service.record_visit,
         GuardPostWindow: service.record_guard_window,
         ActivityRecorded: service.record_activity,
     }

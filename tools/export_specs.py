@@ -27,6 +27,7 @@ from shared.events import (
     DeadLetter,
     DeliveryChanged,
     GuardPostWindow,
+    PointVisited,
     PositionReported,
     UnitStatusChanged,
     ViolationRecorded,
@@ -51,6 +52,7 @@ CHANNELS: dict[str, tuple[str, type[BaseModel], list[str], list[str]]] = {
     "patrols_unit_status": ("unit_id", UnitStatusChanged, ["patrols"], ["notifications"]),
     "patrols_violations": ("unit_id", ViolationRecorded, ["patrols"], ["patrols", "reporting"]),
     "patrols_checkins": ("unit_id", CheckinRecorded, ["patrols"], ["patrols", "reporting"]),
+    "patrols_visits": ("unit_id", PointVisited, ["patrols"], ["reporting"]),
     "patrols_guard_posts": ("post_id", GuardPostWindow, ["patrols"], ["reporting"]),
     "activities_recorded": (
         "school_id",

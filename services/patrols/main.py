@@ -10,6 +10,7 @@ from services.patrols import api, handlers, service
 from services.patrols.metrics import PatrolMetrics
 from services.patrols.repository import MongoPatrolRepository
 from services.patrols.service import Deps
+from services.patrols.tracker import VisitTracker
 from shared.bus import run_every
 from shared.events import utcnow
 from shared.provisioning import load_county
@@ -17,12 +18,14 @@ from shared.settings import Settings
 from shared.web import ServiceKit
 
 NAME = "patrols"
+VISIT_SWEEP_S = 15.0
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     kit = ServiceKit.create(NAME, settings or Settings())
     county = load_county(kit.settings.county_file)
     repo = MongoPatrolRepository(kit.database)
+    tracker = VisitTracker(county.patrol_points)
     deps = Deps(
         repo=repo,
         publisher=kit.publisher,
@@ -34,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         post_fresh=timedelta(seconds=kit.settings.post_fresh_s),
         history_retention=timedelta(days=kit.settings.position_history_days),
         publish_timeout_s=kit.settings.publish_timeout_s,
+        visits=tracker,
     )
     kit.subscribe(lambda processor: handlers.build_router(deps, processor))
 
@@ -61,6 +65,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             failures,
         )
 
+    async def visit_sweep() -> None:
+        """Ends the visits of units that fell silent; stores the tracks' newest times."""
+        await run_every(
+            "visit-sweep",
+            VISIT_SWEEP_S,
+            lambda: service.sweep_visits(deps=deps, tracker=tracker, now=utcnow()),
+            failures,
+        )
+
     async def provision() -> None:
         await repo.ensure_indexes()
         await repo.provision_units(county.units)
@@ -69,7 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routers=[api.router],
         deps=deps,
         startup=[provision],
-        background=[status_relay, post_monitor, history_retention],
+        background=[status_relay, post_monitor, history_retention, visit_sweep],
         description="Unit terminals: positions (batches), status (rules in services/patrols/"
         "status.py, published on patrols.unit-status), unit state and history.",
     )

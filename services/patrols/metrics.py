@@ -59,6 +59,12 @@ class PatrolMetrics:
             ["window", "state", "final"],
             registry=registry,
         )
+        self.point_visits = Counter(
+            "safecampus_point_visits_total",
+            "Visits to patrol points that ended, by how: left, gap, silent",
+            ["closed_by"],
+            registry=registry,
+        )
         self.fixes_out_of_order = Counter(
             "safecampus_fixes_out_of_order_total",
             "Fixes older than the unit's latest: kept in history, not used as its position",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 from pymongo import ASCENDING, DESCENDING, GEOSPHERE, UpdateOne
@@ -22,6 +22,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.patrols.guardposts import Calendar, RosterEntry
 from services.patrols.models import PostWindowRecord, StoredFix, UnitState
+from services.patrols.tracker import OpenVisit, UnitTrack
 from services.patrols.violations import Campaign
 from shared.events import (
     CheckinRecorded,
@@ -97,6 +98,10 @@ class PatrolRepository(Protocol):
 
     async def violations(self, query: ViolationFilter) -> list[ViolationRecorded]: ...
 
+    async def load_tracks(self, unit_ids: list[str]) -> dict[str, UnitTrack]: ...
+
+    async def save_tracks(self, tracks: dict[str, UnitTrack]) -> None: ...
+
 
 @dataclass(frozen=True)
 class ViolationFilter:
@@ -161,6 +166,51 @@ def _fix_fields(fix: PositionReported) -> Document:
     }
 
 
+def _micros(moment: datetime) -> int:
+    """Exact to the microsecond (BSON dates keep milliseconds): visit ids and the replay
+    watermark derive from these times."""
+    delta = moment.astimezone(UTC) - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _from_micros(value: int) -> datetime:
+    return EPOCH + timedelta(microseconds=value)
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def track_document(track: UnitTrack) -> Document:
+    return {
+        "watermark": None if track.watermark is None else _micros(track.watermark),
+        "open": [
+            {
+                "point_id": v.point_id,
+                "arrived_at": _micros(v.arrived_at),
+                "last_seen": _micros(v.last_seen),
+                "fixes": v.fixes,
+            }
+            for v in track.open.values()
+        ],
+    }
+
+
+def track_from_document(doc: Document) -> UnitTrack:
+    watermark = doc.get("watermark")
+    return UnitTrack(
+        watermark=None if watermark is None else _from_micros(watermark),
+        open={
+            v["point_id"]: OpenVisit(
+                v["point_id"],
+                _from_micros(v["arrived_at"]),
+                _from_micros(v["last_seen"]),
+                v["fixes"],
+            )
+            for v in doc.get("open", [])
+        },
+    )
+
+
 class MongoPatrolRepository:
     """`units` (_id unit_id, latest fix, 2dsphere) and `positions` (_id history_key)."""
 
@@ -175,6 +225,7 @@ class MongoPatrolRepository:
         self._settings = db["settings"]
         self._roster = db["roster"]
         self._post_windows = db["post_windows"]
+        self._tracks = db["visit_tracks"]
 
     async def ensure_indexes(self) -> None:
         await self._units.create_index([("loc", GEOSPHERE)], **GEO_INDEX_OPTIONS)
@@ -347,6 +398,21 @@ class MongoPatrolRepository:
         doc = to_document(event, _id=str(event.checkin_id))
         await self._checkins.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
 
+    async def load_tracks(self, unit_ids: list[str]) -> dict[str, UnitTrack]:
+        """`visit_tracks`: one document per unit (its newest fix, its open visits)."""
+        cursor = self._tracks.find({"_id": {"$in": unit_ids}})
+        return {doc["_id"]: track_from_document(doc) async for doc in cursor}
+
+    async def save_tracks(self, tracks: dict[str, UnitTrack]) -> None:
+        if tracks:
+            await self._tracks.bulk_write(
+                [
+                    UpdateOne({"_id": unit_id}, {"$set": track_document(track)}, upsert=True)
+                    for unit_id, track in tracks.items()
+                ],
+                ordered=False,
+            )
+
     async def calendar(self) -> Calendar:
         doc = await self._settings.find_one({"_id": "calendar"})
         return Calendar.model_validate(doc["calendar"]) if doc else Calendar()
@@ -406,6 +472,7 @@ class InMemoryPatrolRepository:
         self.calendar_record = Calendar()
         self.roster_records: dict[str, RosterEntry] = {}
         self.post_window_records: dict[str, PostWindowRecord] = {}
+        self.tracks: dict[str, UnitTrack] = {}
 
     async def ensure_indexes(self) -> None:
         return None
@@ -549,3 +616,9 @@ class InMemoryPatrolRepository:
     async def post_windows_on(self, day: date) -> list[PostWindowRecord]:
         found = [r for r in self.post_window_records.values() if r.day == day]
         return sorted(found, key=lambda r: r.window_start)
+
+    async def load_tracks(self, unit_ids: list[str]) -> dict[str, UnitTrack]:
+        return {u: self.tracks[u] for u in unit_ids if u in self.tracks}
+
+    async def save_tracks(self, tracks: dict[str, UnitTrack]) -> None:
+        self.tracks.update(tracks)

@@ -22,6 +22,7 @@ from services.patrols.models import (
 )
 from services.patrols.repository import PatrolRepository, ViolationFilter
 from services.patrols.status import StatusRefused
+from services.patrols.tracker import Step, UnitTrack, VisitTracker
 from services.patrols.violations import Campaign, CampaignRequest, ViolationRequest
 from shared.bus import UNAVAILABLE_ERRORS, Publisher
 from shared.errors import InvalidInput, field_error
@@ -52,6 +53,7 @@ class Deps:
     post_fresh: timedelta = timedelta(minutes=2)
     history_retention: timedelta = timedelta(days=30)
     publish_timeout_s: float = 2.0
+    visits: VisitTracker | None = None  # None: visits not tracked (unit tests without points)
 
 
 MAX_HISTORY_SPAN = timedelta(hours=24)
@@ -122,6 +124,42 @@ async def record_positions(*, deps: Deps, fixes: list[PositionReported]) -> None
     late = sum(1 for f in fixes if f.unit_id in latest and f.recorded_at < latest[f.unit_id])
     deps.metrics.fixes_out_of_order.inc(late)
     deps.metrics.fixes_stored.inc(await deps.repo.record_positions(fixes))
+    if deps.visits is not None:
+        await track_visits(deps=deps, tracker=deps.visits, fixes=fixes)
+
+
+async def track_visits(*, deps: Deps, tracker: VisitTracker, fixes: list[PositionReported]) -> None:
+    """Fold fixes into the live visits; visits that ended are published on patrols.visits
+    and the tracks that began or ended a visit are stored, both before the batch's offsets
+    are committed (a redelivery finds them, and publishes the same visit ids again)."""
+    async with tracker.lock:
+        unknown = sorted({f.unit_id for f in fixes if not tracker.knows(f.unit_id)})
+        if unknown:  # first sight since start-up or a rebalance: from the stored tracks
+            stored = await deps.repo.load_tracks(unknown)
+            for unit_id in unknown:
+                tracker.load(unit_id, stored.get(unit_id, UnitTrack()))
+        await _settle(deps, tracker, tracker.step(fixes))
+
+
+async def sweep_visits(*, deps: Deps, tracker: VisitTracker, now: datetime) -> int:
+    """End the visits of units silent for 5 min; store the other tracks' newest times."""
+    async with tracker.lock:
+        step = tracker.sweep(now)
+        await _settle(deps, tracker, step)
+        await deps.repo.save_tracks(tracker.take_dirty())
+    return len(step.ended)
+
+
+async def _settle(deps: Deps, tracker: VisitTracker, step: Step) -> None:
+    if step.ended:
+        await deps.publisher.publish_many(
+            deps.topics.patrols_visits, [(v.unit_id, v) for v in step.ended]
+        )
+    if step.changed:
+        await deps.repo.save_tracks({u: step.tracks[u] for u in step.changed})
+    tracker.apply(step)
+    for visit in step.ended:
+        deps.metrics.point_visits.labels(visit.closed_by).inc()
 
 
 async def prune_history(*, deps: Deps, now: datetime) -> int:

@@ -33,6 +33,7 @@ from shared.events import (
     GuardPostWindow,
     Inspection,
     Letters,
+    PointVisited,
     Session,
     ViolationRecorded,
 )
@@ -132,9 +133,13 @@ def _window_order(key: tuple[str, str]) -> tuple[str, int]:
 
 
 def coverage(
-    checkins: Sequence[CheckinRecorded], schools: Sequence[School], points: Sequence[PatrolPoint]
+    checkins: Sequence[CheckinRecorded],
+    visits: Sequence[PointVisited],
+    schools: Sequence[School],
+    points: Sequence[PatrolPoint],
 ) -> list[CoverageRow]:
-    """Per school: which of its patrol points units checked in at (inside the geofence)."""
+    """Per school: which of its patrol points units reached (an accepted check-in, or a visit
+    seen in their positions), how often, and how long they stayed."""
     points_of: dict[str, set[str]] = defaultdict(set)
     for point in points:
         points_of[point.school_id].add(point.point_id)
@@ -145,22 +150,30 @@ def coverage(
             flagged[checkin.school_id] += 1
         else:
             accepted[checkin.school_id].append(checkin)
+    seen: dict[str, list[PointVisited]] = defaultdict(list)
+    for visit in visits:
+        seen[visit.school_id].append(visit)
     rows = []
     for school in sorted(schools, key=lambda s: s.school_id):
-        mine = accepted[school.school_id]
-        visited = {c.point_id for c in mine} & points_of[school.school_id]
+        mine, stays = accepted[school.school_id], seen[school.school_id]
+        reached = ({c.point_id for c in mine} | {v.point_id for v in stays}) & points_of[
+            school.school_id
+        ]
+        days = {c.at.date() for c in mine} | {v.arrived_at.date() for v in stays}
         rows.append(
             CoverageRow(
                 school_id=school.school_id,
                 name=school.name,
                 township=school.township,
                 points=len(points_of[school.school_id]),
-                points_visited=len(visited),
+                points_visited=len(reached),
                 checkins=len(mine),
                 flagged=flagged[school.school_id],
-                days_visited=len({c.at.date() for c in mine}),
+                visits=len(stays),
+                dwell_s=sum(v.dwell_s for v in stays),
+                days_visited=len(days),
                 covered=bool(points_of[school.school_id])
-                and visited == points_of[school.school_id],
+                and reached == points_of[school.school_id],
             )
         )
     return rows

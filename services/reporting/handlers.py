@@ -17,6 +17,7 @@ from shared.events import (
     AlarmLifecycle,
     CheckinRecorded,
     GuardPostWindow,
+    PointVisited,
     ViolationRecorded,
 )
 from shared.topics import Topics
@@ -67,6 +68,13 @@ def build_router(deps: Deps, topics: Topics, processor: MessageProcessor) -> Kaf
         CheckinRecorded,
         service.record_checkin,
         "Check-ins at patrol points → patrol coverage of schools",
+    )
+    fold(
+        topics.patrols_visits,
+        "reporting-visits",
+        PointVisited,
+        service.record_visit,
+        "Visits to patrol points seen in positions → coverage and dwell",
     )
     fold(
         topics.patrols_guard_posts,

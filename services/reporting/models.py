@@ -79,16 +79,21 @@ class GuardPostRow(BaseModel):
 
 
 class CoverageRow(BaseModel):
-    """Patrol coverage of one school from the units' check-ins at its patrol points."""
+    """Patrol coverage of one school: check-ins at its patrol points, and the visits patrols
+    saw in the units' positions (inside a point's geofence, with the time spent there)."""
 
     school_id: str
     name: str
     township: str
     points: int = Field(..., ge=0, description="Patrol points provisioned at the school")
-    points_visited: int = Field(..., ge=0, description="Points with an accepted check-in")
+    points_visited: int = Field(
+        ..., ge=0, description="Points with an accepted check-in or a visit"
+    )
     checkins: int = Field(..., ge=0, description="Accepted check-ins (inside the geofence)")
     flagged: int = Field(..., ge=0, description="Check-ins outside the geofence, not counted")
-    days_visited: int = Field(..., ge=0, description="Days with an accepted check-in")
+    visits: int = Field(..., ge=0, description="Visits seen in the units' positions")
+    dwell_s: float = Field(..., ge=0, description="Time units spent inside, summed over visits")
+    days_visited: int = Field(..., ge=0, description="Days with a check-in or a visit")
     covered: bool = Field(..., description="Every point of the school was visited")
 
 

@@ -247,9 +247,18 @@ def printable(overview: Overview) -> str:
         + _table(
             "t-coverage",
             f"Patrol coverage: {s.schools_covered} of {s.schools} schools covered",
-            ["school", "points", "visited", "check-ins", "flagged", "days"],
+            ["school", "points", "reached", "check-ins", "flagged", "visits", "minutes", "days"],
             [
-                [r.name, r.points, r.points_visited, r.checkins, r.flagged, r.days_visited]
+                [
+                    r.name,
+                    r.points,
+                    r.points_visited,
+                    r.checkins,
+                    r.flagged,
+                    r.visits,
+                    round(r.dwell_s / 60, 1),
+                    r.days_visited,
+                ]
                 for r in overview.coverage
             ],
         )

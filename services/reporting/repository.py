@@ -18,6 +18,7 @@ from shared.events import (
     CheckinRecorded,
     Event,
     GuardPostWindow,
+    PointVisited,
     ViolationRecorded,
 )
 from shared.mongo import Document, to_document
@@ -68,6 +69,7 @@ VIOLATIONS = RecordKind(
     "violations", ViolationRecorded, lambda e: str(e.violation_id), "observed_at", "kind"
 )
 CHECKINS = RecordKind("checkins", CheckinRecorded, lambda e: str(e.checkin_id), "at", "point_kind")
+VISITS = RecordKind("visits", PointVisited, lambda e: str(e.visit_id), "arrived_at", "point_kind")
 GUARD_WINDOWS = RecordKind(
     "guard_windows",
     GuardPostWindow,
@@ -78,7 +80,13 @@ GUARD_WINDOWS = RecordKind(
 ACTIVITIES = RecordKind(
     "activities", ActivityRecorded, lambda e: str(e.activity_id), "held_at", "activity.kind"
 )
-RECORD_KINDS: tuple[RecordKind[Any], ...] = (VIOLATIONS, CHECKINS, GUARD_WINDOWS, ACTIVITIES)
+RECORD_KINDS: tuple[RecordKind[Any], ...] = (
+    VIOLATIONS,
+    CHECKINS,
+    VISITS,
+    GUARD_WINDOWS,
+    ACTIVITIES,
+)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from services.reporting.repository import (
     CHECKINS,
     GUARD_WINDOWS,
     VIOLATIONS,
+    VISITS,
     FactFilter,
     RecordFilter,
     ReportingRepository,
@@ -36,6 +37,7 @@ from shared.events import (
     AlarmLifecycle,
     CheckinRecorded,
     GuardPostWindow,
+    PointVisited,
     ViolationRecorded,
     stable_id,
 )
@@ -78,6 +80,10 @@ async def record_violation(*, deps: Deps, event: ViolationRecorded) -> None:
 
 async def record_checkin(*, deps: Deps, event: CheckinRecorded) -> None:
     await deps.repo.store(CHECKINS, event)
+
+
+async def record_visit(*, deps: Deps, event: PointVisited) -> None:
+    await deps.repo.store(VISITS, event)
 
 
 async def record_guard_window(*, deps: Deps, event: GuardPostWindow) -> None:
@@ -194,12 +200,11 @@ async def guard_posts(*, deps: Deps, scope: Scope) -> list[GuardPostRow]:
 async def coverage(*, deps: Deps, scope: Scope) -> list[CoverageRow]:
     """Every school in scope, visited or not (a school nobody visited is the finding)."""
     school_ids = _check(deps, scope)
-    checkins = await deps.repo.records(CHECKINS, _record_filter(deps, scope, kind=False))
+    checkins = await deps.repo.records(CHECKINS, _record_filter(deps, scope))
+    visits = await deps.repo.records(VISITS, _record_filter(deps, scope))
     schools = [s for s in deps.county.schools if school_ids is None or s.school_id in school_ids]
     points = [p for p in deps.county.patrol_points if scope.kind in (None, p.kind)]
-    if scope.kind is not None:
-        checkins = [c for c in checkins if c.point_kind == scope.kind]
-    return figures.coverage(checkins, schools, points)
+    return figures.coverage(checkins, visits, schools, points)
 
 
 async def violations(*, deps: Deps, scope: Scope) -> ViolationsReport:

@@ -36,6 +36,7 @@ from tests.reports_fixture import (
     GUARD_WINDOWS,
     UNTIL,
     VIOLATIONS,
+    VISITS,
 )
 from tools.stack import Stack
 
@@ -69,6 +70,7 @@ def topic_and_key(ns: Namespace, event: Event) -> tuple[str, str]:
         ("ViolationRecorded", topics.patrols_violations, "unit_id"),
         ("CheckinRecorded", topics.patrols_checkins, "unit_id"),
         ("GuardPostWindow", topics.patrols_guard_posts, "post_id"),
+        ("PointVisited", topics.patrols_visits, "unit_id"),
     ):
         if type(event).__name__ == prefix:
             return topic, str(getattr(event, key))
@@ -98,7 +100,7 @@ async def test_every_figure_arrives_exactly_once_across_a_kill(
     ns = e2e_namespace
     reporting = stack["reporting"]
     chief = ns.auth("supervisor", "li.supervisor")
-    flowing = ALARMS + VIOLATIONS + CHECKINS + GUARD_WINDOWS
+    flowing = ALARMS + VIOLATIONS + CHECKINS + VISITS + GUARD_WINDOWS
     half = len(flowing) // 2
     await produce(ns, flowing[:half])
     async with httpx.AsyncClient(timeout=15) as client:

@@ -65,21 +65,29 @@ async def test_guard_post_staffing_rate_and_gaps_per_school_and_window() -> None
     ]
 
 
-async def test_patrol_coverage_counts_every_school_and_leaves_flagged_check_ins_out() -> None:
+async def test_patrol_coverage_from_check_ins_and_visits_leaves_flagged_check_ins_out() -> None:
     rows = (await overview_of(EVERYTHING)).coverage
     assert [
-        (r.school_id, r.points, r.points_visited, r.checkins, r.flagged, r.days_visited, r.covered)
+        (r.school_id, r.points, r.points_visited, r.checkins, r.flagged, r.visits, r.dwell_s)
         for r in rows
     ] == [
-        ("S1", 2, 2, 2, 1, 2, True),
-        ("S2", 1, 0, 0, 1, 0, False),
-        ("S3", 1, 1, 2, 0, 1, True),
+        ("S1", 2, 2, 2, 1, 1, 120.0),
+        ("S2", 1, 0, 0, 1, 0, 0.0),
+        ("S3", 1, 1, 2, 0, 1, 600.0),
     ]
+    assert [(r.days_visited, r.covered) for r in rows] == [(2, True), (0, False), (2, True)]
     deps = Deps(repo=InMemoryReportingRepository(), county=COUNTY)
     await feed(deps, EVERYTHING)
     must_reach = await service.coverage(deps=deps, scope=Scope(kind="must_reach"))
     s1 = must_reach[0]
     assert (s1.points, s1.points_visited, s1.checkins, s1.flagged, s1.covered) == (1, 1, 1, 1, True)
+    assert (s1.visits, s1.dwell_s) == (1, 120.0)
+    stops = await service.coverage(deps=deps, scope=Scope(kind="stop"))
+    assert [(r.school_id, r.points, r.points_visited, r.visits) for r in stops] == [
+        ("S1", 1, 1, 0),
+        ("S2", 0, 0, 0),
+        ("S3", 0, 0, 0),
+    ]
 
 
 async def test_inspections_compute_the_three_defences_and_the_pass_rates() -> None:
