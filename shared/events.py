@@ -211,6 +211,24 @@ class CampaignRef(BaseModel):
     name: str
 
 
+class CampaignOpened(Event):
+    """An enforcement campaign (专项整治) was set up (topic patrols.campaigns, key campaign_id):
+    the reports count the campaigns held in a period, with or without violations."""
+
+    campaign_id: str
+    name: str
+    school_ids: list[str] = Field(default_factory=list, description="Empty: every school")
+    starts_on: date
+    ends_on: date = Field(..., description="Inclusive")
+    created_by: str
+
+    def runs_between(self, since: date | None, until: date | None) -> bool:
+        """Held on some day of [since, until) (None: unbounded)."""
+        return (until is None or self.starts_on < until) and (
+            since is None or self.ends_on >= since
+        )
+
+
 class ViolationRecorded(Event):
     """A traffic or order violation near a school (topic patrols.violations, key unit_id)."""
 

@@ -52,6 +52,10 @@ class Topics:
         return self._name("patrols.violations")
 
     @property
+    def patrols_campaigns(self) -> str:
+        return self._name("patrols.campaigns")
+
+    @property
     def patrols_visits(self) -> str:
         return self._name("patrols.visits")
 
@@ -87,6 +91,7 @@ class Topics:
             self.patrols_violations: 3,
             self.patrols_guard_posts: 3,
             self.patrols_visits: 3,
+            self.patrols_campaigns: 1,
             self.notifications_deliveries: 3,
             self.activities_recorded: 3,
         }

@@ -9,6 +9,7 @@ from shared.events import (
     ActivityRecorded,
     AlarmLifecycle,
     AlarmState,
+    CampaignOpened,
     CampaignRef,
     CheckinRecorded,
     Drill,
@@ -107,6 +108,33 @@ def violation(
         campaign=campaign,
     )
 
+
+def campaign(ref: CampaignRef, start: date, end: date, schools: list[str]) -> CampaignOpened:
+    return CampaignOpened(
+        event_id=stable_id("campaign", ref.campaign_id),
+        campaign_id=ref.campaign_id,
+        name=ref.name,
+        school_ids=schools,
+        starts_on=start,
+        ends_on=end,
+        created_by="li.supervisor",
+    )
+
+
+# 3 campaigns held in September (one found nothing), one in August
+CAMPAIGNS: list[Event] = [
+    campaign(SPRING, date(2026, 9, 1), date(2026, 9, 30), []),
+    campaign(AUTUMN, date(2026, 9, 10), date(2026, 9, 20), ["S3"]),
+    campaign(
+        CampaignRef(campaign_id="C3", name="护学岗整治"),
+        date(2026, 9, 25),
+        date(2026, 10, 10),
+        ["S2"],
+    ),
+    campaign(
+        CampaignRef(campaign_id="C0", name="暑期整治"), date(2026, 8, 1), date(2026, 8, 20), []
+    ),
+]
 
 VIOLATIONS: list[Event] = [
     violation(1, "speeding", "S1", SPRING),
@@ -232,7 +260,9 @@ ACTIVITIES: list[Event] = [
     activity(9, "S1", 10, Drill(scenario="intruder", participants=400)),
 ]
 
-EVERYTHING: list[Event] = ALARMS + VIOLATIONS + CHECKINS + VISITS + GUARD_WINDOWS + ACTIVITIES
+EVERYTHING: list[Event] = (
+    ALARMS + CAMPAIGNS + VIOLATIONS + CHECKINS + VISITS + GUARD_WINDOWS + ACTIVITIES
+)
 
 
 async def feed(deps: object, events: list[Event]) -> None:
@@ -242,6 +272,7 @@ async def feed(deps: object, events: list[Event]) -> None:
     recorders = {
         AlarmLifecycle: service.record_alarm,
         ViolationRecorded: service.record_violation,
+        CampaignOpened: service.record_campaign,
         CheckinRecorded: service.record_checkin,
         PointVisited: service.record_visit,
         GuardPostWindow: service.record_guard_window,

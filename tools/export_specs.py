@@ -23,6 +23,7 @@ from shared.events import (
     AlarmCommand,
     AlarmLifecycle,
     AlarmPressed,
+    CampaignOpened,
     CheckinRecorded,
     DeadLetter,
     DeliveryChanged,
@@ -53,6 +54,7 @@ CHANNELS: dict[str, tuple[str, type[BaseModel], list[str], list[str]]] = {
     "patrols_violations": ("unit_id", ViolationRecorded, ["patrols"], ["patrols", "reporting"]),
     "patrols_checkins": ("unit_id", CheckinRecorded, ["patrols"], ["patrols", "reporting"]),
     "patrols_visits": ("unit_id", PointVisited, ["patrols"], ["reporting"]),
+    "patrols_campaigns": ("campaign_id", CampaignOpened, ["patrols"], ["reporting"]),
     "patrols_guard_posts": ("post_id", GuardPostWindow, ["patrols"], ["reporting"]),
     "activities_recorded": (
         "school_id",

@@ -168,7 +168,14 @@ async def get_violations(
     return await service.violations(deps=deps, query=query)
 
 
-@router.post("/v1/campaigns", status_code=201, response_model=Campaign, summary="A campaign")
+@router.post(
+    "/v1/campaigns",
+    status_code=201,
+    response_model=Campaign,
+    summary="A campaign",
+    description="Published on patrols.campaigns for the reports. The same campaign again (a "
+    "retry) is 201 with the stored one; another campaign under a taken id is 409.",
+)
 async def post_campaign(body: CampaignRequest, deps: DepsDep, principal: Supervisor) -> Campaign:
     try:
         return await service.create_campaign(

@@ -19,6 +19,7 @@ from shared.web import ServiceKit
 
 NAME = "patrols"
 VISIT_SWEEP_S = 15.0
+CAMPAIGN_RELAY_S = 600.0
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -74,6 +75,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             failures,
         )
 
+    async def campaign_relay() -> None:
+        """Publishes every campaign now and then: one stored just before a crash is published
+        too (same event ids; the reports keep one per campaign)."""
+        await run_every(
+            "campaign-relay",
+            CAMPAIGN_RELAY_S,
+            lambda: service.republish_campaigns(deps=deps),
+            failures,
+        )
+
     async def provision() -> None:
         await repo.ensure_indexes()
         await repo.provision_units(county.units)
@@ -82,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routers=[api.router],
         deps=deps,
         startup=[provision],
-        background=[status_relay, post_monitor, history_retention, visit_sweep],
+        background=[status_relay, post_monitor, history_retention, visit_sweep, campaign_relay],
         description="Unit terminals: positions (batches), status (rules in services/patrols/"
         "status.py, published on patrols.unit-status), unit state and history.",
     )

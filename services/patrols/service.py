@@ -27,6 +27,7 @@ from services.patrols.violations import Campaign, CampaignRequest, ViolationRequ
 from shared.bus import UNAVAILABLE_ERRORS, Publisher
 from shared.errors import InvalidInput, field_error
 from shared.events import (
+    CampaignOpened,
     CampaignRef,
     CheckinRecorded,
     GuardPostWindow,
@@ -239,10 +240,40 @@ async def create_campaign(
     unknown = [s for s in request.school_ids if deps.county.school(s) is None]
     if unknown:
         raise InvalidInput([field_error("school_ids", f"unknown schools {unknown}")])
-    campaign = Campaign(**request.model_dump(), created_by=actor, created_at=now)
+    stamp = now.replace(microsecond=now.microsecond // 1000 * 1000)  # as stored (BSON: ms)
+    campaign = Campaign(**request.model_dump(), created_by=actor, created_at=stamp)
     if not await deps.repo.add_campaign(campaign):
-        raise CampaignExists(request.campaign_id)
+        stored = await deps.repo.campaign(request.campaign_id)
+        if stored is None or not _same_campaign(stored, request):
+            raise CampaignExists(request.campaign_id)
+        campaign = stored  # the same request again (a retry): published again, same event id
+    await publish_campaign(deps=deps, campaign=campaign)
     return campaign
+
+
+def _same_campaign(stored: Campaign, request: CampaignRequest) -> bool:
+    asked = stored.model_dump(include=set(CampaignRequest.model_fields))
+    return CampaignRequest.model_validate(asked) == request
+
+
+async def publish_campaign(*, deps: Deps, campaign: Campaign) -> None:
+    event = CampaignOpened(
+        event_id=stable_id("campaign", campaign.campaign_id),
+        occurred_at=campaign.created_at,
+        campaign_id=campaign.campaign_id,
+        name=campaign.name,
+        school_ids=campaign.school_ids,
+        starts_on=campaign.starts_on,
+        ends_on=campaign.ends_on,
+        created_by=campaign.created_by,
+    )
+    await deps.publisher.publish(deps.topics.patrols_campaigns, campaign.campaign_id, event)
+
+
+async def republish_campaigns(*, deps: Deps) -> None:
+    """Every campaign again: one stored just before a crash was maybe never published."""
+    for campaign in await deps.repo.campaigns():
+        await publish_campaign(deps=deps, campaign=campaign)
 
 
 async def record_violation(

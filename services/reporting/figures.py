@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from services.reporting.models import (
     AlarmFact,
     AlarmOutcomeRow,
+    CampaignRow,
     CoverageRow,
     GuardPostRow,
     InspectionItemRow,
@@ -28,6 +29,7 @@ from services.reporting.models import (
 from shared.events import (
     THREE_DEFENCES,
     ActivityRecorded,
+    CampaignOpened,
     CheckinRecorded,
     Drill,
     GuardPostWindow,
@@ -182,8 +184,11 @@ def coverage(
 NO_CAMPAIGN = "-"
 
 
-def violations(records: Sequence[ViolationRecorded]) -> ViolationsReport:
-    """Violations per campaign and kind, with the totals the bureau quotes."""
+def violations(
+    records: Sequence[ViolationRecorded], held: Sequence[CampaignOpened]
+) -> ViolationsReport:
+    """Violations per campaign and kind; the campaigns held (even those that found nothing)
+    and those the violations name."""
     counts: Counter[tuple[str, str, str]] = Counter(
         (
             r.campaign.campaign_id if r.campaign else NO_CAMPAIGN,
@@ -192,14 +197,33 @@ def violations(records: Sequence[ViolationRecorded]) -> ViolationsReport:
         )
         for r in records
     )
+    per_campaign = Counter(r.campaign.campaign_id for r in records if r.campaign)
+    campaigns = {
+        c.campaign_id: CampaignRow(
+            campaign_id=c.campaign_id,
+            name=c.name,
+            starts_on=c.starts_on,
+            ends_on=c.ends_on,
+            violations=per_campaign[c.campaign_id],
+        )
+        for c in held
+    }
+    for r in records:
+        if r.campaign and r.campaign.campaign_id not in campaigns:
+            campaigns[r.campaign.campaign_id] = CampaignRow(
+                campaign_id=r.campaign.campaign_id,
+                name=r.campaign.name,
+                violations=per_campaign[r.campaign.campaign_id],
+            )
     return ViolationsReport(
         total=len(records),
-        campaigns=len({r.campaign.campaign_id for r in records if r.campaign}),
+        campaigns=len(campaigns),
         by_kind=dict(sorted(Counter(r.kind for r in records).items())),
         rows=[
             ViolationRow(campaign_id=cid, campaign=name, kind=kind, violations=n)
             for (cid, name, kind), n in sorted(counts.items())
         ],
+        held=sorted(campaigns.values(), key=lambda c: c.campaign_id),
     )
 
 

@@ -15,6 +15,7 @@ from shared.bus import MessageProcessor, event_subscriber
 from shared.events import (
     ActivityRecorded,
     AlarmLifecycle,
+    CampaignOpened,
     CheckinRecorded,
     GuardPostWindow,
     PointVisited,
@@ -61,6 +62,13 @@ def build_router(deps: Deps, topics: Topics, processor: MessageProcessor) -> Kaf
         ViolationRecorded,
         service.record_violation,
         "Violations → counts per kind and campaign",
+    )
+    fold(
+        topics.patrols_campaigns,
+        "reporting-campaigns",
+        CampaignOpened,
+        service.record_campaign,
+        "Campaigns set up → campaigns held in a period",
     )
     fold(
         topics.patrols_checkins,

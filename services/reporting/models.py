@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -104,11 +104,22 @@ class ViolationRow(BaseModel):
     violations: int = Field(..., ge=0)
 
 
+class CampaignRow(BaseModel):
+    campaign_id: str
+    name: str
+    starts_on: date | None = Field(None, description="None: known only from its violations")
+    ends_on: date | None = None
+    violations: int = Field(..., ge=0, description="In the period and scope")
+
+
 class ViolationsReport(BaseModel):
     total: int = Field(..., ge=0)
-    campaigns: int = Field(..., ge=0, description="Campaigns that recorded violations")
+    campaigns: int = Field(
+        ..., ge=0, description="Campaigns held in the period for these schools, or with violations"
+    )
     by_kind: dict[str, int]
     rows: list[ViolationRow]
+    held: list[CampaignRow] = Field(default_factory=list, description="Each campaign counted")
 
 
 class InspectionItemRow(BaseModel):

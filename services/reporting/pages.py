@@ -210,6 +210,12 @@ def printable(overview: Overview) -> str:
             [[r.campaign, r.kind, r.violations] for r in overview.violations.rows],
         )
         + _table(
+            "t-campaigns",
+            f"Campaigns: {overview.violations.campaigns}",
+            ["campaign", "from", "to", "violations"],
+            [[c.name, c.starts_on, c.ends_on, c.violations] for c in overview.violations.held],
+        )
+        + _table(
             "t-guard-posts",
             "Guard posts",
             ["school", "window", "windows", "staffed", "late", "empty", "rate", "gaps"],

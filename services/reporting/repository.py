@@ -15,6 +15,7 @@ from services.reporting.models import AlarmFact, SchoolAlarmCount
 from shared.events import (
     ActivityRecorded,
     AlarmLifecycle,
+    CampaignOpened,
     CheckinRecorded,
     Event,
     GuardPostWindow,
@@ -69,6 +70,9 @@ VIOLATIONS = RecordKind(
     "violations", ViolationRecorded, lambda e: str(e.violation_id), "observed_at", "kind"
 )
 CHECKINS = RecordKind("checkins", CheckinRecorded, lambda e: str(e.checkin_id), "at", "point_kind")
+CAMPAIGNS = RecordKind(
+    "campaigns", CampaignOpened, lambda e: e.campaign_id, "occurred_at", "campaign_id"
+)
 VISITS = RecordKind("visits", PointVisited, lambda e: str(e.visit_id), "arrived_at", "point_kind")
 GUARD_WINDOWS = RecordKind(
     "guard_windows",

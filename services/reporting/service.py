@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from services.reporting import figures
 from services.reporting.models import (
@@ -22,6 +22,7 @@ from services.reporting.models import (
 )
 from services.reporting.repository import (
     ACTIVITIES,
+    CAMPAIGNS,
     CHECKINS,
     GUARD_WINDOWS,
     VIOLATIONS,
@@ -35,6 +36,7 @@ from shared.errors import InvalidInput, field_error
 from shared.events import (
     ActivityRecorded,
     AlarmLifecycle,
+    CampaignOpened,
     CheckinRecorded,
     GuardPostWindow,
     PointVisited,
@@ -76,6 +78,10 @@ async def record_alarm(*, deps: Deps, event: AlarmLifecycle) -> None:
 
 async def record_violation(*, deps: Deps, event: ViolationRecorded) -> None:
     await deps.repo.store(VIOLATIONS, event)
+
+
+async def record_campaign(*, deps: Deps, event: CampaignOpened) -> None:
+    await deps.repo.store(CAMPAIGNS, event)
 
 
 async def record_checkin(*, deps: Deps, event: CheckinRecorded) -> None:
@@ -208,7 +214,25 @@ async def coverage(*, deps: Deps, scope: Scope) -> list[CoverageRow]:
 
 
 async def violations(*, deps: Deps, scope: Scope) -> ViolationsReport:
-    return figures.violations(await deps.repo.records(VIOLATIONS, _record_filter(deps, scope)))
+    found = await deps.repo.records(VIOLATIONS, _record_filter(deps, scope))
+    return figures.violations(found, await campaigns_held(deps=deps, scope=scope))
+
+
+async def campaigns_held(*, deps: Deps, scope: Scope) -> list[CampaignOpened]:
+    """Campaigns running on a day of the period, for a school in scope (one for every school
+    covers them all)."""
+    school_ids = _check(deps, scope)
+    since = scope.since.date() if scope.since else None
+    until = None
+    if scope.until is not None:
+        midnight = scope.until.time() == time(0)
+        until = scope.until.date() if midnight else scope.until.date() + timedelta(days=1)
+    return [
+        c
+        for c in await deps.repo.records(CAMPAIGNS, RecordFilter())
+        if c.runs_between(since, until)
+        and (school_ids is None or not c.school_ids or school_ids & set(c.school_ids))
+    ]
 
 
 async def inspections(*, deps: Deps, scope: Scope) -> InspectionsReport:

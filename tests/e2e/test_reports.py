@@ -30,6 +30,7 @@ from tests.helpers import read_topic, wait_for
 from tests.reports_fixture import (
     ACTIVITIES,
     ALARMS,
+    CAMPAIGNS,
     CHECKINS,
     COUNTY,
     DAY,
@@ -44,7 +45,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 PASSWORD = "a-supervisor-password-for-the-test"
 SEPTEMBER = {"since": DAY.isoformat(), "until": UNTIL.isoformat()}
-SENTENCE = "2 campaigns, 7 violations, 3 schools, 3 sessions, 2,000 letters"
+SENTENCE = "3 campaigns, 7 violations, 3 schools, 3 sessions, 2,000 letters"
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +72,7 @@ def topic_and_key(ns: Namespace, event: Event) -> tuple[str, str]:
         ("CheckinRecorded", topics.patrols_checkins, "unit_id"),
         ("GuardPostWindow", topics.patrols_guard_posts, "post_id"),
         ("PointVisited", topics.patrols_visits, "unit_id"),
+        ("CampaignOpened", topics.patrols_campaigns, "campaign_id"),
     ):
         if type(event).__name__ == prefix:
             return topic, str(getattr(event, key))
@@ -100,7 +102,7 @@ async def test_every_figure_arrives_exactly_once_across_a_kill(
     ns = e2e_namespace
     reporting = stack["reporting"]
     chief = ns.auth("supervisor", "li.supervisor")
-    flowing = ALARMS + VIOLATIONS + CHECKINS + VISITS + GUARD_WINDOWS
+    flowing = ALARMS + CAMPAIGNS + VIOLATIONS + CHECKINS + VISITS + GUARD_WINDOWS
     half = len(flowing) // 2
     await produce(ns, flowing[:half])
     async with httpx.AsyncClient(timeout=15) as client:

@@ -475,7 +475,7 @@ async def test_every_report_replays_from_scratch_to_the_same_figures_on_the_serv
     await feed(in_memory, EVERYTHING)
     assert once == again == await service.overview(deps=in_memory, scope=september)
     assert (
-        once.summary.sentence == "2 campaigns, 7 violations, 3 schools, 3 sessions, 2,000 letters"
+        once.summary.sentence == "3 campaigns, 7 violations, 3 schools, 3 sessions, 2,000 letters"
     )
     t1 = Scope(since=DAY, until=UNTIL, township="T1", kind="speeding")
     deps = Deps(

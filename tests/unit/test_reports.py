@@ -42,7 +42,8 @@ async def test_response_times_and_alarm_outcomes_leave_the_drill_out() -> None:
 
 async def test_violations_by_kind_and_campaign_in_the_period_only() -> None:
     found = (await overview_of(EVERYTHING)).violations
-    assert (found.total, found.campaigns) == (7, 2)
+    assert (found.total, found.campaigns) == (7, 3)
+    assert [(c.campaign_id, c.violations) for c in found.held] == [("C1", 4), ("C2", 2), ("C3", 0)]
     assert found.by_kind == {"illegal_parking": 1, "other": 1, "overloading": 2, "speeding": 3}
     assert [(r.campaign_id, r.kind, r.violations) for r in found.rows] == [
         ("-", "other", 1),
@@ -51,7 +52,7 @@ async def test_violations_by_kind_and_campaign_in_the_period_only() -> None:
         ("C2", "overloading", 2),
     ]
     everything = (await overview_of(EVERYTHING, Scope())).violations
-    assert everything.total == 8
+    assert (everything.total, everything.campaigns) == (8, 4)
 
 
 async def test_guard_post_staffing_rate_and_gaps_per_school_and_window() -> None:
@@ -122,7 +123,7 @@ async def test_outreach_totals_per_topic_and_schools_reached() -> None:
 
 async def test_the_period_summary_in_the_words_of_the_bureau() -> None:
     summary = (await overview_of(EVERYTHING)).summary
-    assert summary.sentence == "2 campaigns, 7 violations, 3 schools, 3 sessions, 2,000 letters"
+    assert summary.sentence == "3 campaigns, 7 violations, 3 schools, 3 sessions, 2,000 letters"
     assert (summary.alarms, summary.tests, summary.press_to_acknowledged_p50_s) == (3, 1, 10.0)
     assert (summary.press_to_on_scene_p50_s, summary.drills, summary.inspections) == (240.0, 1, 3)
     assert (summary.guard_post_windows, summary.guard_post_staffing_rate) == (5, 0.6)
@@ -133,10 +134,10 @@ async def test_a_township_keeps_only_its_schools() -> None:
     t1 = await overview_of(EVERYTHING, Scope(since=DAY, until=UNTIL, township="T1"))
     assert t1.violations.total == 4  # S1 and S2's; the one near no school is left out
     assert [r.school_id for r in t1.coverage] == ["S1", "S2"]
-    assert t1.summary.sentence == "1 campaign, 4 violations, 2 schools, 2 sessions, 2,000 letters"
+    assert t1.summary.sentence == "2 campaigns, 4 violations, 2 schools, 2 sessions, 2,000 letters"
     assert t1.summary.alarms == 2 and t1.summary.schools == 2
     s3 = await overview_of(EVERYTHING, Scope(since=DAY, until=UNTIL, school_id="S3"))
-    assert s3.summary.sentence == "1 campaign, 2 violations, 1 school, 1 session, 0 letters"
+    assert s3.summary.sentence == "2 campaigns, 2 violations, 1 school, 1 session, 0 letters"
     assert [r.kind for r in s3.alarms] == ["intrusion"] and s3.summary.schools == 1
 
 
@@ -174,7 +175,7 @@ async def test_the_dashboard_draws_the_figures_and_escapes_every_name() -> None:
     assert '<g class="bar" data-label="speeding" data-value="3">' in html
     assert 'data-label="acknowledged" data-value="10"' in html
     assert 'data-label="morning" data-value="0.5"' in html
-    assert "2 campaigns, 7 violations, 3 schools, 3 sessions, 2,000 letters" in html
+    assert "3 campaigns, 7 violations, 3 schools, 3 sessions, 2,000 letters" in html
     hostile = report.model_copy(
         update={"summary": report.summary.model_copy(update={"township": "<script>x</script>"})}
     )

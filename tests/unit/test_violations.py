@@ -123,7 +123,7 @@ async def test_reports_that_cannot_be_true_are_refused_and_not_published(
     assert [(e["loc"], message in str(e["msg"])) for e in exc.value.errors] == [
         (["body", field], True)
     ]
-    assert deps.publisher.sent == []  # type: ignore[attr-defined]
+    assert deps.publisher.events(Topics().patrols_violations) == []  # type: ignore[attr-defined]
 
 
 async def test_campaigns_are_unique_name_known_schools_and_run_forwards(
@@ -131,8 +131,13 @@ async def test_campaigns_are_unique_name_known_schools_and_run_forwards(
 ) -> None:
     deps = make_deps(county, registry)
     await service.create_campaign(deps=deps, request=CAMPAIGN, actor="chief", now=NOW)
+    again = await service.create_campaign(deps=deps, request=CAMPAIGN, actor="other", now=NOW)
+    assert again.created_by == "chief", "a retried request gets the stored campaign"
+    opened = deps.publisher.events(Topics().patrols_campaigns)  # type: ignore[attr-defined]
+    assert len(opened) == 2 and opened[0] == opened[1], "published again with the same id"
     with pytest.raises(CampaignExists):
-        await service.create_campaign(deps=deps, request=CAMPAIGN, actor="chief", now=NOW)
+        other = CAMPAIGN.model_copy(update={"name": "another campaign"})
+        await service.create_campaign(deps=deps, request=other, actor="chief", now=NOW)
     with pytest.raises(InvalidInput):
         bad = CAMPAIGN.model_copy(update={"campaign_id": "x", "school_ids": ["S999"]})
         await service.create_campaign(deps=deps, request=bad, actor="chief", now=NOW)
