@@ -125,6 +125,10 @@ class PathBench:
         self.seed = seed
         self.sent: dict[str, float] = {}
         self.seen: dict[str, float] = {}
+        # wall clock (one machine, one clock): when pressed, raised by alarms, seen on the stream
+        self.sent_wall: dict[str, float] = {}
+        self.raised_wall: dict[str, float] = {}
+        self.seen_wall: dict[str, float] = {}
         self.unit_seen: dict[str, float] = {}
         self.acks: list[asyncio.Task[None]] = []
         self.all_seen = asyncio.Event()
@@ -187,7 +191,13 @@ class PathBench:
         ) as sse:
             async for line in sse.aiter_lines():
                 if line.startswith("data:"):
-                    alarm_id = json.loads(line[5:])["alarm_id"]
+                    entry = json.loads(line[5:])
+                    alarm_id = entry["alarm_id"]
+                    if alarm_id not in self.seen:
+                        self.seen_wall[alarm_id] = time.time()
+                        self.raised_wall[alarm_id] = datetime.fromisoformat(
+                            entry["occurred_at"]
+                        ).timestamp()
                     self.seen.setdefault(alarm_id, time.perf_counter())
                     if len(self.seen) >= self.expected:
                         self.all_seen.set()
@@ -244,6 +254,7 @@ class PathBench:
             alarm_id = str(stable_id("alarm", str(press_id)))
             started = time.perf_counter()
             self.sent[alarm_id] = started
+            self.sent_wall[alarm_id] = time.time()
             response = await client.post(
                 f"{self.stack['alarms'].url}/v1/alarms", content=body, headers=headers
             )
@@ -254,6 +265,15 @@ class PathBench:
 
     def latencies(self) -> list[float]:
         return [self.seen[a] - t for a, t in self.sent.items() if a in self.seen]
+
+    def stages(self) -> dict[str, list[float]]:
+        """Where the time goes: press → raised (the alarms service: ingress, alarms.pressed,
+        the raise) and raised → dispatcher stream (alarms.lifecycle, notifications)."""
+        seen = [a for a in self.sent_wall if a in self.raised_wall]
+        return {
+            "press_to_raised": [self.raised_wall[a] - self.sent_wall[a] for a in seen],
+            "raised_to_dispatcher": [self.seen_wall[a] - self.raised_wall[a] for a in seen],
+        }
 
 
 async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -> dict[str, Any]:
@@ -294,6 +314,7 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
         "press_to_dispatcher": percentiles(bench.latencies()),
         "press_to_unit": percentiles(bench.unit_latencies()),
         "press_to_202": percentiles(ingress),
+        **{name: percentiles(samples) for name, samples in bench.stages().items()},
         "background_fixes_per_s": round(fixes_sent / elapsed, 1) if fixes_sent else 0,
         "missing": args.alarms - len(bench.seen),
     }
@@ -304,6 +325,8 @@ def table(result: dict[str, Any]) -> str:
         ("press → dispatcher stream", result["path"]["press_to_dispatcher"]),
         ("press → first unit's order", result["path"]["press_to_unit"]),
         ("press → 202 (ingress)", result["path"]["press_to_202"]),
+        ("  press → raised (alarms)", result["path"]["press_to_raised"]),
+        ("  raised → dispatcher (notif.)", result["path"]["raised_to_dispatcher"]),
         ("floor: Kafka produce→consume", result["floor"]["kafka_round_trip"]),
         ("floor: MongoDB insert", result["floor"]["mongo_insert"]),
     ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
@@ -84,6 +84,9 @@ class AlarmRepository(Protocol):
     async def result(self, command_id: uuid.UUID) -> CommandResult | None: ...
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class MongoAlarmRepository:
     """`presses`, `signatures` (TTL), `alarms`, `audit` (append-only), `commands`."""
 
@@ -103,6 +106,12 @@ class MongoAlarmRepository:
         await self._alarms.create_index("press_alarm_ids")
         await self._alarms.create_index("ack_deadline", sparse=True)
         await self._alarms.create_index("on_scene_deadline", sparse=True)
+        await self._alarms.create_index("outbox_since", sparse=True)
+        # alarms stored before `outbox_since` existed: marked once, so the relay finds them
+        await self._alarms.update_many(
+            {"outbox.0": {"$exists": True}, "outbox_since": {"$exists": False}},
+            {"$set": {"outbox_since": datetime.now(UTC)}},
+        )
         await self._audit.create_index([("alarm_id", ASCENDING), ("occurred_at", ASCENDING)])
         await self._signatures.create_index("seen_at", expireAfterSeconds=self._signature_ttl_s)
 
@@ -143,6 +152,8 @@ class MongoAlarmRepository:
 
     async def create_alarm(self, alarm: Alarm) -> Alarm:
         doc = to_document(alarm, _id=str(alarm.alarm_id))
+        if alarm.outbox:
+            doc["outbox_since"] = min(e.occurred_at for e in alarm.outbox)
         stored = await self._alarms.find_one_and_update(
             {"_id": doc["_id"]},
             {"$setOnInsert": doc},
@@ -152,8 +163,12 @@ class MongoAlarmRepository:
         return Alarm.model_validate(stored)
 
     async def get(self, alarm_id: uuid.UUID) -> Alarm | None:
+        """By id, else by the id of a press folded into it: two indexed lookups (an `$or`
+        of both scanned every alarm on SecantusDB, 14 ms at 600 alarms)."""
         key = str(alarm_id)
-        doc = await self._alarms.find_one({"$or": [{"_id": key}, {"press_alarm_ids": key}]})
+        doc = await self._alarms.find_one({"_id": key})
+        if doc is None:
+            doc = await self._alarms.find_one({"press_alarm_ids": key})
         return Alarm.model_validate(doc) if doc else None
 
     async def open_at_school(self, school_id: str, *, test: bool, since: datetime) -> Alarm | None:
@@ -182,6 +197,7 @@ class MongoAlarmRepository:
             "$set": bson_value(changes),
             "$inc": {"version": 1},
             "$push": {"outbox": to_document(event)},
+            "$min": {"outbox_since": event.occurred_at},
         }
         if command_id is not None:
             update["$push"]["applied_commands"] = str(command_id)
@@ -195,22 +211,31 @@ class MongoAlarmRepository:
         return Alarm.model_validate(doc) if doc else None
 
     async def pull_outbox(self, alarm_id: uuid.UUID, event_id: uuid.UUID) -> None:
+        key = str(alarm_id)
         await self._alarms.update_one(
-            {"_id": str(alarm_id)}, {"$pull": {"outbox": {"event_id": str(event_id)}}}
+            {"_id": key}, {"$pull": {"outbox": {"event_id": str(event_id)}}}
+        )
+        await self._alarms.update_one(
+            {"_id": key, "outbox.0": {"$exists": False}}, {"$unset": {"outbox_since": ""}}
         )
 
     async def with_outbox(self, *, limit: int) -> list[Alarm]:
-        cursor = self._alarms.find({"outbox.0": {"$exists": True}}).limit(limit)
+        """Alarms with events not yet published: `outbox_since` (sparse, indexed) is there
+        while the outbox is not empty, so the relay's tick reads only those."""
+        cursor = self._alarms.find({"outbox_since": {"$gte": EPOCH}}).limit(limit)
         return [Alarm.model_validate(doc) async for doc in cursor]
 
     async def due(self, now: datetime, *, limit: int) -> list[Alarm]:
-        cursor = self._alarms.find(
-            {
-                "state": {"$in": sorted(OPEN)},
-                "$or": [{"ack_deadline": {"$lte": now}}, {"on_scene_deadline": {"$lte": now}}],
-            }
-        ).limit(limit)
-        return [Alarm.model_validate(doc) async for doc in cursor]
+        """Open alarms past a deadline: one indexed range per deadline (closing an alarm
+        clears both), not an `$or` that scans every alarm."""
+        found: dict[str, Alarm] = {}
+        for deadline in ("ack_deadline", "on_scene_deadline"):
+            cursor = self._alarms.find(
+                {deadline: {"$lte": now}, "state": {"$in": sorted(OPEN)}}
+            ).limit(limit)
+            async for doc in cursor:
+                found.setdefault(doc["_id"], Alarm.model_validate(doc))
+        return list(found.values())[:limit]
 
     async def append_audit(self, event: AlarmLifecycle) -> None:
         doc = to_document(event, _id=str(event.event_id))

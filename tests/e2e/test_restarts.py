@@ -139,6 +139,7 @@ async def test_sigkill_while_presses_and_commands_flow_then_each_is_done_once(
         async def press_flow() -> None:
             for body in bodies:
                 await post(client, body)
+                await asyncio.sleep(0.1)  # a school a moment: the kill lands mid-flow
 
         async def ack_flow() -> None:
             while not stop.is_set():
@@ -149,6 +150,7 @@ async def test_sigkill_while_presses_and_commands_flow_then_each_is_done_once(
         pressing = asyncio.create_task(press_flow())
         acking = asyncio.create_task(ack_flow())
         await wait_for(lambda: _at_least(acknowledged, len(bodies) // 4))
+        assert not pressing.done(), "the presses should still be flowing when it is killed"
         alarms.kill()
         await pressing
         unanswered = [b for b in bodies if b["press_id"] not in answers]
