@@ -69,6 +69,9 @@ class BatchShape:
 # per unit, 2dsphere-indexed in patrols) rare; a board ≤ 0.5 s behind is fine for nearest-unit
 # search. (1000 ms was tried: ingestion then fell behind at 5000 fixes/s; docs/benchmarks.md.)
 POSITION_BATCH = BatchShape(max_records=2000, min_bytes=256 * 1024, max_wait_ms=500)
+# A read model of positions that only needs each unit's newest fix (notifications' board):
+# longer batches, so one bulk write stands for many fixes; still committed after that write.
+READ_MODEL_BATCH = BatchShape(max_records=10_000, min_bytes=1024 * 1024, max_wait_ms=2000)
 
 
 def make_broker(settings: Settings, *, service: str, registry: CollectorRegistry) -> KafkaBroker:

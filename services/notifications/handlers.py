@@ -7,7 +7,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from services.notifications import service
 from services.notifications.service import Deps
-from shared.bus import POSITION_BATCH, MessageProcessor, batch_subscriber, event_subscriber
+from shared.bus import READ_MODEL_BATCH, MessageProcessor, batch_subscriber, event_subscriber
 from shared.events import AlarmLifecycle, PositionReported, UnitStatusChanged, utcnow
 from shared.topics import Topics
 
@@ -32,7 +32,7 @@ def build_router(deps: Deps, topics: Topics, processor: MessageProcessor) -> Kaf
         router,
         topics.patrols_positions,
         group_id=topics.group("notifications-positions"),
-        shape=POSITION_BATCH,
+        shape=READ_MODEL_BATCH,
         description="Keeps the latest position of every unit (read model for nearest-unit search)",
     )
     async def on_positions(message: KafkaMessage) -> None:

@@ -118,13 +118,8 @@ class MongoNotificationRepository:
         upsert collides with the existing _id, which is what 'already newer' looks like)."""
         moves = [
             UpdateOne(
-                {
-                    "_id": fix.unit_id,
-                    "$or": [
-                        {"recorded_at": {"$lt": fix.recorded_at}},
-                        {"recorded_at": {"$exists": False}},  # only its status known so far
-                    ],
-                },
+                # not an `$or` (SecantusDB scans for one): older, or only its status known
+                {"_id": fix.unit_id, "recorded_at": {"$not": {"$gte": fix.recorded_at}}},
                 {
                     "$set": {
                         "lat": fix.lat,
@@ -147,10 +142,7 @@ class MongoNotificationRepository:
                     UpdateOne(
                         {
                             "_id": change.unit_id,
-                            "$or": [
-                                {"status_version": {"$lt": change.version}},
-                                {"status_version": {"$exists": False}},
-                            ],
+                            "status_version": {"$not": {"$gte": change.version}},
                         },
                         {
                             "$set": {

@@ -87,6 +87,8 @@ class OrderRefused(Exception):
 
 
 async def record_positions(*, deps: Deps, fixes: list[PositionReported]) -> None:
+    """Onto the board, and into its stored copy before the batch is committed (the batches
+    are READ_MODEL_BATCH: seconds long, so few writes)."""
     deps.board.move(fixes)
     await deps.repo.upsert_positions(fixes)
 

@@ -13,6 +13,7 @@ from services.patrols.service import Deps
 from services.patrols.tracker import VisitTracker
 from shared.bus import run_every
 from shared.events import utcnow
+from shared.latest import LATEST_FLUSH_S
 from shared.provisioning import load_county
 from shared.settings import Settings
 from shared.web import ServiceKit
@@ -66,6 +67,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             failures,
         )
 
+    async def latest_flush() -> None:
+        """Writes each unit's newest fix (shared.latest)."""
+        await run_every(
+            "latest-positions", LATEST_FLUSH_S, lambda: service.flush_latest(deps=deps), failures
+        )
+
     async def visit_sweep() -> None:
         """Ends the visits of units that fell silent; stores the tracks' newest times."""
         await run_every(
@@ -88,12 +95,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def provision() -> None:
         await repo.ensure_indexes()
         await repo.provision_units(county.units)
+        await service.recover_latest(deps=deps)
 
     return kit.app(
         routers=[api.router],
         deps=deps,
         startup=[provision],
-        background=[status_relay, post_monitor, history_retention, visit_sweep, campaign_relay],
+        background=[
+            status_relay,
+            latest_flush,
+            post_monitor,
+            history_retention,
+            visit_sweep,
+            campaign_relay,
+        ],
         description="Unit terminals: positions (batches), status (rules in services/patrols/"
         "status.py, published on patrols.unit-status), unit state and history.",
     )

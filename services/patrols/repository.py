@@ -49,7 +49,9 @@ class PatrolRepository(Protocol):
 
     async def get_unit(self, unit_id: str) -> UnitState | None: ...
 
-    async def latest_fix_times(self, unit_ids: list[str]) -> dict[str, datetime]: ...
+    async def move_units(self, fixes: list[PositionReported]) -> None: ...
+
+    async def newest_in_history(self, unit_ids: list[str]) -> list[PositionReported]: ...
 
     async def fixes_in_box(
         self,
@@ -260,7 +262,7 @@ class MongoPatrolRepository:
         )
 
     async def record_positions(self, fixes: list[PositionReported]) -> int:
-        """History once per fix; each unit moved to its newest fix. Returns the new fixes."""
+        """History once per fix; returns the new fixes (units move in `move_units`)."""
         history = [
             {"_id": history_key(fix.unit_id, fix.recorded_at), "unit_id": fix.unit_id}
             | {"recorded_at": fix.recorded_at}
@@ -270,16 +272,17 @@ class MongoPatrolRepository:
         duplicates = await tolerating_duplicates(
             self._positions.insert_many(history, ordered=False)
         )
+        return len(fixes) - duplicates
+
+    async def move_units(self, fixes: list[PositionReported]) -> None:
+        """Each unit to its newest fix, unless it holds a newer one. The filter names the
+        `_id` and nothing in an `$or`: SecantusDB scans the collection for an `$or`."""
+        if not fixes:
+            return
         await self._units.bulk_write(
             [
                 UpdateOne(
-                    {
-                        "_id": fix.unit_id,
-                        "$or": [
-                            {"recorded_at": {"$lt": fix.recorded_at}},
-                            {"recorded_at": {"$exists": False}},
-                        ],
-                    },
+                    {"_id": fix.unit_id, "recorded_at": {"$not": {"$gte": fix.recorded_at}}},
                     {
                         "$set": {
                             "lat": fix.lat,
@@ -293,7 +296,25 @@ class MongoPatrolRepository:
             ],
             ordered=False,
         )
-        return len(fixes) - duplicates
+
+    async def newest_in_history(self, unit_ids: list[str]) -> list[PositionReported]:
+        """Each unit's newest stored fix: one backwards range read per unit (history keys)."""
+        found = []
+        for unit_id in unit_ids:
+            doc = await self._positions.find_one(
+                {"_id": {"$gte": history_key(unit_id, None), "$lt": f"{unit_id}}}"}},
+                sort=[("_id", DESCENDING)],
+            )
+            if doc is not None:
+                found.append(
+                    PositionReported(
+                        unit_id=unit_id,
+                        lat=doc["lat"],
+                        lon=doc["lon"],
+                        recorded_at=doc["recorded_at"],
+                    )
+                )
+        return found
 
     async def history(self, unit_id: str, *, since: datetime, until: datetime) -> list[StoredFix]:
         """The unit's fixes in [since, until), oldest first."""
@@ -338,12 +359,6 @@ class MongoPatrolRepository:
             )
             deleted += result.deleted_count
         return deleted
-
-    async def latest_fix_times(self, unit_ids: list[str]) -> dict[str, datetime]:
-        cursor = self._units.find(
-            {"_id": {"$in": unit_ids}, "recorded_at": {"$exists": True}}, {"recorded_at": 1}
-        )
-        return {doc["_id"]: doc["recorded_at"] async for doc in cursor}
 
     async def set_status(self, unit: UnitState, event: UnitStatusChanged) -> bool:
         """Compare-and-set on status_version; the event goes into the unit's outbox in the
@@ -488,6 +503,9 @@ class InMemoryPatrolRepository:
         new = {(f.unit_id, _epoch_ms(f.recorded_at)): f for f in fixes}.keys() - self.fixes.keys()
         for fix in fixes:
             self.fixes[(fix.unit_id, _epoch_ms(fix.recorded_at))] = fix
+        return len(new)
+
+    async def move_units(self, fixes: list[PositionReported]) -> None:
         for fix in newest_per_unit(fixes):
             unit = self.units.get(fix.unit_id)
             if unit is not None and (
@@ -496,7 +514,6 @@ class InMemoryPatrolRepository:
                 self.units[fix.unit_id] = unit.model_copy(
                     update={"lat": fix.lat, "lon": fix.lon, "recorded_at": fix.recorded_at}
                 )
-        return len(new)
 
     async def history(self, unit_id: str, *, since: datetime, until: datetime) -> list[StoredFix]:
         return [
@@ -507,6 +524,13 @@ class InMemoryPatrolRepository:
 
     async def get_unit(self, unit_id: str) -> UnitState | None:
         return self.units.get(unit_id)
+
+    async def newest_in_history(self, unit_ids: list[str]) -> list[PositionReported]:
+        newest: dict[str, PositionReported] = {}
+        for (unit_id, _), fix in sorted(self.fixes.items()):
+            if unit_id in unit_ids:
+                newest[unit_id] = fix
+        return list(newest.values())
 
     async def fixes_in_box(
         self,
@@ -531,13 +555,6 @@ class InMemoryPatrolRepository:
         for key in old:
             del self.fixes[key]
         return len(old)
-
-    async def latest_fix_times(self, unit_ids: list[str]) -> dict[str, datetime]:
-        return {
-            u: self.units[u].recorded_at  # type: ignore[misc]
-            for u in unit_ids
-            if u in self.units and self.units[u].recorded_at is not None
-        }
 
     async def set_status(self, unit: UnitState, event: UnitStatusChanged) -> bool:
         current = self.units[unit.unit_id]

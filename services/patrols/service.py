@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,6 +38,7 @@ from shared.events import (
     stable_id,
 )
 from shared.geo import haversine_m
+from shared.latest import PendingPositions
 from shared.provisioning import County
 from shared.topics import Topics
 
@@ -55,6 +56,7 @@ class Deps:
     history_retention: timedelta = timedelta(days=30)
     publish_timeout_s: float = 2.0
     visits: VisitTracker | None = None  # None: visits not tracked (unit tests without points)
+    latest: PendingPositions = field(default_factory=PendingPositions)
 
 
 MAX_HISTORY_SPAN = timedelta(hours=24)
@@ -121,10 +123,8 @@ async def record_positions(*, deps: Deps, fixes: list[PositionReported]) -> None
     unknown = sorted({fix.unit_id for fix in fixes if deps.county.unit(fix.unit_id) is None})
     if unknown:
         raise ValueError(f"fixes for unknown units {unknown}")
-    latest = await deps.repo.latest_fix_times(sorted({fix.unit_id for fix in fixes}))
-    late = sum(1 for f in fixes if f.unit_id in latest and f.recorded_at < latest[f.unit_id])
-    deps.metrics.fixes_out_of_order.inc(late)
     deps.metrics.fixes_stored.inc(await deps.repo.record_positions(fixes))
+    deps.metrics.fixes_out_of_order.inc(deps.latest.add(fixes))
     if deps.visits is not None:
         await track_visits(deps=deps, tracker=deps.visits, fixes=fixes)
 
@@ -173,7 +173,28 @@ async def prune_history(*, deps: Deps, now: datetime) -> int:
 
 
 async def get(*, deps: Deps, unit_id: str) -> UnitState | None:
-    return await deps.repo.get_unit(unit_id)
+    return await current_unit(deps=deps, unit_id=unit_id)
+
+
+async def current_unit(*, deps: Deps, unit_id: str) -> UnitState | None:
+    """The stored unit, at its newest fix even if that one is not written yet."""
+    unit = await deps.repo.get_unit(unit_id)
+    fix = deps.latest.newest(unit_id)
+    if unit is None or fix is None or (unit.recorded_at and unit.recorded_at >= fix.recorded_at):
+        return unit
+    return unit.model_copy(update={"lat": fix.lat, "lon": fix.lon, "recorded_at": fix.recorded_at})
+
+
+async def flush_latest(*, deps: Deps) -> int:
+    """Write each unit's newest fix noted since the last round (shared.latest)."""
+    return await deps.latest.flush(deps.repo.move_units)
+
+
+async def recover_latest(*, deps: Deps) -> None:
+    """At start-up: a fix stored in history but not yet written to its unit when the process
+    died moves the unit now (the history is written before a batch is committed)."""
+    units = [unit.unit_id for unit in deps.county.units]
+    await deps.repo.move_units(await deps.repo.newest_in_history(units))
 
 
 async def history(*, deps: Deps, unit_id: str, since: datetime, until: datetime) -> list[StoredFix]:
@@ -446,7 +467,7 @@ async def _judge_window(
         window_start=start,
         window_end=end,
     )
-    unit = await deps.repo.get_unit(entry.unit_id)
+    unit = await current_unit(deps=deps, unit_id=entry.unit_id)
     if unit is not None and unit.lat is not None and unit.lon is not None and unit.recorded_at:
         distance = haversine_m(point.lat, point.lon, unit.lat, unit.lon)
         record.last_seen_m = round(distance, 1)

@@ -171,6 +171,14 @@ async def test_position_batch_stored_once_and_unit_moved_to_its_newest_fix(
     await repo.record_positions(list(reversed(batch)))
     await repo.record_positions(batch)  # the same batch again stores nothing new
     await repo.record_positions(batch[:2])
+    (newest,) = await repo.newest_in_history(["U1", "U2"])  # what a restart moves it to
+    assert (newest.unit_id, newest.recorded_at, newest.lat) == (
+        "U1",
+        batch[-1].recorded_at,
+        batch[-1].lat,
+    )
+    await repo.move_units(list(reversed(batch)))
+    await repo.move_units(batch[:2])  # older fixes never move the unit back
     state = await repo.get_unit("U1")
     assert state is not None and state.lat == batch[-1].lat
     assert state.recorded_at == batch[-1].recorded_at
