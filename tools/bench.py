@@ -145,6 +145,20 @@ class PathBench:
             )
             response.raise_for_status()
 
+    async def until_on_board(self, client: httpx.AsyncClient, *, timeout_s: float) -> None:
+        """Every unit on notifications' board (what it ranks from) before the first press."""
+        token = issue_token(self.jwt_secret, sub="bench", role="dispatcher")
+        url = f"{self.stack['notifications'].url}/v1/dispatcher/map"
+        wanted = {u.unit_id for u in self.county.units}
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            response = await client.get(url, headers={"Authorization": f"Bearer {token}"})
+            have = response.json()["units"] if response.status_code == 200 else []
+            if wanted <= {u["unit_id"] for u in have}:
+                return
+            await asyncio.sleep(0.2)
+        raise TimeoutError(f"units not on the board after {timeout_s} s")
+
     async def background_fixes(
         self, client: httpx.AsyncClient, per_s: int, stop: asyncio.Event
     ) -> int:
@@ -285,7 +299,7 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
     limits = httpx.Limits(max_connections=streams + 20)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
         await bench.place_units(client)
-        await asyncio.sleep(2.0)
+        await bench.until_on_board(client, timeout_s=60)
         watcher = asyncio.create_task(bench.watch(client))
         unit_watchers = [
             asyncio.create_task(bench.watch_unit(client, unit.unit_id, args.ack_after_s))
