@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import math
+import multiprocessing
 import statistics
 import time
 import uuid
@@ -115,6 +116,69 @@ async def mongo_insert(url: str, n: int, pace_s: float) -> list[float]:
     return samples
 
 
+async def background_fixes(patrols_url: str, jwt_secret: str, per_s: int, stop: Any) -> int:
+    """Keep `per_s` fixes a second flowing in batches of 10 per unit request."""
+    county = load_county(Settings().county_file)
+    units = county.units
+    tokens = {u.unit_id: issue_token(jwt_secret, sub=u.unit_id, role="unit") for u in units}
+    sent = 0
+    batch = 10
+    interval = batch / per_s
+    i = 0
+    next_at = time.perf_counter()
+    async with httpx.AsyncClient(timeout=30) as client:
+        while not stop.is_set():
+            unit = units[i % len(units)]
+            i += 1
+            base = time.time() - 1
+            fixes = [
+                {
+                    "lat": unit.home_lat,
+                    "lon": unit.home_lon,
+                    "recorded_at": datetime.fromtimestamp(
+                        base - k * 0.001 + i * 1e-6, UTC
+                    ).isoformat(),
+                }
+                for k in range(batch)
+            ]
+            response = await client.post(
+                f"{patrols_url}/v1/units/{unit.unit_id}/positions",
+                json={"fixes": fixes},
+                headers={"Authorization": f"Bearer {tokens[unit.unit_id]}"},
+            )
+            sent += batch if response.status_code == 202 else 0
+            next_at += interval
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+    return sent
+
+
+def _load_process(patrols_url: str, jwt_secret: str, per_s: int, stop: Any, sent: Any) -> None:
+    sent.value = asyncio.run(background_fixes(patrols_url, jwt_secret, per_s, stop))
+
+
+class BackgroundLoad:
+    """The background fixes from a process of their own: on the bench's own event loop they
+    would delay the very streams it times."""
+
+    def __init__(self, patrols_url: str, settings: Settings, per_s: int) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._stop = ctx.Event()
+        self._sent = ctx.Value("q", 0)
+        self._process = ctx.Process(
+            target=_load_process,
+            args=(patrols_url, settings.require_jwt_secret(), per_s, self._stop, self._sent),
+            daemon=True,
+        )
+
+    def start(self) -> None:
+        self._process.start()
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._process.join(timeout=30)
+        return int(self._sent.value)
+
+
 class PathBench:
     """Presses through the running stack, timed until they appear on the dispatcher stream."""
 
@@ -158,44 +222,6 @@ class PathBench:
                 return
             await asyncio.sleep(0.2)
         raise TimeoutError(f"units not on the board after {timeout_s} s")
-
-    async def background_fixes(
-        self, client: httpx.AsyncClient, per_s: int, stop: asyncio.Event
-    ) -> int:
-        """Keep `per_s` fixes a second flowing in batches of 10 per unit request."""
-        sent = 0
-        tokens = {
-            u.unit_id: issue_token(self.jwt_secret, sub=u.unit_id, role="unit")
-            for u in self.county.units
-        }
-        units = self.county.units
-        batch = 10
-        interval = batch / per_s
-        i = 0
-        next_at = time.perf_counter()
-        while not stop.is_set():
-            unit = units[i % len(units)]
-            i += 1
-            base = time.time() - 1
-            fixes = [
-                {
-                    "lat": unit.home_lat,
-                    "lon": unit.home_lon,
-                    "recorded_at": datetime.fromtimestamp(
-                        base - k * 0.001 + i * 1e-6, UTC
-                    ).isoformat(),
-                }
-                for k in range(batch)
-            ]
-            response = await client.post(
-                f"{self.stack['patrols'].url}/v1/units/{unit.unit_id}/positions",
-                json={"fixes": fixes},
-                headers={"Authorization": f"Bearer {tokens[unit.unit_id]}"},
-            )
-            sent += batch if response.status_code == 202 else 0
-            next_at += interval
-            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
-        return sent
 
     async def watch(self, client: httpx.AsyncClient) -> None:
         token = issue_token(self.jwt_secret, sub="bench", role="dispatcher")
@@ -306,11 +332,9 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
             for unit in county.units
         ]
         await asyncio.sleep(0.5)
-        background = (
-            asyncio.create_task(bench.background_fixes(client, args.fixes_per_s, stop))
-            if args.fixes_per_s
-            else None
-        )
+        load = BackgroundLoad(stack["patrols"].url, settings, args.fixes_per_s)
+        if args.fixes_per_s:
+            load.start()
         started = time.perf_counter()
         ingress = await bench.press_all(client, args.alarms, args.interval_ms / 1000)
         try:
@@ -319,7 +343,7 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
             print(f"warning: {args.alarms - len(bench.seen)} alarms not seen within 60 s")
         elapsed = time.perf_counter() - started
         stop.set()
-        fixes_sent = await background if background else 0
+        fixes_sent = await asyncio.to_thread(load.stop) if args.fixes_per_s else 0
         await asyncio.sleep(1.0)  # the last orders
         for task in (watcher, *unit_watchers, *bench.acks):
             task.cancel()

@@ -409,10 +409,12 @@ async def escalate_due(*, deps: Deps, now: datetime) -> int:
 
 
 async def relay(*, deps: Deps, alarm: Alarm) -> None:
-    """Publish the alarm's pending lifecycle events in order, each after its audit record."""
+    """Publish the alarm's pending lifecycle events in order. Each leaves the outbox only
+    once it is both published and in the audit trail; the audit is written after the publish,
+    so it is not a round trip between the transition and the dispatchers."""
     for event in alarm.outbox:
-        await deps.repo.append_audit(event)
         await deps.publisher.publish(deps.topics.alarms_lifecycle, str(alarm.alarm_id), event)
+        await deps.repo.append_audit(event)
         await deps.repo.pull_outbox(alarm.alarm_id, event.event_id)
 
 
