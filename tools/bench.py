@@ -320,7 +320,6 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
     county = load_county(settings.county_file)
     seed = settings.device_key_seed.get_secret_value() if settings.device_key_seed else ""
     bench = PathBench(stack, county, settings.require_jwt_secret(), seed)
-    stop = asyncio.Event()
     streams = len(county.units) + 1
     limits = httpx.Limits(max_connections=streams + 20)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
@@ -342,7 +341,6 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
         except TimeoutError:
             print(f"warning: {args.alarms - len(bench.seen)} alarms not seen within 60 s")
         elapsed = time.perf_counter() - started
-        stop.set()
         fixes_sent = await asyncio.to_thread(load.stop) if args.fixes_per_s else 0
         await asyncio.sleep(1.0)  # the last orders
         for task in (watcher, *unit_watchers, *bench.acks):
