@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.remote.webdriver import WebDriver
 
 from tests.conftest import Namespace, drop_namespace, new_namespace
+from tests.e2e.chromium import headless_chromium
 from tools.stack import SERVICES, Stack
 
 
@@ -46,3 +48,10 @@ def stack(
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    """One headless Chromium per module (tests that use it are marked needs_chromium)."""
+    with headless_chromium() as driver:
+        yield driver

@@ -4,14 +4,10 @@ change, and see the school on the map."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
@@ -19,17 +15,13 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from shared.users import add_user
 from tests.conftest import Namespace
+from tests.e2e.chromium import needs_chromium
 from tests.helpers import post_press, press_body
 from tools.stack import Stack
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 PASSWORD = "a-dispatcher-password-for-the-test"
 
-pytestmark = pytest.mark.skipif(
-    not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
-    reason="Debian's chromium and chromium-driver are missing: run `make chromium`",
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -48,20 +40,6 @@ def stack_overrides(users_file: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def stack_services() -> tuple[str, ...]:
     return ("alarms", "notifications")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def wait(browser: WebDriver, seconds: float = 20) -> WebDriverWait[WebDriver]:

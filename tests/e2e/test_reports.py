@@ -7,17 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import yaml
 from aiokafka import AIOKafkaProducer
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
@@ -26,6 +21,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from shared.events import ActivityRecorded, Event
 from shared.users import add_user
 from tests.conftest import KAFKA_BOOTSTRAP, Namespace
+from tests.e2e.chromium import needs_chromium
 from tests.helpers import read_topic, wait_for
 from tests.reports_fixture import (
     ACTIVITIES,
@@ -41,8 +37,6 @@ from tests.reports_fixture import (
 )
 from tools.stack import Stack
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 PASSWORD = "a-supervisor-password-for-the-test"
 SEPTEMBER = {"since": DAY.isoformat(), "until": UNTIL.isoformat()}
 SENTENCE = "3 campaigns, 7 violations, 3 schools, 3 sessions, 2,000 letters"
@@ -169,33 +163,13 @@ async def test_every_figure_arrives_exactly_once_across_a_kill(
     assert "violation_id: Field required" in dead[0]["error"]
 
 
-pytestmark_browser = pytest.mark.skipif(
-    not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
-    reason="Debian's chromium and chromium-driver are missing: run `make chromium`",
-)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
 def bar(browser: WebDriver, chart: str, label: str) -> tuple[str, str]:
     element = browser.find_element(By.CSS_SELECTOR, f'#{chart} g.bar[data-label="{label}"]')
     value = element.get_attribute("data-value") or ""
     return value, element.find_element(By.CSS_SELECTOR, "text.value").text
 
 
-@pytestmark_browser
+@needs_chromium
 def test_the_dashboard_draws_the_figures_and_the_report_prints_them(
     stack: Stack, browser: WebDriver
 ) -> None:
