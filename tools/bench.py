@@ -7,7 +7,9 @@ FOLD_WINDOW_S=0), places every unit and opens its order stream, then presses `--
 buttons one after another and times press → dispatcher stream (SSE), press → the first unit's
 order (SSE), and press → 202. Units acknowledge their orders `--ack-after-s` later.
 The floor is measured in the same run on the same servers: a bare aiokafka produce→consume
-round trip (acks=all) and a bare MongoDB insert. Optional background load: `--fixes-per-s`.
+round trip (acks=all) and a bare MongoDB insert. Optional background load: `--fixes-per-s`,
+from a process of its own, which also times a bare MongoDB insert every 50 ms while the
+presses run ("MongoDB insert during the run").
 Prints a table and writes .local/bench/latest.json. A benchmark, not a test: it asserts nothing.
 """
 
@@ -152,8 +154,36 @@ async def background_fixes(patrols_url: str, jwt_secret: str, per_s: int, stop: 
     return sent
 
 
-def _load_process(patrols_url: str, jwt_secret: str, per_s: int, stop: Any, sent: Any) -> None:
-    sent.value = asyncio.run(background_fixes(patrols_url, jwt_secret, per_s, stop))
+async def mongo_probe(url: str, stop: Any, pace_s: float = 0.05) -> list[float]:
+    """A bare insert_one every `pace_s` while the presses run: the database's own latency
+    under the same load, beside which the path's figures can be read."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url)
+    db_name = f"bench_probe_{uuid.uuid4().hex[:8]}"
+    samples: list[float] = []
+    try:
+        collection = client[db_name]["probe"]
+        while not stop.is_set():
+            started = time.perf_counter()
+            await collection.insert_one({"at": datetime.now(UTC)})
+            samples.append(time.perf_counter() - started)
+            await asyncio.sleep(pace_s)
+    finally:
+        await client.drop_database(db_name)
+        await client.close()
+    return samples
+
+
+async def _load(patrols_url: str, mongodb_url: str, jwt_secret: str, per_s: int, stop: Any) -> Any:
+    return await asyncio.gather(
+        background_fixes(patrols_url, jwt_secret, per_s, stop), mongo_probe(mongodb_url, stop)
+    )
+
+
+def _load_process(
+    patrols_url: str, mongodb_url: str, jwt_secret: str, per_s: int, stop: Any, out: Any
+) -> None:
+    sent, probe = asyncio.run(_load(patrols_url, mongodb_url, jwt_secret, per_s, stop))
+    out.put((sent, probe))
 
 
 class BackgroundLoad:
@@ -163,20 +193,21 @@ class BackgroundLoad:
     def __init__(self, patrols_url: str, settings: Settings, per_s: int) -> None:
         ctx = multiprocessing.get_context("spawn")
         self._stop = ctx.Event()
-        self._sent = ctx.Value("q", 0)
+        self._out = ctx.Queue()
+        args = (patrols_url, settings.mongodb_url, settings.require_jwt_secret(), per_s)
         self._process = ctx.Process(
-            target=_load_process,
-            args=(patrols_url, settings.require_jwt_secret(), per_s, self._stop, self._sent),
-            daemon=True,
+            target=_load_process, args=(*args, self._stop, self._out), daemon=True
         )
 
     def start(self) -> None:
         self._process.start()
 
-    def stop(self) -> int:
+    def stop(self) -> tuple[int, list[float]]:
+        """Fixes accepted, and the database probe's samples (seconds)."""
         self._stop.set()
+        sent, probe = self._out.get(timeout=60)
         self._process.join(timeout=30)
-        return int(self._sent.value)
+        return int(sent), list(probe)
 
 
 class PathBench:
@@ -341,7 +372,7 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
         except TimeoutError:
             print(f"warning: {args.alarms - len(bench.seen)} alarms not seen within 60 s")
         elapsed = time.perf_counter() - started
-        fixes_sent = await asyncio.to_thread(load.stop) if args.fixes_per_s else 0
+        fixes_sent, probe = await asyncio.to_thread(load.stop) if args.fixes_per_s else (0, [])
         await asyncio.sleep(1.0)  # the last orders
         for task in (watcher, *unit_watchers, *bench.acks):
             task.cancel()
@@ -352,6 +383,7 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
         "press_to_202": percentiles(ingress),
         **{name: percentiles(samples) for name, samples in bench.stages().items()},
         "background_fixes_per_s": round(fixes_sent / elapsed, 1) if fixes_sent else 0,
+        "mongo_insert_under_load": percentiles(probe),
         "missing": args.alarms - len(bench.seen),
     }
 
@@ -366,6 +398,8 @@ def table(result: dict[str, Any]) -> str:
         ("floor: Kafka produce→consume", result["floor"]["kafka_round_trip"]),
         ("floor: MongoDB insert", result["floor"]["mongo_insert"]),
     ]
+    if result["path"]["mongo_insert_under_load"]["n"]:
+        rows.append(("MongoDB insert during the run", result["path"]["mongo_insert_under_load"]))
     lines = [f"{'':32}{'n':>6}{'p50':>9}{'p90':>9}{'p99':>9}{'p99.9':>9}{'max':>9}  (ms)"]
     for label, p in rows:
         lines.append(
