@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Callable
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Request
@@ -9,9 +12,14 @@ from prometheus_client import CollectorRegistry, Counter
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.auth import issue_token
+from shared.ratelimit import TokenBuckets
 from shared.users import UserDirectory
 
 TOKEN_TTL_S = 12 * 3600
+FAILURES_PER_USER = 5
+USER_REFILL_S = 30.0
+FAILURES_PER_CLIENT = 20
+CLIENT_REFILL_S = 3.0
 
 
 class SignIn(BaseModel):
@@ -28,9 +36,19 @@ class SignedIn(BaseModel):
     expires_in: int
 
 
-def sign_in_router(users: UserDirectory, registry: CollectorRegistry) -> APIRouter:
-    """`POST /v1/auth/token` against the users file; counts sign-ins by result."""
+def sign_in_router(
+    users: UserDirectory,
+    registry: CollectorRegistry,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+) -> APIRouter:
+    """`POST /v1/auth/token` against the users file; counts sign-ins by result. Wrong
+    passwords are throttled per user name and per client address (FAILURES_PER_USER, then one
+    every USER_REFILL_S; FAILURES_PER_CLIENT, then one every CLIENT_REFILL_S): 429 with
+    Retry-After, before the password is even checked."""
     router = APIRouter(tags=["sign-in"])
+    per_user = TokenBuckets(burst=FAILURES_PER_USER, refill_s=USER_REFILL_S)
+    per_client = TokenBuckets(burst=FAILURES_PER_CLIENT, refill_s=CLIENT_REFILL_S)
     sign_ins = Counter(
         "safecampus_sign_ins_total",
         "Sign-ins to the web pages, by result",
@@ -42,11 +60,27 @@ def sign_in_router(users: UserDirectory, registry: CollectorRegistry) -> APIRout
         "/v1/auth/token",
         response_model=SignedIn,
         summary="Sign in (dispatchers, supervisors, admins): a bearer token for every service",
-        responses={401: {"description": "unknown user or wrong password"}},
+        responses={
+            401: {"description": "unknown user or wrong password"},
+            429: {"description": "too many wrong passwords for this user or client"},
+        },
     )
     async def sign_in(request: Request, body: SignIn) -> SignedIn:
+        now = clock()
+        user_key = body.username.casefold()
+        client_key = request.client.host if request.client else "?"
+        wait = max(per_user.peek(user_key, now), per_client.peek(client_key, now))
+        if wait > 0:
+            sign_ins.labels("throttled").inc()
+            raise HTTPException(
+                429,
+                "too many wrong passwords: try again later",
+                headers={"Retry-After": str(math.ceil(wait))},
+            )
         principal = users.verify(body.username, body.password)
         if principal is None:
+            per_user.take(user_key, now)
+            per_client.take(client_key, now)
             sign_ins.labels("refused").inc()
             raise HTTPException(401, "unknown user or wrong password")
         sign_ins.labels("ok").inc()

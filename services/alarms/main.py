@@ -10,12 +10,12 @@ from services.alarms import api, handlers, service
 from services.alarms.journal import PressJournal
 from services.alarms.lifecycle import Timers
 from services.alarms.metrics import AlarmMetrics
-from services.alarms.ratelimit import TokenBuckets
 from services.alarms.repository import MongoAlarmRepository
 from services.alarms.service import Deps, trusted_devices
 from shared.bus import run_every
 from shared.events import utcnow
 from shared.provisioning import device_secrets, load_county
+from shared.ratelimit import TokenBuckets
 from shared.settings import Settings
 from shared.web import ServiceKit
 

@@ -25,11 +25,11 @@ from services.alarms.models import (
     PressRequest,
     TrustedDevice,
 )
-from services.alarms.ratelimit import TokenBuckets
 from services.alarms.repository import AlarmFilter, AlarmRepository
 from shared.bus import Publisher
 from shared.events import AlarmCommand, AlarmLifecycle, AlarmPressed, stable_id
 from shared.provisioning import County
+from shared.ratelimit import TokenBuckets
 from shared.signing import DeviceAuthError, verify_device
 from shared.topics import Topics
 
