@@ -4,6 +4,7 @@ change, and see the school on the map."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
@@ -14,9 +15,9 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from shared.users import add_user
-from tests.conftest import Namespace
+from tests.conftest import KAFKA_BOOTSTRAP, Namespace
 from tests.e2e.chromium import needs_chromium
-from tests.helpers import post_press, press_body
+from tests.helpers import post_press, press_body, read_topic
 from tools.stack import Stack
 
 PASSWORD = "a-dispatcher-password-for-the-test"
@@ -95,3 +96,27 @@ async def test_sign_in_see_a_press_live_acknowledge_it_and_see_it_change(
 
     browser.find_element(By.CSS_SELECTOR, f'{row} button[data-action="acknowledge"]').click()
     wait(browser).until(ec.text_to_be_present_in_element((By.ID, "message"), "refused (409)"))
+
+    lifecycle = await read_topic(KAFKA_BOOTSTRAP, ns.topics.alarms_lifecycle)
+    (acked,) = [e for e in lifecycle if e["alarm_id"] == alarm_id and e["state"] == "acknowledged"]
+    assert acked["actor"] == "wang.dispatcher" and acked["command_id"], "the click's command id"
+
+
+async def test_a_click_while_the_alarms_service_is_down_is_applied_once_it_is_back(
+    stack: Stack, e2e_namespace: Namespace, browser: WebDriver
+) -> None:
+    """Runs after the test above, on its page: the alarm is acknowledged and open."""
+    ns = e2e_namespace
+    row = "tr.open[data-state='acknowledged']"
+    alarm_id = browser.find_element(By.CSS_SELECTOR, row).get_attribute("data-alarm")
+    alarms = stack["alarms"]
+    alarms.kill()
+    browser.find_element(By.CSS_SELECTOR, f'{row} button[data-action="resolve"]').click()
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "message"), "trying again"))
+    alarms.start()
+    await asyncio.to_thread(alarms.wait_ready)
+    finals = ("resolve: applied", "resolve: sent, not applied yet")
+    wait(browser, 40).until(lambda b: b.find_element(By.ID, "message").text in finals)
+    lifecycle = await read_topic(KAFKA_BOOTSTRAP, ns.topics.alarms_lifecycle)
+    resolved = [e for e in lifecycle if e["alarm_id"] == alarm_id and e["state"] == "resolved"]
+    assert len(resolved) == 1, "the click was applied once"
