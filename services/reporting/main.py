@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         publisher=kit.publisher,
         topics=kit.topics,
         max_future_skew_s=kit.settings.max_future_skew_s,
+        publish_timeout_s=kit.settings.publish_timeout_s,
     )
     kit.subscribe(lambda processor: handlers.build_router(deps, kit.topics, processor))
     return kit.app(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -56,6 +57,7 @@ class Deps:
     publisher: Publisher = field(default_factory=RecordingPublisher)
     topics: Topics = field(default_factory=Topics)
     max_future_skew_s: float = 300.0
+    publish_timeout_s: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,8 @@ async def create_activity(
         activity=request.activity,
         notes=request.notes,
     )
-    await deps.publisher.publish(deps.topics.activities_recorded, request.school_id, event)
+    async with asyncio.timeout(deps.publish_timeout_s):  # no broker: 503, the form is resent
+        await deps.publisher.publish(deps.topics.activities_recorded, request.school_id, event)
     return event
 
 

@@ -143,3 +143,30 @@ async def test_the_pages_are_served_without_data(client: httpx.AsyncClient) -> N
     for path in ("/dashboard", "/report"):
         page = await client.get(path)
         assert page.status_code == 200 and "/v1/auth/token" in page.text
+
+
+async def test_an_activity_the_broker_does_not_take_in_time_is_not_accepted() -> None:
+    """No broker acknowledgement within PUBLISH_TIMEOUT_S: TimeoutError, which every service
+    answers 503 with Retry-After (shared.web); nothing was recorded, the form is resent."""
+    import asyncio
+
+    from services.reporting import service
+    from services.reporting.models import ActivityRequest
+    from services.reporting.repository import InMemoryReportingRepository
+    from shared.bus import RecordingPublisher
+    from shared.provisioning import load_county
+    from shared.settings import ROOT
+
+    class Stuck(RecordingPublisher):
+        async def publish(self, topic: str, key: str, event: object) -> None:  # type: ignore[override]
+            await asyncio.sleep(10)
+
+    deps = service.Deps(
+        repo=InMemoryReportingRepository(),
+        county=load_county(ROOT / "deploy" / "county.yaml"),
+        publisher=Stuck(),
+        publish_timeout_s=0.05,
+    )
+    request = ActivityRequest.model_validate(inspection())
+    with pytest.raises(TimeoutError):
+        await service.create_activity(deps=deps, request=request, actor="li", now=datetime.now(UTC))
