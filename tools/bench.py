@@ -99,18 +99,23 @@ async def kafka_round_trip(bootstrap: str, n: int, pace_s: float) -> list[float]
     return samples
 
 
-async def mongo_insert(url: str, n: int, pace_s: float) -> list[float]:
-    """Bare insert_one, one every pace_s (paced like the presses: idle gaps cost time too)."""
+async def mongo_insert(
+    url: str, n: int | None, pace_s: float, *, stop: Any = None, warm_up: int = 10
+) -> list[float]:
+    """Bare insert_one, one every pace_s (paced like the presses: idle gaps cost time too):
+    `n` of them after `warm_up`, or until `stop` is set."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url)
     db_name = f"bench_floor_{uuid.uuid4().hex[:8]}"
     samples: list[float] = []
     try:
         collection = client[db_name]["floor"]
-        for i in range(n + 10):
+        i = 0
+        while (stop is None or not stop.is_set()) and (n is None or i < n + warm_up):
             started = time.perf_counter()
             await collection.insert_one({"i": i, "at": datetime.now(UTC)})
-            if i >= 10:
+            if i >= warm_up:
                 samples.append(time.perf_counter() - started)
+            i += 1
             await asyncio.sleep(pace_s)
     finally:
         await client.drop_database(db_name)
@@ -154,28 +159,11 @@ async def background_fixes(patrols_url: str, jwt_secret: str, per_s: int, stop: 
     return sent
 
 
-async def mongo_probe(url: str, stop: Any, pace_s: float = 0.05) -> list[float]:
-    """A bare insert_one every `pace_s` while the presses run: the database's own latency
-    under the same load, beside which the path's figures can be read."""
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url)
-    db_name = f"bench_probe_{uuid.uuid4().hex[:8]}"
-    samples: list[float] = []
-    try:
-        collection = client[db_name]["probe"]
-        while not stop.is_set():
-            started = time.perf_counter()
-            await collection.insert_one({"at": datetime.now(UTC)})
-            samples.append(time.perf_counter() - started)
-            await asyncio.sleep(pace_s)
-    finally:
-        await client.drop_database(db_name)
-        await client.close()
-    return samples
-
-
 async def _load(patrols_url: str, mongodb_url: str, jwt_secret: str, per_s: int, stop: Any) -> Any:
     return await asyncio.gather(
-        background_fixes(patrols_url, jwt_secret, per_s, stop), mongo_probe(mongodb_url, stop)
+        background_fixes(patrols_url, jwt_secret, per_s, stop),
+        # the database's own latency under the same load, to read the path's figures by
+        mongo_insert(mongodb_url, None, 0.05, stop=stop, warm_up=0),
     )
 
 
