@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -15,6 +15,8 @@ from pymongo.errors import BulkWriteError
 from shared.settings import Settings
 
 Document = dict[str, Any]
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the lower end of "any time" in a range query
 
 
 def make_client(settings: Settings, *, app_name: str) -> AsyncMongoClient[Document]:

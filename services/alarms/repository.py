@@ -18,7 +18,7 @@ from pymongo.errors import DuplicateKeyError
 from services.alarms.lifecycle import OPEN
 from services.alarms.models import Alarm, CommandResult, PressRecord
 from shared.events import AlarmLifecycle, AlarmPressed
-from shared.mongo import Document, bson_value, to_document
+from shared.mongo import EPOCH, Document, bson_value, to_document
 
 
 @dataclass(frozen=True)
@@ -82,9 +82,6 @@ class AlarmRepository(Protocol):
     async def save_result(self, result: CommandResult) -> None: ...
 
     async def result(self, command_id: uuid.UUID) -> CommandResult | None: ...
-
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class MongoAlarmRepository:

@@ -182,9 +182,7 @@ async def _add_to_feed(
         assigned_unit=event.assigned_unit,
         devices=event.devices or [event.device_id],
     )
-    if await deps.repo.insert_feed(entry):
-        deps.hub.publish(entry)
-        deps.metrics.feed_entries.labels(event.state).inc()
+    if await _push_feed(deps=deps, entry=entry, label=event.state):
         if searched and event.received_at is not None:
             deps.metrics.raised_to_dispatcher.observe(
                 (utcnow() - event.received_at).total_seconds()
@@ -333,9 +331,16 @@ async def _next_unit(*, deps: Deps, order: Order, now: datetime) -> None:
             "nearest_units": order.next_units,
         }
     )
-    if await deps.repo.insert_feed(warning):
-        deps.hub.publish(warning)
-        deps.metrics.feed_entries.labels("passed_over").inc()
+    await _push_feed(deps=deps, entry=warning, label="passed_over")
+
+
+async def _push_feed(*, deps: Deps, entry: FeedEntry, label: str) -> bool:
+    """Store a feed entry once and, if it is new, push it to the live streams."""
+    if not await deps.repo.insert_feed(entry):
+        return False
+    deps.hub.publish(entry)
+    deps.metrics.feed_entries.labels(label).inc()
+    return True
 
 
 async def _close_orders(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> None:

@@ -27,7 +27,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     kit = ServiceKit.create(NAME, settings or Settings())
     county = load_county(kit.settings.county_file)
     repo = MongoPatrolRepository(kit.database)
-    tracker = VisitTracker(county.patrol_points)
     deps = Deps(
         repo=repo,
         publisher=kit.publisher,
@@ -39,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         post_fresh=timedelta(seconds=kit.settings.post_fresh_s),
         history_retention=timedelta(days=kit.settings.position_history_days),
         publish_timeout_s=kit.settings.publish_timeout_s,
-        visits=tracker,
+        visits=VisitTracker(county.patrol_points),
     )
     kit.subscribe(lambda processor: handlers.build_router(deps, processor))
 
@@ -78,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_every(
             "visit-sweep",
             VISIT_SWEEP_S,
-            lambda: service.sweep_visits(deps=deps, tracker=tracker, now=utcnow()),
+            lambda: service.sweep_visits(deps=deps, now=utcnow()),
             failures,
         )
 

@@ -32,7 +32,13 @@ from shared.events import (
     newest_per_unit,
 )
 from shared.geo import geojson_point
-from shared.mongo import GEO_INDEX_OPTIONS, Document, to_document, tolerating_duplicates
+from shared.mongo import (
+    EPOCH,
+    GEO_INDEX_OPTIONS,
+    Document,
+    to_document,
+    tolerating_duplicates,
+)
 from shared.provisioning import Unit
 
 
@@ -177,9 +183,6 @@ def _micros(moment: datetime) -> int:
 
 def _from_micros(value: int) -> datetime:
     return EPOCH + timedelta(microseconds=value)
-
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def track_document(track: UnitTrack) -> Document:

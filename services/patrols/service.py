@@ -55,7 +55,7 @@ class Deps:
     post_fresh: timedelta = timedelta(minutes=2)
     history_retention: timedelta = timedelta(days=30)
     publish_timeout_s: float = 2.0
-    visits: VisitTracker | None = None  # None: visits not tracked (unit tests without points)
+    visits: VisitTracker = field(default_factory=lambda: VisitTracker([]))
     latest: PendingPositions = field(default_factory=PendingPositions)
 
 
@@ -125,14 +125,14 @@ async def record_positions(*, deps: Deps, fixes: list[PositionReported]) -> None
         raise ValueError(f"fixes for unknown units {unknown}")
     deps.metrics.fixes_stored.inc(await deps.repo.record_positions(fixes))
     deps.metrics.fixes_out_of_order.inc(deps.latest.add(fixes))
-    if deps.visits is not None:
-        await track_visits(deps=deps, tracker=deps.visits, fixes=fixes)
+    await track_visits(deps=deps, fixes=fixes)
 
 
-async def track_visits(*, deps: Deps, tracker: VisitTracker, fixes: list[PositionReported]) -> None:
+async def track_visits(*, deps: Deps, fixes: list[PositionReported]) -> None:
     """Fold fixes into the live visits; visits that ended are published on patrols.visits
     and the tracks that began or ended a visit are stored, both before the batch's offsets
     are committed (a redelivery finds them, and publishes the same visit ids again)."""
+    tracker = deps.visits
     async with tracker.lock:
         unknown = sorted({f.unit_id for f in fixes if not tracker.knows(f.unit_id)})
         if unknown:  # first sight since start-up or a rebalance: from the stored tracks
@@ -142,8 +142,9 @@ async def track_visits(*, deps: Deps, tracker: VisitTracker, fixes: list[Positio
         await _settle(deps, tracker, tracker.step(fixes))
 
 
-async def sweep_visits(*, deps: Deps, tracker: VisitTracker, now: datetime) -> int:
+async def sweep_visits(*, deps: Deps, now: datetime) -> int:
     """End the visits of units silent for 5 min; store the other tracks' newest times."""
+    tracker = deps.visits
     async with tracker.lock:
         step = tracker.sweep(now)
         await _settle(deps, tracker, step)

@@ -23,6 +23,7 @@ from services.reporting.models import (
     IntervalFigures,
     OutreachReport,
     OutreachRow,
+    ResponseTimes,
     ViolationRow,
     ViolationsReport,
 )
@@ -298,6 +299,11 @@ def sentence(summary_counts: dict[str, int]) -> str:
         n = summary_counts[field]
         parts.append(f"{n:,} {noun}{'' if n == 1 else 's'}")
     return ", ".join(parts)
+
+
+def response_times_report(facts: Sequence[AlarmFact]) -> ResponseTimes:
+    """The response-time figures, and how many tests and drills were left out of them."""
+    return ResponseTimes(intervals=response_times(facts), tests_excluded=sum(f.test for f in facts))
 
 
 def to_csv(model: type[BaseModel], rows: Sequence[BaseModel]) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 
+from services.reporting import figures
 from services.reporting.models import Overview
 
 BAR_HEIGHT = 22
@@ -75,7 +76,7 @@ def charts(overview: Overview) -> list[str]:
     alarms: Counter[str] = Counter()
     for row in overview.alarms:
         alarms[row.kind] += row.alarms
-    posts = {w: [r for r in overview.guard_posts if r.window == w] for w in WINDOWS}
+    posts = {w: [r for r in overview.guard_posts if r.window == w] for w in figures.WINDOWS}
     return [
         bar_chart(
             "chart-response",
@@ -124,9 +125,6 @@ def charts(overview: Overview) -> list[str]:
             [Bar(row.topic, row.sessions, str(row.sessions)) for row in overview.outreach.by_topic],
         ),
     ]
-
-
-WINDOWS = ("morning", "noon", "afternoon")
 
 
 def _tiles(overview: Overview) -> str:

@@ -127,13 +127,14 @@ class FactFilter:
 CLOSED_STATES = ("resolved", "cancelled")
 
 
-def _window(since: datetime | None, until: datetime | None) -> Document:
+def _window(field: str, since: datetime | None, until: datetime | None) -> Document:
+    """`field` in [since, until); either end may be open."""
     bounds: Document = {}
     if since is not None:
         bounds["$gte"] = since
     if until is not None:
         bounds["$lt"] = until
-    return {"raised_at": bounds} if bounds else {}
+    return {field: bounds} if bounds else {}
 
 
 class MongoReportingRepository:
@@ -157,14 +158,7 @@ class MongoReportingRepository:
         )
 
     async def records(self, kind: RecordKind[R], query: RecordFilter) -> list[R]:
-        match: Document = {}
-        bounds: Document = {}
-        if query.since is not None:
-            bounds["$gte"] = query.since
-        if query.until is not None:
-            bounds["$lt"] = query.until
-        if bounds:
-            match[kind.time_field] = bounds
+        match = _window(kind.time_field, query.since, query.until)
         if query.school_ids is not None:
             match["school_id"] = {"$in": sorted(query.school_ids)}
         if query.kind is not None:
@@ -199,7 +193,7 @@ class MongoReportingRepository:
     async def alarms_by_school(
         self, *, since: datetime | None, until: datetime | None, township: str | None
     ) -> list[SchoolAlarmCount]:
-        match = _window(since, until) | ({"township": township} if township else {})
+        match = _window("raised_at", since, until) | ({"township": township} if township else {})
         match.setdefault("raised_at", {"$exists": True})
         pipeline: list[Document] = [
             {"$match": match},
@@ -227,7 +221,7 @@ class MongoReportingRepository:
         ]
 
     async def alarm_facts(self, query: FactFilter) -> list[AlarmFact]:
-        match = _window(query.since, query.until)
+        match = _window("raised_at", query.since, query.until)
         match.setdefault("raised_at", {"$exists": True})
         for field in ("township", "school_id", "kind"):
             if getattr(query, field) is not None:

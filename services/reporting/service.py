@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from services.reporting import figures
@@ -32,7 +32,7 @@ from services.reporting.repository import (
     RecordFilter,
     ReportingRepository,
 )
-from shared.bus import Publisher, RecordingPublisher
+from shared.bus import Publisher
 from shared.errors import InvalidInput, field_error
 from shared.events import (
     ActivityRecorded,
@@ -53,9 +53,9 @@ EMPTY_COUNTY = County(name="", schools=[], devices=[], units=[])
 @dataclass(frozen=True)
 class Deps:
     repo: ReportingRepository
+    publisher: Publisher
+    topics: Topics
     county: County = EMPTY_COUNTY
-    publisher: Publisher = field(default_factory=RecordingPublisher)
-    topics: Topics = field(default_factory=Topics)
     max_future_skew_s: float = 300.0
     publish_timeout_s: float = 2.0
 
@@ -191,10 +191,7 @@ async def alarms_by_school(
 async def response_times(*, deps: Deps, scope: Scope) -> ResponseTimes:
     """Press → acknowledged / unit assigned / on scene / resolved, percentiles over the real
     alarms raised in the period; tests and drills are counted apart, never in the figures."""
-    facts = await deps.repo.alarm_facts(_fact_filter(deps, scope))
-    return ResponseTimes(
-        intervals=figures.response_times(facts), tests_excluded=sum(f.test for f in facts)
-    )
+    return figures.response_times_report(await deps.repo.alarm_facts(_fact_filter(deps, scope)))
 
 
 async def alarm_outcomes(*, deps: Deps, scope: Scope) -> list[AlarmOutcomeRow]:
@@ -255,9 +252,7 @@ async def overview(*, deps: Deps, scope: Scope) -> Overview:
     school_ids = _check(deps, whole)
     facts = await deps.repo.alarm_facts(_fact_filter(deps, whole))
     activities = await deps.repo.records(ACTIVITIES, _record_filter(deps, whole))
-    times = ResponseTimes(
-        intervals=figures.response_times(facts), tests_excluded=sum(f.test for f in facts)
-    )
+    times = figures.response_times_report(facts)
     found = await violations(deps=deps, scope=whole)
     posts = await guard_posts(deps=deps, scope=whole)
     covered = await coverage(deps=deps, scope=whole)

@@ -13,9 +13,11 @@ from services.notifications.board import UnitBoard
 from services.notifications.repository import MongoNotificationRepository
 from services.patrols.repository import MongoPatrolRepository
 from services.reporting.repository import MongoReportingRepository
+from shared.bus import RecordingPublisher
 from shared.events import AlarmLifecycle, AlarmPressed, PositionReported, SchoolRef, stable_id
 from shared.mongo import GEO_INDEX_OPTIONS
 from shared.provisioning import Unit
+from shared.topics import Topics
 from tests.conftest import Namespace
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -473,13 +475,18 @@ async def test_every_report_replays_from_scratch_to_the_same_figures_on_the_serv
     async def replay(db_name: str, events: list[Any]) -> Overview:
         repo = MongoReportingRepository(mongo[db_name])
         await repo.ensure_indexes()
-        deps = Deps(repo=repo, county=COUNTY)
+        deps = Deps(publisher=RecordingPublisher(), topics=Topics(), repo=repo, county=COUNTY)
         await feed(deps, events)
         return await service.overview(deps=deps, scope=september)
 
     once = await replay(f"{namespace.db_prefix}reports", EVERYTHING)
     again = await replay(f"{namespace.db_prefix}reports2", list(reversed(EVERYTHING)) + EVERYTHING)
-    in_memory = Deps(repo=InMemoryReportingRepository(), county=COUNTY)
+    in_memory = Deps(
+        publisher=RecordingPublisher(),
+        topics=Topics(),
+        repo=InMemoryReportingRepository(),
+        county=COUNTY,
+    )
     await feed(in_memory, EVERYTHING)
     assert once == again == await service.overview(deps=in_memory, scope=september)
     assert (
@@ -487,7 +494,10 @@ async def test_every_report_replays_from_scratch_to_the_same_figures_on_the_serv
     )
     t1 = Scope(since=DAY, until=UNTIL, township="T1", kind="speeding")
     deps = Deps(
-        repo=MongoReportingRepository(mongo[f"{namespace.db_prefix}reports"]), county=COUNTY
+        publisher=RecordingPublisher(),
+        topics=Topics(),
+        repo=MongoReportingRepository(mongo[f"{namespace.db_prefix}reports"]),
+        county=COUNTY,
     )
     assert (await service.violations(deps=deps, scope=t1)).total == 3
     inspections = await service.get_activities(deps=deps, scope=Scope(kind="inspection"))

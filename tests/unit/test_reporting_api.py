@@ -156,12 +156,14 @@ async def test_an_activity_the_broker_does_not_take_in_time_is_not_accepted() ->
     from shared.bus import RecordingPublisher
     from shared.provisioning import load_county
     from shared.settings import ROOT
+    from shared.topics import Topics
 
     class Stuck(RecordingPublisher):
         async def publish(self, topic: str, key: str, event: object) -> None:  # type: ignore[override]
             await asyncio.sleep(10)
 
     deps = service.Deps(
+        topics=Topics(),
         repo=InMemoryReportingRepository(),
         county=load_county(ROOT / "deploy" / "county.yaml"),
         publisher=Stuck(),

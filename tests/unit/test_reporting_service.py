@@ -5,7 +5,9 @@ import pytest
 from services.reporting import service
 from services.reporting.repository import InMemoryReportingRepository
 from services.reporting.service import Deps
+from shared.bus import RecordingPublisher
 from shared.events import AlarmLifecycle, SchoolRef, stable_id
+from shared.topics import Topics
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -27,7 +29,7 @@ def raised(alarm: str, school: str, *, test: bool = False, at: datetime = T0) ->
 
 
 async def test_tests_and_drills_are_counted_apart_and_replays_change_nothing() -> None:
-    deps = Deps(repo=InMemoryReportingRepository())
+    deps = Deps(publisher=RecordingPublisher(), topics=Topics(), repo=InMemoryReportingRepository())
     events = [raised("a", "S1"), raised("b", "S1", test=True), raised("c", "S2")]
     for event in events + events:
         await service.record_alarm(deps=deps, event=event)
@@ -36,7 +38,7 @@ async def test_tests_and_drills_are_counted_apart_and_replays_change_nothing() -
 
 
 async def test_period_filter_is_inclusive_exclusive() -> None:
-    deps = Deps(repo=InMemoryReportingRepository())
+    deps = Deps(publisher=RecordingPublisher(), topics=Topics(), repo=InMemoryReportingRepository())
     await service.record_alarm(deps=deps, event=raised("a", "S1", at=T0))
     await service.record_alarm(deps=deps, event=raised("b", "S1", at=T0 + timedelta(days=1)))
     rows = await service.alarms_by_school(
@@ -48,7 +50,7 @@ async def test_period_filter_is_inclusive_exclusive() -> None:
 
 
 async def test_a_folded_press_is_not_another_alarm() -> None:
-    deps = Deps(repo=InMemoryReportingRepository())
+    deps = Deps(publisher=RecordingPublisher(), topics=Topics(), repo=InMemoryReportingRepository())
     first = raised("a", "S1")
     folded = first.model_copy(
         update={"event_id": stable_id("a", "fold"), "change": "folded", "press_count": 2}

@@ -7,13 +7,20 @@ from services.reporting import figures, pages, service
 from services.reporting.models import Overview
 from services.reporting.repository import InMemoryReportingRepository
 from services.reporting.service import Deps, Scope
+from shared.bus import RecordingPublisher
+from shared.topics import Topics
 from tests.reports_fixture import COUNTY, DAY, EVERYTHING, UNTIL, feed
 
 SEPTEMBER = Scope(since=DAY, until=UNTIL)
 
 
 async def overview_of(events: list, scope: Scope = SEPTEMBER) -> Overview:  # type: ignore[type-arg]
-    deps = Deps(repo=InMemoryReportingRepository(), county=COUNTY)
+    deps = Deps(
+        publisher=RecordingPublisher(),
+        topics=Topics(),
+        repo=InMemoryReportingRepository(),
+        county=COUNTY,
+    )
     await feed(deps, events)
     return await service.overview(deps=deps, scope=scope)
 
@@ -77,7 +84,12 @@ async def test_patrol_coverage_from_check_ins_and_visits_leaves_flagged_check_in
         ("S3", 1, 1, 2, 0, 1, 600.0),
     ]
     assert [(r.days_visited, r.covered) for r in rows] == [(2, True), (0, False), (2, True)]
-    deps = Deps(repo=InMemoryReportingRepository(), county=COUNTY)
+    deps = Deps(
+        publisher=RecordingPublisher(),
+        topics=Topics(),
+        repo=InMemoryReportingRepository(),
+        county=COUNTY,
+    )
     await feed(deps, EVERYTHING)
     must_reach = await service.coverage(deps=deps, scope=Scope(kind="must_reach"))
     s1 = must_reach[0]
@@ -148,7 +160,12 @@ async def test_a_replay_in_another_order_with_duplicates_gives_the_same_figures(
 
 
 async def test_unknown_township_school_and_an_empty_period_are_refused() -> None:
-    deps = Deps(repo=InMemoryReportingRepository(), county=COUNTY)
+    deps = Deps(
+        publisher=RecordingPublisher(),
+        topics=Topics(),
+        repo=InMemoryReportingRepository(),
+        county=COUNTY,
+    )
     for scope, words in (
         (Scope(township="Atlantis"), "unknown township"),
         (Scope(school_id="S9"), "unknown school"),

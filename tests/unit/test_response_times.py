@@ -10,7 +10,9 @@ from services.reporting import figures, service
 from services.reporting.models import IntervalFigures
 from services.reporting.repository import InMemoryReportingRepository
 from services.reporting.service import Deps, Scope
+from shared.bus import RecordingPublisher
 from shared.events import AlarmLifecycle, AlarmState, stable_id
+from shared.topics import Topics
 from tests.unit.test_reporting_service import T0, raised
 
 
@@ -37,7 +39,7 @@ DRILL = [raised("drill", "S1", test=True), moved("drill", "acknowledged", 0.5, t
 
 
 async def report(events: list[AlarmLifecycle]) -> dict[str, IntervalFigures]:
-    deps = Deps(repo=InMemoryReportingRepository())
+    deps = Deps(publisher=RecordingPublisher(), topics=Topics(), repo=InMemoryReportingRepository())
     for event in events:
         await service.record_alarm(deps=deps, event=event)
     result = await service.response_times(deps=deps, scope=Scope())

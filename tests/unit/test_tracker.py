@@ -116,17 +116,13 @@ def published(publisher: RecordingPublisher) -> list[PointVisited]:
 async def test_a_failed_publish_changes_nothing_and_the_retry_publishes_the_visit_once() -> None:
     repo, tracker = InMemoryPatrolRepository(), VisitTracker([GATE])
     good = RecordingPublisher()
-    await service.track_visits(
-        deps=deps_with(tracker, repo, good), tracker=tracker, fixes=[fix("U1", 0, 0)]
-    )
+    await service.track_visits(deps=deps_with(tracker, repo, good), fixes=[fix("U1", 0, 0)])
     leaving = [fix("U1", 10, 0), fix("U1", 20, 800)]
     with pytest.raises(ConnectionError):
-        await service.track_visits(
-            deps=deps_with(tracker, repo, BrokenPublisher()), tracker=tracker, fixes=leaving
-        )
+        await service.track_visits(deps=deps_with(tracker, repo, BrokenPublisher()), fixes=leaving)
     assert tracker.tracks["U1"].open  # still inside, as before the failed batch
-    await service.track_visits(deps=deps_with(tracker, repo, good), tracker=tracker, fixes=leaving)
-    await service.track_visits(deps=deps_with(tracker, repo, good), tracker=tracker, fixes=leaving)
+    await service.track_visits(deps=deps_with(tracker, repo, good), fixes=leaving)
+    await service.track_visits(deps=deps_with(tracker, repo, good), fixes=leaving)
     (visit,) = published(good)
     assert (visit.dwell_s, visit.fixes) == (10.0, 2)
 
@@ -138,12 +134,12 @@ async def test_after_a_restart_the_stored_tracks_resume_the_same_visit() -> None
     before, after = RecordingPublisher(), RecordingPublisher()
     first = VisitTracker([GATE])
     arrive, stay = [fix("U1", 0, 0)], [fix("U1", 30, 0), fix("U1", 60, 0)]
-    await service.track_visits(deps=deps_with(first, repo, before), tracker=first, fixes=arrive)
-    await service.track_visits(deps=deps_with(first, repo, before), tracker=first, fixes=stay)
+    await service.track_visits(deps=deps_with(first, repo, before), fixes=arrive)
+    await service.track_visits(deps=deps_with(first, repo, before), fixes=stay)
     # killed here: the newest times were not stored; Kafka redelivers `stay` (not committed)
     second = VisitTracker([GATE])
     for batch in (stay, [fix("U1", 90, 600)]):
-        await service.track_visits(deps=deps_with(second, repo, after), tracker=second, fixes=batch)
+        await service.track_visits(deps=deps_with(second, repo, after), fixes=batch)
     (visit,) = published(after)
     uninterrupted = VisitTracker([GATE])
     whole = uninterrupted.step(arrive + stay + [fix("U1", 90, 600)])
@@ -154,8 +150,8 @@ async def test_after_a_restart_the_stored_tracks_resume_the_same_visit() -> None
 async def test_the_sweep_stores_the_newest_times_it_had_kept_in_memory() -> None:
     repo, tracker = InMemoryPatrolRepository(), VisitTracker([GATE])
     deps = deps_with(tracker, repo, RecordingPublisher())
-    await service.track_visits(deps=deps, tracker=tracker, fixes=[fix("U1", 0, 0)])
-    await service.track_visits(deps=deps, tracker=tracker, fixes=[fix("U1", 30, 0)])
+    await service.track_visits(deps=deps, fixes=[fix("U1", 0, 0)])
+    await service.track_visits(deps=deps, fixes=[fix("U1", 30, 0)])
     assert repo.tracks["U1"].watermark == T0
-    assert await service.sweep_visits(deps=deps, tracker=tracker, now=T0) == 0
+    assert await service.sweep_visits(deps=deps, now=T0) == 0
     assert repo.tracks["U1"].watermark == T0 + timedelta(seconds=30)
