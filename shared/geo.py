@@ -13,8 +13,3 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
-
-
-def geojson_point(lat: float, lon: float) -> dict[str, object]:
-    """A GeoJSON point (longitude first, as MongoDB's 2dsphere expects)."""
-    return {"type": "Point", "coordinates": [lon, lat]}

@@ -38,22 +38,24 @@ def service_database(
 
 DUPLICATE_KEY = 11000
 
-# Stated explicitly so that re-creating the index on restart matches the stored spec:
-# SecantusDB compares it literally (IndexKeySpecsConflict otherwise); MongoDB's default is 3.
-GEO_INDEX_OPTIONS: dict[str, Any] = {"2dsphereIndexVersion": 3}
-
 
 async def tolerating_duplicates(write: Awaitable[object]) -> int:
     """Run an unordered bulk write where a duplicate key means 'already there'; returns how many
     writes were refused as duplicates. Any other write error is raised."""
+    return len(await duplicate_indexes(write))
+
+
+async def duplicate_indexes(write: Awaitable[object]) -> set[int]:
+    """Run an unordered bulk write; returns the indexes of the writes refused as duplicate
+    keys. Any other write error is raised."""
     try:
         await write
     except BulkWriteError as exc:
         errors = exc.details.get("writeErrors", [])
         if any(error.get("code") != DUPLICATE_KEY for error in errors):
             raise
-        return len(errors)
-    return 0
+        return {int(error["index"]) for error in errors}
+    return set()
 
 
 def bson_value(value: Any) -> Any:

@@ -1,26 +1,28 @@
 """Persistence of unit state and position history: MongoDB, and a fake for unit tests.
 
-History keeps one document per fix, written with unordered insert_many. Its `_id` is
-`<unit_id>|<recorded_at, UTC, fixed width>`, so a redelivered or repeated fix stores nothing
-new, and that one unique index also serves every history query as a key range: each
-secondary index halved insert throughput on the embedded server (docs/benchmarks.md), so
-there is none, and retention is a periodic range delete per unit instead of a TTL index.
-(A bucket-per-unit-minute layout was measured and dropped: rewriting a growing document cost
-16 ms per update on the embedded server against 0.16 ms per inserted fix.)
+History is kept in buckets of fixes (services.patrols.history): one document per unit,
+minute and consumed batch, `_id` the key of its first fix, so one unique index serves every
+history query as a key range. Each secondary index halved insert throughput on the embedded
+server (docs/benchmarks.md), so there is none, and retention is a periodic range delete per unit
+instead of a TTL index. Units keep their latest fix without a geo index: nothing queries it
+(notifications ranks units on its own board), and on the embedded server its upkeep cost more
+than any other write.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Protocol
 
-from pymongo import ASCENDING, DESCENDING, GEOSPHERE, UpdateOne
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from services.patrols import history
 from services.patrols.guardposts import Calendar, RosterEntry
+from services.patrols.history import from_micros, micros
 from services.patrols.models import PostWindowRecord, StoredFix, UnitState
 from services.patrols.tracker import OpenVisit, UnitTrack
 from services.patrols.violations import Campaign
@@ -31,13 +33,10 @@ from shared.events import (
     ViolationRecorded,
     newest_per_unit,
 )
-from shared.geo import geojson_point
 from shared.mongo import (
-    EPOCH,
-    GEO_INDEX_OPTIONS,
     Document,
+    duplicate_indexes,
     to_document,
-    tolerating_duplicates,
 )
 from shared.provisioning import Unit
 
@@ -154,16 +153,6 @@ def _epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def history_key(unit_id: str, at: datetime | None) -> str:
-    """`<unit_id>|<UTC time, microseconds>`: sorts by unit, then time; None is the unit's start."""
-    stamp = "" if at is None else at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return f"{unit_id}|{stamp}"
-
-
-def history_range(unit_id: str, since: datetime, until: datetime) -> Document:
-    return {"$gte": history_key(unit_id, since), "$lt": history_key(unit_id, until)}
-
-
 def _fix_fields(fix: PositionReported) -> Document:
     return {
         "lat": fix.lat,
@@ -174,25 +163,14 @@ def _fix_fields(fix: PositionReported) -> Document:
     }
 
 
-def _micros(moment: datetime) -> int:
-    """Exact to the microsecond (BSON dates keep milliseconds): visit ids and the replay
-    watermark derive from these times."""
-    delta = moment.astimezone(UTC) - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def _from_micros(value: int) -> datetime:
-    return EPOCH + timedelta(microseconds=value)
-
-
 def track_document(track: UnitTrack) -> Document:
     return {
-        "watermark": None if track.watermark is None else _micros(track.watermark),
+        "watermark": None if track.watermark is None else micros(track.watermark),
         "open": [
             {
                 "point_id": v.point_id,
-                "arrived_at": _micros(v.arrived_at),
-                "last_seen": _micros(v.last_seen),
+                "arrived_at": micros(v.arrived_at),
+                "last_seen": micros(v.last_seen),
                 "fixes": v.fixes,
             }
             for v in track.open.values()
@@ -203,12 +181,12 @@ def track_document(track: UnitTrack) -> Document:
 def track_from_document(doc: Document) -> UnitTrack:
     watermark = doc.get("watermark")
     return UnitTrack(
-        watermark=None if watermark is None else _from_micros(watermark),
+        watermark=None if watermark is None else from_micros(watermark),
         open={
             v["point_id"]: OpenVisit(
                 v["point_id"],
-                _from_micros(v["arrived_at"]),
-                _from_micros(v["last_seen"]),
+                from_micros(v["arrived_at"]),
+                from_micros(v["last_seen"]),
                 v["fixes"],
             )
             for v in doc.get("open", [])
@@ -217,9 +195,10 @@ def track_from_document(doc: Document) -> UnitTrack:
 
 
 class MongoPatrolRepository:
-    """`units` (_id unit_id, latest fix, 2dsphere) and `positions` (_id history_key)."""
+    """`units` (_id unit_id, latest fix) and `positions` (buckets: services.patrols.history)."""
 
     LEGACY_HISTORY_INDEXES = ("unit_id_1_recorded_at_1", "recorded_at_1")
+    LEGACY_UNIT_INDEX = "loc_2dsphere"  # nothing queried it; its upkeep was the dearest write
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._units = db["units"]
@@ -233,7 +212,8 @@ class MongoPatrolRepository:
         self._tracks = db["visit_tracks"]
 
     async def ensure_indexes(self) -> None:
-        await self._units.create_index([("loc", GEOSPHERE)], **GEO_INDEX_OPTIONS)
+        if self.LEGACY_UNIT_INDEX in await self._units.index_information():
+            await self._units.drop_index(self.LEGACY_UNIT_INDEX)
         existing = await self._positions.index_information()
         for name in self.LEGACY_HISTORY_INDEXES:  # from before history keys (each cost inserts)
             if name in existing:
@@ -265,17 +245,21 @@ class MongoPatrolRepository:
         )
 
     async def record_positions(self, fixes: list[PositionReported]) -> int:
-        """History once per fix; returns the new fixes (units move in `move_units`)."""
-        history = [
-            {"_id": history_key(fix.unit_id, fix.recorded_at), "unit_id": fix.unit_id}
-            | {"recorded_at": fix.recorded_at}
-            | _fix_fields(fix)
-            for fix in fixes
-        ]
-        duplicates = await tolerating_duplicates(
-            self._positions.insert_many(history, ordered=False)
-        )
-        return len(fixes) - duplicates
+        """History in buckets (services.patrols.history); returns the fixes stored. A bucket
+        whose `_id` is taken (a redelivered batch) is stored again as what is not held yet."""
+        stored = 0
+        pending = history.buckets(fixes)
+        while pending:
+            taken = await duplicate_indexes(self._positions.insert_many(pending, ordered=False))
+            stored += sum(history.fix_count(b) for i, b in enumerate(pending) if i not in taken)
+            pending = [rest for i in sorted(taken) if (rest := await self._rest(pending[i]))]
+        return stored
+
+    async def _rest(self, bucket: Document) -> Document | None:
+        held = await self._positions.find_one({"_id": bucket["_id"]})
+        if held is None:
+            raise RuntimeError(f"history bucket {bucket['_id']} refused as taken, yet not found")
+        return history.remainder(bucket, held)
 
     async def move_units(self, fixes: list[PositionReported]) -> None:
         """Each unit to its newest fix, unless it holds a newer one. The filter names the
@@ -290,7 +274,6 @@ class MongoPatrolRepository:
                         "$set": {
                             "lat": fix.lat,
                             "lon": fix.lon,
-                            "loc": geojson_point(fix.lat, fix.lon),
                             "recorded_at": fix.recorded_at,
                         }
                     },
@@ -301,30 +284,34 @@ class MongoPatrolRepository:
         )
 
     async def newest_in_history(self, unit_ids: list[str]) -> list[PositionReported]:
-        """Each unit's newest stored fix: one backwards range read per unit (history keys)."""
+        """Each unit's newest stored fix: its newest bucket, then every bucket of that minute
+        (two buckets of one minute may overlap in time)."""
         found = []
         for unit_id in unit_ids:
-            doc = await self._positions.find_one(
-                {"_id": {"$gte": history_key(unit_id, None), "$lt": f"{unit_id}}}"}},
-                sort=[("_id", DESCENDING)],
+            last = await self._positions.find_one(
+                {"_id": history.key_range(unit_id, None, None)}, sort=[("_id", DESCENDING)]
             )
-            if doc is not None:
-                found.append(
-                    PositionReported(
-                        unit_id=unit_id,
-                        lat=doc["lat"],
-                        lon=doc["lon"],
-                        recorded_at=doc["recorded_at"],
-                    )
+            if last is None:
+                continue
+            first = history.from_micros(history.fixes_of(last)[0]["t"])
+            newest = (await self._fixes(unit_id, since=first, until=None))[-1]
+            found.append(
+                PositionReported(
+                    unit_id=unit_id, lat=newest.lat, lon=newest.lon, recorded_at=newest.recorded_at
                 )
+            )
         return found
 
+    async def _fixes(
+        self, unit_id: str, *, since: datetime, until: datetime | None
+    ) -> list[StoredFix]:
+        """The unit's fixes in [since, until), oldest first, each once."""
+        cursor = self._positions.find({"_id": history.key_range(unit_id, since, until)})
+        docs = [doc async for doc in cursor.sort("_id", ASCENDING)]
+        return history.stored_fixes(docs, since=since, until=until)
+
     async def history(self, unit_id: str, *, since: datetime, until: datetime) -> list[StoredFix]:
-        """The unit's fixes in [since, until), oldest first."""
-        cursor = self._positions.find({"_id": history_range(unit_id, since, until)}).sort(
-            "_id", ASCENDING
-        )
-        return [StoredFix.model_validate(doc) async for doc in cursor]
+        return await self._fixes(unit_id, since=since, until=until)
 
     async def get_unit(self, unit_id: str) -> UnitState | None:
         doc = await self._units.find_one({"_id": unit_id})
@@ -342,25 +329,22 @@ class MongoPatrolRepository:
         min_lat, max_lat, min_lon, max_lon = box
         found: list[tuple[str, datetime, float, float]] = []
         for unit_id in unit_ids:
-            cursor = self._positions.find(
-                {
-                    "_id": history_range(unit_id, since, until),
-                    "lat": {"$gte": min_lat, "$lte": max_lat},
-                    "lon": {"$gte": min_lon, "$lte": max_lon},
-                },
-                {"recorded_at": 1, "lat": 1, "lon": 1},
-            )
-            found += [(unit_id, d["recorded_at"], d["lat"], d["lon"]) async for d in cursor]
+            found += [
+                (unit_id, fix.recorded_at, fix.lat, fix.lon)
+                for fix in await self._fixes(unit_id, since=since, until=until)
+                if min_lat <= fix.lat <= max_lat and min_lon <= fix.lon <= max_lon
+            ]
         return found
 
     async def prune_history(self, *, unit_ids: list[str], before: datetime) -> int:
-        """Delete the units' fixes recorded before `before` (the retention policy)."""
+        """Delete the units' buckets of the minutes that ended by `before` (the retention
+        policy; the rest of `before`'s own minute waits for the next round). Returns the fixes
+        deleted."""
         deleted = 0
         for unit_id in unit_ids:
-            result = await self._positions.delete_many(
-                {"_id": {"$gte": history_key(unit_id, None), "$lt": history_key(unit_id, before)}}
-            )
-            deleted += result.deleted_count
+            old = {"_id": history.key_range(unit_id, None, history.slot_start(before))}
+            deleted += sum([history.fix_count(doc) async for doc in self._positions.find(old)])
+            await self._positions.delete_many(old)
         return deleted
 
     async def set_status(self, unit: UnitState, event: UnitStatusChanged) -> bool:

@@ -11,11 +11,11 @@ from services.alarms.models import Alarm
 from services.alarms.repository import AlarmFilter, MongoAlarmRepository
 from services.notifications.board import UnitBoard
 from services.notifications.repository import MongoNotificationRepository
+from services.patrols.history import history_key
 from services.patrols.repository import MongoPatrolRepository
 from services.reporting.repository import MongoReportingRepository
 from shared.bus import RecordingPublisher
 from shared.events import AlarmLifecycle, AlarmPressed, PositionReported, SchoolRef, stable_id
-from shared.mongo import GEO_INDEX_OPTIONS
 from shared.provisioning import Unit
 from shared.topics import Topics
 from tests.conftest import Namespace
@@ -68,7 +68,7 @@ async def test_the_stored_board_reloads_and_ranks_closest_first_fresh_only(
     namespace: Namespace, mongo: Client
 ) -> None:
     db = mongo[f"{namespace.db_prefix}notifications"]
-    await db["unit_positions"].create_index([("loc", "2dsphere")], **GEO_INDEX_OPTIONS)
+    await db["unit_positions"].create_index([("loc", "2dsphere")])  # the old layout
     await db["unit_positions"].insert_one(  # written before the board: a GeoJSON point
         {"_id": "old", "loc": {"type": "Point", "coordinates": [SCHOOL.lon, SCHOOL.lat + 0.05]}}
         | {"recorded_at": NOW}
@@ -195,9 +195,11 @@ async def test_history_is_keyed_by_unit_and_time_pruned_by_range_and_sheds_old_i
 ) -> None:
     db = mongo[f"{namespace.db_prefix}patrols"]
     await db["positions"].create_index([("unit_id", 1), ("recorded_at", 1)])  # the old layout
+    await db["units"].create_index([("loc", "2dsphere")])  # before: nothing queried it
     repo = MongoPatrolRepository(db)
     await repo.ensure_indexes()
     assert list(await db["positions"].index_information()) == ["_id_"]
+    assert list(await db["units"].index_information()) == ["_id_"]
 
     def fix(unit_id: str, minutes_ago: int, lat: float = 35.7) -> PositionReported:
         at = NOW - timedelta(minutes=minutes_ago)
@@ -224,6 +226,47 @@ async def test_history_is_keyed_by_unit_and_time_pruned_by_range_and_sheds_old_i
     assert pruned == 3  # U1 at 90 and 60 minutes, U10 at 90
     left = await repo.history("U10", since=NOW - timedelta(hours=2), until=NOW)
     assert [f.recorded_at for f in left] == [NOW - timedelta(minutes=m) for m in (30, 5)]
+
+
+async def test_history_buckets_survive_a_regrouped_redelivery_and_read_old_documents(
+    namespace: Namespace, mongo: Client
+) -> None:
+    """A batch redelivered with more fixes stores only the new ones; one that starts elsewhere
+    may store a fix twice, and reads still give each fix once, with fixes stored one per
+    document before buckets."""
+    db = mongo[f"{namespace.db_prefix}patrols"]
+    repo = MongoPatrolRepository(db)
+    await repo.ensure_indexes()
+    start = NOW.replace(second=0, microsecond=0) - timedelta(minutes=10)
+    fixes = [
+        PositionReported(
+            unit_id="U1",
+            lat=35.7 + i * 0.001,
+            lon=105.0,
+            recorded_at=start + timedelta(seconds=5 * i, microseconds=7),
+        )
+        for i in range(16)  # 80 s: two minutes
+    ]
+    assert await repo.record_positions(fixes[:5]) == 5
+    assert await repo.record_positions(fixes[:8]) == 3  # the same first fix: the rest only
+    assert await repo.record_positions(fixes[:8]) == 0
+    assert await repo.record_positions(fixes[6:16]) == 10  # 6 and 7 twice, in another bucket
+    await db["positions"].insert_one(  # a fix stored before buckets, one per document
+        {"_id": history_key("U1", start - timedelta(seconds=30)), "unit_id": "U1"}
+        | {"recorded_at": start - timedelta(seconds=30), "lat": 35.0, "lon": 105.0}
+    )
+    stored = await repo.history("U1", since=start - timedelta(minutes=1), until=NOW)
+    assert [f.recorded_at for f in stored] == [
+        start - timedelta(seconds=30),
+        *[f.recorded_at for f in fixes],  # to the microsecond
+    ]
+    assert await db["positions"].count_documents({}) == 5  # 0-4, 5-7, 6-11, 12-15, the old one
+    (newest,) = await repo.newest_in_history(["U1"])
+    assert newest.recorded_at == fixes[-1].recorded_at
+    middle = await repo.history(
+        "U1", since=fixes[7].recorded_at, until=fixes[9].recorded_at + timedelta(microseconds=1)
+    )
+    assert [f.lat for f in middle] == [f.lat for f in fixes[7:10]]
 
 
 async def test_alarm_compare_and_set_folds_and_finds_by_alias(
