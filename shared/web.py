@@ -42,7 +42,16 @@ from shared.bus import (
 from shared.errors import InvalidInput
 from shared.lag import LagMonitor
 from shared.mongo import Document, make_client, service_database
-from shared.observability import configure_logging, new_registry, new_trace_id, trace_id_var
+from shared.observability import (
+    GcPauses,
+    configure_logging,
+    freeze_startup_objects,
+    loop_lag_histogram,
+    new_registry,
+    new_trace_id,
+    trace_id_var,
+    watch_event_loop,
+)
 from shared.settings import Settings
 from shared.topics import Topics, ensure_topics
 
@@ -167,9 +176,12 @@ def build_app(parts: ServiceParts) -> FastAPI:
         tasks: list[asyncio.Task[None]] = [
             asyncio.create_task(job(), name=job.__name__) for job in parts.background
         ]
+        tasks.append(asyncio.create_task(watch_event_loop(loop_lag), name="event-loop-lag"))
+        freeze_startup_objects()
         log.info("service started", extra={"service": parts.name})
         try:
-            yield
+            with gc_pauses:
+                yield
         finally:
             log.info("service stopping", extra={"service": parts.name})
             for task in tasks:
@@ -185,6 +197,8 @@ def build_app(parts: ServiceParts) -> FastAPI:
         description=parts.description,
         lifespan=lifespan,
     )
+    loop_lag = loop_lag_histogram(parts.registry)
+    gc_pauses = GcPauses(parts.registry)
     app.state.settings = parts.settings
     app.state.jwt_secret = parts.settings.require_jwt_secret()
     for key, value in parts.state.items():

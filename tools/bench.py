@@ -10,7 +10,10 @@ The floor is measured in the same run on the same servers: a bare aiokafka produ
 round trip (acks=all) and a bare MongoDB insert. Optional background load: `--fixes-per-s`,
 from a process of its own, which also times a bare MongoDB insert every 50 ms while the
 presses run ("MongoDB insert during the run").
-Prints a table and writes .local/bench/latest.json. A benchmark, not a test: it asserts nothing.
+Each service's event-loop lag during the presses comes from its
+`safecampus_event_loop_lag_seconds` (scraped before and after): the share of 100 ms timers that
+ran more than 10 and 50 ms late. Prints a table and writes .local/bench/latest.json.
+A benchmark, not a test: it asserts nothing.
 """
 
 from __future__ import annotations
@@ -325,6 +328,25 @@ class PathBench:
     def latencies(self) -> list[float]:
         return [self.seen[a] - t for a, t in self.sent.items() if a in self.seen]
 
+    def slowest(self, n: int = 10) -> list[dict[str, float]]:
+        """The n slowest alarms to the dispatcher: when pressed (s into the run), and each stage
+        in ms; for latest.json, to see whether the slow ones cluster in time."""
+        start = min(self.sent_wall.values(), default=0.0)
+        rows = [
+            {
+                "pressed_s": round(self.sent_wall[a] - start, 3),
+                "press_to_raised_ms": round(1000 * (self.raised_wall[a] - self.sent_wall[a]), 1),
+                "raised_to_dispatcher_ms": round(
+                    1000 * (self.seen_wall[a] - self.raised_wall[a]), 1
+                ),
+            }
+            for a in self.sent_wall
+            if a in self.raised_wall
+        ]
+        return sorted(
+            rows, key=lambda r: -(r["press_to_raised_ms"] + r["raised_to_dispatcher_ms"])
+        )[:n]
+
     def stages(self) -> dict[str, list[float]]:
         """Where the time goes: press → raised (the alarms service: ingress, alarms.pressed,
         the raise) and raised → dispatcher stream (alarms.lifecycle, notifications)."""
@@ -350,6 +372,7 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
             for unit in county.units
         ]
         await asyncio.sleep(0.5)
+        lag_before = await loop_lag_buckets(client, stack)
         load = BackgroundLoad(stack["patrols"].url, settings, args.fixes_per_s)
         if args.fixes_per_s:
             load.start()
@@ -362,6 +385,7 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
         elapsed = time.perf_counter() - started
         fixes_sent, probe = await asyncio.to_thread(load.stop) if args.fixes_per_s else (0, [])
         await asyncio.sleep(1.0)  # the last orders
+        lag = loop_lag_during(lag_before, await loop_lag_buckets(client, stack))
         for task in (watcher, *unit_watchers, *bench.acks):
             task.cancel()
         await asyncio.gather(watcher, *unit_watchers, *bench.acks, return_exceptions=True)
@@ -373,7 +397,42 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
         "background_fixes_per_s": round(fixes_sent / elapsed, 1) if fixes_sent else 0,
         "mongo_insert_under_load": percentiles(probe),
         "missing": args.alarms - len(bench.seen),
+        "event_loop_lag": lag,
+        "slowest": bench.slowest(),
     }
+
+
+SERVICES = ("alarms", "patrols", "notifications", "reporting")
+LAG = "safecampus_event_loop_lag_seconds_bucket"
+
+
+async def loop_lag_buckets(client: httpx.AsyncClient, stack: Stack) -> dict[str, dict[str, float]]:
+    """Each service's event-loop lag histogram: cumulative count per upper bound `le`."""
+    found: dict[str, dict[str, float]] = {}
+    for name in SERVICES:
+        text = (await client.get(f"{stack[name].url}/metrics")).text
+        found[name] = {
+            line.split('le="', 1)[1].split('"', 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith(LAG)
+        }
+    return found
+
+
+def loop_lag_during(
+    before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    """Per service: timers observed during the run and the share late by more than 10, 50 ms."""
+    shares = {}
+    for name, buckets in after.items():
+        count = buckets["+Inf"] - before[name].get("+Inf", 0.0)
+        late = {le: count - (buckets[le] - before[name].get(le, 0.0)) for le in ("0.01", "0.05")}
+        shares[name] = {
+            "timers": count,
+            "over_10ms_pct": 100 * late["0.01"] / count if count else 0.0,
+            "over_50ms_pct": 100 * late["0.05"] / count if count else 0.0,
+        }
+    return shares
 
 
 def table(result: dict[str, Any]) -> str:
@@ -411,6 +470,11 @@ def table(result: dict[str, Any]) -> str:
     if result["path"]["background_fixes_per_s"]:
         lines.append(
             f"background load: {result['path']['background_fixes_per_s']} fixes/s accepted"
+        )
+    for name, lag in result["path"].get("event_loop_lag", {}).items():
+        lines.append(
+            f"event loop of {name:14} {lag['timers']:>6.0f} timers, late > 10 ms "
+            f"{lag['over_10ms_pct']:5.1f} %, > 50 ms {lag['over_50ms_pct']:5.1f} %"
         )
     if result["path"]["missing"]:
         lines.append(f"MISSING: {result['path']['missing']} alarms never reached the stream")

@@ -101,10 +101,9 @@ async def press(request: Request, deps: DepsDep) -> JSONResponse:
             raise Rejected(429, "rate_limited", "too many presses", retry_after=wait)
         now = utcnow()
         assert signature is not None
-        await service.refuse_replay(
-            deps=deps, signature=signature, press_id=press_request.press_id, now=now
+        accepted = await service.accept_press(
+            deps=deps, request=press_request, now=now, signature=signature
         )
-        accepted = await service.accept_press(deps=deps, request=press_request, now=now)
     except Rejected as exc:
         deps.metrics.presses_rejected.labels(exc.reason).inc()
         log.warning("press rejected", extra={"reason": exc.reason, "status": exc.status})

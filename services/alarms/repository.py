@@ -6,6 +6,7 @@ lifecycle events it causes in the alarm's `outbox` (see models.Alarm)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -160,12 +161,13 @@ class MongoAlarmRepository:
         return Alarm.model_validate(stored)
 
     async def get(self, alarm_id: uuid.UUID) -> Alarm | None:
-        """By id, else by the id of a press folded into it: two indexed lookups (an `$or`
-        of both scanned every alarm on SecantusDB, 14 ms at 600 alarms)."""
+        """By id, else by the id of a press folded into it: two indexed lookups at once (an
+        `$or` of both scanned every alarm on SecantusDB, 14 ms at 600 alarms)."""
         key = str(alarm_id)
-        doc = await self._alarms.find_one({"_id": key})
-        if doc is None:
-            doc = await self._alarms.find_one({"press_alarm_ids": key})
+        by_id, by_press = await asyncio.gather(
+            self._alarms.find_one({"_id": key}), self._alarms.find_one({"press_alarm_ids": key})
+        )
+        doc = by_id or by_press
         return Alarm.model_validate(doc) if doc else None
 
     async def open_at_school(self, school_id: str, *, test: bool, since: datetime) -> Alarm | None:

@@ -151,10 +151,25 @@ def pressed_event(request: PressRequest, now: datetime) -> AlarmPressed:
 BROKER_DOWN = (KafkaError, TimeoutError, ConnectionError)
 
 
-async def accept_press(*, deps: Deps, request: PressRequest, now: datetime) -> PressAccepted:
+async def accept_press(
+    *, deps: Deps, request: PressRequest, now: datetime, signature: str | None = None
+) -> PressAccepted:
     """Record the press; return only once it is on the broker (acks=all) or, with the broker
-    unreachable, fsync'd in the local journal that is forwarded in order when it is back."""
-    record = await deps.repo.record_press(pressed_event(request, now))
+    unreachable, fsync'd in the local journal that is forwarded in order when it is back.
+
+    With the request's `signature`, the replay check runs while the press is recorded (both
+    are on the path to the dispatchers), and a refused replay is never published. The
+    signature covers the body, press_id included, so a signature seen before comes with the
+    same press, whose record is idempotent; another press under a known signature (a forged
+    HMAC) would be left recorded but unpublished, and refused."""
+    recording = deps.repo.record_press(pressed_event(request, now))
+    if signature is None:
+        record = await recording
+    else:
+        record, _ = await asyncio.gather(
+            recording,
+            refuse_replay(deps=deps, signature=signature, press_id=request.press_id, now=now),
+        )
     if record.event.device_id != request.device_id:
         raise Rejected(409, "press_id_conflict", "press_id already used by another device")
     via = "recorded"
@@ -246,18 +261,25 @@ def lifecycle_event(
 
 
 async def raise_alarm(*, deps: Deps, pressed: AlarmPressed, now: datetime) -> Alarm:
-    """One alarm per press, or the press folded into the alarm open at its school."""
-    existing = await deps.repo.get(pressed.alarm_id)
-    if existing is not None:  # redelivery: finish what may have been interrupted
-        await relay(deps=deps, alarm=existing)
-        return existing
+    """One alarm per press, or the press folded into the alarm open at its school. Whether the
+    press was handled before and which alarm is open there are asked at once: both lie on
+    the path from the press to the dispatchers."""
     school = deps.county.school(pressed.school_id)
     if school is None:
         raise ValueError(f"press for unknown school {pressed.school_id}")
-    while True:
-        open_alarm = await deps.repo.open_at_school(
+
+    async def open_alarm_at_school() -> Alarm | None:
+        return await deps.repo.open_at_school(
             pressed.school_id, test=pressed.test, since=now - deps.fold_window
         )
+
+    existing, open_alarm = await asyncio.gather(
+        deps.repo.get(pressed.alarm_id), open_alarm_at_school()
+    )
+    if existing is not None:  # redelivery: finish what may have been interrupted
+        await relay(deps=deps, alarm=existing)
+        return existing
+    while True:
         if open_alarm is None:
             alarm = await _create(deps, pressed, school.ref(), now)
             break
@@ -265,6 +287,7 @@ async def raise_alarm(*, deps: Deps, pressed: AlarmPressed, now: datetime) -> Al
         if folded is not None:
             alarm = folded
             break
+        open_alarm = await open_alarm_at_school()  # it changed meanwhile: look again
     await relay(deps=deps, alarm=alarm)
     return alarm
 

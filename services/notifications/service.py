@@ -130,22 +130,28 @@ async def on_lifecycle(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> F
     """Tell the dispatchers (feed, once per event), then the units: the first order on
     `raised`; open orders closed once a unit is assigned or the alarm ends. Each step is
     idempotent, so a redelivered event completes what a crash interrupted."""
-    entry, inserted = await _add_to_feed(deps=deps, event=event, now=now)
     first_order = event.state == "raised" and event.change == "transition" and not event.test
-    if first_order:
-        await _queue_webhooks(deps=deps, entry=entry, now=now)
+    if first_order:  # both sequence numbers at once: the order's is then not on its path
+        seq, order_seq = await asyncio.gather(deps.repo.next_seq(), deps.repo.next_seq(ORDERS))
+    else:
+        seq, order_seq = await deps.repo.next_seq(), None
+    entry, inserted = await _add_to_feed(deps=deps, event=event, seq=seq, now=now)
     if first_order and entry.nearest_units:
         first, *rest = entry.nearest_units
-        order = await _order(deps=deps, entry=entry, unit=first, rank=1, rest=rest, now=now)
+        order = await _order(
+            deps=deps, entry=entry, unit=first, rank=1, rest=rest, now=now, seq=order_seq
+        )
         if order is not None and event.received_at is not None:
             deps.metrics.raised_to_unit.observe((utcnow() - event.received_at).total_seconds())
+    if first_order:
+        await _queue_webhooks(deps=deps, entry=entry, now=now)
     if event.state in ORDERS_CLOSED_BY:
         await _close_orders(deps=deps, event=event, now=now)
     return entry if inserted else None
 
 
 async def _add_to_feed(
-    *, deps: Deps, event: AlarmLifecycle, now: datetime
+    *, deps: Deps, event: AlarmLifecycle, seq: int, now: datetime
 ) -> tuple[FeedEntry, bool]:
     """The event's feed entry, and whether it is new (pushed live). A redelivered event finds
     the entry it made before (its sequence number drawn again is simply skipped: the feed
@@ -162,7 +168,7 @@ async def _add_to_feed(
         elif radius > deps.radius_m:
             deps.metrics.radius_widened.inc()
     entry = FeedEntry(
-        seq=await deps.repo.next_seq(),
+        seq=seq,
         event_id=event.event_id,
         alarm_id=event.alarm_id,
         state=event.state,
@@ -206,13 +212,14 @@ async def _order(
     rank: int,
     rest: list[NearbyUnit],
     now: datetime,
+    seq: int | None = None,
 ) -> Order | None:
     """Send `unit` its order for the alarm, unless it already has one (then None: the insert
-    finds the order's id taken)."""
+    finds the order's id taken). `seq`: a sequence number drawn for it beforehand."""
     oid = order_id(entry.alarm_id, unit.unit_id)
     order = Order(
         order_id=oid,
-        seq=await deps.repo.next_seq(ORDERS),
+        seq=seq if seq is not None else await deps.repo.next_seq(ORDERS),
         alarm_id=entry.alarm_id,
         unit_id=unit.unit_id,
         rank=rank,

@@ -66,6 +66,8 @@ async def test_every_service_exports_its_http_and_consumer_series(stack: Stack) 
                 "safecampus_http_request_duration_seconds",
                 "safecampus_consumer_lag",
                 "safecampus_background_failures_total",
+                "safecampus_event_loop_lag_seconds",
+                "safecampus_gc_pause_seconds",
             ):
                 assert series in names, f"{name} lacks {series}"
             assert 'route="/healthz"' in text

@@ -168,7 +168,8 @@ async def test_an_order_lost_to_a_crash_after_the_feed_entry_is_sent_on_redelive
 ) -> None:
     deps = make_deps(registry)
     await service.record_positions(deps=deps, fixes=[fix("near", 100)])
-    entry, _ = await service._add_to_feed(deps=deps, event=raised(), now=NOW)  # then the crash
+    seq = await deps.repo.next_seq()
+    entry, _ = await service._add_to_feed(deps=deps, event=raised(), seq=seq, now=NOW)  # crash
     assert entry.nearest_units and deliveries(deps) == []
     again = await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
     assert again is None, "the dispatcher was already told"

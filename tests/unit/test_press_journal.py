@@ -117,3 +117,20 @@ async def test_a_signature_is_good_for_one_press_only(
             deps=deps, signature="ab" * 32, press_id=other.press_id, now=NOW
         )
     assert (exc.value.status, exc.value.reason) == (401, "replayed_signature")
+
+
+async def test_a_press_is_recorded_while_its_signature_is_checked_and_a_replay_publishes_nothing(
+    county: County, registry: CollectorRegistry
+) -> None:
+    publisher = RecordingPublisher()
+    deps = make_deps(county, registry, publisher)
+    first, other = request(), request()
+    signature = "cd" * 32
+    accepted = await service.accept_press(deps=deps, request=first, now=NOW, signature=signature)
+    again = await service.accept_press(deps=deps, request=first, now=NOW, signature=signature)
+    assert (accepted.duplicate, again.duplicate) == (False, True)
+    assert len(publisher.sent) == 1
+    with pytest.raises(Rejected) as exc:
+        await service.accept_press(deps=deps, request=other, now=NOW, signature=signature)
+    assert (exc.value.status, exc.value.reason) == (401, "replayed_signature")
+    assert len(publisher.sent) == 1
