@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.alarms.lifecycle import OPEN
 from services.alarms.models import Alarm, CommandResult, PressRecord
 from shared.events import AlarmLifecycle, AlarmPressed
-from shared.mongo import EPOCH, Document, bson_value, to_document
+from shared.mongo import EPOCH, Document, as_stored, bson_value, to_document
 
 
 @dataclass(frozen=True)
@@ -149,15 +149,20 @@ class MongoAlarmRepository:
             return uuid.UUID(stored["press_id"]) if stored else press_id
 
     async def create_alarm(self, alarm: Alarm) -> Alarm:
+        """Insert the alarm; if its id is taken (a redelivered press), the stored one."""
         doc = to_document(alarm, _id=str(alarm.alarm_id))
         if alarm.outbox:
             doc["outbox_since"] = min(e.occurred_at for e in alarm.outbox)
-        stored = await self._alarms.find_one_and_update(
-            {"_id": doc["_id"]},
-            {"$setOnInsert": doc},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
+        try:
+            await self._alarms.insert_one(doc)
+        except DuplicateKeyError:
+            return await self._taken(doc["_id"])
+        return Alarm.model_validate(as_stored(self._alarms, doc))
+
+    async def _taken(self, key: str) -> Alarm:
+        stored = await self._alarms.find_one({"_id": key})
+        if stored is None:
+            raise RuntimeError(f"alarm {key} refused as a duplicate, yet not found")
         return Alarm.model_validate(stored)
 
     async def get(self, alarm_id: uuid.UUID) -> Alarm | None:
@@ -191,7 +196,21 @@ class MongoAlarmRepository:
         command_id: uuid.UUID | None = None,
         add_alias: uuid.UUID | None = None,
     ) -> Alarm | None:
-        """Apply changes if nobody changed the alarm since `alarm` was read; None otherwise."""
+        """Apply changes if nobody changed the alarm since `alarm` was read; None otherwise.
+        The alarm as changed is built here from `alarm` (the version matched, so that is what
+        was stored): an indexed update, no findAndModify (shared.mongo.as_stored). Its outbox
+        may still list events a concurrent relay pulled meanwhile: published again, same ids."""
+        after = alarm.model_copy(
+            update=changes
+            | {
+                "version": alarm.version + 1,
+                "outbox": [*alarm.outbox, event],
+                "applied_commands": [*alarm.applied_commands]
+                + ([str(command_id)] if command_id is not None else []),
+                "press_alarm_ids": [*alarm.press_alarm_ids]
+                + ([add_alias] if add_alias is not None else []),
+            }
+        )
         update: Document = {
             "$set": bson_value(changes),
             "$inc": {"version": 1},
@@ -202,12 +221,12 @@ class MongoAlarmRepository:
             update["$push"]["applied_commands"] = str(command_id)
         if add_alias is not None:
             update["$push"]["press_alarm_ids"] = str(add_alias)
-        doc = await self._alarms.find_one_and_update(
-            {"_id": str(alarm.alarm_id), "version": alarm.version},
-            update,
-            return_document=ReturnDocument.AFTER,
+        result = await self._alarms.update_one(
+            {"_id": str(alarm.alarm_id), "version": alarm.version}, update
         )
-        return Alarm.model_validate(doc) if doc else None
+        if result.matched_count == 0:
+            return None
+        return Alarm.model_validate(as_stored(self._alarms, to_document(after)))
 
     async def pull_outbox(self, alarm_id: uuid.UUID, event_id: uuid.UUID) -> None:
         key = str(alarm_id)

@@ -22,6 +22,7 @@ from shared.events import (
 )
 from shared.mongo import (
     Document,
+    as_stored,
     bson_value,
     to_document,
     tolerating_duplicates,
@@ -58,7 +59,7 @@ class NotificationRepository(Protocol):
     async def get_order(self, order_id: uuid.UUID) -> Order | None: ...
 
     async def change_order(
-        self, order_id: uuid.UUID, *, from_states: set[DeliveryState], **changes: Any
+        self, order: Order, *, from_states: set[DeliveryState], **changes: Any
     ) -> Order | None: ...
 
     async def overdue_orders(self, now: datetime) -> list[Order]: ...
@@ -73,9 +74,7 @@ class NotificationRepository(Protocol):
         self, now: datetime, *, lease: timedelta, limit: int
     ) -> list[OutboundJob]: ...
 
-    async def settle_outbound(
-        self, notification_id: uuid.UUID, **changes: Any
-    ) -> OutboundJob | None: ...
+    async def settle_outbound(self, job: OutboundJob, **changes: Any) -> OutboundJob: ...
 
     async def outbound_for_alarm(self, alarm_id: uuid.UUID) -> list[OutboundJob]: ...
 
@@ -208,15 +207,20 @@ class MongoNotificationRepository:
         return Order.model_validate(doc) if doc else None
 
     async def change_order(
-        self, order_id: uuid.UUID, *, from_states: set[DeliveryState], **changes: Any
+        self, order: Order, *, from_states: set[DeliveryState], **changes: Any
     ) -> Order | None:
-        """Compare-and-set on the order's state; None if it was not in one of `from_states`."""
-        doc = await self._orders.find_one_and_update(
-            {"_id": str(order_id), "state": {"$in": sorted(from_states)}},
+        """Compare-and-set on the order's state; None if it was not in one of `from_states`.
+        Every change of an order goes through here and sets its state, so the order as
+        changed is `order` with `changes`: an indexed update, no findAndModify."""
+        result = await self._orders.update_one(
+            {"_id": str(order.order_id), "state": {"$in": sorted(from_states)}},
             {"$set": {key: bson_value(value) for key, value in changes.items()}},
-            return_document=ReturnDocument.AFTER,
         )
-        return Order.model_validate(doc) if doc else None
+        if result.matched_count == 0:
+            return None
+        return Order.model_validate(
+            as_stored(self._orders, to_document(order.model_copy(update=changes)))
+        )
 
     async def overdue_orders(self, now: datetime) -> list[Order]:
         cursor = self._orders.find({"state": {"$in": sorted(OPEN)}, "deadline": {"$lt": now}})
@@ -238,34 +242,30 @@ class MongoNotificationRepository:
     async def claim_outbound(
         self, now: datetime, *, lease: timedelta, limit: int
     ) -> list[OutboundJob]:
-        """Due queued jobs, each leased to this sender until now + lease (one at a time, so
-        two senders never take the same job)."""
+        """Due queued jobs, each leased to this sender until now + lease: a job is taken by an
+        update that finds it still unleased, so two senders never take the same one."""
+        free = {"leased_until": {"$not": {"$gte": now}}}  # none, or the lease ran out
+        cursor = self._outbound.find({"state": "queued", "next_attempt_at": {"$lte": now}} | free)
         claimed: list[OutboundJob] = []
-        for _ in range(limit):
-            doc = await self._outbound.find_one_and_update(
-                {
-                    "state": "queued",
-                    "next_attempt_at": {"$lte": now},
-                    "$or": [{"leased_until": None}, {"leased_until": {"$lt": now}}],
-                },
+        async for doc in cursor.sort("next_attempt_at", ASCENDING).limit(limit):
+            taken = await self._outbound.update_one(
+                {"_id": doc["_id"], "state": "queued"} | free,
                 {"$set": {"leased_until": now + lease}},
-                sort=[("next_attempt_at", ASCENDING)],
-                return_document=ReturnDocument.AFTER,
             )
-            if doc is None:
-                break
-            claimed.append(OutboundJob.model_validate(doc))
+            if taken.modified_count:
+                leased = doc | {"leased_until": now + lease}
+                claimed.append(OutboundJob.model_validate(as_stored(self._outbound, leased)))
         return claimed
 
-    async def settle_outbound(
-        self, notification_id: uuid.UUID, **changes: Any
-    ) -> OutboundJob | None:
-        doc = await self._outbound.find_one_and_update(
-            {"_id": str(notification_id)},
+    async def settle_outbound(self, job: OutboundJob, **changes: Any) -> OutboundJob:
+        """Record a try's outcome on the job (its sender holds the lease); returns it changed."""
+        await self._outbound.update_one(
+            {"_id": str(job.notification_id)},
             {"$set": {key: bson_value(value) for key, value in changes.items()}},
-            return_document=ReturnDocument.AFTER,
         )
-        return OutboundJob.model_validate(doc) if doc else None
+        return OutboundJob.model_validate(
+            as_stored(self._outbound, to_document(job.model_copy(update=changes)))
+        )
 
     async def outbound_for_alarm(self, alarm_id: uuid.UUID) -> list[OutboundJob]:
         cursor = self._outbound.find({"alarm_id": bson_value(alarm_id)}).sort("created_at", 1)
@@ -366,13 +366,13 @@ class InMemoryNotificationRepository:
         return self.orders.get(order_id)
 
     async def change_order(
-        self, order_id: uuid.UUID, *, from_states: set[DeliveryState], **changes: Any
+        self, order: Order, *, from_states: set[DeliveryState], **changes: Any
     ) -> Order | None:
-        held = self.orders.get(order_id)
+        held = self.orders.get(order.order_id)
         if held is None or held.state not in from_states:
             return None
-        self.orders[order_id] = held.model_copy(update=changes)
-        return self.orders[order_id]
+        self.orders[order.order_id] = held.model_copy(update=changes)
+        return self.orders[order.order_id]
 
     async def overdue_orders(self, now: datetime) -> list[Order]:
         return [o for o in self.orders.values() if o.state in OPEN and o.deadline < now]
@@ -412,14 +412,10 @@ class InMemoryNotificationRepository:
             )
         return [self.outbound[j.notification_id] for j in due]
 
-    async def settle_outbound(
-        self, notification_id: uuid.UUID, **changes: Any
-    ) -> OutboundJob | None:
-        held = self.outbound.get(notification_id)
-        if held is None:
-            return None
-        self.outbound[notification_id] = held.model_copy(update=changes)
-        return self.outbound[notification_id]
+    async def settle_outbound(self, job: OutboundJob, **changes: Any) -> OutboundJob:
+        held = self.outbound[job.notification_id]
+        self.outbound[job.notification_id] = held.model_copy(update=changes)
+        return self.outbound[job.notification_id]
 
     async def outbound_for_alarm(self, alarm_id: uuid.UUID) -> list[OutboundJob]:
         return [j for j in self.outbound.values() if j.alarm_id == alarm_id]

@@ -263,9 +263,7 @@ async def _delivery(
 
 async def mark_delivered(*, deps: Deps, order: Order) -> None:
     """The unit's stream has written the order out to it."""
-    delivered = await deps.repo.change_order(
-        order.order_id, from_states={"sent"}, state="delivered"
-    )
+    delivered = await deps.repo.change_order(order, from_states={"sent"}, state="delivered")
     if delivered is not None:
         await _delivery(deps=deps, order=delivered, state="delivered")
 
@@ -279,7 +277,7 @@ async def acknowledge(*, deps: Deps, unit_id: str, order_id: uuid.UUID, now: dat
     if order.state == "acknowledged":
         return order
     acknowledged = await deps.repo.change_order(
-        order_id, from_states=OPEN, state="acknowledged", acknowledged_at=now
+        order, from_states=OPEN, state="acknowledged", acknowledged_at=now
     )
     if acknowledged is None:
         held = await deps.repo.get_order(order_id)
@@ -303,7 +301,7 @@ async def pass_over_overdue(*, deps: Deps, now: datetime) -> int:
         reason = f"not acknowledged within {deps.order_ack_timeout.total_seconds():g} s"
         await _next_unit(deps=deps, order=order, now=now)
         expired = await deps.repo.change_order(
-            order.order_id, from_states=OPEN, state="expired", reason=reason
+            order, from_states=OPEN, state="expired", reason=reason
         )
         if expired is None:
             continue  # acknowledged or closed meanwhile
@@ -358,7 +356,7 @@ async def _close_orders(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> 
         state: DeliveryState = "acknowledged" if taken else "expired"
         reason = None if taken else f"alarm {event.state}"
         changed = await deps.repo.change_order(
-            order.order_id,
+            order,
             from_states=OPEN,
             state=state,
             reason=reason,
@@ -522,14 +520,14 @@ async def _send_one(
     attempts = job.attempts + 1
     if outcome.delivered:
         settled = await deps.repo.settle_outbound(
-            job.notification_id, state="delivered", attempts=attempts, leased_until=None
+            job, state="delivered", attempts=attempts, leased_until=None
         )
-        await _outbound_delivery(deps=deps, job=settled or job, state="delivered")
+        await _outbound_delivery(deps=deps, job=settled, state="delivered")
         return
     if outcome.retryable and attempts < deps.retry.max_attempts:
         deps.metrics.outbound_retries.labels(job.channel).inc()
         await deps.repo.settle_outbound(
-            job.notification_id,
+            job,
             attempts=attempts,
             last_error=outcome.error,
             next_attempt_at=now + deps.retry.delay(attempts, deps.rng),
@@ -537,7 +535,7 @@ async def _send_one(
         )
         return
     await deps.repo.settle_outbound(
-        job.notification_id,
+        job,
         state="failed",
         attempts=attempts,
         last_error=outcome.error,

@@ -304,6 +304,10 @@ async def test_alarm_compare_and_set_folds_and_finds_by_alias(
     )
     by_alias = await repo.get(alias)
     assert by_alias is not None and by_alias.alarm_id == alarm.alarm_id
+    assert by_alias == folded, "what compare_and_set answers is what it stored"
+    assert await repo.create_alarm(StoredAlarm.from_press(event, SCHOOL, NOW)) == folded, (
+        "a redelivered press finds the alarm it created"
+    )
     await repo.pull_outbox(alarm.alarm_id, lifecycle.event_id)
     assert (await repo.get(alarm.alarm_id)).outbox == []  # type: ignore[union-attr]
     assert await repo.open_at_school("S1", test=False, since=NOW) is not None
@@ -437,10 +441,11 @@ async def test_orders_compare_and_set_overdue_and_per_unit_replay(
     assert not await repo.insert_order(first), "one order per id, ever"
     assert [o.unit_id for o in await repo.overdue_orders(NOW)] == ["U1"]
     expired = await repo.change_order(
-        first.order_id, from_states={"sent", "delivered"}, state="expired", reason="late"
+        first, from_states={"sent", "delivered"}, state="expired", reason="late"
     )
     assert expired is not None and (expired.state, expired.reason) == ("expired", "late")
-    assert await repo.change_order(first.order_id, from_states={"sent"}, state="delivered") is None
+    assert expired == (await repo.get_order(first.order_id)), "as stored, to the millisecond"
+    assert await repo.change_order(first, from_states={"sent"}, state="delivered") is None
     assert await repo.overdue_orders(NOW) == []
     assert [o.unit_id for o in await repo.open_orders(alarm_id)] == ["U2"]
     assert [o.seq for o in await repo.orders_after("U2", 0, limit=10)] == [later.seq]
@@ -547,3 +552,41 @@ async def test_every_report_replays_from_scratch_to_the_same_figures_on_the_serv
     assert [a.school_id for a in inspections] == ["S1", "S2", "S1"]
     for name in ("reports", "reports2"):
         await mongo.drop_database(f"{namespace.db_prefix}{name}")
+
+
+async def test_outbound_jobs_are_leased_to_one_sender_and_settled_as_stored(
+    namespace: Namespace, mongo: Client
+) -> None:
+    from services.notifications.outbound import OutboundJob
+
+    repo = MongoNotificationRepository(mongo[f"{namespace.db_prefix}notifications"])
+    await repo.ensure_indexes()
+    alarm_id = stable_id("alarm", "outbound")
+    jobs = [
+        OutboundJob(
+            notification_id=stable_id("job", str(i)),
+            alarm_id=alarm_id,
+            channel="webhook",
+            recipient="webhook:county",
+            url="http://127.0.0.1:9/hook",
+            body={"i": i},
+            next_attempt_at=NOW - timedelta(seconds=i),
+            created_at=NOW,
+        )
+        for i in range(3)
+    ]
+    for job in jobs:
+        assert await repo.insert_outbound(job)
+    lease = timedelta(seconds=30)
+    claimed = await repo.claim_outbound(NOW, lease=lease, limit=2)
+    assert [j.body["i"] for j in claimed] == [2, 1], "the longest due first"
+    assert all(j.leased_until == NOW + lease for j in claimed)
+    (last,) = await repo.claim_outbound(NOW, lease=lease, limit=5)  # the others are leased
+    assert last.body["i"] == 0
+    assert await repo.claim_outbound(NOW + lease - timedelta(seconds=1), lease=lease, limit=5) == []
+    again = await repo.claim_outbound(NOW + lease + timedelta(seconds=1), lease=lease, limit=5)
+    assert len(again) == 3, "a lease that ran out frees the job"
+    settled = await repo.settle_outbound(again[0], state="delivered", attempts=1, leased_until=None)
+    assert settled.state == "delivered"
+    stored = {j.notification_id: j for j in await repo.outbound_for_alarm(alarm_id)}
+    assert stored[settled.notification_id] == settled
