@@ -176,16 +176,17 @@ class MongoAlarmRepository:
         return Alarm.model_validate(doc) if doc else None
 
     async def open_at_school(self, school_id: str, *, test: bool, since: datetime) -> Alarm | None:
-        doc = await self._alarms.find_one(
-            {
-                "school.school_id": school_id,
-                "test": test,
-                "state": {"$in": sorted(OPEN)},
-                "raised_at": {"$gte": since},
-            },
+        """The newest open alarm at the school since `since`. The query names only the
+        index's fields (school, raised_at): SecantusDB scans the collection for a filter on
+        any field beyond an index's, so state and test are checked here on the few found."""
+        cursor = self._alarms.find(
+            {"school.school_id": school_id, "raised_at": {"$gte": since}},
             sort=[("raised_at", DESCENDING)],
         )
-        return Alarm.model_validate(doc) if doc else None
+        async for doc in cursor:
+            if doc["test"] == test and doc["state"] in OPEN:
+                return Alarm.model_validate(doc)
+        return None
 
     async def compare_and_set(
         self,
@@ -244,15 +245,14 @@ class MongoAlarmRepository:
         return [Alarm.model_validate(doc) async for doc in cursor]
 
     async def due(self, now: datetime, *, limit: int) -> list[Alarm]:
-        """Open alarms past a deadline: one indexed range per deadline (closing an alarm
-        clears both), not an `$or` that scans every alarm."""
+        """Open alarms past a deadline: one indexed range per deadline, nothing else in the
+        filter (an `$or`, or a second field, made SecantusDB scan every alarm). Only open
+        alarms hold deadlines: acknowledging clears the first, on scene or closing both."""
         found: dict[str, Alarm] = {}
         for deadline in ("ack_deadline", "on_scene_deadline"):
-            cursor = self._alarms.find(
-                {deadline: {"$lte": now}, "state": {"$in": sorted(OPEN)}}
-            ).limit(limit)
-            async for doc in cursor:
-                found.setdefault(doc["_id"], Alarm.model_validate(doc))
+            async for doc in self._alarms.find({deadline: {"$lte": now}}).limit(limit):
+                if doc["state"] in OPEN:
+                    found.setdefault(doc["_id"], Alarm.model_validate(doc))
         return list(found.values())[:limit]
 
     async def append_audit(self, event: AlarmLifecycle) -> None:
