@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol, TypeVar
@@ -455,3 +455,39 @@ def background_failures(registry: CollectorRegistry) -> Counter:
         ["job", "kind"],
         registry=registry,
     )
+
+
+class Afterwards:
+    """Work a handler may leave running after its message is acknowledged, because a durable
+    record already makes sure it gets done (an outbox that a ticker relays again): each runs as
+    a task; a failure is logged and counted (safecampus_background_failures_total{job}) and
+    left to that record. `inline` (unit tests) awaits the work instead."""
+
+    def __init__(self, job: str, failures: Counter | None = None, *, inline: bool = False):
+        self._job = job
+        self._failures = failures
+        self._inline = inline
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self, work: Coroutine[Any, Any, None]) -> None:
+        if self._inline:
+            await work
+            return
+        task = asyncio.create_task(work, name=self._job)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled() or task.exception() is None:
+            return
+        if self._failures is not None:
+            self._failures.labels(self._job, "error").inc()
+        log.warning(
+            "work after the acknowledgement failed; its durable record has it done later",
+            extra={"job": self._job, "error": repr(task.exception())},
+        )
+
+    async def drain(self) -> None:
+        """Wait for the work under way (tests; a clean stop)."""
+        await asyncio.gather(*self._tasks, return_exceptions=True)

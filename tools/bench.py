@@ -372,7 +372,7 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
             for unit in county.units
         ]
         await asyncio.sleep(0.5)
-        lag_before = await loop_lag_buckets(client, stack)
+        metrics_before = await scrape(client, stack)
         load = BackgroundLoad(stack["patrols"].url, settings, args.fixes_per_s)
         if args.fixes_per_s:
             load.start()
@@ -385,7 +385,7 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
         elapsed = time.perf_counter() - started
         fixes_sent, probe = await asyncio.to_thread(load.stop) if args.fixes_per_s else (0, [])
         await asyncio.sleep(1.0)  # the last orders
-        lag = loop_lag_during(lag_before, await loop_lag_buckets(client, stack))
+        metrics_after = await scrape(client, stack)
         for task in (watcher, *unit_watchers, *bench.acks):
             task.cancel()
         await asyncio.gather(watcher, *unit_watchers, *bench.acks, return_exceptions=True)
@@ -397,42 +397,76 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
         "background_fixes_per_s": round(fixes_sent / elapsed, 1) if fixes_sent else 0,
         "mongo_insert_under_load": percentiles(probe),
         "missing": args.alarms - len(bench.seen),
-        "event_loop_lag": lag,
+        "event_loop_lag": loop_lag_during(metrics_before, metrics_after),
+        "handlers": handlers_during(metrics_before, metrics_after, elapsed),
         "slowest": bench.slowest(),
     }
 
 
 SERVICES = ("alarms", "patrols", "notifications", "reporting")
 LAG = "safecampus_event_loop_lag_seconds_bucket"
+HANDLED = "faststream_received_processed_messages_duration_seconds"
+Samples = dict[tuple[str, str], float]  # (metric name, its labels as written) → value
 
 
-async def loop_lag_buckets(client: httpx.AsyncClient, stack: Stack) -> dict[str, dict[str, float]]:
-    """Each service's event-loop lag histogram: cumulative count per upper bound `le`."""
-    found: dict[str, dict[str, float]] = {}
+async def scrape(client: httpx.AsyncClient, stack: Stack) -> dict[str, Samples]:
+    """Each service's /metrics, the samples the bench reads (loop lag, handler durations)."""
+    found: dict[str, Samples] = {}
     for name in SERVICES:
         text = (await client.get(f"{stack[name].url}/metrics")).text
-        found[name] = {
-            line.split('le="', 1)[1].split('"', 1)[0]: float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
-            if line.startswith(LAG)
-        }
+        samples: Samples = {}
+        for line in text.splitlines():
+            if line.startswith((LAG, HANDLED)):
+                metric, _, rest = line.partition("{")
+                labels, _, value = rest.rpartition("} ")
+                samples[(metric, labels)] = float(value)
+        found[name] = samples
     return found
 
 
-def loop_lag_during(
-    before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]
-) -> dict[str, dict[str, float]]:
+def _label(labels: str, name: str) -> str:
+    return labels.split(f'{name}="', 1)[1].split('"', 1)[0] if f'{name}="' in labels else ""
+
+
+def loop_lag_during(before: dict[str, Samples], after: dict[str, Samples]) -> dict[str, Any]:
     """Per service: timers observed during the run and the share late by more than 10, 50 ms."""
     shares = {}
-    for name, buckets in after.items():
-        count = buckets["+Inf"] - before[name].get("+Inf", 0.0)
-        late = {le: count - (buckets[le] - before[name].get(le, 0.0)) for le in ("0.01", "0.05")}
+    for name, samples in after.items():
+        buckets = {
+            _label(labels, "le"): value - before[name].get((metric, labels), 0.0)
+            for (metric, labels), value in samples.items()
+            if metric == LAG
+        }
+        count = buckets.get("+Inf", 0.0)
         shares[name] = {
             "timers": count,
-            "over_10ms_pct": 100 * late["0.01"] / count if count else 0.0,
-            "over_50ms_pct": 100 * late["0.05"] / count if count else 0.0,
+            "over_10ms_pct": 100 * (count - buckets.get("0.01", 0.0)) / count if count else 0.0,
+            "over_50ms_pct": 100 * (count - buckets.get("0.05", 0.0)) / count if count else 0.0,
         }
     return shares
+
+
+def handlers_during(
+    before: dict[str, Samples], after: dict[str, Samples], elapsed_s: float
+) -> dict[str, Any]:
+    """Per Kafka handler: messages (or batches) handled during the run, the mean time one
+    took, and how busy the handler was (a handler takes one at a time: near 100 %, what
+    arrives waits)."""
+    found = {}
+    for name, samples in after.items():
+        for (metric, labels), value in samples.items():
+            if metric != f"{HANDLED}_sum":
+                continue
+            spent = value - before[name].get((metric, labels), 0.0)
+            count_key = (f"{HANDLED}_count", labels)
+            count = samples.get(count_key, 0.0) - before[name].get(count_key, 0.0)
+            if count:
+                found[f"{name} {_label(labels, 'handler')}"] = {
+                    "handled": count,
+                    "mean_ms": 1000 * spent / count,
+                    "busy_pct": 100 * spent / elapsed_s,
+                }
+    return found
 
 
 def table(result: dict[str, Any]) -> str:
@@ -475,6 +509,11 @@ def table(result: dict[str, Any]) -> str:
         lines.append(
             f"event loop of {name:14} {lag['timers']:>6.0f} timers, late > 10 ms "
             f"{lag['over_10ms_pct']:5.1f} %, > 50 ms {lag['over_50ms_pct']:5.1f} %"
+        )
+    for handler, busy in sorted(result["path"].get("handlers", {}).items()):
+        lines.append(
+            f"handler {handler[:40]:40} {busy['handled']:>6.0f} handled, mean "
+            f"{busy['mean_ms']:6.1f} ms, busy {busy['busy_pct']:5.1f} %"
         )
     if result["path"]["missing"]:
         lines.append(f"MISSING: {result['path']['missing']} alarms never reached the stream")

@@ -26,7 +26,7 @@ from services.alarms.models import (
     TrustedDevice,
 )
 from services.alarms.repository import AlarmFilter, AlarmRepository
-from shared.bus import Publisher
+from shared.bus import Afterwards, Publisher
 from shared.events import AlarmCommand, AlarmLifecycle, AlarmPressed, stable_id
 from shared.provisioning import County
 from shared.ratelimit import TokenBuckets
@@ -66,6 +66,8 @@ class Deps:
     journal: PressJournal | None = None
     publish_timeout_s: float = 2.0
     press_limiter: TokenBuckets = field(default_factory=TokenBuckets)
+    # the audit record and the outbox pull after a publish: not on the way to the next press
+    afterwards: Afterwards = field(default_factory=lambda: Afterwards("outbox", inline=True))
 
 
 # --- ingress -------------------------------------------------------------------------------
@@ -433,10 +435,18 @@ async def escalate_due(*, deps: Deps, now: datetime) -> int:
 
 async def relay(*, deps: Deps, alarm: Alarm) -> None:
     """Publish the alarm's pending lifecycle events in order. Each leaves the outbox only
-    once it is both published and in the audit trail; the audit is written after the publish,
-    so it is not a round trip between the transition and the dispatchers."""
+    once it is both published and in the audit trail. Those two writes come after the
+    publish, in `deps.afterwards`: off the way to the dispatchers and to the next message.
+    Until they are done the event stays in the outbox, and the ticker publishes it again
+    (same event id: consumers take it once)."""
     for event in alarm.outbox:
         await deps.publisher.publish(deps.topics.alarms_lifecycle, str(alarm.alarm_id), event)
+    if alarm.outbox:
+        await deps.afterwards.run(_settle(deps, alarm))
+
+
+async def _settle(deps: Deps, alarm: Alarm) -> None:
+    for event in alarm.outbox:
         await deps.repo.append_audit(event)
         await deps.repo.pull_outbox(alarm.alarm_id, event.event_id)
 

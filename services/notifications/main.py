@@ -14,7 +14,7 @@ from services.notifications.metrics import NotificationMetrics
 from services.notifications.outbound import RetryPolicy, parse_endpoints
 from services.notifications.repository import MongoNotificationRepository
 from services.notifications.service import Deps
-from shared.bus import run_every
+from shared.bus import Afterwards, run_every
 from shared.events import utcnow
 from shared.provisioning import device_secrets, load_county
 from shared.settings import Settings
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         device_keys=device_secrets(county, _secret(settings.device_key_seed)),
         signature_window_s=settings.signature_window_s,
         alarms_url=settings.alarms_url or f"http://{settings.host}:{settings.alarms_port}",
+        afterwards=Afterwards("delivery-publish", kit.failures),
     )
     kit.subscribe(lambda processor: handlers.build_router(deps, kit.topics, processor))
 
@@ -76,6 +77,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "order-deadlines",
             kit.settings.tick_s,
             lambda: service.pass_over_overdue(deps=deps, now=utcnow()),
+            kit.failures,
+        )
+
+    async def delivery_outbox() -> None:
+        """Publishes delivery events left in orders' outboxes (a failed or unfinished publish)."""
+        await run_every(
+            "delivery-outbox",
+            kit.settings.tick_s,
+            lambda: service.relay_deliveries(deps=deps),
             kit.failures,
         )
 
@@ -113,7 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
         deps=deps,
         startup=[repo.ensure_indexes, load_board],
-        background=[order_deadlines, outbound_sender, board_refresh],
+        background=[order_deadlines, delivery_outbox, outbound_sender, board_refresh],
         description="Who is told: the dispatcher feed and live stream; unit orders (the staffed "
         "guard post first, then the nearest), their live stream, acknowledgement and pass-over.",
     )

@@ -14,6 +14,7 @@ from services.notifications.board import BoardUnit
 from services.notifications.models import DeviceMessage, FeedEntry, Order
 from services.notifications.outbound import OutboundJob
 from shared.events import (
+    DeliveryChanged,
     DeliveryState,
     PositionReported,
     UnitStatusChanged,
@@ -21,6 +22,7 @@ from shared.events import (
     utcnow,
 )
 from shared.mongo import (
+    EPOCH,
     Document,
     as_stored,
     bson_value,
@@ -54,13 +56,24 @@ class NotificationRepository(Protocol):
 
     async def latest_feed_entry(self, alarm_id: uuid.UUID) -> FeedEntry | None: ...
 
-    async def insert_order(self, order: Order) -> bool: ...
+    async def insert_order(self, order: Order, *, delivery: DeliveryChanged) -> bool: ...
 
     async def get_order(self, order_id: uuid.UUID) -> Order | None: ...
 
     async def change_order(
-        self, order: Order, *, from_states: set[DeliveryState], **changes: Any
+        self,
+        order: Order,
+        *,
+        from_states: set[DeliveryState],
+        delivery: DeliveryChanged,
+        **changes: Any,
     ) -> Order | None: ...
+
+    async def pending_deliveries(
+        self, *, limit: int
+    ) -> list[tuple[uuid.UUID, list[DeliveryChanged]]]: ...
+
+    async def pull_delivery(self, order_id: uuid.UUID, event_id: uuid.UUID) -> None: ...
 
     async def overdue_orders(self, now: datetime) -> list[Order]: ...
 
@@ -106,6 +119,7 @@ class MongoNotificationRepository:
         await self._orders.create_index([("unit_id", ASCENDING), ("seq", ASCENDING)])
         await self._orders.create_index([("state", ASCENDING), ("deadline", ASCENDING)])
         await self._orders.create_index("alarm_id")
+        await self._orders.create_index("outbox_since", sparse=True)
         await self._outbound.create_index([("state", ASCENDING), ("next_attempt_at", ASCENDING)])
         await self._outbound.create_index("alarm_id")
         await self._device_messages.create_index(
@@ -195,9 +209,14 @@ class MongoNotificationRepository:
         doc = await self._feed.find_one({"alarm_id": bson_value(alarm_id)}, sort=[("seq", -1)])
         return FeedEntry.model_validate(doc) if doc else None
 
-    async def insert_order(self, order: Order) -> bool:
+    async def insert_order(self, order: Order, *, delivery: DeliveryChanged) -> bool:
+        """The order with its first delivery event in its outbox; False if it exists."""
+        doc = to_document(order, _id=str(order.order_id)) | {
+            "outbox": [to_document(delivery)],
+            "outbox_since": delivery.occurred_at,
+        }
         try:
-            await self._orders.insert_one(to_document(order, _id=str(order.order_id)))
+            await self._orders.insert_one(doc)
         except DuplicateKeyError:
             return False
         return True
@@ -207,19 +226,48 @@ class MongoNotificationRepository:
         return Order.model_validate(doc) if doc else None
 
     async def change_order(
-        self, order: Order, *, from_states: set[DeliveryState], **changes: Any
+        self,
+        order: Order,
+        *,
+        from_states: set[DeliveryState],
+        delivery: DeliveryChanged,
+        **changes: Any,
     ) -> Order | None:
-        """Compare-and-set on the order's state; None if it was not in one of `from_states`.
-        Every change of an order goes through here and sets its state, so the order as
-        changed is `order` with `changes`: an indexed update, no findAndModify."""
+        """Compare-and-set on the order's state, its delivery event into the order's outbox in
+        the same write; None if it was not in one of `from_states`. Every change of an order
+        goes through here and sets its state, so the order as changed is `order` with
+        `changes`: an indexed update, no findAndModify."""
         result = await self._orders.update_one(
             {"_id": str(order.order_id), "state": {"$in": sorted(from_states)}},
-            {"$set": {key: bson_value(value) for key, value in changes.items()}},
+            {
+                "$set": {key: bson_value(value) for key, value in changes.items()},
+                "$push": {"outbox": to_document(delivery)},
+                "$min": {"outbox_since": delivery.occurred_at},
+            },
         )
         if result.matched_count == 0:
             return None
         return Order.model_validate(
             as_stored(self._orders, to_document(order.model_copy(update=changes)))
+        )
+
+    async def pending_deliveries(
+        self, *, limit: int
+    ) -> list[tuple[uuid.UUID, list[DeliveryChanged]]]:
+        """Orders with delivery events not yet published (`outbox_since`: sparse, indexed)."""
+        cursor = self._orders.find({"outbox_since": {"$gte": EPOCH}}).limit(limit)
+        return [
+            (uuid.UUID(doc["_id"]), [DeliveryChanged.model_validate(e) for e in doc["outbox"]])
+            async for doc in cursor
+        ]
+
+    async def pull_delivery(self, order_id: uuid.UUID, event_id: uuid.UUID) -> None:
+        key = str(order_id)
+        await self._orders.update_one(
+            {"_id": key}, {"$pull": {"outbox": {"event_id": str(event_id)}}}
+        )
+        await self._orders.update_one(
+            {"_id": key, "outbox.0": {"$exists": False}}, {"$unset": {"outbox_since": ""}}
         )
 
     async def overdue_orders(self, now: datetime) -> list[Order]:
@@ -310,6 +358,7 @@ class InMemoryNotificationRepository:
         self.statuses: dict[str, UnitStatusChanged] = {}
         self.feed: dict[str, FeedEntry] = {}
         self.orders: dict[uuid.UUID, Order] = {}
+        self.order_outbox: dict[uuid.UUID, list[DeliveryChanged]] = {}
         self.outbound: dict[uuid.UUID, OutboundJob] = {}
         self.messages: dict[uuid.UUID, DeviceMessage] = {}
         self.counters: dict[str, int] = {}
@@ -365,23 +414,39 @@ class InMemoryNotificationRepository:
         entries = [e for e in self.feed.values() if e.alarm_id == alarm_id]
         return max(entries, key=lambda e: e.seq) if entries else None
 
-    async def insert_order(self, order: Order) -> bool:
+    async def insert_order(self, order: Order, *, delivery: DeliveryChanged) -> bool:
         if order.order_id in self.orders:
             return False
         self.orders[order.order_id] = order
+        self.order_outbox[order.order_id] = [delivery]
         return True
 
     async def get_order(self, order_id: uuid.UUID) -> Order | None:
         return self.orders.get(order_id)
 
     async def change_order(
-        self, order: Order, *, from_states: set[DeliveryState], **changes: Any
+        self,
+        order: Order,
+        *,
+        from_states: set[DeliveryState],
+        delivery: DeliveryChanged,
+        **changes: Any,
     ) -> Order | None:
         held = self.orders.get(order.order_id)
         if held is None or held.state not in from_states:
             return None
         self.orders[order.order_id] = held.model_copy(update=changes)
+        self.order_outbox.setdefault(order.order_id, []).append(delivery)
         return self.orders[order.order_id]
+
+    async def pending_deliveries(
+        self, *, limit: int
+    ) -> list[tuple[uuid.UUID, list[DeliveryChanged]]]:
+        return [(oid, list(events)) for oid, events in self.order_outbox.items() if events][:limit]
+
+    async def pull_delivery(self, order_id: uuid.UUID, event_id: uuid.UUID) -> None:
+        events = self.order_outbox.get(order_id, [])
+        self.order_outbox[order_id] = [e for e in events if e.event_id != event_id]
 
     async def overdue_orders(self, now: datetime) -> list[Order]:
         return [o for o in self.orders.values() if o.state in OPEN and o.deadline < now]

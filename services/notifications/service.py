@@ -33,7 +33,7 @@ from services.notifications.outbound import (
     request_headers,
 )
 from services.notifications.repository import OPEN, ORDERS, NotificationRepository
-from shared.bus import Publisher
+from shared.bus import Afterwards, Publisher
 from shared.events import (
     AlarmLifecycle,
     DeadLetter,
@@ -80,6 +80,8 @@ class Deps:
     device_keys: dict[str, str] = field(default_factory=dict)
     signature_window_s: int = 300
     alarms_url: str = "http://127.0.0.1:8001"
+    # delivery events leave the order's outbox after the handler (unit tests: at once)
+    afterwards: Afterwards = field(default_factory=lambda: Afterwards("deliveries", inline=True))
 
 
 class OrderRefused(Exception):
@@ -236,20 +238,19 @@ async def _order(
         pressed_at=entry.pressed_at,
         ordered_at=now,
     )
-    if not await deps.repo.insert_order(order):
+    sent = order_delivery(order, "sent")
+    if not await deps.repo.insert_order(order, delivery=sent):
         return None
     deps.orders_hub.publish(order, topic=order.unit_id)
     deps.metrics.orders.labels(str(rank) if rank <= 3 else "4+").inc()
-    await _delivery(deps=deps, order=order, state="sent")
+    await _delivered_state(deps=deps, order=order, event=sent)
     return order
 
 
-async def _delivery(
-    *, deps: Deps, order: Order, state: DeliveryState, reason: str | None = None
-) -> None:
-    deps.metrics.deliveries.labels("unit_stream", state).inc()
-    await _publish_delivery(
-        deps=deps,
+def order_delivery(
+    order: Order, state: DeliveryState, reason: str | None = None
+) -> DeliveryChanged:
+    return delivery_changed(
         nid=order.order_id,
         alarm_id=order.alarm_id,
         recipient=f"unit:{order.unit_id}",
@@ -261,11 +262,52 @@ async def _delivery(
     )
 
 
+async def _change_order(
+    *,
+    deps: Deps,
+    order: Order,
+    from_states: set[DeliveryState],
+    state: DeliveryState,
+    reason: str | None = None,
+    **changes: Any,
+) -> Order | None:
+    """Compare-and-set of the order's state, its delivery event in the same write (the
+    order's outbox), then published. None if the order was not in `from_states`."""
+    event = order_delivery(order, state, reason)
+    changed = await deps.repo.change_order(
+        order, from_states=from_states, delivery=event, state=state, reason=reason, **changes
+    )
+    if changed is not None:
+        await _delivered_state(deps=deps, order=changed, event=event)
+    return changed
+
+
+async def _delivered_state(*, deps: Deps, order: Order, event: DeliveryChanged) -> None:
+    """Count the new state and publish its event after the handler (`deps.afterwards`): it is
+    in the order's outbox, which `relay_deliveries` publishes again if this does not."""
+    deps.metrics.deliveries.labels("unit_stream", event.state).inc()
+    await deps.afterwards.run(_relay_delivery(deps, order.order_id, event))
+
+
+async def _relay_delivery(deps: Deps, order_id: uuid.UUID, event: DeliveryChanged) -> None:
+    await deps.publisher.publish(deps.topics.notifications_deliveries, str(event.alarm_id), event)
+    await deps.repo.pull_delivery(order_id, event.event_id)
+
+
+async def relay_deliveries(*, deps: Deps) -> int:
+    """Publish delivery events still in orders' outboxes (their publish failed, or the
+    process stopped first), oldest first; returns how many."""
+    relayed = 0
+    for order_id, events in await deps.repo.pending_deliveries(limit=200):
+        for event in events:
+            await _relay_delivery(deps, order_id, event)
+            relayed += 1
+    return relayed
+
+
 async def mark_delivered(*, deps: Deps, order: Order) -> None:
     """The unit's stream has written the order out to it."""
-    delivered = await deps.repo.change_order(order, from_states={"sent"}, state="delivered")
-    if delivered is not None:
-        await _delivery(deps=deps, order=delivered, state="delivered")
+    await _change_order(deps=deps, order=order, from_states={"sent"}, state="delivered")
 
 
 async def acknowledge(*, deps: Deps, unit_id: str, order_id: uuid.UUID, now: datetime) -> Order:
@@ -276,8 +318,8 @@ async def acknowledge(*, deps: Deps, unit_id: str, order_id: uuid.UUID, now: dat
         raise LookupError(str(order_id))
     if order.state == "acknowledged":
         return order
-    acknowledged = await deps.repo.change_order(
-        order, from_states=OPEN, state="acknowledged", acknowledged_at=now
+    acknowledged = await _change_order(
+        deps=deps, order=order, from_states=OPEN, state="acknowledged", acknowledged_at=now
     )
     if acknowledged is None:
         held = await deps.repo.get_order(order_id)
@@ -286,7 +328,6 @@ async def acknowledge(*, deps: Deps, unit_id: str, order_id: uuid.UUID, now: dat
         reason = held.reason if held is not None else None
         raise OrderRefused(f"order is {held.state if held else 'gone'}: {reason}")
     deps.metrics.order_ack_seconds.observe((now - order.ordered_at).total_seconds())
-    await _delivery(deps=deps, order=acknowledged, state="acknowledged")
     await tell_the_school(deps=deps, order=acknowledged, now=now)
     return acknowledged
 
@@ -300,14 +341,13 @@ async def pass_over_overdue(*, deps: Deps, now: datetime) -> int:
     for order in await deps.repo.overdue_orders(now):
         reason = f"not acknowledged within {deps.order_ack_timeout.total_seconds():g} s"
         await _next_unit(deps=deps, order=order, now=now)
-        expired = await deps.repo.change_order(
-            order, from_states=OPEN, state="expired", reason=reason
+        expired = await _change_order(
+            deps=deps, order=order, from_states=OPEN, state="expired", reason=reason
         )
         if expired is None:
             continue  # acknowledged or closed meanwhile
         passed += 1
         deps.metrics.passed_over.inc()
-        await _delivery(deps=deps, order=expired, state="expired", reason=reason)
     return passed
 
 
@@ -355,15 +395,14 @@ async def _close_orders(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> 
         taken = event.assigned_unit == order.unit_id
         state: DeliveryState = "acknowledged" if taken else "expired"
         reason = None if taken else f"alarm {event.state}"
-        changed = await deps.repo.change_order(
-            order,
+        await _change_order(
+            deps=deps,
+            order=order,
             from_states=OPEN,
             state=state,
             reason=reason,
             acknowledged_at=now if taken else None,
         )
-        if changed is not None:
-            await _delivery(deps=deps, order=changed, state=state, reason=reason)
 
 
 def notification_id(alarm_id: uuid.UUID, recipient: str) -> uuid.UUID:
@@ -437,22 +476,46 @@ async def _publish_delivery(
     rank: int | None = None,
     distance_m: float | None = None,
 ) -> None:
-    """One notification's state on notifications.deliveries; the event id derives from the
-    notification and the state, so a state published again is the same event."""
+    """One notification's state on notifications.deliveries."""
     await deps.publisher.publish(
         deps.topics.notifications_deliveries,
         str(alarm_id),
-        DeliveryChanged(
-            event_id=stable_id("delivery", str(nid), state),
-            notification_id=nid,
+        delivery_changed(
+            nid=nid,
             alarm_id=alarm_id,
             recipient=recipient,
             channel=channel,
             state=state,
+            reason=reason,
             rank=rank,
             distance_m=distance_m,
-            reason=reason,
         ),
+    )
+
+
+def delivery_changed(
+    *,
+    nid: uuid.UUID,
+    alarm_id: uuid.UUID,
+    recipient: str,
+    channel: DeliveryChannel,
+    state: DeliveryState,
+    reason: str | None = None,
+    rank: int | None = None,
+    distance_m: float | None = None,
+) -> DeliveryChanged:
+    """The event of a notification's state; its id derives from the notification and the
+    state, so a state published again is the same event."""
+    return DeliveryChanged(
+        event_id=stable_id("delivery", str(nid), state),
+        notification_id=nid,
+        alarm_id=alarm_id,
+        recipient=recipient,
+        channel=channel,
+        state=state,
+        rank=rank,
+        distance_m=distance_m,
+        reason=reason,
     )
 
 

@@ -406,7 +406,8 @@ async def test_orders_compare_and_set_overdue_and_per_unit_replay(
 ) -> None:
     from services.notifications.models import FeedEntry, Order
     from services.notifications.repository import ORDERS
-    from shared.events import Location
+    from services.notifications.service import order_delivery
+    from shared.events import DeliveryChanged, Location
 
     repo = MongoNotificationRepository(mongo[f"{namespace.db_prefix}notifications"])
     await repo.ensure_indexes()
@@ -437,15 +438,31 @@ async def test_orders_compare_and_set_overdue_and_per_unit_replay(
     later = order("U2", NOW + timedelta(minutes=1)).model_copy(
         update={"seq": await repo.next_seq(ORDERS)}
     )
-    assert await repo.insert_order(first) and await repo.insert_order(later)
-    assert not await repo.insert_order(first), "one order per id, ever"
+
+    def sent(o: Order) -> DeliveryChanged:
+        return order_delivery(o, "sent")
+
+    assert await repo.insert_order(first, delivery=sent(first))
+    assert await repo.insert_order(later, delivery=sent(later))
+    assert not await repo.insert_order(first, delivery=sent(first)), "one order per id, ever"
     assert [o.unit_id for o in await repo.overdue_orders(NOW)] == ["U1"]
+    late = order_delivery(first, "expired", "late")
     expired = await repo.change_order(
-        first, from_states={"sent", "delivered"}, state="expired", reason="late"
+        first, from_states={"sent", "delivered"}, delivery=late, state="expired", reason="late"
     )
     assert expired is not None and (expired.state, expired.reason) == ("expired", "late")
     assert expired == (await repo.get_order(first.order_id)), "as stored, to the millisecond"
-    assert await repo.change_order(first, from_states={"sent"}, state="delivered") is None
+    delivered = order_delivery(first, "delivered")
+    assert (
+        await repo.change_order(first, from_states={"sent"}, delivery=delivered, state="delivered")
+        is None
+    ), "a refused change leaves no event"
+    pending = dict(await repo.pending_deliveries(limit=10))
+    assert [e.state for e in pending[first.order_id]] == ["sent", "expired"]
+    assert [e.state for e in pending[later.order_id]] == ["sent"]
+    for event in pending[first.order_id]:
+        await repo.pull_delivery(first.order_id, event.event_id)
+    assert [oid for oid, _ in await repo.pending_deliveries(limit=10)] == [later.order_id]
     assert await repo.overdue_orders(NOW) == []
     assert [o.unit_id for o in await repo.open_orders(alarm_id)] == ["U2"]
     assert [o.seq for o in await repo.orders_after("U2", 0, limit=10)] == [later.seq]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -94,3 +95,30 @@ async def test_transient_failures_are_retried_not_dead_lettered() -> None:
     assert publisher.sent == []
     assert registry.get_sample_value("safecampus_event_retries_total", {"topic": TOPIC}) == 3
     assert registry.get_sample_value("safecampus_events_processed_total", {"topic": TOPIC}) == 1
+
+
+async def test_work_after_the_acknowledgement_runs_later_and_a_failure_is_counted() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from shared.bus import Afterwards, background_failures
+
+    registry = CollectorRegistry()
+    afterwards = Afterwards("outbox-settle", background_failures(registry))
+    done: list[str] = []
+
+    async def settle(name: str) -> None:
+        await asyncio.sleep(0.01)
+        done.append(name)
+
+    async def fail() -> None:
+        raise ConnectionError("database gone")
+
+    await afterwards.run(settle("first"))
+    await afterwards.run(fail())
+    assert done == [], "the caller goes on at once"
+    await afterwards.drain()
+    assert done == ["first"]
+    failed = registry.get_sample_value(
+        "safecampus_background_failures_total", {"job": "outbox-settle", "kind": "error"}
+    )
+    assert failed == 1

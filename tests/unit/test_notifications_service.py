@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -8,7 +9,7 @@ from services.notifications.hub import Hub
 from services.notifications.metrics import NotificationMetrics
 from services.notifications.repository import InMemoryNotificationRepository
 from services.notifications.service import Deps
-from shared.bus import RecordingPublisher
+from shared.bus import Afterwards, RecordingPublisher, background_failures
 from shared.events import (
     AlarmLifecycle,
     DeliveryChanged,
@@ -300,3 +301,34 @@ async def test_a_pass_over_interrupted_half_way_is_completed_once_by_the_next_ro
         ("unit:first", "expired"),
     ]
     assert len(await deps.repo.orders_after("second", 0, limit=10)) == 1
+
+
+async def test_a_delivery_event_whose_publish_failed_is_published_from_the_order_outbox(
+    registry: CollectorRegistry,
+) -> None:
+    """The order and its `sent` event are one write; the publish comes after the handler, and
+    if the broker refuses it the event waits in the order's outbox for the next round."""
+    failures = background_failures(registry)
+    deps = replace(make_deps(registry), afterwards=Afterwards("delivery-publish", failures))
+    publisher = deps.publisher
+    real_publish = publisher.publish
+
+    async def broker_gone(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("broker unreachable")
+
+    await service.record_positions(deps=deps, fixes=[fix("near", 100)])
+    publisher.publish = broker_gone  # type: ignore[method-assign]
+    entry = await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    assert entry is not None
+    await deps.afterwards.drain()
+    assert deliveries(deps) == []
+    assert (
+        registry.get_sample_value(
+            "safecampus_background_failures_total", {"job": "delivery-publish", "kind": "error"}
+        )
+        == 1
+    )
+    publisher.publish = real_publish  # type: ignore[method-assign]
+    assert await service.relay_deliveries(deps=deps) == 1
+    assert deliveries(deps) == [("unit:near", "sent")]
+    assert await service.relay_deliveries(deps=deps) == 0, "once published, gone from the outbox"
