@@ -88,3 +88,19 @@ def as_stored(collection: AsyncCollection[Document], document: Document) -> Docu
     collection even for an `_id` (10 ms at 600 documents, growing), so writes that need the
     result use an indexed update_one and build what they wrote with this."""
     return bson.decode(bson.encode(document), codec_options=collection.codec_options)
+
+
+async def pull_from_outbox(collection: AsyncCollection[Document], key: str, event_id: str) -> None:
+    """Take a published event out of a document's `outbox`, and its `outbox_since` marker
+    (sparse, indexed: what the relays look for) with the last one. Usually the event is the
+    only one: then it is one write, else a pull and a conditional unset."""
+    only = await collection.update_one(
+        {"_id": key, "outbox": {"$size": 1}, "outbox.0.event_id": event_id},
+        {"$set": {"outbox": []}, "$unset": {"outbox_since": ""}},
+    )
+    if only.matched_count:
+        return
+    await collection.update_one({"_id": key}, {"$pull": {"outbox": {"event_id": event_id}}})
+    await collection.update_one(
+        {"_id": key, "outbox.0": {"$exists": False}}, {"$unset": {"outbox_since": ""}}
+    )

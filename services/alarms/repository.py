@@ -19,7 +19,14 @@ from pymongo.errors import DuplicateKeyError
 from services.alarms.lifecycle import OPEN
 from services.alarms.models import Alarm, CommandResult, PressRecord
 from shared.events import AlarmLifecycle, AlarmPressed
-from shared.mongo import EPOCH, Document, as_stored, bson_value, to_document
+from shared.mongo import (
+    EPOCH,
+    Document,
+    as_stored,
+    bson_value,
+    pull_from_outbox,
+    to_document,
+)
 
 
 @dataclass(frozen=True)
@@ -230,13 +237,7 @@ class MongoAlarmRepository:
         return Alarm.model_validate(as_stored(self._alarms, to_document(after)))
 
     async def pull_outbox(self, alarm_id: uuid.UUID, event_id: uuid.UUID) -> None:
-        key = str(alarm_id)
-        await self._alarms.update_one(
-            {"_id": key}, {"$pull": {"outbox": {"event_id": str(event_id)}}}
-        )
-        await self._alarms.update_one(
-            {"_id": key, "outbox.0": {"$exists": False}}, {"$unset": {"outbox_since": ""}}
-        )
+        await pull_from_outbox(self._alarms, str(alarm_id), str(event_id))
 
     async def with_outbox(self, *, limit: int) -> list[Alarm]:
         """Alarms with events not yet published: `outbox_since` (sparse, indexed) is there

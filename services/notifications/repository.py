@@ -26,6 +26,7 @@ from shared.mongo import (
     Document,
     as_stored,
     bson_value,
+    pull_from_outbox,
     to_document,
     tolerating_duplicates,
 )
@@ -262,13 +263,7 @@ class MongoNotificationRepository:
         ]
 
     async def pull_delivery(self, order_id: uuid.UUID, event_id: uuid.UUID) -> None:
-        key = str(order_id)
-        await self._orders.update_one(
-            {"_id": key}, {"$pull": {"outbox": {"event_id": str(event_id)}}}
-        )
-        await self._orders.update_one(
-            {"_id": key, "outbox.0": {"$exists": False}}, {"$unset": {"outbox_since": ""}}
-        )
+        await pull_from_outbox(self._orders, str(order_id), str(event_id))
 
     async def overdue_orders(self, now: datetime) -> list[Order]:
         """Open orders past their deadline: one indexed range per open state (with an `$in`
