@@ -1,10 +1,11 @@
 """Each unit's newest fix, written to the database lazily.
 
 Patrols' `units` holds each unit's latest position: a cache of the durable position history.
-Written for every position batch, those upserts (2dsphere) were among the heaviest writes on
-the database and slowed the alarm path's writes on this 2-core machine. Now each batch only
+Written for every position batch, those upserts were among the heaviest writes on the
+database and slowed the alarm path's writes on this 2-core machine. Now each batch only
 notes the newest fix of each unit here, and a background job writes them every
-LATEST_FLUSH_S. Nothing is lost to a crash: the history is stored before a batch is
+LATEST_FLUSH_S (5 s: what reads `units` without this process's notes, another instance or
+the guard posts' two-minute freshness, can wait that long). Nothing is lost to a crash: the history is stored before a batch is
 committed, and at start-up each unit is moved to its newest fix in history. Readers in the
 same process see the pending fixes (`newest`)."""
 
@@ -15,7 +16,7 @@ from datetime import datetime
 
 from shared.events import PositionReported
 
-LATEST_FLUSH_S = 1.0
+LATEST_FLUSH_S = 5.0
 
 
 class PendingPositions:
