@@ -5,9 +5,9 @@ Written for every position batch, those upserts were among the heaviest writes o
 database and slowed the alarm path's writes on this 2-core machine. Now each batch only
 notes the newest fix of each unit here, and a background job writes them every
 LATEST_FLUSH_S (5 s: what reads `units` without this process's notes, another instance or
-the guard posts' two-minute freshness, can wait that long). Nothing is lost to a crash: the history is stored before a batch is
-committed, and at start-up each unit is moved to its newest fix in history. Readers in the
-same process see the pending fixes (`newest`)."""
+the guard posts' two-minute freshness, can wait that long). Nothing is lost to a crash: the
+history is stored before a batch is committed, and at start-up each unit is moved to its
+newest fix in history. Readers in the same process see the pending fixes (`newest`)."""
 
 from __future__ import annotations
 
