@@ -296,7 +296,7 @@ async def _relay_delivery(deps: Deps, order_id: uuid.UUID, event: DeliveryChange
 
 async def relay_deliveries(*, deps: Deps) -> int:
     """Publish delivery events still in orders' outboxes (their publish failed, or the
-    process stopped first), oldest first; returns how many."""
+    process stopped first), each order's in order; returns how many."""
     relayed = 0
     for order_id, events in await deps.repo.pending_deliveries(limit=200):
         for event in events:
@@ -453,8 +453,7 @@ async def _outbound_delivery(
     *, deps: Deps, job: OutboundJob, state: DeliveryState, reason: str | None = None
 ) -> None:
     deps.metrics.deliveries.labels(job.channel, state).inc()
-    await _publish_delivery(
-        deps=deps,
+    event = delivery_changed(
         nid=job.notification_id,
         alarm_id=job.alarm_id,
         recipient=job.recipient,
@@ -462,35 +461,7 @@ async def _outbound_delivery(
         state=state,
         reason=reason,
     )
-
-
-async def _publish_delivery(
-    *,
-    deps: Deps,
-    nid: uuid.UUID,
-    alarm_id: uuid.UUID,
-    recipient: str,
-    channel: DeliveryChannel,
-    state: DeliveryState,
-    reason: str | None = None,
-    rank: int | None = None,
-    distance_m: float | None = None,
-) -> None:
-    """One notification's state on notifications.deliveries."""
-    await deps.publisher.publish(
-        deps.topics.notifications_deliveries,
-        str(alarm_id),
-        delivery_changed(
-            nid=nid,
-            alarm_id=alarm_id,
-            recipient=recipient,
-            channel=channel,
-            state=state,
-            reason=reason,
-            rank=rank,
-            distance_m=distance_m,
-        ),
-    )
+    await deps.publisher.publish(deps.topics.notifications_deliveries, str(job.alarm_id), event)
 
 
 def delivery_changed(
