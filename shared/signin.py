@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,6 +17,7 @@ from shared.auth import issue_token
 from shared.ratelimit import TokenBuckets
 from shared.users import UserDirectory
 
+SIGNIN_SCRIPT = Path(__file__).parent / "static" / "signin.js"
 TOKEN_TTL_S = 12 * 3600
 FAILURES_PER_USER = 5
 USER_REFILL_S = 30.0
@@ -42,10 +45,10 @@ def sign_in_router(
     *,
     clock: Callable[[], float] = time.monotonic,
 ) -> APIRouter:
-    """`POST /v1/auth/token` against the users file; counts sign-ins by result. Wrong
-    passwords are throttled per user name and per client address (FAILURES_PER_USER, then one
-    every USER_REFILL_S; FAILURES_PER_CLIENT, then one every CLIENT_REFILL_S): 429 with
-    Retry-After, before the password is even checked."""
+    """`POST /v1/auth/token` against the users file, and `/signin.js`, the pages' form
+    logic; counts sign-ins by result. Wrong passwords are throttled per user name and per
+    client address (FAILURES_PER_USER, then one every USER_REFILL_S; FAILURES_PER_CLIENT, then
+    one every CLIENT_REFILL_S): 429 with Retry-After, before the password is even checked."""
     router = APIRouter(tags=["sign-in"])
     per_user = TokenBuckets(burst=FAILURES_PER_USER, refill_s=USER_REFILL_S)
     per_client = TokenBuckets(burst=FAILURES_PER_CLIENT, refill_s=CLIENT_REFILL_S)
@@ -88,5 +91,10 @@ def sign_in_router(
             request.app.state.jwt_secret, sub=principal.sub, role=principal.role, ttl_s=TOKEN_TTL_S
         )
         return SignedIn(access_token=token, role=principal.role, expires_in=TOKEN_TTL_S)
+
+    @router.get("/signin.js", include_in_schema=False)
+    async def sign_in_script() -> FileResponse:
+        """The pages' sign-in form logic, one copy for every page."""
+        return FileResponse(SIGNIN_SCRIPT, media_type="text/javascript; charset=utf-8")
 
     return router

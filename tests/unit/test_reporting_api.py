@@ -142,7 +142,9 @@ async def test_csv_is_the_only_other_format(client: httpx.AsyncClient) -> None:
 async def test_the_pages_are_served_without_data(client: httpx.AsyncClient) -> None:
     for path in ("/dashboard", "/report"):
         page = await client.get(path)
-        assert page.status_code == 200 and "/v1/auth/token" in page.text
+        assert page.status_code == 200 and '<script src="/signin.js">' in page.text
+    script = await client.get("/signin.js")  # the sign-in the pages share
+    assert script.status_code == 200 and "/v1/auth/token" in script.text
 
 
 async def test_an_activity_the_broker_does_not_take_in_time_is_not_accepted() -> None:

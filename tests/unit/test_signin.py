@@ -66,3 +66,18 @@ async def test_one_client_guessing_many_names_is_throttled_too(tmp_path: Path) -
             for i in range(25)
         ]
     assert answers[:20] == [401] * 20 and set(answers[20:]) == {429}
+
+
+async def test_the_pages_share_one_sign_in_script(tmp_path: Path) -> None:
+    transport = httpx.ASGITransport(app=app_with(tmp_path, Clock()))
+    async with httpx.AsyncClient(transport=transport, base_url="http://pages") as client:
+        response = await client.get("/signin.js")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/javascript")
+    assert "async function signIn(" in response.text
+    for page in (
+        "services/notifications/static/console.html",
+        "services/reporting/static/reports.html",
+    ):
+        html = (Path(__file__).parents[2] / page).read_text(encoding="utf-8")
+        assert '<script src="/signin.js"></script>' in html and "/v1/auth/token" not in html
