@@ -36,6 +36,7 @@ from shared.events import (
 from shared.mongo import (
     Document,
     duplicate_indexes,
+    pull_from_outbox,
     to_document,
 )
 from shared.provisioning import Unit
@@ -367,9 +368,7 @@ class MongoPatrolRepository:
         return result.modified_count == 1
 
     async def pull_status_event(self, unit_id: str, event_id: uuid.UUID) -> None:
-        await self._units.update_one(
-            {"_id": unit_id}, {"$pull": {"outbox": {"event_id": str(event_id)}}}
-        )
+        await pull_from_outbox(self._units, unit_id, str(event_id))
 
     async def units_with_outbox(self) -> list[UnitState]:
         cursor = self._units.find({"outbox.0": {"$exists": True}})
