@@ -44,7 +44,7 @@ SIGNATURE_HEADERS = {
 COMMAND_WAIT_S = 5.0
 
 
-def get_deps(request: Request) -> Deps:
+async def get_deps(request: Request) -> Deps:
     deps: Deps = request.app.state.deps
     return deps
 

@@ -40,7 +40,7 @@ KEEPALIVE_S = 15.0
 REPLAY_LIMIT = 1000
 
 
-def get_deps(request: Request) -> Deps:
+async def get_deps(request: Request) -> Deps:
     deps: Deps = request.app.state.deps
     return deps
 

@@ -32,7 +32,7 @@ router = APIRouter(tags=["patrols"])
 UnitId = ResourceId
 
 
-def get_deps(request: Request) -> Deps:
+async def get_deps(request: Request) -> Deps:
     deps: Deps = request.app.state.deps
     return deps
 

@@ -41,12 +41,12 @@ STATIC = Path(__file__).parent / "static"
 T = TypeVar("T")
 
 
-def get_deps(request: Request) -> Deps:
+async def get_deps(request: Request) -> Deps:
     deps: Deps = request.app.state.deps
     return deps
 
 
-def period(
+async def period(
     since: Annotated[AwareDatetime | None, Query(description="inclusive, RFC 3339")] = None,
     until: Annotated[AwareDatetime | None, Query(description="exclusive, RFC 3339")] = None,
     township: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
