@@ -13,6 +13,7 @@ from services.notifications.hub import Hub
 from services.notifications.metrics import NotificationMetrics
 from services.notifications.outbound import RetryPolicy, parse_endpoints
 from services.notifications.repository import MongoNotificationRepository
+from services.notifications.sequences import SequencePool
 from services.notifications.service import Deps
 from shared.bus import Afterwards, run_every
 from shared.events import utcnow
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         signature_window_s=settings.signature_window_s,
         alarms_url=settings.alarms_url or f"http://{settings.host}:{settings.alarms_port}",
         afterwards=Afterwards("delivery-publish", kit.failures),
+        sequences=SequencePool(Afterwards("sequence-draw", kit.failures)),
     )
     kit.subscribe(lambda processor: handlers.build_router(deps, kit.topics, processor))
 

@@ -32,7 +32,8 @@ from services.notifications.outbound import (
     encode,
     request_headers,
 )
-from services.notifications.repository import OPEN, ORDERS, NotificationRepository
+from services.notifications.repository import FEED, OPEN, ORDERS, NotificationRepository
+from services.notifications.sequences import SequencePool
 from shared.bus import Afterwards, Publisher
 from shared.events import (
     AlarmLifecycle,
@@ -82,6 +83,8 @@ class Deps:
     alarms_url: str = "http://127.0.0.1:8001"
     # delivery events leave the order's outbox after the handler (unit tests: at once)
     afterwards: Afterwards = field(default_factory=lambda: Afterwards("deliveries", inline=True))
+    # feed and order numbers drawn ahead of need (unit tests: drawn when taken)
+    sequences: SequencePool = field(default_factory=SequencePool)
 
 
 class OrderRefused(Exception):
@@ -133,10 +136,8 @@ async def on_lifecycle(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> F
     `raised`; open orders closed once a unit is assigned or the alarm ends. Each step is
     idempotent, so a redelivered event completes what a crash interrupted."""
     first_order = event.state == "raised" and event.change == "transition" and not event.test
-    if first_order:  # both sequence numbers at once: the order's is then not on its path
-        seq, order_seq = await asyncio.gather(deps.repo.next_seq(), deps.repo.next_seq(ORDERS))
-    else:
-        seq, order_seq = await deps.repo.next_seq(), None
+    seq = await _next_seq(deps, FEED)  # drawn ahead (deps.sequences): usually no wait
+    order_seq = await _next_seq(deps, ORDERS) if first_order else None
     entry, inserted = await _add_to_feed(deps=deps, event=event, seq=seq, now=now)
     if first_order and entry.nearest_units:
         first, *rest = entry.nearest_units
@@ -149,6 +150,7 @@ async def on_lifecycle(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> F
         await _queue_webhooks(deps=deps, entry=entry, now=now)
     if event.state in ORDERS_CLOSED_BY:
         await _close_orders(deps=deps, event=event, now=now)
+    await _draw_ahead(deps)
     return entry if inserted else None
 
 
@@ -202,6 +204,16 @@ async def _add_to_feed(
     return held, False
 
 
+async def _next_seq(deps: Deps, counter: str) -> int:
+    return await deps.sequences.take(counter, deps.repo.next_seq)
+
+
+async def _draw_ahead(deps: Deps) -> None:
+    """The numbers the next alarm will take, drawn now that this one's writes are done."""
+    for counter in (FEED, ORDERS):
+        await deps.sequences.top_up(counter, deps.repo.next_seq)
+
+
 def order_id(alarm_id: uuid.UUID, unit_id: str) -> uuid.UUID:
     return stable_id("order", str(alarm_id), unit_id)
 
@@ -221,7 +233,7 @@ async def _order(
     oid = order_id(entry.alarm_id, unit.unit_id)
     order = Order(
         order_id=oid,
-        seq=seq if seq is not None else await deps.repo.next_seq(ORDERS),
+        seq=seq if seq is not None else await _next_seq(deps, ORDERS),
         alarm_id=entry.alarm_id,
         unit_id=unit.unit_id,
         rank=rank,
@@ -367,7 +379,7 @@ async def _next_unit(*, deps: Deps, order: Order, now: datetime) -> None:
         )
     warning = latest.model_copy(
         update={
-            "seq": await deps.repo.next_seq(),
+            "seq": await _next_seq(deps, FEED),
             "event_id": stable_id("passed-over", str(order.order_id)),
             "occurred_at": now,
             "change": "passed_over",
@@ -377,6 +389,7 @@ async def _next_unit(*, deps: Deps, order: Order, now: datetime) -> None:
         }
     )
     await _push_feed(deps=deps, entry=warning, label="passed_over")
+    await _draw_ahead(deps)
 
 
 async def _push_feed(*, deps: Deps, entry: FeedEntry, label: str) -> bool:
