@@ -128,17 +128,54 @@ async def mongo_insert(
     return samples
 
 
-async def background_fixes(patrols_url: str, jwt_secret: str, per_s: int, stop: Any) -> int:
-    """Keep `per_s` fixes a second flowing in batches of 10 per unit request."""
+MAX_IN_FLIGHT = 32  # background position requests under way at once
+LOAD_WARM_UP_S = 2.0  # background load flowing this long before the first press
+
+
+async def background_fixes(
+    patrols_url: str, jwt_secret: str, per_s: int, stop: Any, flowing: Any
+) -> tuple[int, float]:
+    """Keep `per_s` fixes a second flowing in batches of 10 per unit request, open loop: each
+    request leaves on its schedule whether or not the earlier ones were answered (at most
+    MAX_IN_FLIGHT at once), as terminals out in the county would. Waiting for each answer
+    before the next request (until session 11) let a slow patrols lower the load itself:
+    runs then reached 650-960 fixes/s instead of 1000. Sets `flowing` once the first request
+    is accepted; returns the fixes accepted and the seconds from the first request to the
+    last answer."""
     county = load_county(Settings().county_file)
     units = county.units
     tokens = {u.unit_id: issue_token(jwt_secret, sub=u.unit_id, role="unit") for u in units}
     sent = 0
     batch = 10
     interval = batch / per_s
+    in_flight: set[asyncio.Task[None]] = set()
+    failures: list[BaseException] = []
+    slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+    def finished(task: asyncio.Task[None]) -> None:
+        in_flight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            failures.append(task.exception())  # type: ignore[arg-type]
+
+    async def post(client: httpx.AsyncClient, unit_id: str, body: dict[str, Any]) -> None:
+        nonlocal sent
+        try:
+            response = await client.post(
+                f"{patrols_url}/v1/units/{unit_id}/positions",
+                json=body,
+                headers={"Authorization": f"Bearer {tokens[unit_id]}"},
+            )
+        finally:
+            slots.release()
+        if response.status_code != 202:
+            raise RuntimeError(f"patrols answered {response.status_code}: {response.text[:200]}")
+        sent += batch
+        flowing.set()
+
     i = 0
-    next_at = time.perf_counter()
-    async with httpx.AsyncClient(timeout=30) as client:
+    began = next_at = time.perf_counter()
+    limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
         while not stop.is_set():
             unit = units[i % len(units)]
             i += 1
@@ -153,30 +190,41 @@ async def background_fixes(patrols_url: str, jwt_secret: str, per_s: int, stop: 
                 }
                 for k in range(batch)
             ]
-            response = await client.post(
-                f"{patrols_url}/v1/units/{unit.unit_id}/positions",
-                json={"fixes": fixes},
-                headers={"Authorization": f"Bearer {tokens[unit.unit_id]}"},
-            )
-            sent += batch if response.status_code == 202 else 0
+            await slots.acquire()
+            task = asyncio.create_task(post(client, unit.unit_id, {"fixes": fixes}))
+            in_flight.add(task)
+            task.add_done_callback(finished)
             next_at += interval
             await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
-    return sent
+        await asyncio.gather(*in_flight, return_exceptions=True)
+    if failures:  # a refused or failed request fails the run
+        raise RuntimeError(f"{len(failures)} position requests failed") from failures[0]
+    return sent, time.perf_counter() - began
 
 
-async def _load(patrols_url: str, mongodb_url: str, jwt_secret: str, per_s: int, stop: Any) -> Any:
+async def _load(
+    patrols_url: str, mongodb_url: str, jwt_secret: str, per_s: int, stop: Any, flowing: Any
+) -> Any:
     return await asyncio.gather(
-        background_fixes(patrols_url, jwt_secret, per_s, stop),
+        background_fixes(patrols_url, jwt_secret, per_s, stop, flowing),
         # the database's own latency under the same load, to read the path's figures by
         mongo_insert(mongodb_url, None, 0.05, stop=stop, warm_up=0),
     )
 
 
 def _load_process(
-    patrols_url: str, mongodb_url: str, jwt_secret: str, per_s: int, stop: Any, out: Any
+    patrols_url: str,
+    mongodb_url: str,
+    jwt_secret: str,
+    per_s: int,
+    stop: Any,
+    flowing: Any,
+    out: Any,
 ) -> None:
-    sent, probe = asyncio.run(_load(patrols_url, mongodb_url, jwt_secret, per_s, stop))
-    out.put((sent, probe))
+    (sent, seconds), probe = asyncio.run(
+        _load(patrols_url, mongodb_url, jwt_secret, per_s, stop, flowing)
+    )
+    out.put((sent, seconds, probe))
 
 
 class BackgroundLoad:
@@ -186,21 +234,27 @@ class BackgroundLoad:
     def __init__(self, patrols_url: str, settings: Settings, per_s: int) -> None:
         ctx = multiprocessing.get_context("spawn")
         self._stop = ctx.Event()
+        self._flowing = ctx.Event()
         self._out = ctx.Queue()
         args = (patrols_url, settings.mongodb_url, settings.require_jwt_secret(), per_s)
         self._process = ctx.Process(
-            target=_load_process, args=(*args, self._stop, self._out), daemon=True
+            target=_load_process, args=(*args, self._stop, self._flowing, self._out), daemon=True
         )
 
-    def start(self) -> None:
+    def start(self, *, timeout_s: float = 60) -> None:
+        """Start the load and return once it flows: presses timed before that would have
+        none in their background (the process takes about a second to start)."""
         self._process.start()
+        if not self._flowing.wait(timeout_s):
+            self._stop.set()
+            raise TimeoutError(f"no position request accepted within {timeout_s} s")
 
-    def stop(self) -> tuple[int, list[float]]:
-        """Fixes accepted, and the database probe's samples (seconds)."""
+    def stop(self) -> tuple[float, list[float]]:
+        """Fixes accepted per second, and the database probe's samples (seconds)."""
         self._stop.set()
-        sent, probe = self._out.get(timeout=60)
+        sent, seconds, probe = self._out.get(timeout=60)
         self._process.join(timeout=30)
-        return int(sent), list(probe)
+        return sent / seconds, list(probe)
 
 
 class PathBench:
@@ -377,7 +431,8 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
         metrics_before = await scrape(client, stack)
         load = BackgroundLoad(stack["patrols"].url, settings, args.fixes_per_s)
         if args.fixes_per_s:
-            load.start()
+            await asyncio.to_thread(load.start)
+            await asyncio.sleep(LOAD_WARM_UP_S)  # the consumers under steady load
         started = time.perf_counter()
         ingress = await bench.press_all(client, args.alarms, args.interval_ms / 1000)
         try:
@@ -385,7 +440,7 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
         except TimeoutError:
             print(f"warning: {args.alarms - len(bench.seen)} alarms not seen within 60 s")
         elapsed = time.perf_counter() - started
-        fixes_sent, probe = await asyncio.to_thread(load.stop) if args.fixes_per_s else (0, [])
+        fixes_per_s, probe = await asyncio.to_thread(load.stop) if args.fixes_per_s else (0.0, [])
         await asyncio.sleep(1.0)  # the last orders
         metrics_after = await scrape(client, stack)
         for task in (watcher, *unit_watchers, *bench.acks):
@@ -396,7 +451,7 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
         "press_to_unit": percentiles(bench.unit_latencies()),
         "press_to_202": percentiles(ingress),
         **{name: percentiles(samples) for name, samples in bench.stages().items()},
-        "background_fixes_per_s": round(fixes_sent / elapsed, 1) if fixes_sent else 0,
+        "background_fixes_per_s": round(fixes_per_s, 1),
         "mongo_insert_under_load": percentiles(probe),
         "missing": args.alarms - len(bench.seen),
         "event_loop_lag": loop_lag_during(metrics_before, metrics_after),
