@@ -41,6 +41,7 @@ from shared.provisioning import County, load_county
 from shared.settings import ROOT, Settings
 from shared.signing import derive_device_secret, sign
 from shared.topics import Topics
+from tools.http_load import KeepAliveConnection
 from tools.stack import Stack
 
 OUT = ROOT / ".local" / "bench"
@@ -139,9 +140,10 @@ async def background_fixes(
     request leaves on its schedule whether or not the earlier ones were answered (at most
     MAX_IN_FLIGHT at once), as terminals out in the county would. Waiting for each answer
     before the next request (until session 11) let a slow patrols lower the load itself:
-    runs then reached 650-960 fixes/s instead of 1000. Sets `flowing` once the first request
-    is accepted; returns the fixes accepted and the seconds from the first request to the
-    last answer."""
+    runs then reached 650-960 fixes/s instead of 1000. The requests go through
+    tools.http_load (keep-alive, a fraction of httpx's CPU: the terminals are not on this
+    machine in the county). Sets `flowing` once the first request is accepted; returns the
+    fixes accepted and the seconds from the first request to the last answer."""
     county = load_county(Settings().county_file)
     units = county.units
     tokens = {u.unit_id: issue_token(jwt_secret, sub=u.unit_id, role="unit") for u in units}
@@ -150,6 +152,7 @@ async def background_fixes(
     interval = batch / per_s
     in_flight: set[asyncio.Task[None]] = set()
     failures: list[BaseException] = []
+    idle = [KeepAliveConnection(patrols_url) for _ in range(MAX_IN_FLIGHT)]
     slots = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     def finished(task: asyncio.Task[None]) -> None:
@@ -157,46 +160,46 @@ async def background_fixes(
         if not task.cancelled() and task.exception() is not None:
             failures.append(task.exception())  # type: ignore[arg-type]
 
-    async def post(client: httpx.AsyncClient, unit_id: str, body: dict[str, Any]) -> None:
+    async def post(unit_id: str, body: bytes) -> None:
         nonlocal sent
+        connection = idle.pop()
         try:
-            response = await client.post(
-                f"{patrols_url}/v1/units/{unit_id}/positions",
-                json=body,
-                headers={"Authorization": f"Bearer {tokens[unit_id]}"},
+            status, answer = await connection.post(
+                f"/v1/units/{unit_id}/positions",
+                body,
+                {"Authorization": f"Bearer {tokens[unit_id]}"},
             )
         finally:
+            idle.append(connection)
             slots.release()
-        if response.status_code != 202:
-            raise RuntimeError(f"patrols answered {response.status_code}: {response.text[:200]}")
+        if status != 202:
+            raise RuntimeError(f"patrols answered {status}: {answer[:200]!r}")
         sent += batch
         flowing.set()
 
     i = 0
     began = next_at = time.perf_counter()
-    limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-        while not stop.is_set():
-            unit = units[i % len(units)]
-            i += 1
-            base = time.time() - 1
-            fixes = [
-                {
-                    "lat": unit.home_lat,
-                    "lon": unit.home_lon,
-                    "recorded_at": datetime.fromtimestamp(
-                        base - k * 0.001 + i * 1e-6, UTC
-                    ).isoformat(),
-                }
-                for k in range(batch)
-            ]
-            await slots.acquire()
-            task = asyncio.create_task(post(client, unit.unit_id, {"fixes": fixes}))
-            in_flight.add(task)
-            task.add_done_callback(finished)
-            next_at += interval
-            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
-        await asyncio.gather(*in_flight, return_exceptions=True)
+    while not stop.is_set():
+        unit = units[i % len(units)]
+        i += 1
+        base = time.time() - 1
+        fixes = [
+            {
+                "lat": unit.home_lat,
+                "lon": unit.home_lon,
+                "recorded_at": datetime.fromtimestamp(base - k * 0.001 + i * 1e-6, UTC).isoformat(),
+            }
+            for k in range(batch)
+        ]
+        await slots.acquire()
+        task = asyncio.create_task(post(unit.unit_id, json.dumps({"fixes": fixes}).encode()))
+        in_flight.add(task)
+        task.add_done_callback(finished)
+        next_at += interval
+        await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+    await asyncio.gather(*in_flight, return_exceptions=True)
+    for connection in idle:
+        await connection.close()
     if failures:  # a refused or failed request fails the run
         raise RuntimeError(f"{len(failures)} position requests failed") from failures[0]
     return sent, time.perf_counter() - began
