@@ -20,6 +20,8 @@ from shared.settings import Settings
 from shared.web import ServiceKit
 
 NAME = "alarms"
+# The open-alarms gauge is refreshed this often (Prometheus scrapes every 15 s).
+OPEN_GAUGE_S = 5.0
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -51,8 +53,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     failures = kit.failures
 
     async def ticker() -> None:
-        """Deadlines, outbox leftovers, gauges."""
+        """Deadlines, outbox leftovers."""
         await run_every("ticker", s.tick_s, lambda: service.tick(deps=deps, now=utcnow()), failures)
+
+    async def open_gauge() -> None:
+        await run_every("open-gauge", OPEN_GAUGE_S, lambda: service.count_open(deps=deps), failures)
 
     async def journal_forwarder() -> None:
         await run_every("journal", s.tick_s, lambda: service.forward_journal(deps=deps), failures)
@@ -61,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routers=[api.router],
         deps=deps,
         startup=[repo.ensure_indexes],
-        background=[ticker, journal_forwarder],
+        background=[ticker, open_gauge, journal_forwarder],
         description=DESCRIPTION,
     )
 

@@ -224,3 +224,16 @@ async def _swallow(awaitable: object) -> object:
         return await awaitable  # type: ignore[misc]
     except ConnectionError:
         return None
+
+
+async def test_the_open_alarms_gauge_counts_open_alarms_by_state(
+    county: County, registry: CollectorRegistry
+) -> None:
+    deps = make_deps(county, registry)
+    alarm = await press(deps)
+    await service.count_open(deps=deps)
+    assert registry.get_sample_value("safecampus_alarms_open", {"state": "raised"}) == 1
+    await service.apply_command(deps=deps, command=command(alarm, "acknowledge"), now=T0)
+    await service.count_open(deps=deps)
+    assert registry.get_sample_value("safecampus_alarms_open", {"state": "raised"}) == 0
+    assert registry.get_sample_value("safecampus_alarms_open", {"state": "acknowledged"}) == 1
