@@ -61,6 +61,8 @@ class NotificationRepository(Protocol):
 
     async def get_order(self, order_id: uuid.UUID) -> Order | None: ...
 
+    async def delete_order(self, order_id: uuid.UUID) -> None: ...
+
     async def change_order(
         self,
         order: Order,
@@ -225,6 +227,9 @@ class MongoNotificationRepository:
     async def get_order(self, order_id: uuid.UUID) -> Order | None:
         doc = await self._orders.find_one({"_id": str(order_id)})
         return Order.model_validate(doc) if doc else None
+
+    async def delete_order(self, order_id: uuid.UUID) -> None:
+        await self._orders.delete_one({"_id": str(order_id)})
 
     async def change_order(
         self,
@@ -418,6 +423,9 @@ class InMemoryNotificationRepository:
 
     async def get_order(self, order_id: uuid.UUID) -> Order | None:
         return self.orders.get(order_id)
+
+    async def delete_order(self, order_id: uuid.UUID) -> None:
+        self.orders.pop(order_id, None)
 
     async def change_order(
         self,

@@ -109,7 +109,7 @@ async def refresh_board(*, deps: Deps, since: datetime | None) -> None:
     deps.board.merge(await deps.repo.load_units(changed_since=since))
 
 
-async def nearest_units(
+def nearest_units(
     *, deps: Deps, lat: float, lon: float, now: datetime
 ) -> tuple[list[NearbyUnit], float]:
     """The ranking and the radius that found it: fresh, dispatchable units, the staffed guard
@@ -137,15 +137,11 @@ async def on_lifecycle(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> F
     idempotent, so a redelivered event completes what a crash interrupted."""
     first_order = event.state == "raised" and event.change == "transition" and not event.test
     seq = await _next_seq(deps, FEED)  # drawn ahead (deps.sequences): usually no wait
-    order_seq = await _next_seq(deps, ORDERS) if first_order else None
-    entry, inserted = await _add_to_feed(deps=deps, event=event, seq=seq, now=now)
+    entry = _feed_entry(deps=deps, event=event, seq=seq, now=now)
     if first_order and entry.nearest_units:
-        first, *rest = entry.nearest_units
-        order = await _order(
-            deps=deps, entry=entry, unit=first, rank=1, rest=rest, now=now, seq=order_seq
-        )
-        if order is not None and event.received_at is not None:
-            deps.metrics.raised_to_unit.observe((utcnow() - event.received_at).total_seconds())
+        entry, inserted = await _feed_and_first_order(deps=deps, event=event, entry=entry, now=now)
+    else:
+        entry, inserted = await _add_to_feed(deps=deps, event=event, entry=entry)
     if first_order:
         await _queue_webhooks(deps=deps, entry=entry, now=now)
     if event.state in ORDERS_CLOSED_BY:
@@ -154,24 +150,51 @@ async def on_lifecycle(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> F
     return entry if inserted else None
 
 
-async def _add_to_feed(
-    *, deps: Deps, event: AlarmLifecycle, seq: int, now: datetime
+async def _feed_and_first_order(
+    *, deps: Deps, event: AlarmLifecycle, entry: FeedEntry, now: datetime
 ) -> tuple[FeedEntry, bool]:
-    """The event's feed entry, and whether it is new (pushed live). A redelivered event finds
-    the entry it made before (its sequence number drawn again is simply skipped: the feed
-    resumes on `>`). No read before the insert: that read was one more round trip per alarm."""
+    """The feed entry and the first unit's order, written at once: the order no longer waits
+    for the feed entry's round trip. A redelivered event finds its feed entry held from the
+    first time; that ranking stands. If the unit ranked first now is another, the order just
+    written for it is taken back before anyone is told, and the held ranking's first unit
+    gets its order (unless it has it already)."""
+    first, *rest = entry.nearest_units
+    seq = await _next_seq(deps, ORDERS)
+    planned = _plan_order(deps=deps, entry=entry, unit=first, rank=1, rest=rest, now=now, seq=seq)
+    sent = order_delivery(planned, "sent")
+    (entry, inserted), written = await asyncio.gather(
+        _add_to_feed(deps=deps, event=event, entry=entry),
+        deps.repo.insert_order(planned, delivery=sent),
+    )
+    held_first = entry.nearest_units[0] if entry.nearest_units else None
+    if held_first is not None and held_first.unit_id == first.unit_id:
+        if written:
+            await _announce_order(deps=deps, order=planned, sent=sent)
+            if event.received_at is not None:
+                deps.metrics.raised_to_unit.observe((utcnow() - event.received_at).total_seconds())
+        return entry, inserted
+    if written:
+        await deps.repo.delete_order(planned.order_id)
+    if held_first is not None:
+        await _order(
+            deps=deps, entry=entry, unit=held_first, rank=1, rest=entry.nearest_units[1:], now=now
+        )
+    return entry, inserted
+
+
+def _feed_entry(*, deps: Deps, event: AlarmLifecycle, seq: int, now: datetime) -> FeedEntry:
+    """The event as the dispatchers see it; on `raised`, with the ranking of the nearest units."""
     nearby: list[NearbyUnit] = []
     radius: float | None = None
-    searched = event.state == "raised" and event.change == "transition"
-    if searched:
-        nearby, radius = await nearest_units(
+    if event.state == "raised" and event.change == "transition":
+        nearby, radius = nearest_units(
             deps=deps, lat=event.school.lat, lon=event.school.lon, now=now
         )
         if not nearby:
             deps.metrics.no_unit_in_range.inc()
         elif radius > deps.radius_m:
             deps.metrics.radius_widened.inc()
-    entry = FeedEntry(
+    return FeedEntry(
         seq=seq,
         event_id=event.event_id,
         alarm_id=event.alarm_id,
@@ -192,8 +215,16 @@ async def _add_to_feed(
         assigned_unit=event.assigned_unit,
         devices=event.devices or [event.device_id],
     )
+
+
+async def _add_to_feed(
+    *, deps: Deps, event: AlarmLifecycle, entry: FeedEntry
+) -> tuple[FeedEntry, bool]:
+    """The event's feed entry, and whether it is new (pushed live). A redelivered event finds
+    the entry it made before (its sequence number drawn again is simply skipped: the feed
+    resumes on `>`). No read before the insert: that read was one more round trip per alarm."""
     if await _push_feed(deps=deps, entry=entry, label=event.state):
-        if searched and event.received_at is not None:
+        if entry.radius_m is not None and event.received_at is not None:
             deps.metrics.raised_to_dispatcher.observe(
                 (utcnow() - event.received_at).total_seconds()
             )
@@ -226,14 +257,31 @@ async def _order(
     rank: int,
     rest: list[NearbyUnit],
     now: datetime,
-    seq: int | None = None,
 ) -> Order | None:
     """Send `unit` its order for the alarm, unless it already has one (then None: the insert
-    finds the order's id taken). `seq`: a sequence number drawn for it beforehand."""
-    oid = order_id(entry.alarm_id, unit.unit_id)
-    order = Order(
-        order_id=oid,
-        seq=seq if seq is not None else await _next_seq(deps, ORDERS),
+    finds the order's id taken)."""
+    seq = await _next_seq(deps, ORDERS)
+    order = _plan_order(deps=deps, entry=entry, unit=unit, rank=rank, rest=rest, now=now, seq=seq)
+    sent = order_delivery(order, "sent")
+    if not await deps.repo.insert_order(order, delivery=sent):
+        return None
+    await _announce_order(deps=deps, order=order, sent=sent)
+    return order
+
+
+def _plan_order(
+    *,
+    deps: Deps,
+    entry: FeedEntry,
+    unit: NearbyUnit,
+    rank: int,
+    rest: list[NearbyUnit],
+    now: datetime,
+    seq: int,
+) -> Order:
+    return Order(
+        order_id=order_id(entry.alarm_id, unit.unit_id),
+        seq=seq,
         alarm_id=entry.alarm_id,
         unit_id=unit.unit_id,
         rank=rank,
@@ -250,13 +298,14 @@ async def _order(
         pressed_at=entry.pressed_at,
         ordered_at=now,
     )
-    sent = order_delivery(order, "sent")
-    if not await deps.repo.insert_order(order, delivery=sent):
-        return None
+
+
+async def _announce_order(*, deps: Deps, order: Order, sent: DeliveryChanged) -> None:
+    """A stored order out to its unit's stream; its `sent` event (the one in its outbox)
+    published after the handler."""
     deps.orders_hub.publish(order, topic=order.unit_id)
-    deps.metrics.orders.labels(str(rank) if rank <= 3 else "4+").inc()
+    deps.metrics.orders.labels(str(order.rank) if order.rank <= 3 else "4+").inc()
     await _delivered_state(deps=deps, order=order, event=sent)
-    return order
 
 
 def order_delivery(

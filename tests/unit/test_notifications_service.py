@@ -169,12 +169,36 @@ async def test_an_order_lost_to_a_crash_after_the_feed_entry_is_sent_on_redelive
 ) -> None:
     deps = make_deps(registry)
     await service.record_positions(deps=deps, fixes=[fix("near", 100)])
-    seq = await deps.repo.next_seq()
-    entry, _ = await service._add_to_feed(deps=deps, event=raised(), seq=seq, now=NOW)  # crash
+    entry = service._feed_entry(deps=deps, event=raised(), seq=await deps.repo.next_seq(), now=NOW)
+    await service._add_to_feed(deps=deps, event=raised(), entry=entry)  # then a crash
     assert entry.nearest_units and deliveries(deps) == []
     again = await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
     assert again is None, "the dispatcher was already told"
     assert deliveries(deps) == [("unit:near", "sent")]
+
+
+async def test_a_redelivered_raise_keeps_its_first_ranking_though_the_units_moved(
+    registry: CollectorRegistry,
+) -> None:
+    """The feed entry and the first order are written at once. After a crash between the
+    two, the redelivered event is ranked anew: the order written for the unit now nearest is
+    taken back, and the unit the dispatchers were shown first gets the order."""
+    deps = make_deps(registry)
+    await service.record_positions(deps=deps, fixes=[fix("first", 100), fix("other", 900)])
+    entry = service._feed_entry(deps=deps, event=raised(), seq=await deps.repo.next_seq(), now=NOW)
+    await service._add_to_feed(deps=deps, event=raised(), entry=entry)  # then a crash
+    moved = [fix("first", 2500), fix("other", 50)]
+    await service.record_positions(
+        deps=deps,
+        fixes=[f.model_copy(update={"recorded_at": NOW + timedelta(seconds=1)}) for f in moved],
+    )
+    stream = deps.orders_hub.subscribe("other")
+    assert await service.on_lifecycle(deps=deps, event=raised(), now=NOW) is None
+    assert deliveries(deps) == [("unit:first", "sent")]
+    assert await deps.repo.get_order(service.order_id(raised().alarm_id, "other")) is None
+    assert stream.queue.empty(), "the unit ranked first only now was never told"
+    order = await deps.repo.get_order(service.order_id(raised().alarm_id, "first"))
+    assert order is not None and [u.unit_id for u in order.next_units] == ["other"]
 
 
 async def test_test_presses_give_units_no_orders(registry: CollectorRegistry) -> None:
