@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -22,12 +21,10 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
-    Histogram,
     generate_latest,
 )
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from starlette.middleware.base import RequestResponseEndpoint
 
 from shared.bus import (
     UNAVAILABLE_ERRORS,
@@ -40,6 +37,7 @@ from shared.bus import (
     run_every,
 )
 from shared.errors import InvalidInput
+from shared.http_metrics import HttpInstruments, HttpMetrics
 from shared.lag import LagMonitor
 from shared.mongo import Document, make_client, service_database
 from shared.observability import (
@@ -48,8 +46,6 @@ from shared.observability import (
     freeze_startup_objects,
     loop_lag_histogram,
     new_registry,
-    new_trace_id,
-    trace_id_var,
     watch_event_loop,
 )
 from shared.settings import Settings
@@ -203,7 +199,7 @@ def build_app(parts: ServiceParts) -> FastAPI:
     app.state.jwt_secret = parts.settings.require_jwt_secret()
     for key, value in parts.state.items():
         setattr(app.state, key, value)
-    _install_http_metrics(app, parts.registry)
+    app.add_middleware(HttpMetrics, instruments=HttpInstruments.register(parts.registry))
     for unreachable in UNAVAILABLE_ERRORS:
         app.add_exception_handler(unreachable, _unavailable)
     app.add_exception_handler(InvalidInput, _invalid_input)
@@ -262,36 +258,6 @@ def ops_router(parts: ServiceParts) -> APIRouter:
         return PlainTextResponse(generate_latest(parts.registry), media_type=CONTENT_TYPE_LATEST)
 
     return router
-
-
-def _install_http_metrics(app: FastAPI, registry: CollectorRegistry) -> None:
-    requests = Counter(
-        "safecampus_http_requests_total",
-        "HTTP requests by route and status",
-        ["method", "route", "status"],
-        registry=registry,
-    )
-    duration = Histogram(
-        "safecampus_http_request_duration_seconds",
-        "HTTP request duration",
-        ["method", "route"],
-        registry=registry,
-        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-    )
-
-    @app.middleware("http")
-    async def observe(request: Request, call_next: RequestResponseEndpoint) -> Response:
-        token = trace_id_var.set(request.headers.get("x-request-id") or new_trace_id())
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        finally:
-            trace_id_var.reset(token)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "<unmatched>")
-        requests.labels(request.method, path, str(response.status_code)).inc()
-        duration.labels(request.method, path).observe(time.perf_counter() - started)
-        return response
 
 
 def run(app_factory: Callable[[Settings], FastAPI], *, name: str, port_of: str) -> None:
