@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from shared.bus import Afterwards
 
@@ -60,3 +61,14 @@ class SequencePool:
 
     def _lock(self, counter: str) -> asyncio.Lock:
         return self._drawing.setdefault(counter, asyncio.Lock())
+
+
+@dataclass(frozen=True)
+class NumberedWrites:
+    """One lock per numbered collection: a number is taken and its document stored (and
+    pushed live) under it, so within the process documents are stored in the order of their
+    numbers. A stream resuming after the last number it saw then misses none, however many
+    events are handled at once (the lifecycle consumer handles its partitions side by side)."""
+
+    feed: asyncio.Lock = field(default_factory=asyncio.Lock)
+    orders: asyncio.Lock = field(default_factory=asyncio.Lock)

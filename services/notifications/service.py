@@ -33,7 +33,7 @@ from services.notifications.outbound import (
     request_headers,
 )
 from services.notifications.repository import FEED, OPEN, ORDERS, NotificationRepository
-from services.notifications.sequences import SequencePool
+from services.notifications.sequences import NumberedWrites, SequencePool
 from shared.bus import Afterwards, Publisher
 from shared.events import (
     AlarmLifecycle,
@@ -52,6 +52,8 @@ from shared.topics import Topics
 
 log = logging.getLogger(__name__)
 
+# A feed entry's number until it is stored: `_push_feed` numbers it then.
+DRAFT_SEQ = 1
 # Once the alarm reaches one of these, nobody needs to be asked to go any more.
 ORDERS_CLOSED_BY = frozenset({"unit_assigned", "en_route", "on_scene", "resolved", "cancelled"})
 
@@ -85,6 +87,7 @@ class Deps:
     afterwards: Afterwards = field(default_factory=lambda: Afterwards("deliveries", inline=True))
     # feed and order numbers drawn ahead of need (unit tests: drawn when taken)
     sequences: SequencePool = field(default_factory=SequencePool)
+    numbered: NumberedWrites = field(default_factory=NumberedWrites)
 
 
 class OrderRefused(Exception):
@@ -136,8 +139,7 @@ async def on_lifecycle(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> F
     `raised`; open orders closed once a unit is assigned or the alarm ends. Each step is
     idempotent, so a redelivered event completes what a crash interrupted."""
     first_order = event.state == "raised" and event.change == "transition" and not event.test
-    seq = await _next_seq(deps, FEED)  # drawn ahead (deps.sequences): usually no wait
-    entry = _feed_entry(deps=deps, event=event, seq=seq, now=now)
+    entry = _feed_entry(deps=deps, event=event, now=now)
     if first_order and entry.nearest_units:
         entry, inserted = await _feed_and_first_order(deps=deps, event=event, entry=entry, now=now)
     else:
@@ -159,22 +161,26 @@ async def _feed_and_first_order(
     written for it is taken back before anyone is told, and the held ranking's first unit
     gets its order (unless it has it already)."""
     first, *rest = entry.nearest_units
-    seq = await _next_seq(deps, ORDERS)
-    planned = _plan_order(deps=deps, entry=entry, unit=first, rank=1, rest=rest, now=now, seq=seq)
-    sent = order_delivery(planned, "sent")
-    (entry, inserted), written = await asyncio.gather(
-        _add_to_feed(deps=deps, event=event, entry=entry),
-        deps.repo.insert_order(planned, delivery=sent),
-    )
-    held_first = entry.nearest_units[0] if entry.nearest_units else None
-    if held_first is not None and held_first.unit_id == first.unit_id:
+    async with deps.numbered.orders:
+        seq = await _next_seq(deps, ORDERS)
+        planned = _plan_order(
+            deps=deps, entry=entry, unit=first, rank=1, rest=rest, now=now, seq=seq
+        )
+        sent = order_delivery(planned, "sent")
+        (entry, inserted), written = await asyncio.gather(
+            _add_to_feed(deps=deps, event=event, entry=entry),
+            deps.repo.insert_order(planned, delivery=sent),
+        )
+        held_first = entry.nearest_units[0] if entry.nearest_units else None
+        if held_first is not None and held_first.unit_id == first.unit_id:
+            if written:
+                await _announce_order(deps=deps, order=planned, sent=sent)
+                if event.received_at is not None:
+                    elapsed = utcnow() - event.received_at
+                    deps.metrics.raised_to_unit.observe(elapsed.total_seconds())
+            return entry, inserted
         if written:
-            await _announce_order(deps=deps, order=planned, sent=sent)
-            if event.received_at is not None:
-                deps.metrics.raised_to_unit.observe((utcnow() - event.received_at).total_seconds())
-        return entry, inserted
-    if written:
-        await deps.repo.delete_order(planned.order_id)
+            await deps.repo.delete_order(planned.order_id)
     if held_first is not None:
         await _order(
             deps=deps, entry=entry, unit=held_first, rank=1, rest=entry.nearest_units[1:], now=now
@@ -182,8 +188,9 @@ async def _feed_and_first_order(
     return entry, inserted
 
 
-def _feed_entry(*, deps: Deps, event: AlarmLifecycle, seq: int, now: datetime) -> FeedEntry:
-    """The event as the dispatchers see it; on `raised`, with the ranking of the nearest units."""
+def _feed_entry(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> FeedEntry:
+    """The event as the dispatchers see it; on `raised`, with the ranking of the nearest units.
+    Numbered when stored (`_push_feed`)."""
     nearby: list[NearbyUnit] = []
     radius: float | None = None
     if event.state == "raised" and event.change == "transition":
@@ -195,7 +202,7 @@ def _feed_entry(*, deps: Deps, event: AlarmLifecycle, seq: int, now: datetime) -
         elif radius > deps.radius_m:
             deps.metrics.radius_widened.inc()
     return FeedEntry(
-        seq=seq,
+        seq=DRAFT_SEQ,
         event_id=event.event_id,
         alarm_id=event.alarm_id,
         state=event.state,
@@ -223,12 +230,13 @@ async def _add_to_feed(
     """The event's feed entry, and whether it is new (pushed live). A redelivered event finds
     the entry it made before (its sequence number drawn again is simply skipped: the feed
     resumes on `>`). No read before the insert: that read was one more round trip per alarm."""
-    if await _push_feed(deps=deps, entry=entry, label=event.state):
+    stored = await _push_feed(deps=deps, entry=entry, label=event.state)
+    if stored is not None:
         if entry.radius_m is not None and event.received_at is not None:
             deps.metrics.raised_to_dispatcher.observe(
                 (utcnow() - event.received_at).total_seconds()
             )
-        return entry, True
+        return stored, True
     held = await deps.repo.feed_entry(str(event.event_id))
     if held is None:
         raise RuntimeError(f"feed entry {event.event_id} neither inserted nor found")
@@ -260,12 +268,15 @@ async def _order(
 ) -> Order | None:
     """Send `unit` its order for the alarm, unless it already has one (then None: the insert
     finds the order's id taken)."""
-    seq = await _next_seq(deps, ORDERS)
-    order = _plan_order(deps=deps, entry=entry, unit=unit, rank=rank, rest=rest, now=now, seq=seq)
-    sent = order_delivery(order, "sent")
-    if not await deps.repo.insert_order(order, delivery=sent):
-        return None
-    await _announce_order(deps=deps, order=order, sent=sent)
+    async with deps.numbered.orders:
+        seq = await _next_seq(deps, ORDERS)
+        order = _plan_order(
+            deps=deps, entry=entry, unit=unit, rank=rank, rest=rest, now=now, seq=seq
+        )
+        sent = order_delivery(order, "sent")
+        if not await deps.repo.insert_order(order, delivery=sent):
+            return None
+        await _announce_order(deps=deps, order=order, sent=sent)
     return order
 
 
@@ -428,7 +439,6 @@ async def _next_unit(*, deps: Deps, order: Order, now: datetime) -> None:
         )
     warning = latest.model_copy(
         update={
-            "seq": await _next_seq(deps, FEED),
             "event_id": stable_id("passed-over", str(order.order_id)),
             "occurred_at": now,
             "change": "passed_over",
@@ -441,13 +451,17 @@ async def _next_unit(*, deps: Deps, order: Order, now: datetime) -> None:
     await _draw_ahead(deps)
 
 
-async def _push_feed(*, deps: Deps, entry: FeedEntry, label: str) -> bool:
-    """Store a feed entry once and, if it is new, push it to the live streams."""
-    if not await deps.repo.insert_feed(entry):
-        return False
-    deps.hub.publish(entry)
+async def _push_feed(*, deps: Deps, entry: FeedEntry, label: str) -> FeedEntry | None:
+    """Number a feed entry, store it once and, if it is new, push it to the live streams;
+    the entry as stored, or None if it was stored before. Numbered and stored in turn
+    (`deps.numbered`): entries are stored in the order of their numbers."""
+    async with deps.numbered.feed:
+        numbered = entry.model_copy(update={"seq": await _next_seq(deps, FEED)})
+        if not await deps.repo.insert_feed(numbered):
+            return None
+        deps.hub.publish(numbered)
     deps.metrics.feed_entries.labels(label).inc()
-    return True
+    return numbered
 
 
 async def _close_orders(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> None:

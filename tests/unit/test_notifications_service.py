@@ -1,3 +1,4 @@
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -7,6 +8,7 @@ from prometheus_client import CollectorRegistry
 from services.notifications import service
 from services.notifications.hub import Hub
 from services.notifications.metrics import NotificationMetrics
+from services.notifications.models import FeedEntry, Order
 from services.notifications.repository import InMemoryNotificationRepository
 from services.notifications.service import Deps
 from shared.bus import Afterwards, RecordingPublisher, background_failures
@@ -169,7 +171,7 @@ async def test_an_order_lost_to_a_crash_after_the_feed_entry_is_sent_on_redelive
 ) -> None:
     deps = make_deps(registry)
     await service.record_positions(deps=deps, fixes=[fix("near", 100)])
-    entry = service._feed_entry(deps=deps, event=raised(), seq=await deps.repo.next_seq(), now=NOW)
+    entry = service._feed_entry(deps=deps, event=raised(), now=NOW)
     await service._add_to_feed(deps=deps, event=raised(), entry=entry)  # then a crash
     assert entry.nearest_units and deliveries(deps) == []
     again = await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
@@ -185,7 +187,7 @@ async def test_a_redelivered_raise_keeps_its_first_ranking_though_the_units_move
     taken back, and the unit the dispatchers were shown first gets the order."""
     deps = make_deps(registry)
     await service.record_positions(deps=deps, fixes=[fix("first", 100), fix("other", 900)])
-    entry = service._feed_entry(deps=deps, event=raised(), seq=await deps.repo.next_seq(), now=NOW)
+    entry = service._feed_entry(deps=deps, event=raised(), now=NOW)
     await service._add_to_feed(deps=deps, event=raised(), entry=entry)  # then a crash
     moved = [fix("first", 2500), fix("other", 50)]
     await service.record_positions(
@@ -356,3 +358,42 @@ async def test_a_delivery_event_whose_publish_failed_is_published_from_the_order
     assert await service.relay_deliveries(deps=deps) == 1
     assert deliveries(deps) == [("unit:near", "sent")]
     assert await service.relay_deliveries(deps=deps) == 0, "once published, gone from the outbox"
+
+
+class SlowRepository(InMemoryNotificationRepository):
+    """Writes that take longer the earlier they started: events handled side by side would
+    finish in the reverse order of their numbers, were numbers taken before the writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.delays = [0.03, 0.02, 0.01, 0.0, 0.0, 0.0]
+        self.stored_feed: list[int] = []
+        self.stored_orders: list[int] = []
+
+    async def insert_feed(self, entry: FeedEntry) -> bool:
+        await asyncio.sleep(self.delays.pop(0) if self.delays else 0)
+        self.stored_feed.append(entry.seq)
+        return await super().insert_feed(entry)
+
+    async def insert_order(self, order: Order, *, delivery: DeliveryChanged) -> bool:
+        await asyncio.sleep(0.005 * (3 - order.seq % 3))
+        self.stored_orders.append(order.seq)
+        return await super().insert_order(order, delivery=delivery)
+
+
+async def test_events_handled_side_by_side_are_stored_and_streamed_in_the_order_of_their_numbers(
+    registry: CollectorRegistry,
+) -> None:
+    """The lifecycle consumer handles its partitions side by side. A stream that resumes after
+    the last number it saw must miss nothing: no entry may be stored after a higher one."""
+    deps = replace(make_deps(registry), repo=SlowRepository())
+    await service.record_positions(deps=deps, fixes=[fix("u1", 100), fix("u2", 200)])
+    feed = deps.hub.subscribe()
+    events = [raised(f"a{i}") for i in range(3)]
+    await asyncio.gather(*(service.on_lifecycle(deps=deps, event=e, now=NOW) for e in events))
+    repo = deps.repo
+    assert isinstance(repo, SlowRepository)
+    assert repo.stored_feed == sorted(repo.stored_feed) and len(repo.stored_feed) == 3
+    assert repo.stored_orders == sorted(repo.stored_orders) and len(repo.stored_orders) == 3
+    pushed = [feed.queue.get_nowait().seq for _ in range(3)]
+    assert pushed == repo.stored_feed
