@@ -98,15 +98,26 @@ def make_broker(settings: Settings, *, service: str, registry: CollectorRegistry
 
 
 def event_subscriber(
-    router: KafkaRouter, topic: str, *, group_id: str, description: str, latency_critical: bool
+    router: KafkaRouter,
+    topic: str,
+    *,
+    group_id: str,
+    description: str,
+    latency_critical: bool,
+    partitions_at_once: int = 1,
 ) -> DefaultSubscriber:
-    """One message at a time, acknowledged after handling (MessageProcessor.process)."""
+    """One message at a time, acknowledged after handling (MessageProcessor.process).
+
+    `partitions_at_once` > 1: that many consumers of the group in this process, each with its
+    own partitions, one message at a time each. Messages with the same key stay in order; for
+    handlers whose messages of different keys do not depend on each other's order."""
     return router.subscriber(
         topic,
         group_id=group_id,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=FAST_FETCH_WAIT_MS if latency_critical else 500,
+        max_workers=partitions_at_once,
         description=description,
     )
 

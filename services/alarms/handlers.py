@@ -19,6 +19,8 @@ def build_router(deps: Deps, processor: MessageProcessor) -> KafkaRouter:
         deps.topics.alarms_pressed,
         group_id=deps.topics.group("alarms-raise"),
         latency_critical=True,
+        # keyed by school: one school's presses in order, schools' side by side (bursts)
+        partitions_at_once=deps.topics.partitions()[deps.topics.alarms_pressed],
         description="Raises one alarm per accepted press, or folds it into the school's open one",
     )
     async def on_pressed(message: KafkaMessage) -> None:

@@ -20,6 +20,9 @@ def build_router(deps: Deps, topics: Topics, processor: MessageProcessor) -> Kaf
         topics.alarms_lifecycle,
         group_id=topics.group("notifications-alarms"),
         latency_critical=True,
+        # keyed by alarm: one alarm's events in order, alarms side by side; numbers are taken
+        # and stored in turn (sequences.NumberedWrites), so streams still resume losslessly
+        partitions_at_once=topics.partitions()[topics.alarms_lifecycle],
         description="Alarm transitions → dispatcher feed, with the nearest units on `raised`",
     )
     async def on_lifecycle(message: KafkaMessage) -> None:
