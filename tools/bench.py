@@ -459,12 +459,14 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
         "missing": args.alarms - len(bench.seen),
         "event_loop_lag": loop_lag_during(metrics_before, metrics_after),
         "handlers": handlers_during(metrics_before, metrics_after, elapsed),
+        "gc": gc_during(metrics_before, metrics_after),
         "slowest": bench.slowest(),
     }
 
 
 SERVICES = ("alarms", "patrols", "notifications", "reporting")
 LAG = "safecampus_event_loop_lag_seconds_bucket"
+GC = "safecampus_gc_pause_seconds"
 HANDLED = "faststream_received_processed_messages_duration_seconds"
 Samples = dict[tuple[str, str], float]  # (metric name, its labels as written) → value
 
@@ -476,7 +478,7 @@ async def scrape(client: httpx.AsyncClient, stack: Stack) -> dict[str, Samples]:
         text = (await client.get(f"{stack[name].url}/metrics")).text
         samples: Samples = {}
         for line in text.splitlines():
-            if line.startswith((LAG, HANDLED)):
+            if line.startswith((LAG, HANDLED, GC)):
                 metric, _, rest = line.partition("{")
                 labels, _, value = rest.rpartition("} ")
                 samples[(metric, labels)] = float(value)
@@ -506,12 +508,37 @@ def loop_lag_during(before: dict[str, Samples], after: dict[str, Samples]) -> di
     return shares
 
 
+def gc_during(before: dict[str, Samples], after: dict[str, Samples]) -> dict[str, Any]:
+    """Per service and generation: garbage collections during the run, their total pause
+    and how many paused the process more than 10 ms."""
+    found: dict[str, Any] = {}
+    for name, samples in after.items():
+        for (metric, labels), value in samples.items():
+            if metric != f"{GC}_count":
+                continue
+            count = value - before[name].get((metric, labels), 0.0)
+            if not count:
+                continue
+            total = samples[(f"{GC}_sum", labels)] - before[name].get((f"{GC}_sum", labels), 0.0)
+            generation = _label(labels, "generation")
+            under = f'{labels},le="0.01"' if labels else 'le="0.01"'
+            quick = samples.get((f"{GC}_bucket", under), 0.0) - before[name].get(
+                (f"{GC}_bucket", under), 0.0
+            )
+            found[f"{name} gen{generation}"] = {
+                "pauses": count,
+                "total_ms": 1000 * total,
+                "over_10ms": count - quick,
+            }
+    return found
+
+
 def handlers_during(
     before: dict[str, Samples], after: dict[str, Samples], elapsed_s: float
 ) -> dict[str, Any]:
     """Per Kafka handler: messages (or batches) handled during the run, the mean time one
-    took, and how busy the handler was (a handler takes one at a time: near 100 %, what
-    arrives waits)."""
+    took, and how busy the handler was (a handler takes one message at a time per consumer:
+    near 100 % per consumer, what arrives waits)."""
     found = {}
     for name, samples in after.items():
         for (metric, labels), value in samples.items():
@@ -574,6 +601,11 @@ def table(result: dict[str, Any]) -> str:
         lines.append(
             f"handler {handler[:40]:40} {busy['handled']:>6.0f} handled, mean "
             f"{busy['mean_ms']:6.1f} ms, busy {busy['busy_pct']:5.1f} %"
+        )
+    for collected, gc in sorted(result["path"].get("gc", {}).items()):
+        lines.append(
+            f"gc of {collected:22} {gc['pauses']:>6.0f} pauses, {gc['total_ms']:6.1f} ms in all, "
+            f"{gc['over_10ms']:.0f} over 10 ms"
         )
     if result["path"]["missing"]:
         lines.append(f"MISSING: {result['path']['missing']} alarms never reached the stream")
