@@ -43,9 +43,9 @@ from shared.mongo import Document, make_client, service_database
 from shared.observability import (
     GcPauses,
     configure_logging,
-    freeze_startup_objects,
     loop_lag_histogram,
     new_registry,
+    tune_garbage_collection,
     watch_event_loop,
 )
 from shared.settings import Settings
@@ -173,7 +173,7 @@ def build_app(parts: ServiceParts) -> FastAPI:
             asyncio.create_task(job(), name=job.__name__) for job in parts.background
         ]
         tasks.append(asyncio.create_task(watch_event_loop(loop_lag), name="event-loop-lag"))
-        freeze_startup_objects()
+        tune_garbage_collection()
         log.info("service started", extra={"service": parts.name})
         try:
             with gc_pauses:

@@ -40,3 +40,18 @@ def test_gc_pauses_are_observed_by_generation_while_the_app_runs() -> None:
         return registry.get_sample_value("safecampus_gc_pause_seconds_count", {"generation": "2"})
 
     assert count() == 1
+
+
+def test_garbage_collection_is_tuned_once_started() -> None:
+    import gc
+
+    from shared.observability import GC_THRESHOLDS, tune_garbage_collection
+
+    before = gc.get_threshold()
+    try:
+        tune_garbage_collection()
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert gc.get_freeze_count() > 0, "what start-up made is out of the collector's reach"
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
