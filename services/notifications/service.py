@@ -181,6 +181,10 @@ async def _feed_and_first_order(
             return entry, inserted
         if written:
             await deps.repo.delete_order(planned.order_id)
+            log.warning(
+                "redelivered alarm ranked anew: the new first unit's order taken back",
+                extra={"alarm_id": str(entry.alarm_id), "unit_id": first.unit_id},
+            )
     if held_first is not None:
         await _order(
             deps=deps, entry=entry, unit=held_first, rank=1, rest=entry.nearest_units[1:], now=now
