@@ -94,3 +94,13 @@ def test_compose_gives_the_sign_in_services_their_users_and_the_console_its_alar
     alarms_url = services["notifications"]["environment"]["ALARMS_URL"]
     port = services["alarms"]["environment"]["ALARMS_PORT"]
     assert alarms_url == f"http://alarms:{port}", "HOST is 0.0.0.0 there: the default would not do"
+
+
+def test_patrols_yields_the_cpu_to_the_alarm_path_in_both_deployments() -> None:
+    from tools.stack import NICENESS
+
+    services = load("docker-compose.yml")["services"]
+    assert services["patrols"]["cpu_shares"] < 1024, "compose's default share is 1024"
+    assert all("cpu_shares" not in services[name] for name in ("alarms", "notifications"))
+    assert NICENESS.get("patrols", 0) > 0
+    assert NICENESS.get("alarms", 0) == NICENESS.get("notifications", 0) == 0
