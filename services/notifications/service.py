@@ -161,7 +161,7 @@ async def _feed_and_first_order(
     written for it is taken back before anyone is told, and the held ranking's first unit
     gets its order (unless it has it already)."""
     first, *rest = entry.nearest_units
-    async with deps.numbered.orders:
+    async with deps.numbered.orders_of(first.unit_id):
         seq = await _next_seq(deps, ORDERS)
         planned = _plan_order(
             deps=deps, entry=entry, unit=first, rank=1, rest=rest, now=now, seq=seq
@@ -272,7 +272,7 @@ async def _order(
 ) -> Order | None:
     """Send `unit` its order for the alarm, unless it already has one (then None: the insert
     finds the order's id taken)."""
-    async with deps.numbered.orders:
+    async with deps.numbered.orders_of(unit.unit_id):
         seq = await _next_seq(deps, ORDERS)
         order = _plan_order(
             deps=deps, entry=entry, unit=unit, rank=rank, rest=rest, now=now, seq=seq

@@ -397,3 +397,28 @@ async def test_events_handled_side_by_side_are_stored_and_streamed_in_the_order_
     assert repo.stored_orders == sorted(repo.stored_orders) and len(repo.stored_orders) == 3
     pushed = [feed.queue.get_nowait().seq for _ in range(3)]
     assert pushed == repo.stored_feed
+
+
+async def test_a_slow_order_holds_up_neither_another_units_order_nor_the_feed(
+    registry: CollectorRegistry,
+) -> None:
+    """Orders are numbered in turn per unit: one unit's slow insert must not queue the other
+    alarms behind it (one lock for all orders did, for seconds, on the embedded database)."""
+
+    class OneSlowUnit(InMemoryNotificationRepository):
+        async def insert_order(self, order: Order, *, delivery: DeliveryChanged) -> bool:
+            if order.unit_id == "u1":
+                await asyncio.sleep(0.3)
+            return await super().insert_order(order, delivery=delivery)
+
+    deps = replace(make_deps(registry), repo=OneSlowUnit())
+    await service.record_positions(deps=deps, fixes=[fix("u1", 100), fix("u2", 5000)])
+    elsewhere = SCHOOL.model_copy(update={"lat": SCHOOL.lat + 5000 * DEG_PER_M})
+    near_u2 = raised("a2").model_copy(update={"school": elsewhere})
+    u2_orders, feed = deps.orders_hub.subscribe("u2"), deps.hub.subscribe()
+    slow = asyncio.ensure_future(service.on_lifecycle(deps=deps, event=raised("a1"), now=NOW))
+    await asyncio.sleep(0.01)
+    await asyncio.wait_for(service.on_lifecycle(deps=deps, event=near_u2, now=NOW), timeout=0.2)
+    assert u2_orders.queue.get_nowait().unit_id == "u2"
+    assert feed.queue.qsize() == 2, "both alarms are on the dispatchers' feed"
+    await slow
