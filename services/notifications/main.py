@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_every(
             "delivery-outbox",
             kit.settings.tick_s,
-            lambda: service.relay_deliveries(deps=deps),
+            lambda: service.relay_deliveries(deps=deps, now=utcnow()),
             kit.failures,
         )
 

@@ -73,7 +73,7 @@ class NotificationRepository(Protocol):
     ) -> Order | None: ...
 
     async def pending_deliveries(
-        self, *, limit: int
+        self, *, older_than: datetime, limit: int
     ) -> list[tuple[uuid.UUID, list[DeliveryChanged]]]: ...
 
     async def pull_delivery(self, order_id: uuid.UUID, event_id: uuid.UUID) -> None: ...
@@ -258,14 +258,17 @@ class MongoNotificationRepository:
         )
 
     async def pending_deliveries(
-        self, *, limit: int
+        self, *, older_than: datetime, limit: int
     ) -> list[tuple[uuid.UUID, list[DeliveryChanged]]]:
-        """Orders with delivery events not yet published (`outbox_since`: sparse, indexed)."""
-        cursor = self._orders.find({"outbox_since": {"$gte": EPOCH}}).limit(limit)
-        return [
-            (uuid.UUID(doc["_id"]), [DeliveryChanged.model_validate(e) for e in doc["outbox"]])
-            async for doc in cursor
-        ]
+        """Orders with delivery events not yet published and older than `older_than`, with
+        those events (`outbox_since`, the oldest one's time: sparse, indexed)."""
+        cursor = self._orders.find({"outbox_since": {"$gte": EPOCH, "$lte": older_than}})
+        found: list[tuple[uuid.UUID, list[DeliveryChanged]]] = []
+        async for doc in cursor.limit(limit):
+            events = [DeliveryChanged.model_validate(e) for e in doc["outbox"]]
+            due = [e for e in events if e.occurred_at <= older_than]
+            found.append((uuid.UUID(doc["_id"]), due))
+        return found
 
     async def pull_delivery(self, order_id: uuid.UUID, event_id: uuid.UUID) -> None:
         await pull_from_outbox(self._orders, str(order_id), str(event_id))
@@ -443,9 +446,13 @@ class InMemoryNotificationRepository:
         return self.orders[order.order_id]
 
     async def pending_deliveries(
-        self, *, limit: int
+        self, *, older_than: datetime, limit: int
     ) -> list[tuple[uuid.UUID, list[DeliveryChanged]]]:
-        return [(oid, list(events)) for oid, events in self.order_outbox.items() if events][:limit]
+        found = [
+            (oid, [e for e in events if e.occurred_at <= older_than])
+            for oid, events in self.order_outbox.items()
+        ]
+        return [(oid, events) for oid, events in found if events][:limit]
 
     async def pull_delivery(self, order_id: uuid.UUID, event_id: uuid.UUID) -> None:
         events = self.order_outbox.get(order_id, [])

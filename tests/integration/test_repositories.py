@@ -15,7 +15,14 @@ from services.patrols.history import history_key
 from services.patrols.repository import MongoPatrolRepository
 from services.reporting.repository import MongoReportingRepository
 from shared.bus import RecordingPublisher
-from shared.events import AlarmLifecycle, AlarmPressed, PositionReported, SchoolRef, stable_id
+from shared.events import (
+    AlarmLifecycle,
+    AlarmPressed,
+    PositionReported,
+    SchoolRef,
+    stable_id,
+    utcnow,
+)
 from shared.provisioning import Unit
 from shared.topics import Topics
 from tests.conftest import Namespace
@@ -458,12 +465,15 @@ async def test_orders_compare_and_set_overdue_and_per_unit_replay(
         await repo.change_order(first, from_states={"sent"}, delivery=delivered, state="delivered")
         is None
     ), "a refused change leaves no event"
-    pending = dict(await repo.pending_deliveries(limit=10))
+    assert await repo.pending_deliveries(older_than=utcnow() - timedelta(minutes=1), limit=10) == []
+    soon = utcnow() + timedelta(seconds=1)
+    pending = dict(await repo.pending_deliveries(older_than=soon, limit=10))
     assert [e.state for e in pending[first.order_id]] == ["sent", "expired"]
     assert [e.state for e in pending[later.order_id]] == ["sent"]
     for event in pending[first.order_id]:
         await repo.pull_delivery(first.order_id, event.event_id)
-    assert [oid for oid, _ in await repo.pending_deliveries(limit=10)] == [later.order_id]
+    left = await repo.pending_deliveries(older_than=soon, limit=10)
+    assert [oid for oid, _ in left] == [later.order_id]
     assert await repo.overdue_orders(NOW) == []
     assert [o.unit_id for o in await repo.open_orders(alarm_id)] == ["U2"]
     assert [o.seq for o in await repo.orders_after("U2", 0, limit=10)] == [later.seq]
