@@ -429,6 +429,7 @@ class InMemoryNotificationRepository:
 
     async def delete_order(self, order_id: uuid.UUID) -> None:
         self.orders.pop(order_id, None)
+        self.order_outbox.pop(order_id, None)  # as in MongoDB: the outbox goes with the order
 
     async def change_order(
         self,

@@ -199,6 +199,8 @@ async def test_a_redelivered_raise_keeps_its_first_ranking_though_the_units_move
     assert await service.on_lifecycle(deps=deps, event=raised(), now=NOW) is None
     assert deliveries(deps) == [("unit:first", "sent")]
     assert await deps.repo.get_order(service.order_id(raised().alarm_id, "other")) is None
+    later = utcnow() + service.RELAY_AFTER
+    assert await service.relay_deliveries(deps=deps, now=later) == 0, "nor its event, later"
     assert stream.queue.empty(), "the unit ranked first only now was never told"
     order = await deps.repo.get_order(service.order_id(raised().alarm_id, "first"))
     assert order is not None and [u.unit_id for u in order.next_units] == ["other"]
