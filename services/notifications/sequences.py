@@ -32,6 +32,7 @@ class SequencePool:
         self._ahead = ahead if afterwards is not None else 0
         self._ready: dict[str, deque[int]] = {}
         self._drawing: dict[str, asyncio.Lock] = {}
+        self._filling: set[str] = set()  # counters with a top-up under way: one is enough
 
     async def take(self, counter: str, draw: Draw) -> int:
         """The next number: without a wait (no await) when one is ready."""
@@ -43,7 +44,10 @@ class SequencePool:
         return ready.popleft()
 
     async def top_up(self, counter: str, draw: Draw) -> None:
-        if self._afterwards is not None and self.ready(counter) < self._ahead:
+        if self._afterwards is None or counter in self._filling:
+            return
+        if self.ready(counter) < self._ahead:
+            self._filling.add(counter)
             await self._afterwards.run(self._fill(counter, draw))
 
     def ready(self, counter: str) -> int:
@@ -54,10 +58,13 @@ class SequencePool:
         """Draw until `ahead` are ready. Every draw holds the counter's lock and appends what
         it drew, so the numbers wait (and go out) in ascending order."""
         ready = self._ready.setdefault(counter, deque())
-        while len(ready) < self._ahead:
-            async with self._lock(counter):
-                if len(ready) < self._ahead:
-                    ready.append(await draw(counter))
+        try:
+            while len(ready) < self._ahead:
+                async with self._lock(counter):
+                    if len(ready) < self._ahead:
+                        ready.append(await draw(counter))
+        finally:
+            self._filling.discard(counter)
 
     def _lock(self, counter: str) -> asyncio.Lock:
         return self._drawing.setdefault(counter, asyncio.Lock())
