@@ -42,7 +42,7 @@ from shared.settings import ROOT, Settings
 from shared.signing import derive_device_secret, sign
 from shared.topics import Topics
 from tools.http_load import KeepAliveConnection
-from tools.stack import Stack
+from tools.stack import SERVICES, Stack
 
 OUT = ROOT / ".local" / "bench"
 # What one press waits for on the way to the dispatcher stream, counted from the code:
@@ -152,17 +152,17 @@ async def background_fixes(
     interval = batch / per_s
     in_flight: set[asyncio.Task[None]] = set()
     failures: list[BaseException] = []
-    idle = [KeepAliveConnection(patrols_url) for _ in range(MAX_IN_FLIGHT)]
-    slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+    idle: asyncio.Queue[KeepAliveConnection] = asyncio.Queue()  # a request waits for one
+    for _ in range(MAX_IN_FLIGHT):
+        idle.put_nowait(KeepAliveConnection(patrols_url))
 
     def finished(task: asyncio.Task[None]) -> None:
         in_flight.discard(task)
         if not task.cancelled() and task.exception() is not None:
             failures.append(task.exception())  # type: ignore[arg-type]
 
-    async def post(unit_id: str, body: bytes) -> None:
+    async def post(connection: KeepAliveConnection, unit_id: str, body: bytes) -> None:
         nonlocal sent
-        connection = idle.pop()
         try:
             status, answer = await connection.post(
                 f"/v1/units/{unit_id}/positions",
@@ -170,8 +170,7 @@ async def background_fixes(
                 {"Authorization": f"Bearer {tokens[unit_id]}"},
             )
         finally:
-            idle.append(connection)
-            slots.release()
+            idle.put_nowait(connection)
         if status != 202:
             raise RuntimeError(f"patrols answered {status}: {answer[:200]!r}")
         sent += batch
@@ -191,15 +190,16 @@ async def background_fixes(
             }
             for k in range(batch)
         ]
-        await slots.acquire()
-        task = asyncio.create_task(post(unit.unit_id, json.dumps({"fixes": fixes}).encode()))
+        connection = await idle.get()
+        body = json.dumps({"fixes": fixes}).encode()
+        task = asyncio.create_task(post(connection, unit.unit_id, body))
         in_flight.add(task)
         task.add_done_callback(finished)
         next_at += interval
         await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
     await asyncio.gather(*in_flight, return_exceptions=True)
-    for connection in idle:
-        await connection.close()
+    while not idle.empty():
+        await idle.get_nowait().close()
     if failures:  # a refused or failed request fails the run
         raise RuntimeError(f"{len(failures)} position requests failed") from failures[0]
     return sent, time.perf_counter() - began
@@ -464,7 +464,6 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
     }
 
 
-SERVICES = ("alarms", "patrols", "notifications", "reporting")
 LAG = "safecampus_event_loop_lag_seconds_bucket"
 GC = "safecampus_gc_pause_seconds"
 HANDLED = "faststream_received_processed_messages_duration_seconds"
