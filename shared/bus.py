@@ -9,6 +9,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
@@ -491,6 +492,12 @@ def background_failures(registry: CollectorRegistry) -> Counter:
         ["job", "kind"],
         registry=registry,
     )
+
+
+# How long a relay round leaves an outbox event to the `Afterwards` work that publishes it
+# right after the write: relaying younger ones too published events twice (same ids) while
+# that work was under way (an e2e test caught it on orders' delivery events).
+RELAY_AFTER = timedelta(seconds=5)
 
 
 class Afterwards:

@@ -69,7 +69,8 @@ class AlarmMetrics:
         )
         self.outbox_backlog = Gauge(
             "safecampus_alarm_outbox_backlog",
-            "Alarms with lifecycle events not yet on the broker (seen by the ticker)",
+            "Alarms with lifecycle events not on the broker RELAY_AFTER after they were written "
+            "(seen by the ticker)",
             registry=registry,
         )
         self.journal_backlog = Gauge(

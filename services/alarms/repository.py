@@ -75,7 +75,7 @@ class AlarmRepository(Protocol):
 
     async def pull_outbox(self, alarm_id: uuid.UUID, event_id: uuid.UUID) -> None: ...
 
-    async def with_outbox(self, *, limit: int) -> list[Alarm]: ...
+    async def with_outbox(self, *, older_than: datetime, limit: int) -> list[Alarm]: ...
 
     async def due(self, now: datetime, *, limit: int) -> list[Alarm]: ...
 
@@ -239,10 +239,12 @@ class MongoAlarmRepository:
     async def pull_outbox(self, alarm_id: uuid.UUID, event_id: uuid.UUID) -> None:
         await pull_from_outbox(self._alarms, str(alarm_id), str(event_id))
 
-    async def with_outbox(self, *, limit: int) -> list[Alarm]:
-        """Alarms with events not yet published: `outbox_since` (sparse, indexed) is there
-        while the outbox is not empty, so the relay's tick reads only those."""
-        cursor = self._alarms.find({"outbox_since": {"$gte": EPOCH}}).limit(limit)
+    async def with_outbox(self, *, older_than: datetime, limit: int) -> list[Alarm]:
+        """Alarms with events not yet published, the oldest written before `older_than`:
+        `outbox_since` (sparse, indexed) is there while the outbox is not empty, so the
+        relay's tick reads only those."""
+        cursor = self._alarms.find({"outbox_since": {"$gte": EPOCH, "$lte": older_than}})
+        cursor = cursor.limit(limit)
         return [Alarm.model_validate(doc) async for doc in cursor]
 
     async def due(self, now: datetime, *, limit: int) -> list[Alarm]:
@@ -385,8 +387,12 @@ class InMemoryAlarmRepository:
         outbox = [e for e in alarm.outbox if e.event_id != event_id]
         self.alarms[alarm_id] = alarm.model_copy(update={"outbox": outbox})
 
-    async def with_outbox(self, *, limit: int) -> list[Alarm]:
-        return [a for a in self.alarms.values() if a.outbox][:limit]
+    async def with_outbox(self, *, older_than: datetime, limit: int) -> list[Alarm]:
+        return [
+            a
+            for a in self.alarms.values()
+            if a.outbox and min(e.occurred_at for e in a.outbox) <= older_than
+        ][:limit]
 
     async def due(self, now: datetime, *, limit: int) -> list[Alarm]:
         return [

@@ -26,7 +26,7 @@ from services.alarms.models import (
     TrustedDevice,
 )
 from services.alarms.repository import AlarmFilter, AlarmRepository
-from shared.bus import Afterwards, Publisher
+from shared.bus import RELAY_AFTER, Afterwards, Publisher
 from shared.events import AlarmCommand, AlarmLifecycle, AlarmPressed, stable_id
 from shared.provisioning import County
 from shared.ratelimit import TokenBuckets
@@ -452,9 +452,10 @@ async def _settle(deps: Deps, alarm: Alarm) -> None:
 
 
 async def tick(*, deps: Deps, now: datetime) -> None:
-    """What the background ticker does: fire deadlines, relay leftovers."""
+    """What the background ticker does: fire deadlines, relay leftovers (events the handler's
+    own publish has not settled within RELAY_AFTER)."""
     await escalate_due(deps=deps, now=now)
-    pending = await deps.repo.with_outbox(limit=200)
+    pending = await deps.repo.with_outbox(older_than=now - RELAY_AFTER, limit=200)
     deps.metrics.outbox_backlog.set(len(pending))
     for alarm in pending:
         await relay(deps=deps, alarm=alarm)

@@ -34,7 +34,7 @@ from services.notifications.outbound import (
 )
 from services.notifications.repository import FEED, OPEN, ORDERS, NotificationRepository
 from services.notifications.sequences import NumberedWrites, SequencePool
-from shared.bus import Afterwards, Publisher
+from shared.bus import RELAY_AFTER, Afterwards, Publisher
 from shared.events import (
     AlarmLifecycle,
     DeadLetter,
@@ -52,9 +52,6 @@ from shared.topics import Topics
 
 log = logging.getLogger(__name__)
 
-# A delivery event still in its order's outbox this long after it was written is published
-# by the background round; until then it is the handler's (work after the acknowledgement).
-RELAY_AFTER = timedelta(seconds=5)
 # A feed entry's number until it is stored: `_push_feed` numbers it then.
 DRAFT_SEQ = 1
 # Once the alarm reaches one of these, nobody needs to be asked to go any more.
@@ -376,8 +373,7 @@ async def _relay_delivery(deps: Deps, order_id: uuid.UUID, event: DeliveryChange
 async def relay_deliveries(*, deps: Deps, now: datetime) -> int:
     """Publish delivery events still in orders' outboxes RELAY_AFTER after they were written
     (their publish failed, or the process stopped first), each order's in order; returns how
-    many. Younger ones are left to the handler's own publish: relaying those too published
-    some events twice (same ids), which an e2e test caught."""
+    many. Younger ones are left to the handler's own publish (shared.bus.RELAY_AFTER)."""
     relayed = 0
     for order_id, events in await deps.repo.pending_deliveries(
         older_than=now - RELAY_AFTER, limit=200

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 from services.alarms import service
 from services.alarms.models import Alarm
 from services.alarms.service import Deps
-from shared.bus import RecordingPublisher
+from shared.bus import RELAY_AFTER, RecordingPublisher
 from shared.events import AlarmCommand, AlarmLifecycle
 from shared.provisioning import County
 from shared.topics import Topics
@@ -203,7 +203,7 @@ async def test_a_crash_between_change_and_publication_is_relayed_by_the_ticker(
     assert result is None, "the publish failed after the change was stored"
     stored = await deps.repo.get(alarm.alarm_id)
     assert stored is not None and stored.state == "acknowledged" and len(stored.outbox) == 1
-    await service.tick(deps=deps, now=T0 + timedelta(seconds=1))
+    await service.tick(deps=deps, now=T0 + RELAY_AFTER + timedelta(seconds=1))
     assert [e.state for e in lifecycle(deps)] == ["raised", "acknowledged"]
     assert (await deps.repo.get(alarm.alarm_id)).outbox == []  # type: ignore[union-attr]
     redelivered = await service.apply_command(

@@ -11,7 +11,7 @@ from services.notifications.metrics import NotificationMetrics
 from services.notifications.models import FeedEntry, Order
 from services.notifications.repository import InMemoryNotificationRepository
 from services.notifications.service import Deps
-from shared.bus import Afterwards, RecordingPublisher, background_failures
+from shared.bus import RELAY_AFTER, Afterwards, RecordingPublisher, background_failures
 from shared.events import (
     AlarmLifecycle,
     DeliveryChanged,
@@ -199,7 +199,7 @@ async def test_a_redelivered_raise_keeps_its_first_ranking_though_the_units_move
     assert await service.on_lifecycle(deps=deps, event=raised(), now=NOW) is None
     assert deliveries(deps) == [("unit:first", "sent")]
     assert await deps.repo.get_order(service.order_id(raised().alarm_id, "other")) is None
-    later = utcnow() + service.RELAY_AFTER
+    later = utcnow() + RELAY_AFTER
     assert await service.relay_deliveries(deps=deps, now=later) == 0, "nor its event, later"
     assert stream.queue.empty(), "the unit ranked first only now was never told"
     order = await deps.repo.get_order(service.order_id(raised().alarm_id, "first"))
@@ -359,7 +359,7 @@ async def test_a_delivery_event_whose_publish_failed_is_published_from_the_order
     )
     publisher.publish = real_publish  # type: ignore[method-assign]
     assert await service.relay_deliveries(deps=deps, now=utcnow()) == 0, "still the handler's"
-    later = utcnow() + service.RELAY_AFTER
+    later = utcnow() + RELAY_AFTER
     assert await service.relay_deliveries(deps=deps, now=later) == 1
     assert deliveries(deps) == [("unit:near", "sent")]
     assert await service.relay_deliveries(deps=deps, now=later) == 0, "published: gone"
