@@ -1,7 +1,7 @@
 # SafeCampus: the commands a new user needs. Everything runs on 127.0.0.1.
 #   make demo   set up, start Kafka + SecantusDB + the four services, run the simulated county
 #   make test   set up, start Kafka + SecantusDB, run the whole test suite
-#   make bench  set up, start Kafka + SecantusDB, run the benchmarks (not tests)
+#   make bench  set up, start Kafka + SecantusDB's Rust server, run the benchmarks (not tests)
 PYTHON_BIN ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -60,7 +60,11 @@ test: setup promtool chromium infra-up
 test-unit: venv
 	$(PY) -m pytest -m unit
 
-bench: setup infra-up
+# The benchmarks run on SecantusDB's Rust server, built from crates.io on first use (closer to
+# mongod than the Python server the tests use; docs/benchmarks.md). BENCH_DB=python for that one.
+BENCH_DB ?= rust
+bench: setup
+	SECANTUS_SERVER=$(BENCH_DB) $(INFRA) start
 	$(PY) -m tools.bench
 	$(PY) -m tools.bench --fixes-per-s 1000
 	$(PY) -m tools.bench_positions

@@ -129,6 +129,26 @@ async def mongo_insert(
     return samples
 
 
+async def database_server(url: str) -> str:
+    """What serves `url`, for the record: numbers on SecantusDB's Python and Rust servers and
+    on mongod differ several-fold (docs/benchmarks.md)."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url)
+    try:
+        info = await client.admin.command("buildInfo")
+    finally:
+        await client.close()
+    return describe_server(info)
+
+
+def describe_server(info: dict[str, Any]) -> str:
+    """SecantusDB's Python server reports versions like 0.7.0b3, its Rust server 0.5.3-beta.N."""
+    secantus = info.get("secantusVersion")
+    if secantus is None:
+        return f"MongoDB {info.get('version', '?')}"
+    server = "Rust" if "-beta" in str(secantus) else "Python"
+    return f"SecantusDB {secantus} ({server} server, speaks MongoDB {info.get('version', '?')})"
+
+
 MAX_IN_FLIGHT = 32  # background position requests under way at once
 LOAD_WARM_UP_S = 2.0  # background load flowing this long before the first press
 
@@ -567,7 +587,10 @@ def table(result: dict[str, Any]) -> str:
     ]
     if result["path"]["mongo_insert_under_load"]["n"]:
         rows.append(("MongoDB insert during the run", result["path"]["mongo_insert_under_load"]))
-    lines = [f"{'':32}{'n':>6}{'p50':>9}{'p90':>9}{'p99':>9}{'p99.9':>9}{'max':>9}  (ms)"]
+    lines = [
+        f"database: {result['database']}",
+        f"{'':32}{'n':>6}{'p50':>9}{'p90':>9}{'p99':>9}{'p99.9':>9}{'max':>9}  (ms)",
+    ]
     for label, p in rows:
         lines.append(
             f"{label:32}{p['n']:>6}{p['p50']:>9.1f}{p['p90']:>9.1f}{p['p99']:>9.1f}"
@@ -623,6 +646,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "FOLD_WINDOW_S": "0",
     }
     pace = args.interval_ms / 1000
+    database = await database_server(base.mongodb_url)
+    print(f"database: {database}", flush=True)
     print(f"floor: {args.floor_samples} Kafka round trips and MongoDB inserts ...", flush=True)
     floor = {
         "kafka_round_trip": percentiles(
@@ -645,6 +670,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "args": vars(args),
+        "database": database,
         "path": path,
         "floor": floor,
     }

@@ -33,7 +33,7 @@ from shared.auth import issue_token
 from shared.bus import POSITION_BATCH
 from shared.provisioning import load_county
 from shared.settings import Settings
-from tools.bench import OUT, drop_namespace
+from tools.bench import OUT, database_server, drop_namespace
 from tools.stack import Stack
 
 COUNTER = re.compile(r"^safecampus_fixes_(accepted|stored)_total (\S+)$", re.M)
@@ -123,6 +123,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "MONGODB_DB_PREFIX": f"{namespace}_",
         "LOG_LEVEL": "WARNING",
     }
+    database = await database_server(settings.mongodb_url)
+    print(f"database: {database}", flush=True)
     stack = Stack(env=env, log_dir=OUT / "logs-positions", names=("patrols",))
     stack.start()
     url = stack["patrols"].url
@@ -182,6 +184,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         await drop_namespace(settings, namespace)
     max_late_backlog = max((b for t, b in samples if t >= args.seconds / 2), default=0.0)
     return {
+        "database": database,
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "args": vars(args),
         "accepted": accepted,

@@ -9,8 +9,14 @@
 #   deploy/local/infra.sh env      print the KAFKA_BOOTSTRAP / MONGODB_URL lines
 #   deploy/local/infra.sh start-kafka | stop-kafka   the broker alone (tests run their own
 #                                  broker this way: STATE_DIR and ports from the environment)
+#   deploy/local/infra.sh build-rust   build SecantusDB's Rust server (crates.io, ~5 min, once)
 #
 # Ports: KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093), MONGO_PORT (27027).
+# SECANTUS_SERVER: which SecantusDB serves MONGO_PORT.
+#   python (default)  secantusd-py from PyPI, installed with the venv: tests and the demo
+#   rust              secantusd-rs, SecantusDB's own fast server, built from crates.io on first
+#                     use (`make bench` runs on it: within 1-3x of mongod per operation, where
+#                     the Python one is 2-27x; see docs/benchmarks.md). Its own data directory.
 # SECANTUS_EXTRA_ARGS: more secantusd flags, for experiments (e.g. --standalone, which drops the
 # replica-set oplog; measured in docs/benchmarks.md, not the default).
 set -euo pipefail
@@ -26,9 +32,20 @@ KAFKA_DATA=$STATE_DIR/kafka/data
 KAFKA_CONF=$STATE_DIR/kafka/server.properties
 KAFKA_PID=$STATE_DIR/kafka/kafka.pid
 KAFKA_LOG=$STATE_DIR/kafka/kafka.log
-MONGO_DATA=$STATE_DIR/secantus/data
+SECANTUS_SERVER=${SECANTUS_SERVER:-python}
 MONGO_PID=$STATE_DIR/secantus/secantus.pid
 MONGO_LOG=$STATE_DIR/secantus/secantus.log
+MONGO_SERVER_FILE=$STATE_DIR/secantus/server  # which server the pid file is of
+case "$SECANTUS_SERVER" in
+  python) MONGO_DATA=$STATE_DIR/secantus/data ;;
+  rust) MONGO_DATA=$STATE_DIR/secantus/data-rs ;;
+  *) echo "SECANTUS_SERVER must be python or rust, not '$SECANTUS_SERVER'" >&2; exit 2 ;;
+esac
+# Pinned; the crate declares Rust 1.98 but builds and passes our suite on 1.95 (hence
+# --ignore-rust-version). Its Cargo.lock is used (--locked), so the build is repeatable.
+SECANTUS_RS_VERSION=0.5.3-beta.196
+SECANTUS_RS_ROOT=${SECANTUS_RS_ROOT:-$ROOT/.local/secantusd-rs/$SECANTUS_RS_VERSION}
+SECANTUS_RS=$SECANTUS_RS_ROOT/bin/secantusd-rs
 
 log() { printf '[infra] %s\n' "$*" >&2; }
 
@@ -100,15 +117,38 @@ start_kafka() {
   wait_port "$KAFKA_PORT" "$KAFKA_PID" kafka 120 "$KAFKA_LOG"
 }
 
+build_rust() {
+  if [ -x "$SECANTUS_RS" ]; then return; fi
+  command -v cargo >/dev/null || { log "cargo not found: the Rust server needs a Rust toolchain (or SECANTUS_SERVER=python)"; return 1; }
+  log "building secantusd-rs $SECANTUS_RS_VERSION from crates.io into $SECANTUS_RS_ROOT (first use only, ~5 min)"
+  cargo install --quiet --locked --ignore-rust-version secantus-mdb --version "$SECANTUS_RS_VERSION" \
+    --root "$SECANTUS_RS_ROOT"
+}
+
+running_server() { cat "$MONGO_SERVER_FILE" 2>/dev/null || echo python; }
+
 start_mongo() {
-  if alive "$MONGO_PID"; then log "secantusdb already running (pid $(cat "$MONGO_PID")) on 127.0.0.1:$MONGO_PORT"; return; fi
+  if alive "$MONGO_PID"; then
+    if [ "$(running_server)" != "$SECANTUS_SERVER" ]; then
+      log "secantusdb ($(running_server) server, pid $(cat "$MONGO_PID")) already runs on 127.0.0.1:$MONGO_PORT; asked for the $SECANTUS_SERVER server: '$0 stop' first"
+      return 1
+    fi
+    log "secantusdb ($SECANTUS_SERVER server) already running (pid $(cat "$MONGO_PID")) on 127.0.0.1:$MONGO_PORT"; return
+  fi
   if port_open "$MONGO_PORT"; then log "port $MONGO_PORT is taken by a process this script did not start"; return 1; fi
   mkdir -p "$MONGO_DATA"
-  log "starting secantusdb on 127.0.0.1:$MONGO_PORT"
-  nohup "$PYTHON" "$ROOT/deploy/local/secantusd.py" --host 127.0.0.1 --port "$MONGO_PORT" \
-    --storage-path "$MONGO_DATA" --log-level WARNING ${SECANTUS_EXTRA_ARGS:-} \
-    --oplog-max-entries "${SECANTUS_OPLOG_MAX_ENTRIES:-5000}" --oplog-retention-seconds "${SECANTUS_OPLOG_RETENTION_S:-600}" >>"$MONGO_LOG" 2>&1 </dev/null &
+  if [ "$SECANTUS_SERVER" = rust ]; then build_rust; fi
+  log "starting secantusdb ($SECANTUS_SERVER server) on 127.0.0.1:$MONGO_PORT"
+  if [ "$SECANTUS_SERVER" = rust ]; then
+    nohup "$SECANTUS_RS" --host 127.0.0.1 --port "$MONGO_PORT" --storage-path "$MONGO_DATA" \
+      --log-level WARNING ${SECANTUS_EXTRA_ARGS:-} >>"$MONGO_LOG" 2>&1 </dev/null &
+  else
+    nohup "$PYTHON" "$ROOT/deploy/local/secantusd.py" --host 127.0.0.1 --port "$MONGO_PORT" \
+      --storage-path "$MONGO_DATA" --log-level WARNING ${SECANTUS_EXTRA_ARGS:-} \
+      --oplog-max-entries "${SECANTUS_OPLOG_MAX_ENTRIES:-5000}" --oplog-retention-seconds "${SECANTUS_OPLOG_RETENTION_S:-600}" >>"$MONGO_LOG" 2>&1 </dev/null &
+  fi
   echo $! > "$MONGO_PID"
+  echo "$SECANTUS_SERVER" > "$MONGO_SERVER_FILE"
   wait_port "$MONGO_PORT" "$MONGO_PID" secantusdb 60 "$MONGO_LOG"
 }
 
@@ -133,11 +173,12 @@ case "${1:-}" in
   stop) stop_pid "$KAFKA_PID" kafka; stop_pid "$MONGO_PID" secantusdb ;;
   status)
     alive "$KAFKA_PID" && log "kafka running (pid $(cat "$KAFKA_PID")) on 127.0.0.1:$KAFKA_PORT" || log "kafka stopped"
-    alive "$MONGO_PID" && log "secantusdb running (pid $(cat "$MONGO_PID")) on 127.0.0.1:$MONGO_PORT" || log "secantusdb stopped" ;;
-  wipe) stop_pid "$KAFKA_PID" kafka; stop_pid "$MONGO_PID" secantusdb; rm -rf "$KAFKA_DATA" "$MONGO_DATA" ;;
+    alive "$MONGO_PID" && log "secantusdb ($(running_server) server) running (pid $(cat "$MONGO_PID")) on 127.0.0.1:$MONGO_PORT" || log "secantusdb stopped" ;;
+  wipe) stop_pid "$KAFKA_PID" kafka; stop_pid "$MONGO_PID" secantusdb; rm -rf "$KAFKA_DATA" "$STATE_DIR/secantus/data" "$STATE_DIR/secantus/data-rs" ;;
   env) print_env ;;
   jars) fetch_jars ;;
   start-kafka) mkdir -p "$STATE_DIR/kafka"; start_kafka ;;
   stop-kafka) stop_pid "$KAFKA_PID" kafka ;;
-  *) echo "usage: $0 start|stop|status|wipe|env|jars|start-kafka|stop-kafka" >&2; exit 2 ;;
+  build-rust) build_rust ;;
+  *) echo "usage: $0 start|stop|status|wipe|env|jars|start-kafka|stop-kafka|build-rust" >&2; exit 2 ;;
 esac

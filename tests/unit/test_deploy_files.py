@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +106,29 @@ def test_patrols_yields_the_cpu_to_the_alarm_path_in_both_deployments() -> None:
     assert all("cpu_shares" not in services[name] for name in ("alarms", "notifications"))
     assert NICENESS.get("patrols", 0) > 0
     assert NICENESS.get("alarms", 0) == NICENESS.get("notifications", 0) == 0
+
+
+def test_local_infra_refuses_an_unknown_database_server() -> None:
+    script = ROOT / "deploy/local/infra.sh"
+    run = subprocess.run(
+        [str(script), "env"],
+        env={**os.environ, "SECANTUS_SERVER": "mongod"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 2
+    assert "SECANTUS_SERVER must be python or rust" in run.stderr
+
+
+def test_the_bench_runs_on_the_pinned_rust_server_and_tests_on_the_python_one() -> None:
+    script = (ROOT / "deploy/local/infra.sh").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    assert "SECANTUS_SERVER=${SECANTUS_SERVER:-python}" in script, "tests and demo: PyPI's"
+    assert re.search(r"SECANTUS_RS_VERSION=\d+\.\d+\.\d+-beta\.\d+\n", script), "pinned"
+    assert "cargo install --quiet --locked" in script, "the crate's own Cargo.lock"
+    assert "BENCH_DB ?= rust" in makefile
+    bench = makefile.split("\nbench:", 1)[1].split("\n\n", 1)[0]
+    assert "SECANTUS_SERVER=$(BENCH_DB) $(INFRA) start" in bench
+    test = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
+    assert "infra-up" in test and "SECANTUS_SERVER" not in test
