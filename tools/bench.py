@@ -12,7 +12,8 @@ from a process of its own, which also times a bare MongoDB insert every 50 ms wh
 presses run ("MongoDB insert during the run").
 Each service's event-loop lag during the presses comes from its
 `safecampus_event_loop_lag_seconds` (scraped before and after): the share of 100 ms timers that
-ran more than 10 and 50 ms late. Prints a table and writes .local/bench/latest.json.
+ran more than 10 and 50 ms late. How fast the machine itself ran: tools/speed_probe.py, in a
+process of its own. Prints a table and writes .local/bench/latest.json.
 A benchmark, not a test: it asserts nothing.
 """
 
@@ -42,6 +43,8 @@ from shared.settings import ROOT, Settings
 from shared.signing import derive_device_secret, sign
 from shared.topics import Topics
 from tools.http_load import KeepAliveConnection
+from tools.speed_probe import SLOWED, SpeedProbe
+from tools.speed_probe import summarise as summarise_speed
 from tools.stack import SERVICES, Stack
 
 OUT = ROOT / ".local" / "bench"
@@ -452,6 +455,8 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
         ]
         await asyncio.sleep(0.5)
         metrics_before = await scrape(client, stack)
+        speed = SpeedProbe()
+        speed.start()
         load = BackgroundLoad(stack["patrols"].url, settings, args.fixes_per_s)
         if args.fixes_per_s:
             await asyncio.to_thread(load.start)
@@ -464,6 +469,7 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
             print(f"warning: {args.alarms - len(bench.seen)} alarms not seen within 60 s")
         elapsed = time.perf_counter() - started
         fixes_per_s, probe = await asyncio.to_thread(load.stop) if args.fixes_per_s else (0.0, [])
+        machine = summarise_speed(await asyncio.to_thread(speed.stop))
         await asyncio.sleep(1.0)  # the last orders
         metrics_after = await scrape(client, stack)
         for task in (watcher, *unit_watchers, *bench.acks):
@@ -476,6 +482,7 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
         **{name: percentiles(samples) for name, samples in bench.stages().items()},
         "background_fixes_per_s": round(fixes_per_s, 1),
         "mongo_insert_under_load": percentiles(probe),
+        "machine_speed": machine,
         "missing": args.alarms - len(bench.seen),
         "event_loop_lag": loop_lag_during(metrics_before, metrics_after),
         "handlers": handlers_during(metrics_before, metrics_after, elapsed),
@@ -609,6 +616,13 @@ def table(result: dict[str, Any]) -> str:
         f"ratio path/composed floor: p50 {path['p50'] / composed['p50']:.1f}x, "
         f"p99 {path['p99'] / composed['p99']:.1f}x; "
         f"path/one Kafka round trip: p50 {path['p50'] / kafka['p50']:.1f}x"
+    )
+    machine = result["path"]["machine_speed"]
+    lines.append(
+        f"machine: fixed work {machine['median_ms']:.2f} ms CPU median, "
+        f"p99 {machine['p99_ms']:.2f}, over {SLOWED:g}x the median in "
+        f"{machine['slowed_pct']:.1f} % of samples"
+        " (0.8 ms at full speed here; tools/speed_probe.py)"
     )
     if result["path"]["background_fixes_per_s"]:
         lines.append(

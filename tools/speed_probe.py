@@ -1,0 +1,74 @@
+"""How fast the machine itself ran during a benchmark: a fixed piece of CPU work, timed every
+50 ms in a process of its own (about 2 % of a core).
+
+The development machines are virtual, with two cores shared with other guests, and their
+speed changes over minutes: the same bench on the same code gave p99 40 ms in one run and
+500 ms a few minutes later. The work's *CPU time* (`time.thread_time`) does not count time the
+guest's own scheduler gave to other processes, so it grows only when the processor itself is
+slower for us (the host running other guests on it, clocks turned down). A run whose probe
+shows that was measured on a slow machine, not on slow code. Figures: docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import statistics
+import time
+from typing import Any
+
+WORK_ITERATIONS = 20_000  # about 0.8 ms of CPU on the development machine at full speed
+PERIOD_S = 0.05
+SLOWED = 2.0  # a sample over twice the run's median counts as the machine slowed down
+
+
+def fixed_work() -> int:
+    total = 0
+    for i in range(WORK_ITERATIONS):
+        total += i * i
+    return total
+
+
+def _probe(stop: Any, out: Any) -> None:
+    cpu_s: list[float] = []
+    while not stop.is_set():
+        started = time.thread_time()
+        fixed_work()
+        cpu_s.append(time.thread_time() - started)
+        stop.wait(PERIOD_S)
+    out.put(cpu_s)
+
+
+class SpeedProbe:
+    """The probe's process: `start`, then `stop` returns the CPU seconds of each sample."""
+
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._stop = ctx.Event()
+        self._out = ctx.Queue()
+        self._process = ctx.Process(target=_probe, args=(self._stop, self._out), daemon=True)
+
+    def start(self) -> None:
+        self._process.start()
+
+    def stop(self) -> list[float]:
+        self._stop.set()
+        samples: list[float] = self._out.get(timeout=30)
+        self._process.join(timeout=30)
+        return samples
+
+
+def summarise(cpu_s: list[float]) -> dict[str, float]:
+    """Median, p99 and max of the work's CPU time in ms, and the share of samples that took
+    over SLOWED times the median."""
+    if not cpu_s:
+        return {"n": 0, "median_ms": 0.0, "p99_ms": 0.0, "max_ms": 0.0, "slowed_pct": 0.0}
+    ordered = sorted(cpu_s)
+    median = statistics.median(ordered)
+    slowed = sum(1 for s in ordered if s > SLOWED * median)
+    return {
+        "n": len(ordered),
+        "median_ms": round(median * 1000, 2),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1000, 2),
+        "max_ms": round(ordered[-1] * 1000, 2),
+        "slowed_pct": round(100 * slowed / len(ordered), 1),
+    }
