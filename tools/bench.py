@@ -43,8 +43,7 @@ from shared.settings import ROOT, Settings
 from shared.signing import derive_device_secret, sign
 from shared.topics import Topics
 from tools.http_load import KeepAliveConnection
-from tools.speed_probe import SLOWED, SpeedProbe
-from tools.speed_probe import summarise as summarise_speed
+from tools.speed_probe import SLOWED, SpeedProbe, slowed_pct
 from tools.stack import SERVICES, Stack
 
 OUT = ROOT / ".local" / "bench"
@@ -469,7 +468,8 @@ async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -
             print(f"warning: {args.alarms - len(bench.seen)} alarms not seen within 60 s")
         elapsed = time.perf_counter() - started
         fixes_per_s, probe = await asyncio.to_thread(load.stop) if args.fixes_per_s else (0.0, [])
-        machine = summarise_speed(await asyncio.to_thread(speed.stop))
+        work = await asyncio.to_thread(speed.stop)
+        machine = percentiles(work) | {"slowed_pct": slowed_pct(work)}
         await asyncio.sleep(1.0)  # the last orders
         metrics_after = await scrape(client, stack)
         for task in (watcher, *unit_watchers, *bench.acks):
@@ -619,8 +619,8 @@ def table(result: dict[str, Any]) -> str:
     )
     machine = result["path"]["machine_speed"]
     lines.append(
-        f"machine: fixed work {machine['median_ms']:.2f} ms CPU median, "
-        f"p99 {machine['p99_ms']:.2f}, over {SLOWED:g}x the median in "
+        f"machine: fixed work {machine['p50']:.2f} ms CPU p50, "
+        f"p99 {machine['p99']:.2f}, over {SLOWED:g}x the median in "
         f"{machine['slowed_pct']:.1f} % of samples"
         " (0.8 ms at full speed here; tools/speed_probe.py)"
     )
@@ -660,8 +660,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "FOLD_WINDOW_S": "0",
     }
     pace = args.interval_ms / 1000
-    database = await database_server(base.mongodb_url)
-    print(f"database: {database}", flush=True)
+    database = await database_server(base.mongodb_url)  # printed with the table
     print(f"floor: {args.floor_samples} Kafka round trips and MongoDB inserts ...", flush=True)
     floor = {
         "kafka_round_trip": percentiles(
