@@ -119,7 +119,7 @@ start_kafka() {
 
 build_rust() {
   if [ -x "$SECANTUS_RS" ]; then return; fi
-  command -v cargo >/dev/null || { log "cargo not found: the Rust server needs a Rust toolchain (or SECANTUS_SERVER=python)"; return 1; }
+  command -v cargo >/dev/null || { log "cargo not found: the Rust server is built with a Rust toolchain (rustup); without one, use the Python server: SECANTUS_SERVER=python, or BENCH_DB=python make bench"; return 1; }
   log "building secantusd-rs $SECANTUS_RS_VERSION from crates.io into $SECANTUS_RS_ROOT (first use only, ~5 min)"
   cargo install --quiet --locked --ignore-rust-version secantus-mdb --version "$SECANTUS_RS_VERSION" \
     --root "$SECANTUS_RS_ROOT"

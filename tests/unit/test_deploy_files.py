@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -132,3 +133,21 @@ def test_the_bench_runs_on_the_pinned_rust_server_and_tests_on_the_python_one() 
     assert "SECANTUS_SERVER=$(BENCH_DB) $(INFRA) start" in bench
     test = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
     assert "infra-up" in test and "SECANTUS_SERVER" not in test
+
+
+def test_without_cargo_the_rust_server_build_says_how_to_use_the_python_one(
+    tmp_path: Path,
+) -> None:
+    tools = tmp_path / "bin"  # a PATH with what the script needs, and no cargo
+    tools.mkdir()
+    (tools / "dirname").symlink_to(shutil.which("dirname") or "/usr/bin/dirname")
+    run = subprocess.run(
+        ["/bin/bash", str(ROOT / "deploy/local/infra.sh"), "build-rust"],
+        env={"PATH": str(tools), "SECANTUS_RS_ROOT": str(tmp_path / "none")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 1
+    assert "cargo not found" in run.stderr
+    assert "BENCH_DB=python make bench" in run.stderr
