@@ -52,7 +52,8 @@ from shared.topics import Topics
 
 log = logging.getLogger(__name__)
 
-# A feed entry's number until it is stored: `_push_feed` numbers it then.
+# A feed entry's or an order's number until it is stored: `_push_feed` and `_numbered_order`
+# number it then, in turn.
 DRAFT_SEQ = 1
 # Once the alarm reaches one of these, nobody needs to be asked to go any more.
 ORDERS_CLOSED_BY = frozenset({"unit_assigned", "en_route", "on_scene", "resolved", "cancelled"})
@@ -162,9 +163,8 @@ async def _feed_and_first_order(
     gets its order (unless it has it already)."""
     first, *rest = entry.nearest_units
     async with deps.numbered.orders_of(first.unit_id):
-        seq = await _next_seq(deps, ORDERS)
-        planned = _plan_order(
-            deps=deps, entry=entry, unit=first, rank=1, rest=rest, now=now, seq=seq
+        planned = await _numbered_order(
+            deps, _plan_order(deps=deps, entry=entry, unit=first, rank=1, rest=rest, now=now)
         )
         sent = order_delivery(planned, "sent")
         (entry, inserted), written = await asyncio.gather(
@@ -186,8 +186,12 @@ async def _feed_and_first_order(
                 extra={"alarm_id": str(entry.alarm_id), "unit_id": first.unit_id},
             )
     if held_first is not None:
+        held_rest = entry.nearest_units[1:]
         await _order(
-            deps=deps, entry=entry, unit=held_first, rank=1, rest=entry.nearest_units[1:], now=now
+            deps=deps,
+            planned=_plan_order(
+                deps=deps, entry=entry, unit=held_first, rank=1, rest=held_rest, now=now
+            ),
         )
     return entry, inserted
 
@@ -261,22 +265,11 @@ def order_id(alarm_id: uuid.UUID, unit_id: str) -> uuid.UUID:
     return stable_id("order", str(alarm_id), unit_id)
 
 
-async def _order(
-    *,
-    deps: Deps,
-    entry: FeedEntry,
-    unit: NearbyUnit,
-    rank: int,
-    rest: list[NearbyUnit],
-    now: datetime,
-) -> Order | None:
-    """Send `unit` its order for the alarm, unless it already has one (then None: the insert
-    finds the order's id taken)."""
-    async with deps.numbered.orders_of(unit.unit_id):
-        seq = await _next_seq(deps, ORDERS)
-        order = _plan_order(
-            deps=deps, entry=entry, unit=unit, rank=rank, rest=rest, now=now, seq=seq
-        )
+async def _order(*, deps: Deps, planned: Order) -> Order | None:
+    """Number the planned order and send it to its unit, unless the unit already has its order
+    for the alarm (then None: the insert finds the order's id taken)."""
+    async with deps.numbered.orders_of(planned.unit_id):
+        order = await _numbered_order(deps, planned)
         sent = order_delivery(order, "sent")
         if not await deps.repo.insert_order(order, delivery=sent):
             return None
@@ -292,11 +285,11 @@ def _plan_order(
     rank: int,
     rest: list[NearbyUnit],
     now: datetime,
-    seq: int,
 ) -> Order:
+    """`unit`'s order for the entry's alarm, not numbered yet (`_numbered_order`)."""
     return Order(
         order_id=order_id(entry.alarm_id, unit.unit_id),
-        seq=seq,
+        seq=DRAFT_SEQ,
         alarm_id=entry.alarm_id,
         unit_id=unit.unit_id,
         rank=rank,
@@ -313,6 +306,12 @@ def _plan_order(
         pressed_at=entry.pressed_at,
         ordered_at=now,
     )
+
+
+async def _numbered_order(deps: Deps, planned: Order) -> Order:
+    """The order with the next order number; taken under its unit's `deps.numbered` lock, so
+    the unit's orders are stored in the order of their numbers."""
+    return planned.model_copy(update={"seq": await _next_seq(deps, ORDERS)})
 
 
 async def _announce_order(*, deps: Deps, order: Order, sent: DeliveryChanged) -> None:
@@ -438,11 +437,14 @@ async def _next_unit(*, deps: Deps, order: Order, now: datetime) -> None:
     if following is not None:
         await _order(
             deps=deps,
-            entry=latest,
-            unit=following,
-            rank=order.rank + 1,
-            rest=order.next_units[1:],
-            now=now,
+            planned=_plan_order(
+                deps=deps,
+                entry=latest,
+                unit=following,
+                rank=order.rank + 1,
+                rest=order.next_units[1:],
+                now=now,
+            ),
         )
     warning = latest.model_copy(
         update={
