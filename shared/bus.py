@@ -225,12 +225,18 @@ class KafkaPublisher:
         return {TRACE_HEADER: trace_id_var.get() or new_trace_id()}
 
     async def publish(self, topic: str, key: str, event: BaseModel) -> None:
-        await self._broker.publish(
+        await self.append(topic, key, event)
+
+    async def append(self, topic: str, key: str, event: BaseModel) -> int:
+        """Publish, and return the event's position in its partition (offset + 1): for topics
+        read as logs, whose readers resume after a position."""
+        sent = await self._broker.publish(
             event.model_dump_json().encode(),
             topic=topic,
             key=key.encode(),
             headers=self._headers(),
         )
+        return int(sent.offset) + 1
 
     async def publish_many(self, topic: str, items: Sequence[tuple[str, BaseModel]]) -> None:
         """Pipelines the sends, then waits for every acknowledgement."""

@@ -122,8 +122,9 @@ class AlarmLifecycle(Event):
     command_id: uuid.UUID | None = Field(None, description="The command that caused it, if any")
 
 
+# escalate: the system's only (a deadline, or notifications with nobody left to ask)
 CommandAction = Literal[
-    "dispatch", "acknowledge", "assign", "en_route", "on_scene", "resolve", "cancel"
+    "dispatch", "acknowledge", "assign", "en_route", "on_scene", "resolve", "cancel", "escalate"
 ]
 
 

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     order_ack_timeout_s: float = Field(
         20.0, gt=0, description="A unit that has not acknowledged its order by then is passed over"
     )
+    log_keep: int = Field(
+        10_000,
+        ge=1,
+        description="Feed entries and orders (per partition) each notifications instance keeps in "
+        "memory; a stream resuming from further back gets a `reset`",
+    )
     position_max_age_s: float = Field(300.0, description="Older fixes do not count as near")
     max_future_skew_s: float = Field(30.0, description="Fixes further in the future are refused")
 

@@ -71,6 +71,16 @@ class Topics:
     def notifications_deliveries(self) -> str:
         return self._name("notifications.deliveries")
 
+    @property
+    def notifications_feed(self) -> str:
+        """The dispatcher feed as a log: every notifications instance reads all of it."""
+        return self._name("notifications.feed")
+
+    @property
+    def notifications_orders(self) -> str:
+        """Unit orders as a log keyed by unit: every notifications instance reads all of it."""
+        return self._name("notifications.orders")
+
     def group(self, name: str) -> str:
         """Consumer-group id, namespaced like the topics."""
         return f"{self.prefix}{name}"
@@ -93,6 +103,9 @@ class Topics:
             self.patrols_visits: 3,
             self.patrols_campaigns: 1,
             self.notifications_deliveries: 3,
+            # one partition: its offsets are the feed's total order (the SSE ids)
+            self.notifications_feed: 1,
+            self.notifications_orders: 3,
             self.activities_recorded: 3,
         }
         return main | {self.dlq(name): 1 for name in main}
@@ -125,6 +138,20 @@ async def ensure_topics(bootstrap: str, topics: Topics, *, replication_factor: i
         await _wait_for_leaders(admin, list(wanted))
     finally:
         await admin.close()
+
+
+async def partition_count(bootstrap: str, topic: str) -> int:
+    """How many partitions `topic` has on the broker (it may be declared with more than
+    `Topics.partitions` says, e.g. by an operator)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="safecampus-admin")
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    if described.get("error_code", 0) != 0 or not described["partitions"]:
+        raise RuntimeError(f"topic {topic} not found: error {described.get('error_code')}")
+    return len(described["partitions"])
 
 
 async def _wait_for_leaders(

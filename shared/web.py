@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -73,6 +73,10 @@ class ServiceParts:
     routers: Sequence[APIRouter]
     startup: Sequence[StartupHook] = ()
     background: Sequence[BackgroundJob] = ()
+    # jobs every process runs, also one that serves HTTP only (a stream's log reader)
+    serving: Sequence[BackgroundJob] = ()
+    # more for /readyz: name → None when ready, else what is missing
+    checks: Mapping[str, Callable[[], str | None]] = field(default_factory=dict)
     state: dict[str, object] = field(default_factory=dict)
     description: str = ""
 
@@ -128,6 +132,9 @@ class ServiceKit:
         deps: object,
         startup: Sequence[StartupHook] = (),
         background: Sequence[BackgroundJob] = (),
+        serving: Sequence[BackgroundJob] = (),
+        checks: Mapping[str, Callable[[], str | None]] | None = None,
+        state: Mapping[str, object] | None = None,
         description: str = "",
     ) -> FastAPI:
         """The app; `background` jobs, and consumer-lag metrics, run only in processes that
@@ -149,7 +156,9 @@ class ServiceKit:
                 routers=routers,
                 startup=startup,
                 background=background if self.settings.consumers_enabled else (),
-                state={"deps": deps},
+                serving=serving,
+                checks=checks or {},
+                state={"deps": deps, **(state or {})},
                 description=description,
             )
         )
@@ -170,7 +179,8 @@ def build_app(parts: ServiceParts) -> FastAPI:
             await hook()
         await parts.broker.start()
         tasks: list[asyncio.Task[None]] = [
-            asyncio.create_task(job(), name=job.__name__) for job in parts.background
+            asyncio.create_task(job(), name=job.__name__)
+            for job in (*parts.serving, *parts.background)
         ]
         tasks.append(asyncio.create_task(watch_event_loop(loop_lag), name="event-loop-lag"))
         tune_garbage_collection()
@@ -250,6 +260,9 @@ def ops_router(parts: ServiceParts) -> APIRouter:
         except Exception as exc:  # noqa: BLE001 - reported, not swallowed: it is the answer
             checks["mongodb"] = f"error: {type(exc).__name__}"
         checks["kafka"] = "ok" if await parts.broker.ping(timeout=2.0) else "error: unreachable"
+        for name, check in parts.checks.items():
+            missing = check()
+            checks[name] = "ok" if missing is None else missing
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 

@@ -134,6 +134,12 @@ class Stack:
     def __getitem__(self, name: str) -> ServiceProcess:
         return self.services[name]
 
+    def replica(self, name: str, number: int) -> ServiceProcess:
+        """Another instance of a service, on a port of its own (not started, not stopped with
+        the stack: its caller owns it)."""
+        first = self.services[name]
+        return ServiceProcess(name, free_port(), first.env, self.log_dir / f"{name}-{number}.log")
+
     def start(self, timeout_s: float = 90.0) -> None:
         for service in self.services.values():
             service.start()

@@ -15,10 +15,10 @@ from typing import Any, Literal, get_args
 from shared.auth import Role
 from shared.events import AlarmState, CommandAction
 
-Action = CommandAction | Literal["escalate"]  # escalate: the timer's, never a user's
+Action = CommandAction
 CancelOutcome = Literal["false_alarm", "test", "drill", "duplicate", "other"]
 ResolveOutcome = Literal["handled", "arrest", "medical_aid", "fire_service", "no_action", "other"]
-EscalationReason = Literal["no_acknowledgement", "no_unit_on_scene"]
+EscalationReason = Literal["no_acknowledgement", "no_unit_on_scene", "no_unit_in_range"]
 
 OPEN: frozenset[AlarmState] = frozenset(
     {"raised", "dispatched", "acknowledged", "unit_assigned", "en_route", "on_scene", "escalated"}
@@ -43,7 +43,8 @@ DISPATCH_ROLES: frozenset[Role] = frozenset({"dispatcher", "supervisor", "admin"
 WHO_MAY: dict[Action, frozenset[str]] = {
     "dispatch": frozenset({"system"}) | DISPATCH_ROLES,
     "acknowledge": DISPATCH_ROLES,
-    "assign": DISPATCH_ROLES,
+    # system: notifications, for a unit that accepted the order it was sent
+    "assign": frozenset({"system"}) | DISPATCH_ROLES,
     "en_route": frozenset({"unit"}) | DISPATCH_ROLES,
     "on_scene": frozenset({"unit"}) | DISPATCH_ROLES,
     "resolve": DISPATCH_ROLES,
@@ -198,8 +199,11 @@ def _escalate(alarm: AlarmView, command: Command, now: datetime, timers: Timers)
         if alarm.on_scene_deadline is None or alarm.on_scene_deadline > now:
             raise Refused("on-scene deadline has not passed")
         updates["on_scene_deadline"] = now + timers.escalation_step
+    elif reason == "no_unit_in_range":
+        if alarm.assigned_unit is not None:
+            raise Refused(f"unit {alarm.assigned_unit} is assigned")
     else:
-        raise Refused("escalate needs a reason: no_acknowledgement or no_unit_on_scene")
+        raise Refused(f"escalate needs a reason, one of {', '.join(get_args(EscalationReason))}")
     return Decision("escalated", updates, reason=reason)
 
 

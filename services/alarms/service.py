@@ -360,6 +360,8 @@ async def apply_command(*, deps: Deps, command: AlarmCommand, now: datetime) -> 
     try:
         alarm = await _transition(deps, command.alarm_id, order, now, command_id=command.command_id)
         status, reason = "applied", None
+        if command.action == "escalate" and command.reason:
+            deps.metrics.escalations.labels(command.reason).inc()
     except Refused as exc:
         alarm = await deps.repo.get(command.alarm_id)
         status, reason = ("forbidden" if exc.forbidden else "refused"), exc.reason

@@ -4,12 +4,13 @@ unit's orders, their live stream (SSE) and acknowledgement."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal, Protocol, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 import httpx
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
@@ -17,7 +18,7 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import AwareDatetime
 
 from services.notifications import service
-from services.notifications.hub import Hub
+from services.notifications.hub import Subscription
 from services.notifications.models import (
     ConsoleMap,
     DeviceMessage,
@@ -27,6 +28,7 @@ from services.notifications.models import (
     Order,
 )
 from services.notifications.service import Deps, OrderRefused
+from services.notifications.streams import Tail
 from shared.auth import Principal, acting_as, bearer_token, require_role
 from shared.events import utcnow
 from shared.signing import DeviceAuthError, verify_device
@@ -38,6 +40,8 @@ units_router = APIRouter(tags=["units"])
 CONSOLE = Path(__file__).parent / "static" / "console.html"
 KEEPALIVE_S = 15.0
 REPLAY_LIMIT = 1000
+MAX_POSITION = 2**63 - 1  # a log position, like a Kafka offset, is a signed 64-bit number
+S = TypeVar("S", FeedEntry, Order)
 
 
 async def get_deps(request: Request) -> Deps:
@@ -63,7 +67,7 @@ async def console() -> FileResponse:
 async def feed(
     deps: DepsDep,
     _: Dispatcher,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
     limit: Annotated[int, Query(ge=1, le=REPLAY_LIMIT)] = 100,
 ) -> list[FeedEntry]:
     return await deps.repo.feed_after(after, limit=limit)
@@ -72,9 +76,12 @@ async def feed(
 @router.get(
     "/v1/dispatcher/stream",
     summary="Live stream of the dispatcher feed (Server-Sent Events)",
-    description="Each event: `id` = feed seq, `event` = alarm state, `data` = the feed entry. "
-    "Resume after a disconnect with the `Last-Event-ID` header (or `last_event_id`); "
-    "`last_event_id=0` replays the whole feed. Without either, the stream starts live. "
+    description="Each event: `id` = the entry's position in the feed log (the same on every "
+    "instance), `event` = alarm state, `data` = the feed entry. Resume after a disconnect, on "
+    "any instance, with the `Last-Event-ID` header (or `last_event_id`); `last_event_id=0` "
+    "replays the feed as far as it is kept. Without either, the stream starts live and misses "
+    "nothing after it opened. A position older than what is kept gets an `event: reset` (its "
+    "`id` the current position): reload the feed (`GET /v1/dispatcher/feed`), then read on. "
     "EventSource cannot send headers: the token may come as `access_token`.",
     response_class=StreamingResponse,
 )
@@ -83,23 +90,27 @@ async def stream(
     deps: DepsDep,
     _: Dispatcher,
     last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    last_event_id: Annotated[int | None, Query(ge=0)] = None,
+    last_event_id: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
 ) -> StreamingResponse:
+    tail = _serving(request.app.state.feed_tail)
     resume_from = _resume_from(last_event_id_header, last_event_id)
-    if resume_from is None:
-        resume_from = await deps.repo.last_seq()
+    return _sse(_events(deps, tail, None, resume_from, _format_feed, None))
 
-    async def after(seq: int) -> list[FeedEntry]:
-        return await deps.repo.feed_after(seq, limit=REPLAY_LIMIT)
 
-    return _sse(_events(deps, deps.hub, None, after, resume_from, _format_feed, None))
+def _serving(tail: Tail[S]) -> Tail[S]:
+    """The instance's tail of a log, once it has read what was there when it started."""
+    if not tail.caught_up.is_set():
+        raise HTTPException(
+            503, "this instance is still reading the log; retry", headers={"Retry-After": "1"}
+        )
+    return tail
 
 
 def _resume_from(header: str | None, query: int | None) -> int | None:
     if header is None:
         return query
-    if not header.isdigit():
-        raise HTTPException(422, "Last-Event-ID must be a sequence number")
+    if not header.isascii() or not header.isdigit() or int(header) > MAX_POSITION:
+        raise HTTPException(422, "Last-Event-ID must be a log position (a whole number)")
     return int(header)
 
 
@@ -119,50 +130,73 @@ def _format_order(order: Order) -> str:
     return f"id: {order.seq}\nevent: order\ndata: {order.model_dump_json()}\n\n"
 
 
-class Sequenced(Protocol):
-    @property
-    def seq(self) -> int: ...
+def _format_reset(position: int, reason: str) -> str:
+    data = json.dumps({"position": position, "reason": reason})
+    return f"id: {position}\nevent: reset\ndata: {data}\n\n"
 
 
-S = TypeVar("S", bound=Sequenced)
-
-
-async def _events(
+def _events(
     deps: Deps,
-    hub: Hub[S],
-    topic: str | None,
-    after: Callable[[int], Awaitable[list[S]]],
+    tail: Tail[S],
+    key: str | None,
+    resume_from: int | None,
+    format_item: Callable[[S], str],
+    on_sent: Callable[[S], Awaitable[None]] | None,
+    first: list[S] | None = None,
+) -> AsyncIterator[str]:
+    """The kept items after `resume_from` (None: `first`, or nothing), then live items; never
+    one twice. Subscribed here, when the request is answered, before the kept items are read
+    and with no wait in between: nothing falls between the two, and a stream opened live
+    misses nothing after it was opened."""
+    subscription = tail.subscribe(key)
+    reset: str | None = None
+    if resume_from is None:
+        sent, backlog = tail.position(key), first or []
+    else:
+        kept = tail.since(key, resume_from)
+        if kept is None:
+            sent, backlog = tail.position(key), []
+            reset = _format_reset(sent, "position no longer kept: reload, then read on")
+        else:
+            sent, backlog = resume_from, kept
+    return _emit(
+        deps, tail, subscription, sent, [reset] if reset else [], backlog, format_item, on_sent
+    )
+
+
+async def _emit(
+    deps: Deps,
+    tail: Tail[S],
+    subscription: Subscription[S],
     sent: int,
+    preamble: list[str],
+    backlog: list[S],
     format_item: Callable[[S], str],
     on_sent: Callable[[S], Awaitable[None]] | None,
 ) -> AsyncIterator[str]:
-    """Backlog from the database after `sent`, then live items; never one twice."""
-    subscription = hub.subscribe(topic)
     deps.metrics.stream_clients.inc()
     try:
         yield "retry: 2000\n\n"
-        while True:
-            backlog = await after(sent)
-            for item in backlog:
-                yield format_item(item)
-                sent = item.seq
-                if on_sent is not None:
-                    await on_sent(item)
-            if len(backlog) < REPLAY_LIMIT:
-                break
+        for line in preamble:
+            yield line
+        for item in backlog:
+            yield format_item(item)
+            sent = max(sent, item.seq or 0)
+            if on_sent is not None:
+                await on_sent(item)
         while not subscription.overflowed:
             try:
                 item = await asyncio.wait_for(subscription.queue.get(), timeout=KEEPALIVE_S)
             except TimeoutError:
                 yield ": keepalive\n\n"
                 continue
-            if item.seq > sent:
+            if (item.seq or 0) > sent:
                 yield format_item(item)
-                sent = item.seq
+                sent = item.seq or 0
                 if on_sent is not None:
                     await on_sent(item)
     finally:
-        hub.unsubscribe(subscription)
+        tail.unsubscribe(subscription)
         deps.metrics.stream_clients.dec()
 
 
@@ -175,7 +209,7 @@ async def unit_orders(
     unit_id: UnitId,
     deps: DepsDep,
     principal: UnitOrDispatcher,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
     limit: Annotated[int, Query(ge=1, le=REPLAY_LIMIT)] = 100,
 ) -> list[Order]:
     acting_as(principal, unit_id)
@@ -185,26 +219,30 @@ async def unit_orders(
 @units_router.get(
     "/v1/units/{unit_id}/orders/stream",
     summary="Live stream of a unit's orders (Server-Sent Events)",
-    description="Each event: `id` = order seq, `event` = `order`, `data` = the order. Resume "
-    "with `Last-Event-ID` (or `last_event_id`; 0 replays every order). Without either, the "
-    "stream starts with the unit's orders still waiting for its acknowledgement. An order "
-    "written out to the unit becomes `delivered`.",
+    description="Each event: `id` = the order's position in the orders log (the same on every "
+    "instance), `event` = `order`, `data` = the order. Resume on any instance with "
+    "`Last-Event-ID` (or `last_event_id`; 0 replays every order kept). Without either, the "
+    "stream starts with the unit's orders still waiting for its acknowledgement. A position "
+    "older than what is kept gets an `event: reset`: reload `GET /v1/units/{unit_id}/orders`. "
+    "An order written out to the unit becomes `delivered`.",
     response_class=StreamingResponse,
 )
 async def unit_order_stream(
+    request: Request,
     unit_id: UnitId,
     deps: DepsDep,
     principal: UnitOrDispatcher,
     last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    last_event_id: Annotated[int | None, Query(ge=0)] = None,
+    last_event_id: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
 ) -> StreamingResponse:
     acting_as(principal, unit_id)
+    tail = _serving(request.app.state.orders_tail)
     resume_from = _resume_from(last_event_id_header, last_event_id)
-    open_only = resume_from is None
-
-    async def after(seq: int) -> list[Order]:
-        orders = await deps.repo.orders_after(unit_id, seq, limit=REPLAY_LIMIT)
-        return [o for o in orders if o.state in {"sent", "delivered"}] if open_only else orders
+    waiting: list[Order] = []
+    if resume_from is None:
+        kept = tail.since(unit_id, 0) or []
+        states = await deps.repo.order_states([o.order_id for o in kept])
+        waiting = [o for o in kept if states.get(o.order_id) in {"sent", "delivered"}]
 
     async def delivered(order: Order) -> None:
         """Written out to the unit itself (not to an onlooker). Shielded: a client that hangs
@@ -212,9 +250,7 @@ async def unit_order_stream(
         if principal.role == "unit":
             await asyncio.shield(service.mark_delivered(deps=deps, order=order))
 
-    return _sse(
-        _events(deps, deps.orders_hub, unit_id, after, resume_from or 0, _format_order, delivered)
-    )
+    return _sse(_events(deps, tail, unit_id, resume_from, _format_order, delivered, waiting))
 
 
 @units_router.post(

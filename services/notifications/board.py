@@ -8,7 +8,7 @@ and refreshes from.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -73,12 +73,16 @@ class UnitBoard:
         limit: int,
         fresh_since: datetime,
         guard_post_radius_m: float,
+        without: Collection[str] = (),
     ) -> list[NearbyUnit]:
-        """Fresh, dispatchable units within the radius, at most `limit`: a unit on post within
-        `guard_post_radius_m` (the place's staffed guard post) first, then closest first."""
+        """Fresh, dispatchable units within the radius (none of `without`), at most `limit`: a
+        unit on post within `guard_post_radius_m` (the place's staffed guard post) first, then
+        closest first."""
         found = []
         for unit in self._units.values():
             if unit.lat is None or unit.lon is None or unit.recorded_at is None:
+                continue
+            if unit.unit_id in without:
                 continue
             if unit.recorded_at < fresh_since or not unit.dispatchable:
                 continue
@@ -95,6 +99,13 @@ class UnitBoard:
                 )
         found.sort(key=lambda u: (not u.guard_post, u.distance_m))
         return found[:limit]
+
+    def distance(self, unit_id: str, *, lat: float, lon: float) -> float | None:
+        """Metres from the unit's latest fix to the place; None without a fix."""
+        unit = self._units.get(unit_id)
+        if unit is None or unit.lat is None or unit.lon is None:
+            return None
+        return round(haversine_m(lat, lon, unit.lat, unit.lon), 1)
 
     def units(self) -> list[BoardUnit]:
         return list(self._units.values())

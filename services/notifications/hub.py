@@ -34,6 +34,9 @@ class Hub(Generic[T]):
         self._subscriptions.discard(subscription)
 
     def publish(self, entry: T, topic: str | None = None) -> None:
+        """To every matching subscriber; one whose queue is full is marked and dropped (its
+        stream ends when it next looks; one that never looks is not kept)."""
+        overflowed = []
         for subscription in self._subscriptions:
             if subscription.topic is not None and subscription.topic != topic:
                 continue
@@ -41,6 +44,8 @@ class Hub(Generic[T]):
                 subscription.queue.put_nowait(entry)
             except asyncio.QueueFull:
                 subscription.overflowed = True
+                overflowed.append(subscription)
+        self._subscriptions.difference_update(overflowed)
 
     @property
     def subscribers(self) -> int:

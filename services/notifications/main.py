@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
 from pydantic import SecretStr
 
 from services.notifications import api, handlers, service
-from services.notifications.hub import Hub
 from services.notifications.metrics import NotificationMetrics
 from services.notifications.outbound import RetryPolicy, parse_endpoints
 from services.notifications.repository import MongoNotificationRepository
-from services.notifications.sequences import SequencePool
 from services.notifications.service import Deps
-from shared.bus import Afterwards, run_every
+from services.notifications.streams import FEED, ORDERS, Tail, follow
+from shared.bus import UNAVAILABLE_ERRORS, Afterwards, Backoff, run_every
 from shared.events import utcnow
 from shared.provisioning import device_secrets, load_county
 from shared.settings import Settings
 from shared.signin import sign_in_router
+from shared.topics import partition_count
 from shared.users import UserDirectory
-from shared.web import ServiceKit
+from shared.web import BackgroundJob, ServiceKit
+
+log = logging.getLogger(__name__)
 
 NAME = "notifications"
 OUTBOUND_TIMEOUT_S = 5.0
@@ -45,14 +50,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     repo = MongoNotificationRepository(kit.database)
     deps = Deps(
         repo=repo,
-        hub=Hub(),
+        log=kit.publisher,
         metrics=NotificationMetrics(kit.registry),
         radius_m=kit.settings.nearby_radius_m,
         top_k=kit.settings.nearby_top_k,
         position_max_age_s=kit.settings.position_max_age_s,
         publisher=kit.publisher,
         topics=kit.topics,
-        orders_hub=Hub(),
         radius_widenings=kit.settings.radius_widenings,
         guard_post_radius_m=kit.settings.guard_post_radius_m,
         order_ack_timeout=timedelta(seconds=kit.settings.order_ack_timeout_s),
@@ -69,8 +73,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         signature_window_s=settings.signature_window_s,
         alarms_url=settings.alarms_url or f"http://{settings.host}:{settings.alarms_port}",
         afterwards=Afterwards("delivery-publish", kit.failures),
-        sequences=SequencePool(Afterwards("sequence-draw", kit.failures)),
     )
+    feed_tail = Tail(FEED, keep=settings.log_keep)
+    orders_tail = Tail(ORDERS, keep=settings.log_keep)
+    tails: dict[str, Tail[Any]] = {
+        kit.topics.notifications_feed: feed_tail,
+        kit.topics.notifications_orders: orders_tail,
+    }
     kit.subscribe(lambda processor: handlers.build_router(deps, kit.topics, processor))
 
     async def order_deadlines() -> None:
@@ -83,13 +92,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     async def delivery_outbox() -> None:
-        """Publishes delivery events left in orders' outboxes (a failed or unfinished publish)."""
-        await run_every(
-            "delivery-outbox",
-            kit.settings.tick_s,
-            lambda: service.relay_deliveries(deps=deps, now=utcnow()),
-            kit.failures,
-        )
+        """Publishes delivery events left in orders' outboxes (a failed or unfinished publish),
+        and appends to their logs entries and orders whose append was not seen to finish."""
+
+        async def round_() -> None:
+            await service.relay_deliveries(deps=deps, now=utcnow())
+            await service.relay_unlogged(deps=deps, now=utcnow())
+
+        await run_every("delivery-outbox", kit.settings.tick_s, round_, kit.failures)
+
+    def follower(topic: str) -> BackgroundJob:
+        async def read_log() -> None:
+            """Reads a log topic in full into this instance's tail; reconnects after a failure."""
+            backoff = Backoff(first_s=0.2, max_s=5.0)
+            attempt = 0
+            while True:
+                try:
+                    partitions = await partition_count(kit.settings.kafka_bootstrap, topic)
+                    await follow(
+                        tails[topic],
+                        topic=topic,
+                        bootstrap=kit.settings.kafka_bootstrap,
+                        partitions=partitions,
+                    )
+                except UNAVAILABLE_ERRORS as exc:
+                    kit.failures.labels(f"log-{topic}").inc()
+                    log.warning("log reader failed; reading on", extra={"error": repr(exc)})
+                    await asyncio.sleep(backoff.delay(attempt))
+                    attempt += 1
+
+        read_log.__name__ = f"read-{topic}"
+        return read_log
+
+    def logs_read() -> str | None:
+        behind = [topic for topic, tail in tails.items() if not tail.caught_up.is_set()]
+        return f"still reading {', '.join(behind)}" if behind else None
 
     async def board_refresh() -> None:
         """Keeps the in-memory board in step with the stored copy (other instances' writes)."""
@@ -126,6 +163,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         deps=deps,
         startup=[repo.ensure_indexes, load_board],
         background=[order_deadlines, delivery_outbox, outbound_sender, board_refresh],
+        serving=[follower(topic) for topic in tails],
+        checks={"logs": logs_read},
+        state={"feed_tail": feed_tail, "orders_tail": orders_tail},
         description="Who is told: the dispatcher feed and live stream; unit orders (the staffed "
         "guard post first, then the nearest), their live stream, acknowledgement and pass-over.",
     )

@@ -72,6 +72,12 @@ class NotificationMetrics:
             ["channel"],
             registry=registry,
         )
+        self.commands = Counter(
+            "safecampus_notifications_commands_total",
+            "Commands sent to the alarms service (dispatch, assign on acceptance, escalate)",
+            ["action"],
+            registry=registry,
+        )
         self.stream_clients = Gauge(
             "safecampus_dispatcher_stream_clients",
             "Connected dispatcher live-stream clients",

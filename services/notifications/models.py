@@ -22,12 +22,13 @@ from shared.events import (
 class FeedEntry(BaseModel):
     """One item of the dispatcher feed (collection `dispatcher_feed`, _id = event_id).
 
-    `seq` orders the feed and is the SSE event id a client resumes from.
+    `seq` is the entry's position in the feed log (offset + 1): the SSE event id a client
+    resumes from on any instance. None until the entry is in the log.
     """
 
     model_config = ConfigDict(extra="ignore")
 
-    seq: int = Field(..., ge=1)
+    seq: int | None = Field(None, ge=1, description="Position in the feed log (the SSE id)")
     event_id: uuid.UUID
     alarm_id: uuid.UUID
     state: AlarmState
@@ -58,16 +59,20 @@ class FeedEntry(BaseModel):
     ordered_unit: str | None = Field(
         None, description="Who is told next after a pass-over (none left: null)"
     )
+    reason: str | None = Field(
+        None, description="Why the alarm changed, e.g. `no_unit_in_range` on `escalated`"
+    )
 
 
 class Order(BaseModel):
     """A unit's order to go to an alarm (collection `orders`, _id = order_id), one per alarm and
-    unit. `seq` orders a unit's stream and is the SSE event id it resumes from."""
+    unit. `seq` is its position in the orders log (offset + 1 in its unit's partition): the SSE
+    event id the unit's stream resumes from. None until the order is in the log."""
 
     model_config = ConfigDict(extra="ignore")
 
     order_id: uuid.UUID
-    seq: int = Field(..., ge=1)
+    seq: int | None = Field(None, ge=1, description="Position in the orders log (the SSE id)")
     alarm_id: uuid.UUID
     unit_id: str
     rank: int = Field(..., ge=1, description="1 = the first unit told")
@@ -100,7 +105,7 @@ class DeviceMessage(BaseModel):
     alarm_id: uuid.UUID
     text: str
     unit_id: str
-    distance_m: float
+    distance_m: float | None = Field(None, description="None when the unit's position is unknown")
     created_at: datetime
 
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from pymongo import ASCENDING, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -31,8 +31,6 @@ from shared.mongo import (
     tolerating_duplicates,
 )
 
-FEED = "dispatcher_feed"
-ORDERS = "orders"
 OPEN: set[DeliveryState] = {"queued", "sent", "delivered"}
 
 
@@ -45,13 +43,17 @@ class NotificationRepository(Protocol):
 
     async def load_units(self, *, changed_since: datetime | None = None) -> list[BoardUnit]: ...
 
-    async def next_seq(self, counter: str = FEED) -> int: ...
-
     async def insert_feed(self, entry: FeedEntry) -> bool: ...
 
     async def feed_after(self, seq: int, *, limit: int) -> list[FeedEntry]: ...
 
-    async def last_seq(self, counter: str = FEED) -> int: ...
+    async def mark_logged(self, kind: str, ident: str, position: int) -> None: ...
+
+    async def unlogged(self, *, older_than: datetime, limit: int) -> list[FeedEntry | Order]: ...
+
+    async def orders_of_alarm(self, alarm_id: uuid.UUID) -> list[Order]: ...
+
+    async def order_states(self, order_ids: list[uuid.UUID]) -> dict[uuid.UUID, DeliveryState]: ...
 
     async def feed_entry(self, event_id: str) -> FeedEntry | None: ...
 
@@ -100,8 +102,9 @@ class NotificationRepository(Protocol):
 
 
 class MongoNotificationRepository:
-    """`unit_positions` (_id unit_id, 2dsphere), `dispatcher_feed` (_id event_id), `orders`
-    (_id order_id), `counters`."""
+    """`unit_positions` (_id unit_id), `dispatcher_feed` (_id event_id), `orders` (_id
+    order_id), `outbound`, `device_messages`. An entry or an order carries `unlogged_since`
+    until it is known to be in its log topic, then its position there as `seq`."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._positions = db["unit_positions"]
@@ -109,16 +112,19 @@ class MongoNotificationRepository:
         self._orders = db["orders"]
         self._outbound = db["outbound"]
         self._device_messages = db["device_messages"]
-        self._counters = db["counters"]
 
     async def ensure_indexes(self) -> None:
         await self._positions.create_index("updated_at")
         if "loc_2dsphere" in await self._positions.index_information():
             # ranking moved to the in-memory board; the geo index only cost every upsert
             await self._positions.drop_index("loc_2dsphere")
-        await self._feed.create_index([("seq", ASCENDING)], unique=True)
-        await self._feed.create_index([("alarm_id", ASCENDING), ("seq", ASCENDING)])
-        await self._orders.create_index([("seq", ASCENDING)], unique=True)
+        for collection in (self._feed, self._orders):
+            if (await collection.index_information()).get("seq_1", {}).get("unique"):
+                # numbered by a counter before the logs: the position is set after the insert
+                await collection.drop_index("seq_1")
+            await collection.create_index("seq", name="log_position", sparse=True)
+            await collection.create_index("unlogged_since", sparse=True)
+        await self._feed.create_index([("alarm_id", ASCENDING), ("occurred_at", ASCENDING)])
         await self._orders.create_index([("unit_id", ASCENDING), ("seq", ASCENDING)])
         await self._orders.create_index([("state", ASCENDING), ("deadline", ASCENDING)])
         await self._orders.create_index("alarm_id")
@@ -178,18 +184,8 @@ class MongoNotificationRepository:
         query: Document = {} if changed_since is None else {"updated_at": {"$gte": changed_since}}
         return [_board_unit(doc) async for doc in self._positions.find(query)]
 
-    async def next_seq(self, counter: str = FEED) -> int:
-        doc = await self._counters.find_one_and_update(
-            {"_id": counter},
-            {"$inc": {"value": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        assert doc is not None
-        return int(doc["value"])
-
     async def insert_feed(self, entry: FeedEntry) -> bool:
-        doc = to_document(entry, _id=str(entry.event_id))
+        doc = _unlogged(to_document(entry, _id=str(entry.event_id)))
         try:
             await self._feed.insert_one(doc)
         except DuplicateKeyError:
@@ -200,21 +196,45 @@ class MongoNotificationRepository:
         cursor = self._feed.find({"seq": {"$gt": seq}}).sort("seq", ASCENDING).limit(limit)
         return [FeedEntry.model_validate(doc) async for doc in cursor]
 
-    async def last_seq(self, counter: str = FEED) -> int:
-        doc = await self._counters.find_one({"_id": counter})
-        return int(doc["value"]) if doc else 0
+    async def mark_logged(self, kind: str, ident: str, position: int) -> None:
+        """The entry (kind FeedEntry) or order (Order) is in its log at `position`."""
+        collection = self._feed if kind == FeedEntry.__name__ else self._orders
+        await collection.update_one(
+            {"_id": ident}, {"$set": {"seq": position}, "$unset": {"unlogged_since": ""}}
+        )
+
+    async def unlogged(self, *, older_than: datetime, limit: int) -> list[FeedEntry | Order]:
+        """Entries and orders stored before `older_than` and not known to be in their logs,
+        each collection's oldest first (`unlogged_since`: sparse, indexed)."""
+        due = {"unlogged_since": {"$gte": EPOCH, "$lte": older_than}}
+        found: list[FeedEntry | Order] = []
+        async for doc in self._feed.find(due).sort("unlogged_since", ASCENDING).limit(limit):
+            found.append(FeedEntry.model_validate(doc))
+        async for doc in self._orders.find(due).sort("unlogged_since", ASCENDING).limit(limit):
+            found.append(Order.model_validate(doc))
+        return found
+
+    async def orders_of_alarm(self, alarm_id: uuid.UUID) -> list[Order]:
+        cursor = self._orders.find({"alarm_id": bson_value(alarm_id)})
+        return [Order.model_validate(doc) async for doc in cursor]
+
+    async def order_states(self, order_ids: list[uuid.UUID]) -> dict[uuid.UUID, DeliveryState]:
+        cursor = self._orders.find({"_id": {"$in": [str(o) for o in order_ids]}}, {"state": 1})
+        return {uuid.UUID(doc["_id"]): doc["state"] async for doc in cursor}
 
     async def feed_entry(self, event_id: str) -> FeedEntry | None:
         doc = await self._feed.find_one({"_id": event_id})
         return FeedEntry.model_validate(doc) if doc else None
 
     async def latest_feed_entry(self, alarm_id: uuid.UUID) -> FeedEntry | None:
-        doc = await self._feed.find_one({"alarm_id": bson_value(alarm_id)}, sort=[("seq", -1)])
+        doc = await self._feed.find_one(
+            {"alarm_id": bson_value(alarm_id)}, sort=[("occurred_at", -1)]
+        )
         return FeedEntry.model_validate(doc) if doc else None
 
     async def insert_order(self, order: Order, *, delivery: DeliveryChanged) -> bool:
         """The order with its first delivery event in its outbox; False if it exists."""
-        doc = to_document(order, _id=str(order.order_id)) | {
+        doc = _unlogged(to_document(order, _id=str(order.order_id))) | {
             "outbox": [to_document(delivery)],
             "outbox_since": delivery.occurred_at,
         }
@@ -285,8 +305,7 @@ class MongoNotificationRepository:
     async def open_orders(self, alarm_id: uuid.UUID) -> list[Order]:
         """The alarm's orders still open: by the alarm_id index alone, the state checked here
         (a second field in the filter made SecantusDB scan every order)."""
-        cursor = self._orders.find({"alarm_id": bson_value(alarm_id)})
-        return [Order.model_validate(doc) async for doc in cursor if doc["state"] in OPEN]
+        return [o for o in await self.orders_of_alarm(alarm_id) if o.state in OPEN]
 
     async def insert_outbound(self, job: OutboundJob) -> bool:
         try:
@@ -364,7 +383,6 @@ class InMemoryNotificationRepository:
         self.order_outbox: dict[uuid.UUID, list[DeliveryChanged]] = {}
         self.outbound: dict[uuid.UUID, OutboundJob] = {}
         self.messages: dict[uuid.UUID, DeviceMessage] = {}
-        self.counters: dict[str, int] = {}
 
     async def ensure_indexes(self) -> None:
         return None
@@ -394,10 +412,6 @@ class InMemoryNotificationRepository:
             for unit_id in sorted(ids)
         ]
 
-    async def next_seq(self, counter: str = FEED) -> int:
-        self.counters[counter] = self.counters.get(counter, 0) + 1
-        return self.counters[counter]
-
     async def insert_feed(self, entry: FeedEntry) -> bool:
         if str(entry.event_id) in self.feed:
             return False
@@ -405,17 +419,33 @@ class InMemoryNotificationRepository:
         return True
 
     async def feed_after(self, seq: int, *, limit: int) -> list[FeedEntry]:
-        return sorted((e for e in self.feed.values() if e.seq > seq), key=lambda e: e.seq)[:limit]
+        logged = [e for e in self.feed.values() if e.seq is not None and e.seq > seq]
+        return sorted(logged, key=lambda e: e.seq or 0)[:limit]
 
-    async def last_seq(self, counter: str = FEED) -> int:
-        return self.counters.get(counter, 0)
+    async def mark_logged(self, kind: str, ident: str, position: int) -> None:
+        if kind == FeedEntry.__name__:
+            self.feed[ident] = self.feed[ident].model_copy(update={"seq": position})
+        else:
+            order = self.orders[uuid.UUID(ident)]
+            self.orders[order.order_id] = order.model_copy(update={"seq": position})
+
+    async def unlogged(self, *, older_than: datetime, limit: int) -> list[FeedEntry | Order]:
+        entries = [e for e in self.feed.values() if e.seq is None and e.occurred_at <= older_than]
+        orders = [o for o in self.orders.values() if o.seq is None and o.ordered_at <= older_than]
+        return [*entries[:limit], *orders[:limit]]
+
+    async def orders_of_alarm(self, alarm_id: uuid.UUID) -> list[Order]:
+        return [o for o in self.orders.values() if o.alarm_id == alarm_id]
+
+    async def order_states(self, order_ids: list[uuid.UUID]) -> dict[uuid.UUID, DeliveryState]:
+        return {o: self.orders[o].state for o in order_ids if o in self.orders}
 
     async def feed_entry(self, event_id: str) -> FeedEntry | None:
         return self.feed.get(event_id)
 
     async def latest_feed_entry(self, alarm_id: uuid.UUID) -> FeedEntry | None:
         entries = [e for e in self.feed.values() if e.alarm_id == alarm_id]
-        return max(entries, key=lambda e: e.seq) if entries else None
+        return max(entries, key=lambda e: e.occurred_at) if entries else None
 
     async def insert_order(self, order: Order, *, delivery: DeliveryChanged) -> bool:
         if order.order_id in self.orders:
@@ -467,8 +497,8 @@ class InMemoryNotificationRepository:
 
     async def orders_after(self, unit_id: str, seq: int, *, limit: int) -> list[Order]:
         mine = sorted(
-            (o for o in self.orders.values() if o.unit_id == unit_id and o.seq > seq),
-            key=lambda o: o.seq,
+            (o for o in self.orders.values() if o.unit_id == unit_id and (o.seq or 0) > seq),
+            key=lambda o: o.seq or 0,
         )
         return mine[:limit]
 
@@ -520,6 +550,11 @@ class InMemoryNotificationRepository:
             ),
             key=lambda m: m.created_at,
         )
+
+
+def _unlogged(document: Document) -> Document:
+    """A new entry or order as stored: no position yet, and marked for the relay."""
+    return {k: v for k, v in document.items() if k != "seq"} | {"unlogged_since": utcnow()}
 
 
 def _board_unit(doc: Document) -> BoardUnit:

@@ -5,6 +5,11 @@ Who is told: dispatchers always (the feed). Units: the ranking of fresh, dispatc
 nobody is in range). The first unit gets an order; one that does not acknowledge it in time is
 passed over for the next, and the dispatchers are warned. One order per alarm and unit, ever:
 its id derives from both, so a redelivered event or a restart sends nothing twice.
+
+Feed entries and orders are stored (the decision, once) and then appended to their log topics,
+which every instance streams from (streams.py). The loop with alarms is closed by commands on
+`alarms.commands`: the first order sent dispatches the alarm, a unit accepting its order is
+assigned to it, and nobody left to ask escalates it.
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ from typing import Any, Literal
 import httpx
 
 from services.notifications.board import UnitBoard
-from services.notifications.hub import Hub
 from services.notifications.metrics import NotificationMetrics
 from services.notifications.models import DeviceMessage, FeedEntry, Order
 from services.notifications.outbound import (
@@ -32,10 +36,11 @@ from services.notifications.outbound import (
     encode,
     request_headers,
 )
-from services.notifications.repository import FEED, OPEN, ORDERS, NotificationRepository
-from services.notifications.sequences import NumberedWrites, SequencePool
+from services.notifications.repository import OPEN, NotificationRepository
+from services.notifications.streams import LogWriter
 from shared.bus import RELAY_AFTER, Afterwards, Publisher
 from shared.events import (
+    AlarmCommand,
     AlarmLifecycle,
     DeadLetter,
     DeliveryChanged,
@@ -52,9 +57,6 @@ from shared.topics import Topics
 
 log = logging.getLogger(__name__)
 
-# A feed entry's or an order's number until it is stored: `_push_feed` and `_numbered_order`
-# number it then, in turn.
-DRAFT_SEQ = 1
 # Once the alarm reaches one of these, nobody needs to be asked to go any more.
 ORDERS_CLOSED_BY = frozenset({"unit_assigned", "en_route", "on_scene", "resolved", "cancelled"})
 
@@ -62,14 +64,13 @@ ORDERS_CLOSED_BY = frozenset({"unit_assigned", "en_route", "on_scene", "resolved
 @dataclass(frozen=True)
 class Deps:
     repo: NotificationRepository
-    hub: Hub[FeedEntry]
+    log: LogWriter
     metrics: NotificationMetrics
     radius_m: float
     top_k: int
     position_max_age_s: float
     publisher: Publisher
     topics: Topics
-    orders_hub: Hub[Order]
     board: UnitBoard = field(default_factory=UnitBoard)
     radius_widenings: int = 2
     guard_post_radius_m: float = 200.0
@@ -86,9 +87,6 @@ class Deps:
     alarms_url: str = "http://127.0.0.1:8001"
     # delivery events leave the order's outbox after the handler (unit tests: at once)
     afterwards: Afterwards = field(default_factory=lambda: Afterwards("deliveries", inline=True))
-    # feed and order numbers drawn ahead of need (unit tests: drawn when taken)
-    sequences: SequencePool = field(default_factory=SequencePool)
-    numbered: NumberedWrites = field(default_factory=NumberedWrites)
 
 
 class OrderRefused(Exception):
@@ -114,11 +112,16 @@ async def refresh_board(*, deps: Deps, since: datetime | None) -> None:
 
 
 def nearest_units(
-    *, deps: Deps, lat: float, lon: float, now: datetime
+    *,
+    deps: Deps,
+    lat: float,
+    lon: float,
+    now: datetime,
+    without: frozenset[str] | set[str] = frozenset(),
 ) -> tuple[list[NearbyUnit], float]:
-    """The ranking and the radius that found it: fresh, dispatchable units, the staffed guard
-    post first, then closest first, at most top_k. Nobody within the radius: double it, at
-    most `radius_widenings` times."""
+    """The ranking and the radius that found it: fresh, dispatchable units (not `without`),
+    the staffed guard post first, then closest first, at most top_k. Nobody within the radius:
+    double it, at most `radius_widenings` times."""
     radius = deps.radius_m
     for widening in range(deps.radius_widenings + 1):
         radius = deps.radius_m * 2**widening
@@ -129,6 +132,7 @@ def nearest_units(
             limit=deps.top_k,
             fresh_since=now - timedelta(seconds=deps.position_max_age_s),
             guard_post_radius_m=deps.guard_post_radius_m,
+            without=without,
         )
         if found:
             return found, radius
@@ -147,10 +151,40 @@ async def on_lifecycle(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> F
         entry, inserted = await _add_to_feed(deps=deps, event=event, entry=entry)
     if first_order:
         await _queue_webhooks(deps=deps, entry=entry, now=now)
+        if entry.nearest_units:
+            await _command(deps, event.alarm_id, "dispatch", reason="first unit ordered")
+        else:
+            await _give_up(deps=deps, alarm_id=event.alarm_id)
     if event.state in ORDERS_CLOSED_BY:
         await _close_orders(deps=deps, event=event, now=now)
-    await _draw_ahead(deps)
+    if event.state == "unit_assigned" and event.assigned_unit is not None:
+        await tell_the_school(deps=deps, event=event, unit_id=event.assigned_unit, now=now)
     return entry if inserted else None
+
+
+async def _command(
+    deps: Deps, alarm_id: uuid.UUID, action: str, *, key: str = "", **fields: str | None
+) -> None:
+    """A system command to the alarms service (the single writer); its id derives from the
+    alarm, the action and `key`, so sending it again is applied once."""
+    command = AlarmCommand.model_validate(
+        {
+            "command_id": stable_id("notifications-command", str(alarm_id), action, key),
+            "alarm_id": alarm_id,
+            "action": action,
+            "actor": "notifications",
+            "role": "system",
+            **fields,
+        }
+    )
+    await deps.publisher.publish(deps.topics.alarms_commands, str(alarm_id), command)
+    deps.metrics.commands.labels(action).inc()
+
+
+async def _give_up(*, deps: Deps, alarm_id: uuid.UUID) -> None:
+    """Nobody is left to ask: the alarm escalates (the alarms service refuses it if a unit is
+    assigned meanwhile)."""
+    await _command(deps, alarm_id, "escalate", reason="no_unit_in_range")
 
 
 async def _feed_and_first_order(
@@ -162,29 +196,28 @@ async def _feed_and_first_order(
     written for it is taken back before anyone is told, and the held ranking's first unit
     gets its order (unless it has it already)."""
     first, *rest = entry.nearest_units
-    async with deps.numbered.orders_of(first.unit_id):
-        planned = await _numbered_order(
-            deps, _plan_order(deps=deps, entry=entry, unit=first, rank=1, rest=rest, now=now)
-        )
-        sent = order_delivery(planned, "sent")
-        (entry, inserted), written = await asyncio.gather(
-            _add_to_feed(deps=deps, event=event, entry=entry),
-            deps.repo.insert_order(planned, delivery=sent),
-        )
-        held_first = entry.nearest_units[0] if entry.nearest_units else None
-        if held_first is not None and held_first.unit_id == first.unit_id:
-            if written:
-                await _announce_order(deps=deps, order=planned, sent=sent)
-                if event.received_at is not None:
-                    elapsed = utcnow() - event.received_at
-                    deps.metrics.raised_to_unit.observe(elapsed.total_seconds())
-            return entry, inserted
+    planned = _plan_order(deps=deps, entry=entry, unit=first, rank=1, rest=rest, now=now)
+    sent = order_delivery(planned, "sent")
+    (entry, inserted), written = await asyncio.gather(
+        _add_to_feed(deps=deps, event=event, entry=entry),
+        deps.repo.insert_order(planned, delivery=sent),
+    )
+    held_first = entry.nearest_units[0] if entry.nearest_units else None
+    if held_first is not None and held_first.unit_id == first.unit_id:
         if written:
-            await deps.repo.delete_order(planned.order_id)
-            log.warning(
-                "redelivered alarm ranked anew: the new first unit's order taken back",
-                extra={"alarm_id": str(entry.alarm_id), "unit_id": first.unit_id},
-            )
+            await _announce_order(deps=deps, order=planned, sent=sent)
+            if event.received_at is not None:
+                elapsed = utcnow() - event.received_at
+                deps.metrics.raised_to_unit.observe(elapsed.total_seconds())
+        else:
+            await _append_if_unlogged(deps, await deps.repo.get_order(planned.order_id))
+        return entry, inserted
+    if written:
+        await deps.repo.delete_order(planned.order_id)
+        log.warning(
+            "redelivered alarm ranked anew: the new first unit's order taken back",
+            extra={"alarm_id": str(entry.alarm_id), "unit_id": first.unit_id},
+        )
     if held_first is not None:
         held_rest = entry.nearest_units[1:]
         await _order(
@@ -198,7 +231,7 @@ async def _feed_and_first_order(
 
 def _feed_entry(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> FeedEntry:
     """The event as the dispatchers see it; on `raised`, with the ranking of the nearest units.
-    Numbered when stored (`_push_feed`)."""
+    Positioned when appended to the feed log."""
     nearby: list[NearbyUnit] = []
     radius: float | None = None
     if event.state == "raised" and event.change == "transition":
@@ -210,7 +243,6 @@ def _feed_entry(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> FeedEntr
         elif radius > deps.radius_m:
             deps.metrics.radius_widened.inc()
     return FeedEntry(
-        seq=DRAFT_SEQ,
         event_id=event.event_id,
         alarm_id=event.alarm_id,
         state=event.state,
@@ -229,15 +261,16 @@ def _feed_entry(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> FeedEntr
         severity=event.severity,
         assigned_unit=event.assigned_unit,
         devices=event.devices or [event.device_id],
+        reason=event.reason,
     )
 
 
 async def _add_to_feed(
     *, deps: Deps, event: AlarmLifecycle, entry: FeedEntry
 ) -> tuple[FeedEntry, bool]:
-    """The event's feed entry, and whether it is new (pushed live). A redelivered event finds
-    the entry it made before (its sequence number drawn again is simply skipped: the feed
-    resumes on `>`). No read before the insert: that read was one more round trip per alarm."""
+    """The event's feed entry, and whether it is new. A redelivered event finds the entry it
+    made before, and appends it to the log if that did not happen (or is not known to have
+    happened). No read before the insert: that read was one more round trip per alarm."""
     stored = await _push_feed(deps=deps, entry=entry, label=event.state)
     if stored is not None:
         if entry.radius_m is not None and event.received_at is not None:
@@ -248,17 +281,35 @@ async def _add_to_feed(
     held = await deps.repo.feed_entry(str(event.event_id))
     if held is None:
         raise RuntimeError(f"feed entry {event.event_id} neither inserted nor found")
+    await _append_if_unlogged(deps, held)
     return held, False
 
 
-async def _next_seq(deps: Deps, counter: str) -> int:
-    return await deps.sequences.take(counter, deps.repo.next_seq)
+async def _append(deps: Deps, item: FeedEntry | Order) -> None:
+    """Append a stored entry or order to its log (every instance streams it from there); its
+    position is recorded on the stored copy afterwards."""
+    if isinstance(item, FeedEntry):
+        topic, key, ident = deps.topics.notifications_feed, str(item.alarm_id), str(item.event_id)
+    else:
+        topic, key, ident = deps.topics.notifications_orders, item.unit_id, str(item.order_id)
+    position = await deps.log.append(topic, key, item)
+    await deps.afterwards.run(deps.repo.mark_logged(type(item).__name__, ident, position))
 
 
-async def _draw_ahead(deps: Deps) -> None:
-    """The numbers the next alarm will take, drawn now that this one's writes are done."""
-    for counter in (FEED, ORDERS):
-        await deps.sequences.top_up(counter, deps.repo.next_seq)
+async def _append_if_unlogged(deps: Deps, item: FeedEntry | Order | None) -> None:
+    """For a redelivery or a retry that finds the item stored: append it unless it is known to
+    be in the log (a record appended twice is streamed once: streams.Tail)."""
+    if item is not None and item.seq is None:
+        await _append(deps, item)
+
+
+async def relay_unlogged(*, deps: Deps, now: datetime) -> int:
+    """Append entries and orders stored RELAY_AFTER ago but not known to be in their logs (the
+    process stopped between the two); returns how many."""
+    items = await deps.repo.unlogged(older_than=now - RELAY_AFTER, limit=200)
+    for item in items:
+        await _append(deps, item)
+    return len(items)
 
 
 def order_id(alarm_id: uuid.UUID, unit_id: str) -> uuid.UUID:
@@ -266,15 +317,14 @@ def order_id(alarm_id: uuid.UUID, unit_id: str) -> uuid.UUID:
 
 
 async def _order(*, deps: Deps, planned: Order) -> Order | None:
-    """Number the planned order and send it to its unit, unless the unit already has its order
-    for the alarm (then None: the insert finds the order's id taken)."""
-    async with deps.numbered.orders_of(planned.unit_id):
-        order = await _numbered_order(deps, planned)
-        sent = order_delivery(order, "sent")
-        if not await deps.repo.insert_order(order, delivery=sent):
-            return None
-        await _announce_order(deps=deps, order=order, sent=sent)
-    return order
+    """Send the planned order to its unit, unless the unit already has its order for the alarm
+    (then None: the insert finds the order's id taken)."""
+    sent = order_delivery(planned, "sent")
+    if not await deps.repo.insert_order(planned, delivery=sent):
+        await _append_if_unlogged(deps, await deps.repo.get_order(planned.order_id))
+        return None
+    await _announce_order(deps=deps, order=planned, sent=sent)
+    return planned
 
 
 def _plan_order(
@@ -286,10 +336,9 @@ def _plan_order(
     rest: list[NearbyUnit],
     now: datetime,
 ) -> Order:
-    """`unit`'s order for the entry's alarm, not numbered yet (`_numbered_order`)."""
+    """`unit`'s order for the entry's alarm."""
     return Order(
         order_id=order_id(entry.alarm_id, unit.unit_id),
-        seq=DRAFT_SEQ,
         alarm_id=entry.alarm_id,
         unit_id=unit.unit_id,
         rank=rank,
@@ -308,16 +357,10 @@ def _plan_order(
     )
 
 
-async def _numbered_order(deps: Deps, planned: Order) -> Order:
-    """The order with the next order number; taken under its unit's `deps.numbered` lock, so
-    the unit's orders are stored in the order of their numbers."""
-    return planned.model_copy(update={"seq": await _next_seq(deps, ORDERS)})
-
-
 async def _announce_order(*, deps: Deps, order: Order, sent: DeliveryChanged) -> None:
     """A stored order out to its unit's stream; its `sent` event (the one in its outbox)
     published after the handler."""
-    deps.orders_hub.publish(order, topic=order.unit_id)
+    await _append(deps, order)
     deps.metrics.orders.labels(str(order.rank) if order.rank <= 3 else "4+").inc()
     await _delivered_state(deps=deps, order=order, event=sent)
 
@@ -394,20 +437,36 @@ async def acknowledge(*, deps: Deps, unit_id: str, order_id: uuid.UUID, now: dat
     order = await deps.repo.get_order(order_id)
     if order is None or order.unit_id != unit_id:
         raise LookupError(str(order_id))
-    if order.state == "acknowledged":
-        return order
-    acknowledged = await _change_order(
-        deps=deps, order=order, from_states=OPEN, state="acknowledged", acknowledged_at=now
+    if order.state != "acknowledged":
+        acknowledged = await _change_order(
+            deps=deps, order=order, from_states=OPEN, state="acknowledged", acknowledged_at=now
+        )
+        if acknowledged is None:
+            held = await deps.repo.get_order(order_id)
+            if held is None or held.state != "acknowledged":
+                reason = held.reason if held is not None else None
+                raise OrderRefused(f"order is {held.state if held else 'gone'}: {reason}")
+            acknowledged = held
+        else:
+            deps.metrics.order_ack_seconds.observe((now - order.ordered_at).total_seconds())
+        order = acknowledged
+    # again on a repeated acknowledgement: a crash may have come between the two
+    await _assign_accepting(deps=deps, order=order)
+    return order
+
+
+async def _assign_accepting(*, deps: Deps, order: Order) -> None:
+    """The unit that accepted its order is assigned to the alarm by the alarms service, which
+    may refuse (another unit assigned meanwhile, the alarm closed): the feed then shows what
+    the alarm is, and the unit's order is closed when that event arrives."""
+    await _command(
+        deps,
+        order.alarm_id,
+        "assign",
+        key=str(order.order_id),
+        unit_id=order.unit_id,
+        reason=f"accepted order {order.order_id}",
     )
-    if acknowledged is None:
-        held = await deps.repo.get_order(order_id)
-        if held is not None and held.state == "acknowledged":
-            return held
-        reason = held.reason if held is not None else None
-        raise OrderRefused(f"order is {held.state if held else 'gone'}: {reason}")
-    deps.metrics.order_ack_seconds.observe((now - order.ordered_at).total_seconds())
-    await tell_the_school(deps=deps, order=acknowledged, now=now)
-    return acknowledged
 
 
 async def pass_over_overdue(*, deps: Deps, now: datetime) -> int:
@@ -433,7 +492,8 @@ async def _next_unit(*, deps: Deps, order: Order, now: datetime) -> None:
     latest = await deps.repo.latest_feed_entry(order.alarm_id)
     if latest is None:
         raise RuntimeError(f"order {order.order_id} without a feed entry for its alarm")
-    following = order.next_units[0] if order.next_units else None
+    ranking = order.next_units or await _rank_again(deps=deps, entry=latest, now=now)
+    following = ranking[0] if ranking else None
     if following is not None:
         await _order(
             deps=deps,
@@ -442,10 +502,12 @@ async def _next_unit(*, deps: Deps, order: Order, now: datetime) -> None:
                 entry=latest,
                 unit=following,
                 rank=order.rank + 1,
-                rest=order.next_units[1:],
+                rest=ranking[1:],
                 now=now,
             ),
         )
+    else:
+        await _give_up(deps=deps, alarm_id=order.alarm_id)
     warning = latest.model_copy(
         update={
             "event_id": stable_id("passed-over", str(order.order_id)),
@@ -453,24 +515,32 @@ async def _next_unit(*, deps: Deps, order: Order, now: datetime) -> None:
             "change": "passed_over",
             "passed_over_unit": order.unit_id,
             "ordered_unit": following.unit_id if following else None,
-            "nearest_units": order.next_units,
+            "nearest_units": ranking,
+            "seq": None,
         }
     )
-    await _push_feed(deps=deps, entry=warning, label="passed_over")
-    await _draw_ahead(deps)
+    if await _push_feed(deps=deps, entry=warning, label="passed_over") is None:
+        await _append_if_unlogged(deps, await deps.repo.feed_entry(str(warning.event_id)))
+
+
+async def _rank_again(*, deps: Deps, entry: FeedEntry, now: datetime) -> list[NearbyUnit]:
+    """The ranking made at raise time is used up: rank from fresh positions, without the units
+    this alarm has already asked."""
+    asked = {o.unit_id for o in await deps.repo.orders_of_alarm(entry.alarm_id)}
+    ranking, _ = nearest_units(
+        deps=deps, lat=entry.school.lat, lon=entry.school.lon, now=now, without=asked
+    )
+    return ranking
 
 
 async def _push_feed(*, deps: Deps, entry: FeedEntry, label: str) -> FeedEntry | None:
-    """Number a feed entry, store it once and, if it is new, push it to the live streams;
-    the entry as stored, or None if it was stored before. Numbered and stored in turn
-    (`deps.numbered`): entries are stored in the order of their numbers."""
-    async with deps.numbered.feed:
-        numbered = entry.model_copy(update={"seq": await _next_seq(deps, FEED)})
-        if not await deps.repo.insert_feed(numbered):
-            return None
-        deps.hub.publish(numbered)
+    """Store a feed entry once and, if it is new, append it to the feed log; the entry, or
+    None if it was stored before."""
+    if not await deps.repo.insert_feed(entry):
+        return None
+    await _append(deps, entry)
     deps.metrics.feed_entries.labels(label).inc()
-    return numbered
+    return entry
 
 
 async def _close_orders(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> None:
@@ -490,9 +560,10 @@ async def _close_orders(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> 
         )
 
 
-def notification_id(alarm_id: uuid.UUID, recipient: str) -> uuid.UUID:
-    """One notification per alarm and recipient, whatever happens."""
-    return stable_id("notification", str(alarm_id), recipient)
+def notification_id(alarm_id: uuid.UUID, recipient: str, *about: str) -> uuid.UUID:
+    """One notification per alarm and recipient (and `about`: the assigned unit), whatever
+    happens."""
+    return stable_id("notification", str(alarm_id), recipient, *about)
 
 
 async def _queue_webhooks(*, deps: Deps, entry: FeedEntry, now: datetime) -> None:
@@ -575,41 +646,63 @@ def delivery_changed(
     )
 
 
-def help_on_the_way(order: Order, callsign: str) -> str:
-    distance = round(order.distance_m / 50) * 50 or 50
+def help_on_the_way(unit_id: str, callsign: str, distance_m: float | None) -> str:
+    if distance_m is None:
+        return (
+            f"警方已出警：{callsign}（{unit_id}）正赶往学校。"  # noqa: RUF001
+            f" Help is on the way: {callsign} ({unit_id})."
+        )
+    distance = round(distance_m / 50) * 50 or 50
     return (
-        f"警方已出警：{callsign}（{order.unit_id}）距学校约 {distance} 米。"  # noqa: RUF001
-        f" Help is on the way: {callsign} ({order.unit_id}), about {distance} m away."
+        f"警方已出警：{callsign}（{unit_id}）距学校约 {distance} 米。"  # noqa: RUF001
+        f" Help is on the way: {callsign} ({unit_id}), about {distance} m away."
     )
 
 
-async def tell_the_school(*, deps: Deps, order: Order, now: datetime) -> None:
-    """'Help is on the way', with the unit and its distance: on the buttons that pressed
-    (shown without a sound), and by SMS to the school's contact unless the alarm is silent;
-    a silent alarm never makes anything at the school ring."""
-    unit = deps.county.unit(order.unit_id) if deps.county else None
-    text = help_on_the_way(order, unit.callsign if unit else order.unit_id)
-    for device_id in order.devices:
+async def _distance_of(
+    *, deps: Deps, event: AlarmLifecycle, unit_id: str, now: datetime
+) -> float | None:
+    """How far the unit was: from its order for the alarm, else from its latest fix."""
+    order = await deps.repo.get_order(order_id(event.alarm_id, unit_id))
+    if order is not None:
+        return order.distance_m
+    return deps.board.distance(unit_id, lat=event.school.lat, lon=event.school.lon)
+
+
+async def tell_the_school(
+    *, deps: Deps, event: AlarmLifecycle, unit_id: str, now: datetime
+) -> None:
+    """'Help is on the way', with the assigned unit and its distance, once per assignment
+    (whoever assigned it): on the buttons that pressed (shown without a sound), and by SMS to
+    the school's contact unless the alarm is silent or a test; a silent alarm never makes
+    anything at the school ring. Every step is an insert by a stable id: a retry after a
+    failure half-way tells nobody twice."""
+    unit = deps.county.unit(unit_id) if deps.county else None
+    distance = await _distance_of(deps=deps, event=event, unit_id=unit_id, now=now)
+    text = help_on_the_way(unit_id, unit.callsign if unit else unit_id, distance)
+    for device_id in event.devices or [event.device_id]:
         recipient = f"device:{device_id}"
         message = DeviceMessage(
-            notification_id=notification_id(order.alarm_id, recipient),
+            notification_id=notification_id(event.alarm_id, recipient, unit_id),
             device_id=device_id,
-            alarm_id=order.alarm_id,
+            alarm_id=event.alarm_id,
             text=text,
-            unit_id=order.unit_id,
-            distance_m=order.distance_m,
+            unit_id=unit_id,
+            distance_m=distance,
             created_at=now,
         )
         if await deps.repo.insert_device_message(message):
             deps.metrics.deliveries.labels("device", "sent").inc()
-    school = deps.county.school(order.school.school_id) if deps.county else None
-    if order.silent or deps.sms_gateway_url is None or school is None or not school.contact_phone:
+    school = deps.county.school(event.school.school_id) if deps.county else None
+    if event.silent or event.test or deps.sms_gateway_url is None:
+        return
+    if school is None or not school.contact_phone:
         return
     recipient = f"sms:{school.school_id}"
-    nid = notification_id(order.alarm_id, recipient)
+    nid = notification_id(event.alarm_id, recipient, unit_id)
     body = {"notification_id": str(nid), "to": school.contact_phone, "text": text}
     await _queue(
-        deps=deps, job=_job(nid, order.alarm_id, "sms", recipient, deps.sms_gateway_url, body, now)
+        deps=deps, job=_job(nid, event.alarm_id, "sms", recipient, deps.sms_gateway_url, body, now)
     )
 
 

@@ -21,6 +21,12 @@ def stack_overrides() -> dict[str, str]:
     return {"ACK_TIMEOUT_S": str(ACK_TIMEOUT_S), "ESCALATION_STEP_S": "600", "PRESS_BURST": "3"}
 
 
+@pytest.fixture(scope="module")
+def stack_services() -> tuple[str, ...]:
+    """The alarm's lifecycle alone: no notifications to dispatch or escalate it meanwhile."""
+    return ("alarms",)
+
+
 async def press(
     client: httpx.AsyncClient, stack: Stack, ns: Namespace, body: dict[str, Any]
 ) -> httpx.Response:

@@ -163,7 +163,12 @@ async def test_an_order_passes_to_the_next_unit_who_acknowledges_each_state_once
         button = "S020-BTN1"
         messages_url = f"{notifications}/v1/devices/{button}/messages"
         signed = signed_headers(ns.device_secret(button), button, b"")
-        (message,) = (await client.get(messages_url, headers=signed)).json()
+
+        async def told() -> list[dict[str, Any]]:
+            """Once alarms has assigned the unit that accepted (notifications' command)."""
+            return list((await client.get(messages_url, headers=signed)).json())
+
+        (message,) = await wait_for(told)
         assert message["alarm_id"] == alarm_id and "U012" in message["text"]
         forged = signed_headers("not-the-secret", button, b"")
         assert (await client.get(messages_url, headers=forged)).status_code == 401

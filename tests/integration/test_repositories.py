@@ -416,7 +416,6 @@ async def test_orders_compare_and_set_overdue_and_per_unit_replay(
     namespace: Namespace, mongo: Client
 ) -> None:
     from services.notifications.models import FeedEntry, Order
-    from services.notifications.repository import ORDERS
     from services.notifications.service import order_delivery
     from shared.events import DeliveryChanged, Location
 
@@ -428,7 +427,6 @@ async def test_orders_compare_and_set_overdue_and_per_unit_replay(
     def order(unit: str, deadline: datetime) -> Order:
         return Order(
             order_id=stable_id("order", unit),
-            seq=1,
             alarm_id=alarm_id,
             unit_id=unit,
             rank=1,
@@ -443,12 +441,8 @@ async def test_orders_compare_and_set_overdue_and_per_unit_replay(
             ordered_at=NOW,
         )
 
-    first = order("U1", NOW - timedelta(seconds=1)).model_copy(
-        update={"seq": await repo.next_seq(ORDERS)}
-    )
-    later = order("U2", NOW + timedelta(minutes=1)).model_copy(
-        update={"seq": await repo.next_seq(ORDERS)}
-    )
+    first = order("U1", NOW - timedelta(seconds=1))
+    later = order("U2", NOW + timedelta(minutes=1))
 
     def sent(o: Order) -> DeliveryChanged:
         return order_delivery(o, "sent")
@@ -479,13 +473,23 @@ async def test_orders_compare_and_set_overdue_and_per_unit_replay(
     assert [oid for oid, _ in left] == [later.order_id]
     assert await repo.overdue_orders(NOW) == []
     assert [o.unit_id for o in await repo.open_orders(alarm_id)] == ["U2"]
-    assert [o.seq for o in await repo.orders_after("U2", 0, limit=10)] == [later.seq]
-    assert await repo.orders_after("U2", later.seq, limit=10) == []
-    assert await repo.last_seq(ORDERS) == later.seq
+    unlogged = await repo.unlogged(older_than=utcnow() + timedelta(seconds=1), limit=10)
+    assert {o.order_id for o in unlogged if isinstance(o, Order)} == {
+        first.order_id,
+        later.order_id,
+    }, "not yet known to be in the orders log"
+    assert await repo.unlogged(older_than=utcnow() - timedelta(minutes=1), limit=10) == []
+    assert await repo.orders_after("U2", 0, limit=10) == [], "no position yet"
+    await repo.mark_logged("Order", str(later.order_id), 42)
+    assert [o.seq for o in await repo.orders_after("U2", 0, limit=10)] == [42]
+    assert await repo.orders_after("U2", 42, limit=10) == []
+    still = await repo.unlogged(older_than=utcnow() + timedelta(seconds=1), limit=10)
+    assert [o.order_id for o in still if isinstance(o, Order)] == [first.order_id]
+    states = await repo.order_states([first.order_id, later.order_id])
+    assert states == {first.order_id: "expired", later.order_id: "sent"}
 
     entries = [
         FeedEntry(
-            seq=await repo.next_seq(),
             event_id=stable_id("feed", state),
             alarm_id=alarm_id,
             state=state,
@@ -495,12 +499,14 @@ async def test_orders_compare_and_set_overdue_and_per_unit_replay(
             test=False,
             location=location,
             pressed_at=NOW,
-            occurred_at=NOW,
+            occurred_at=NOW + timedelta(seconds=second),
         )
-        for state in ("raised", "acknowledged")
+        for second, state in enumerate(("raised", "acknowledged"))
     ]
     for entry in entries:
         assert await repo.insert_feed(entry)
+    await repo.mark_logged("FeedEntry", str(entries[1].event_id), 7)
+    assert [e.seq for e in await repo.feed_after(0, limit=10)] == [7], "the logged one only"
     latest = await repo.latest_feed_entry(alarm_id)
     assert latest is not None and latest.state == "acknowledged"
     held = await repo.feed_entry(str(entries[0].event_id))

@@ -172,3 +172,25 @@ def test_due_escalation_names_the_deadline_that_passed() -> None:
     assert due_escalation(acked, NOW) == "no_unit_on_scene"
     assert due_escalation(at("on_scene", on_scene_deadline=NOW - timedelta(hours=1)), NOW) is None
     assert due_escalation(at("resolved", ack_deadline=NOW), NOW) is None
+
+
+def test_the_system_assigns_a_unit_that_accepted_its_order_and_a_unit_cannot_itself() -> None:
+    system = {"actor": "notifications", "role": "system"}
+    state, updates = run(at("dispatched"), "assign", unit_id="U1", **system)
+    assert state == "unit_assigned" and updates["assigned_unit"] == "U1"
+    assert "acknowledged_at" in updates, "a unit on its way is an acknowledged alarm"
+    with pytest.raises(Refused, match="already assigned"):
+        run(at("unit_assigned", assigned_unit="U1"), "assign", unit_id="U1", **system)
+    with pytest.raises(Refused) as refused:
+        run(at("dispatched"), "assign", unit_id="U1", actor="U1", role="unit")
+    assert refused.value.forbidden
+
+
+def test_nobody_in_range_escalates_unless_a_unit_is_assigned() -> None:
+    system = {"actor": "notifications", "role": "system", "reason": "no_unit_in_range"}
+    state, updates = run(at("raised"), "escalate", **system)
+    assert (state, updates) == ("escalated", {"escalation_level": 1})
+    with pytest.raises(Refused, match="U1 is assigned"):
+        run(at("unit_assigned", assigned_unit="U1"), "escalate", **system)
+    with pytest.raises(Refused, match="no_unit_in_range"):
+        run(at("raised"), "escalate", actor="timer", role="system", reason="bored")

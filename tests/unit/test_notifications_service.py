@@ -6,13 +6,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from services.notifications import service
-from services.notifications.hub import Hub
 from services.notifications.metrics import NotificationMetrics
 from services.notifications.models import FeedEntry, Order
 from services.notifications.repository import InMemoryNotificationRepository
 from services.notifications.service import Deps
+from services.notifications.streams import FEED, ORDERS, MemoryLog, Tail
 from shared.bus import RELAY_AFTER, Afterwards, RecordingPublisher, background_failures
 from shared.events import (
+    AlarmCommand,
     AlarmLifecycle,
     DeliveryChanged,
     PositionReported,
@@ -30,17 +31,37 @@ DEG_PER_M = 0.001 / 111.2
 
 
 def make_deps(registry: CollectorRegistry) -> Deps:
+    tails = {Topics().notifications_feed: Tail(FEED), Topics().notifications_orders: Tail(ORDERS)}
     return Deps(
         repo=InMemoryNotificationRepository(),
-        hub=Hub(),
+        log=MemoryLog(tails),
         metrics=NotificationMetrics(registry),
         radius_m=3000,
         top_k=3,
         position_max_age_s=300,
         publisher=RecordingPublisher(),
         topics=Topics(),
-        orders_hub=Hub(),
     )
+
+
+def feed_tail(deps: Deps) -> Tail[FeedEntry]:
+    assert isinstance(deps.log, MemoryLog)
+    return deps.log.tails[Topics().notifications_feed]
+
+
+def orders_tail(deps: Deps) -> Tail[Order]:
+    assert isinstance(deps.log, MemoryLog)
+    return deps.log.tails[Topics().notifications_orders]
+
+
+def commands(deps: Deps) -> list[tuple[str, str | None, str | None]]:
+    """(action, unit_id, reason) of every command sent to the alarms service, in order."""
+    sent = deps.publisher.sent  # type: ignore[attr-defined]
+    return [
+        (event.action, event.unit_id, event.reason)
+        for topic, _, event in sent
+        if topic == Topics().alarms_commands and isinstance(event, AlarmCommand)
+    ]
 
 
 def deliveries(deps: Deps) -> list[tuple[str, str]]:
@@ -103,7 +124,7 @@ async def test_nearest_fresh_units_in_range_closest_first_top_k(
 
 async def test_the_same_transition_twice_makes_one_feed_entry(registry: CollectorRegistry) -> None:
     deps = make_deps(registry)
-    subscription = deps.hub.subscribe()
+    subscription = feed_tail(deps).subscribe(None)
     first = await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
     second = await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
     assert first is not None and second is None
@@ -156,7 +177,7 @@ async def test_the_first_unit_gets_an_order_once_even_when_the_event_comes_again
 ) -> None:
     deps = make_deps(registry)
     await service.record_positions(deps=deps, fixes=[fix("near", 100), fix("next", 800)])
-    stream = deps.orders_hub.subscribe("near")
+    stream = orders_tail(deps).subscribe("near")
     await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
     await service.on_lifecycle(deps=deps, event=raised(), now=NOW)  # redelivered
     order = stream.queue.get_nowait()
@@ -195,7 +216,7 @@ async def test_a_redelivered_raise_keeps_its_first_ranking_though_the_units_move
         deps=deps,
         fixes=[f.model_copy(update={"recorded_at": NOW + timedelta(seconds=1)}) for f in moved],
     )
-    stream = deps.orders_hub.subscribe("other")
+    stream = orders_tail(deps).subscribe("other")
     assert await service.on_lifecycle(deps=deps, event=raised(), now=NOW) is None
     assert deliveries(deps) == [("unit:first", "sent")]
     assert await deps.repo.get_order(service.order_id(raised().alarm_id, "other")) is None
@@ -221,7 +242,7 @@ async def test_an_unacknowledged_order_passes_to_the_next_unit_and_warns_the_dis
     deps = make_deps(registry)
     fixes = [fix("first", 100), fix("second", 800), fix("third", 1500)]
     await service.record_positions(deps=deps, fixes=fixes)
-    feed = deps.hub.subscribe()
+    feed = feed_tail(deps).subscribe(None)
     await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
     assert await service.pass_over_overdue(deps=deps, now=NOW + timedelta(seconds=19)) == 0
     assert await service.pass_over_overdue(deps=deps, now=NOW + timedelta(seconds=21)) == 1
@@ -286,7 +307,7 @@ async def test_assigning_a_unit_settles_the_open_order(registry: CollectorRegist
 
 async def test_a_slow_stream_client_is_marked_to_resume(registry: CollectorRegistry) -> None:
     deps = make_deps(registry)
-    subscription = deps.hub.subscribe()
+    subscription = feed_tail(deps).subscribe(None)
     for i in range(1001):
         await service.on_lifecycle(deps=deps, event=raised(f"a{i}"), now=NOW)
     assert subscription.overflowed
@@ -342,8 +363,10 @@ async def test_a_delivery_event_whose_publish_failed_is_published_from_the_order
     publisher = deps.publisher
     real_publish = publisher.publish
 
-    async def broker_gone(*args: object, **kwargs: object) -> None:
-        raise ConnectionError("broker unreachable")
+    async def broker_gone(topic: str, key: str, event: object) -> None:
+        if topic == Topics().notifications_deliveries:
+            raise ConnectionError("broker unreachable")
+        await real_publish(topic, key, event)  # type: ignore[arg-type]
 
     await service.record_positions(deps=deps, fixes=[fix("near", 100)])
     publisher.publish = broker_gone  # type: ignore[method-assign]
@@ -365,50 +388,11 @@ async def test_a_delivery_event_whose_publish_failed_is_published_from_the_order
     assert await service.relay_deliveries(deps=deps, now=later) == 0, "published: gone"
 
 
-class SlowRepository(InMemoryNotificationRepository):
-    """Writes that take longer the earlier they started: events handled side by side would
-    finish in the reverse order of their numbers, were numbers taken before the writes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.delays = [0.03, 0.02, 0.01, 0.0, 0.0, 0.0]
-        self.stored_feed: list[int] = []
-        self.stored_orders: list[int] = []
-
-    async def insert_feed(self, entry: FeedEntry) -> bool:
-        await asyncio.sleep(self.delays.pop(0) if self.delays else 0)
-        self.stored_feed.append(entry.seq)
-        return await super().insert_feed(entry)
-
-    async def insert_order(self, order: Order, *, delivery: DeliveryChanged) -> bool:
-        await asyncio.sleep(0.005 * (3 - order.seq % 3))
-        self.stored_orders.append(order.seq)
-        return await super().insert_order(order, delivery=delivery)
-
-
-async def test_events_handled_side_by_side_are_stored_and_streamed_in_the_order_of_their_numbers(
-    registry: CollectorRegistry,
-) -> None:
-    """The lifecycle consumer handles its partitions side by side. A stream that resumes after
-    the last number it saw must miss nothing: no entry may be stored after a higher one."""
-    deps = replace(make_deps(registry), repo=SlowRepository())
-    await service.record_positions(deps=deps, fixes=[fix("u1", 100), fix("u2", 200)])
-    feed = deps.hub.subscribe()
-    events = [raised(f"a{i}") for i in range(3)]
-    await asyncio.gather(*(service.on_lifecycle(deps=deps, event=e, now=NOW) for e in events))
-    repo = deps.repo
-    assert isinstance(repo, SlowRepository)
-    assert repo.stored_feed == sorted(repo.stored_feed) and len(repo.stored_feed) == 3
-    assert repo.stored_orders == sorted(repo.stored_orders) and len(repo.stored_orders) == 3
-    pushed = [feed.queue.get_nowait().seq for _ in range(3)]
-    assert pushed == repo.stored_feed
-
-
 async def test_a_slow_order_holds_up_neither_another_units_order_nor_the_feed(
     registry: CollectorRegistry,
 ) -> None:
-    """Orders are numbered in turn per unit: one unit's slow insert must not queue the other
-    alarms behind it (one lock for all orders did, for seconds, on the embedded database)."""
+    """One unit's slow insert must not queue the other alarms behind it (one lock for all
+    orders did, for seconds, on the embedded database)."""
 
     class OneSlowUnit(InMemoryNotificationRepository):
         async def insert_order(self, order: Order, *, delivery: DeliveryChanged) -> bool:
@@ -420,10 +404,95 @@ async def test_a_slow_order_holds_up_neither_another_units_order_nor_the_feed(
     await service.record_positions(deps=deps, fixes=[fix("u1", 100), fix("u2", 5000)])
     elsewhere = SCHOOL.model_copy(update={"lat": SCHOOL.lat + 5000 * DEG_PER_M})
     near_u2 = raised("a2").model_copy(update={"school": elsewhere})
-    u2_orders, feed = deps.orders_hub.subscribe("u2"), deps.hub.subscribe()
+    u2_orders, feed = orders_tail(deps).subscribe("u2"), feed_tail(deps).subscribe(None)
     slow = asyncio.ensure_future(service.on_lifecycle(deps=deps, event=raised("a1"), now=NOW))
     await asyncio.sleep(0.01)
     await asyncio.wait_for(service.on_lifecycle(deps=deps, event=near_u2, now=NOW), timeout=0.2)
     assert u2_orders.queue.get_nowait().unit_id == "u2"
     assert feed.queue.qsize() == 2, "both alarms are on the dispatchers' feed"
     await slow
+
+
+async def test_the_first_order_dispatches_the_alarm_and_nobody_in_range_escalates_it(
+    registry: CollectorRegistry,
+) -> None:
+    deps = make_deps(registry)
+    await service.record_positions(deps=deps, fixes=[fix("near", 100)])
+    await service.on_lifecycle(deps=deps, event=raised("a1"), now=NOW)
+    await service.on_lifecycle(deps=deps, event=raised("a1"), now=NOW)  # redelivered
+    far = raised("a2").model_copy(update={"school": SCHOOL.model_copy(update={"lat": 36.5})})
+    await service.on_lifecycle(deps=deps, event=far, now=NOW)
+    drill = raised("a3").model_copy(update={"test": True})
+    await service.on_lifecycle(deps=deps, event=drill, now=NOW)
+    assert commands(deps) == [
+        ("dispatch", None, "first unit ordered"),
+        ("dispatch", None, "first unit ordered"),
+        ("escalate", None, "no_unit_in_range"),
+    ]
+    sent = deps.publisher.sent  # type: ignore[attr-defined]
+    ids = [e.command_id for t, _, e in sent if t == Topics().alarms_commands]
+    assert ids[0] == ids[1] != ids[2], "the same command again: applied once by alarms"
+
+
+async def test_a_unit_accepting_its_order_is_assigned_by_the_alarms_service(
+    registry: CollectorRegistry,
+) -> None:
+    deps = make_deps(registry)
+    await service.record_positions(deps=deps, fixes=[fix("near", 100)])
+    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    order_id = service.order_id(raised().alarm_id, "near")
+    await service.acknowledge(deps=deps, unit_id="near", order_id=order_id, now=NOW)
+    await service.acknowledge(deps=deps, unit_id="near", order_id=order_id, now=NOW)
+    assigns = [c for c in commands(deps) if c[0] == "assign"]
+    assert assigns == [("assign", "near", f"accepted order {order_id}")] * 2
+    sent = deps.publisher.sent  # type: ignore[attr-defined]
+    ids = {e.command_id for t, _, e in sent if t == Topics().alarms_commands and e.unit_id}
+    assert len(ids) == 1
+    command = next(e for t, _, e in sent if t == Topics().alarms_commands and e.unit_id)
+    assert (command.role, command.actor) == ("system", "notifications")
+
+
+async def test_a_used_up_ranking_is_ranked_again_from_fresh_positions_then_escalated(
+    registry: CollectorRegistry,
+) -> None:
+    deps = make_deps(registry)
+    await service.record_positions(deps=deps, fixes=[fix("first", 100)])
+    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    later = [fix("arrived", 400), fix("first", 100)]
+    await service.record_positions(
+        deps=deps,
+        fixes=[f.model_copy(update={"recorded_at": NOW + timedelta(seconds=10)}) for f in later],
+    )
+    assert await service.pass_over_overdue(deps=deps, now=NOW + timedelta(seconds=21)) == 1
+    (order,) = await deps.repo.orders_after("arrived", 0, limit=10)
+    assert (order.rank, order.next_units) == (2, []), "the unit asked already is not again"
+    assert await service.pass_over_overdue(deps=deps, now=NOW + timedelta(seconds=42)) == 1
+    assert commands(deps)[-1] == ("escalate", None, "no_unit_in_range")
+    assert [d for d in deliveries(deps) if d[1] == "sent"] == [
+        ("unit:first", "sent"),
+        ("unit:arrived", "sent"),
+    ]
+
+
+async def test_an_entry_whose_append_failed_is_appended_by_the_relay_once(
+    registry: CollectorRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deps = make_deps(registry)
+    log = deps.log
+    real_append = log.append
+
+    async def broker_gone(*args: object, **kwargs: object) -> int:
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(log, "append", broker_gone)
+    with pytest.raises(ConnectionError):
+        await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    monkeypatch.setattr(log, "append", real_append)
+    feed = feed_tail(deps).subscribe(None)
+    assert await service.relay_unlogged(deps=deps, now=utcnow()) == 0, "not before RELAY_AFTER"
+    assert await service.relay_unlogged(deps=deps, now=utcnow() + RELAY_AFTER) == 1
+    assert await service.relay_unlogged(deps=deps, now=utcnow() + RELAY_AFTER) == 0
+    entry = feed.queue.get_nowait()
+    assert entry.event_id == raised().event_id and entry.seq == 1
+    stored = await deps.repo.feed_entry(str(raised().event_id))
+    assert stored is not None and stored.seq == 1, "its position recorded"

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from services.notifications import service
 from services.notifications.outbound import Endpoint, RetryPolicy, classify, parse_endpoints
 from services.notifications.service import Deps
-from shared.events import DeadLetter
+from shared.events import AlarmLifecycle, DeadLetter, stable_id
 from shared.provisioning import County
 from shared.signing import sign
 from shared.topics import Topics
@@ -176,13 +176,30 @@ async def test_a_refusal_is_not_retried(registry: CollectorRegistry) -> None:
     assert (job.state, job.attempts, job.last_error) == ("failed", 1, "HTTP 400")
 
 
+def assigned(unit_id: str, *, silent: bool = False, actor: str = "notifications") -> AlarmLifecycle:
+    """The alarms service's answer to an assignment: the alarm is `unit_assigned`."""
+    return raised().model_copy(
+        update={
+            "event_id": stable_id("assigned", unit_id),
+            "state": "unit_assigned",
+            "assigned_unit": unit_id,
+            "silent": silent,
+            "actor": actor,
+        }
+    )
+
+
 async def acknowledged_alarm(deps: Deps, *, silent: bool) -> None:
+    """The unit accepts its order: notifications asks alarms to assign it, and alarms' event
+    that it is assigned comes back."""
     await service.record_positions(deps=deps, fixes=[fix("near", 700)])
     await service.on_lifecycle(
         deps=deps, event=raised().model_copy(update={"silent": silent}), now=NOW
     )
     order_id = service.order_id(raised().alarm_id, "near")
     await service.acknowledge(deps=deps, unit_id="near", order_id=order_id, now=NOW)
+    assert await deps.repo.device_messages("D1", since=NOW) == [], "not before alarms agrees"
+    await service.on_lifecycle(deps=deps, event=assigned("near", silent=silent), now=NOW)
 
 
 async def test_help_on_the_way_reaches_the_button_and_by_sms_the_school_contact(
@@ -203,3 +220,48 @@ async def test_a_silent_alarm_makes_nothing_ring_at_the_school(registry: Collect
     assert await deps.repo.outbound_for_alarm(raised().alarm_id) == [], "no SMS"
     (message,) = await deps.repo.device_messages("D1", since=NOW)
     assert "near" in message.text, "the button shows it, without a sound"
+
+
+async def test_a_dispatchers_assignment_tells_the_school_once_also_after_a_failure_half_way(
+    registry: CollectorRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No order was sent to the unit (the dispatcher chose it): the distance comes from its
+    latest fix. The SMS insert fails once after the button's message was stored; the event,
+    handled again, completes the rest and tells nobody twice."""
+    deps = outbound_deps(registry, webhooks=[])
+    await service.record_positions(deps=deps, fixes=[fix("near", 1000)])
+    event = assigned("near", actor="dispatcher-1")
+    real_insert = deps.repo.insert_outbound
+
+    async def database_gone(*args: object, **kwargs: object) -> bool:
+        raise ConnectionError("database unreachable")
+
+    monkeypatch.setattr(deps.repo, "insert_outbound", database_gone)
+    with pytest.raises(ConnectionError):
+        await service.on_lifecycle(deps=deps, event=event, now=NOW)
+    monkeypatch.setattr(deps.repo, "insert_outbound", real_insert)
+    await service.on_lifecycle(deps=deps, event=event, now=NOW)
+    await service.on_lifecycle(deps=deps, event=event, now=NOW)
+    (message,) = await deps.repo.device_messages("D1", since=NOW)
+    assert "1000 m" in message.text and "会宁01" in message.text
+    (sms,) = await deps.repo.outbound_for_alarm(raised().alarm_id)
+    assert sms.body["text"] == message.text
+    assert (
+        registry.get_sample_value(
+            "safecampus_notification_deliveries_total", {"channel": "device", "state": "sent"}
+        )
+        == 1
+    )
+
+
+async def test_a_unit_assigned_again_is_told_to_the_school_again_a_test_never_by_sms(
+    registry: CollectorRegistry,
+) -> None:
+    deps = outbound_deps(registry, webhooks=[])
+    await service.on_lifecycle(deps=deps, event=assigned("near"), now=NOW)
+    other = assigned("other").model_copy(update={"test": True})
+    await service.on_lifecycle(deps=deps, event=other, now=NOW)
+    texts = [m.text for m in await deps.repo.device_messages("D1", since=NOW)]
+    assert len(texts) == 2 and "other" in texts[1] and "米" not in texts[1], "no fix: no distance"
+    (sms,) = await deps.repo.outbound_for_alarm(raised().alarm_id)
+    assert "near" in sms.body["text"], "the test alarm's assignment sent no SMS"
