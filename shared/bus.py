@@ -60,6 +60,14 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (*TRANSIENT_ERRORS, KafkaError
 # the default 500 ms once showed as latency.
 FAST_FETCH_WAIT_MS = 50
 
+# Latency-critical consumer groups: an instance that dies (SIGKILL, a lost host) holds its
+# partitions until the group coordinator has not heard from it for the session timeout; its
+# alarms wait that long for another instance. aiokafka's 10 s default was the whole of a
+# dispatcher's failover time. The broker must allow it (group.min.session.timeout.ms, 6 s by
+# default: deploy/local/infra.sh and docker-compose.yml set 2 s). Heartbeats at a third.
+FAST_SESSION_TIMEOUT_MS = 2500
+FAST_HEARTBEAT_MS = 800
+
 
 @dataclass(frozen=True)
 class BatchShape:
@@ -119,6 +127,8 @@ def event_subscriber(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=FAST_FETCH_WAIT_MS if latency_critical else 500,
+        session_timeout_ms=FAST_SESSION_TIMEOUT_MS if latency_critical else 10_000,
+        heartbeat_interval_ms=FAST_HEARTBEAT_MS if latency_critical else 3_000,
         max_workers=partitions_at_once,
         description=description,
     )

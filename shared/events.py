@@ -142,6 +142,22 @@ class AlarmCommand(Event):
     reason: str | None = Field(None, max_length=500, description="Free text, kept in the audit")
 
 
+class CommandResolved(Event):
+    """What the alarms service made of a command (topic `alarms.command-results`, keyed by
+    alarm): applied, or refused with the reason. The event id derives from the command's, so
+    a result told again is the same event."""
+
+    command_id: uuid.UUID
+    alarm_id: uuid.UUID
+    action: CommandAction
+    actor: str
+    role: str
+    unit_id: str | None = None
+    status: Literal["applied", "refused", "forbidden"]
+    reason: str | None = Field(None, description="Why it was refused")
+    state: AlarmState | None = Field(None, description="The alarm's state after it")
+
+
 class PositionReported(Event):
     """A GPS fix of a unit (topic patrols.positions, key unit_id)."""
 

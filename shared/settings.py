@@ -112,9 +112,6 @@ class Settings(BaseSettings):
     users_file: Path = Field(
         ROOT / ".local" / "users.yaml", description="Who may sign in (python -m shared.users)"
     )
-    alarms_url: str | None = Field(
-        None, description="Where the console's commands go (default http://HOST:ALARMS_PORT)"
-    )
     consumers_enabled: bool = Field(
         True, description="false: serve HTTP only (scale ingress apart from Kafka consumers)"
     )

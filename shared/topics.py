@@ -32,6 +32,10 @@ class Topics:
         return self._name("alarms.commands")
 
     @property
+    def alarms_command_results(self) -> str:
+        return self._name("alarms.command-results")
+
+    @property
     def alarms_lifecycle(self) -> str:
         return self._name("alarms.lifecycle")
 
@@ -95,6 +99,7 @@ class Topics:
             self.alarms_pressed: 3,
             self.alarms_commands: 3,
             self.alarms_lifecycle: 3,
+            self.alarms_command_results: 3,
             self.patrols_positions: 6,
             self.patrols_unit_status: 3,
             self.patrols_checkins: 3,

@@ -94,6 +94,7 @@ transaction.state.log.num.partitions=6
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+group.min.session.timeout.ms=2000
 log.flush.interval.messages=1
 CONF
 }

@@ -19,17 +19,14 @@ from services.alarms import service
 from services.alarms.models import (
     AlarmDetail,
     AlarmOut,
-    AssignBody,
-    CancelBody,
-    CommandBody,
     CommandResult,
     PressAccepted,
     PressRequest,
-    ResolveBody,
 )
 from services.alarms.repository import AlarmFilter
 from services.alarms.service import Deps, Rejected
 from shared.auth import Principal, require_role
+from shared.commands import AssignBody, CancelBody, CommandBody, ResolveBody
 from shared.events import AlarmCommand, AlarmKind, AlarmState, utcnow
 
 log = logging.getLogger(__name__)

@@ -13,11 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 
 from shared.auth import Role
+from shared.commands import CancelOutcome, ResolveOutcome
 from shared.events import AlarmState, CommandAction
 
 Action = CommandAction
-CancelOutcome = Literal["false_alarm", "test", "drill", "duplicate", "other"]
-ResolveOutcome = Literal["handled", "arrest", "medical_aid", "fire_service", "no_action", "other"]
 EscalationReason = Literal["no_acknowledgement", "no_unit_on_scene", "no_unit_in_range"]
 
 OPEN: frozenset[AlarmState] = frozenset(

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.alarms.lifecycle import AlarmView, CancelOutcome, ResolveOutcome
+from services.alarms.lifecycle import AlarmView
 from shared.events import AlarmKind, AlarmLifecycle, AlarmPressed, AlarmState, Location, SchoolRef
 from shared.mongo import to_document
 from shared.provisioning import School
@@ -165,27 +165,6 @@ class AlarmOut(BaseModel):
 
 class AlarmDetail(AlarmOut):
     timeline: list[AlarmLifecycle] = Field(..., description="Every transition, oldest first")
-
-
-class CommandBody(BaseModel):
-    """Optional client idempotency key for any command."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    command_id: uuid.UUID | None = Field(None, description="Resend the same id to retry safely")
-    reason: str | None = Field(None, max_length=500)
-
-
-class AssignBody(CommandBody):
-    unit_id: str = Field(..., min_length=1, max_length=64)
-
-
-class ResolveBody(CommandBody):
-    outcome: ResolveOutcome
-
-
-class CancelBody(CommandBody):
-    outcome: CancelOutcome
 
 
 CommandStatus = Literal["applied", "refused", "forbidden", "pending"]

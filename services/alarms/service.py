@@ -27,7 +27,7 @@ from services.alarms.models import (
 )
 from services.alarms.repository import AlarmFilter, AlarmRepository
 from shared.bus import RELAY_AFTER, Afterwards, Publisher
-from shared.events import AlarmCommand, AlarmLifecycle, AlarmPressed, stable_id
+from shared.events import AlarmCommand, AlarmLifecycle, AlarmPressed, CommandResolved, stable_id
 from shared.provisioning import County
 from shared.ratelimit import TokenBuckets
 from shared.signing import DeviceAuthError, verify_device
@@ -346,6 +346,7 @@ async def apply_command(*, deps: Deps, command: AlarmCommand, now: datetime) -> 
     """Apply a command once (by command_id) if the state machine allows it; record the result."""
     known = await deps.repo.result(command.command_id)
     if known is not None:
+        await _tell_result(deps, command, known)  # again: a crash may have come before
         return known
     order = lifecycle.Command(
         action=command.action,
@@ -376,7 +377,28 @@ async def apply_command(*, deps: Deps, command: AlarmCommand, now: datetime) -> 
     )
     await deps.repo.save_result(result)
     deps.metrics.commands.labels(command.action, status).inc()
+    await _tell_result(deps, command, result)
     return result
+
+
+async def _tell_result(deps: Deps, command: AlarmCommand, result: CommandResult) -> None:
+    """Publish what became of the command: those who sent it through the bus (the console via
+    notifications, a unit's acceptance) learn of a refusal and its reason from there."""
+    if result.status == "pending":
+        return
+    told = CommandResolved(
+        event_id=stable_id("command-result", str(command.command_id)),
+        command_id=command.command_id,
+        alarm_id=command.alarm_id,
+        action=command.action,
+        actor=command.actor,
+        role=command.role,
+        unit_id=command.unit_id,
+        status=result.status,
+        reason=result.reason,
+        state=result.state,
+    )
+    await deps.publisher.publish(deps.topics.alarms_command_results, str(command.alarm_id), told)
 
 
 async def _transition(

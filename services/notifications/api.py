@@ -12,10 +12,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
-import httpx
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
-from fastapi.responses import FileResponse, Response, StreamingResponse
-from pydantic import AwareDatetime
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import AwareDatetime, BaseModel, ValidationError
 
 from services.notifications import service
 from services.notifications.hub import Subscription
@@ -29,8 +29,10 @@ from services.notifications.models import (
 )
 from services.notifications.service import Deps, OrderRefused
 from services.notifications.streams import Tail
-from shared.auth import Principal, acting_as, bearer_token, require_role
-from shared.events import utcnow
+from shared.auth import Principal, acting_as, require_role
+from shared.commands import AssignBody, CancelBody, CommandBody, ResolveBody
+from shared.errors import InvalidInput, field_error
+from shared.events import AlarmCommand, utcnow
 from shared.signing import DeviceAuthError, verify_device
 from shared.web import ResourceId
 
@@ -337,39 +339,70 @@ async def console_map(deps: DepsDep, _: Dispatcher) -> ConsoleMap:
     )
 
 
+COMMAND_BODIES: dict[str, type[CommandBody]] = {
+    "acknowledge": CommandBody,
+    "assign": AssignBody,
+    "resolve": ResolveBody,
+    "cancel": CancelBody,
+}
+MAX_COMMAND_BYTES = 4096
+
+
+class CommandSent(BaseModel):
+    command_id: uuid.UUID
+    status: Literal["sent"] = "sent"
+
+
 @console_router.post(
     "/v1/dispatcher/alarms/{alarm_id}/{action}",
-    summary="A dispatcher's command, passed to the alarms service (the single writer)",
-    description="The body and the answer are those of the alarms service's "
-    "`POST /v1/alarms/{alarm_id}/{action}`: 200 applied, 409 refused with the reason, "
-    "403 not this role's, 202 pending.",
+    status_code=202,
+    response_model=CommandSent,
+    summary="A dispatcher's command, sent to the alarms service (the single writer) on the bus",
+    description="The body is that of the alarms service's `POST /v1/alarms/{alarm_id}/{action}`. "
+    "The command goes on `alarms.commands` (one hop); its outcome arrives on the dispatcher "
+    "stream: the alarm's next entry carries the `command_id`, or an entry with `change` "
+    "`refused` gives the reason. Send the same `command_id` again to retry: it is applied once.",
+    responses={
+        404: {"description": "no such alarm on the feed"},
+        413: {"description": "body too large"},
+        422: {"description": "invalid body, naming the fields"},
+    },
 )
 async def console_command(
-    request: Request, alarm_id: uuid.UUID, action: COMMAND_ACTIONS, deps: DepsDep, _: Dispatcher
-) -> Response:
-    body = await request.body()
-    if len(body) > 4096:
-        raise HTTPException(413, "command body too large")
-    headers = {
-        "Authorization": f"Bearer {bearer_token(request)}",
-        "Content-Type": "application/json",
-    }
-    try:
-        async with httpx.AsyncClient(timeout=COMMAND_TIMEOUT_S) as client:
-            answer = await client.post(
-                f"{deps.alarms_url}/v1/alarms/{alarm_id}/{action}",
-                content=body or b"{}",
-                headers=headers,
-            )
-    except httpx.HTTPError as exc:  # nothing was sent to the single writer, or no answer came
-        raise HTTPException(
-            503, "the alarms service did not answer; retry", headers={"Retry-After": "2"}
-        ) from exc
-    return Response(
-        answer.content,
-        status_code=answer.status_code,
-        media_type=answer.headers.get("content-type", "application/json"),
+    request: Request,
+    alarm_id: uuid.UUID,
+    action: COMMAND_ACTIONS,
+    deps: DepsDep,
+    principal: Dispatcher,
+) -> CommandSent:
+    body = await _command_body(request, action)
+    if isinstance(body, AssignBody) and deps.county and deps.county.unit(body.unit_id) is None:
+        raise InvalidInput([field_error("unit_id", f"unknown unit {body.unit_id}")])
+    if await deps.repo.latest_feed_entry(alarm_id) is None:
+        raise HTTPException(404, f"no alarm {alarm_id} on the feed")
+    command = AlarmCommand(
+        command_id=body.command_id or uuid.uuid4(),
+        alarm_id=alarm_id,
+        action=action,
+        actor=principal.sub,
+        role=principal.role,
+        unit_id=getattr(body, "unit_id", None),
+        outcome=getattr(body, "outcome", None),
+        reason=body.reason,
     )
+    await deps.publisher.publish(deps.topics.alarms_commands, str(alarm_id), command)
+    return CommandSent(command_id=command.command_id)
 
 
-COMMAND_TIMEOUT_S = 10.0
+async def _command_body(request: Request, action: str) -> CommandBody:
+    raw = await request.body()
+    if len(raw) > MAX_COMMAND_BYTES:
+        raise HTTPException(413, f"command body over {MAX_COMMAND_BYTES} bytes")
+    try:
+        return COMMAND_BODIES[action].model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        errors = [
+            {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}
+            for err in exc.errors(include_url=False, include_input=False)
+        ]
+        raise RequestValidationError(errors) from exc

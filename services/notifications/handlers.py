@@ -8,7 +8,13 @@ from faststream.kafka.annotations import KafkaMessage
 from services.notifications import service
 from services.notifications.service import Deps
 from shared.bus import READ_MODEL_BATCH, MessageProcessor, batch_subscriber, event_subscriber
-from shared.events import AlarmLifecycle, PositionReported, UnitStatusChanged, utcnow
+from shared.events import (
+    AlarmLifecycle,
+    CommandResolved,
+    PositionReported,
+    UnitStatusChanged,
+    utcnow,
+)
 from shared.topics import Topics
 
 
@@ -30,6 +36,19 @@ def build_router(deps: Deps, topics: Topics, processor: MessageProcessor) -> Kaf
             await service.on_lifecycle(deps=deps, event=event, now=utcnow())
 
         await processor.process(message, AlarmLifecycle, handle)
+
+    @event_subscriber(
+        router,
+        topics.alarms_command_results,
+        group_id=topics.group("notifications-command-results"),
+        latency_critical=True,
+        description="Refused commands → the dispatcher feed; a refused acceptance closes the order",
+    )
+    async def on_command_result(message: KafkaMessage) -> None:
+        async def handle(result: CommandResolved) -> None:
+            await service.on_command_result(deps=deps, result=result, now=utcnow())
+
+        await processor.process(message, CommandResolved, handle)
 
     @batch_subscriber(
         router,

@@ -71,7 +71,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         device_keys=device_secrets(county, _secret(settings.device_key_seed)),
         signature_window_s=settings.signature_window_s,
-        alarms_url=settings.alarms_url or f"http://{settings.host}:{settings.alarms_port}",
         afterwards=Afterwards("delivery-publish", kit.failures),
     )
     feed_tail = Tail(FEED, keep=settings.log_keep)

@@ -43,10 +43,11 @@ class FeedEntry(BaseModel):
         default_factory=list, description="Nearest fresh units, closest first (on `raised`)"
     )
     radius_m: float | None = Field(None, description="Search radius used for nearest_units")
-    change: Literal["transition", "folded", "passed_over"] = Field(
+    change: Literal["transition", "folded", "passed_over", "refused"] = Field(
         "transition",
         description="`folded`: another press joined the alarm (state unchanged); `passed_over`: "
-        "a unit did not acknowledge its order in time (see passed_over_unit, ordered_unit)",
+        "a unit did not acknowledge its order in time (see passed_over_unit, ordered_unit); "
+        "`refused`: the alarms service refused a command (see command_id, actor, reason)",
     )
     press_count: int = 1
     severity: int = 1
@@ -60,8 +61,14 @@ class FeedEntry(BaseModel):
         None, description="Who is told next after a pass-over (none left: null)"
     )
     reason: str | None = Field(
-        None, description="Why the alarm changed, e.g. `no_unit_in_range` on `escalated`"
+        None,
+        description="Why the alarm changed (`no_unit_in_range` on `escalated`), or why a "
+        "command was refused",
     )
+    command_id: uuid.UUID | None = Field(
+        None, description="The command that made this entry (a console shows its outcome)"
+    )
+    actor: str | None = Field(None, description="Who caused it: a user, a unit, or `system`")
 
 
 class Order(BaseModel):

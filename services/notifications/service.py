@@ -42,6 +42,7 @@ from shared.bus import RELAY_AFTER, Afterwards, Publisher
 from shared.events import (
     AlarmCommand,
     AlarmLifecycle,
+    CommandResolved,
     DeadLetter,
     DeliveryChanged,
     DeliveryChannel,
@@ -84,7 +85,6 @@ class Deps:
     rng: random.Random = field(default_factory=random.Random)
     device_keys: dict[str, str] = field(default_factory=dict)
     signature_window_s: int = 300
-    alarms_url: str = "http://127.0.0.1:8001"
     # delivery events leave the order's outbox after the handler (unit tests: at once)
     afterwards: Afterwards = field(default_factory=lambda: Afterwards("deliveries", inline=True))
 
@@ -181,6 +181,62 @@ async def _command(
     deps.metrics.commands.labels(action).inc()
 
 
+# Commands the system sends knowing another may come first (a dispatcher acknowledging before
+# the first order, a unit assigned meanwhile): their refusal is no news to anyone.
+EXPECTED_REFUSALS = frozenset({"dispatch", "escalate"})
+
+
+async def on_command_result(*, deps: Deps, result: CommandResolved, now: datetime) -> None:
+    """A refused command is shown to the dispatchers (a feed entry with the reason); a unit
+    whose acceptance was refused has its order closed with the reason, on its stream."""
+    if result.status == "applied":
+        return
+    if result.role == "system" and result.action in EXPECTED_REFUSALS:
+        return
+    latest = await deps.repo.latest_feed_entry(result.alarm_id)
+    if latest is None:
+        raise RuntimeError(f"refusal of {result.command_id} for an alarm without a feed entry")
+    if result.action == "assign" and latest.assigned_unit == result.unit_id:
+        return  # assigned already, by someone else's command
+    refusal = latest.model_copy(
+        update={
+            "event_id": stable_id("refused", str(result.command_id)),
+            "occurred_at": now,
+            "change": "refused",
+            "reason": result.reason,
+            "command_id": result.command_id,
+            "actor": result.actor,
+            "nearest_units": [],
+            "passed_over_unit": None,
+            "ordered_unit": None,
+            "seq": None,
+        }
+    )
+    if await _push_feed(deps=deps, entry=refusal, label="refused") is None:
+        await _append_if_unlogged(deps, await deps.repo.feed_entry(str(refusal.event_id)))
+    if result.action == "assign" and result.role == "system" and result.unit_id:
+        await _refuse_acceptance(deps=deps, result=result)
+
+
+async def _refuse_acceptance(*, deps: Deps, result: CommandResolved) -> None:
+    """The unit accepted, the alarms service did not assign it: its order is closed with the
+    reason and appended again, so the unit's stream shows it (once: streams.Tail)."""
+    assert result.unit_id is not None
+    order = await deps.repo.get_order(order_id(result.alarm_id, result.unit_id))
+    if order is None:
+        return
+    await _change_order(
+        deps=deps,
+        order=order,
+        from_states=OPEN | {"acknowledged"},
+        state="expired",
+        reason=f"not assigned: {result.reason}",
+    )
+    closed = await deps.repo.get_order(order.order_id)
+    if closed is not None and closed.state == "expired":
+        await _append(deps, closed)
+
+
 async def _give_up(*, deps: Deps, alarm_id: uuid.UUID) -> None:
     """Nobody is left to ask: the alarm escalates (the alarms service refuses it if a unit is
     assigned meanwhile)."""
@@ -262,6 +318,8 @@ def _feed_entry(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> FeedEntr
         assigned_unit=event.assigned_unit,
         devices=event.devices or [event.device_id],
         reason=event.reason,
+        command_id=event.command_id,
+        actor=event.actor,
     )
 
 

@@ -62,7 +62,7 @@ FEED = Shape(
 ORDERS = Shape(
     Order,
     key_of=lambda order: order.unit_id,
-    identity_of=lambda order: str(order.order_id),
+    identity_of=lambda order: f"{order.order_id}/{order.state}",  # a unit sees it closed
     at=lambda order, position: order.model_copy(update={"seq": position}),
 )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -283,6 +284,34 @@ async def test_a_unit_accepting_its_order_is_assigned_and_the_school_told_once(
 
         (message,) = await wait_for(lambda: told(f"{NEAR_SCHOOL}-BTN1"))
         assert unit in message["text"] and message["distance_m"] > 0
+
+        # the console's commands go on the bus; a refusal comes back on the stream, with why
+        console = f"{n2}/v1/dispatcher/alarms/{alarm_id}"
+        alice = ns.auth("dispatcher", "alice")
+        sent = await client.post(f"{console}/acknowledge", json={}, headers=alice)
+        assert sent.status_code == 202, sent.text
+        command_id = sent.json()["command_id"]
+
+        async def refusal() -> dict[str, Any] | None:
+            return next(
+                (e for e in dispatcher.events if e["data"].get("command_id") == command_id), None
+            )
+
+        refused = (await wait_for(refusal))["data"]
+        assert refused["change"] == "refused" and refused["actor"] == "alice"
+        assert refused["reason"] == "cannot acknowledge an alarm that is unit_assigned"
+        bad = await client.post(f"{console}/assign", json={"unit_id": "NOPE"}, headers=alice)
+        assert bad.status_code == 422 and "unknown unit NOPE" in bad.text
+        bad = await client.post(f"{console}/resolve", json={"outcome": "maybe"}, headers=alice)
+        assert bad.status_code == 422 and "outcome" in bad.text
+        bad = await client.post(f"{console}/resolve", content=b"{", headers=alice)
+        assert bad.status_code == 422
+        unknown = f"{n2}/v1/dispatcher/alarms/{uuid.uuid4()}/acknowledge"
+        assert (await client.post(unknown, json={}, headers=alice)).status_code == 404
+        as_unit = await client.post(
+            f"{console}/acknowledge", json={}, headers=ns.auth("unit", unit)
+        )
+        assert as_unit.status_code == 403
 
         # nobody anywhere near: escalated, and a dispatcher's own assignment tells the school
         body = press_body(school_id=far_school, device_id=f"{far_school}-BTN1")

@@ -11,7 +11,7 @@ from services.alarms import service
 from services.alarms.models import Alarm
 from services.alarms.service import Deps
 from shared.bus import RELAY_AFTER, RecordingPublisher
-from shared.events import AlarmCommand, AlarmLifecycle
+from shared.events import AlarmCommand, AlarmLifecycle, CommandResolved
 from shared.provisioning import County
 from shared.topics import Topics
 from tests.unit.test_alarms_service import make_deps, request
@@ -237,3 +237,24 @@ async def test_the_open_alarms_gauge_counts_open_alarms_by_state(
     await service.count_open(deps=deps)
     assert registry.get_sample_value("safecampus_alarms_open", {"state": "raised"}) == 0
     assert registry.get_sample_value("safecampus_alarms_open", {"state": "acknowledged"}) == 1
+
+
+async def test_every_commands_outcome_is_told_on_the_bus_and_told_again_as_the_same_event(
+    county: County, registry: CollectorRegistry
+) -> None:
+    deps = make_deps(county, registry)
+    alarm = await press(deps)
+    accepted = command(alarm, "assign", actor="notifications", role="system", unit_id="U007")
+    await service.apply_command(deps=deps, command=accepted, now=T0)
+    await service.apply_command(deps=deps, command=accepted, now=T0)  # redelivered
+    refused = command(alarm, "dispatch", actor="notifications", role="system")
+    await service.apply_command(deps=deps, command=refused, now=T0)
+    told = deps.publisher.events(Topics().alarms_command_results)  # type: ignore[attr-defined]
+    assert all(isinstance(e, CommandResolved) for e in told)
+    assert [(e.action, e.status, e.unit_id, e.role) for e in told] == [
+        ("assign", "applied", "U007", "system"),
+        ("assign", "applied", "U007", "system"),
+        ("dispatch", "refused", None, "system"),
+    ]
+    assert told[0].event_id == told[1].event_id, "the same outcome, the same event"
+    assert told[2].reason == "cannot dispatch an alarm that is unit_assigned"

@@ -85,18 +85,14 @@ def test_the_demo_prometheus_scrapes_the_same_jobs_on_127_0_0_1() -> None:
     assert all(Path(rules).is_file() for rules in config["rule_files"])
 
 
-def test_compose_gives_the_sign_in_services_their_users_and_the_console_its_alarms_service() -> (
-    None
-):
+def test_compose_gives_the_sign_in_services_their_users() -> None:
     compose = load("docker-compose.yml")
     services = compose["services"]
     for name in ("notifications", "reporting"):
         assert services[name]["environment"]["USERS_FILE"] == "/run/secrets/users"
         assert services[name]["secrets"] == ["users"]
     assert compose["secrets"]["users"]["file"] == "./users.yaml"
-    alarms_url = services["notifications"]["environment"]["ALARMS_URL"]
-    port = services["alarms"]["environment"]["ALARMS_PORT"]
-    assert alarms_url == f"http://alarms:{port}", "HOST is 0.0.0.0 there: the default would not do"
+    assert "ALARMS_URL" not in services["notifications"]["environment"], "commands go on the bus"
 
 
 def test_patrols_yields_the_cpu_to_the_alarm_path_in_both_deployments() -> None:

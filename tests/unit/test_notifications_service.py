@@ -15,6 +15,7 @@ from shared.bus import RELAY_AFTER, Afterwards, RecordingPublisher, background_f
 from shared.events import (
     AlarmCommand,
     AlarmLifecycle,
+    CommandResolved,
     DeliveryChanged,
     PositionReported,
     SchoolRef,
@@ -496,3 +497,58 @@ async def test_an_entry_whose_append_failed_is_appended_by_the_relay_once(
     assert entry.event_id == raised().event_id and entry.seq == 1
     stored = await deps.repo.feed_entry(str(raised().event_id))
     assert stored is not None and stored.seq == 1, "its position recorded"
+
+
+def resolved(alarm: str, **fields: object) -> CommandResolved:
+    values: dict[str, object] = {
+        "command_id": stable_id("command", alarm, str(fields.get("action"))),
+        "alarm_id": raised(alarm).alarm_id,
+        "actor": "alice",
+        "role": "dispatcher",
+        "status": "refused",
+    }
+    return CommandResolved.model_validate(values | fields)
+
+
+async def test_a_refused_command_is_shown_with_its_reason_an_expected_one_is_not(
+    registry: CollectorRegistry,
+) -> None:
+    deps = make_deps(registry)
+    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    feed = feed_tail(deps).subscribe(None)
+    no = resolved("a1", action="acknowledge", reason="already acknowledged")
+    await service.on_command_result(deps=deps, result=no, now=NOW)
+    await service.on_command_result(deps=deps, result=no, now=NOW)  # told again
+    race = resolved("a1", action="dispatch", actor="notifications", role="system")
+    await service.on_command_result(deps=deps, result=race, now=NOW)
+    fine = resolved("a1", action="resolve", status="applied")
+    await service.on_command_result(deps=deps, result=fine, now=NOW)
+    entry = feed.queue.get_nowait()
+    assert feed.queue.empty()
+    assert (entry.change, entry.reason, entry.actor) == ("refused", "already acknowledged", "alice")
+    assert entry.command_id == no.command_id and entry.school == SCHOOL
+
+
+async def test_a_refused_acceptance_closes_the_units_order_on_its_stream(
+    registry: CollectorRegistry,
+) -> None:
+    deps = make_deps(registry)
+    await service.record_positions(deps=deps, fixes=[fix("near", 100)])
+    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    order_id = service.order_id(raised().alarm_id, "near")
+    await service.acknowledge(deps=deps, unit_id="near", order_id=order_id, now=NOW)
+    stream = orders_tail(deps).subscribe("near")
+    no = resolved(
+        "a1",
+        action="assign",
+        actor="notifications",
+        role="system",
+        unit_id="near",
+        reason="alarm is cancelled",
+    )
+    await service.on_command_result(deps=deps, result=no, now=NOW)
+    await service.on_command_result(deps=deps, result=no, now=NOW)
+    closed = stream.queue.get_nowait()
+    assert stream.queue.empty(), "once"
+    assert (closed.order_id, closed.state) == (order_id, "expired")
+    assert closed.reason == "not assigned: alarm is cancelled"
