@@ -21,7 +21,11 @@ def quantile(q: float, histogram: str, *, by: str = "", window: str = "5m") -> s
 
 # (title, unit, [(expr, legend)]) — a row of panels each
 PANELS: list[tuple[str, str, list[tuple[str, str]]]] = [
-    ("Open alarms by state", "short", [("sum by (state) (safecampus_alarms_open)", "{{state}}")]),
+    (
+        "Open alarms by state",
+        "short",
+        [('sum by (state) (safecampus_alarms_open{test="false"})', "{{state}}")],
+    ),
     (
         "Press → dispatcher stream",
         "s",

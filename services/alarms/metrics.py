@@ -57,14 +57,14 @@ class AlarmMetrics:
         )
         self.escalations = Counter(
             "safecampus_alarm_escalations_total",
-            "Escalations fired by deadline",
-            ["reason"],
+            'Escalations, by reason; test="true" for tests and drills',
+            ["reason", "test"],
             registry=registry,
         )
         self.open_alarms = Gauge(
             "safecampus_alarms_open",
-            "Open alarms by state (refreshed by the ticker)",
-            ["state"],
+            'Open alarms by state (refreshed by the ticker); test="true" for tests and drills',
+            ["state", "test"],
             registry=registry,
         )
         self.outbox_backlog = Gauge(

@@ -85,7 +85,7 @@ class AlarmRepository(Protocol):
 
     async def find(self, query: AlarmFilter) -> list[Alarm]: ...
 
-    async def count_open_by_state(self) -> dict[str, int]: ...
+    async def count_open_by_state(self) -> dict[tuple[str, bool], int]: ...
 
     async def save_result(self, result: CommandResult) -> None: ...
 
@@ -270,14 +270,17 @@ class MongoAlarmRepository:
         cursor = self._alarms.find(_filter(query)).sort("raised_at", DESCENDING).limit(query.limit)
         return [Alarm.model_validate(doc) async for doc in cursor]
 
-    async def count_open_by_state(self) -> dict[str, int]:
+    async def count_open_by_state(self) -> dict[tuple[str, bool], int]:
+        """Open alarms by (state, test)."""
         cursor = await self._alarms.aggregate(
             [
                 {"$match": {"state": {"$in": sorted(OPEN)}}},
-                {"$group": {"_id": "$state", "n": {"$sum": 1}}},
+                {"$group": {"_id": {"state": "$state", "test": "$test"}, "n": {"$sum": 1}}},
             ]
         )
-        return {doc["_id"]: int(doc["n"]) async for doc in cursor}
+        return {
+            (doc["_id"]["state"], bool(doc["_id"]["test"])): int(doc["n"]) async for doc in cursor
+        }
 
     async def save_result(self, result: CommandResult) -> None:
         await self._commands.replace_one({"_id": str(result.command_id)}, result.doc(), upsert=True)
@@ -426,11 +429,12 @@ class InMemoryAlarmRepository:
         found = sorted(filter(keep, self.alarms.values()), key=lambda a: a.raised_at, reverse=True)
         return found[: query.limit]
 
-    async def count_open_by_state(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
+    async def count_open_by_state(self) -> dict[tuple[str, bool], int]:
+        counts: dict[tuple[str, bool], int] = {}
         for alarm in self.alarms.values():
             if alarm.state in OPEN:
-                counts[alarm.state] = counts.get(alarm.state, 0) + 1
+                key = (alarm.state, alarm.test)
+                counts[key] = counts.get(key, 0) + 1
         return counts
 
     async def save_result(self, result: CommandResult) -> None:

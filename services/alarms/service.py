@@ -362,7 +362,7 @@ async def apply_command(*, deps: Deps, command: AlarmCommand, now: datetime) -> 
         alarm = await _transition(deps, command.alarm_id, order, now, command_id=command.command_id)
         status, reason = "applied", None
         if command.action == "escalate" and command.reason:
-            deps.metrics.escalations.labels(command.reason).inc()
+            deps.metrics.escalations.labels(command.reason, test_label(alarm.test)).inc()
     except Refused as exc:
         alarm = await deps.repo.get(command.alarm_id)
         status, reason = ("forbidden" if exc.forbidden else "refused"), exc.reason
@@ -439,6 +439,11 @@ async def _transition(
             return updated
 
 
+def test_label(test: bool) -> str:
+    """The `test` label: tests and drills are counted apart, and the alert rules ignore them."""
+    return "true" if test else "false"
+
+
 async def escalate_due(*, deps: Deps, now: datetime) -> int:
     """Escalate every alarm whose deadline passed; each deadline fires once (compare-and-set),
     also for deadlines that passed while the service was down."""
@@ -452,7 +457,7 @@ async def escalate_due(*, deps: Deps, now: datetime) -> int:
             await _transition(deps, alarm.alarm_id, order, now)
         except Refused:
             continue  # somebody acted first; nothing is due any more
-        deps.metrics.escalations.labels(reason).inc()
+        deps.metrics.escalations.labels(reason, test_label(alarm.test)).inc()
         fired += 1
     return fired
 
@@ -491,7 +496,10 @@ async def count_open(*, deps: Deps) -> None:
     round beside the alarm path, with the bench's 300 open alarms."""
     counts = await deps.repo.count_open_by_state()
     for state in sorted(OPEN):
-        deps.metrics.open_alarms.labels(state).set(counts.get(state, 0))
+        for test in (False, True):
+            deps.metrics.open_alarms.labels(state, test_label(test)).set(
+                counts.get((state, test), 0)
+            )
 
 
 # --- reads ---------------------------------------------------------------------------------

@@ -232,11 +232,32 @@ async def test_the_open_alarms_gauge_counts_open_alarms_by_state(
     deps = make_deps(county, registry)
     alarm = await press(deps)
     await service.count_open(deps=deps)
-    assert registry.get_sample_value("safecampus_alarms_open", {"state": "raised"}) == 1
+    assert (
+        registry.get_sample_value("safecampus_alarms_open", {"state": "raised", "test": "false"})
+        == 1
+    )
     await service.apply_command(deps=deps, command=command(alarm, "acknowledge"), now=T0)
     await service.count_open(deps=deps)
-    assert registry.get_sample_value("safecampus_alarms_open", {"state": "raised"}) == 0
-    assert registry.get_sample_value("safecampus_alarms_open", {"state": "acknowledged"}) == 1
+    assert (
+        registry.get_sample_value("safecampus_alarms_open", {"state": "raised", "test": "false"})
+        == 0
+    )
+    assert (
+        registry.get_sample_value(
+            "safecampus_alarms_open", {"state": "acknowledged", "test": "false"}
+        )
+        == 1
+    )
+    await press(deps, school_id="S002", device_id="S002-BTN1", test=True)
+    await service.count_open(deps=deps)
+    assert (
+        registry.get_sample_value("safecampus_alarms_open", {"state": "raised", "test": "true"})
+        == 1
+    )
+    assert (
+        registry.get_sample_value("safecampus_alarms_open", {"state": "raised", "test": "false"})
+        == 0
+    )
 
 
 async def test_every_commands_outcome_is_told_on_the_bus_and_told_again_as_the_same_event(
