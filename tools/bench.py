@@ -44,15 +44,16 @@ from shared.signing import derive_device_secret, sign
 from shared.topics import Topics
 from tools.http_load import KeepAliveConnection
 from tools.speed_probe import SLOWED, SpeedProbe, slowed_pct
-from tools.stack import SERVICES, Stack
+from tools.stack import SERVICES, ServiceProcess, Stack
 
 OUT = ROOT / ".local" / "bench"
 # What one press waits for on the way to the dispatcher stream, counted from the code:
-# Kafka hops alarms.pressed and alarms.lifecycle; database round trips one after the other
-# (those made at once count once): ingress (signature and press record), the raise (earlier
-# handling and the school's open alarm; the insert), notifications (the feed entry, beside the
-# first unit's order; its numbers are drawn ahead since session 11, one trip fewer).
-PATH_KAFKA_HOPS = 2
+# Kafka hops alarms.pressed, alarms.lifecycle and notifications.feed (the log every
+# notifications instance streams from); database round trips one after the other (those made
+# at once count once): ingress (signature and press record), the raise (earlier handling and
+# the school's open alarm; the insert), notifications (the feed entry, beside the first unit's
+# order).
+PATH_KAFKA_HOPS = 3
 PATH_DB_ROUND_TRIPS = 4
 
 
@@ -283,10 +284,20 @@ class BackgroundLoad:
 
 
 class PathBench:
-    """Presses through the running stack, timed until they appear on the dispatcher stream."""
+    """Presses through the running stack, timed until they appear on the dispatcher stream.
+    With several instances of alarms and notifications, presses go to each alarms instance in
+    turn, the dispatcher watches the first notifications instance and the units' streams are
+    spread over all of them."""
 
-    def __init__(self, stack: Stack, county: County, jwt_secret: str, seed: str) -> None:
+    def __init__(
+        self, stack: Stack, county: County, jwt_secret: str, seed: str, replicas: Replicas
+    ) -> None:
         self.stack = stack
+        self.alarms_urls = [stack["alarms"].url, *(r.url for r in replicas.get("alarms", []))]
+        self.notifications_urls = [
+            stack["notifications"].url,
+            *(r.url for r in replicas.get("notifications", [])),
+        ]
         self.county = county
         self.jwt_secret = jwt_secret
         self.seed = seed
@@ -315,20 +326,23 @@ class PathBench:
     async def until_on_board(self, client: httpx.AsyncClient, *, timeout_s: float) -> None:
         """Every unit on notifications' board (what it ranks from) before the first press."""
         token = issue_token(self.jwt_secret, sub="bench", role="dispatcher")
-        url = f"{self.stack['notifications'].url}/v1/dispatcher/map"
         wanted = {u.unit_id for u in self.county.units}
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            response = await client.get(url, headers={"Authorization": f"Bearer {token}"})
-            have = response.json()["units"] if response.status_code == 200 else []
-            if wanted <= {u["unit_id"] for u in have}:
-                return
-            await asyncio.sleep(0.2)
-        raise TimeoutError(f"units not on the board after {timeout_s} s")
+        for base in self.notifications_urls:  # each instance ranks from its own board
+            while time.monotonic() < deadline:
+                response = await client.get(
+                    f"{base}/v1/dispatcher/map", headers={"Authorization": f"Bearer {token}"}
+                )
+                have = response.json()["units"] if response.status_code == 200 else []
+                if wanted <= {u["unit_id"] for u in have}:
+                    break
+                await asyncio.sleep(0.2)
+            else:
+                raise TimeoutError(f"units not on the board of {base} after {timeout_s} s")
 
     async def watch(self, client: httpx.AsyncClient) -> None:
         token = issue_token(self.jwt_secret, sub="bench", role="dispatcher")
-        url = f"{self.stack['notifications'].url}/v1/dispatcher/stream"
+        url = f"{self.notifications_urls[0]}/v1/dispatcher/stream"
         async with client.stream(
             "GET", url, headers={"Authorization": f"Bearer {token}"}, timeout=None
         ) as sse:
@@ -345,13 +359,15 @@ class PathBench:
                     if len(self.seen) >= self.expected:
                         self.all_seen.set()
 
-    async def watch_unit(self, client: httpx.AsyncClient, unit_id: str, ack_after_s: float) -> None:
+    async def watch_unit(
+        self, client: httpx.AsyncClient, unit_id: str, ack_after_s: float, base_url: str
+    ) -> None:
         """A unit terminal's order stream: when each alarm's first order reached a unit. The
         terminal acknowledges each order `ack_after_s` later, as a crew would (a negative
         value: never, so that every order is passed over)."""
         token = issue_token(self.jwt_secret, sub=unit_id, role="unit")
         headers = {"Authorization": f"Bearer {token}"}
-        base = f"{self.stack['notifications'].url}/v1/units/{unit_id}/orders"
+        base = f"{base_url}/v1/units/{unit_id}/orders"
 
         async def acknowledge(order_id: str) -> None:
             await asyncio.sleep(ack_after_s)
@@ -398,9 +414,8 @@ class PathBench:
             started = time.perf_counter()
             self.sent[alarm_id] = started
             self.sent_wall[alarm_id] = time.time()
-            response = await client.post(
-                f"{self.stack['alarms'].url}/v1/alarms", content=body, headers=headers
-            )
+            ingress_url = self.alarms_urls[i % len(self.alarms_urls)]
+            response = await client.post(f"{ingress_url}/v1/alarms", content=body, headers=headers)
             response.raise_for_status()
             ingress.append(time.perf_counter() - started)
             await asyncio.sleep(interval_s)
@@ -438,19 +453,24 @@ class PathBench:
         }
 
 
-async def run_path(args: argparse.Namespace, settings: Settings, stack: Stack) -> dict[str, Any]:
+async def run_path(
+    args: argparse.Namespace, settings: Settings, stack: Stack, replicas: Replicas
+) -> dict[str, Any]:
     county = load_county(settings.county_file)
     seed = settings.device_key_seed.get_secret_value() if settings.device_key_seed else ""
-    bench = PathBench(stack, county, settings.require_jwt_secret(), seed)
+    bench = PathBench(stack, county, settings.require_jwt_secret(), seed, replicas)
     streams = len(county.units) + 1
     limits = httpx.Limits(max_connections=streams + 20)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
         await bench.place_units(client)
         await bench.until_on_board(client, timeout_s=60)
         watcher = asyncio.create_task(bench.watch(client))
+        urls = bench.notifications_urls
         unit_watchers = [
-            asyncio.create_task(bench.watch_unit(client, unit.unit_id, args.ack_after_s))
-            for unit in county.units
+            asyncio.create_task(
+                bench.watch_unit(client, unit.unit_id, args.ack_after_s, urls[i % len(urls)])
+            )
+            for i, unit in enumerate(county.units)
         ]
         await asyncio.sleep(0.5)
         metrics_before = await scrape(client, stack)
@@ -596,6 +616,7 @@ def table(result: dict[str, Any]) -> str:
         rows.append(("MongoDB insert during the run", result["path"]["mongo_insert_under_load"]))
     lines = [
         f"database: {result['database']}",
+        f"instances of alarms and notifications: {result.get('instances', 1)}",
         f"{'':32}{'n':>6}{'p50':>9}{'p90':>9}{'p99':>9}{'p99.9':>9}{'max':>9}  (ms)",
     ]
     for label, p in rows:
@@ -669,24 +690,44 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "mongo_insert": percentiles(await mongo_insert(base.mongodb_url, args.floor_samples, pace)),
     }
     stack = Stack(env=env, log_dir=OUT / "logs")
-    print("starting the four services ...", flush=True)
+    print(f"starting the four services, {args.instances} of alarms and notifications ...")
     stack.start()
+    replicas = start_replicas(stack, args.instances)
     try:
         load = f" with {args.fixes_per_s} fixes/s in the background" if args.fixes_per_s else ""
         print(
             f"pressing {args.alarms} buttons, one every {args.interval_ms} ms{load} ...", flush=True
         )
-        path = await run_path(args, base, stack)
+        path = await run_path(args, base, stack, replicas)
     finally:
+        for process in (p for group in replicas.values() for p in group):
+            process.stop()
         stack.stop()
         await drop_namespace(base, namespace)
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "instances": args.instances,
         "args": vars(args),
         "database": database,
         "path": path,
         "floor": floor,
     }
+
+
+Replicas = dict[str, list[ServiceProcess]]
+REPLICATED = ("alarms", "notifications")  # the alarm path
+
+
+def start_replicas(stack: Stack, instances: int) -> Replicas:
+    """`instances` - 1 more of each service on the alarm path, started and ready."""
+    replicas: Replicas = {
+        name: [stack.replica(name, n) for n in range(2, instances + 1)] for name in REPLICATED
+    }
+    for process in (p for group in replicas.values() for p in group):
+        process.start()
+    for process in (p for group in replicas.values() for p in group):
+        process.wait_ready(90)
+    return replicas
 
 
 async def drop_namespace(settings: Settings, namespace: str) -> None:
@@ -709,6 +750,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--alarms", type=int, default=300)
+    parser.add_argument(
+        "--instances", type=int, default=2, help="instances of alarms and of notifications"
+    )
     parser.add_argument("--interval-ms", type=float, default=50.0)
     parser.add_argument("--fixes-per-s", type=int, default=0)
     parser.add_argument("--floor-samples", type=int, default=300)
