@@ -80,6 +80,8 @@ class MovingDispatcher:
         self.seen: dict[str, float] = {}  # alarm id → when its `raised` entry came
         self.twice = 0
         self.connected = asyncio.Event()
+        self.expected: set[str] = set()
+        self.all_seen = asyncio.Event()
 
     async def follow(self, client: httpx.AsyncClient, urls: list[str]) -> None:
         last: str | None = None
@@ -106,6 +108,8 @@ class MovingDispatcher:
         if entry["alarm_id"] in self.seen:
             self.twice += 1
         self.seen.setdefault(entry["alarm_id"], time.time())
+        if self.expected and self.expected <= self.seen.keys():
+            self.all_seen.set()
 
 
 async def failover_round(
@@ -127,14 +131,17 @@ async def failover_round(
     for i in range(args.alarms):
         alarm_id, sent = await press(client, ingress[i % len(ingress)], county, seed, i)
         pressed[alarm_id] = sent
+        dispatcher.expected.add(alarm_id)
         if i == args.alarms // 3:
             doomed.kill()
             killed_at = time.time()
         await asyncio.sleep(args.interval_ms / 1000)
     before_kill = [a for a, sent in pressed.items() if sent < killed_at]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not set(pressed) <= set(dispatcher.seen):
-        await asyncio.sleep(0.05)
+    if not set(pressed) <= dispatcher.seen.keys():
+        try:
+            await asyncio.wait_for(dispatcher.all_seen.wait(), 60)
+        except TimeoutError:
+            print("warning: some alarms never reached the dispatcher (counted as missing)")
     following.cancel()
     await asyncio.gather(following, return_exceptions=True)
     had_all_before = max((dispatcher.seen.get(a, float("inf")) for a in before_kill), default=0)
@@ -213,8 +220,7 @@ async def _fanout_clients(
                     got.setdefault(alarm_id.decode(), []).append(time.time())
 
     tasks = [asyncio.create_task(one()) for _ in range(clients)]
-    while not stop.is_set():
-        await asyncio.sleep(0.1)
+    await asyncio.to_thread(stop.wait)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
