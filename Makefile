@@ -67,6 +67,8 @@ bench: setup
 	SECANTUS_SERVER=$(BENCH_DB) $(INFRA) start
 	$(PY) -m tools.bench
 	$(PY) -m tools.bench --fixes-per-s 1000
+	$(PY) -m tools.bench_ha failover
+	$(PY) -m tools.bench_ha fanout
 	$(PY) -m tools.bench_positions
 
 lint: venv

@@ -260,7 +260,10 @@ async def test_an_order_is_sent_once_across_kills_and_a_unit_resumes_its_stream(
         notifications.wait_ready()
 
         stream_url = f"{notifications.url}/v1/units/U013/orders/stream"
-        async with client.stream("GET", stream_url, headers=ns.auth("unit", "U013")) as sse:
+        # from the start: the raise may be handled while the instance starts, and the order
+        # may be past its 3 s by the time the unit connects (no longer waiting)
+        replay_all = f"{stream_url}?last_event_id=0"
+        async with client.stream("GET", replay_all, headers=ns.auth("unit", "U013")) as sse:
             reader = SseReader(sse)
             first = await reader.until(lambda e: e["data"]["alarm_id"] == alarm_id)
         assert first["data"]["unit_id"] == "U013" and first["data"]["state"] in {
