@@ -12,10 +12,10 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from services.notifications import api, handlers, service
+from services.notifications.deps import Deps, Outbound, Ranking
 from services.notifications.metrics import NotificationMetrics
 from services.notifications.outbound import RetryPolicy, parse_endpoints
 from services.notifications.repository import MongoNotificationRepository
-from services.notifications.service import Deps
 from services.notifications.streams import FEED, ORDERS, Tail, follow
 from shared.bus import UNAVAILABLE_ERRORS, Afterwards, Backoff, run_every
 from shared.events import utcnow
@@ -51,24 +51,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     deps = Deps(
         repo=repo,
         log=kit.publisher,
-        metrics=NotificationMetrics(kit.registry),
-        radius_m=kit.settings.nearby_radius_m,
-        top_k=kit.settings.nearby_top_k,
-        position_max_age_s=kit.settings.position_max_age_s,
         publisher=kit.publisher,
         topics=kit.topics,
-        radius_widenings=kit.settings.radius_widenings,
-        guard_post_radius_m=kit.settings.guard_post_radius_m,
-        order_ack_timeout=timedelta(seconds=kit.settings.order_ack_timeout_s),
-        county=county,
-        webhooks=webhooks,
-        webhook_secret=_secret(settings.webhook_secret),
-        sms_gateway_url=settings.sms_gateway_url,
-        sms_gateway_token=_secret(settings.sms_gateway_token),
-        retry=RetryPolicy(
-            max_attempts=settings.outbound_max_attempts,
-            base=timedelta(seconds=settings.outbound_retry_base_s),
+        metrics=NotificationMetrics(kit.registry),
+        ranking=Ranking(
+            radius_m=settings.nearby_radius_m,
+            top_k=settings.nearby_top_k,
+            position_max_age_s=settings.position_max_age_s,
+            widenings=settings.radius_widenings,
+            guard_post_radius_m=settings.guard_post_radius_m,
         ),
+        order_ack_timeout=timedelta(seconds=settings.order_ack_timeout_s),
+        outbound=Outbound(
+            webhooks=webhooks,
+            webhook_secret=_secret(settings.webhook_secret),
+            sms_gateway_url=settings.sms_gateway_url,
+            sms_gateway_token=_secret(settings.sms_gateway_token),
+            retry=RetryPolicy(
+                max_attempts=settings.outbound_max_attempts,
+                base=timedelta(seconds=settings.outbound_retry_base_s),
+            ),
+        ),
+        county=county,
         device_keys=device_secrets(county, _secret(settings.device_key_seed)),
         signature_window_s=settings.signature_window_s,
         afterwards=Afterwards("delivery-publish", kit.failures),

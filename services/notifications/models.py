@@ -11,11 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.events import (
     AlarmKind,
     AlarmState,
+    DeliveryChanged,
+    DeliveryChannel,
     DeliveryState,
     Location,
     NearbyUnit,
     SchoolRef,
     UnitStatus,
+    stable_id,
 )
 
 
@@ -139,3 +142,39 @@ class ConsoleMap(BaseModel):
 
     schools: list[MapSchool]
     units: list[MapUnit]
+
+
+def order_id(alarm_id: uuid.UUID, unit_id: str) -> uuid.UUID:
+    return stable_id("order", str(alarm_id), unit_id)
+
+
+def notification_id(alarm_id: uuid.UUID, recipient: str, *about: str) -> uuid.UUID:
+    """One notification per alarm and recipient (and `about`: the assigned unit), whatever
+    happens."""
+    return stable_id("notification", str(alarm_id), recipient, *about)
+
+
+def delivery_changed(
+    *,
+    nid: uuid.UUID,
+    alarm_id: uuid.UUID,
+    recipient: str,
+    channel: DeliveryChannel,
+    state: DeliveryState,
+    reason: str | None = None,
+    rank: int | None = None,
+    distance_m: float | None = None,
+) -> DeliveryChanged:
+    """The event of a notification's state; its id derives from the notification and the
+    state, so a state published again is the same event."""
+    return DeliveryChanged(
+        event_id=stable_id("delivery", str(nid), state),
+        notification_id=nid,
+        alarm_id=alarm_id,
+        recipient=recipient,
+        channel=channel,
+        state=state,
+        rank=rank,
+        distance_m=distance_m,
+        reason=reason,
+    )

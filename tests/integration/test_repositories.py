@@ -416,7 +416,7 @@ async def test_orders_compare_and_set_overdue_and_per_unit_replay(
     namespace: Namespace, mongo: Client
 ) -> None:
     from services.notifications.models import FeedEntry, Order
-    from services.notifications.service import order_delivery
+    from services.notifications.orders import order_delivery
     from shared.events import DeliveryChanged, Location
 
     repo = MongoNotificationRepository(mongo[f"{namespace.db_prefix}notifications"])

@@ -5,11 +5,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client import CollectorRegistry
 
-from services.notifications import service
+from services.notifications import feed, service
+from services.notifications.deps import Deps, Ranking
 from services.notifications.metrics import NotificationMetrics
 from services.notifications.models import FeedEntry, Order
 from services.notifications.repository import InMemoryNotificationRepository
-from services.notifications.service import Deps
 from services.notifications.streams import FEED, ORDERS, MemoryLog, Tail
 from shared.bus import RELAY_AFTER, Afterwards, RecordingPublisher, background_failures
 from shared.events import (
@@ -36,12 +36,10 @@ def make_deps(registry: CollectorRegistry) -> Deps:
     return Deps(
         repo=InMemoryNotificationRepository(),
         log=MemoryLog(tails),
-        metrics=NotificationMetrics(registry),
-        radius_m=3000,
-        top_k=3,
-        position_max_age_s=300,
         publisher=RecordingPublisher(),
         topics=Topics(),
+        metrics=NotificationMetrics(registry),
+        ranking=Ranking(radius_m=3000, top_k=3, position_max_age_s=300),
     )
 
 
@@ -194,8 +192,8 @@ async def test_an_order_lost_to_a_crash_after_the_feed_entry_is_sent_on_redelive
 ) -> None:
     deps = make_deps(registry)
     await service.record_positions(deps=deps, fixes=[fix("near", 100)])
-    entry = service._feed_entry(deps=deps, event=raised(), now=NOW)
-    await service._add_to_feed(deps=deps, event=raised(), entry=entry)  # then a crash
+    entry = feed.feed_entry(deps=deps, event=raised(), now=NOW)
+    await feed.add_to_feed(deps=deps, event=raised(), entry=entry)  # then a crash
     assert entry.nearest_units and deliveries(deps) == []
     again = await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
     assert again is None, "the dispatcher was already told"
@@ -210,8 +208,8 @@ async def test_a_redelivered_raise_keeps_its_first_ranking_though_the_units_move
     taken back, and the unit the dispatchers were shown first gets the order."""
     deps = make_deps(registry)
     await service.record_positions(deps=deps, fixes=[fix("first", 100), fix("other", 900)])
-    entry = service._feed_entry(deps=deps, event=raised(), now=NOW)
-    await service._add_to_feed(deps=deps, event=raised(), entry=entry)  # then a crash
+    entry = feed.feed_entry(deps=deps, event=raised(), now=NOW)
+    await feed.add_to_feed(deps=deps, event=raised(), entry=entry)  # then a crash
     moved = [fix("first", 2500), fix("other", 50)]
     await service.record_positions(
         deps=deps,

@@ -12,8 +12,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from services.notifications import service
+from services.notifications.deps import Deps, Outbound
 from services.notifications.outbound import Endpoint, RetryPolicy, classify, parse_endpoints
-from services.notifications.service import Deps
 from shared.events import AlarmLifecycle, DeadLetter, stable_id
 from shared.provisioning import County
 from shared.signing import sign
@@ -42,7 +42,6 @@ COUNTY = County.model_validate(
 
 def outbound_deps(registry: CollectorRegistry, **overrides: object) -> Deps:
     settings: dict[str, object] = {
-        "county": COUNTY,
         "webhooks": [Endpoint("county", "http://receiver.test/hook")],
         "webhook_secret": SECRET,
         "sms_gateway_url": "http://gateway.test/sms",
@@ -50,7 +49,8 @@ def outbound_deps(registry: CollectorRegistry, **overrides: object) -> Deps:
         "retry": RetryPolicy(max_attempts=3, base=timedelta(seconds=1)),
         "rng": random.Random(7),
     }
-    return replace(make_deps(registry), **(settings | overrides))  # type: ignore[arg-type]
+    outbound = Outbound(**(settings | overrides))  # type: ignore[arg-type]
+    return replace(make_deps(registry), county=COUNTY, outbound=outbound)
 
 
 class Scripted:

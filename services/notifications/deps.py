@@ -1,0 +1,61 @@
+"""What the notifications logic is given: built once in main.py, replaced piece by piece in
+tests (fakes for the repository, the log and the publisher)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from services.notifications.board import UnitBoard
+from services.notifications.metrics import NotificationMetrics
+from services.notifications.outbound import Endpoint, RetryPolicy
+from services.notifications.repository import NotificationRepository
+from services.notifications.streams import LogWriter
+from shared.bus import Afterwards, Publisher
+from shared.provisioning import County
+from shared.topics import Topics
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """How the nearest units are found (NEARBY_RADIUS_M, NEARBY_TOP_K, POSITION_MAX_AGE_S,
+    RADIUS_WIDENINGS, GUARD_POST_RADIUS_M)."""
+
+    radius_m: float = 3000.0
+    top_k: int = 3
+    position_max_age_s: float = 300.0
+    widenings: int = 2
+    guard_post_radius_m: float = 200.0
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """Where outside messages go and how they are retried (WEBHOOK_*, SMS_GATEWAY_*,
+    OUTBOUND_*)."""
+
+    webhooks: list[Endpoint] = field(default_factory=list)
+    webhook_secret: str | None = None
+    sms_gateway_url: str | None = None
+    sms_gateway_token: str | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    rng: random.Random = field(default_factory=random.Random)
+
+
+@dataclass(frozen=True)
+class Deps:
+    repo: NotificationRepository
+    log: LogWriter
+    publisher: Publisher
+    topics: Topics
+    metrics: NotificationMetrics
+    ranking: Ranking = field(default_factory=Ranking)
+    order_ack_timeout: timedelta = timedelta(seconds=20)
+    outbound: Outbound = field(default_factory=Outbound)
+    board: UnitBoard = field(default_factory=UnitBoard)
+    county: County | None = None
+    # device secrets, to check a button's signed request for its messages
+    device_keys: dict[str, str] = field(default_factory=dict)
+    signature_window_s: int = 300
+    # delivery events leave the order's outbox after the handler (unit tests: at once)
+    afterwards: Afterwards = field(default_factory=lambda: Afterwards("deliveries", inline=True))

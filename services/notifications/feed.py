@@ -1,0 +1,172 @@
+"""The dispatcher feed: the ranking of the nearest units, feed entries stored once and then
+appended to the feed log, and the commands notifications sends the alarms service."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from services.notifications.deps import Deps
+from services.notifications.models import (
+    FeedEntry,
+    Order,
+)
+from shared.bus import RELAY_AFTER
+from shared.events import (
+    AlarmCommand,
+    AlarmLifecycle,
+    NearbyUnit,
+    stable_id,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+
+def nearest_units(
+    *,
+    deps: Deps,
+    lat: float,
+    lon: float,
+    now: datetime,
+    without: frozenset[str] | set[str] = frozenset(),
+) -> tuple[list[NearbyUnit], float]:
+    """The ranking and the radius that found it: fresh, dispatchable units (not `without`),
+    the staffed guard post first, then closest first, at most top_k. Nobody within the radius:
+    double it, at most `radius_widenings` times."""
+    radius = deps.ranking.radius_m
+    for widening in range(deps.ranking.widenings + 1):
+        radius = deps.ranking.radius_m * 2**widening
+        found = deps.board.nearest(
+            lat=lat,
+            lon=lon,
+            radius_m=radius,
+            limit=deps.ranking.top_k,
+            fresh_since=now - timedelta(seconds=deps.ranking.position_max_age_s),
+            guard_post_radius_m=deps.ranking.guard_post_radius_m,
+            without=without,
+        )
+        if found:
+            return found, radius
+    return [], radius
+
+
+def feed_entry(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> FeedEntry:
+    """The event as the dispatchers see it; on `raised`, with the ranking of the nearest units.
+    Positioned when appended to the feed log."""
+    nearby: list[NearbyUnit] = []
+    radius: float | None = None
+    if event.state == "raised" and event.change == "transition":
+        nearby, radius = nearest_units(
+            deps=deps, lat=event.school.lat, lon=event.school.lon, now=now
+        )
+        if not nearby:
+            deps.metrics.no_unit_in_range.inc()
+        elif radius > deps.ranking.radius_m:
+            deps.metrics.radius_widened.inc()
+    return FeedEntry(
+        event_id=event.event_id,
+        alarm_id=event.alarm_id,
+        state=event.state,
+        school=event.school,
+        kind=event.kind,
+        silent=event.silent,
+        test=event.test,
+        location=event.location,
+        pressed_at=event.pressed_at,
+        occurred_at=event.occurred_at,
+        nearest_units=nearby,
+        radius_m=radius,
+        widened=radius is not None and radius > deps.ranking.radius_m,
+        change=event.change,
+        press_count=event.press_count,
+        severity=event.severity,
+        assigned_unit=event.assigned_unit,
+        devices=event.devices or [event.device_id],
+        reason=event.reason,
+        command_id=event.command_id,
+        actor=event.actor,
+    )
+
+
+async def add_to_feed(
+    *, deps: Deps, event: AlarmLifecycle, entry: FeedEntry
+) -> tuple[FeedEntry, bool]:
+    """The event's feed entry, and whether it is new. A redelivered event finds the entry it
+    made before, and appends it to the log if that did not happen (or is not known to have
+    happened). No read before the insert: that read was one more round trip per alarm."""
+    stored = await push_feed(deps=deps, entry=entry, label=event.state)
+    if stored is not None:
+        if entry.radius_m is not None and event.received_at is not None:
+            deps.metrics.raised_to_dispatcher.observe(
+                (utcnow() - event.received_at).total_seconds()
+            )
+        return stored, True
+    held = await deps.repo.feed_entry(str(event.event_id))
+    if held is None:
+        raise RuntimeError(f"feed entry {event.event_id} neither inserted nor found")
+    await append_if_unlogged(deps, held)
+    return held, False
+
+
+async def push_feed(*, deps: Deps, entry: FeedEntry, label: str) -> FeedEntry | None:
+    """Store a feed entry once and, if it is new, append it to the feed log; the entry, or
+    None if it was stored before."""
+    if not await deps.repo.insert_feed(entry):
+        return None
+    await append_to_log(deps, entry)
+    deps.metrics.feed_entries.labels(label).inc()
+    return entry
+
+
+async def append_to_log(deps: Deps, item: FeedEntry | Order) -> None:
+    """Append a stored entry or order to its log (every instance streams it from there); its
+    position is recorded on the stored copy afterwards."""
+    if isinstance(item, FeedEntry):
+        topic, key, ident = deps.topics.notifications_feed, str(item.alarm_id), str(item.event_id)
+    else:
+        topic, key, ident = deps.topics.notifications_orders, item.unit_id, str(item.order_id)
+    position = await deps.log.append(topic, key, item)
+    await deps.afterwards.run(deps.repo.mark_logged(type(item).__name__, ident, position))
+
+
+async def append_if_unlogged(deps: Deps, item: FeedEntry | Order | None) -> None:
+    """For a redelivery or a retry that finds the item stored: append it unless it is known to
+    be in the log (a record appended twice is streamed once: streams.Tail)."""
+    if item is not None and item.seq is None:
+        await append_to_log(deps, item)
+
+
+async def relay_unlogged(*, deps: Deps, now: datetime) -> int:
+    """Append entries and orders stored RELAY_AFTER ago but not known to be in their logs (the
+    process stopped between the two); returns how many."""
+    items = await deps.repo.unlogged(older_than=now - RELAY_AFTER, limit=200)
+    for item in items:
+        await append_to_log(deps, item)
+    return len(items)
+
+
+async def send_command(
+    deps: Deps, alarm_id: uuid.UUID, action: str, *, key: str = "", **fields: str | None
+) -> None:
+    """A system command to the alarms service (the single writer); its id derives from the
+    alarm, the action and `key`, so sending it again is applied once."""
+    command = AlarmCommand.model_validate(
+        {
+            "command_id": stable_id("notifications-command", str(alarm_id), action, key),
+            "alarm_id": alarm_id,
+            "action": action,
+            "actor": "notifications",
+            "role": "system",
+            **fields,
+        }
+    )
+    await deps.publisher.publish(deps.topics.alarms_commands, str(alarm_id), command)
+    deps.metrics.commands.labels(action).inc()
+
+
+async def give_up(*, deps: Deps, alarm_id: uuid.UUID) -> None:
+    """Nobody is left to ask: the alarm escalates (the alarms service refuses it if a unit is
+    assigned meanwhile)."""
+    await send_command(deps, alarm_id, "escalate", reason="no_unit_in_range")

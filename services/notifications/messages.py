@@ -1,0 +1,222 @@
+"""Outbound messages: webhooks for outside systems, and the school's "help is on the way" on
+its buttons and by SMS; delivered with retries and dead-lettered in the end."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import httpx
+
+from services.notifications.deps import Deps
+from services.notifications.models import (
+    DeviceMessage,
+    FeedEntry,
+    delivery_changed,
+    notification_id,
+    order_id,
+)
+from services.notifications.outbound import OutboundJob, Outcome, classify, encode, request_headers
+from shared.events import (
+    AlarmLifecycle,
+    DeadLetter,
+    DeliveryState,
+)
+from shared.topics import Topics
+
+log = logging.getLogger(__name__)
+
+
+async def queue_webhooks(*, deps: Deps, entry: FeedEntry, now: datetime) -> None:
+    """Every webhook receiver is told of a raised alarm, once."""
+    for endpoint in deps.outbound.webhooks:
+        recipient = f"webhook:{endpoint.name}"
+        nid = notification_id(entry.alarm_id, recipient)
+        body = {"notification_id": str(nid)} | entry.model_dump(
+            mode="json", exclude={"seq", "event_id"}
+        )
+        await _queue(
+            deps=deps, job=_job(nid, entry.alarm_id, "webhook", recipient, endpoint.url, body, now)
+        )
+
+
+def _job(
+    nid: uuid.UUID,
+    alarm_id: uuid.UUID,
+    channel: Literal["webhook", "sms"],
+    recipient: str,
+    url: str,
+    body: dict[str, Any],
+    now: datetime,
+) -> OutboundJob:
+    return OutboundJob(
+        notification_id=nid,
+        alarm_id=alarm_id,
+        channel=channel,
+        recipient=recipient,
+        url=url,
+        body=body,
+        next_attempt_at=now,
+        created_at=now,
+    )
+
+
+async def _queue(*, deps: Deps, job: OutboundJob) -> None:
+    if await deps.repo.insert_outbound(job):
+        await _outbound_delivery(deps=deps, job=job, state="queued")
+
+
+async def _outbound_delivery(
+    *, deps: Deps, job: OutboundJob, state: DeliveryState, reason: str | None = None
+) -> None:
+    deps.metrics.deliveries.labels(job.channel, state).inc()
+    event = delivery_changed(
+        nid=job.notification_id,
+        alarm_id=job.alarm_id,
+        recipient=job.recipient,
+        channel=job.channel,
+        state=state,
+        reason=reason,
+    )
+    await deps.publisher.publish(deps.topics.notifications_deliveries, str(job.alarm_id), event)
+
+
+def help_on_the_way(unit_id: str, callsign: str, distance_m: float | None) -> str:
+    if distance_m is None:
+        return (
+            f"警方已出警：{callsign}（{unit_id}）正赶往学校。"  # noqa: RUF001
+            f" Help is on the way: {callsign} ({unit_id})."
+        )
+    distance = round(distance_m / 50) * 50 or 50
+    return (
+        f"警方已出警：{callsign}（{unit_id}）距学校约 {distance} 米。"  # noqa: RUF001
+        f" Help is on the way: {callsign} ({unit_id}), about {distance} m away."
+    )
+
+
+async def _distance_of(
+    *, deps: Deps, event: AlarmLifecycle, unit_id: str, now: datetime
+) -> float | None:
+    """How far the unit was: from its order for the alarm, else from its latest fix."""
+    order = await deps.repo.get_order(order_id(event.alarm_id, unit_id))
+    if order is not None:
+        return order.distance_m
+    return deps.board.distance(unit_id, lat=event.school.lat, lon=event.school.lon)
+
+
+async def tell_the_school(
+    *, deps: Deps, event: AlarmLifecycle, unit_id: str, now: datetime
+) -> None:
+    """'Help is on the way', with the assigned unit and its distance, once per assignment
+    (whoever assigned it): on the buttons that pressed (shown without a sound), and by SMS to
+    the school's contact unless the alarm is silent or a test; a silent alarm never makes
+    anything at the school ring. Every step is an insert by a stable id: a retry after a
+    failure half-way tells nobody twice."""
+    unit = deps.county.unit(unit_id) if deps.county else None
+    distance = await _distance_of(deps=deps, event=event, unit_id=unit_id, now=now)
+    text = help_on_the_way(unit_id, unit.callsign if unit else unit_id, distance)
+    for device_id in event.devices or [event.device_id]:
+        recipient = f"device:{device_id}"
+        message = DeviceMessage(
+            notification_id=notification_id(event.alarm_id, recipient, unit_id),
+            device_id=device_id,
+            alarm_id=event.alarm_id,
+            text=text,
+            unit_id=unit_id,
+            distance_m=distance,
+            created_at=now,
+        )
+        if await deps.repo.insert_device_message(message):
+            deps.metrics.deliveries.labels("device", "sent").inc()
+    school = deps.county.school(event.school.school_id) if deps.county else None
+    if event.silent or event.test or deps.outbound.sms_gateway_url is None:
+        return
+    if school is None or not school.contact_phone:
+        return
+    recipient = f"sms:{school.school_id}"
+    nid = notification_id(event.alarm_id, recipient, unit_id)
+    body = {"notification_id": str(nid), "to": school.contact_phone, "text": text}
+    await _queue(
+        deps=deps,
+        job=_job(nid, event.alarm_id, "sms", recipient, deps.outbound.sms_gateway_url, body, now),
+    )
+
+
+OUTBOUND_LEASE = timedelta(seconds=30)
+
+OUTBOUND_BATCH = 20
+
+
+async def send_outbound(*, deps: Deps, client: httpx.AsyncClient, now: datetime) -> int:
+    """POST every due job (webhooks, SMS) once; returns how many were tried."""
+    jobs = await deps.repo.claim_outbound(now, lease=OUTBOUND_LEASE, limit=OUTBOUND_BATCH)
+    await asyncio.gather(*(_send_one(deps=deps, client=client, job=job, now=now) for job in jobs))
+    return len(jobs)
+
+
+async def _send_one(
+    *, deps: Deps, client: httpx.AsyncClient, job: OutboundJob, now: datetime
+) -> None:
+    raw = encode(job.body)
+    headers = request_headers(
+        job,
+        raw,
+        webhook_secret=deps.outbound.webhook_secret,
+        sms_token=deps.outbound.sms_gateway_token,
+    )
+    try:
+        response = await client.post(job.url, content=raw, headers=headers)
+        outcome = classify(response.status_code)
+    except httpx.HTTPError as exc:  # unreachable, timed out, refused: try again later
+        outcome = Outcome(delivered=False, error=f"{type(exc).__name__}: {exc}"[:300])
+    attempts = job.attempts + 1
+    if outcome.delivered:
+        settled = await deps.repo.settle_outbound(
+            job, state="delivered", attempts=attempts, leased_until=None
+        )
+        await _outbound_delivery(deps=deps, job=settled, state="delivered")
+        return
+    if outcome.retryable and attempts < deps.outbound.retry.max_attempts:
+        deps.metrics.outbound_retries.labels(job.channel).inc()
+        await deps.repo.settle_outbound(
+            job,
+            attempts=attempts,
+            last_error=outcome.error,
+            next_attempt_at=now + deps.outbound.retry.delay(attempts, deps.outbound.rng),
+            leased_until=None,
+        )
+        return
+    await deps.repo.settle_outbound(
+        job,
+        state="failed",
+        attempts=attempts,
+        last_error=outcome.error,
+        leased_until=None,
+    )
+    reason = f"{outcome.error} after {attempts} tries"
+    await _outbound_delivery(deps=deps, job=job, state="failed", reason=reason)
+    await _dead_letter(deps=deps, job=job, reason=reason)
+
+
+async def _dead_letter(*, deps: Deps, job: OutboundJob, reason: str) -> None:
+    deps.metrics.outbound_dead_letters.labels(job.channel).inc()
+    log.error(
+        "outbound message dead-lettered",
+        extra={"recipient": job.recipient, "alarm_id": str(job.alarm_id), "error": reason},
+    )
+    await deps.publisher.publish(
+        Topics.dlq(deps.topics.notifications_deliveries),
+        str(job.alarm_id),
+        DeadLetter(
+            topic=job.recipient,
+            partition=-1,
+            offset=job.attempts + 1,
+            key=str(job.alarm_id),
+            service="notifications",
+            error=reason,
+            payload=encode(job.body).decode(),
+        ),
+    )
