@@ -22,7 +22,9 @@ from services.notifications.hub import Subscription
 from services.notifications.models import (
     ConsoleMap,
     DeviceMessage,
+    Feed,
     FeedEntry,
+    FeedItem,
     MapSchool,
     MapUnit,
     Order,
@@ -43,7 +45,7 @@ CONSOLE = Path(__file__).parent / "static" / "console.html"
 KEEPALIVE_S = 15.0
 REPLAY_LIMIT = 1000
 MAX_POSITION = 2**63 - 1  # a log position, like a Kafka offset, is a signed 64-bit number
-S = TypeVar("S", FeedEntry, Order)
+S = TypeVar("S", Feed, Order)
 
 
 async def get_deps(request: Request) -> Deps:
@@ -65,13 +67,17 @@ async def console() -> FileResponse:
     return FileResponse(CONSOLE, media_type="text/html; charset=utf-8")
 
 
-@router.get("/v1/dispatcher/feed", response_model=list[FeedEntry], summary="Feed after a seq")
+@router.get(
+    "/v1/dispatcher/feed",
+    response_model=list[FeedItem],
+    summary="The stored feed after a position: alarms' entries and guard-post gaps",
+)
 async def feed(
     deps: DepsDep,
     _: Dispatcher,
     after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
     limit: Annotated[int, Query(ge=1, le=REPLAY_LIMIT)] = 100,
-) -> list[FeedEntry]:
+) -> list[Feed]:
     return await deps.repo.feed_after(after, limit=limit)
 
 
@@ -124,8 +130,9 @@ def _sse(events: AsyncIterator[str]) -> StreamingResponse:
     )
 
 
-def _format_feed(entry: FeedEntry) -> str:
-    return f"id: {entry.seq}\nevent: {entry.state}\ndata: {entry.model_dump_json()}\n\n"
+def _format_feed(entry: Feed) -> str:
+    event = entry.state if isinstance(entry, FeedEntry) else entry.entry_type
+    return f"id: {entry.seq}\nevent: {event}\ndata: {entry.model_dump_json()}\n\n"
 
 
 def _format_order(order: Order) -> str:

@@ -9,14 +9,18 @@ from datetime import datetime, timedelta
 
 from services.notifications.deps import Deps
 from services.notifications.models import (
+    Feed,
     FeedEntry,
     Order,
+    PostGap,
 )
 from shared.bus import RELAY_AFTER
 from shared.events import (
     AlarmCommand,
     AlarmLifecycle,
+    GuardPostWindow,
     NearbyUnit,
+    SchoolRef,
     stable_id,
     utcnow,
 )
@@ -34,7 +38,7 @@ def nearest_units(
 ) -> tuple[list[NearbyUnit], float]:
     """The ranking and the radius that found it: fresh, dispatchable units (not `without`),
     the staffed guard post first, then closest first, at most top_k. Nobody within the radius:
-    double it, at most `radius_widenings` times."""
+    double it, at most `ranking.widenings` times."""
     radius = deps.ranking.radius_m
     for widening in range(deps.ranking.widenings + 1):
         radius = deps.ranking.radius_m * 2**widening
@@ -96,13 +100,12 @@ async def add_to_feed(
     """The event's feed entry, and whether it is new. A redelivered event finds the entry it
     made before, and appends it to the log if that did not happen (or is not known to have
     happened). No read before the insert: that read was one more round trip per alarm."""
-    stored = await push_feed(deps=deps, entry=entry, label=event.state)
-    if stored is not None:
+    if await push_feed(deps=deps, entry=entry, label=event.state):
         if entry.radius_m is not None and event.received_at is not None:
             deps.metrics.raised_to_dispatcher.observe(
                 (utcnow() - event.received_at).total_seconds()
             )
-        return stored, True
+        return entry, True
     held = await deps.repo.feed_entry(str(event.event_id))
     if held is None:
         raise RuntimeError(f"feed entry {event.event_id} neither inserted nor found")
@@ -110,28 +113,32 @@ async def add_to_feed(
     return held, False
 
 
-async def push_feed(*, deps: Deps, entry: FeedEntry, label: str) -> FeedEntry | None:
-    """Store a feed entry once and, if it is new, append it to the feed log; the entry, or
-    None if it was stored before."""
+async def push_feed(*, deps: Deps, entry: Feed, label: str) -> bool:
+    """Store a feed entry once and, if it is new, append it to the feed log; False if it was
+    stored before."""
     if not await deps.repo.insert_feed(entry):
-        return None
+        return False
     await append_to_log(deps, entry)
     deps.metrics.feed_entries.labels(label).inc()
-    return entry
+    return True
 
 
-async def append_to_log(deps: Deps, item: FeedEntry | Order) -> None:
+async def append_to_log(deps: Deps, item: Feed | Order) -> None:
     """Append a stored entry or order to its log (every instance streams it from there); its
     position is recorded on the stored copy afterwards."""
-    if isinstance(item, FeedEntry):
-        topic, key, ident = deps.topics.notifications_feed, str(item.alarm_id), str(item.event_id)
-    else:
+    if isinstance(item, Order):
         topic, key, ident = deps.topics.notifications_orders, item.unit_id, str(item.order_id)
+    else:
+        topic, key, ident = deps.topics.notifications_feed, _feed_key(item), str(item.event_id)
     position = await deps.log.append(topic, key, item)
     await deps.afterwards.run(deps.repo.mark_logged(type(item).__name__, ident, position))
 
 
-async def append_if_unlogged(deps: Deps, item: FeedEntry | Order | None) -> None:
+def _feed_key(item: Feed) -> str:
+    return str(item.alarm_id) if isinstance(item, FeedEntry) else item.post_id
+
+
+async def append_if_unlogged(deps: Deps, item: Feed | Order | None) -> None:
     """For a redelivery or a retry that finds the item stored: append it unless it is known to
     be in the log (a record appended twice is streamed once: streams.Tail)."""
     if item is not None and item.seq is None:
@@ -170,3 +177,29 @@ async def give_up(*, deps: Deps, alarm_id: uuid.UUID) -> None:
     """Nobody is left to ask: the alarm escalates (the alarms service refuses it if a unit is
     assigned meanwhile)."""
     await send_command(deps, alarm_id, "escalate", reason="no_unit_in_range")
+
+
+async def record_gap(*, deps: Deps, window: GuardPostWindow) -> PostGap | None:
+    """A guard post found empty while its window is open becomes a feed entry of its own, once
+    per gap event (its id). Other window events (staffed, late, the window's outcome) are the
+    reports' business. None: nothing new for the feed."""
+    if window.state != "empty" or window.final:
+        return None
+    school = deps.county.school(window.school_id) if deps.county else None
+    if school is None:
+        raise LookupError(f"guard post {window.post_id} at unknown school {window.school_id}")
+    gap = PostGap(
+        event_id=window.event_id,
+        post_id=window.post_id,
+        school=SchoolRef.model_validate(school.model_dump()),
+        unit_id=window.unit_id,
+        window=window.window,
+        window_start=window.window_start,
+        window_end=window.window_end,
+        last_seen_m=window.last_seen_m,
+        occurred_at=window.occurred_at,
+    )
+    if not await push_feed(deps=deps, entry=gap, label="guard_post_gap"):
+        await append_if_unlogged(deps, await deps.repo.feed_item(str(gap.event_id)))
+        return None
+    return gap

@@ -11,6 +11,7 @@ from shared.bus import READ_MODEL_BATCH, MessageProcessor, batch_subscriber, eve
 from shared.events import (
     AlarmLifecycle,
     CommandResolved,
+    GuardPostWindow,
     PositionReported,
     UnitStatusChanged,
     utcnow,
@@ -49,6 +50,19 @@ def build_router(deps: Deps, topics: Topics, processor: MessageProcessor) -> Kaf
             await service.on_command_result(deps=deps, result=result, now=utcnow())
 
         await processor.process(message, CommandResolved, handle)
+
+    @event_subscriber(
+        router,
+        topics.patrols_guard_posts,
+        group_id=topics.group("notifications-guard-posts"),
+        latency_critical=False,
+        description="A guard post empty in its window → an entry of its own in the dispatcher feed",
+    )
+    async def on_guard_post(message: KafkaMessage) -> None:
+        async def handle(window: GuardPostWindow) -> None:
+            await service.on_guard_post(deps=deps, window=window)
+
+        await processor.process(message, GuardPostWindow, handle)
 
     @batch_subscriber(
         router,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
 
 from shared.events import (
     AlarmKind,
@@ -31,6 +31,9 @@ class FeedEntry(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
+    entry_type: Literal["alarm"] = Field(
+        "alarm", description="What the feed entry is about: an alarm, or a guard-post gap"
+    )
     seq: int | None = Field(None, ge=1, description="Position in the feed log (the SSE id)")
     event_id: uuid.UUID
     alarm_id: uuid.UUID
@@ -72,6 +75,42 @@ class FeedEntry(BaseModel):
         None, description="The command that made this entry (a console shows its outcome)"
     )
     actor: str | None = Field(None, description="Who caused it: a user, a unit, or `system`")
+
+
+class PostGap(BaseModel):
+    """A guard post still empty in its rush-hour window (from `patrols.guard-posts`): an entry
+    of the dispatcher feed of its own (SSE event `guard_post_gap`), for the command centre to
+    send someone. Collection `dispatcher_feed`, _id = the gap event's id."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    entry_type: Literal["guard_post_gap"] = "guard_post_gap"
+    seq: int | None = Field(None, ge=1, description="Position in the feed log (the SSE id)")
+    event_id: uuid.UUID
+    post_id: str
+    school: SchoolRef
+    unit_id: str = Field(..., description="The unit on duty at the post")
+    window: Literal["morning", "noon", "afternoon"]
+    window_start: datetime
+    window_end: datetime
+    last_seen_m: float | None = Field(None, description="The unit's distance from the post")
+    occurred_at: datetime
+
+
+def _entry_type(value: object) -> str:
+    """Stored entries from before guard-post gaps have no `entry_type`: they are alarms."""
+    if isinstance(value, dict):
+        return str(value.get("entry_type", "alarm"))
+    return str(getattr(value, "entry_type", "alarm"))
+
+
+# One item of the dispatcher feed: an alarm's entry, or a guard-post gap.
+Feed = FeedEntry | PostGap
+FeedItem = Annotated[
+    Annotated[FeedEntry, Tag("alarm")] | Annotated[PostGap, Tag("guard_post_gap")],
+    Discriminator(_entry_type),
+]
+FEED_ITEMS: TypeAdapter[Feed] = TypeAdapter(FeedItem)
 
 
 class Order(BaseModel):

@@ -293,7 +293,7 @@ async def _next_unit(*, deps: Deps, order: Order, now: datetime) -> None:
             "seq": None,
         }
     )
-    if await push_feed(deps=deps, entry=warning, label="passed_over") is None:
+    if not await push_feed(deps=deps, entry=warning, label="passed_over"):
         await append_if_unlogged(deps, await deps.repo.feed_entry(str(warning.event_id)))
 
 

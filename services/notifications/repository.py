@@ -11,7 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.notifications.board import BoardUnit
-from services.notifications.models import DeviceMessage, FeedEntry, Order
+from services.notifications.models import FEED_ITEMS, DeviceMessage, Feed, FeedEntry, Order
 from services.notifications.outbound import OutboundJob
 from shared.events import (
     DeliveryChanged,
@@ -43,19 +43,21 @@ class NotificationRepository(Protocol):
 
     async def load_units(self, *, changed_since: datetime | None = None) -> list[BoardUnit]: ...
 
-    async def insert_feed(self, entry: FeedEntry) -> bool: ...
+    async def insert_feed(self, entry: Feed) -> bool: ...
 
-    async def feed_after(self, seq: int, *, limit: int) -> list[FeedEntry]: ...
+    async def feed_after(self, seq: int, *, limit: int) -> list[Feed]: ...
 
     async def mark_logged(self, kind: str, ident: str, position: int) -> None: ...
 
-    async def unlogged(self, *, older_than: datetime, limit: int) -> list[FeedEntry | Order]: ...
+    async def unlogged(self, *, older_than: datetime, limit: int) -> list[Feed | Order]: ...
 
     async def orders_of_alarm(self, alarm_id: uuid.UUID) -> list[Order]: ...
 
     async def order_states(self, order_ids: list[uuid.UUID]) -> dict[uuid.UUID, DeliveryState]: ...
 
     async def feed_entry(self, event_id: str) -> FeedEntry | None: ...
+
+    async def feed_item(self, event_id: str) -> Feed | None: ...
 
     async def latest_feed_entry(self, alarm_id: uuid.UUID) -> FeedEntry | None: ...
 
@@ -184,7 +186,7 @@ class MongoNotificationRepository:
         query: Document = {} if changed_since is None else {"updated_at": {"$gte": changed_since}}
         return [_board_unit(doc) async for doc in self._positions.find(query)]
 
-    async def insert_feed(self, entry: FeedEntry) -> bool:
+    async def insert_feed(self, entry: Feed) -> bool:
         doc = _unlogged(to_document(entry, _id=str(entry.event_id)))
         try:
             await self._feed.insert_one(doc)
@@ -192,24 +194,24 @@ class MongoNotificationRepository:
             return False
         return True
 
-    async def feed_after(self, seq: int, *, limit: int) -> list[FeedEntry]:
+    async def feed_after(self, seq: int, *, limit: int) -> list[Feed]:
         cursor = self._feed.find({"seq": {"$gt": seq}}).sort("seq", ASCENDING).limit(limit)
-        return [FeedEntry.model_validate(doc) async for doc in cursor]
+        return [FEED_ITEMS.validate_python(doc) async for doc in cursor]
 
     async def mark_logged(self, kind: str, ident: str, position: int) -> None:
-        """The entry (kind FeedEntry) or order (Order) is in its log at `position`."""
-        collection = self._feed if kind == FeedEntry.__name__ else self._orders
+        """The order (kind Order) or feed item (any other kind) is in its log at `position`."""
+        collection = self._orders if kind == Order.__name__ else self._feed
         await collection.update_one(
             {"_id": ident}, {"$set": {"seq": position}, "$unset": {"unlogged_since": ""}}
         )
 
-    async def unlogged(self, *, older_than: datetime, limit: int) -> list[FeedEntry | Order]:
+    async def unlogged(self, *, older_than: datetime, limit: int) -> list[Feed | Order]:
         """Entries and orders stored before `older_than` and not known to be in their logs,
         each collection's oldest first (`unlogged_since`: sparse, indexed)."""
         due = {"unlogged_since": {"$gte": EPOCH, "$lte": older_than}}
-        found: list[FeedEntry | Order] = []
+        found: list[Feed | Order] = []
         async for doc in self._feed.find(due).sort("unlogged_since", ASCENDING).limit(limit):
-            found.append(FeedEntry.model_validate(doc))
+            found.append(FEED_ITEMS.validate_python(doc))
         async for doc in self._orders.find(due).sort("unlogged_since", ASCENDING).limit(limit):
             found.append(Order.model_validate(doc))
         return found
@@ -225,6 +227,10 @@ class MongoNotificationRepository:
     async def feed_entry(self, event_id: str) -> FeedEntry | None:
         doc = await self._feed.find_one({"_id": event_id})
         return FeedEntry.model_validate(doc) if doc else None
+
+    async def feed_item(self, event_id: str) -> Feed | None:
+        doc = await self._feed.find_one({"_id": event_id})
+        return FEED_ITEMS.validate_python(doc) if doc else None
 
     async def latest_feed_entry(self, alarm_id: uuid.UUID) -> FeedEntry | None:
         doc = await self._feed.find_one(
@@ -378,7 +384,7 @@ class InMemoryNotificationRepository:
     def __init__(self) -> None:
         self.positions: dict[str, PositionReported] = {}
         self.statuses: dict[str, UnitStatusChanged] = {}
-        self.feed: dict[str, FeedEntry] = {}
+        self.feed: dict[str, Feed] = {}
         self.orders: dict[uuid.UUID, Order] = {}
         self.order_outbox: dict[uuid.UUID, list[DeliveryChanged]] = {}
         self.outbound: dict[uuid.UUID, OutboundJob] = {}
@@ -412,24 +418,24 @@ class InMemoryNotificationRepository:
             for unit_id in sorted(ids)
         ]
 
-    async def insert_feed(self, entry: FeedEntry) -> bool:
+    async def insert_feed(self, entry: Feed) -> bool:
         if str(entry.event_id) in self.feed:
             return False
         self.feed[str(entry.event_id)] = entry
         return True
 
-    async def feed_after(self, seq: int, *, limit: int) -> list[FeedEntry]:
+    async def feed_after(self, seq: int, *, limit: int) -> list[Feed]:
         logged = [e for e in self.feed.values() if e.seq is not None and e.seq > seq]
         return sorted(logged, key=lambda e: e.seq or 0)[:limit]
 
     async def mark_logged(self, kind: str, ident: str, position: int) -> None:
-        if kind == FeedEntry.__name__:
-            self.feed[ident] = self.feed[ident].model_copy(update={"seq": position})
-        else:
+        if kind == Order.__name__:
             order = self.orders[uuid.UUID(ident)]
             self.orders[order.order_id] = order.model_copy(update={"seq": position})
+        else:
+            self.feed[ident] = self.feed[ident].model_copy(update={"seq": position})
 
-    async def unlogged(self, *, older_than: datetime, limit: int) -> list[FeedEntry | Order]:
+    async def unlogged(self, *, older_than: datetime, limit: int) -> list[Feed | Order]:
         entries = [e for e in self.feed.values() if e.seq is None and e.occurred_at <= older_than]
         orders = [o for o in self.orders.values() if o.seq is None and o.ordered_at <= older_than]
         return [*entries[:limit], *orders[:limit]]
@@ -441,10 +447,16 @@ class InMemoryNotificationRepository:
         return {o: self.orders[o].state for o in order_ids if o in self.orders}
 
     async def feed_entry(self, event_id: str) -> FeedEntry | None:
+        held = self.feed.get(event_id)
+        return held if isinstance(held, FeedEntry) else None
+
+    async def feed_item(self, event_id: str) -> Feed | None:
         return self.feed.get(event_id)
 
     async def latest_feed_entry(self, alarm_id: uuid.UUID) -> FeedEntry | None:
-        entries = [e for e in self.feed.values() if e.alarm_id == alarm_id]
+        entries = [
+            e for e in self.feed.values() if isinstance(e, FeedEntry) and e.alarm_id == alarm_id
+        ]
         return max(entries, key=lambda e: e.occurred_at) if entries else None
 
     async def insert_order(self, order: Order, *, delivery: DeliveryChanged) -> bool:

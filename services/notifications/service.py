@@ -35,6 +35,7 @@ from services.notifications.orders import (
 from shared.events import (
     AlarmLifecycle,
     CommandResolved,
+    GuardPostWindow,
     PositionReported,
     UnitStatusChanged,
     stable_id,
@@ -47,6 +48,7 @@ __all__ = [
     "acknowledge",
     "mark_delivered",
     "on_command_result",
+    "on_guard_post",
     "on_lifecycle",
     "order_id",
     "pass_over_overdue",
@@ -136,7 +138,12 @@ async def on_command_result(*, deps: Deps, result: CommandResolved, now: datetim
             "seq": None,
         }
     )
-    if await feed.push_feed(deps=deps, entry=refusal, label="refused") is None:
+    if not await feed.push_feed(deps=deps, entry=refusal, label="refused"):
         await feed.append_if_unlogged(deps, await deps.repo.feed_entry(str(refusal.event_id)))
     if result.action == "assign" and result.role == "system" and result.unit_id:
         await orders.refuse_acceptance(deps=deps, result=result)
+
+
+async def on_guard_post(*, deps: Deps, window: GuardPostWindow) -> None:
+    """A guard post empty in its window: the dispatchers see it in their feed, to send someone."""
+    await feed.record_gap(deps=deps, window=window)

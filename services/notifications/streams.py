@@ -23,7 +23,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from pydantic import BaseModel, ValidationError
 
 from services.notifications.hub import Hub, Subscription
-from services.notifications.models import FeedEntry, Order
+from services.notifications.models import FEED_ITEMS, Feed, Order
 from shared.bus import FAST_FETCH_WAIT_MS
 
 log = logging.getLogger(__name__)
@@ -47,20 +47,20 @@ class Shape(Generic[T]):
     """How a log's items are read: parsed, positioned, keyed (None: one stream of all) and
     told apart (a record appended twice is streamed once)."""
 
-    model: type[T]
+    parse: Callable[[bytes], T]
     key_of: Callable[[T], str | None]
     identity_of: Callable[[T], str]
     at: Callable[[T, int], T]
 
 
-FEED = Shape(
-    FeedEntry,
+FEED: Shape[Feed] = Shape(
+    FEED_ITEMS.validate_json,
     key_of=lambda entry: None,
     identity_of=lambda entry: str(entry.event_id),
     at=lambda entry, position: entry.model_copy(update={"seq": position}),
 )
 ORDERS = Shape(
-    Order,
+    Order.model_validate_json,
     key_of=lambda order: order.unit_id,
     identity_of=lambda order: f"{order.order_id}/{order.state}",  # a unit sees it closed
     at=lambda order, position: order.model_copy(update={"seq": position}),
@@ -201,18 +201,18 @@ async def follow(tail: Tail[M], *, topic: str, bootstrap: str, partitions: int) 
             batches = await consumer.getmany(timeout_ms=1000, max_records=500)
             for tp, records in batches.items():
                 for record in records:
-                    item = _parsed(tail.shape.model, record)
+                    item = _parsed(tail.shape.parse, record)
                     if item is not None:
                         tail.add(tp.partition, record.offset, item)
     finally:
         await consumer.stop()
 
 
-def _parsed(model: type[M], record: object) -> M | None:
+def _parsed(parse: Callable[[bytes], M], record: object) -> M | None:
     """Only this service appends to its logs: a record that does not parse is a defect, logged
     loudly and skipped (every other instance skips it too)."""
     try:
-        return model.model_validate_json(getattr(record, "value", b"") or b"")
+        return parse(getattr(record, "value", b"") or b"")
     except ValidationError as exc:
         log.error(
             "unreadable log record skipped",

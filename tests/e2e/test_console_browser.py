@@ -5,15 +5,20 @@ change, and see the school on the map."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
+from shared.events import GuardPostWindow
+from shared.provisioning import load_county
+from shared.settings import ROOT
 from shared.users import add_user
 from tests.conftest import KAFKA_BOOTSTRAP, Namespace
 from tests.e2e.chromium import needs_chromium
@@ -21,6 +26,7 @@ from tests.helpers import post_press, press_body, read_topic
 from tools.stack import Stack
 
 PASSWORD = "a-dispatcher-password-for-the-test"
+COUNTY = load_county(ROOT / "deploy" / "county.yaml")
 
 pytestmark = needs_chromium
 
@@ -124,3 +130,43 @@ async def test_a_click_while_the_alarms_service_is_down_is_applied_once_it_is_ba
     lifecycle = await read_topic(KAFKA_BOOTSTRAP, ns.topics.alarms_lifecycle)
     resolved = [e for e in lifecycle if e["alarm_id"] == alarm_id and e["state"] == "resolved"]
     assert len(resolved) == 1, "the click was applied once"
+
+
+async def test_a_guard_post_empty_now_shows_in_its_own_panel(
+    stack: Stack, e2e_namespace: Namespace, browser: WebDriver
+) -> None:
+    """patrols finds a post empty in its window (its event put on the topic here): the console
+    lists it apart from the alarms, in Chinese and English."""
+    ns = e2e_namespace
+    browser.get(f"{stack['notifications'].url}/console")
+    browser.execute_script("sessionStorage.clear()")
+    sign_in(browser, stack["notifications"].url, "wang.dispatcher", PASSWORD)
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "status"), "live"))
+    assert "护学岗空岗" in browser.find_element(By.ID, "mapbox").text
+    now = datetime.now(UTC)
+    gap = GuardPostWindow(
+        post_id="P-S031-gate",
+        school_id="S031",
+        unit_id="U021",
+        day=now.date(),
+        window="afternoon",
+        window_start=now - timedelta(minutes=6),
+        window_end=now + timedelta(minutes=30),
+        state="empty",
+        final=False,
+        last_seen_m=1234.0,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA_BOOTSTRAP)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            ns.topics.patrols_guard_posts, gap.model_dump_json().encode(), key=b"P-S031-gate"
+        )
+    finally:
+        await producer.stop()
+    item = '#gaps li[data-post="P-S031-gate"]'
+    wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR, item)))
+    text = browser.find_element(By.CSS_SELECTOR, item).text
+    school = COUNTY.school("S031")
+    assert school is not None and school.name in text
+    assert "U021 not there (1234 m away)" in text and "afternoon" in text

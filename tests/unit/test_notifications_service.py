@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry
 from services.notifications import feed, service
 from services.notifications.deps import Deps, Ranking
 from services.notifications.metrics import NotificationMetrics
-from services.notifications.models import FeedEntry, Order
+from services.notifications.models import FeedEntry, Order, PostGap
 from services.notifications.repository import InMemoryNotificationRepository
 from services.notifications.streams import FEED, ORDERS, MemoryLog, Tail
 from shared.bus import RELAY_AFTER, Afterwards, RecordingPublisher, background_failures
@@ -17,12 +17,14 @@ from shared.events import (
     AlarmLifecycle,
     CommandResolved,
     DeliveryChanged,
+    GuardPostWindow,
     PositionReported,
     SchoolRef,
     UnitStatusChanged,
     stable_id,
     utcnow,
 )
+from shared.provisioning import County
 from shared.topics import Topics
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
@@ -550,3 +552,46 @@ async def test_a_refused_acceptance_closes_the_units_order_on_its_stream(
     assert stream.queue.empty(), "once"
     assert (closed.order_id, closed.state) == (order_id, "expired")
     assert closed.reason == "not assigned: alarm is cancelled"
+
+
+def gap_event(state: str = "empty", *, final: bool = False) -> GuardPostWindow:
+    return GuardPostWindow(
+        event_id=stable_id("gap", state, str(final)),
+        post_id="P-S1",
+        school_id="S1",
+        unit_id="U9",
+        day=NOW.date(),
+        window="morning",
+        window_start=NOW,
+        window_end=NOW + timedelta(minutes=40),
+        state=state,  # type: ignore[arg-type]
+        final=final,
+        last_seen_m=850.0,
+    )
+
+
+async def test_a_guard_post_empty_in_its_window_is_an_entry_of_its_own_once(
+    registry: CollectorRegistry,
+) -> None:
+    county = County.model_validate(
+        {"name": "t", "schools": [SCHOOL.model_dump()], "devices": [], "units": []}
+    )
+    deps = replace(make_deps(registry), county=county)
+    feed_stream = feed_tail(deps).subscribe(None)
+    await service.on_guard_post(deps=deps, window=gap_event())
+    await service.on_guard_post(deps=deps, window=gap_event())  # redelivered
+    await service.on_guard_post(deps=deps, window=gap_event("staffed", final=True))
+    await service.on_guard_post(deps=deps, window=gap_event("empty", final=True))
+    gap = feed_stream.queue.get_nowait()
+    assert feed_stream.queue.empty(), "once; outcomes at the window's end are for the reports"
+    assert isinstance(gap, PostGap) and gap.entry_type == "guard_post_gap"
+    assert (gap.post_id, gap.unit_id, gap.school.name, gap.last_seen_m) == (
+        "P-S1",
+        "U9",
+        "一中",
+        850,
+    )
+    assert [e.entry_type for e in await deps.repo.feed_after(0, limit=10)] == ["guard_post_gap"]
+    unknown = gap_event().model_copy(update={"school_id": "S404", "event_id": stable_id("x")})
+    with pytest.raises(LookupError, match="S404"):
+        await service.on_guard_post(deps=deps, window=unknown)
