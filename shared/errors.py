@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 
 class InvalidInput(Exception):
     """Input that can never be true; carries FastAPI-style error entries naming each field,
@@ -15,3 +17,12 @@ class InvalidInput(Exception):
 def field_error(name: str, message: str) -> dict[str, object]:
     """One error entry naming a body field."""
     return {"loc": ["body", name], "msg": message, "type": "value_error"}
+
+
+def body_errors(exc: ValidationError) -> list[dict[str, object]]:
+    """A request body's validation errors as FastAPI names them (under `body`), without the
+    input itself (it may hold what should not be echoed or logged)."""
+    return [
+        {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}
+        for err in exc.errors(include_url=False, include_input=False)
+    ]

@@ -283,6 +283,33 @@ class BackgroundLoad:
         return sent / seconds, list(probe)
 
 
+def signed_press(county: County, seed: str, i: int) -> tuple[str, bytes, dict[str, str]]:
+    """The i-th press of a run (the county's buttons in turn), signed as its device signs:
+    the alarm id it will raise, the body and the headers."""
+    device = county.devices[i % len(county.devices)]
+    press_id = uuid.uuid4()
+    body = json.dumps(
+        {
+            "press_id": str(press_id),
+            "school_id": device.school_id,
+            "device_id": device.device_id,
+            "kind": "intrusion",
+            "silent": True,
+            "test": False,
+            "location": {"building": "A", "floor": 1, "room": "101"},
+            "pressed_at": datetime.now(UTC).isoformat(),
+        }
+    ).encode()
+    ts = str(int(time.time()))
+    headers = {
+        "X-Device-Id": device.device_id,
+        "X-Timestamp": ts,
+        "X-Signature": sign(derive_device_secret(seed, device.device_id), ts, body),
+        "Content-Type": "application/json",
+    }
+    return str(stable_id("alarm", str(press_id))), body, headers
+
+
 class PathBench:
     """Presses through the running stack, timed until they appear on the dispatcher stream.
     With several instances of alarms and notifications, presses go to each alarms instance in
@@ -387,30 +414,8 @@ class PathBench:
     async def press_all(self, client: httpx.AsyncClient, n: int, interval_s: float) -> list[float]:
         self.expected = n
         ingress: list[float] = []
-        devices = self.county.devices
         for i in range(n):
-            device = devices[i % len(devices)]
-            press_id = uuid.uuid4()
-            body = json.dumps(
-                {
-                    "press_id": str(press_id),
-                    "school_id": device.school_id,
-                    "device_id": device.device_id,
-                    "kind": "intrusion",
-                    "silent": True,
-                    "test": False,
-                    "location": {"building": "A", "floor": 1, "room": "101"},
-                    "pressed_at": datetime.now(UTC).isoformat(),
-                }
-            ).encode()
-            ts = str(int(time.time()))
-            headers = {
-                "X-Device-Id": device.device_id,
-                "X-Timestamp": ts,
-                "X-Signature": sign(derive_device_secret(self.seed, device.device_id), ts, body),
-                "Content-Type": "application/json",
-            }
-            alarm_id = str(stable_id("alarm", str(press_id)))
+            alarm_id, body, headers = signed_press(self.county, self.seed, i)
             started = time.perf_counter()
             self.sent[alarm_id] = started
             self.sent_wall[alarm_id] = time.time()

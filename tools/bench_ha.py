@@ -32,44 +32,26 @@ import httpx
 from shared.auth import issue_token
 from shared.provisioning import County, load_county
 from shared.settings import Settings
-from shared.signing import derive_device_secret, sign
-from tools.bench import OUT, database_server, drop_namespace, percentiles, start_replicas
+from tools.bench import (
+    OUT,
+    database_server,
+    drop_namespace,
+    percentiles,
+    signed_press,
+    start_replicas,
+)
 from tools.stack import ServiceProcess, Stack
-
-
-def _press_body(county: County, i: int) -> tuple[str, bytes]:
-    device = county.devices[i % len(county.devices)]
-    body = json.dumps(
-        {
-            "press_id": str(uuid.uuid4()),
-            "school_id": device.school_id,
-            "device_id": device.device_id,
-            "kind": "intrusion",
-            "silent": True,
-            "test": False,
-            "location": {"building": "A", "floor": 1, "room": "101"},
-            "pressed_at": datetime.now(UTC).isoformat(),
-        }
-    ).encode()
-    return device.device_id, body
 
 
 async def press(
     client: httpx.AsyncClient, url: str, county: County, seed: str, i: int
 ) -> tuple[str, float]:
     """One signed press; the alarm's id and when it was sent (wall clock)."""
-    device_id, body = _press_body(county, i)
-    ts = str(int(time.time()))
-    headers = {
-        "X-Device-Id": device_id,
-        "X-Timestamp": ts,
-        "X-Signature": sign(derive_device_secret(seed, device_id), ts, body),
-        "Content-Type": "application/json",
-    }
+    alarm_id, body, headers = signed_press(county, seed, i)
     sent = time.time()
     response = await client.post(f"{url}/v1/alarms", content=body, headers=headers)
     response.raise_for_status()
-    return str(response.json()["alarm_id"]), sent
+    return alarm_id, sent
 
 
 class MovingDispatcher:

@@ -27,6 +27,7 @@ from services.alarms.repository import AlarmFilter
 from services.alarms.service import Deps, Rejected
 from shared.auth import Principal, require_role
 from shared.commands import AssignBody, CancelBody, CommandBody, ResolveBody
+from shared.errors import body_errors
 from shared.events import AlarmCommand, AlarmKind, AlarmState, utcnow
 
 log = logging.getLogger(__name__)
@@ -142,11 +143,7 @@ def _parse(body: bytes) -> PressRequest:
     try:
         return PressRequest.model_validate_json(body)
     except ValidationError as exc:
-        errors = [
-            {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}
-            for err in exc.errors(include_url=False, include_input=False)
-        ]
-        raise RequestValidationError(errors) from exc
+        raise RequestValidationError(body_errors(exc)) from exc
 
 
 # --- reads ---------------------------------------------------------------------------------

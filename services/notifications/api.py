@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, ValidationError
 
@@ -33,7 +32,7 @@ from services.notifications.service import Deps, OrderRefused
 from services.notifications.streams import Tail
 from shared.auth import Principal, acting_as, require_role
 from shared.commands import AssignBody, CancelBody, CommandBody, ResolveBody
-from shared.errors import InvalidInput, field_error
+from shared.errors import InvalidInput, body_errors, field_error
 from shared.events import AlarmCommand, utcnow
 from shared.signing import DeviceAuthError, verify_device
 from shared.web import ResourceId
@@ -408,8 +407,4 @@ async def _command_body(request: Request, action: str) -> CommandBody:
     try:
         return COMMAND_BODIES[action].model_validate_json(raw or b"{}")
     except ValidationError as exc:
-        errors = [
-            {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}
-            for err in exc.errors(include_url=False, include_input=False)
-        ]
-        raise RequestValidationError(errors) from exc
+        raise InvalidInput(body_errors(exc)) from exc

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from services.notifications.deps import Deps
 from services.notifications.models import (
@@ -177,6 +178,27 @@ async def give_up(*, deps: Deps, alarm_id: uuid.UUID) -> None:
     """Nobody is left to ask: the alarm escalates (the alarms service refuses it if a unit is
     assigned meanwhile)."""
     await send_command(deps, alarm_id, "escalate", reason="no_unit_in_range")
+
+
+async def follow_up(
+    *, deps: Deps, latest: FeedEntry, event_id: uuid.UUID, now: datetime, **changes: Any
+) -> None:
+    """A feed entry about an alarm that is not one of its transitions (a pass-over, a refused
+    command): the alarm as its latest entry shows it, with `changes`; stored and appended once
+    (its id derives from what it reports)."""
+    entry = latest.model_copy(
+        update={
+            "event_id": event_id,
+            "occurred_at": now,
+            "seq": None,
+            "nearest_units": [],
+            "passed_over_unit": None,
+            "ordered_unit": None,
+        }
+        | changes
+    )
+    if not await push_feed(deps=deps, entry=entry, label=str(changes.get("change", "other"))):
+        await append_if_unlogged(deps, await deps.repo.feed_entry(str(event_id)))
 
 
 async def record_gap(*, deps: Deps, window: GuardPostWindow) -> PostGap | None:

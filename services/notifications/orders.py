@@ -16,9 +16,9 @@ from services.notifications.feed import (
     add_to_feed,
     append_if_unlogged,
     append_to_log,
+    follow_up,
     give_up,
     nearest_units,
-    push_feed,
     send_command,
 )
 from services.notifications.models import (
@@ -282,19 +282,16 @@ async def _next_unit(*, deps: Deps, order: Order, now: datetime) -> None:
         )
     else:
         await give_up(deps=deps, alarm_id=order.alarm_id)
-    warning = latest.model_copy(
-        update={
-            "event_id": stable_id("passed-over", str(order.order_id)),
-            "occurred_at": now,
-            "change": "passed_over",
-            "passed_over_unit": order.unit_id,
-            "ordered_unit": following.unit_id if following else None,
-            "nearest_units": ranking,
-            "seq": None,
-        }
+    await follow_up(
+        deps=deps,
+        latest=latest,
+        event_id=stable_id("passed-over", str(order.order_id)),
+        now=now,
+        change="passed_over",
+        passed_over_unit=order.unit_id,
+        ordered_unit=following.unit_id if following else None,
+        nearest_units=ranking,
     )
-    if not await push_feed(deps=deps, entry=warning, label="passed_over"):
-        await append_if_unlogged(deps, await deps.repo.feed_entry(str(warning.event_id)))
 
 
 async def _rank_again(*, deps: Deps, entry: FeedEntry, now: datetime) -> list[NearbyUnit]:

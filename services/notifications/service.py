@@ -124,22 +124,16 @@ async def on_command_result(*, deps: Deps, result: CommandResolved, now: datetim
         raise RuntimeError(f"refusal of {result.command_id} for an alarm without a feed entry")
     if result.action == "assign" and latest.assigned_unit == result.unit_id:
         return  # assigned already, by someone else's command
-    refusal = latest.model_copy(
-        update={
-            "event_id": stable_id("refused", str(result.command_id)),
-            "occurred_at": now,
-            "change": "refused",
-            "reason": result.reason,
-            "command_id": result.command_id,
-            "actor": result.actor,
-            "nearest_units": [],
-            "passed_over_unit": None,
-            "ordered_unit": None,
-            "seq": None,
-        }
+    await feed.follow_up(
+        deps=deps,
+        latest=latest,
+        event_id=stable_id("refused", str(result.command_id)),
+        now=now,
+        change="refused",
+        reason=result.reason,
+        command_id=result.command_id,
+        actor=result.actor,
     )
-    if not await feed.push_feed(deps=deps, entry=refusal, label="refused"):
-        await feed.append_if_unlogged(deps, await deps.repo.feed_entry(str(refusal.event_id)))
     if result.action == "assign" and result.role == "system" and result.unit_id:
         await orders.refuse_acceptance(deps=deps, result=result)
 

@@ -1,4 +1,5 @@
 import asyncio
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -439,10 +440,7 @@ async def test_a_unit_accepting_its_order_is_assigned_by_the_alarms_service(
     registry: CollectorRegistry,
 ) -> None:
     deps = make_deps(registry)
-    await service.record_positions(deps=deps, fixes=[fix("near", 100)])
-    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
-    order_id = service.order_id(raised().alarm_id, "near")
-    await service.acknowledge(deps=deps, unit_id="near", order_id=order_id, now=NOW)
+    order_id = await accepted_by_near(deps)
     await service.acknowledge(deps=deps, unit_id="near", order_id=order_id, now=NOW)
     assigns = [c for c in commands(deps) if c[0] == "assign"]
     assert assigns == [("assign", "near", f"accepted order {order_id}")] * 2
@@ -499,6 +497,15 @@ async def test_an_entry_whose_append_failed_is_appended_by_the_relay_once(
     assert stored is not None and stored.seq == 1, "its position recorded"
 
 
+async def accepted_by_near(deps: Deps) -> uuid.UUID:
+    """An alarm raised with unit `near` 100 m away, which accepts its order; the order's id."""
+    await service.record_positions(deps=deps, fixes=[fix("near", 100)])
+    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    order_id = service.order_id(raised().alarm_id, "near")
+    await service.acknowledge(deps=deps, unit_id="near", order_id=order_id, now=NOW)
+    return order_id
+
+
 def resolved(alarm: str, **fields: object) -> CommandResolved:
     values: dict[str, object] = {
         "command_id": stable_id("command", alarm, str(fields.get("action"))),
@@ -533,10 +540,7 @@ async def test_a_refused_acceptance_closes_the_units_order_on_its_stream(
     registry: CollectorRegistry,
 ) -> None:
     deps = make_deps(registry)
-    await service.record_positions(deps=deps, fixes=[fix("near", 100)])
-    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
-    order_id = service.order_id(raised().alarm_id, "near")
-    await service.acknowledge(deps=deps, unit_id="near", order_id=order_id, now=NOW)
+    order_id = await accepted_by_near(deps)
     stream = orders_tail(deps).subscribe("near")
     no = resolved(
         "a1",
