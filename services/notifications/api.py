@@ -248,7 +248,7 @@ async def unit_order_stream(
     resume_from = _resume_from(last_event_id_header, last_event_id)
     waiting: list[Order] = []
     if resume_from is None:
-        kept = tail.since(unit_id, 0) or []
+        kept = tail.kept(unit_id)
         states = await deps.repo.order_states([o.order_id for o in kept])
         waiting = [o for o in kept if states.get(o.order_id) in {"sent", "delivered"}]
 

@@ -100,6 +100,12 @@ class Tail(Generic[T]):
         """One record read from the log; a record read before, or appended again, is skipped."""
         if offset < self._next[partition]:
             return
+        if offset > self._next[partition]:  # records went before this instance read them
+            log.warning(
+                "log records skipped: streams from before them get a reset",
+                extra={"partition": partition, "expected": self._next[partition], "got": offset},
+            )
+            self._first[partition] = offset
         self._next[partition] = offset + 1
         identity = self.shape.identity_of(item)
         if identity not in self._seen:
@@ -135,6 +141,14 @@ class Tail(Generic[T]):
             item
             for at, item in self._windows[partition]
             if at > position and (key is None or self.shape.key_of(item) == key)
+        ]
+
+    def kept(self, key: str | None) -> list[T]:
+        """Every item of the key still kept, oldest first."""
+        return [
+            item
+            for _, item in self._windows[self.partition_of(key)]
+            if key is None or self.shape.key_of(item) == key
         ]
 
     def subscribe(self, key: str | None) -> Subscription[T]:
@@ -181,6 +195,9 @@ async def follow(tail: Tail[M], *, topic: str, bootstrap: str, partitions: int) 
         bootstrap_servers=bootstrap,
         group_id=None,
         enable_auto_commit=False,
+        # a position no longer on the broker (retention): from the oldest kept (Tail.add
+        # sees the jump, and streams from before it get a reset)
+        auto_offset_reset="earliest",
         fetch_max_wait_ms=FAST_FETCH_WAIT_MS,
         client_id=f"safecampus-notifications-tail-{topic}",
     )

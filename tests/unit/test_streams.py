@@ -66,3 +66,13 @@ def test_a_units_orders_are_its_own_in_its_partition() -> None:
     partitions = {tail.partition_of(f"unit-{i}") for i in range(30)}
     assert partitions == {0, 1, 2}, "keys spread as Kafka's default partitioner spreads them"
     assert tail.partition_of("unit-7") == tail.partition_of("unit-7")
+
+
+def test_records_gone_before_they_were_read_make_older_positions_a_reset() -> None:
+    tail = Tail(FEED)
+    tail.start({0: 0}, {})
+    tail.add(0, 0, entry(0))
+    tail.add(0, 5, entry(5))  # offsets 1-4 deleted by retention while this instance was away
+    assert tail.since(None, 1) is None, "what came between is unknown: a reset"
+    assert [e.seq for e in tail.since(None, 5) or []] == [6]
+    assert [e.seq for e in tail.kept(None)] == [1, 6], "what is kept is still shown"
