@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from services.notifications.models import FeedEntry, Order
 from shared.events import (
     ActivityRecorded,
     AlarmCommand,
@@ -25,6 +26,7 @@ from shared.events import (
     AlarmPressed,
     CampaignOpened,
     CheckinRecorded,
+    CommandResolved,
     DeadLetter,
     DeliveryChanged,
     GuardPostWindow,
@@ -42,7 +44,17 @@ SERVICES = ("alarms", "patrols", "notifications", "reporting")
 # topic attribute → (key, event, produced by, consumed by)
 CHANNELS: dict[str, tuple[str, type[BaseModel], list[str], list[str]]] = {
     "alarms_pressed": ("school_id", AlarmPressed, ["alarms (ingress)"], ["alarms"]),
-    "alarms_commands": ("alarm_id", AlarmCommand, ["alarms (dispatcher/unit API)"], ["alarms"]),
+    "alarms_commands": (
+        "alarm_id",
+        AlarmCommand,
+        [
+            "alarms (dispatcher/unit API)",
+            "notifications (the console's commands; dispatch, assign on a unit's acceptance, "
+            "escalate no_unit_in_range)",
+        ],
+        ["alarms"],
+    ),
+    "alarms_command_results": ("alarm_id", CommandResolved, ["alarms"], ["notifications"]),
     "alarms_lifecycle": (
         "alarm_id",
         AlarmLifecycle,
@@ -55,7 +67,12 @@ CHANNELS: dict[str, tuple[str, type[BaseModel], list[str], list[str]]] = {
     "patrols_checkins": ("unit_id", CheckinRecorded, ["patrols"], ["patrols", "reporting"]),
     "patrols_visits": ("unit_id", PointVisited, ["patrols"], ["reporting"]),
     "patrols_campaigns": ("campaign_id", CampaignOpened, ["patrols"], ["reporting"]),
-    "patrols_guard_posts": ("post_id", GuardPostWindow, ["patrols"], ["reporting"]),
+    "patrols_guard_posts": (
+        "post_id",
+        GuardPostWindow,
+        ["patrols"],
+        ["reporting", "notifications (gaps into the dispatcher feed)"],
+    ),
     "activities_recorded": (
         "school_id",
         ActivityRecorded,
@@ -67,6 +84,20 @@ CHANNELS: dict[str, tuple[str, type[BaseModel], list[str], list[str]]] = {
         DeliveryChanged,
         ["notifications"],
         ["(reporting: to come)"],
+    ),
+    # logs read in full by every notifications instance (no consumer group); the SSE id of a
+    # stream is a record's offset + 1
+    "notifications_feed": (
+        "alarm_id (post_id for a guard-post gap)",
+        FeedEntry,
+        ["notifications (the owner of the alarm event)"],
+        ["notifications (every instance; a PostGap when entry_type is guard_post_gap)"],
+    ),
+    "notifications_orders": (
+        "unit_id",
+        Order,
+        ["notifications (the owner of the alarm event)"],
+        ["notifications (every instance)"],
     ),
 }
 
