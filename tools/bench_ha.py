@@ -119,6 +119,7 @@ async def failover_round(
             killed_at = time.time()
         await asyncio.sleep(args.interval_ms / 1000)
     before_kill = [a for a, sent in pressed.items() if sent < killed_at]
+    dispatcher.all_seen.clear()  # it was set whenever the dispatcher had caught up so far
     if not set(pressed) <= dispatcher.seen.keys():
         try:
             await asyncio.wait_for(dispatcher.all_seen.wait(), 60)

@@ -22,7 +22,6 @@ from services.notifications.models import (
     ConsoleMap,
     DeviceMessage,
     Feed,
-    FeedEntry,
     FeedItem,
     MapSchool,
     MapUnit,
@@ -101,7 +100,7 @@ async def stream(
 ) -> StreamingResponse:
     tail = _serving(request.app.state.feed_tail)
     resume_from = _resume_from(last_event_id_header, last_event_id)
-    return _sse(_events(deps, tail, None, resume_from, _format_feed, None))
+    return _sse(_events(deps, tail, None, resume_from, None))
 
 
 def _serving(tail: Tail[S]) -> Tail[S]:
@@ -129,15 +128,6 @@ def _sse(events: AsyncIterator[str]) -> StreamingResponse:
     )
 
 
-def _format_feed(entry: Feed) -> str:
-    event = entry.state if isinstance(entry, FeedEntry) else entry.entry_type
-    return f"id: {entry.seq}\nevent: {event}\ndata: {entry.model_dump_json()}\n\n"
-
-
-def _format_order(order: Order) -> str:
-    return f"id: {order.seq}\nevent: order\ndata: {order.model_dump_json()}\n\n"
-
-
 def _format_reset(position: int, reason: str) -> str:
     data = json.dumps({"position": position, "reason": reason})
     return f"id: {position}\nevent: reset\ndata: {data}\n\n"
@@ -148,7 +138,6 @@ def _events(
     tail: Tail[S],
     key: str | None,
     resume_from: int | None,
-    format_item: Callable[[S], str],
     on_sent: Callable[[S], Awaitable[None]] | None,
     first: list[S] | None = None,
 ) -> AsyncIterator[str]:
@@ -167,9 +156,7 @@ def _events(
             reset = _format_reset(sent, "position no longer kept: reload, then read on")
         else:
             sent, backlog = resume_from, kept
-    return _emit(
-        deps, tail, subscription, sent, [reset] if reset else [], backlog, format_item, on_sent
-    )
+    return _emit(deps, tail, subscription, sent, [reset] if reset else [], backlog, on_sent)
 
 
 async def _emit(
@@ -179,7 +166,6 @@ async def _emit(
     sent: int,
     preamble: list[str],
     backlog: list[S],
-    format_item: Callable[[S], str],
     on_sent: Callable[[S], Awaitable[None]] | None,
 ) -> AsyncIterator[str]:
     deps.metrics.stream_clients.inc()
@@ -188,7 +174,7 @@ async def _emit(
         for line in preamble:
             yield line
         for item in backlog:
-            yield format_item(item)
+            yield tail.frame(item)
             sent = max(sent, item.seq or 0)
             if on_sent is not None:
                 await on_sent(item)
@@ -199,7 +185,7 @@ async def _emit(
                 yield ": keepalive\n\n"
                 continue
             if (item.seq or 0) > sent:
-                yield format_item(item)
+                yield tail.frame(item)
                 sent = item.seq or 0
                 if on_sent is not None:
                     await on_sent(item)
@@ -258,7 +244,7 @@ async def unit_order_stream(
         if principal.role == "unit":
             await asyncio.shield(service.mark_delivered(deps=deps, order=order))
 
-    return _sse(_events(deps, tail, unit_id, resume_from, _format_order, delivered, waiting))
+    return _sse(_events(deps, tail, unit_id, resume_from, delivered, waiting))
 
 
 @units_router.post(

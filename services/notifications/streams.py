@@ -23,7 +23,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from pydantic import BaseModel, ValidationError
 
 from services.notifications.hub import Hub, Subscription
-from services.notifications.models import FEED_ITEMS, Feed, Order
+from services.notifications.models import FEED_ITEMS, Feed, FeedEntry, Order
 from shared.bus import FAST_FETCH_WAIT_MS
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,11 @@ class Shape(Generic[T]):
     key_of: Callable[[T], str | None]
     identity_of: Callable[[T], str]
     at: Callable[[T, int], T]
+    frame: Callable[[T], str]  # the item as one Server-Sent Event
+
+
+def sse_frame(position: int | None, event: str, item: BaseModel) -> str:
+    return f"id: {position}\nevent: {event}\ndata: {item.model_dump_json()}\n\n"
 
 
 FEED: Shape[Feed] = Shape(
@@ -58,12 +63,15 @@ FEED: Shape[Feed] = Shape(
     key_of=lambda entry: None,
     identity_of=lambda entry: str(entry.event_id),
     at=lambda entry, position: entry.model_copy(update={"seq": position}),
+    # event: the alarm's state, or `guard_post_gap`
+    frame=lambda e: sse_frame(e.seq, e.state if isinstance(e, FeedEntry) else e.entry_type, e),
 )
 ORDERS = Shape(
     Order.model_validate_json,
     key_of=lambda order: order.unit_id,
     identity_of=lambda order: f"{order.order_id}/{order.state}",  # a unit sees it closed
     at=lambda order, position: order.model_copy(update={"seq": position}),
+    frame=lambda order: sse_frame(order.seq, "order", order),
 )
 
 
@@ -79,6 +87,7 @@ class Tail(Generic[T]):
         self._first: dict[int, int] = {}  # first offset whose record is still kept
         self._next: dict[int, int] = {}  # next offset to read
         self._seen: dict[str, int] = {}  # identity → position, for the records kept
+        self._frames: dict[str, str] = {}  # identity → its SSE frame, made once for all clients
         self._caught_up_at: dict[int, int] = {}
         self.caught_up = asyncio.Event()
 
@@ -113,11 +122,14 @@ class Tail(Generic[T]):
             window = self._windows[partition]
             window.append((offset + 1, positioned))
             self._seen[identity] = offset + 1
+            self._frames[identity] = self.shape.frame(positioned)
             if len(window) > self.keep:
                 position, dropped = window.popleft()
                 self._first[partition] = position
-                if self._seen.get(self.shape.identity_of(dropped)) == position:
-                    del self._seen[self.shape.identity_of(dropped)]
+                gone = self.shape.identity_of(dropped)
+                if self._seen.get(gone) == position:
+                    del self._seen[gone]
+                    del self._frames[gone]
             self.hub.publish(positioned, topic=self.shape.key_of(positioned))
         self._check_caught_up()
 
@@ -142,6 +154,10 @@ class Tail(Generic[T]):
             for at, item in self._windows[partition]
             if at > position and (key is None or self.shape.key_of(item) == key)
         ]
+
+    def frame(self, item: T) -> str:
+        """The item as a Server-Sent Event: made once when it was read, for every client."""
+        return self._frames.get(self.shape.identity_of(item)) or self.shape.frame(item)
 
     def kept(self, key: str | None) -> list[T]:
         """Every item of the key still kept, oldest first."""
