@@ -6,9 +6,10 @@
 failover: two alarms and two notifications instances. One dispatcher watches the first
 notifications instance, which is SIGKILLed a third of the way through a run of presses; the
 dispatcher then resumes on the other with its Last-Event-ID, as a browser does. The failover
-time is from the kill until that dispatcher has every alarm pressed before the kill (the dead
-instance's lifecycle partitions must move to the other instance first). Each round kills the
-instance the dispatcher is on, then brings it back. Alarms missing or seen twice are counted.
+time is the longest any alarm of the run waited to reach that dispatcher: alarms on the dead
+instance's lifecycle partitions wait until the group hands them to the other instance. Each
+round kills the instance the dispatcher is on, then brings it back. Alarms missing or seen
+twice are counted.
 
 fanout: one notifications instance with `--clients` dispatcher streams open at once (each gets
 every entry), read by a process of their own with a minimal SSE reader (so the reader's own
@@ -128,13 +129,19 @@ async def failover_round(
     following.cancel()
     await asyncio.gather(following, return_exceptions=True)
     had_all_before = max((dispatcher.seen.get(a, float("inf")) for a in before_kill), default=0)
+    # the longest any alarm waited: those on the dead instance's partitions wait for the group
+    # to hand them to the other instance
+    worst = max(
+        (dispatcher.seen[a] - s for a, s in pressed.items() if a in dispatcher.seen), default=0
+    )
     after = [
         dispatcher.seen[a] - s
         for a, s in pressed.items()
         if s >= killed_at and a in dispatcher.seen
     ]
     return {
-        "failover_s": round(had_all_before - killed_at, 3),
+        "earlier_alarms_s": round(had_all_before - killed_at, 3),
+        "failover_s": round(worst, 3),
         "missing": len(set(pressed) - set(dispatcher.seen)),
         "twice": dispatcher.twice,
         "after_kill_press_to_dispatcher": percentiles(after),
@@ -278,10 +285,10 @@ def report(result: dict[str, Any]) -> str:
         for n, r in enumerate(result["failover"]["rounds"], 1):
             after = r["after_kill_press_to_dispatcher"]
             lines.append(
-                f"failover round {n}: every earlier alarm on the other instance "
-                f"{r['failover_s']:.2f} s after SIGKILL; missing {r['missing']}, twice "
-                f"{r['twice']}; presses after the kill to the dispatcher p50 "
-                f"{after['p50']:.0f} ms, max {after['max']:.0f} ms"
+                f"failover round {n}: the longest an alarm waited {r['failover_s']:.2f} s; "
+                f"every alarm pressed before the SIGKILL seen {r['earlier_alarms_s']:.2f} s "
+                f"after it; missing {r['missing']}, twice {r['twice']}; presses after the kill "
+                f"to the dispatcher p50 {after['p50']:.0f} ms, max {after['max']:.0f} ms"
             )
     if "fanout" in result:
         f = result["fanout"]

@@ -34,6 +34,9 @@ def build_router(deps: Deps, processor: MessageProcessor) -> KafkaRouter:
         deps.topics.alarms_commands,
         group_id=deps.topics.group("alarms-commands"),
         latency_critical=True,
+        # keyed by alarm: one alarm's commands in order, alarms side by side (notifications
+        # sends one or two per alarm: dispatch, and assign when a unit accepts)
+        partitions_at_once=deps.topics.partitions()[deps.topics.alarms_commands],
         description="Applies dispatcher, unit and system commands through the state machine",
     )
     async def on_command(message: KafkaMessage) -> None:

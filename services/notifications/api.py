@@ -179,8 +179,9 @@ async def _emit(
             if on_sent is not None:
                 await on_sent(item)
         while not subscription.overflowed:
-            try:
-                item = await asyncio.wait_for(subscription.queue.get(), timeout=KEEPALIVE_S)
+            try:  # not wait_for: on 3.11 it makes a task per item and client
+                async with asyncio.timeout(KEEPALIVE_S):
+                    item = await subscription.queue.get()
             except TimeoutError:
                 yield ": keepalive\n\n"
                 continue

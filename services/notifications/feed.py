@@ -3,6 +3,7 @@ appended to the feed log, and the commands notifications sends the alarms servic
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -98,9 +99,12 @@ def feed_entry(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> FeedEntry
 async def add_to_feed(
     *, deps: Deps, event: AlarmLifecycle, entry: FeedEntry
 ) -> tuple[FeedEntry, bool]:
-    """The event's feed entry, and whether it is new. A redelivered event finds the entry it
-    made before, and appends it to the log if that did not happen (or is not known to have
-    happened). No read before the insert: that read was one more round trip per alarm."""
+    """The event's feed entry, and whether it is new. A raise's entry holds a decision (the
+    ranking): a redelivered raise finds the entry it made before, and appends that one to the
+    log if it is not known to be there. Every other entry follows from its event alone: stored
+    and appended at once. No read before the insert: one more round trip per alarm."""
+    if entry.radius_m is None:
+        return entry, await record(deps=deps, entry=entry, label=event.state)
     if await push_feed(deps=deps, entry=entry, label=event.state):
         if entry.radius_m is not None and event.received_at is not None:
             deps.metrics.raised_to_dispatcher.observe(
@@ -112,6 +116,16 @@ async def add_to_feed(
         raise RuntimeError(f"feed entry {event.event_id} neither inserted nor found")
     await append_if_unlogged(deps, held)
     return held, False
+
+
+async def record(*, deps: Deps, entry: Feed, label: str) -> bool:
+    """Store an entry that follows from its event alone and append it to the feed log, both at
+    once; False if it was stored before (then its append again is streamed once: the log's
+    readers know it by its id)."""
+    inserted, _ = await asyncio.gather(deps.repo.insert_feed(entry), append_to_log(deps, entry))
+    if inserted:
+        deps.metrics.feed_entries.labels(label).inc()
+    return inserted
 
 
 async def push_feed(*, deps: Deps, entry: Feed, label: str) -> bool:
@@ -197,8 +211,7 @@ async def follow_up(
         }
         | changes
     )
-    if not await push_feed(deps=deps, entry=entry, label=str(changes.get("change", "other"))):
-        await append_if_unlogged(deps, await deps.repo.feed_entry(str(event_id)))
+    await record(deps=deps, entry=entry, label=str(changes.get("change", "other")))
 
 
 async def record_gap(*, deps: Deps, window: GuardPostWindow) -> PostGap | None:
@@ -221,7 +234,4 @@ async def record_gap(*, deps: Deps, window: GuardPostWindow) -> PostGap | None:
         last_seen_m=window.last_seen_m,
         occurred_at=window.occurred_at,
     )
-    if not await push_feed(deps=deps, entry=gap, label="guard_post_gap"):
-        await append_if_unlogged(deps, await deps.repo.feed_item(str(gap.event_id)))
-        return None
-    return gap
+    return gap if await record(deps=deps, entry=gap, label="guard_post_gap") else None

@@ -13,8 +13,11 @@ redelivered event completes what a crash interrupted and sends nothing twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Coroutine
 from datetime import datetime
+from typing import Any
 
 from services.notifications import feed, messages, orders
 from services.notifications.deps import Deps
@@ -94,17 +97,32 @@ async def on_lifecycle(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> F
         )
     else:
         entry, inserted = await feed.add_to_feed(deps=deps, event=event, entry=entry)
-    if first_order:
-        await messages.queue_webhooks(deps=deps, entry=entry, now=now)
-        if entry.nearest_units:
-            await feed.send_command(deps, event.alarm_id, "dispatch", reason="first unit ordered")
-        else:
-            await feed.give_up(deps=deps, alarm_id=event.alarm_id)
-    if event.state in ORDERS_CLOSED_BY:
-        await orders.close_orders(deps=deps, event=event, now=now)
-    if event.state == "unit_assigned" and event.assigned_unit is not None:
-        await tell_the_school(deps=deps, event=event, unit_id=event.assigned_unit, now=now)
+    await asyncio.gather(*_follow_ups(deps=deps, event=event, entry=entry, now=now))
     return entry if inserted else None
+
+
+def _follow_ups(
+    *, deps: Deps, event: AlarmLifecycle, entry: FeedEntry, now: datetime
+) -> list[Coroutine[Any, Any, None]]:
+    """What the event sets off besides the feed, each step idempotent and independent of the
+    others (so they run side by side): on a raise, the webhooks and dispatching the alarm (or
+    escalating it: nobody in range); once a unit is assigned or the alarm ends, the open orders
+    closed; on an assignment, the school told."""
+    steps: list[Coroutine[Any, Any, None]] = []
+    if event.state == "raised" and event.change == "transition" and not event.test:
+        steps.append(messages.queue_webhooks(deps=deps, entry=entry, now=now))
+        if entry.nearest_units:
+            steps.append(
+                feed.send_command(deps, event.alarm_id, "dispatch", reason="first unit ordered")
+            )
+        else:
+            steps.append(feed.give_up(deps=deps, alarm_id=event.alarm_id))
+    if event.state in ORDERS_CLOSED_BY:
+        steps.append(orders.close_orders(deps=deps, event=event, now=now))
+    if event.state == "unit_assigned" and event.assigned_unit is not None:
+        unit_id = event.assigned_unit
+        steps.append(tell_the_school(deps=deps, event=event, unit_id=unit_id, now=now))
+    return steps
 
 
 # Commands the system sends knowing another may come first (a dispatcher acknowledging before
