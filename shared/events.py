@@ -143,9 +143,9 @@ class AlarmCommand(Event):
 
 
 class CommandResolved(Event):
-    """What the alarms service made of a command (topic `alarms.command-results`, keyed by
-    alarm): applied, or refused with the reason. The event id derives from the command's, so
-    a result told again is the same event."""
+    """A command the alarms service refused, with the reason (topic `alarms.command-results`,
+    keyed by alarm); an applied one shows as the alarm's lifecycle event, which carries its
+    command_id. The event id derives from the command's, so one told again is the same event."""
 
     command_id: uuid.UUID
     alarm_id: uuid.UUID

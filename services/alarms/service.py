@@ -382,9 +382,10 @@ async def apply_command(*, deps: Deps, command: AlarmCommand, now: datetime) -> 
 
 
 async def _tell_result(deps: Deps, command: AlarmCommand, result: CommandResult) -> None:
-    """Publish what became of the command: those who sent it through the bus (the console via
-    notifications, a unit's acceptance) learn of a refusal and its reason from there."""
-    if result.status == "pending":
+    """Publish a refusal and its reason: those who sent the command through the bus (the
+    console via notifications, a unit's acceptance) learn of it from there. An applied command
+    shows as the alarm's transition (its lifecycle event carries the command_id)."""
+    if result.status in ("pending", "applied"):
         return
     told = CommandResolved(
         event_id=stable_id("command-result", str(command.command_id)),
