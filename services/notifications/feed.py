@@ -4,7 +4,6 @@ appended to the feed log, and the commands notifications sends the alarms servic
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,8 +25,6 @@ from shared.events import (
     stable_id,
     utcnow,
 )
-
-log = logging.getLogger(__name__)
 
 
 def nearest_units(

@@ -57,8 +57,6 @@ class NotificationRepository(Protocol):
 
     async def feed_entry(self, event_id: str) -> FeedEntry | None: ...
 
-    async def feed_item(self, event_id: str) -> Feed | None: ...
-
     async def latest_feed_entry(self, alarm_id: uuid.UUID) -> FeedEntry | None: ...
 
     async def insert_order(self, order: Order, *, delivery: DeliveryChanged) -> bool: ...
@@ -227,10 +225,6 @@ class MongoNotificationRepository:
     async def feed_entry(self, event_id: str) -> FeedEntry | None:
         doc = await self._feed.find_one({"_id": event_id})
         return FeedEntry.model_validate(doc) if doc else None
-
-    async def feed_item(self, event_id: str) -> Feed | None:
-        doc = await self._feed.find_one({"_id": event_id})
-        return FEED_ITEMS.validate_python(doc) if doc else None
 
     async def latest_feed_entry(self, alarm_id: uuid.UUID) -> FeedEntry | None:
         doc = await self._feed.find_one(
@@ -449,9 +443,6 @@ class InMemoryNotificationRepository:
     async def feed_entry(self, event_id: str) -> FeedEntry | None:
         held = self.feed.get(event_id)
         return held if isinstance(held, FeedEntry) else None
-
-    async def feed_item(self, event_id: str) -> Feed | None:
-        return self.feed.get(event_id)
 
     async def latest_feed_entry(self, alarm_id: uuid.UUID) -> FeedEntry | None:
         entries = [

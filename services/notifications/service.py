@@ -14,7 +14,6 @@ redelivered event completes what a crash interrupted and sends nothing twice.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Coroutine
 from datetime import datetime
 from typing import Any
@@ -63,8 +62,6 @@ __all__ = [
     "send_outbound",
     "tell_the_school",
 ]
-
-log = logging.getLogger(__name__)
 
 
 async def record_positions(*, deps: Deps, fixes: list[PositionReported]) -> None:
