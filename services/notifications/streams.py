@@ -24,7 +24,6 @@ from pydantic import BaseModel, ValidationError
 
 from services.notifications.hub import Hub, Subscription
 from services.notifications.models import FEED_ITEMS, Feed, FeedEntry, Order
-from shared.bus import FAST_FETCH_WAIT_MS
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +32,11 @@ M = TypeVar("M", bound=BaseModel)
 
 # Records of each partition kept in memory: a client whose position is older gets a `reset`.
 KEEP = 10_000
+# How long the broker may hold a tail's fetch when there is nothing new: it answers as soon as a
+# record is there, so this only bounds how often an idle reader asks again. Every instance
+# reads both logs; at 50 ms (the alarm path's consumer groups) the broker answered 80 empty
+# fetches a second for two instances (docs/benchmarks.md, session 13).
+TAIL_FETCH_WAIT_MS = 500
 
 
 class LogWriter(Protocol):
@@ -214,7 +218,7 @@ async def follow(tail: Tail[M], *, topic: str, bootstrap: str, partitions: int) 
         # a position no longer on the broker (retention): from the oldest kept (Tail.add
         # sees the jump, and streams from before it get a reset)
         auto_offset_reset="earliest",
-        fetch_max_wait_ms=FAST_FETCH_WAIT_MS,
+        fetch_max_wait_ms=TAIL_FETCH_WAIT_MS,
         client_id=f"safecampus-notifications-tail-{topic}",
     )
     await consumer.start()
