@@ -674,10 +674,9 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    base = Settings()
-    namespace = f"bench{uuid.uuid4().hex[:6]}"
-    env = {
+def bench_env(namespace: str) -> dict[str, str]:
+    """The services' settings in a benchmark namespace of their own."""
+    return {
         "TOPIC_PREFIX": f"{namespace}.",
         "MONGODB_DB_PREFIX": f"{namespace}_",
         "LOG_LEVEL": "WARNING",
@@ -685,6 +684,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         # otherwise fold 300 presses into 60 alarms)
         "FOLD_WINDOW_S": "0",
     }
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    base = Settings()
+    namespace = f"bench{uuid.uuid4().hex[:6]}"
+    env = bench_env(namespace)
     pace = args.interval_ms / 1000
     database = await database_server(base.mongodb_url)  # printed with the table
     print(f"floor: {args.floor_samples} Kafka round trips and MongoDB inserts ...", flush=True)

@@ -35,6 +35,7 @@ from shared.provisioning import County, load_county
 from shared.settings import Settings
 from tools.bench import (
     OUT,
+    bench_env,
     database_server,
     drop_namespace,
     percentiles,
@@ -257,12 +258,7 @@ async def run_fanout(args: argparse.Namespace, settings: Settings, stack: Stack)
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     base = Settings()
     namespace = f"benchha{uuid.uuid4().hex[:6]}"
-    env = {
-        "TOPIC_PREFIX": f"{namespace}.",
-        "MONGODB_DB_PREFIX": f"{namespace}_",
-        "LOG_LEVEL": "WARNING",
-        "FOLD_WINDOW_S": "0",  # every press an alarm of its own
-    }
+    env = bench_env(namespace)
     database = await database_server(base.mongodb_url)
     names = ("alarms", "patrols", "notifications")
     stack = Stack(env=env, log_dir=OUT / "logs", names=names)
