@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +15,7 @@ from services.notifications.metrics import NotificationMetrics
 from services.notifications.outbound import RetryPolicy, parse_endpoints
 from services.notifications.repository import MongoNotificationRepository
 from services.notifications.streams import FEED, ORDERS, Tail, follow
-from shared.bus import UNAVAILABLE_ERRORS, Afterwards, Backoff, run_every
+from shared.bus import Afterwards, run_every
 from shared.events import utcnow
 from shared.provisioning import device_secrets, load_county
 from shared.settings import Settings
@@ -26,11 +24,10 @@ from shared.topics import partition_count
 from shared.users import UserDirectory
 from shared.web import BackgroundJob, ServiceKit
 
-log = logging.getLogger(__name__)
-
 NAME = "notifications"
 OUTBOUND_TIMEOUT_S = 5.0
 BOARD_REFRESH_S = 2.0
+LOG_RETRY_S = 1.0  # a log reader that failed reads on after this long
 BOARD_OVERLAP = timedelta(seconds=1)  # clock skew between instances writing the stored copy
 
 
@@ -106,23 +103,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def follower(topic: str) -> BackgroundJob:
         async def read_log() -> None:
-            """Reads a log topic in full into this instance's tail; reconnects after a failure."""
-            backoff = Backoff(first_s=0.2, max_s=5.0)
-            attempt = 0
-            while True:
-                try:
-                    partitions = await partition_count(kit.settings.kafka_bootstrap, topic)
-                    await follow(
-                        tails[topic],
-                        topic=topic,
-                        bootstrap=kit.settings.kafka_bootstrap,
-                        partitions=partitions,
-                    )
-                except UNAVAILABLE_ERRORS as exc:
-                    kit.failures.labels(f"log-{topic}").inc()
-                    log.warning("log reader failed; reading on", extra={"error": repr(exc)})
-                    await asyncio.sleep(backoff.delay(attempt))
-                    attempt += 1
+            """Reads a log topic in full into this instance's tail, for as long as the service
+            runs; after a failure (logged and counted) it reads on from where it stopped."""
+
+            async def read() -> None:
+                partitions = await partition_count(kit.settings.kafka_bootstrap, topic)
+                await follow(
+                    tails[topic],
+                    topic=topic,
+                    bootstrap=kit.settings.kafka_bootstrap,
+                    partitions=partitions,
+                )
+
+            await run_every(f"read-{topic}", LOG_RETRY_S, read, kit.failures)
 
         read_log.__name__ = f"read-{topic}"
         return read_log
