@@ -1,4 +1,4 @@
-"""Every series the README documents is exported: scraped from the four running services."""
+"""Every series docs/reference.md documents is exported: scraped from the four running services."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ from tests.helpers import wait_for
 from tools.prometheus import LocalPrometheus
 from tools.stack import SERVICES, Stack, free_port
 
-README = ROOT / "README.md"
+REFERENCE = ROOT / "docs" / "reference.md"
 DOCUMENTED = re.compile(r"`(safecampus_[a-z_{},]+?)(?:\{[a-z_,]+\})?`")
 
 
 def documented_series() -> set[str]:
-    """Names in the README's metrics list, `a_{b,c}_total` expanded, label sets dropped."""
-    text = README.read_text(encoding="utf-8")
+    """Names in the reference's metrics list, `a_{b,c}_total` expanded, label sets dropped."""
+    text = REFERENCE.read_text(encoding="utf-8")
     section = text[text.index("The metrics include:") : text.index("**Alert rules.**")]
     names: set[str] = set()
     for token in DOCUMENTED.findall(section):
@@ -44,7 +44,7 @@ def exported(text: str) -> set[str]:
 
 async def test_every_documented_series_is_on_some_service(stack: Stack) -> None:
     documented = documented_series()
-    assert len(documented) > 40, "the README's list was found and read"
+    assert len(documented) > 40, "the reference's list was found and read"
     found: set[str] = set()
     async with httpx.AsyncClient(timeout=10) as client:
         for name in ("alarms", "patrols", "notifications", "reporting"):
