@@ -15,12 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
-from pymongo import AsyncMongoClient
 
 from shared.geo import haversine_m
 from shared.provisioning import load_county
 from shared.settings import ROOT
 from tests.conftest import Namespace
+from tests.e2e.test_alarm_path import post_fixes
 from tests.helpers import post_press, press_body, signed_headers, wait_for
 from tools.stack import ServiceProcess, Stack
 
@@ -31,7 +31,6 @@ LOG_KEEP = 16  # small, so that a position older than what is kept can be tried
 BURST_SCHOOLS = [s.school_id for s in COUNTY.schools[0:24]]
 RESET_SCHOOLS = [s.school_id for s in COUNTY.schools[24 : 24 + LOG_KEEP + 2]]
 NEAR_SCHOOL = "S050"
-Client = AsyncMongoClient[dict[str, Any]]
 
 
 @pytest.fixture(scope="module")
@@ -197,12 +196,12 @@ async def test_a_position_older_than_what_is_kept_gets_a_reset_not_a_gap(
             async for event in _events(sse):
                 if "data" in event:
                     break
+        garbage = await client.get(
+            f"{url}/v1/dispatcher/stream",
+            headers=ns.auth("dispatcher", "d") | {"Last-Event-ID": "9" * 30},
+        )
     assert event["event"] == "reset", "never a silent gap"
     assert int(event["id"]) == event["data"]["position"] >= newest
-    garbage = await httpx.AsyncClient().get(
-        f"{url}/v1/dispatcher/stream",
-        headers=ns.auth("dispatcher", "d") | {"Last-Event-ID": "9" * 30},
-    )
     assert garbage.status_code == 422 and "position" in garbage.text
 
 
@@ -217,7 +216,7 @@ def farthest_school_from(school_id: str) -> str:
 
 
 async def test_a_unit_accepting_its_order_is_assigned_and_the_school_told_once(
-    stack: Stack, replicas: dict[str, ServiceProcess], e2e_namespace: Namespace, mongo: Client
+    stack: Stack, replicas: dict[str, ServiceProcess], e2e_namespace: Namespace
 ) -> None:
     """The press enters on one alarms instance; the unit's stream and the dispatcher's are on
     different notifications instances; the unit accepts on a third URL (the first instance)."""
@@ -233,19 +232,19 @@ async def test_a_unit_accepting_its_order_is_assigned_and_the_school_told_once(
             "lon": near_school.lon,
             "recorded_at": datetime.now(UTC).isoformat(),
         }
-        placed = await client.post(
-            f"{stack['patrols'].url}/v1/units/{unit}/positions",
-            json={"fixes": [fix]},
-            headers=ns.auth("unit", unit),
-        )
-        assert placed.status_code == 202, placed.text
-        positions = mongo[f"{ns.db_prefix}notifications"]["unit_positions"]
+        await post_fixes(stack, ns, client, unit, [fix])
 
-        async def stored() -> bool:
-            return await positions.find_one({"_id": unit, "lat": {"$gt": 0}}) is not None
+        async def on_both_boards() -> bool:
+            """Each instance ranks from its own board (fed by the group, merged every 2 s)."""
+            for url in (n1, n2):
+                board = await client.get(
+                    f"{url}/v1/dispatcher/map", headers=ns.auth("dispatcher", "d")
+                )
+                if unit not in {u["unit_id"] for u in board.json()["units"]}:
+                    return False
+            return True
 
-        await wait_for(stored, timeout_s=30)
-        await asyncio.sleep(3.0)  # every instance's board refreshes from the stored copy
+        await wait_for(on_both_boards, timeout_s=30)
 
         dispatcher = Dispatcher(client, ns, "alice")
         watching = asyncio.create_task(dispatcher.follow([n1]))
