@@ -211,6 +211,13 @@ async def acknowledge(*, deps: Deps, unit_id: str, order_id: uuid.UUID, now: dat
     order = await deps.repo.get_order(order_id)
     if order is None or order.unit_id != unit_id:
         raise LookupError(str(order_id))
+    if order.state == "sent":
+        # the unit has it, whether or not its stream has recorded writing it out yet (a fast
+        # terminal acknowledges before that): every order that is taken was delivered first
+        order = (
+            await _change_order(deps=deps, order=order, from_states={"sent"}, state="delivered")
+            or order
+        )
     if order.state != "acknowledged":
         acknowledged = await _change_order(
             deps=deps, order=order, from_states=OPEN, state="acknowledged", acknowledged_at=now

@@ -599,3 +599,19 @@ async def test_a_guard_post_empty_in_its_window_is_an_entry_of_its_own_once(
     unknown = gap_event().model_copy(update={"school_id": "S404", "event_id": stable_id("x")})
     with pytest.raises(LookupError, match="S404"):
         await service.on_guard_post(deps=deps, window=unknown)
+
+
+async def test_an_order_taken_before_its_stream_marked_it_was_delivered_first_once(
+    registry: CollectorRegistry,
+) -> None:
+    """A fast terminal acknowledges before its stream has recorded writing the order out."""
+    deps = make_deps(registry)
+    order_id = await accepted_by_near(deps)
+    order = await deps.repo.get_order(order_id)
+    assert order is not None
+    await service.mark_delivered(deps=deps, order=order)  # the stream, late: changes nothing
+    assert deliveries(deps) == [
+        ("unit:near", "sent"),
+        ("unit:near", "delivered"),
+        ("unit:near", "acknowledged"),
+    ]
