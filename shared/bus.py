@@ -14,12 +14,6 @@ from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import (
-    KafkaConnectionError,
-    KafkaError,
-    KafkaTimeoutError,
-    NotEnoughReplicasError,
-)
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.message import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
@@ -27,9 +21,9 @@ from faststream.kafka.subscriber.usecase import BatchSubscriber, DefaultSubscrib
 from faststream.middlewares import AckPolicy
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import BaseModel, ValidationError
-from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, PyMongoError
 
 from shared.events import DeadLetter
+from shared.faults import is_transient, is_unavailable
 from shared.observability import TRACE_HEADER, new_trace_id, trace_id_var
 from shared.settings import Settings
 from shared.topics import Topics
@@ -38,20 +32,6 @@ log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=BaseModel)
 
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
-    AutoReconnect,
-    ConnectionFailure,
-    NetworkTimeout,
-    KafkaConnectionError,
-    KafkaTimeoutError,
-    NotEnoughReplicasError,
-    ConnectionError,
-    TimeoutError,
-)
-
-# The broker or the database out of reach: a background round tries again next round, and an
-# HTTP request is answered 503 with Retry-After (shared.web).
-UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (*TRANSIENT_ERRORS, KafkaError)
 
 # Latency-critical consumers: how long the broker may hold an empty fetch. It answers as soon
 # as a message is there (fetch_min_bytes 1), so this bounds only how often an idle consumer
@@ -425,14 +405,10 @@ class MessageProcessor:
             try:
                 await call()
                 return None
-            except TRANSIENT_ERRORS as exc:
-                await self._wait_after(topic, attempt, exc)
-            except PyMongoError as exc:
-                if not exc.has_error_label("RetryableWriteError"):
+            except Exception as exc:  # noqa: BLE001 - not swallowed: retried or dead-lettered
+                if not is_transient(exc):
                     return exc
                 await self._wait_after(topic, attempt, exc)
-            except Exception as exc:  # noqa: BLE001 - not swallowed: the caller dead-letters it
-                return exc
             attempt += 1
 
     async def _wait_after(self, topic: str, attempt: int, exc: BaseException) -> None:
@@ -459,7 +435,9 @@ class MessageProcessor:
             try:
                 await self._publisher.publish(Topics.dlq(record.topic), letter.key or "", letter)
                 break
-            except TRANSIENT_ERRORS as exc:
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
                 await self._wait_after(record.topic, attempt, exc)
                 attempt += 1
         self._metrics.dead_lettered.labels(record.topic, reason).inc()
@@ -490,14 +468,15 @@ async def run_every(
     while True:
         try:
             await job()
-        except UNAVAILABLE_ERRORS as exc:
-            failures.labels(name, "transient").inc()
-            log.warning(
-                "background round failed; retrying", extra={"job": name, "error": repr(exc)}
-            )
-        except Exception:
-            failures.labels(name, "error").inc()
-            log.exception("background round failed", extra={"job": name})
+        except Exception as exc:
+            if is_unavailable(exc):
+                failures.labels(name, "transient").inc()
+                log.warning(
+                    "background round failed; retrying", extra={"job": name, "error": repr(exc)}
+                )
+            else:
+                failures.labels(name, "error").inc()
+                log.exception("background round failed", extra={"job": name})
         await asyncio.sleep(interval_s)
 
 

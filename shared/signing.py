@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Callable
+
+# Unix seconds in ASCII digits: `str.isdigit` would take '²' and other Unicode digits.
+TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -19,12 +23,13 @@ def signature_valid(secret: str, timestamp: str, body: bytes, signature: str) ->
         expected = sign(secret, timestamp, body)
     except UnicodeEncodeError:
         return False
-    return hmac.compare_digest(expected, signature.lower())
+    # Bytes, not text: `compare_digest` refuses text outside ASCII with a TypeError.
+    return hmac.compare_digest(expected.encode(), signature.lower().encode("utf-8", "replace"))
 
 
 def timestamp_fresh(timestamp: str, now: float, window_s: int) -> bool:
     """True when the Unix-seconds timestamp is within window_s of now."""
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    if TIMESTAMP.fullmatch(timestamp) is None:
         return False
     return abs(int(timestamp) - now) <= window_s
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import uvicorn
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI, Path, Request, Response
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -25,9 +26,9 @@ from prometheus_client import (
 )
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
 from shared.bus import (
-    UNAVAILABLE_ERRORS,
     BulkProducer,
     ConsumerMetrics,
     KafkaPublisher,
@@ -37,6 +38,7 @@ from shared.bus import (
     run_every,
 )
 from shared.errors import InvalidInput
+from shared.faults import TRANSIENT_ERRORS, is_unavailable
 from shared.http_metrics import HttpInstruments, HttpMetrics
 from shared.lag import LagMonitor
 from shared.mongo import Document, make_client, service_database
@@ -210,9 +212,7 @@ def build_app(parts: ServiceParts) -> FastAPI:
     for key, value in parts.state.items():
         setattr(app.state, key, value)
     app.add_middleware(HttpMetrics, instruments=HttpInstruments.register(parts.registry))
-    for unreachable in UNAVAILABLE_ERRORS:
-        app.add_exception_handler(unreachable, _unavailable)
-    app.add_exception_handler(InvalidInput, _invalid_input)
+    add_error_handlers(app)
     app.include_router(ops_router(parts))
     for router in parts.routers:
         app.include_router(router)
@@ -220,6 +220,13 @@ def build_app(parts: ServiceParts) -> FastAPI:
 
 
 RETRY_AFTER_S = 5
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """InvalidInput → 422; the broker or the database unreachable or busy → 503."""
+    for unreachable in (*TRANSIENT_ERRORS, KafkaError, PyMongoError):
+        app.add_exception_handler(unreachable, _unavailable)
+    app.add_exception_handler(InvalidInput, _invalid_input)
 
 
 async def _invalid_input(request: Request, exc: Exception) -> Response:
@@ -230,8 +237,11 @@ async def _invalid_input(request: Request, exc: Exception) -> Response:
 
 
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-    """The broker or the database is unreachable: nothing was accepted, so the client keeps
-    its data and retries (every write here is idempotent)."""
+    """The broker or the database is unreachable or busy: nothing was accepted, so the client
+    keeps its data and retries (every write here is idempotent). Other database errors are
+    server errors."""
+    if not is_unavailable(exc):
+        raise exc
     log.warning(
         "request refused: a backing service is unreachable",
         extra={"path": request.url.path, "error": repr(exc)},

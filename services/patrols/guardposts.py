@@ -7,10 +7,11 @@ named windows; a school calendar says which days have windows and which are exam
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from typing import Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 WindowName = Literal["morning", "noon", "afternoon"]
 PostState = Literal["pending", "staffed", "late", "empty"]
@@ -36,12 +37,17 @@ DEFAULT_WINDOWS: dict[WindowName, Window] = {
 }
 
 
+@cache
+def known_time_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
 class Calendar(BaseModel):
     """The county's school calendar (PUT /v1/calendar)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    timezone: str = "Asia/Shanghai"
+    timezone: str = Field("Asia/Shanghai", description="An IANA time zone name")
     school_weekdays: list[int] = Field(
         default_factory=lambda: [0, 1, 2, 3, 4], description="0 = Monday"
     )
@@ -54,9 +60,17 @@ class Calendar(BaseModel):
         default_factory=dict, description="Windows that differ on exam days"
     )
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        # Looked up in the list, not by ZoneInfo(name): that raises KeyError or OSError (not a
+        # validation error) for unknown names and reads files named by the input.
+        if name not in known_time_zones():
+            raise ValueError(f"unknown time zone {name[:64]!r}; use an IANA name")
+        return name
+
     @model_validator(mode="after")
-    def _known_zone(self) -> Calendar:
-        ZoneInfo(self.timezone)  # raises for an unknown zone
+    def _weekdays(self) -> Calendar:
         if any(not 0 <= d <= 6 for d in self.school_weekdays):
             raise ValueError("school_weekdays are 0 (Monday) to 6 (Sunday)")
         return self

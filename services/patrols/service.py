@@ -24,7 +24,7 @@ from services.patrols.repository import PatrolRepository, ViolationFilter
 from services.patrols.status import StatusRefused
 from services.patrols.tracker import Step, UnitTrack, VisitTracker
 from services.patrols.violations import Campaign, CampaignRequest, ViolationRequest
-from shared.bus import UNAVAILABLE_ERRORS, Publisher
+from shared.bus import Publisher
 from shared.errors import InvalidInput, field_error
 from shared.events import (
     CampaignOpened,
@@ -37,6 +37,7 @@ from shared.events import (
     ViolationRecorded,
     stable_id,
 )
+from shared.faults import is_unavailable
 from shared.geo import haversine_m
 from shared.latest import PendingPositions
 from shared.provisioning import County
@@ -110,8 +111,9 @@ async def accept_positions(
     try:
         async with asyncio.timeout(deps.publish_timeout_s):
             await deps.publisher.publish_many(deps.topics.patrols_positions, events)
-    except UNAVAILABLE_ERRORS:
-        deps.metrics.fixes_refused.labels("broker_unavailable").inc(len(events))
+    except Exception as exc:
+        if is_unavailable(exc):
+            deps.metrics.fixes_refused.labels("broker_unavailable").inc(len(events))
         raise  # 503: the terminal keeps the batch and posts it again (stored once)
     deps.metrics.fixes_accepted.inc(len(events))
     return BatchAccepted(accepted=len(events))

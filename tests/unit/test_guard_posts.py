@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
 
 from services.patrols import service
 from services.patrols.guardposts import Calendar, RosterEntry, Window, judge
@@ -143,3 +144,10 @@ def test_utc_clocks_are_judged_in_local_school_time() -> None:
     calendar = Calendar()
     morning = calendar.windows_on(MONDAY)["morning"]
     assert morning[0].astimezone(UTC) == datetime(2026, 11, 29, 23, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("zone", ["Nope/Zone", "a" * 300, "../../etc/passwd", "/etc/localtime"])
+def test_an_unknown_time_zone_is_a_validation_error(zone: str) -> None:
+    """ZoneInfo raised KeyError or OSError for these, which FastAPI answered 500."""
+    with pytest.raises(ValidationError, match="timezone"):
+        Calendar(timezone=zone)

@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry
-from pymongo.errors import AutoReconnect
+import pytest
+from pymongo.errors import (
+    AutoReconnect,
+    BulkWriteError,
+    DuplicateKeyError,
+    OperationFailure,
+    WriteConcernError,
+)
 
 from shared.bus import Backoff, ConsumerMetrics, MessageProcessor, RecordingPublisher
 from shared.events import DeadLetter, PositionReported
@@ -95,6 +102,63 @@ async def test_transient_failures_are_retried_not_dead_lettered() -> None:
     assert publisher.sent == []
     assert registry.get_sample_value("safecampus_event_retries_total", {"topic": TOPIC}) == 3
     assert registry.get_sample_value("safecampus_events_processed_total", {"topic": TOPIC}) == 1
+
+
+BUSY_SERVER = [
+    OperationFailure("operation exceeded time limit", code=262),
+    OperationFailure("operation was interrupted", code=11601),
+    OperationFailure("not primary", code=10107),
+    WriteConcernError("waiting for replication timed out", code=64),
+    BulkWriteError({"writeErrors": [], "writeConcernErrors": [{"code": 64, "errmsg": "wtimeout"}]}),
+]
+
+
+@pytest.mark.parametrize("error", BUSY_SERVER, ids=lambda e: type(e).__name__ + str(e.code))
+async def test_a_busy_or_electing_database_is_retried_without_the_retryable_label(
+    error: OperationFailure,
+) -> None:
+    """With retryable writes off, and on reads, PyMongo never labels these
+    `RetryableWriteError`; they dead-lettered the press and the alarm was never raised."""
+    publisher, registry = RecordingPublisher(), CollectorRegistry()
+    calls: list[int] = []
+
+    async def handle(event: PositionReported) -> None:
+        calls.append(1)
+        if len(calls) < 3:
+            raise error
+
+    await processor(publisher, registry).process(
+        Message(Record(fix("U1"), 0)), PositionReported, handle
+    )  # type: ignore[arg-type]
+
+    assert len(calls) == 3 and publisher.sent == []
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        DuplicateKeyError("E11000 duplicate key", code=11000),
+        OperationFailure("bad query", code=2),
+        BulkWriteError({"writeErrors": [{"code": 11000}], "writeConcernErrors": []}),
+    ],
+    ids=["duplicate_key", "bad_value", "bulk_write_error"],
+)
+async def test_a_database_error_that_will_recur_is_dead_lettered_at_once(
+    error: OperationFailure,
+) -> None:
+    publisher, registry = RecordingPublisher(), CollectorRegistry()
+    calls: list[int] = []
+
+    async def handle(event: PositionReported) -> None:
+        calls.append(1)
+        raise error
+
+    await processor(publisher, registry).process(
+        Message(Record(fix("U1"), 0)), PositionReported, handle
+    )  # type: ignore[arg-type]
+
+    assert len(calls) == 1
+    assert [type(letter) for _, _, letter in publisher.sent] == [DeadLetter]
 
 
 async def test_work_after_the_acknowledgement_runs_later_and_a_failure_is_counted() -> None:

@@ -33,3 +33,18 @@ def test_derived_secrets_differ_per_device_and_seed() -> None:
     assert a == derive_device_secret("seed", "D1")
     assert a != derive_device_secret("seed", "D2")
     assert a != derive_device_secret("seed2", "D1")
+
+
+def test_a_non_ascii_signature_is_refused_not_an_error() -> None:
+    """Headers arrive as Latin-1 text: `hmac.compare_digest` raised TypeError (a 500) on any
+    character outside ASCII."""
+    sig = sign("secret", "100", b"{}")
+    assert not signature_valid("secret", "100", b"{}", "é" + sig[1:])
+    assert not signature_valid("secret", "100", b"{}", "ÿ" * 64)
+
+
+def test_unicode_digits_are_not_a_timestamp() -> None:
+    """`str.isdigit` accepts '²' and '١'; `int()` then raised ValueError (a 500)."""
+    assert not timestamp_fresh("1²00", 1300, 300)
+    assert not timestamp_fresh("١٣٠٠", 1300, 300)
+    assert not timestamp_fresh("1300\n", 1300, 300)
