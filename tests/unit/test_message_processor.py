@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry
 import pytest
+from prometheus_client import CollectorRegistry
 from pymongo.errors import (
     AutoReconnect,
     BulkWriteError,

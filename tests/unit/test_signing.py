@@ -44,7 +44,7 @@ def test_a_non_ascii_signature_is_refused_not_an_error() -> None:
 
 
 def test_unicode_digits_are_not_a_timestamp() -> None:
-    """`str.isdigit` accepts '²' and '١'; `int()` then raised ValueError (a 500)."""
+    """`str.isdigit` accepts '²' (`int()` then raised ValueError, a 500) and other digits."""
     assert not timestamp_fresh("1²00", 1300, 300)
     assert not timestamp_fresh("١٣٠٠", 1300, 300)
     assert not timestamp_fresh("1300\n", 1300, 300)
