@@ -3,25 +3,30 @@
 An append-only file of JSON lines, fsync'd before the press is answered 202. The forwarder
 publishes its entries in order once the broker is back, then empties it. Forwarding an entry
 twice is harmless (the alarm derives from press_id); losing one is not, so the file is only
-emptied after every entry in it was acknowledged by the broker.
+emptied after every entry in it was acknowledged by the broker, and no line is dropped unseen.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from shared.events import AlarmPressed
 
+log = logging.getLogger(__name__)
+
 
 class PressJournal:
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / "presses.jsonl"
+        self.unreadable_path = directory / "presses.unreadable.jsonl"
         self._lock = asyncio.Lock()
-        self._count = len(self._read())
+        self._cut_torn_tail()
+        self._count = len(self._read()[0])
 
     @property
     def backlog(self) -> int:
@@ -36,42 +41,81 @@ class PressJournal:
 
     def _append_sync(self, line: str) -> None:
         created = not self.path.exists()
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
+        with self.path.open("ab+") as fh:
+            # An append that failed half-way in this process left a line without its end:
+            # start on a line of our own, never glued to it.
+            size = fh.seek(0, os.SEEK_END)
+            if size and os.pread(fh.fileno(), 1, size - 1) != b"\n":
+                fh.write(b"\n")
+            fh.write(line.encode("utf-8") + b"\n")
             fh.flush()
             os.fsync(fh.fileno())
         if created:
-            folder = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(folder)
-            finally:
-                os.close(folder)
+            _fsync_folder(self.path.parent)
 
-    def _read(self) -> list[AlarmPressed]:
+    def _cut_torn_tail(self) -> None:
+        """A crash mid-write leaves the last line without its end. That press was never
+        answered 202 (an append returns after fsync), so it is cut off before anything is
+        appended behind it."""
         if not self.path.exists():
-            return []
-        lines = self.path.read_text(encoding="utf-8").splitlines()
-        # A torn last line (crash mid-write) was never answered 202: skip it.
-        events = []
-        for line in lines:
+            return
+        data = self.path.read_bytes()
+        if not data or data.endswith(b"\n"):
+            return
+        keep = data.rfind(b"\n") + 1
+        with self.path.open("r+b") as fh:
+            fh.truncate(keep)
+            fh.flush()
+            os.fsync(fh.fileno())
+        log.warning("journal: torn last line cut off", extra={"bytes": len(data) - keep})
+
+    def _read(self) -> tuple[list[AlarmPressed], list[str]]:
+        """The journaled presses in order, and the lines that are not one."""
+        if not self.path.exists():
+            return [], []
+        events, unreadable = [], []
+        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
                 events.append(AlarmPressed.model_validate_json(line))
             except ValueError:
-                continue
-        return events
+                unreadable.append(line)
+        return events, unreadable
 
     async def forward(self, send: Callable[[AlarmPressed], Awaitable[None]]) -> int:
         """Send every entry in order; empty the journal only when all were sent. Appends wait
-        meanwhile, so nothing lands behind the truncation. Returns how many were sent."""
+        meanwhile, so nothing lands behind the truncation. Lines that are not a press (damage
+        nobody wrote on purpose) are kept aside in presses.unreadable.jsonl for a person.
+        Returns how many were sent."""
         async with self._lock:
-            events = await asyncio.to_thread(self._read)
+            events, unreadable = await asyncio.to_thread(self._read)
             for event in events:
                 await send(event)
+            if unreadable:
+                await asyncio.to_thread(self._keep_aside, unreadable)
             await asyncio.to_thread(self._truncate)
             self._count = 0
             return len(events)
+
+    def _keep_aside(self, lines: list[str]) -> None:
+        with self.unreadable_path.open("a", encoding="utf-8") as fh:
+            fh.writelines(line + "\n" for line in lines)
+            fh.flush()
+            os.fsync(fh.fileno())
+        log.error(
+            "unreadable journal line(s) kept aside",
+            extra={"lines": len(lines), "path": str(self.unreadable_path)},
+        )
 
     def _truncate(self) -> None:
         with self.path.open("w", encoding="utf-8") as fh:
             fh.flush()
             os.fsync(fh.fileno())
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a new file's name durable."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -60,13 +60,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_every("open-gauge", OPEN_GAUGE_S, lambda: service.count_open(deps=deps), failures)
 
     async def journal_forwarder() -> None:
+        """In every process that answers presses, also one that consumes nothing."""
         await run_every("journal", s.tick_s, lambda: service.forward_journal(deps=deps), failures)
 
     return kit.app(
         routers=[api.router],
         deps=deps,
         startup=[repo.ensure_indexes],
-        background=[ticker, open_gauge, journal_forwarder],
+        background=[ticker, open_gauge],
+        serving=[journal_forwarder],
         description=DESCRIPTION,
     )
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,8 +13,9 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
+from services.alarms.journal import PressJournal
 from services.alarms.main import create_app
-from shared.events import stable_id
+from shared.events import AlarmPressed, stable_id
 from tests.conftest import KAFKA_BOOTSTRAP, Namespace
 from tests.helpers import encode, press_body, read_topic, signed_headers, wait_for
 
@@ -123,3 +126,28 @@ async def test_consumer_lag_counts_what_the_group_has_not_committed(namespace: N
     assert (
         registry.get_sample_value("safecampus_consumer_lag", {"group": group, "topic": topic}) == 2
     )
+
+
+async def test_an_ingress_only_instance_forwards_its_journal(
+    namespace: Namespace, tmp_path: Path
+) -> None:
+    """CONSUMERS_ENABLED=false runs no background jobs; the journal's forwarder was one of
+    them, so presses journaled during one broker wait stayed there for ever (answered 202)."""
+    pressed = AlarmPressed.model_validate(
+        press_body()
+        | {
+            "event_id": str(uuid.uuid4()),
+            "alarm_id": str(uuid.uuid4()),
+            "received_at": "2026-11-28T08:00:00Z",
+        }
+    )
+    await PressJournal(tmp_path).append(pressed)
+    app = create_app(namespace.settings(consumers_enabled=False, journal_dir=tmp_path))
+
+    async def forwarded() -> bool:
+        return PressJournal(tmp_path).backlog == 0
+
+    async with app.router.lifespan_context(app):
+        await wait_for(forwarded, timeout_s=15)
+    sent = await read_topic(KAFKA_BOOTSTRAP, namespace.topics.alarms_pressed)
+    assert [e["press_id"] for e in sent] == [str(pressed.press_id)]

@@ -91,14 +91,77 @@ async def test_new_presses_queue_behind_a_backlog_to_keep_order(
     ]  # type: ignore[attr-defined]
 
 
-def test_a_torn_last_line_is_skipped(tmp_path: Path) -> None:
-    good = AlarmPressed.model_validate(
-        request().model_dump() | {"alarm_id": request().press_id, "received_at": NOW}
+def journaled() -> AlarmPressed:
+    press = request()
+    return AlarmPressed.model_validate(
+        press.model_dump() | {"alarm_id": press.press_id, "received_at": NOW}
     )
+
+
+def test_a_torn_last_line_is_skipped(tmp_path: Path) -> None:
+    good = journaled()
     (tmp_path / "presses.jsonl").write_text(
         good.model_dump_json() + "\n" + '{"press_id": "ab', encoding="utf-8"
     )
     assert PressJournal(tmp_path).backlog == 1
+
+
+async def test_a_press_appended_after_a_torn_line_is_forwarded(tmp_path: Path) -> None:
+    """A crash mid-write leaves a line without its end; the next press was appended to it,
+    answered 202, and the forwarder could not read the glued line: the press was lost."""
+    kept, after_crash = journaled(), journaled()
+    (tmp_path / "presses.jsonl").write_text(
+        kept.model_dump_json() + "\n" + '{"press_id": "ab', encoding="utf-8"
+    )
+    await PressJournal(tmp_path).append(after_crash)
+
+    sent: list[AlarmPressed] = []
+
+    async def send(event: AlarmPressed) -> None:
+        sent.append(event)
+
+    journal = PressJournal(tmp_path)
+    assert journal.backlog == 2
+    assert await journal.forward(send) == 2
+    assert [e.press_id for e in sent] == [kept.press_id, after_crash.press_id]
+
+
+async def test_an_append_after_one_that_failed_half_way_starts_its_own_line(
+    tmp_path: Path,
+) -> None:
+    journal, first, second = PressJournal(tmp_path), journaled(), journaled()
+    await journal.append(first)
+    with journal.path.open("a", encoding="utf-8") as fh:
+        fh.write('{"press_id": "half-written')  # the disk filled up mid-write, say
+    await journal.append(second)
+    sent: list[AlarmPressed] = []
+
+    async def send(event: AlarmPressed) -> None:
+        sent.append(event)
+
+    await journal.forward(send)
+    assert [e.press_id for e in sent] == [first.press_id, second.press_id]
+
+
+async def test_an_unreadable_line_is_kept_aside_not_dropped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A line that is not the torn tail is damage nobody wrote on purpose: forwarding goes on,
+    and the line is kept in presses.unreadable.jsonl and logged, for a person to look at."""
+    first, last = journaled(), journaled()
+    (tmp_path / "presses.jsonl").write_text(
+        first.model_dump_json() + "\n" + "garbage\n" + last.model_dump_json() + "\n",
+        encoding="utf-8",
+    )
+    sent: list[AlarmPressed] = []
+
+    async def send(event: AlarmPressed) -> None:
+        sent.append(event)
+
+    assert await PressJournal(tmp_path).forward(send) == 2
+    assert [e.press_id for e in sent] == [first.press_id, last.press_id]
+    assert (tmp_path / "presses.unreadable.jsonl").read_text(encoding="utf-8") == "garbage\n"
+    assert "unreadable journal line" in caplog.text
 
 
 async def test_a_signature_is_good_for_one_press_only(
