@@ -163,13 +163,20 @@ async def _change_order(
     from_states: set[DeliveryState],
     state: DeliveryState,
     reason: str | None = None,
+    hand_over: bool = False,
     **changes: Any,
 ) -> Order | None:
     """Compare-and-set of the order's state, its delivery event in the same write (the
     order's outbox), then published. None if the order was not in `from_states`."""
     event = order_delivery(order, state, reason)
     changed = await deps.repo.change_order(
-        order, from_states=from_states, delivery=event, state=state, reason=reason, **changes
+        order,
+        from_states=from_states,
+        delivery=event,
+        hand_over=hand_over,
+        state=state,
+        reason=reason,
+        **changes,
     )
     if changed is not None:
         await _delivered_state(deps=deps, order=changed, event=event)
@@ -251,19 +258,31 @@ async def _assign_accepting(*, deps: Deps, order: Order) -> None:
 
 
 async def pass_over_overdue(*, deps: Deps, now: datetime) -> int:
-    """Orders not acknowledged by their deadline expire; the next unit of the ranking is told
-    and the dispatchers are warned. The next order and the warning come first (both are
-    idempotent): a round that fails half-way finds the order still overdue and completes it.
-    Returns how many were passed over."""
+    """Orders not acknowledged by their deadline expire; then the unit is shown its order
+    expired, the next unit of the ranking is told and the dispatchers are warned. The expiry
+    is a compare-and-set that marks the order as owing its handover, so an order acknowledged
+    at the last moment is never passed on, and a round that fails after the expiry leaves the
+    handover to the next round (every step after it is idempotent). Returns how many were
+    passed on."""
     passed = 0
     for order in await deps.repo.overdue_orders(now):
-        reason = f"not acknowledged within {deps.order_ack_timeout.total_seconds():g} s"
-        await _next_unit(deps=deps, order=order, now=now)
-        expired = await _change_order(
-            deps=deps, order=order, from_states=OPEN, state="expired", reason=reason
-        )
-        if expired is None:
-            continue  # acknowledged or closed meanwhile
+        expired = order
+        if order.state in OPEN:
+            reason = f"not acknowledged within {deps.order_ack_timeout.total_seconds():g} s"
+            changed = await _change_order(
+                deps=deps,
+                order=order,
+                from_states=OPEN,
+                state="expired",
+                reason=reason,
+                hand_over=True,
+            )
+            if changed is None:
+                continue  # acknowledged or closed meanwhile
+            expired = changed
+        await append_to_log(deps, expired)
+        await _next_unit(deps=deps, order=expired, now=now)
+        await deps.repo.handed_over(expired.order_id)
         passed += 1
         deps.metrics.passed_over.inc()
     return passed

@@ -71,8 +71,11 @@ class NotificationRepository(Protocol):
         *,
         from_states: set[DeliveryState],
         delivery: DeliveryChanged,
+        hand_over: bool = False,
         **changes: Any,
     ) -> Order | None: ...
+
+    async def handed_over(self, order_id: uuid.UUID) -> None: ...
 
     async def pending_deliveries(
         self, *, older_than: datetime, limit: int
@@ -80,7 +83,10 @@ class NotificationRepository(Protocol):
 
     async def pull_delivery(self, order_id: uuid.UUID, event_id: uuid.UUID) -> None: ...
 
-    async def overdue_orders(self, now: datetime) -> list[Order]: ...
+    async def overdue_orders(self, now: datetime) -> list[Order]:
+        """Open orders past their deadline, and expired orders whose next unit is still owed
+        (`hand_over`)."""
+        ...
 
     async def open_orders(self, alarm_id: uuid.UUID) -> list[Order]: ...
 
@@ -129,6 +135,7 @@ class MongoNotificationRepository:
         await self._orders.create_index([("state", ASCENDING), ("deadline", ASCENDING)])
         await self._orders.create_index("alarm_id")
         await self._orders.create_index("outbox_since", sparse=True)
+        await self._orders.create_index("handover_due", sparse=True)
         await self._outbound.create_index([("state", ASCENDING), ("next_attempt_at", ASCENDING)])
         await self._outbound.create_index("alarm_id")
         await self._device_messages.create_index(
@@ -257,16 +264,19 @@ class MongoNotificationRepository:
         *,
         from_states: set[DeliveryState],
         delivery: DeliveryChanged,
+        hand_over: bool = False,
         **changes: Any,
     ) -> Order | None:
         """Compare-and-set on the order's state, its delivery event into the order's outbox in
         the same write; None if it was not in one of `from_states`. Every change of an order
         goes through here and sets its state, so the order as changed is `order` with
-        `changes`: an indexed update, no findAndModify."""
+        `changes`: an indexed update, no findAndModify. `hand_over` marks the order as owing
+        its next unit (`handover_due`, until `handed_over`)."""
+        marks = {"handover_due": delivery.occurred_at} if hand_over else {}
         result = await self._orders.update_one(
             {"_id": str(order.order_id), "state": {"$in": sorted(from_states)}},
             {
-                "$set": {key: bson_value(value) for key, value in changes.items()},
+                "$set": {key: bson_value(value) for key, value in changes.items()} | marks,
                 "$push": {"outbox": to_document(delivery)},
                 "$min": {"outbox_since": delivery.occurred_at},
             },
@@ -295,12 +305,18 @@ class MongoNotificationRepository:
 
     async def overdue_orders(self, now: datetime) -> list[Order]:
         """Open orders past their deadline: one indexed range per open state (with an `$in`
-        SecantusDB scanned every order ever sent, twice a second)."""
-        return [
+        SecantusDB scanned every order ever sent, twice a second); then the orders owing a
+        handover (`handover_due`: sparse, indexed)."""
+        overdue = [
             Order.model_validate(doc)
             for state in sorted(OPEN)
             async for doc in self._orders.find({"state": state, "deadline": {"$lt": now}})
         ]
+        owing = self._orders.find({"handover_due": {"$gte": EPOCH}})
+        return overdue + [Order.model_validate(doc) async for doc in owing]
+
+    async def handed_over(self, order_id: uuid.UUID) -> None:
+        await self._orders.update_one({"_id": str(order_id)}, {"$unset": {"handover_due": ""}})
 
     async def open_orders(self, alarm_id: uuid.UUID) -> list[Order]:
         """The alarm's orders still open: by the alarm_id index alone, the state checked here
@@ -383,6 +399,7 @@ class InMemoryNotificationRepository:
         self.order_outbox: dict[uuid.UUID, list[DeliveryChanged]] = {}
         self.outbound: dict[uuid.UUID, OutboundJob] = {}
         self.messages: dict[uuid.UUID, DeviceMessage] = {}
+        self.handovers_due: set[uuid.UUID] = set()
 
     async def ensure_indexes(self) -> None:
         return None
@@ -470,6 +487,7 @@ class InMemoryNotificationRepository:
         *,
         from_states: set[DeliveryState],
         delivery: DeliveryChanged,
+        hand_over: bool = False,
         **changes: Any,
     ) -> Order | None:
         held = self.orders.get(order.order_id)
@@ -477,7 +495,12 @@ class InMemoryNotificationRepository:
             return None
         self.orders[order.order_id] = held.model_copy(update=changes)
         self.order_outbox.setdefault(order.order_id, []).append(delivery)
+        if hand_over:
+            self.handovers_due.add(order.order_id)
         return self.orders[order.order_id]
+
+    async def handed_over(self, order_id: uuid.UUID) -> None:
+        self.handovers_due.discard(order_id)
 
     async def pending_deliveries(
         self, *, older_than: datetime, limit: int
@@ -493,7 +516,8 @@ class InMemoryNotificationRepository:
         self.order_outbox[order_id] = [e for e in events if e.event_id != event_id]
 
     async def overdue_orders(self, now: datetime) -> list[Order]:
-        return [o for o in self.orders.values() if o.state in OPEN and o.deadline < now]
+        overdue = [o for o in self.orders.values() if o.state in OPEN and o.deadline < now]
+        return overdue + [self.orders[oid] for oid in sorted(self.handovers_due, key=str)]
 
     async def open_orders(self, alarm_id: uuid.UUID) -> list[Order]:
         return [o for o in self.orders.values() if o.alarm_id == alarm_id and o.state in OPEN]

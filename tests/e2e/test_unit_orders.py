@@ -277,8 +277,15 @@ async def test_an_order_is_sent_once_across_kills_and_a_unit_resumes_its_stream(
         resumed = {**ns.auth("unit", "U013"), "Last-Event-ID": first["id"]}
         async with client.stream("GET", stream_url, headers=resumed) as sse:
             reader = SseReader(sse)
+            after: list[dict[str, Any]] = []
             with pytest.raises(TimeoutError):
-                await reader.next_event(timeout_s=1.5)  # nothing after what it already has
+                while True:
+                    after.append(await reader.next_event(timeout_s=1.5))
+        # nothing it already has; only the order's expiry, if its 3 s passed meanwhile
+        assert all(
+            (e["data"]["order_id"], e["data"]["state"]) == (first["data"]["order_id"], "expired")
+            for e in after
+        ), after
         replay = {**ns.auth("unit", "U013"), "Last-Event-ID": str(int(first["id"]) - 1)}
         async with client.stream("GET", stream_url, headers=replay) as sse:
             again = await SseReader(sse).next_event(timeout_s=10)

@@ -453,10 +453,17 @@ async def test_orders_compare_and_set_overdue_and_per_unit_replay(
     assert [o.unit_id for o in await repo.overdue_orders(NOW)] == ["U1"]
     late = order_delivery(first, "expired", "late")
     expired = await repo.change_order(
-        first, from_states={"sent", "delivered"}, delivery=late, state="expired", reason="late"
+        first,
+        from_states={"sent", "delivered"},
+        delivery=late,
+        hand_over=True,
+        state="expired",
+        reason="late",
     )
     assert expired is not None and (expired.state, expired.reason) == ("expired", "late")
     assert expired == (await repo.get_order(first.order_id)), "as stored, to the millisecond"
+    assert await repo.overdue_orders(NOW) == [expired], "its next unit is still owed"
+    await repo.handed_over(first.order_id)
     delivered = order_delivery(first, "delivered")
     assert (
         await repo.change_order(first, from_states={"sent"}, delivery=delivered, state="delivered")

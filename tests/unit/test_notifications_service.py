@@ -203,6 +203,32 @@ async def test_an_order_lost_to_a_crash_after_the_feed_entry_is_sent_on_redelive
     assert deliveries(deps) == [("unit:near", "sent")]
 
 
+async def test_a_retried_raise_shows_the_unit_its_stored_order_at_once(
+    registry: CollectorRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first order was stored, then appending it to the unit's log failed: the retry
+    finds the order stored and appends it (before, nothing showed it to the unit, which was
+    passed over 20 s later)."""
+    deps = make_deps(registry)
+    await service.record_positions(deps=deps, fixes=[fix("near", 100)])
+    log, real_append = deps.log, deps.log.append
+
+    async def orders_log_gone(topic: str, key: str, item: object) -> int:
+        if topic == Topics().notifications_orders:
+            raise ConnectionError("broker unreachable")
+        return await real_append(topic, key, item)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(log, "append", orders_log_gone)
+    with pytest.raises(ConnectionError):
+        await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    monkeypatch.setattr(log, "append", real_append)
+    stream = orders_tail(deps).subscribe("near")
+    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)  # the retry
+    order = stream.queue.get_nowait()
+    assert (order.unit_id, order.state) == ("near", "sent")
+    assert stream.queue.empty()
+
+
 async def test_a_redelivered_raise_keeps_its_first_ranking_though_the_units_moved(
     registry: CollectorRegistry,
 ) -> None:
@@ -251,8 +277,8 @@ async def test_an_unacknowledged_order_passes_to_the_next_unit_and_warns_the_dis
     assert await service.pass_over_overdue(deps=deps, now=NOW + timedelta(seconds=22)) == 0
     assert deliveries(deps) == [
         ("unit:first", "sent"),
-        ("unit:second", "sent"),
         ("unit:first", "expired"),
+        ("unit:second", "sent"),
     ]
     feed.queue.get_nowait()  # the raise
     warning = feed.queue.get_nowait()
@@ -349,10 +375,58 @@ async def test_a_pass_over_interrupted_half_way_is_completed_once_by_the_next_ro
     assert await service.pass_over_overdue(deps=deps, now=NOW + timedelta(seconds=22)) == 1
     assert deliveries(deps) == [
         ("unit:first", "sent"),
-        ("unit:second", "sent"),
         ("unit:first", "expired"),
+        ("unit:second", "sent"),
     ]
     assert len(await deps.repo.orders_after("second", 0, limit=10)) == 1
+
+
+async def test_an_order_acknowledged_as_it_falls_due_is_not_passed_on(
+    registry: CollectorRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The round read the order open; the unit acknowledged before the round changed it. The
+    next unit was ordered before the compare-and-set found that out: two units sent."""
+    deps = make_deps(registry)
+    await service.record_positions(deps=deps, fixes=[fix("first", 100), fix("second", 800)])
+    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    read_open = await deps.repo.overdue_orders(NOW + timedelta(seconds=21))
+    (order,) = read_open
+    await service.acknowledge(deps=deps, unit_id="first", order_id=order.order_id, now=NOW)
+
+    async def as_read_before(now: datetime) -> list[Order]:
+        return read_open
+
+    monkeypatch.setattr(deps.repo, "overdue_orders", as_read_before)
+    assert await service.pass_over_overdue(deps=deps, now=NOW + timedelta(seconds=21)) == 0
+    assert await deps.repo.orders_after("second", 0, limit=10) == []
+    assert ("unit:second", "sent") not in deliveries(deps)
+
+
+async def test_a_pass_over_interrupted_after_the_expiry_orders_the_next_unit_next_round(
+    registry: CollectorRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The expiry comes first now; the order remembers that its successor is still owed, so
+    a crash between the two never leaves the alarm with nobody asked."""
+    deps = make_deps(registry)
+    await service.record_positions(deps=deps, fixes=[fix("first", 100), fix("second", 800)])
+    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    first_stream = orders_tail(deps).subscribe("first")
+    real_insert = deps.repo.insert_order
+
+    async def database_gone(*args: object, **kwargs: object) -> bool:
+        raise ConnectionError("database unreachable")
+
+    monkeypatch.setattr(deps.repo, "insert_order", database_gone)
+    with pytest.raises(ConnectionError):
+        await service.pass_over_overdue(deps=deps, now=NOW + timedelta(seconds=21))
+    monkeypatch.setattr(deps.repo, "insert_order", real_insert)
+    assert await deps.repo.orders_after("second", 0, limit=10) == []
+    assert await service.pass_over_overdue(deps=deps, now=NOW + timedelta(seconds=22)) == 1
+    assert await service.pass_over_overdue(deps=deps, now=NOW + timedelta(seconds=23)) == 0
+    assert len(await deps.repo.orders_after("second", 0, limit=10)) == 1
+    assert deliveries(deps).count(("unit:second", "sent")) == 1
+    expired = first_stream.queue.get_nowait()
+    assert (expired.unit_id, expired.state) == ("first", "expired"), "its unit is told"
 
 
 async def test_a_delivery_event_whose_publish_failed_is_published_from_the_order_outbox(
