@@ -48,7 +48,12 @@ class Settings(BaseSettings):
     )
 
     signature_window_s: int = Field(300, description="Allowed device clock skew (contract)")
-    max_body_bytes: int = 64 * 1024
+    max_body_bytes: int = Field(
+        256 * 1024,
+        gt=0,
+        description="Request bodies over this are refused (413) before they are read; a full "
+        "batch of 500 fixes is about 70 KiB",
+    )
     nearby_radius_m: float = 3000.0
     nearby_top_k: int = 3
     radius_widenings: int = Field(

@@ -28,6 +28,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
+from shared.body_limit import BodyLimit
 from shared.bus import (
     BulkProducer,
     ConsumerMetrics,
@@ -211,6 +212,8 @@ def build_app(parts: ServiceParts) -> FastAPI:
     app.state.jwt_secret = parts.settings.require_jwt_secret()
     for key, value in parts.state.items():
         setattr(app.state, key, value)
+    # The body limit inside the metrics, which count its 413s.
+    app.add_middleware(BodyLimit, limit=parts.settings.max_body_bytes)
     app.add_middleware(HttpMetrics, instruments=HttpInstruments.register(parts.registry))
     add_error_handlers(app)
     app.include_router(ops_router(parts))

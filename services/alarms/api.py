@@ -81,7 +81,7 @@ async def press(request: Request, deps: DepsDep) -> JSONResponse:
     started = time.perf_counter()
     deps.metrics.presses_received.inc()
     try:
-        body = await _read_body(request)
+        body = await request.body()  # at most MAX_BODY_BYTES (shared.body_limit)
         signature = request.headers.get("x-signature")
         device = service.authenticate(
             devices=deps.devices,
@@ -123,19 +123,6 @@ async def press(request: Request, deps: DepsDep) -> JSONResponse:
         },
     )
     return JSONResponse(accepted.model_dump(mode="json"), status_code=202)
-
-
-async def _read_body(request: Request) -> bytes:
-    limit = request.app.state.settings.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise Rejected(413, "too_large", f"body over {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise Rejected(413, "too_large", f"body over {limit} bytes")
-    return bytes(body)
 
 
 def _parse(body: bytes) -> PressRequest:

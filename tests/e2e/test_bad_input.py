@@ -30,7 +30,7 @@ async def test_bad_presses_get_their_4xx_and_change_nothing(
     invalid = encode(
         body | {"kind": "alien", "location": {"building": "A", "floor": "two", "room": "1"}}
     )
-    huge = encode(body | {"padding": "x" * 70_000})
+    huge = encode(body | {"padding": "x" * 300_000})
     other_school = encode(press_body(school_id="S002", device_id="S001-BTN1"))
     cases: list[tuple[str, bytes, dict[str, str], int]] = [
         ("bad signature", raw, good | {"X-Signature": "ab" * 32}, 401),
@@ -158,3 +158,35 @@ async def test_bad_position_batches_get_their_4xx_and_change_nothing(
     assert await end_offsets(KAFKA_BOOTSTRAP, ns.topics.patrols_positions) == before
     history = mongo[f"{ns.db_prefix}patrols"]["positions"]
     assert await history.count_documents({"unit_id": {"$in": ["U020", "GHOST"]}}) == 0
+
+
+async def test_a_body_too_large_is_413_on_every_service_before_it_is_read(
+    stack: Stack, e2e_namespace: Namespace
+) -> None:
+    """Before, every JSON route read and parsed a body of any size before it checked the
+    token: a stranger's 200 MiB grew a service by ~400 MiB. Now 413, declared or streamed."""
+    big = b'{"x": "' + b"x" * (1024 * 1024) + b'"}'
+
+    async def streamed() -> Any:
+        for start in range(0, len(big), 64 * 1024):
+            yield big[start : start + 64 * 1024]
+
+    ns, alarm = e2e_namespace, "00000000-0000-4000-8000-000000000000"
+    writes = {  # a route that reads a JSON body on each, with a token where it asks for one
+        "alarms": (f"/v1/alarms/{alarm}/acknowledge", ns.auth("dispatcher", "d1")),
+        "patrols": ("/v1/units/U020/positions", ns.auth("unit", "U020")),
+        "notifications": (
+            f"/v1/dispatcher/alarms/{alarm}/acknowledge",
+            ns.auth("dispatcher", "d1"),
+        ),
+        "reporting": ("/v1/auth/token", {}),
+    }
+    async with httpx.AsyncClient(timeout=10) as client:
+        for service, (path, token) in writes.items():
+            url = f"{stack[service].url}{path}"
+            declared = await client.post(url, content=big, headers={"Content-Type": "text/plain"})
+            assert declared.status_code == 413, f"{service}: {declared.status_code}"
+            assert declared.json()["reason"] == "too_large"
+            headers = {"Content-Type": "application/json", **token}
+            chunked = await client.post(url, content=streamed(), headers=headers)
+            assert chunked.status_code == 413, f"{service} (chunked): {chunked.status_code}"
