@@ -1,7 +1,11 @@
 """People who sign in (dispatchers, supervisors, admins): a YAML file of users with roles and
-scrypt password hashes, kept out of the repository (USERS_FILE, default .local/users.yaml).
+argon2id password hashes, kept out of the repository (USERS_FILE, default .local/users.yaml).
 
     python -m shared.users add NAME --role dispatcher     (asks for the password)
+
+Hashes are argon2id with argon2-cffi's defaults (RFC 9106's second recommended profile:
+3 passes over 64 MiB, 4 lanes). A hash made with weaker settings, or with the scrypt scheme
+this file used before, is replaced on the user's next sign-in.
 """
 
 from __future__ import annotations
@@ -10,37 +14,72 @@ import argparse
 import getpass
 import hashlib
 import hmac
+import logging
 import os
 import sys
+import tempfile
+import threading
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import get_args
 
 import yaml
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 
 from shared.auth import Principal, Role
+
+log = logging.getLogger(__name__)
 
 SIGN_IN_ROLES: tuple[Role, ...] = ("dispatcher", "supervisor", "admin")
 
 
-def hash_password(password: str, *, salt: bytes | None = None) -> str:
-    """`scrypt$<salt hex>$<hash hex>`."""
-    salt = salt or os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
-    return f"scrypt${salt.hex()}${digest.hex()}"
+HASHER = PasswordHasher()
 
 
-def password_matches(password: str, stored: str) -> bool:
-    scheme, _, rest = stored.partition("$")
-    salt_hex, _, digest_hex = rest.partition("$")
-    if scheme != "scrypt" or not salt_hex or not digest_hex:
+def hash_password(password: str) -> str:
+    """`$argon2id$v=19$m=...,t=...,p=...$<salt>$<hash>`."""
+    return HASHER.hash(password)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A password checked against a stored hash; `rehash` is the hash to store instead when
+    the stored one is of an older scheme or weaker settings."""
+
+    ok: bool
+    rehash: str | None = None
+
+
+def check_password(password: str, stored: str) -> Checked:
+    """CPU-bound (about 0.1 s): call it off the event loop."""
+    if stored.startswith("scrypt$"):
+        ok = _scrypt_matches(password, stored)
+        return Checked(ok, hash_password(password) if ok else None)
+    try:
+        HASHER.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return Checked(False)
+    return Checked(True, hash_password(password) if HASHER.check_needs_rehash(stored) else None)
+
+
+def _scrypt_matches(password: str, stored: str) -> bool:
+    """The scheme before argon2id: `scrypt$<salt hex>$<hash hex>`, N=2^14, r=8, p=1."""
+    _, salt_hex, digest_hex = [*stored.split("$"), "", ""][:3]
+    try:
+        salt, digest = bytes.fromhex(salt_hex), bytes.fromhex(digest_hex)
+    except ValueError:
         return False
-    expected = hash_password(password, salt=bytes.fromhex(salt_hex))
-    return hmac.compare_digest(expected, stored)
+    computed = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    return bool(salt) and hmac.compare_digest(computed, digest)
 
 
-# Compared against when the user is unknown, so a wrong name costs as long as a wrong password.
-_DECOY = hash_password("decoy", salt=b"\0" * 16)
+@cache
+def _decoy() -> str:
+    """Checked against when the user is unknown, so a wrong name costs as long as a wrong
+    password."""
+    return hash_password("decoy password")
 
 
 @dataclass(frozen=True)
@@ -51,14 +90,16 @@ class User:
 
 
 class UserDirectory:
-    def __init__(self, users: dict[str, User]) -> None:
+    def __init__(self, users: dict[str, User], path: Path | None = None) -> None:
         self._users = users
+        self._path = path
+        self._saving = threading.Lock()
 
     @classmethod
     def load(cls, path: Path) -> UserDirectory:
         """The users in `path`; none (nobody can sign in) when it does not exist."""
         if not path.exists():
-            return cls({})
+            return cls({}, path)
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         users = {}
         for entry in raw.get("users", []):
@@ -66,16 +107,35 @@ class UserDirectory:
             if role not in get_args(Role):
                 raise ValueError(f"{path}: user {entry['username']!r} has unknown role {role!r}")
             users[entry["username"]] = User(entry["username"], role, entry["password"])
-        return cls(users)
+        return cls(users, path)
 
     def verify(self, username: str, password: str) -> Principal | None:
-        """The user, if the password is theirs; roles that do not sign in here are refused."""
+        """The user, if the password is theirs; roles that do not sign in here are refused.
+        CPU-bound: call it off the event loop. A hash of an older scheme is replaced."""
         user = self._users.get(username)
-        if not password_matches(password, user.password if user else _DECOY) or user is None:
+        checked = check_password(password, user.password if user else _decoy())
+        if user is None or not checked.ok:
             return None
+        if checked.rehash is not None:
+            self._rehash(user, checked.rehash)
         if user.role not in SIGN_IN_ROLES:
             return None
         return Principal(sub=user.username, role=user.role)
+
+    def _rehash(self, user: User, new_hash: str) -> None:
+        """Use the new hash from now on, and store it when the file may be written (a file
+        mounted read-only keeps the old hash, which still works: logged, not an error)."""
+        self._users[user.username] = User(user.username, user.role, new_hash)
+        if self._path is None:
+            return
+        with self._saving:
+            try:
+                replace_hash(self._path, user.username, new_hash)
+            except OSError as exc:
+                log.warning(
+                    "password rehashed but not saved",
+                    extra={"username": user.username, "error": repr(exc)},
+                )
 
     def __len__(self) -> int:
         return len(self._users)
@@ -83,12 +143,38 @@ class UserDirectory:
 
 def add_user(path: Path, username: str, role: Role, password: str) -> None:
     """Add or replace a user in the file (created with mode 600)."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
-    users = [u for u in (raw or {}).get("users", []) if u["username"] != username]
+    users = [u for u in _entries(path) if u["username"] != username]
     users.append({"username": username, "role": role, "password": hash_password(password)})
+    _write_entries(path, users)
+
+
+def replace_hash(path: Path, username: str, new_hash: str) -> None:
+    """Store a user's new password hash, leaving everything else as it is."""
+    users = [u | {"password": new_hash} if u["username"] == username else u for u in _entries(path)]
+    _write_entries(path, users)
+
+
+def _entries(path: Path) -> list[dict[str, str]]:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
+    return list((raw or {}).get("users", []))
+
+
+def _write_entries(path: Path, users: list[dict[str, str]]) -> None:
+    """Written whole to a file beside it (mode 600), then renamed over it: a reader (another
+    service loading the users) sees the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600, exist_ok=True)
-    path.write_text(yaml.safe_dump({"users": users}, sort_keys=False), encoding="utf-8")
+    text = yaml.safe_dump({"users": users}, sort_keys=False)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def main(argv: list[str] | None = None) -> None:
