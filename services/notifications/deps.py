@@ -40,6 +40,11 @@ class Outbound:
     sms_gateway_token: str | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     rng: random.Random = field(default_factory=random.Random)
+    # One POST from connecting to its status line, however slowly a receiver answers (the
+    # client's own time-outs are per read, which a receiver dripping bytes never reaches).
+    deadline_s: float = 10.0
+    # POSTs under way at once per instance; each runs on its own, none waits for another.
+    at_once: int = 20
 
 
 @dataclass(frozen=True)

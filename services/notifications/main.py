@@ -141,12 +141,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def outbound_sender() -> None:
         """POSTs webhook and SMS-gateway messages, retrying with backoff."""
         async with httpx.AsyncClient(timeout=OUTBOUND_TIMEOUT_S) as client:
-            await run_every(
-                "outbound",
-                kit.settings.tick_s,
-                lambda: service.send_outbound(deps=deps, client=client, now=utcnow()),
-                kit.failures,
-            )
+            sender = service.OutboundSender(deps=deps, client=client, failures=kit.failures)
+            try:
+                await run_every(
+                    "outbound", kit.settings.tick_s, lambda: sender.round(utcnow()), kit.failures
+                )
+            finally:
+                await sender.close()
 
     return kit.app(
         routers=[

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import httpx
+from prometheus_client import Counter
 
 from services.notifications.deps import Deps
 from services.notifications.models import (
@@ -145,21 +146,62 @@ async def tell_the_school(
     )
 
 
+# A claimed job is not claimed again for this long: longer than one POST may take (deadline_s).
 OUTBOUND_LEASE = timedelta(seconds=30)
 
-OUTBOUND_BATCH = 20
+
+class OutboundSender:
+    """Sends due outbound jobs, each POST on its own task: a slow or silent receiver holds
+    its own job (until `deadline_s`), never the others. A round claims only as many jobs as
+    there is room for (`at_once`); a job whose task fails keeps its lease, and is claimed
+    again once the lease ends (receivers deduplicate by notification id)."""
+
+    def __init__(
+        self, *, deps: Deps, client: httpx.AsyncClient, failures: Counter | None = None
+    ) -> None:
+        self._deps = deps
+        self._client = client
+        self._failures = failures
+        self._running: set[asyncio.Task[None]] = set()
+
+    async def round(self, now: datetime) -> int:
+        """Start sending the jobs due at `now` that there is room for; returns how many."""
+        room = self._deps.outbound.at_once - len(self._running)
+        if room <= 0:
+            return 0
+        jobs = await self._deps.repo.claim_outbound(now, lease=OUTBOUND_LEASE, limit=room)
+        for job in jobs:
+            task = asyncio.create_task(
+                _send_one(deps=self._deps, client=self._client, job=job, now=now),
+                name=f"outbound-{job.notification_id}",
+            )
+            self._running.add(task)
+            task.add_done_callback(self._done)
+        return len(jobs)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        if task.cancelled() or task.exception() is None:
+            return
+        if self._failures is not None:
+            self._failures.labels("outbound", "error").inc()
+        log.error(
+            "outbound job failed; tried again when its lease ends",
+            extra={"task": task.get_name(), "error": repr(task.exception())},
+        )
+
+    async def drain(self) -> None:
+        """Wait for the POSTs under way (tests; a clean stop)."""
+        await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in self._running:
+            task.cancel()
+        await self.drain()
 
 
-async def send_outbound(*, deps: Deps, client: httpx.AsyncClient, now: datetime) -> int:
-    """POST every due job (webhooks, SMS) once; returns how many were tried."""
-    jobs = await deps.repo.claim_outbound(now, lease=OUTBOUND_LEASE, limit=OUTBOUND_BATCH)
-    await asyncio.gather(*(_send_one(deps=deps, client=client, job=job, now=now) for job in jobs))
-    return len(jobs)
-
-
-async def _send_one(
-    *, deps: Deps, client: httpx.AsyncClient, job: OutboundJob, now: datetime
-) -> None:
+async def _post(deps: Deps, client: httpx.AsyncClient, job: OutboundJob) -> Outcome:
+    """The job's POST within its deadline; the status is all that is read of the answer."""
     raw = encode(job.body)
     headers = request_headers(
         job,
@@ -168,10 +210,21 @@ async def _send_one(
         sms_token=deps.outbound.sms_gateway_token,
     )
     try:
-        response = await client.post(job.url, content=raw, headers=headers)
-        outcome = classify(response.status_code)
+        async with (
+            asyncio.timeout(deps.outbound.deadline_s),
+            client.stream("POST", job.url, content=raw, headers=headers) as response,
+        ):
+            return classify(response.status_code)
     except httpx.HTTPError as exc:  # unreachable, timed out, refused: try again later
-        outcome = Outcome(delivered=False, error=f"{type(exc).__name__}: {exc}"[:300])
+        return Outcome(delivered=False, error=f"{type(exc).__name__}: {exc}"[:300])
+    except TimeoutError:
+        return Outcome(delivered=False, error=f"no answer within {deps.outbound.deadline_s:g} s")
+
+
+async def _send_one(
+    *, deps: Deps, client: httpx.AsyncClient, job: OutboundJob, now: datetime
+) -> None:
+    outcome = await _post(deps, client, job)
     attempts = job.attempts + 1
     if outcome.delivered:
         settled = await deps.repo.settle_outbound(

@@ -21,7 +21,7 @@ from typing import Any
 from services.notifications import feed, messages, orders
 from services.notifications.deps import Deps
 from services.notifications.feed import relay_unlogged
-from services.notifications.messages import send_outbound, tell_the_school
+from services.notifications.messages import OutboundSender, tell_the_school
 from services.notifications.models import (
     FeedEntry,
     order_id,
@@ -47,6 +47,7 @@ from shared.events import (
 __all__ = [
     "Deps",
     "OrderRefused",
+    "OutboundSender",
     "acknowledge",
     "mark_delivered",
     "on_command_result",
@@ -59,7 +60,6 @@ __all__ = [
     "refresh_board",
     "relay_deliveries",
     "relay_unlogged",
-    "send_outbound",
     "tell_the_school",
 ]
 

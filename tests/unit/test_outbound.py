@@ -3,9 +3,10 @@ integration tests use real local servers)."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from shared.events import AlarmLifecycle, DeadLetter, stable_id
 from shared.provisioning import County
 from shared.signing import sign
 from shared.topics import Topics
+from tests.helpers import wait_for
 from tests.unit.test_notifications_service import NOW, SCHOOL, deliveries, fix, make_deps, raised
 
 SECRET = "w" * 40
@@ -68,6 +70,14 @@ class Scripted:
         return httpx.Response(status)
 
 
+async def send_round(deps: Deps, client: httpx.AsyncClient, now: datetime) -> int:
+    """One sender round, and its POSTs waited for."""
+    sender = service.OutboundSender(deps=deps, client=client)
+    tried = await sender.round(now)
+    await sender.drain()
+    return tried
+
+
 def test_webhook_endpoints_parse_and_bad_ones_are_named() -> None:
     assert parse_endpoints("a=http://x/1, b=https://y/2") == [
         Endpoint("a", "http://x/1"),
@@ -100,8 +110,8 @@ async def test_a_raised_alarm_is_posted_signed_to_each_webhook_once(
     await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
     await service.on_lifecycle(deps=deps, event=raised(), now=NOW)  # redelivered
     async with httpx.AsyncClient(transport=httpx.MockTransport(transport)) as client:
-        assert await service.send_outbound(deps=deps, client=client, now=NOW) == 1
-        assert await service.send_outbound(deps=deps, client=client, now=NOW) == 0
+        assert await send_round(deps, client, NOW) == 1
+        assert await send_round(deps, client, NOW) == 0
     (request,) = transport.requests
     body = request.content
     timestamp = request.headers["X-SafeCampus-Timestamp"]
@@ -123,21 +133,16 @@ async def test_failures_are_retried_with_backoff_until_delivered(
     transport = Scripted(503, 0)  # a server error, then the receiver unreachable, then 200
     await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
     async with httpx.AsyncClient(transport=httpx.MockTransport(transport)) as client:
-        await service.send_outbound(deps=deps, client=client, now=NOW)
+        await send_round(deps, client, NOW)
         (job,) = await deps.repo.outbound_for_alarm(raised().alarm_id)
         assert (job.state, job.attempts, job.last_error) == ("queued", 1, "HTTP 503")
         retry_at = job.next_attempt_at
-        assert (
-            await service.send_outbound(
-                deps=deps, client=client, now=retry_at - timedelta(milliseconds=1)
-            )
-            == 0
-        )
-        await service.send_outbound(deps=deps, client=client, now=retry_at)
+        assert await send_round(deps, client, retry_at - timedelta(milliseconds=1)) == 0
+        await send_round(deps, client, retry_at)
         (job,) = await deps.repo.outbound_for_alarm(raised().alarm_id)
         assert job.attempts == 2 and job.last_error is not None and "ConnectError" in job.last_error
         assert job.next_attempt_at - retry_at >= timedelta(seconds=2)  # doubled
-        await service.send_outbound(deps=deps, client=client, now=job.next_attempt_at)
+        await send_round(deps, client, job.next_attempt_at)
     (job,) = await deps.repo.outbound_for_alarm(raised().alarm_id)
     assert (job.state, job.attempts) == ("delivered", 3)
     assert (
@@ -153,7 +158,7 @@ async def test_after_the_last_try_the_message_is_failed_and_dead_lettered(
     async with httpx.AsyncClient(transport=httpx.MockTransport(Scripted(500, 500, 500))) as client:
         now = NOW
         for _ in range(3):
-            await service.send_outbound(deps=deps, client=client, now=now)
+            await send_round(deps, client, now)
             (job,) = await deps.repo.outbound_for_alarm(raised().alarm_id)
             now = job.next_attempt_at
     assert (job.state, job.attempts) == ("failed", 3)
@@ -171,9 +176,61 @@ async def test_a_refusal_is_not_retried(registry: CollectorRegistry) -> None:
     deps = outbound_deps(registry)
     await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
     async with httpx.AsyncClient(transport=httpx.MockTransport(Scripted(400))) as client:
-        await service.send_outbound(deps=deps, client=client, now=NOW)
+        await send_round(deps, client, NOW)
     (job,) = await deps.repo.outbound_for_alarm(raised().alarm_id)
     assert (job.state, job.attempts, job.last_error) == ("failed", 1, "HTTP 400")
+
+
+async def test_a_receiver_that_never_answers_is_given_up_at_the_deadline(
+    registry: CollectorRegistry,
+) -> None:
+    """The client's time-outs are per read: a receiver dripping a byte at a time held a POST,
+    and its round, for ever. Each POST now has a deadline from connecting to its status."""
+    deps = outbound_deps(registry, deadline_s=0.05)
+
+    async def silent(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(3600)
+        return httpx.Response(200)
+
+    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(silent)) as client:
+        assert await send_round(deps, client, NOW) == 1
+    (job,) = await deps.repo.outbound_for_alarm(raised().alarm_id)
+    assert (job.state, job.attempts, job.last_error) == ("queued", 1, "no answer within 0.05 s")
+
+
+async def test_a_slow_receiver_holds_only_its_own_message(registry: CollectorRegistry) -> None:
+    """A round waited for every POST it started: one slow receiver delayed every other
+    message, the school's SMS included, until it answered."""
+    deps = outbound_deps(
+        registry,
+        webhooks=[Endpoint("slow", "http://slow.test/hook"), Endpoint("fast", "http://fast.test/")],
+    )
+    release = asyncio.Event()
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "slow.test":
+            await release.wait()
+        return httpx.Response(200)
+
+    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+        sender = service.OutboundSender(deps=deps, client=client)
+        assert await asyncio.wait_for(sender.round(NOW), timeout=5) == 2, "the round returns"
+
+        async def states() -> dict[str, str]:
+            jobs = await deps.repo.outbound_for_alarm(raised().alarm_id)
+            return {job.recipient: job.state for job in jobs}
+
+        async def fast_delivered() -> bool:
+            return (await states())["webhook:fast"] == "delivered"
+
+        await wait_for(fast_delivered, timeout_s=5, interval_s=0.01)
+        assert (await states())["webhook:slow"] == "queued", "still waiting for its receiver"
+        assert await sender.round(NOW) == 0, "a job under way is not sent twice"
+        release.set()
+        await sender.drain()
+    assert await states() == {"webhook:slow": "delivered", "webhook:fast": "delivered"}
 
 
 def assigned(unit_id: str, *, silent: bool = False, actor: str = "notifications") -> AlarmLifecycle:
