@@ -1,5 +1,6 @@
 """Token buckets per key: a stuck or abused button cannot flood the command centre, and
-nobody can guess passwords at speed."""
+nobody can guess passwords at speed. Held slots per key: nobody holds more than a few of a
+long-lived resource (live streams)."""
 
 from __future__ import annotations
 
@@ -38,3 +39,29 @@ class TokenBuckets:
         for key, (tokens, last) in list(self._state.items()):
             if tokens + (now - last) / self.refill_s >= self.burst:
                 del self._state[key]
+
+
+@dataclass
+class HeldSlots:
+    """At most `limit` held at once per key, in memory (per instance)."""
+
+    limit: int
+    _held: dict[str, int] = field(default_factory=dict)
+
+    def acquire(self, key: str) -> bool:
+        """True when a slot was free (and is now held); False when all `limit` are held."""
+        held = self._held.get(key, 0)
+        if held >= self.limit:
+            return False
+        self._held[key] = held + 1
+        return True
+
+    def release(self, key: str) -> None:
+        held = self._held.get(key, 0) - 1
+        if held > 0:
+            self._held[key] = held
+        else:
+            self._held.pop(key, None)
+
+    def held(self, key: str) -> int:
+        return self._held.get(key, 0)

@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     order_ack_timeout_s: float = Field(
         20.0, gt=0, description="A unit that has not acknowledged its order by then is passed over"
     )
+    max_streams_per_user: int = Field(
+        10,
+        ge=1,
+        description="Live streams one token's user may hold open at once on one notifications "
+        "instance; one more is a 429",
+    )
     log_keep: int = Field(
         10_000,
         ge=1,

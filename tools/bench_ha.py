@@ -177,20 +177,22 @@ async def run_failover(
 
 
 def _fanout_process(
-    host: str, port: int, token: str, clients: int, ready: Any, stop: Any, out: Any
+    host: str, port: int, secret: str, clients: int, ready: Any, stop: Any, out: Any
 ) -> None:
-    out.put(asyncio.run(_fanout_clients(host, port, token, clients, ready, stop)))
+    out.put(asyncio.run(_fanout_clients(host, port, secret, clients, ready, stop)))
 
 
 async def _fanout_clients(
-    host: str, port: int, token: str, clients: int, ready: Any, stop: Any
+    host: str, port: int, secret: str, clients: int, ready: Any, stop: Any
 ) -> dict[str, list[float]]:
-    """Open `clients` streams; per alarm, when each client got its `raised` entry."""
+    """Open `clients` streams, each as a dispatcher of its own (one user holds only a few);
+    per alarm, when each client got its `raised` entry."""
     got: dict[str, list[float]] = {}
     opened = 0
 
-    async def one() -> None:
+    async def one(n: int) -> None:
         nonlocal opened
+        token = issue_token(secret, sub=f"bench-{n}", role="dispatcher")
         reader, writer = await asyncio.open_connection(host, port)
         writer.write(
             f"GET /v1/dispatcher/stream HTTP/1.1\r\nHost: {host}\r\n"
@@ -210,7 +212,7 @@ async def _fanout_clients(
                     mine.add(alarm_id)
                     got.setdefault(alarm_id.decode(), []).append(time.time())
 
-    tasks = [asyncio.create_task(one()) for _ in range(clients)]
+    tasks = [asyncio.create_task(one(n)) for n in range(clients)]
     await asyncio.to_thread(stop.wait)
     for task in tasks:
         task.cancel()
@@ -221,13 +223,20 @@ async def _fanout_clients(
 async def run_fanout(args: argparse.Namespace, settings: Settings, stack: Stack) -> dict[str, Any]:
     county = load_county(settings.county_file)
     seed = settings.device_key_seed.get_secret_value() if settings.device_key_seed else ""
-    token = issue_token(settings.require_jwt_secret(), sub="bench", role="dispatcher")
     ctx = multiprocessing.get_context("spawn")
     ready, stop, out = ctx.Event(), ctx.Event(), ctx.Queue()
     target = stack["notifications"]
     reader = ctx.Process(
         target=_fanout_process,
-        args=("127.0.0.1", target.port, token, args.clients, ready, stop, out),
+        args=(
+            "127.0.0.1",
+            target.port,
+            settings.require_jwt_secret(),
+            args.clients,
+            ready,
+            stop,
+            out,
+        ),
         daemon=True,
     )
     reader.start()

@@ -15,6 +15,7 @@ from typing import Annotated, Literal, TypeVar
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, ValidationError
+from starlette.types import Receive, Scope, Send
 
 from services.notifications import service
 from services.notifications.hub import Subscription
@@ -33,6 +34,7 @@ from shared.auth import Principal, acting_as, require_role
 from shared.commands import AssignBody, CancelBody, CommandBody, ResolveBody
 from shared.errors import InvalidInput, body_errors, field_error
 from shared.events import AlarmCommand, utcnow
+from shared.ratelimit import HeldSlots
 from shared.signing import DeviceAuthError, verify_device
 from shared.web import ResourceId
 
@@ -41,6 +43,13 @@ units_router = APIRouter(tags=["units"])
 
 CONSOLE = Path(__file__).parent / "static" / "console.html"
 KEEPALIVE_S = 15.0
+RETRY_STREAM_S = 5
+STREAM_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
+    422: {"description": "`Last-Event-ID` or `last_event_id` is not a log position"},
+    429: {"description": "this user holds MAX_STREAMS_PER_USER live streams here already"},
+    503: {"description": "this instance is still reading the log; retry"},
+}
 REPLAY_LIMIT = 1000
 MAX_POSITION = 2**63 - 1  # a log position, like a Kafka offset, is a signed 64-bit number
 S = TypeVar("S", Feed, Order)
@@ -90,17 +99,32 @@ async def feed(
     "`id` the current position): reload the feed (`GET /v1/dispatcher/feed`), then read on. "
     "EventSource cannot send headers: the token may come as `access_token`.",
     response_class=StreamingResponse,
+    responses=STREAM_RESPONSES,
 )
 async def stream(
     request: Request,
     deps: DepsDep,
-    _: Dispatcher,
+    principal: Dispatcher,
     last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     last_event_id: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
 ) -> StreamingResponse:
     tail = _serving(request.app.state.feed_tail)
     resume_from = _resume_from(last_event_id_header, last_event_id)
-    return _sse(_events(deps, tail, None, resume_from, None))
+    slot = _stream_slot(request, principal)
+    return _sse(*_events(deps, tail, None, resume_from, None), slot)
+
+
+def _stream_slot(request: Request, principal: Principal) -> Callable[[], None]:
+    """Hold one of the user's stream slots (429 when all are held); returns its release."""
+    slots: HeldSlots = request.app.state.stream_slots
+    key = f"{principal.role}:{principal.sub}"
+    if not slots.acquire(key):
+        raise HTTPException(
+            429,
+            f"{slots.limit} live streams are open for this user on this instance; close one",
+            headers={"Retry-After": str(RETRY_STREAM_S)},
+        )
+    return lambda: slots.release(key)
 
 
 def _serving(tail: Tail[S]) -> Tail[S]:
@@ -120,12 +144,28 @@ def _resume_from(header: str | None, query: int | None) -> int | None:
     return int(header)
 
 
-def _sse(events: AsyncIterator[str]) -> StreamingResponse:
-    return StreamingResponse(
-        events,
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+class _ClosingStream(StreamingResponse):
+    """A stream that runs its `on_close` callbacks when it ends, however it ends: also when
+    the client was gone before its first byte (its generator's own `finally` never runs)."""
+
+    def __init__(self, events: AsyncIterator[str], on_close: list[Callable[[], None]]) -> None:
+        super().__init__(
+            events,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+        self._on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            for close in self._on_close:
+                close()
+
+
+def _sse(events: AsyncIterator[str], *on_close: Callable[[], None]) -> StreamingResponse:
+    return _ClosingStream(events, list(on_close))
 
 
 def _format_reset(position: int, reason: str) -> str:
@@ -140,11 +180,11 @@ def _events(
     resume_from: int | None,
     on_sent: Callable[[S], Awaitable[None]] | None,
     first: list[S] | None = None,
-) -> AsyncIterator[str]:
+) -> tuple[AsyncIterator[str], Callable[[], None]]:
     """The kept items after `resume_from` (None: `first`, or nothing), then live items; never
     one twice. Subscribed here, when the request is answered, before the kept items are read
     and with no wait in between: nothing falls between the two, and a stream opened live
-    misses nothing after it was opened."""
+    misses nothing after it was opened. Returned with the subscription's end."""
     subscription = tail.subscribe(key)
     reset: str | None = None
     if resume_from is None:
@@ -156,7 +196,8 @@ def _events(
             reset = _format_reset(sent, "position no longer kept: reload, then read on")
         else:
             sent, backlog = resume_from, kept
-    return _emit(deps, tail, subscription, sent, [reset] if reset else [], backlog, on_sent)
+    events = _emit(deps, tail, subscription, sent, [reset] if reset else [], backlog, on_sent)
+    return events, lambda: tail.unsubscribe(subscription)
 
 
 async def _emit(
@@ -221,6 +262,7 @@ async def unit_orders(
     "older than what is kept gets an `event: reset`: reload `GET /v1/units/{unit_id}/orders`. "
     "An order written out to the unit becomes `delivered`.",
     response_class=StreamingResponse,
+    responses=STREAM_RESPONSES,
 )
 async def unit_order_stream(
     request: Request,
@@ -245,7 +287,8 @@ async def unit_order_stream(
         if principal.role == "unit":
             await asyncio.shield(service.mark_delivered(deps=deps, order=order))
 
-    return _sse(_events(deps, tail, unit_id, resume_from, delivered, waiting))
+    slot = _stream_slot(request, principal)
+    return _sse(*_events(deps, tail, unit_id, resume_from, delivered, waiting), slot)
 
 
 @units_router.post(

@@ -18,6 +18,7 @@ from services.notifications.streams import FEED, ORDERS, Tail, follow
 from shared.bus import Afterwards, run_every
 from shared.events import utcnow
 from shared.provisioning import device_secrets, load_county
+from shared.ratelimit import HeldSlots
 from shared.settings import Settings
 from shared.signin import sign_in_router
 from shared.topics import partition_count
@@ -162,7 +163,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         background=[order_deadlines, delivery_outbox, outbound_sender, board_refresh],
         serving=[follower(topic) for topic in tails],
         checks={"logs": logs_read},
-        state={"feed_tail": feed_tail, "orders_tail": orders_tail},
+        state={
+            "feed_tail": feed_tail,
+            "orders_tail": orders_tail,
+            "stream_slots": HeldSlots(limit=settings.max_streams_per_user),
+        },
         description="Who is told: the dispatcher feed and live stream; unit orders (the staffed "
         "guard post first, then the nearest), their live stream, acknowledgement and pass-over.",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,7 +11,7 @@ import httpx
 from pymongo import AsyncMongoClient
 
 from tests.conftest import KAFKA_BOOTSTRAP, Namespace
-from tests.helpers import encode, end_offsets, press_body, signed_headers
+from tests.helpers import encode, end_offsets, press_body, signed_headers, wait_for
 from tools.stack import Stack
 
 Client = AsyncMongoClient[dict[str, Any]]
@@ -190,3 +191,31 @@ async def test_a_body_too_large_is_413_on_every_service_before_it_is_read(
             headers = {"Content-Type": "application/json", **token}
             chunked = await client.post(url, content=streamed(), headers=headers)
             assert chunked.status_code == 413, f"{service} (chunked): {chunked.status_code}"
+
+
+async def test_one_user_holds_only_so_many_live_streams(
+    stack: Stack, e2e_namespace: Namespace
+) -> None:
+    """Streams per token were unbounded: one stolen or buggy client could hold an instance's
+    memory and sockets. MAX_STREAMS_PER_USER (10) per user and instance; then 429."""
+    url = f"{stack['notifications'].url}/v1/dispatcher/stream"
+    mine, other = e2e_namespace.auth("dispatcher", "greedy"), e2e_namespace.auth("dispatcher", "z")
+    async with AsyncExitStack() as streams, httpx.AsyncClient(timeout=10) as client:
+        for _ in range(10):
+            opened = await streams.enter_async_context(client.stream("GET", url, headers=mine))
+            assert opened.status_code == 200
+        refused = await client.get(url, headers=mine)
+        assert refused.status_code == 429 and "10 live streams" in refused.json()["detail"]
+        assert refused.headers["Retry-After"]
+        async with client.stream("GET", url, headers=other) as someone_else:
+            assert someone_else.status_code == 200, "another user is not held back"
+
+    async def slot_free() -> bool:
+        """The server sees the hang-ups a moment after the client made them."""
+        async with (
+            httpx.AsyncClient(timeout=10) as client,
+            client.stream("GET", url, headers=mine) as again,
+        ):
+            return again.status_code == 200
+
+    assert await wait_for(slot_free, timeout_s=10), "closed streams give their slots back"
