@@ -102,6 +102,11 @@ class AlarmLifecycle(Event):
     previous_state: AlarmState | None = None
     school: SchoolRef
     kind: AlarmKind
+    kinds: list[AlarmKind] = Field(
+        default_factory=list,
+        description="Every kind pressed, the alarm's own `kind` first: a press of another kind "
+        "folded in adds its kind (empty in events written before this field)",
+    )
     silent: bool
     test: bool
     location: Location

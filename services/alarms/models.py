@@ -76,6 +76,9 @@ class Alarm(BaseModel):
     press_count: int = 1
     severity: int = 1
     kind: AlarmKind
+    kinds: list[AlarmKind] = Field(
+        default_factory=list, description="Every kind pressed, `kind` first (empty: `kind` only)"
+    )
     silent: bool
     test: bool
     location: Location
@@ -110,6 +113,7 @@ class Alarm(BaseModel):
             devices=[pressed.device_id],
             locations=[pressed.location],
             kind=pressed.kind,
+            kinds=[pressed.kind],
             silent=pressed.silent,
             test=pressed.test,
             location=pressed.location,

@@ -242,6 +242,7 @@ def lifecycle_event(
             "previous_state": previous,
             "school": alarm.school,
             "kind": alarm.kind,
+            "kinds": alarm.kinds or [alarm.kind],
             "silent": alarm.silent,
             "test": alarm.test,
             "location": alarm.location,
@@ -305,8 +306,8 @@ async def _create(deps: Deps, pressed: AlarmPressed, school: Any, now: datetime)
 
 
 async def _fold(deps: Deps, alarm: Alarm, pressed: AlarmPressed, now: datetime) -> Alarm | None:
-    """Another press at a school with an open alarm: count it, note the device and the spot;
-    a second device raises the severity. None if the alarm changed meanwhile (retry)."""
+    """Another press at a school with an open alarm: count it, note the device, the spot and
+    its kind; a second device raises the severity. None if the alarm changed meanwhile."""
     devices = (
         alarm.devices if pressed.device_id in alarm.devices else [*alarm.devices, pressed.device_id]
     )
@@ -315,11 +316,15 @@ async def _fold(deps: Deps, alarm: Alarm, pressed: AlarmPressed, now: datetime) 
         if pressed.location in alarm.locations
         else [*alarm.locations, pressed.location]
     )
+    kinds = alarm.kinds or [alarm.kind]
+    if pressed.kind not in kinds:
+        kinds = [*kinds, pressed.kind]
     changes: dict[str, Any] = {
         "press_count": alarm.press_count + 1,
         "devices": devices,
         "locations": locations,
         "severity": len(devices),
+        "kinds": kinds,
     }
     after = alarm.model_copy(update=changes)
     event = lifecycle_event(
@@ -329,7 +334,7 @@ async def _fold(deps: Deps, alarm: Alarm, pressed: AlarmPressed, now: datetime) 
         version=alarm.version + 1,
         at=now,
         change="folded",
-        reason=f"press {pressed.press_id} from {pressed.device_id}",
+        reason=f"{pressed.kind} press {pressed.press_id} from {pressed.device_id}",
     )
     folded = await deps.repo.compare_and_set(
         alarm, changes, event=event, add_alias=pressed.alarm_id

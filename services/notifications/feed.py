@@ -74,6 +74,7 @@ def feed_entry(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> FeedEntry
         state=event.state,
         school=event.school,
         kind=event.kind,
+        kinds=event.kinds or [event.kind],
         silent=event.silent,
         test=event.test,
         location=event.location,

@@ -40,6 +40,9 @@ class FeedEntry(BaseModel):
     state: AlarmState
     school: SchoolRef
     kind: AlarmKind
+    kinds: list[AlarmKind] = Field(
+        default_factory=list, description="Every kind pressed, `kind` first (folded presses)"
+    )
     silent: bool
     test: bool
     location: Location

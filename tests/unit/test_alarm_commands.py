@@ -67,6 +67,26 @@ async def test_presses_at_a_school_with_an_open_alarm_fold_into_it(
         assert (await service.get(deps=deps, alarm_id=alias)).alarm_id == first.alarm_id  # type: ignore[union-attr]
 
 
+async def test_a_press_of_another_kind_adds_its_kind_to_the_alarm(
+    county: County, registry: CollectorRegistry
+) -> None:
+    """A fire pressed at a school with an open intrusion alarm kept only `intrusion`: the
+    dispatchers never learnt of the fire."""
+    deps = make_deps(county, registry)
+    await press(deps, kind="intrusion")
+    fire = await press(deps, at=T0 + timedelta(seconds=5), kind="fire", device_id="S001-BTN2")
+    again = await press(deps, at=T0 + timedelta(seconds=8), kind="fire")
+    assert (fire.kind, fire.kinds) == ("intrusion", ["intrusion", "fire"])
+    assert again.kinds == ["intrusion", "fire"], "each kind once"
+    events = lifecycle(deps)
+    assert [e.kinds for e in events] == [
+        ["intrusion"],
+        ["intrusion", "fire"],
+        ["intrusion", "fire"],
+    ]
+    assert "fire" in (events[1].reason or "")
+
+
 async def test_tests_do_not_fold_into_real_alarms_and_closed_alarms_take_no_folds(
     county: County, registry: CollectorRegistry
 ) -> None:

@@ -348,12 +348,20 @@ async def test_a_folded_press_updates_the_feed_without_a_new_search(
     await service.record_positions(deps=deps, fixes=[fix("near", 100)])
     first = await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
     folded_event = raised().model_copy(
-        update={"event_id": stable_id("fold"), "change": "folded", "press_count": 2, "severity": 2}
+        update={
+            "event_id": stable_id("fold"),
+            "change": "folded",
+            "press_count": 2,
+            "severity": 2,
+            "kinds": [raised().kind, "fire"],
+        }
     )
     folded = await service.on_lifecycle(deps=deps, event=folded_event, now=NOW)
     assert first is not None and folded is not None
     assert [u.unit_id for u in first.nearest_units] == ["near"]
+    assert first.kinds == [raised().kind], "an event without kinds: its kind"
     assert (folded.change, folded.severity, folded.nearest_units) == ("folded", 2, [])
+    assert folded.kinds == [raised().kind, "fire"], "the dispatchers see every kind pressed"
     assert registry.get_sample_value("safecampus_alarm_to_dispatcher_seconds_count") == 1
 
 
