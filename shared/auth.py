@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Annotated, Literal
 
 import jwt
-from fastapi import HTTPException, Request, status
+from fastapi import HTTPException, Query, Request, status
 from pydantic import BaseModel, ValidationError
 
 Role = Literal["dispatcher", "unit", "supervisor", "admin"]
@@ -47,32 +47,52 @@ def bearer_token(request: Request) -> str | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token:
         return token.strip()
-    # EventSource (SSE) cannot set headers: streams also accept ?access_token=.
-    return request.query_params.get("access_token")
+    return None
 
 
-def require_role(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
-    """FastAPI dependency: the principal; 401 without a valid token, 403 for another role."""
+def require_role(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    """FastAPI dependency: the principal from the `Authorization: Bearer` header; 401 without
+    a valid token, 403 for another role."""
 
     async def dependency(request: Request) -> Principal:
-        token = bearer_token(request)
-        if token is None:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                "missing bearer token",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        try:
-            principal = decode_token(request.app.state.jwt_secret, token)
-        except ValueError as exc:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
-            ) from exc
-        if principal.role not in roles:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role} may not do this")
-        return principal
+        return _principal(request, bearer_token(request), roles)
 
     return dependency
+
+
+def require_role_on_stream(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    """`require_role` for live streams, which also take the token as `?access_token=`: a
+    browser's EventSource cannot set headers. Only streams: a token in a URL is more easily
+    leaked (history, proxies), so no other route accepts one."""
+
+    async def dependency(
+        request: Request,
+        access_token: Annotated[
+            str | None,
+            Query(description="The bearer token, for clients that cannot set headers (SSE)"),
+        ] = None,
+    ) -> Principal:
+        return _principal(request, bearer_token(request) or access_token, roles)
+
+    return dependency
+
+
+def _principal(request: Request, token: str | None, roles: tuple[Role, ...]) -> Principal:
+    if token is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    try:
+        principal = decode_token(request.app.state.jwt_secret, token)
+    except ValueError as exc:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
+        ) from exc
+    if principal.role not in roles:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role} may not do this")
+    return principal
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ from services.notifications.models import (
 )
 from services.notifications.service import Deps, OrderRefused
 from services.notifications.streams import Tail
-from shared.auth import Principal, acting_as, require_role
+from shared.auth import Principal, acting_as, require_role, require_role_on_stream
 from shared.commands import AssignBody, CancelBody, CommandBody, ResolveBody
 from shared.errors import InvalidInput, body_errors, field_error
 from shared.events import AlarmCommand, utcnow
@@ -64,6 +64,13 @@ DepsDep = Annotated[Deps, Depends(get_deps)]
 Dispatcher = Annotated[Principal, Depends(require_role("dispatcher", "supervisor", "admin"))]
 UnitOrDispatcher = Annotated[
     Principal, Depends(require_role("unit", "dispatcher", "supervisor", "admin"))
+]
+# streams also take the token as ?access_token= (EventSource cannot set headers)
+DispatcherOnStream = Annotated[
+    Principal, Depends(require_role_on_stream("dispatcher", "supervisor", "admin"))
+]
+UnitOrDispatcherOnStream = Annotated[
+    Principal, Depends(require_role_on_stream("unit", "dispatcher", "supervisor", "admin"))
 ]
 UnitId = ResourceId
 
@@ -104,7 +111,7 @@ async def feed(
 async def stream(
     request: Request,
     deps: DepsDep,
-    principal: Dispatcher,
+    principal: DispatcherOnStream,
     last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     last_event_id: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
 ) -> StreamingResponse:
@@ -268,7 +275,7 @@ async def unit_order_stream(
     request: Request,
     unit_id: UnitId,
     deps: DepsDep,
-    principal: UnitOrDispatcher,
+    principal: UnitOrDispatcherOnStream,
     last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     last_event_id: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
 ) -> StreamingResponse:
