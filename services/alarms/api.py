@@ -178,10 +178,15 @@ async def get_alarm(alarm_id: uuid.UUID, deps: DepsDep, principal: Responder) ->
     return AlarmDetail.model_validate(alarm.model_dump() | {"timeline": timeline})
 
 
-@router.get("/v1/commands/{command_id}", response_model=CommandResult, summary="A command's result")
-async def get_command(command_id: uuid.UUID, deps: DepsDep, _: Responder) -> CommandResult:
+@router.get(
+    "/v1/commands/{command_id}",
+    response_model=CommandResult,
+    summary="A command's result (a unit reads only its own commands')",
+    responses={404: {"description": "no result (yet), or not this unit's command"}},
+)
+async def get_command(command_id: uuid.UUID, deps: DepsDep, principal: Responder) -> CommandResult:
     result = await deps.repo.result(command_id)
-    if result is None:
+    if result is None or (principal.role == "unit" and result.actor != principal.sub):
         raise HTTPException(404, "no result (yet) for this command")
     return result
 

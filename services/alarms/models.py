@@ -180,6 +180,7 @@ class CommandResult(BaseModel):
     command_id: uuid.UUID
     alarm_id: uuid.UUID
     action: str
+    actor: str | None = Field(None, description="Who gave it (a user name or a unit id)")
     status: CommandStatus
     reason: str | None = None
     state: AlarmState | None = Field(None, description="The alarm's state after it")

@@ -375,6 +375,7 @@ async def apply_command(*, deps: Deps, command: AlarmCommand, now: datetime) -> 
         command_id=command.command_id,
         alarm_id=command.alarm_id,
         action=command.action,
+        actor=command.actor,
         status=status,
         reason=reason,
         state=alarm.state if alarm else None,

@@ -151,3 +151,38 @@ async def test_an_ingress_only_instance_forwards_its_journal(
         await wait_for(forwarded, timeout_s=15)
     sent = await read_topic(KAFKA_BOOTSTRAP, namespace.topics.alarms_pressed)
     assert [e["press_id"] for e in sent] == [str(pressed.press_id)]
+
+
+async def test_a_unit_reads_only_the_results_of_its_own_commands(
+    alarms_app: FastAPI, namespace: Namespace, mongo: Client
+) -> None:
+    """Any unit could read any command's result (what another unit or a dispatcher did)."""
+    body = encode(press_body())
+    transport = httpx.ASGITransport(app=alarms_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://alarms") as client:
+        pressed = await client.post(
+            "/v1/alarms",
+            content=body,
+            headers=signed_headers(namespace.device_secret("S001-BTN1"), "S001-BTN1", body),
+        )
+        alarm_id = pressed.json()["alarm_id"]
+        alarms = mongo[f"{namespace.db_prefix}alarms"]["alarms"]
+        await wait_for(lambda: alarms.find_one({"_id": alarm_id}))
+        command_id = str(uuid.uuid4())
+        await client.post(
+            f"/v1/alarms/{alarm_id}/en-route",
+            json={"command_id": command_id},
+            headers=namespace.auth("unit", "U001"),
+        )  # refused (no unit assigned yet): a result all the same
+        url = f"/v1/commands/{command_id}"
+
+        async def own() -> httpx.Response | None:
+            answer = await client.get(url, headers=namespace.auth("unit", "U001"))
+            return answer if answer.status_code == 200 else None
+
+        mine = await wait_for(own)
+        assert mine.json()["actor"] == "U001"
+        other = await client.get(url, headers=namespace.auth("unit", "U002"))
+        assert other.status_code == 404, "another unit learns nothing, not even that it exists"
+        dispatcher = await client.get(url, headers=namespace.auth("dispatcher", "alice"))
+        assert dispatcher.status_code == 200
