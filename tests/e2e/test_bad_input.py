@@ -219,3 +219,31 @@ async def test_one_user_holds_only_so_many_live_streams(
             return again.status_code == 200
 
     assert await wait_for(slot_free, timeout_s=10), "closed streams give their slots back"
+
+
+async def test_positions_past_a_64_bit_number_are_422_not_500(
+    stack: Stack, e2e_namespace: Namespace
+) -> None:
+    """`after` and `last_event_id` above 2^63 overflowed BSON's int64 in the query: a 500."""
+    base, ns = stack["notifications"].url, e2e_namespace
+    dispatcher, unit = ns.auth("dispatcher", "d1"), ns.auth("unit", "U020")
+    too_big = str(2**63)
+    async with httpx.AsyncClient(timeout=10) as client:
+        for path, params, headers in [
+            ("/v1/dispatcher/feed", {"after": too_big}, dispatcher),
+            ("/v1/units/U020/orders", {"after": too_big}, unit),
+            ("/v1/dispatcher/stream", {"last_event_id": too_big}, dispatcher),
+            ("/v1/dispatcher/stream", {}, dispatcher | {"Last-Event-ID": too_big}),
+            ("/v1/units/U020/orders/stream", {}, unit | {"Last-Event-ID": "-1"}),
+        ]:
+            answer = await client.get(f"{base}{path}", params=params, headers=headers)
+            assert answer.status_code == 422, f"{path} {params}: {answer.status_code}"
+        unicode_digit = await client.get(
+            f"{base}/v1/dispatcher/stream",
+            headers=[*dispatcher.items(), ("Last-Event-ID", "1²".encode("latin-1"))],
+        )
+        assert unicode_digit.status_code == 422
+        largest = await client.get(
+            f"{base}/v1/dispatcher/feed", params={"after": str(2**63 - 1)}, headers=dispatcher
+        )
+        assert largest.status_code == 200 and largest.json() == []
