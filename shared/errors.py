@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 
-class InvalidInput(Exception):
+class InvalidInput(ValueError):
     """Input that can never be true; carries FastAPI-style error entries naming each field,
     answered as a 422 like FastAPI's own validation errors (shared.web installs the handler)."""
 
@@ -17,6 +17,15 @@ class InvalidInput(Exception):
 def field_error(name: str, message: str) -> dict[str, object]:
     """One error entry naming a body field."""
     return {"loc": ["body", name], "msg": message, "type": "value_error"}
+
+
+def query_error(name: str, message: str) -> dict[str, object]:
+    """One error entry naming a query parameter."""
+    return {"loc": ["query", name], "msg": message, "type": "value_error"}
+
+
+def invalid_query(name: str, message: str) -> InvalidInput:
+    return InvalidInput([query_error(name, message)])
 
 
 def body_errors(exc: ValidationError) -> list[dict[str, object]]:

@@ -51,6 +51,7 @@ from shared.observability import (
     tune_garbage_collection,
     watch_event_loop,
 )
+from shared.openapi_docs import document_errors
 from shared.settings import Settings
 from shared.topics import Topics, ensure_topics
 
@@ -218,6 +219,7 @@ def build_app(parts: ServiceParts) -> FastAPI:
     add_error_handlers(app)
     app.include_router(ops_router(parts))
     for router in parts.routers:
+        document_errors(router)
         app.include_router(router)
     return app
 
@@ -264,7 +266,10 @@ def ops_router(parts: ServiceParts) -> APIRouter:
     async def healthz() -> dict[str, str | int]:
         return {"status": "ok", "service": parts.name, "pid": os.getpid()}
 
-    @router.get("/readyz")
+    @router.get(
+        "/readyz",
+        responses={503: {"description": "not ready: the body names what is missing"}},
+    )
     async def readyz() -> JSONResponse:
         checks: dict[str, str] = {}
         try:

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, ValidationError
+from pydantic import ValidationError
 
 from services.alarms import service
 from services.alarms.models import (
@@ -27,8 +27,10 @@ from services.alarms.repository import AlarmFilter
 from services.alarms.service import Deps, Rejected
 from shared.auth import Principal, require_role
 from shared.commands import AssignBody, CancelBody, CommandBody, ResolveBody
-from shared.errors import body_errors
+from shared.errors import InvalidInput, body_errors, field_error
 from shared.events import AlarmCommand, AlarmKind, AlarmState, utcnow
+from shared.inputs import Moment
+from shared.openapi_docs import inline_schema
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +67,7 @@ Responder = Annotated[Principal, Depends(require_role("unit", "dispatcher", "sup
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": PressRequest.model_json_schema()}},
+            "content": {"application/json": {"schema": inline_schema(PressRequest)}},
         }
     },
     responses={
@@ -145,8 +147,8 @@ async def list_alarms(
     school_id: Annotated[str | None, Query(max_length=64)] = None,
     township: Annotated[str | None, Query(max_length=64)] = None,
     kind: AlarmKind | None = None,
-    since: Annotated[AwareDatetime | None, Query(description="raised at or after")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="raised before")] = None,
+    since: Annotated[Moment | None, Query(description="raised at or after")] = None,
+    until: Annotated[Moment | None, Query(description="raised before")] = None,
     include_tests: bool = True,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AlarmOut]:
@@ -260,7 +262,7 @@ async def assign(
     alarm_id: uuid.UUID, deps: DepsDep, principal: Dispatcher, body: AssignBody
 ) -> JSONResponse:
     if deps.county.unit(body.unit_id) is None:
-        raise HTTPException(422, f"unknown unit {body.unit_id}")
+        raise InvalidInput([field_error("unit_id", f"unknown unit {body.unit_id}")])
     return await _command(deps, alarm_id, principal, "assign", body, unit_id=body.unit_id)
 
 

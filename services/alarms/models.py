@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.alarms.lifecycle import AlarmView
 from shared.events import AlarmKind, AlarmLifecycle, AlarmPressed, AlarmState, Location, SchoolRef
+from shared.inputs import Moment
 from shared.mongo import to_document
 from shared.provisioning import School
 
@@ -27,7 +28,7 @@ class PressRequest(BaseModel):
     silent: bool = Field(..., description="No audible signal at the school")
     test: bool = Field(..., description="Test or drill: follows the path, kept out of statistics")
     location: Location
-    pressed_at: AwareDatetime = Field(..., description="RFC 3339 with offset")
+    pressed_at: Moment = Field(..., description="RFC 3339 with offset")
 
 
 class PressAccepted(BaseModel):

@@ -14,7 +14,7 @@ from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
-from pydantic import AwareDatetime, BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.types import Receive, Scope, Send
 
 from services.notifications import service
@@ -34,6 +34,7 @@ from shared.auth import Principal, acting_as, require_role, require_role_on_stre
 from shared.commands import AssignBody, CancelBody, CommandBody, ResolveBody
 from shared.errors import InvalidInput, body_errors, field_error
 from shared.events import AlarmCommand, utcnow
+from shared.inputs import Moment
 from shared.ratelimit import HeldSlots
 from shared.signing import DeviceAuthError, verify_device
 from shared.web import ResourceId
@@ -147,7 +148,15 @@ def _resume_from(header: str | None, query: int | None) -> int | None:
     if header is None:
         return query
     if not header.isascii() or not header.isdigit() or int(header) > MAX_POSITION:
-        raise HTTPException(422, "Last-Event-ID must be a log position (a whole number)")
+        raise InvalidInput(
+            [
+                {
+                    "loc": ["header", "Last-Event-ID"],
+                    "msg": "must be a log position (a whole number)",
+                    "type": "value_error",
+                }
+            ]
+        )
     return int(header)
 
 
@@ -341,7 +350,7 @@ async def device_messages(
     x_device_id: Annotated[str | None, Header()] = None,
     x_timestamp: Annotated[str | None, Header()] = None,
     x_signature: Annotated[str | None, Header()] = None,
-    since: Annotated[AwareDatetime | None, Query()] = None,
+    since: Annotated[Moment | None, Query()] = None,
 ) -> list[DeviceMessage]:
     try:
         verified = verify_device(

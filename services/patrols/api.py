@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from pydantic import AwareDatetime
 
 from services.patrols import service
 from services.patrols.guardposts import Calendar, RosterEntry
@@ -25,6 +24,7 @@ from services.patrols.violations import Campaign, CampaignRequest, ViolationRequ
 from services.patrols.visits import Visit
 from shared.auth import Principal, acting_as, require_role
 from shared.events import CheckinRecorded, ViolationKind, ViolationRecorded, utcnow
+from shared.inputs import Moment
 from shared.web import ResourceId
 
 router = APIRouter(tags=["patrols"])
@@ -91,14 +91,11 @@ async def get_positions(
     unit_id: UnitId,
     deps: DepsDep,
     principal: Reader,
-    since: Annotated[AwareDatetime, Query(description="inclusive, RFC 3339")],
-    until: Annotated[AwareDatetime, Query(description="exclusive, RFC 3339")],
+    since: Annotated[Moment, Query(description="inclusive, RFC 3339")],
+    until: Annotated[Moment, Query(description="exclusive, RFC 3339")],
 ) -> list[StoredFix]:
     _known_unit(deps, principal, unit_id)
-    try:
-        return await service.history(deps=deps, unit_id=unit_id, since=since, until=until)
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from exc
+    return await service.history(deps=deps, unit_id=unit_id, since=since, until=until)
 
 
 @router.post(
@@ -160,8 +157,8 @@ async def get_violations(
     campaign_id: Annotated[str | None, Query(max_length=64)] = None,
     kind: ViolationKind | None = None,
     school_id: Annotated[str | None, Query(max_length=64)] = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[ViolationRecorded]:
     query = ViolationFilter(campaign_id, kind, school_id, since, until, limit)
@@ -175,6 +172,7 @@ async def get_violations(
     summary="A campaign",
     description="Published on patrols.campaigns for the reports. The same campaign again (a "
     "retry) is 201 with the stored one; another campaign under a taken id is 409.",
+    responses={409: {"description": "another campaign has this id"}},
 )
 async def post_campaign(body: CampaignRequest, deps: DepsDep, principal: Supervisor) -> Campaign:
     try:
@@ -215,8 +213,8 @@ async def get_checkins(
     point_id: Annotated[str, Path(max_length=64)],
     deps: DepsDep,
     _: Viewer,
-    since: AwareDatetime,
-    until: AwareDatetime,
+    since: Moment,
+    until: Moment,
 ) -> list[CheckinRecorded]:
     if deps.county.point(point_id) is None:
         raise HTTPException(404, f"unknown patrol point {point_id}")
@@ -291,12 +289,10 @@ async def get_visits(
     point_id: Annotated[str, Path(max_length=64)],
     deps: DepsDep,
     _: Viewer,
-    since: AwareDatetime,
-    until: AwareDatetime,
+    since: Moment,
+    until: Moment,
 ) -> list[Visit]:
     try:
         return await service.visits(deps=deps, point_id=point_id, since=since, until=until)
     except LookupError as exc:
         raise HTTPException(404, f"unknown patrol point {point_id}") from exc
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from exc

@@ -8,20 +8,35 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from functools import cache
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 WindowName = Literal["morning", "noon", "afternoon"]
 PostState = Literal["pending", "staffed", "late", "empty"]
 
 
+# The county's wall-clock time of day. Schema'd as text, not JSON Schema's `time` format,
+# which demands an offset that a local time does not have.
+LocalTime = Annotated[
+    time,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$",
+            "description": "Local time of day in the county, HH:MM or HH:MM:SS",
+            "examples": ["07:00"],
+        }
+    ),
+]
+
+
 class Window(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    start: time
-    end: time
+    start: LocalTime
+    end: LocalTime
 
     @model_validator(mode="after")
     def _ordered(self) -> Window:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.patrols.guardposts import PostState, WindowName
 from services.patrols.status import INITIAL
 from shared.events import UnitStatus, UnitStatusChanged
+from shared.inputs import Moment
 
 MAX_FIXES = 500
 
@@ -21,7 +22,7 @@ class Fix(BaseModel):
 
     lat: float = Field(..., ge=-90, le=90, description="WGS84 latitude")
     lon: float = Field(..., ge=-180, le=180, description="WGS84 longitude")
-    recorded_at: AwareDatetime = Field(..., description="Terminal clock, RFC 3339 with offset")
+    recorded_at: Moment = Field(..., description="Terminal clock, RFC 3339 with offset")
     speed_kmh: float | None = Field(None, ge=0, le=400)
     heading_deg: float | None = Field(None, ge=0, lt=360)
     accuracy_m: float | None = Field(None, ge=0, le=10_000)
@@ -77,7 +78,7 @@ class CheckinRequest(BaseModel):
     point_id: str = Field(..., min_length=1, max_length=64)
     lat: float = Field(..., ge=-90, le=90, description="Where the unit is")
     lon: float = Field(..., ge=-180, le=180)
-    at: AwareDatetime
+    at: Moment
     insist: bool = Field(
         False, description="Outside the geofence: record it anyway, flagged with the distance"
     )

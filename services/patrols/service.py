@@ -25,7 +25,7 @@ from services.patrols.status import StatusRefused
 from services.patrols.tracker import Step, UnitTrack, VisitTracker
 from services.patrols.violations import Campaign, CampaignRequest, ViolationRequest
 from shared.bus import Publisher
-from shared.errors import InvalidInput, field_error
+from shared.errors import InvalidInput, field_error, invalid_query
 from shared.events import (
     CampaignOpened,
     CampaignRef,
@@ -202,9 +202,9 @@ async def recover_latest(*, deps: Deps) -> None:
 
 async def history(*, deps: Deps, unit_id: str, since: datetime, until: datetime) -> list[StoredFix]:
     if since >= until:
-        raise ValueError("since must be before until")
+        raise invalid_query("until", "since must be before until")
     if until - since > MAX_HISTORY_SPAN:
-        raise ValueError(f"at most {MAX_HISTORY_SPAN} at a time")
+        raise invalid_query("until", f"at most {MAX_HISTORY_SPAN} at a time")
     return await deps.repo.history(unit_id, since=since, until=until)
 
 
@@ -532,7 +532,7 @@ async def visits(
     if point is None:
         raise LookupError(point_id)
     if since >= until or until - since > MAX_VISIT_SPAN:
-        raise ValueError(f"since must be before until, at most {MAX_VISIT_SPAN} apart")
+        raise invalid_query("until", f"since must be before until, at most {MAX_VISIT_SPAN} apart")
     fixes = await deps.repo.fixes_in_box(
         visits_model.bounding_box(point),
         unit_ids=[unit.unit_id for unit in deps.county.units],

@@ -7,7 +7,6 @@ import uuid
 from datetime import date, datetime
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -17,6 +16,7 @@ from pydantic import (
 )
 
 from shared.events import Place, ViolationKind
+from shared.inputs import Moment
 
 # Chinese plates: province character, issuing-office letter, 5 (or 6 for new-energy) symbols.
 PLATE = re.compile(r"^[\u4e00-\u9fff][A-Z][A-HJ-NP-Z0-9]{5,6}$")
@@ -70,7 +70,7 @@ class ViolationRequest(BaseModel):
     )
     place: Place
     school_id: str | None = Field(None, max_length=64)
-    observed_at: AwareDatetime
+    observed_at: Moment
     officer: str = Field(..., min_length=1, max_length=64)
     evidence: list[str] = Field(
         default_factory=list, max_length=20, description="Photo/video references (≤ 500 chars)"

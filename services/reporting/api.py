@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from services.reporting import figures, pages, service
 from services.reporting.models import (
@@ -32,6 +32,7 @@ from services.reporting.models import (
 from services.reporting.service import Deps, Scope
 from shared.auth import Principal, require_role
 from shared.events import ActivityKind, ActivityRecorded, AlarmKind, ViolationKind, utcnow
+from shared.inputs import Moment
 
 router = APIRouter(tags=["reports"])
 activities_router = APIRouter(tags=["activities"])
@@ -47,8 +48,8 @@ async def get_deps(request: Request) -> Deps:
 
 
 async def period(
-    since: Annotated[AwareDatetime | None, Query(description="inclusive, RFC 3339")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="exclusive, RFC 3339")] = None,
+    since: Annotated[Moment | None, Query(description="inclusive, RFC 3339")] = None,
+    until: Annotated[Moment | None, Query(description="exclusive, RFC 3339")] = None,
     township: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     school_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
 ) -> Scope:
@@ -61,14 +62,6 @@ PeriodDep = Annotated[Scope, Depends(period)]
 Reader = Annotated[Principal, Depends(require_role("supervisor", "dispatcher", "admin"))]
 Recorder = Annotated[Principal, Depends(require_role("supervisor", "admin"))]
 Format = Annotated[Literal["json", "csv"], Query(description="csv: the report's rows as CSV")]
-
-
-async def _answer(report: Awaitable[T]) -> T:
-    """A report, or a 422 when its filters cannot be answered (period, township, school)."""
-    try:
-        return await report
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from exc
 
 
 def _csv(model: type[BaseModel], rows: Sequence[BaseModel], name: str) -> Response:
@@ -87,13 +80,11 @@ def _csv(model: type[BaseModel], rows: Sequence[BaseModel], name: str) -> Respon
 async def alarms_by_school(
     deps: DepsDep,
     _: Reader,
-    since: Annotated[AwareDatetime | None, Query(description="inclusive, RFC 3339")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="exclusive, RFC 3339")] = None,
+    since: Annotated[Moment | None, Query(description="inclusive, RFC 3339")] = None,
+    until: Annotated[Moment | None, Query(description="exclusive, RFC 3339")] = None,
     township: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[SchoolAlarmCount]:
-    return await _answer(
-        service.alarms_by_school(deps=deps, since=since, until=until, township=township)
-    )
+    return await service.alarms_by_school(deps=deps, since=since, until=until, township=township)
 
 
 @router.get(
@@ -112,7 +103,7 @@ async def response_times(
     format: Format = "json",
 ) -> Response | ResponseTimes:
     scope = dataclasses.replace(scope, kind=kind)
-    report = await _answer(service.response_times(deps=deps, scope=scope))
+    report = await service.response_times(deps=deps, scope=scope)
     if format == "csv":
         return _csv(IntervalFigures, report.intervals, "response-times")
     return report
@@ -131,7 +122,7 @@ async def alarm_outcomes(
     format: Format = "json",
 ) -> Response | list[AlarmOutcomeRow]:
     scope = dataclasses.replace(scope, kind=kind)
-    rows = await _answer(service.alarm_outcomes(deps=deps, scope=scope))
+    rows = await service.alarm_outcomes(deps=deps, scope=scope)
     return _csv(AlarmOutcomeRow, rows, "alarms") if format == "csv" else rows
 
 
@@ -150,7 +141,7 @@ async def guard_posts(
     format: Format = "json",
 ) -> Response | list[GuardPostRow]:
     scope = dataclasses.replace(scope, kind=kind)
-    rows = await _answer(service.guard_posts(deps=deps, scope=scope))
+    rows = await service.guard_posts(deps=deps, scope=scope)
     return _csv(GuardPostRow, rows, "guard-posts") if format == "csv" else rows
 
 
@@ -169,7 +160,7 @@ async def coverage(
     format: Format = "json",
 ) -> Response | list[CoverageRow]:
     scope = dataclasses.replace(scope, kind=kind)
-    rows = await _answer(service.coverage(deps=deps, scope=scope))
+    rows = await service.coverage(deps=deps, scope=scope)
     return _csv(CoverageRow, rows, "coverage") if format == "csv" else rows
 
 
@@ -186,7 +177,7 @@ async def violations(
     format: Format = "json",
 ) -> Response | ViolationsReport:
     scope = dataclasses.replace(scope, kind=kind)
-    report = await _answer(service.violations(deps=deps, scope=scope))
+    report = await service.violations(deps=deps, scope=scope)
     return _csv(ViolationRow, report.rows, "violations") if format == "csv" else report
 
 
@@ -198,7 +189,7 @@ async def violations(
 async def inspections(
     deps: DepsDep, _: Reader, scope: PeriodDep, format: Format = "json"
 ) -> Response | InspectionsReport:
-    report = await _answer(service.inspections(deps=deps, scope=scope))
+    report = await service.inspections(deps=deps, scope=scope)
     return _csv(InspectionItemRow, report.items, "inspections") if format == "csv" else report
 
 
@@ -210,7 +201,7 @@ async def inspections(
 async def outreach(
     deps: DepsDep, _: Reader, scope: PeriodDep, format: Format = "json"
 ) -> Response | OutreachReport:
-    report = await _answer(service.outreach(deps=deps, scope=scope))
+    report = await service.outreach(deps=deps, scope=scope)
     return _csv(OutreachRow, report.by_topic, "outreach") if format == "csv" else report
 
 
@@ -222,7 +213,7 @@ async def outreach(
 async def summary(
     deps: DepsDep, _: Reader, scope: PeriodDep, format: Format = "json"
 ) -> Response | PeriodSummary:
-    report = (await _answer(service.overview(deps=deps, scope=scope))).summary
+    report = (await service.overview(deps=deps, scope=scope)).summary
     return _csv(PeriodSummary, [report], "summary") if format == "csv" else report
 
 
@@ -256,7 +247,7 @@ async def get_activities(
     kind: Annotated[ActivityKind | None, Query()] = None,
 ) -> list[ActivityRecorded]:
     scope = dataclasses.replace(scope, kind=kind)
-    return await _answer(service.get_activities(deps=deps, scope=scope))
+    return await service.get_activities(deps=deps, scope=scope)
 
 
 @router.get(
@@ -265,7 +256,7 @@ async def get_activities(
     summary="The dashboard's charts for a period, as HTML with inline SVG",
 )
 async def dashboard_charts(deps: DepsDep, _: Reader, scope: PeriodDep) -> HTMLResponse:
-    data = await _answer(service.overview(deps=deps, scope=scope))
+    data = await service.overview(deps=deps, scope=scope)
     return HTMLResponse(pages.dashboard(data))
 
 
@@ -275,7 +266,7 @@ async def dashboard_charts(deps: DepsDep, _: Reader, scope: PeriodDep) -> HTMLRe
     summary="The period's report as printable HTML",
 )
 async def printable(deps: DepsDep, _: Reader, scope: PeriodDep) -> HTMLResponse:
-    data = await _answer(service.overview(deps=deps, scope=scope))
+    data = await service.overview(deps=deps, scope=scope)
     return HTMLResponse(pages.printable(data))
 
 

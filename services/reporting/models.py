@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import ActivityDetails
+from shared.inputs import Moment
 
 
 class SchoolAlarmCount(BaseModel):
@@ -191,7 +192,7 @@ class ActivityRequest(BaseModel):
 
     activity_id: uuid.UUID = Field(..., description="Client-generated; the same id is one record")
     school_id: str = Field(..., min_length=1, max_length=64)
-    held_at: AwareDatetime
+    held_at: Moment
     activity: ActivityDetails
     notes: str | None = Field(None, max_length=2000)
 

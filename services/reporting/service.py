@@ -33,7 +33,7 @@ from services.reporting.repository import (
     ReportingRepository,
 )
 from shared.bus import Publisher
-from shared.errors import InvalidInput, field_error
+from shared.errors import InvalidInput, field_error, invalid_query
 from shared.events import (
     ActivityRecorded,
     AlarmLifecycle,
@@ -143,17 +143,17 @@ async def get_activities(*, deps: Deps, scope: Scope) -> list[ActivityRecorded]:
 
 def _check(deps: Deps, scope: Scope) -> frozenset[str] | None:
     """The schools in scope (None: all); a period that ends before it starts, an unknown
-    township or school is a ValueError (422), never an empty report that looks true."""
+    township or school is a 422 naming the parameter, never an empty report that looks true."""
     if scope.since and scope.until and scope.since >= scope.until:
-        raise ValueError("since must be before until")
+        raise invalid_query("until", "since must be before until")
     schools = deps.county.schools
     if scope.township is not None:
         schools = [s for s in schools if s.township == scope.township]
         if not schools:
-            raise ValueError(f"unknown township {scope.township}")
+            raise invalid_query("township", f"unknown township {scope.township[:64]}")
     if scope.school_id is not None:
         if deps.county.school(scope.school_id) is None:
-            raise ValueError(f"unknown school {scope.school_id}")
+            raise invalid_query("school_id", f"unknown school {scope.school_id[:64]}")
         schools = [s for s in schools if s.school_id == scope.school_id]
     if scope.township is None and scope.school_id is None:
         return None
@@ -184,7 +184,7 @@ async def alarms_by_school(
     *, deps: Deps, since: datetime | None, until: datetime | None, township: str | None
 ) -> list[SchoolAlarmCount]:
     if since and until and since >= until:
-        raise ValueError("since must be before until")
+        raise invalid_query("until", "since must be before until")
     return await deps.repo.alarms_by_school(since=since, until=until, township=township)
 
 
