@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INFRA := deploy/local/infra.sh
 
-.PHONY: setup venv jars secrets promtool chromium infra-up infra-down infra-status infra-wipe demo test test-unit bench lint fmt clean
+.PHONY: setup venv jars secrets promtool chromium infra-up infra-down infra-status infra-wipe demo test test-unit fuzz bench lint fmt clean
 
 setup: venv jars secrets
 
@@ -59,6 +59,11 @@ test: setup promtool chromium infra-up
 
 test-unit: venv
 	$(PY) -m pytest -m unit
+
+# The API fuzz suite at length (make test runs it with 15 examples per operation and mode).
+FUZZ_EXAMPLES ?= 300
+fuzz: setup infra-up
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/integration/test_api_fuzz.py
 
 # The benchmarks run on SecantusDB's Rust server, built from crates.io on first use (closer to
 # mongod than the Python server the tests use; docs/benchmarks.md). BENCH_DB=python for that one.

@@ -93,7 +93,7 @@ async def test_bad_report_queries_are_refused_with_422() -> None:
         url = "/v1/reports/response-times"
         at = datetime(2026, 11, 1, tzinfo=UTC).isoformat()
         same = await client.get(url, params={"since": at, "until": at}, headers=headers)
-        assert same.status_code == 422 and "before" in same.json()["detail"]
+        assert same.status_code == 422 and "before" in same.json()["detail"][0]["msg"]
         kind = await client.get(url, params={"kind": "earthquake"}, headers=headers)
         assert kind.status_code == 422
         naive = await client.get(url, params={"since": "2026-11-01T00:00:00"}, headers=headers)
