@@ -307,7 +307,11 @@ async def _create(deps: Deps, pressed: AlarmPressed, school: Any, now: datetime)
 
 async def _fold(deps: Deps, alarm: Alarm, pressed: AlarmPressed, now: datetime) -> Alarm | None:
     """Another press at a school with an open alarm: count it, note the device, the spot and
-    its kind; a second device raises the severity. None if the alarm changed meanwhile."""
+    its kind; a second device raises the severity. None if the alarm changed meanwhile. An
+    alarm that holds the press already (raised by it, or joined by it) is returned as it is:
+    another instance handled the same press at the same time (a rebalance)."""
+    if pressed.alarm_id == alarm.alarm_id or pressed.alarm_id in alarm.press_alarm_ids:
+        return alarm
     devices = (
         alarm.devices if pressed.device_id in alarm.devices else [*alarm.devices, pressed.device_id]
     )

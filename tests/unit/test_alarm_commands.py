@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from services.alarms import service
@@ -65,6 +66,36 @@ async def test_presses_at_a_school_with_an_open_alarm_fold_into_it(
     # the alarm id each press was answered with leads to the alarm
     for alias in other_device.press_alarm_ids:
         assert (await service.get(deps=deps, alarm_id=alias)).alarm_id == first.alarm_id  # type: ignore[union-attr]
+
+
+async def test_a_press_handled_by_two_instances_at_once_counts_once(
+    county: County, registry: CollectorRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """During a rebalance two instances may handle one press together: the second read the
+    press's alarm before the first stored it, then found the alarm open at the school (the
+    one the press raised, or the one it had just joined) and folded the press into it, so
+    that one press counted twice (the fault suite caught it under connection resets)."""
+    deps = make_deps(county, registry)
+    first = await press(deps)
+    joined = await press(deps, at=T0 + timedelta(seconds=5), device_id="S001-BTN2")
+    (raising, joining) = [
+        e
+        for e in deps.publisher.events(Topics().alarms_pressed)  # type: ignore[attr-defined]
+    ]
+    real_get = deps.repo.get
+
+    async def read_before_the_other_stored(alarm_id: uuid.UUID) -> Alarm | None:
+        return None
+
+    monkeypatch.setattr(deps.repo, "get", read_before_the_other_stored)
+    for pressed in (raising, joining):
+        await service.raise_alarm(deps=deps, pressed=pressed, now=T0 + timedelta(seconds=6))
+    monkeypatch.setattr(deps.repo, "get", real_get)
+    alarm = await service.get(deps=deps, alarm_id=first.alarm_id)
+    assert alarm is not None and alarm.alarm_id == joined.alarm_id == first.alarm_id
+    assert alarm.press_count == 2, "each press once"
+    assert alarm.press_alarm_ids == [joining.alarm_id]
+    assert [e.change for e in lifecycle(deps)] == ["transition", "folded"]
 
 
 async def test_a_press_of_another_kind_adds_its_kind_to_the_alarm(
