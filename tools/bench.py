@@ -37,6 +37,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient
 
 from shared.auth import issue_token
+from shared.bus import IDEMPOTENT_PRODUCERS
 from shared.events import stable_id
 from shared.provisioning import County, load_county
 from shared.settings import ROOT, Settings
@@ -84,7 +85,9 @@ async def kafka_round_trip(bootstrap: str, n: int, pace_s: float) -> list[float]
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     await admin.create_topics([NewTopic(topic, 1, 1)])
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=IDEMPOTENT_PRODUCERS
+    )
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=5)
     await producer.start()
     await consumer.start()

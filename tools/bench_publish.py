@@ -23,6 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import DefaultPartitioner
 from faststream.kafka import KafkaBroker
 
+from shared.bus import IDEMPOTENT_PRODUCERS
 from shared.events import PositionReported, stable_id
 from shared.settings import Settings
 
@@ -67,9 +68,12 @@ async def main_async(args: argparse.Namespace) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     await admin.create_topics([NewTopic(topic, 6, 1)])
-    broker = KafkaBroker(bootstrap, acks="all", enable_idempotence=True)
+    broker = KafkaBroker(bootstrap, acks="all", enable_idempotence=IDEMPOTENT_PRODUCERS)
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, max_batch_size=256 * 1024
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=IDEMPOTENT_PRODUCERS,
+        max_batch_size=256 * 1024,
     )
     try:
         await broker.start()
