@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INFRA := deploy/local/infra.sh
 
-.PHONY: setup venv jars secrets promtool chromium infra-up infra-down infra-status infra-wipe demo test test-unit fuzz bench lint fmt clean
+.PHONY: setup venv jars secrets promtool chromium infra-up infra-down infra-status infra-wipe demo test test-unit fuzz toxiproxy chaos bench lint fmt clean
 
 setup: venv jars secrets
 
@@ -54,11 +54,27 @@ infra-wipe:
 demo: setup promtool infra-up
 	$(PY) -m tools.demo
 
-test: setup promtool chromium infra-up
+test: setup promtool chromium toxiproxy infra-up
 	$(PY) -m pytest
 
 test-unit: venv
 	$(PY) -m pytest -m unit
+
+# Toxiproxy, the fault suite's TCP fault proxy, built with Go from the Go module proxy.
+TOXIPROXY_VERSION := v2.5.0
+TOXIPROXY := .local/bin/toxiproxy-server
+GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
+toxiproxy: $(TOXIPROXY)
+$(TOXIPROXY):
+	mkdir -p .local/bin/go
+	{ GOBIN=$(abspath .local/bin/go) $(GO) install github.com/Shopify/toxiproxy/v2/cmd/server@$(TOXIPROXY_VERSION) \
+	  && mv .local/bin/go/server $@; } || echo "warning: could not build toxiproxy (the fault-suite test will be skipped)"
+
+# The fault suite: every fault in turn under load, then the lost/duplicate checker
+# (docs/reliability.md). CHAOS_ARGS=--short runs the six faults make test runs.
+CHAOS_ARGS ?=
+chaos: setup infra-up toxiproxy
+	$(PY) -m tools.chaos $(CHAOS_ARGS)
 
 # The API fuzz suite at length (make test runs it with 15 examples per operation and mode).
 FUZZ_EXAMPLES ?= 300

@@ -78,11 +78,14 @@ class MovingDispatcher:
                     "GET", f"{url}/v1/dispatcher/stream", headers=headers, timeout=None
                 ) as sse:
                     self.connected.set()
+                    pending: str | None = None  # an id counts once its event is complete
                     async for line in sse.aiter_lines():
                         if line.startswith("id:"):
-                            last = line[3:].strip()
+                            pending = line[3:].strip()
                         elif line.startswith("data:"):
                             self._entry(json.loads(line[5:]))
+                        elif not line and pending is not None:
+                            last, pending = pending, None
             except httpx.HTTPError:
                 continue  # the instance went away: on to the next
 

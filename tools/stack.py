@@ -138,7 +138,10 @@ class Stack:
         """Another instance of a service, on a port of its own (not started, not stopped with
         the stack: its caller owns it)."""
         first = self.services[name]
-        return ServiceProcess(name, free_port(), first.env, self.log_dir / f"{name}-{number}.log")
+        # an instance's own state: alarms' press journal (two instances must never share one)
+        journal = self.log_dir / f"{name}-{number}.journal"
+        env = first.env | {"JOURNAL_DIR": str(journal)}
+        return ServiceProcess(name, free_port(), env, self.log_dir / f"{name}-{number}.log")
 
     def start(self, timeout_s: float = 90.0) -> None:
         for service in self.services.values():

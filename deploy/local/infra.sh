@@ -12,6 +12,9 @@
 #   deploy/local/infra.sh build-rust   build SecantusDB's Rust server (crates.io, ~5 min, once)
 #
 # Ports: KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093), MONGO_PORT (27027).
+# KAFKA_FAULT_PORT (19095) is a second listener that advertises KAFKA_FAULT_PROXY_PORT (19096):
+# clients bootstrapped there reach the broker only through the fault proxy listening on that
+# port (make chaos); everything else uses KAFKA_PORT and never meets the proxy.
 # SECANTUS_SERVER: which SecantusDB serves MONGO_PORT.
 #   python (default)  secantusd-py from PyPI, installed with the venv: tests and the demo
 #   rust              secantusd-rs, SecantusDB's own fast server, built from crates.io on first
@@ -25,6 +28,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 STATE_DIR=${STATE_DIR:-$ROOT/.local}
 KAFKA_PORT=${KAFKA_PORT:-19092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19093}
+KAFKA_FAULT_PORT=${KAFKA_FAULT_PORT:-19095}
+KAFKA_FAULT_PROXY_PORT=${KAFKA_FAULT_PROXY_PORT:-19096}
 MONGO_PORT=${MONGO_PORT:-27027}
 PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
 JARS=${KAFKA_LIBS:-$ROOT/.local/kafka/libs}
@@ -78,11 +83,11 @@ write_kafka_conf() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,FAULTY://127.0.0.1:$KAFKA_FAULT_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,FAULTY://127.0.0.1:$KAFKA_FAULT_PROXY_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,FAULTY:PLAINTEXT
 log.dirs=$KAFKA_DATA
 num.partitions=3
 auto.create.topics.enable=false
@@ -180,6 +185,11 @@ case "${1:-}" in
   jars) fetch_jars ;;
   start-kafka) mkdir -p "$STATE_DIR/kafka"; start_kafka ;;
   stop-kafka) stop_pid "$KAFKA_PID" kafka ;;
+  start-mongo) mkdir -p "$STATE_DIR/secantus"; start_mongo ;;
+  stop-mongo) stop_pid "$MONGO_PID" secantusdb ;;
+  # the fault suite's broker pause: SIGSTOP / SIGCONT to the broker this script started
+  pause-kafka) alive "$KAFKA_PID" && kill -STOP "$(cat "$KAFKA_PID")" && log "kafka paused" ;;
+  resume-kafka) alive "$KAFKA_PID" && kill -CONT "$(cat "$KAFKA_PID")" && log "kafka resumed" ;;
   build-rust) build_rust ;;
-  *) echo "usage: $0 start|stop|status|wipe|env|jars|start-kafka|stop-kafka|build-rust" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|wipe|env|jars|start-kafka|stop-kafka|start-mongo|stop-mongo|pause-kafka|resume-kafka|build-rust" >&2; exit 2 ;;
 esac

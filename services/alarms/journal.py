@@ -9,6 +9,7 @@ emptied after every entry in it was acknowledged by the broker, and no line is d
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -25,8 +26,26 @@ class PressJournal:
         self.path = directory / "presses.jsonl"
         self.unreadable_path = directory / "presses.unreadable.jsonl"
         self._lock = asyncio.Lock()
+        self._owner: int | None = None
         self._cut_torn_tail()
         self._count = len(self._read()[0])
+
+    def claim(self) -> None:
+        """Hold the folder for this process (an exclusive lock, released when it exits): two
+        instances appending to and truncating one journal would lose each other's presses."""
+        descriptor = os.open(self.path.parent / "owner.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(descriptor)
+            raise RuntimeError(
+                f"JOURNAL_DIR {self.path.parent} is held by another alarms instance (pid "
+                f"{holder}); give each instance a journal folder of its own"
+            ) from None
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, str(os.getpid()).encode(), 0)
+        self._owner = descriptor
 
     @property
     def backlog(self) -> int:

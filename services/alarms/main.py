@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     county = load_county(s.county_file)
     seed = s.device_key_seed.get_secret_value() if s.device_key_seed else None
     repo = MongoAlarmRepository(kit.database, signature_ttl_s=3 * s.signature_window_s)
+    journal = PressJournal(s.journal_dir)
     deps = Deps(
         repo=repo,
         publisher=kit.publisher,
@@ -44,13 +45,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             escalation_step=timedelta(seconds=s.escalation_step_s),
         ),
         fold_window=timedelta(seconds=s.fold_window_s),
-        journal=PressJournal(s.journal_dir),
+        journal=journal,
         publish_timeout_s=s.publish_timeout_s,
         press_limiter=TokenBuckets(burst=s.press_burst, refill_s=s.press_refill_s),
         afterwards=Afterwards("outbox-settle", kit.failures),
     )
     kit.subscribe(lambda processor: handlers.build_router(deps, processor))
     failures = kit.failures
+
+    async def claim_journal() -> None:
+        journal.claim()
 
     async def ticker() -> None:
         """Deadlines, outbox leftovers."""
@@ -66,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return kit.app(
         routers=[api.router],
         deps=deps,
-        startup=[repo.ensure_indexes],
+        startup=[claim_journal, repo.ensure_indexes],
         background=[ticker, open_gauge],
         serving=[journal_forwarder],
         description=DESCRIPTION,

@@ -55,3 +55,27 @@ def test_garbage_collection_is_tuned_once_started() -> None:
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_log_lines_redact_what_looks_like_a_secret() -> None:
+    import json
+    import logging
+
+    from shared.observability import JsonFormatter
+
+    record = logging.makeLogRecord(
+        {
+            "msg": "sign-in",
+            "levelname": "INFO",
+            "name": "t",
+            "jwt_secret": "s3cr3t",
+            "access_token": "eyJ...",
+            "X_Signature": "ab" * 32,
+            "password": "hunter2",
+            "username": "li",
+        }
+    )
+    line = json.loads(JsonFormatter("test").format(record))
+    assert line["username"] == "li"
+    for key in ("jwt_secret", "access_token", "X_Signature", "password"):
+        assert line[key] == "[redacted]", key

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -197,3 +198,13 @@ async def test_a_press_is_recorded_while_its_signature_is_checked_and_a_replay_p
         await service.accept_press(deps=deps, request=other, now=NOW, signature=signature)
     assert (exc.value.status, exc.value.reason) == (401, "replayed_signature")
     assert len(publisher.sent) == 1
+
+
+def test_two_instances_never_share_one_journal(tmp_path: Path) -> None:
+    """Two processes appending to one journal, each emptying it after forwarding what it had
+    read, would lose each other's presses: the second to claim the folder is refused."""
+    first = PressJournal(tmp_path)
+    first.claim()
+    with pytest.raises(RuntimeError, match="held by another alarms instance"):
+        PressJournal(tmp_path).claim()
+    assert (tmp_path / "owner.lock").read_text() == str(os.getpid())
