@@ -167,7 +167,13 @@ def toxic(proxy: str, kind: str, lasts_s: float, **attributes: int) -> Fault:
     return Fault(f"{proxy}: {kind}{f' ({label})' if label else ''}", inject, heal, lasts_s)
 
 
-def faults(short: bool) -> list[Fault]:
+def faults(short: bool, only: str | None = None) -> list[Fault]:
+    """The faults of a run, in turn; `only`: those whose name contains it."""
+    chosen = _faults(short)
+    return [f for f in chosen if only is None or only in f.name]
+
+
+def _faults(short: bool) -> list[Fault]:
     if short:
         return [
             kill("alarms-1"),
@@ -216,6 +222,8 @@ class Workload:
     pending: set[asyncio.Task[None]] = field(default_factory=set)
     reconnects: int = 0
     resets: int = 0
+    connections: list[str] = field(default_factory=list)  # when, where, from which id
+    last_id: str | None = None  # the last complete event's id, kept across connections
     fixes_sent: Counter[bool] = field(default_factory=Counter)  # accepted or not
 
     async def presses(self, client: httpx.AsyncClient, per_s: float) -> None:
@@ -290,26 +298,24 @@ class Workload:
     async def dispatcher(self, client: httpx.AsyncClient) -> None:
         """Follow the feed, resuming on the other instance with Last-Event-ID after a drop."""
         token = issue_token(self.jwt_secret, sub="chaos", role="dispatcher")
-        last: str | None = None
         for n in itertools.count():
             url = self.notifications_urls[n % len(self.notifications_urls)]
             headers = {"Authorization": f"Bearer {token}"}
-            if last is not None:
-                headers["Last-Event-ID"] = last
+            if self.last_id is not None:
+                headers["Last-Event-ID"] = self.last_id
+            self.connections.append(f"{datetime.now(UTC):%H:%M:%S.%f} {url} after {self.last_id}")
             try:
                 async with client.stream(
                     "GET", f"{url}/v1/dispatcher/stream", headers=headers, timeout=None
                 ) as sse:
-                    if sse.status_code != 200:
-                        await asyncio.sleep(0.5)
-                        continue
-                    last = await self._read(sse, last)
+                    if sse.status_code == 200:
+                        await self._read(sse)
             except httpx.HTTPError:
-                pass
+                pass  # the instance went away: on to the other one
             self.reconnects += 1
             await asyncio.sleep(0.2)
 
-    async def _read(self, sse: httpx.Response, last: str | None) -> str | None:
+    async def _read(self, sse: httpx.Response) -> None:
         """Events as EventSource dispatches them: at the blank line that ends one. Only then
         does its id count as received (a connection cut inside a frame resumes before it)."""
         fields: dict[str, str] = {}
@@ -322,16 +328,17 @@ class Workload:
                 if fields.get("event") == "reset":
                     self.resets += 1
                 else:
-                    self.stream.append(json.loads(fields["data"]))
-                last = fields.get("id", last)
+                    self.stream.append(json.loads(fields["data"]) | {"sse_id": fields.get("id")})
+                self.last_id = fields.get("id", self.last_id)
             fields = {}
-        return last
 
 
 # --- the run -------------------------------------------------------------------------------
 
 
-async def run(short: bool, presses_per_s: float, settle_s: float) -> Verdict:
+async def run(
+    short: bool, presses_per_s: float, settle_s: float, only: str | None = None
+) -> Verdict:
     shutil.rmtree(OUT / "logs", ignore_errors=True)  # this run's logs only
     OUT.mkdir(parents=True, exist_ok=True)
     base = Settings()
@@ -391,7 +398,7 @@ async def run(short: bool, presses_per_s: float, settle_s: float) -> Verdict:
             await asyncio.sleep(2)
             tasks.append(asyncio.create_task(work.presses(http, presses_per_s)))
             await asyncio.sleep(settle_s)
-            for fault in faults(short):
+            for fault in faults(short, only):
                 work.fault = fault.name
                 print(f"[chaos] {fault.name}", flush=True)
                 await fault.inject(rig)
@@ -467,6 +474,9 @@ def _report(verdict: Verdict, work: Workload, short: bool) -> None:
     )
     print(text, flush=True)
     (OUT / "latest.md").write_text(text + "\n", encoding="utf-8")
+    with (OUT / "stream.jsonl").open("w", encoding="utf-8") as fh:  # for a post-mortem
+        fh.writelines(json.dumps(entry) + "\n" for entry in work.stream)
+    (OUT / "connections.txt").write_text("\n".join(work.connections) + "\n", encoding="utf-8")
 
 
 def _port_open(port: int) -> bool:
@@ -482,8 +492,9 @@ def main() -> None:
     parser.add_argument("--short", action="store_true", help="six faults (what CI runs)")
     parser.add_argument("--presses-per-s", type=float, default=4.0)
     parser.add_argument("--settle-s", type=float, default=8.0, help="normal load between faults")
+    parser.add_argument("--only", help="only the faults whose name contains this")
     args = parser.parse_args()
-    verdict = asyncio.run(run(args.short, args.presses_per_s, args.settle_s))
+    verdict = asyncio.run(run(args.short, args.presses_per_s, args.settle_s, args.only))
     sys.exit(0 if verdict.ok else 1)
 
 
