@@ -76,6 +76,8 @@ class ServiceParts:
     mongo: AsyncMongoClient[Document]
     routers: Sequence[APIRouter]
     startup: Sequence[StartupHook] = ()
+    # run at a clean stop, after the background jobs have ended
+    shutdown: Sequence[StartupHook] = ()
     background: Sequence[BackgroundJob] = ()
     # jobs every process runs, also one that serves HTTP only (a stream's log reader)
     serving: Sequence[BackgroundJob] = ()
@@ -135,6 +137,7 @@ class ServiceKit:
         routers: Sequence[APIRouter],
         deps: object,
         startup: Sequence[StartupHook] = (),
+        shutdown: Sequence[StartupHook] = (),
         background: Sequence[BackgroundJob] = (),
         serving: Sequence[BackgroundJob] = (),
         checks: Mapping[str, Callable[[], str | None]] | None = None,
@@ -159,6 +162,7 @@ class ServiceKit:
                 mongo=self.mongo,
                 routers=routers,
                 startup=startup,
+                shutdown=shutdown,
                 background=background if self.settings.consumers_enabled else (),
                 serving=serving,
                 checks=checks or {},
@@ -197,6 +201,8 @@ def build_app(parts: ServiceParts) -> FastAPI:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            for hook in parts.shutdown:
+                await hook()
             await parts.broker.stop()
             await parts.publisher.close()
             await parts.mongo.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -95,8 +96,10 @@ class Namespace:
         }
 
     def settings(self, **overrides: object) -> Settings:
-        values = {k.lower(): v for k, v in self.env().items()} | overrides
-        return Settings(**values)  # type: ignore[arg-type]
+        """Settings of an app run in the test's process, with a press journal of its own."""
+        journal = Path(tempfile.gettempdir()) / f"safecampus-journal-{self.name}"
+        values = {k.lower(): v for k, v in self.env().items()} | {"journal_dir": journal}
+        return Settings(**(values | overrides))  # type: ignore[arg-type]
 
     def token(self, role: Role, sub: str) -> str:
         return issue_token(self.jwt_secret, sub=sub, role=role)

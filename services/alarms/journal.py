@@ -47,6 +47,12 @@ class PressJournal:
         os.pwrite(descriptor, str(os.getpid()).encode(), 0)
         self._owner = descriptor
 
+    def release(self) -> None:
+        """Let the folder go (a clean stop; a crash releases it with the process)."""
+        if self._owner is not None:
+            os.close(self._owner)  # closing the descriptor drops its lock
+            self._owner = None
+
     @property
     def backlog(self) -> int:
         """Entries not yet forwarded."""

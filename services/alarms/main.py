@@ -56,6 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def claim_journal() -> None:
         journal.claim()
 
+    async def release_journal() -> None:
+        journal.release()
+
     async def ticker() -> None:
         """Deadlines, outbox leftovers."""
         await run_every("ticker", s.tick_s, lambda: service.tick(deps=deps, now=utcnow()), failures)
@@ -71,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routers=[api.router],
         deps=deps,
         startup=[claim_journal, repo.ensure_indexes],
+        shutdown=[release_journal],
         background=[ticker, open_gauge],
         serving=[journal_forwarder],
         description=DESCRIPTION,

@@ -49,6 +49,9 @@ def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnBroker]:
         "STATE_DIR": str(state),
         "KAFKA_PORT": str(port),
         "KAFKA_CONTROLLER_PORT": str(free_port()),
+        # every listener of a second broker on ports of its own
+        "KAFKA_FAULT_PORT": str(free_port()),
+        "KAFKA_FAULT_PROXY_PORT": str(free_port()),
     }
     broker = OwnBroker(env=env, bootstrap=f"127.0.0.1:{port}")
     broker.start()

@@ -208,3 +208,14 @@ def test_two_instances_never_share_one_journal(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="held by another alarms instance"):
         PressJournal(tmp_path).claim()
     assert (tmp_path / "owner.lock").read_text() == str(os.getpid())
+
+
+def test_a_journal_let_go_may_be_claimed_again(tmp_path: Path) -> None:
+    first = PressJournal(tmp_path)
+    first.claim()
+    first.release()
+    again = PressJournal(tmp_path)
+    again.claim()  # a restart in the same process (tests, a clean stop)
+    assert again._owner is not None and first._owner is None
+    with pytest.raises(RuntimeError):
+        PressJournal(tmp_path).claim()
