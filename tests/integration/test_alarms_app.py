@@ -39,6 +39,15 @@ async def produce(topic: str, *values: bytes) -> None:
         await producer.stop()
 
 
+async def signed_press(client: httpx.AsyncClient, namespace: Namespace) -> httpx.Response:
+    """A press at S001, signed by its button."""
+    body = encode(press_body())
+    secret = namespace.device_secret("S001-BTN1")
+    return await client.post(
+        "/v1/alarms", content=body, headers=signed_headers(secret, "S001-BTN1", body)
+    )
+
+
 async def test_unprocessable_messages_go_to_the_dlq_with_the_reason(
     alarms_app: FastAPI, namespace: Namespace, mongo: Client
 ) -> None:
@@ -68,14 +77,9 @@ async def test_unprocessable_messages_go_to_the_dlq_with_the_reason(
 async def test_signed_press_is_raised_and_published(
     alarms_app: FastAPI, namespace: Namespace, mongo: Client
 ) -> None:
-    body = encode(press_body())
     transport = httpx.ASGITransport(app=alarms_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://alarms") as client:
-        response = await client.post(
-            "/v1/alarms",
-            content=body,
-            headers=signed_headers(namespace.device_secret("S001-BTN1"), "S001-BTN1", body),
-        )
+        response = await signed_press(client, namespace)
     assert response.status_code == 202, response.text
     alarm_id = response.json()["alarm_id"]
     alarms = mongo[f"{namespace.db_prefix}alarms"]["alarms"]
@@ -157,14 +161,9 @@ async def test_a_unit_reads_only_the_results_of_its_own_commands(
     alarms_app: FastAPI, namespace: Namespace, mongo: Client
 ) -> None:
     """Any unit could read any command's result (what another unit or a dispatcher did)."""
-    body = encode(press_body())
     transport = httpx.ASGITransport(app=alarms_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://alarms") as client:
-        pressed = await client.post(
-            "/v1/alarms",
-            content=body,
-            headers=signed_headers(namespace.device_secret("S001-BTN1"), "S001-BTN1", body),
-        )
+        pressed = await signed_press(client, namespace)
         alarm_id = pressed.json()["alarm_id"]
         alarms = mongo[f"{namespace.db_prefix}alarms"]["alarms"]
         await wait_for(lambda: alarms.find_one({"_id": alarm_id}))

@@ -365,21 +365,25 @@ async def test_a_folded_press_updates_the_feed_without_a_new_search(
     assert registry.get_sample_value("safecampus_alarm_to_dispatcher_seconds_count") == 1
 
 
-async def test_a_pass_over_interrupted_half_way_is_completed_once_by_the_next_round(
-    registry: CollectorRegistry, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    deps = make_deps(registry)
-    await service.record_positions(deps=deps, fixes=[fix("first", 100), fix("second", 800)])
-    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
-    real_change = deps.repo.change_order
+async def pass_over_with_the_database_gone_at(deps: Deps, call: str) -> None:
+    """A pass-over round in which the repository's `call` fails: the database went away."""
 
     async def database_gone(*args: object, **kwargs: object) -> None:
         raise ConnectionError("database unreachable")
 
-    monkeypatch.setattr(deps.repo, "change_order", database_gone)
-    with pytest.raises(ConnectionError):
-        await service.pass_over_overdue(deps=deps, now=NOW + timedelta(seconds=21))
-    monkeypatch.setattr(deps.repo, "change_order", real_change)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(deps.repo, call, database_gone)
+        with pytest.raises(ConnectionError):
+            await service.pass_over_overdue(deps=deps, now=NOW + timedelta(seconds=21))
+
+
+async def test_a_pass_over_interrupted_half_way_is_completed_once_by_the_next_round(
+    registry: CollectorRegistry,
+) -> None:
+    deps = make_deps(registry)
+    await service.record_positions(deps=deps, fixes=[fix("first", 100), fix("second", 800)])
+    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    await pass_over_with_the_database_gone_at(deps, "change_order")
     assert await service.pass_over_overdue(deps=deps, now=NOW + timedelta(seconds=22)) == 1
     assert deliveries(deps) == [
         ("unit:first", "sent"),
@@ -411,7 +415,7 @@ async def test_an_order_acknowledged_as_it_falls_due_is_not_passed_on(
 
 
 async def test_a_pass_over_interrupted_after_the_expiry_orders_the_next_unit_next_round(
-    registry: CollectorRegistry, monkeypatch: pytest.MonkeyPatch
+    registry: CollectorRegistry,
 ) -> None:
     """The expiry comes first now; the order remembers that its successor is still owed, so
     a crash between the two never leaves the alarm with nobody asked."""
@@ -419,15 +423,7 @@ async def test_a_pass_over_interrupted_after_the_expiry_orders_the_next_unit_nex
     await service.record_positions(deps=deps, fixes=[fix("first", 100), fix("second", 800)])
     await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
     first_stream = orders_tail(deps).subscribe("first")
-    real_insert = deps.repo.insert_order
-
-    async def database_gone(*args: object, **kwargs: object) -> bool:
-        raise ConnectionError("database unreachable")
-
-    monkeypatch.setattr(deps.repo, "insert_order", database_gone)
-    with pytest.raises(ConnectionError):
-        await service.pass_over_overdue(deps=deps, now=NOW + timedelta(seconds=21))
-    monkeypatch.setattr(deps.repo, "insert_order", real_insert)
+    await pass_over_with_the_database_gone_at(deps, "insert_order")
     assert await deps.repo.orders_after("second", 0, limit=10) == []
     assert await service.pass_over_overdue(deps=deps, now=NOW + timedelta(seconds=22)) == 1
     assert await service.pass_over_overdue(deps=deps, now=NOW + timedelta(seconds=23)) == 0
