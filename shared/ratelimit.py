@@ -62,6 +62,3 @@ class HeldSlots:
             self._held[key] = held
         else:
             self._held.pop(key, None)
-
-    def held(self, key: str) -> int:
-        return self._held.get(key, 0)

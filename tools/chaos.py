@@ -21,6 +21,7 @@ import itertools
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -117,7 +118,6 @@ def infra(command: str) -> None:
 class Rig:
     """What faults act on."""
 
-    stack: Stack
     instances: dict[str, ServiceProcess]
     toxiproxy: Toxiproxy
     http: httpx.AsyncClient
@@ -379,7 +379,7 @@ async def run(
                 process.start()
             for process in instances.values():
                 await asyncio.to_thread(process.wait_ready, 120)
-            rig = Rig(stack, instances, toxiproxy, http)
+            rig = Rig(instances, toxiproxy, http)
             county = load_county(base.county_file)
             seed = base.device_key_seed.get_secret_value() if base.device_key_seed else ""
             work = Workload(
@@ -482,8 +482,6 @@ def _report(verdict: Verdict, work: Workload, short: bool) -> None:
 
 
 def _port_open(port: int) -> bool:
-    import socket
-
     with socket.socket() as sock:
         sock.settimeout(1)
         return sock.connect_ex(("127.0.0.1", port)) == 0

@@ -247,8 +247,7 @@ async def _emit(
                 sent = item.seq or 0
                 if on_sent is not None:
                     await on_sent(item)
-    finally:
-        tail.unsubscribe(subscription)
+    finally:  # the subscription ends with the response (_ClosingStream)
         deps.metrics.stream_clients.dec()
 
 
