@@ -217,6 +217,7 @@ class Workload:
     notifications_urls: list[str]
     patrols_url: str
     fault: str = "none (warm-up)"
+    faults: list[tuple[datetime, str]] = field(default_factory=list)  # when each began
     acknowledged: list[SentPress] = field(default_factory=list)
     stream: list[dict[str, Any]] = field(default_factory=list)
     pending: set[asyncio.Task[None]] = field(default_factory=set)
@@ -398,10 +399,12 @@ async def run(
                 asyncio.create_task(work.fixes(http, 20)),
             ]
             await asyncio.sleep(2)
+            work.faults.append((datetime.now(UTC), work.fault))
             tasks.append(asyncio.create_task(work.presses(http, presses_per_s)))
             await asyncio.sleep(settle_s)
             for fault in faults(short, only):
                 work.fault = fault.name
+                work.faults.append((datetime.now(UTC), fault.name))
                 print(f"[chaos] {fault.name}", flush=True)
                 await fault.inject(rig)
                 await asyncio.sleep(fault.lasts_s)
@@ -442,7 +445,7 @@ async def _held(
     try:
         alarms = (
             await client[f"{namespace}_alarms"]["alarms"]
-            .find({}, {"_id": 1, "press_alarm_ids": 1})
+            .find({}, {"_id": 1, "press_alarm_ids": 1, "raised_at": 1})
             .to_list(None)
         )
     finally:
@@ -458,7 +461,9 @@ async def _held(
             )
         ).json()
     reported = sum(row["alarms"] + row["tests"] for row in rows)
-    return Held(alarms=alarms, stream=list(work.stream), reported_alarms=reported)
+    return Held(
+        alarms=alarms, stream=list(work.stream), reported_alarms=reported, faults=work.faults
+    )
 
 
 def _report(verdict: Verdict, work: Workload, short: bool) -> None:

@@ -11,8 +11,10 @@ must count every alarm held, once.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -27,13 +29,15 @@ class SentPress:
 
 @dataclass(frozen=True)
 class Held:
-    """What the system holds at the end: alarm documents (`_id`, `press_alarm_ids`), the
-    dispatcher stream's entries as received (one per event received, in order) and the alarms
-    the reports count."""
+    """What the system holds at the end: alarm documents (`_id`, `press_alarm_ids`,
+    `raised_at`), the dispatcher stream's entries as received (one per event received, in
+    order), the alarms the reports count, and when each fault began (an unexpected alarm is
+    counted against the fault under way when it was raised)."""
 
     alarms: list[dict[str, Any]]
     stream: list[dict[str, Any]]
     reported_alarms: int
+    faults: list[tuple[datetime, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -42,6 +46,7 @@ class Row:
     acknowledged: int = 0
     lost: int = 0
     duplicated: int = 0
+    unexpected: int = 0
 
 
 @dataclass
@@ -60,25 +65,23 @@ class Verdict:
 
     def table(self) -> str:
         """The verdict as a Markdown table, one row per fault, and the totals."""
-        lines = [
-            "| fault | acknowledged | lost | duplicated |",
-            "|---|---:|---:|---:|",
-            *(f"| {r.fault} | {r.acknowledged} | {r.lost} | {r.duplicated} |" for r in self.rows),
-        ]
         total = Row(
             "**all**",
             sum(r.acknowledged for r in self.rows),
             sum(r.lost for r in self.rows),
             sum(r.duplicated for r in self.rows),
+            sum(r.unexpected for r in self.rows),
         )
-        lines.append(
-            f"| {total.fault} | {total.acknowledged} | {total.lost} | {total.duplicated} |"
-        )
-        lines.append("")
-        lines.append(
-            f"unexpected alarms: {self.unexpected}; reports count {self.reported} alarms "
-            f"of {self.held} held"
-        )
+        lines = [
+            "| fault | acknowledged | lost | duplicated | unexpected |",
+            "|---|---:|---:|---:|---:|",
+            *(
+                f"| {r.fault} | {r.acknowledged} | {r.lost} | {r.duplicated} | {r.unexpected} |"
+                for r in [*self.rows, total]
+            ),
+            "",
+            f"reports count {self.reported} alarms of {self.held} held",
+        ]
         return "\n".join(lines)
 
 
@@ -124,12 +127,26 @@ def check(sent: list[SentPress], held: Held) -> Verdict:
                 f"duplicated: the dispatcher saw press {press.press_id} {where} {seen} times"
             )
     alarm_ids = {str(a["_id"]) for a in held.alarms}
-    unexpected = len(alarm_ids - accounted)
+    unexpected = [a for a in held.alarms if str(a["_id"]) not in accounted]
+    for stray in unexpected:
+        fault = _fault_at(held.faults, stray.get("raised_at"))
+        rows.setdefault(fault, Row(fault)).unexpected += 1
+        problems.append(f"unexpected: alarm {stray['_id']} ({fault}) answers no press")
     if held.reported_alarms != len(alarm_ids):
         problems.append(
             f"reports count {held.reported_alarms} alarms, the store holds {len(alarm_ids)}"
         )
-    return Verdict(list(rows.values()), unexpected, held.reported_alarms, len(alarm_ids), problems)
+    return Verdict(
+        list(rows.values()), len(unexpected), held.reported_alarms, len(alarm_ids), problems
+    )
+
+
+def _fault_at(faults: list[tuple[datetime, str]], when: datetime | None) -> str:
+    """The fault under way at `when` (faults: when each began, in order)."""
+    if when is None or not faults:
+        return "unknown"
+    index = bisect_right([start for start, _ in faults], when) - 1
+    return faults[max(index, 0)][1]
 
 
 def _holders(alarms: list[dict[str, Any]]) -> dict[str, list[str]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from tools.chaos_check import Held, SentPress, check
 
 
@@ -50,17 +52,22 @@ def test_a_press_held_twice_or_shown_twice_is_duplicated() -> None:
     )
     verdict = check(sent, held)
     assert verdict.rows[0].duplicated == 2 and not verdict.ok
-    assert "| **all** | 2 | 0 | 2 |" in verdict.table()
+    assert "| **all** | 2 | 0 | 2 | 0 |" in verdict.table()
 
 
 def test_alarms_nobody_pressed_are_unexpected_and_the_reports_must_count_all() -> None:
+    """An unexpected alarm counts against the fault under way when it was raised."""
+    start = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
     sent = [SentPress("p1", "a1", "db")]
     held = Held(
-        alarms=[{"_id": "a1"}, {"_id": "stray"}],
+        alarms=[{"_id": "a1"}, {"_id": "stray", "raised_at": start + timedelta(seconds=70)}],
         stream=[raised("a1")],
         reported_alarms=1,
+        faults=[(start, "db"), (start + timedelta(seconds=60), "pause")],
     )
     verdict = check(sent, held)
     assert verdict.unexpected == 1
+    assert [(r.fault, r.unexpected) for r in verdict.rows] == [("db", 0), ("pause", 1)]
+    assert "| pause | 0 | 0 | 0 | 1 |" in verdict.table()
     assert not verdict.ok, "the reports count 1 alarm of 2 held"
     assert "reports count 1 alarms, the store holds 2" in verdict.problems
