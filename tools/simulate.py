@@ -117,17 +117,23 @@ class Simulator:
             results = await asyncio.gather(
                 *(self._post_fix(client, u, now) for u in self.units), return_exceptions=True
             )
-            self.stats["errors"] += sum(1 for r in results if r is not True)
+            for result in results:
+                if result is not True:
+                    self.stats["errors"] += 1
+                    print(f"fix refused: {result!r}"[:300], flush=True)
             await _sleep_or_stop(stop, every_s)
 
-    async def _post_fix(self, client: httpx.AsyncClient, unit: MovingUnit, now: str) -> bool:
+    async def _post_fix(self, client: httpx.AsyncClient, unit: MovingUnit, now: str) -> bool | str:
+        """True when the fix was taken, else the answer's status and body."""
         response = await client.post(
             f"{self.endpoints.patrols}/v1/units/{unit.unit.unit_id}/positions",
             json={"fixes": [{"lat": unit.lat, "lon": unit.lon, "recorded_at": now}]},
             headers={"Authorization": f"Bearer {unit.token}"},
         )
-        self.stats["fixes"] += response.status_code == 202
-        return response.status_code == 202
+        if response.status_code != 202:
+            return f"{response.status_code} {response.text[:200]}"
+        self.stats["fixes"] += 1
+        return True
 
     async def press_buttons(
         self, client: httpx.AsyncClient, every_s: float, drill_ratio: float, stop: asyncio.Event
