@@ -34,7 +34,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
         if declared is not None and DIGITS.fullmatch(declared) and int(declared) > self.limit:
             await _refuse(send, self.limit)
             return

@@ -536,6 +536,16 @@ class Afterwards:
             extra={"job": self._job, "error": repr(task.exception())},
         )
 
+    @property
+    def under_way(self) -> int:
+        return len(self._tasks)
+
     async def drain(self) -> None:
         """Wait for the work under way (tests; a clean stop)."""
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def cancel(self) -> None:
+        """Stop the work under way (its durable record has it done after a restart)."""
+        for task in self._tasks:
+            task.cancel()
+        await self.drain()

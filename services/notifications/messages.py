@@ -21,6 +21,7 @@ from services.notifications.models import (
     order_id,
 )
 from services.notifications.outbound import OutboundJob, Outcome, classify, encode, request_headers
+from shared.bus import Afterwards
 from shared.events import (
     AlarmLifecycle,
     DeadLetter,
@@ -161,43 +162,24 @@ class OutboundSender:
     ) -> None:
         self._deps = deps
         self._client = client
-        self._failures = failures
-        self._running: set[asyncio.Task[None]] = set()
+        self._posts = Afterwards("outbound", failures)
 
     async def round(self, now: datetime) -> int:
         """Start sending the jobs due at `now` that there is room for; returns how many."""
-        room = self._deps.outbound.at_once - len(self._running)
+        room = self._deps.outbound.at_once - self._posts.under_way
         if room <= 0:
             return 0
         jobs = await self._deps.repo.claim_outbound(now, lease=OUTBOUND_LEASE, limit=room)
         for job in jobs:
-            task = asyncio.create_task(
-                _send_one(deps=self._deps, client=self._client, job=job, now=now),
-                name=f"outbound-{job.notification_id}",
-            )
-            self._running.add(task)
-            task.add_done_callback(self._done)
+            await self._posts.run(_send_one(deps=self._deps, client=self._client, job=job, now=now))
         return len(jobs)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._running.discard(task)
-        if task.cancelled() or task.exception() is None:
-            return
-        if self._failures is not None:
-            self._failures.labels("outbound", "error").inc()
-        log.error(
-            "outbound job failed; tried again when its lease ends",
-            extra={"task": task.get_name(), "error": repr(task.exception())},
-        )
 
     async def drain(self) -> None:
         """Wait for the POSTs under way (tests; a clean stop)."""
-        await asyncio.gather(*self._running, return_exceptions=True)
+        await self._posts.drain()
 
     async def close(self) -> None:
-        for task in self._running:
-            task.cancel()
-        await self.drain()
+        await self._posts.cancel()
 
 
 async def _post(deps: Deps, client: httpx.AsyncClient, job: OutboundJob) -> Outcome:
