@@ -221,6 +221,7 @@ class Workload:
     acknowledged: list[SentPress] = field(default_factory=list)
     stream: list[dict[str, Any]] = field(default_factory=list)
     pending: set[asyncio.Task[None]] = field(default_factory=set)
+    refused: list[str] = field(default_factory=list)  # answered 4xx: not to be retried
     reconnects: int = 0
     resets: int = 0
     connections: list[str] = field(default_factory=list)  # when, where, from which id
@@ -271,7 +272,8 @@ class Workload:
                 self.acknowledged.append(SentPress(press_id, alarm_id, fault))
                 return
             if answer.status_code not in {429, 503} and answer.status_code < 500:
-                raise RuntimeError(f"press refused: {answer.status_code} {answer.text}")
+                self.refused.append(f"press {press_id}: {answer.status_code} {answer.text[:200]}")
+                return
             await asyncio.sleep(0.5)
 
     async def fixes(self, client: httpx.AsyncClient, per_s: float) -> None:
@@ -413,7 +415,7 @@ async def run(
             tasks[-1].cancel()  # no more presses; the ones under way are retried to the end
             await _settled(work, timeout_s=120)
             held = await _held(base, namespace, work, instances["reporting"].url, started)
-            verdict = check(work.acknowledged, held)
+            verdict = check(work.acknowledged, held, work.refused)
             _report(verdict, work, short)
             verdict_ok = verdict.ok
             return verdict

@@ -56,12 +56,13 @@ class Verdict:
     reported: int
     held: int
     problems: list[str] = field(default_factory=list)
+    refused: int = 0  # presses answered with a 4xx that retrying cannot mend
 
     @property
     def ok(self) -> bool:
         lost = sum(r.lost for r in self.rows)
         duplicated = sum(r.duplicated for r in self.rows)
-        return lost == 0 and duplicated == 0 and self.reported == self.held
+        return lost == duplicated == self.refused == 0 and self.reported == self.held
 
     def table(self) -> str:
         """The verdict as a Markdown table, one row per fault, and the totals."""
@@ -80,13 +81,15 @@ class Verdict:
                 for r in [*self.rows, total]
             ),
             "",
-            f"reports count {self.reported} alarms of {self.held} held",
+            f"reports count {self.reported} alarms of {self.held} held; presses refused for "
+            f"good: {self.refused}",
         ]
         return "\n".join(lines)
 
 
-def check(sent: list[SentPress], held: Held) -> Verdict:
-    """Every acknowledged press against the store, the stream and the reports."""
+def check(sent: list[SentPress], held: Held, refused: list[str] | None = None) -> Verdict:
+    """Every acknowledged press against the store, the stream and the reports. `refused`:
+    presses the system turned away for good (a 4xx), each a failure of the run."""
     holders = _holders(held.alarms)
     raised = Counter(
         e["alarm_id"]
@@ -136,8 +139,15 @@ def check(sent: list[SentPress], held: Held) -> Verdict:
         problems.append(
             f"reports count {held.reported_alarms} alarms, the store holds {len(alarm_ids)}"
         )
+    refused = refused or []
+    problems.extend(f"refused: {answer}" for answer in refused)
     return Verdict(
-        list(rows.values()), len(unexpected), held.reported_alarms, len(alarm_ids), problems
+        list(rows.values()),
+        len(unexpected),
+        held.reported_alarms,
+        len(alarm_ids),
+        problems,
+        len(refused),
     )
 
 

@@ -4,42 +4,15 @@ two independent readers (two instances) into their tails, with the same position
 from __future__ import annotations
 
 import asyncio
-import uuid
-from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
 
-from services.notifications.models import FeedEntry
 from services.notifications.streams import FEED, Tail, follow
 from shared.bus import KafkaPublisher, make_broker
 from shared.topics import ensure_topics, partition_count
 from tests.conftest import KAFKA_BOOTSTRAP, Namespace
 from tests.helpers import wait_for
-
-NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
-
-
-def entry(n: int) -> FeedEntry:
-    return FeedEntry.model_validate(
-        {
-            "event_id": uuid.UUID(int=n + 1),
-            "alarm_id": uuid.UUID(int=1000 + n),
-            "state": "raised",
-            "school": {
-                "school_id": "S1",
-                "name": "一中",
-                "township": "会师镇",
-                "lat": 35.69,
-                "lon": 105.05,
-            },
-            "kind": "fire",
-            "silent": False,
-            "test": False,
-            "location": {"building": "A", "floor": 1, "room": "1"},
-            "pressed_at": NOW,
-            "occurred_at": NOW,
-        }
-    )
+from tests.unit.test_streams import entry
 
 
 async def test_two_readers_see_the_same_positions_and_a_late_one_keeps_only_the_tail(

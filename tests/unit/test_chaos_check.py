@@ -71,3 +71,11 @@ def test_alarms_nobody_pressed_are_unexpected_and_the_reports_must_count_all() -
     assert "| pause | 0 | 0 | 0 | 1 |" in verdict.table()
     assert not verdict.ok, "the reports count 1 alarm of 2 held"
     assert "reports count 1 alarms, the store holds 2" in verdict.problems
+
+
+def test_a_press_turned_away_for_good_fails_the_run() -> None:
+    """A press answered 4xx is never acknowledged, so it would leave the count unseen."""
+    held = Held(alarms=[], stream=[], reported_alarms=0)
+    verdict = check([], held, refused=["press p9: 401 stale timestamp"])
+    assert not verdict.ok and verdict.refused == 1
+    assert "refused: press p9: 401 stale timestamp" in verdict.problems
