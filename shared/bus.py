@@ -44,9 +44,10 @@ FAST_FETCH_WAIT_MS = 50
 # partitions until the group coordinator has not heard from it for the session timeout; its
 # alarms wait that long for another instance. aiokafka's 10 s default was the whole of a
 # dispatcher's failover time. The broker must allow it (group.min.session.timeout.ms, 6 s by
-# default: deploy/local/infra.sh and docker-compose.yml set 2 s). Heartbeats at a third.
-FAST_SESSION_TIMEOUT_MS = 2500
-FAST_HEARTBEAT_MS = 800
+# default: deploy/local/infra.sh and docker-compose.yml set 2 s). Heartbeats at a quarter, so
+# the survivors hear of the rebalance soon after the coordinator does.
+FAST_SESSION_TIMEOUT_MS = 2000
+FAST_HEARTBEAT_MS = 500
 
 
 @dataclass(frozen=True)
