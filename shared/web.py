@@ -17,7 +17,7 @@ from fastapi import APIRouter, FastAPI, Path, Request, Response
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
-from faststream.kafka import KafkaBroker, KafkaRouter
+from faststream.kafka import KafkaBroker
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -29,15 +29,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from shared.body_limit import BodyLimit
-from shared.bus import (
-    BulkProducer,
-    ConsumerMetrics,
-    KafkaPublisher,
-    MessageProcessor,
-    background_failures,
-    make_broker,
-    run_every,
-)
+from shared.bus.background import background_failures, run_every
+from shared.bus.broker import make_broker
+from shared.bus.processing import ConsumerMetrics, MessageProcessor
+from shared.bus.publishers import BulkProducer, KafkaPublisher
+from shared.bus.subscribers import On, router_for
 from shared.errors import InvalidInput
 from shared.faults import TRANSIENT_ERRORS, is_unavailable
 from shared.http_metrics import HttpInstruments, HttpMetrics
@@ -122,14 +118,14 @@ class ServiceKit:
     def database(self) -> AsyncDatabase[Document]:
         return service_database(self.mongo, self.settings, self.name)
 
-    def subscribe(self, build_router: Callable[[MessageProcessor], KafkaRouter]) -> None:
-        """Attach the service's subscribers, unless this process serves HTTP only."""
+    def subscribe(self, table: Sequence[On]) -> None:
+        """Attach the service's subscription table, unless this process serves HTTP only."""
         if not self.settings.consumers_enabled:
             return
         processor = MessageProcessor(
             service=self.name, publisher=self.publisher, metrics=ConsumerMetrics(self.registry)
         )
-        self.broker.include_router(build_router(processor))
+        self.broker.include_router(router_for(table, processor))
 
     def app(
         self,

@@ -37,7 +37,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient
 
 from shared.auth import issue_token
-from shared.bus import IDEMPOTENT_PRODUCERS
+from shared.bus.broker import IDEMPOTENT_PRODUCERS
 from shared.events import stable_id
 from shared.provisioning import County, load_county
 from shared.settings import ROOT, Settings

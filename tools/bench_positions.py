@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 
 from shared.auth import issue_token
-from shared.bus import POSITION_BATCH
+from shared.bus.subscribers import POSITION_BATCH
 from shared.provisioning import load_county
 from shared.settings import Settings
 from tools.bench import OUT, database_server, drop_namespace

@@ -4,8 +4,9 @@
 
 Publishes `--fixes` PositionReported events per round to a scratch topic on KAFKA_BOOTSTRAP,
 three ways: FastStream's `broker.publish` per message (pipelined), aiokafka's `send` per
-message (what shared.bus.BulkProducer does), and one aiokafka batch. Prints the median time to
-hand a round to the client (CPU on the event loop) and until every message is acknowledged.
+message (what shared.bus.publishers.BulkProducer does), and one aiokafka batch. Prints the
+median time to hand a round to the client (CPU on the event loop) and until every message is
+acknowledged.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import DefaultPartitioner
 from faststream.kafka import KafkaBroker
 
-from shared.bus import IDEMPOTENT_PRODUCERS
+from shared.bus.broker import IDEMPOTENT_PRODUCERS
 from shared.events import PositionReported, stable_id
 from shared.settings import Settings
 

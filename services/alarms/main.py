@@ -12,7 +12,7 @@ from services.alarms.lifecycle import Timers
 from services.alarms.metrics import AlarmMetrics
 from services.alarms.repository import MongoAlarmRepository
 from services.alarms.service import Deps, trusted_devices
-from shared.bus import Afterwards, run_every
+from shared.bus.background import Afterwards, run_every
 from shared.events import utcnow
 from shared.provisioning import device_secrets, load_county
 from shared.ratelimit import TokenBuckets
@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         press_limiter=TokenBuckets(burst=s.press_burst, refill_s=s.press_refill_s),
         afterwards=Afterwards("outbox-settle", kit.failures),
     )
-    kit.subscribe(lambda processor: handlers.build_router(deps, processor))
+    kit.subscribe(handlers.subscriptions(deps))
     failures = kit.failures
 
     async def claim_journal() -> None:

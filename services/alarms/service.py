@@ -26,7 +26,8 @@ from services.alarms.models import (
     TrustedDevice,
 )
 from services.alarms.repository import AlarmFilter, AlarmRepository
-from shared.bus import RELAY_AFTER, Afterwards, Publisher
+from shared.bus.background import RELAY_AFTER, Afterwards
+from shared.bus.publishers import Publisher
 from shared.events import AlarmCommand, AlarmLifecycle, AlarmPressed, CommandResolved, stable_id
 from shared.provisioning import County
 from shared.ratelimit import TokenBuckets

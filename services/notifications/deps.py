@@ -12,7 +12,8 @@ from services.notifications.metrics import NotificationMetrics
 from services.notifications.outbound import Endpoint, RetryPolicy
 from services.notifications.repository import NotificationRepository
 from services.notifications.streams import LogWriter
-from shared.bus import Afterwards, Publisher
+from shared.bus.background import Afterwards
+from shared.bus.publishers import Publisher
 from shared.provisioning import County
 from shared.topics import Topics
 

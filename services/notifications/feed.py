@@ -15,7 +15,7 @@ from services.notifications.models import (
     Order,
     PostGap,
 )
-from shared.bus import RELAY_AFTER
+from shared.bus.background import RELAY_AFTER
 from shared.events import (
     AlarmCommand,
     AlarmLifecycle,

@@ -15,7 +15,7 @@ from services.notifications.metrics import NotificationMetrics
 from services.notifications.outbound import RetryPolicy, parse_endpoints
 from services.notifications.repository import MongoNotificationRepository
 from services.notifications.streams import FEED, ORDERS, Tail, follow
-from shared.bus import Afterwards, run_every
+from shared.bus.background import Afterwards, run_every
 from shared.events import utcnow
 from shared.provisioning import device_secrets, load_county
 from shared.ratelimit import HeldSlots
@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         kit.topics.notifications_feed: feed_tail,
         kit.topics.notifications_orders: orders_tail,
     }
-    kit.subscribe(lambda processor: handlers.build_router(deps, kit.topics, processor))
+    kit.subscribe(handlers.subscriptions(deps, kit.topics))
 
     async def order_deadlines() -> None:
         """Passes over units that did not acknowledge their order in time."""

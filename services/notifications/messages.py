@@ -21,7 +21,7 @@ from services.notifications.models import (
     order_id,
 )
 from services.notifications.outbound import OutboundJob, Outcome, classify, encode, request_headers
-from shared.bus import Afterwards
+from shared.bus.background import Afterwards
 from shared.events import (
     AlarmLifecycle,
     DeadLetter,

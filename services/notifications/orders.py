@@ -28,7 +28,7 @@ from services.notifications.models import (
     order_id,
 )
 from services.notifications.repository import OPEN
-from shared.bus import RELAY_AFTER
+from shared.bus.background import RELAY_AFTER
 from shared.events import (
     AlarmLifecycle,
     CommandResolved,
@@ -198,7 +198,7 @@ async def _relay_delivery(deps: Deps, order_id: uuid.UUID, event: DeliveryChange
 async def relay_deliveries(*, deps: Deps, now: datetime) -> int:
     """Publish delivery events still in orders' outboxes RELAY_AFTER after they were written
     (their publish failed, or the process stopped first), each order's in order; returns how
-    many. Younger ones are left to the handler's own publish (shared.bus.RELAY_AFTER)."""
+    many. Younger ones are left to the handler's own publish (shared.bus.background.RELAY_AFTER)."""
     relayed = 0
     for held, events in await deps.repo.pending_deliveries(older_than=now - RELAY_AFTER, limit=200):
         for event in events:

@@ -11,7 +11,7 @@ from services.patrols.metrics import PatrolMetrics
 from services.patrols.repository import MongoPatrolRepository
 from services.patrols.service import Deps
 from services.patrols.tracker import VisitTracker
-from shared.bus import run_every
+from shared.bus.background import run_every
 from shared.events import utcnow
 from shared.latest import LATEST_FLUSH_S
 from shared.provisioning import load_county
@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         publish_timeout_s=kit.settings.publish_timeout_s,
         visits=VisitTracker(county.patrol_points),
     )
-    kit.subscribe(lambda processor: handlers.build_router(deps, processor))
+    kit.subscribe(handlers.subscriptions(deps))
 
     failures = kit.failures
 

@@ -24,7 +24,7 @@ from services.patrols.repository import PatrolRepository, ViolationFilter
 from services.patrols.status import StatusRefused
 from services.patrols.tracker import Step, UnitTrack, VisitTracker
 from services.patrols.violations import Campaign, CampaignRequest, ViolationRequest
-from shared.bus import Publisher
+from shared.bus.publishers import Publisher
 from shared.errors import InvalidInput, field_error, invalid_query
 from shared.events import (
     CampaignOpened,

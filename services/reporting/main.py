@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_future_skew_s=kit.settings.max_future_skew_s,
         publish_timeout_s=kit.settings.publish_timeout_s,
     )
-    kit.subscribe(lambda processor: handlers.build_router(deps, kit.topics, processor))
+    kit.subscribe(handlers.subscriptions(deps, kit.topics))
     return kit.app(
         routers=[
             api.router,

@@ -32,7 +32,7 @@ from services.reporting.repository import (
     RecordFilter,
     ReportingRepository,
 )
-from shared.bus import Publisher
+from shared.bus.publishers import Publisher
 from shared.errors import InvalidInput, field_error, invalid_query
 from shared.events import (
     ActivityRecorded,

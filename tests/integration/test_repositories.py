@@ -14,7 +14,6 @@ from services.notifications.repository import MongoNotificationRepository
 from services.patrols.history import history_key
 from services.patrols.repository import MongoPatrolRepository
 from services.reporting.repository import MongoReportingRepository
-from shared.bus import RecordingPublisher
 from shared.events import (
     AlarmLifecycle,
     AlarmPressed,
@@ -26,6 +25,7 @@ from shared.events import (
 from shared.provisioning import Unit
 from shared.topics import Topics
 from tests.conftest import Namespace
+from tests.fakes.publisher import RecordingPublisher
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 SCHOOL = SchoolRef(school_id="S1", name="一中", township="会师镇", lat=35.69, lon=105.05)

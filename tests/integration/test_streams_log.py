@@ -8,7 +8,8 @@ import asyncio
 from prometheus_client import CollectorRegistry
 
 from services.notifications.streams import FEED, Tail, follow
-from shared.bus import KafkaPublisher, make_broker
+from shared.bus.broker import make_broker
+from shared.bus.publishers import KafkaPublisher
 from shared.topics import ensure_topics, partition_count
 from tests.conftest import KAFKA_BOOTSTRAP, Namespace
 from tests.helpers import wait_for

@@ -11,10 +11,11 @@ from prometheus_client import CollectorRegistry
 from services.alarms import service
 from services.alarms.models import Alarm
 from services.alarms.service import Deps
-from shared.bus import RELAY_AFTER, RecordingPublisher
+from shared.bus.background import RELAY_AFTER
 from shared.events import AlarmCommand, AlarmLifecycle, CommandResolved
 from shared.provisioning import County
 from shared.topics import Topics
+from tests.fakes.publisher import RecordingPublisher
 from tests.unit.test_alarms_service import make_deps, request
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)

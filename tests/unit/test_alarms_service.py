@@ -10,11 +10,11 @@ from services.alarms.metrics import AlarmMetrics
 from services.alarms.models import PressRequest
 from services.alarms.repository import InMemoryAlarmRepository
 from services.alarms.service import Deps, Rejected
-from shared.bus import RecordingPublisher
 from shared.events import AlarmLifecycle, AlarmPressed
 from shared.provisioning import County
 from shared.signing import sign
 from shared.topics import Topics
+from tests.fakes.publisher import RecordingPublisher
 from tests.helpers import encode, press_body
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)

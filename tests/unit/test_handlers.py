@@ -5,11 +5,14 @@ from prometheus_client import CollectorRegistry
 
 from services.alarms import handlers
 from services.alarms.main import NAME
-from shared.bus import ConsumerMetrics, MessageProcessor, RecordingPublisher, make_broker
+from shared.bus.broker import make_broker
+from shared.bus.processing import ConsumerMetrics, MessageProcessor
+from shared.bus.subscribers import router_for
 from shared.events import AlarmLifecycle, DeadLetter
 from shared.provisioning import County
 from shared.settings import Settings
 from shared.topics import Topics
+from tests.fakes.publisher import RecordingPublisher
 from tests.unit.test_alarms_service import make_deps, request
 
 
@@ -22,7 +25,7 @@ async def test_pressed_event_raises_alarm_and_garbage_goes_to_dlq(
     processor = MessageProcessor(
         service=NAME, publisher=publisher, metrics=ConsumerMetrics(registry)
     )
-    broker.include_router(handlers.build_router(deps, processor))
+    broker.include_router(router_for(handlers.subscriptions(deps), processor))
     topics = Topics()
 
     from services.alarms import service

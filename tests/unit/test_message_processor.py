@@ -17,8 +17,9 @@ from pymongo.errors import (
     WriteConcernError,
 )
 
-from shared.bus import Backoff, ConsumerMetrics, MessageProcessor, RecordingPublisher
+from shared.bus.processing import Backoff, ConsumerMetrics, MessageProcessor
 from shared.events import DeadLetter, PositionReported
+from tests.fakes.publisher import RecordingPublisher
 
 TOPIC = "patrols.positions"
 
@@ -164,7 +165,7 @@ async def test_a_database_error_that_will_recur_is_dead_lettered_at_once(
 async def test_work_after_the_acknowledgement_runs_later_and_a_failure_is_counted() -> None:
     from prometheus_client import CollectorRegistry
 
-    from shared.bus import Afterwards, background_failures
+    from shared.bus.background import Afterwards, background_failures
 
     registry = CollectorRegistry()
     afterwards = Afterwards("outbox-settle", background_failures(registry))

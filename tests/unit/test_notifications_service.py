@@ -12,7 +12,7 @@ from services.notifications.metrics import NotificationMetrics
 from services.notifications.models import FeedEntry, Order, PostGap
 from services.notifications.repository import InMemoryNotificationRepository
 from services.notifications.streams import FEED, ORDERS, MemoryLog, Tail
-from shared.bus import RELAY_AFTER, Afterwards, RecordingPublisher, background_failures
+from shared.bus.background import RELAY_AFTER, Afterwards, background_failures
 from shared.events import (
     AlarmCommand,
     AlarmLifecycle,
@@ -27,6 +27,7 @@ from shared.events import (
 )
 from shared.provisioning import County
 from shared.topics import Topics
+from tests.fakes.publisher import RecordingPublisher
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 SCHOOL = SchoolRef(school_id="S1", name="一中", township="会师镇", lat=35.69, lon=105.05)

@@ -12,10 +12,10 @@ from prometheus_client import CollectorRegistry
 from services.alarms import service
 from services.alarms.journal import PressJournal
 from services.alarms.service import Deps, Rejected
-from shared.bus import RecordingPublisher
 from shared.events import AlarmPressed
 from shared.provisioning import County
 from shared.topics import Topics
+from tests.fakes.publisher import RecordingPublisher
 from tests.unit.test_alarms_service import make_deps, request
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)

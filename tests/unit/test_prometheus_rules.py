@@ -42,7 +42,7 @@ def test_every_metric_in_a_rule_is_exported_by_the_code() -> None:
     exprs = " ".join(r["expr"] for g in rules["groups"] for r in g["rules"])
     named = set(re.findall(r"\b(safecampus_[a-z_]+)", exprs))
     code = " ".join(
-        p.read_text() for p in [*ROOT.glob("shared/*.py"), *ROOT.glob("services/*/*.py")]
+        p.read_text() for p in [*ROOT.glob("shared/**/*.py"), *ROOT.glob("services/**/*.py")]
     )
     exported = {
         m[:-6] if m.endswith("_total") else m for m in re.findall(r'"(safecampus_[a-z_]+)"', code)
@@ -65,7 +65,7 @@ def test_the_dashboard_is_current_and_queries_only_exported_metrics() -> None:
         re.sub(r"_(bucket|total)$", "", n) for n in re.findall(r"\b(safecampus_[a-z_]+)", exprs)
     }
     code = " ".join(
-        p.read_text() for p in [*ROOT.glob("shared/*.py"), *ROOT.glob("services/*/*.py")]
+        p.read_text() for p in [*ROOT.glob("shared/**/*.py"), *ROOT.glob("services/**/*.py")]
     )
     exported = {re.sub(r"_total$", "", m) for m in re.findall(r'"(safecampus_[a-z_]+)"', code)}
     assert len(named) >= 10 and named <= exported, named - exported

@@ -5,9 +5,9 @@ import pytest
 from services.reporting import service
 from services.reporting.repository import InMemoryReportingRepository
 from services.reporting.service import Deps
-from shared.bus import RecordingPublisher
 from shared.events import AlarmLifecycle, SchoolRef, stable_id
 from shared.topics import Topics
+from tests.fakes.publisher import RecordingPublisher
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

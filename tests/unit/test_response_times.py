@@ -10,9 +10,9 @@ from services.reporting import figures, service
 from services.reporting.models import IntervalFigures
 from services.reporting.repository import InMemoryReportingRepository
 from services.reporting.service import Deps, Scope
-from shared.bus import RecordingPublisher
 from shared.events import AlarmLifecycle, AlarmState, stable_id
 from shared.topics import Topics
+from tests.fakes.publisher import RecordingPublisher
 from tests.unit.test_reporting_service import T0, raised
 
 

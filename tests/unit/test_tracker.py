@@ -14,10 +14,10 @@ from services.patrols.metrics import PatrolMetrics
 from services.patrols.repository import InMemoryPatrolRepository
 from services.patrols.service import Deps
 from services.patrols.tracker import VisitTracker
-from shared.bus import RecordingPublisher
 from shared.events import PointVisited, PositionReported
 from shared.provisioning import County, PatrolPoint
 from shared.topics import Topics
+from tests.fakes.publisher import RecordingPublisher
 
 T0 = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
 GATE = PatrolPoint(

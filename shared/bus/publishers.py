@@ -1,0 +1,123 @@
+"""Publishing events: the Publisher services depend on, its Kafka implementation, and a
+producer of its own for bulk traffic."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaProducer
+from faststream.kafka import KafkaBroker
+from pydantic import BaseModel
+
+from shared.bus.broker import IDEMPOTENT_PRODUCERS
+from shared.observability import TRACE_HEADER, new_trace_id, trace_id_var
+from shared.settings import Settings
+
+
+class Publisher(Protocol):
+    """What services need from the bus: publish events, durably, keyed."""
+
+    async def publish(self, topic: str, key: str, event: BaseModel) -> None: ...
+
+    async def publish_many(self, topic: str, items: Sequence[tuple[str, BaseModel]]) -> None: ...
+
+
+class BulkProducer:
+    """A producer of its own for bulk traffic (position fixes), so it never queues in front
+    of alarm messages, and cheap per message: FastStream's publish path costs ~39 µs per message
+    against ~11 µs for aiokafka's `send` (tools.bench_publish). Connects on first use."""
+
+    def __init__(self, settings: Settings, *, service: str) -> None:
+        self._settings = settings
+        self._service = service
+        self._producer: AIOKafkaProducer | None = None
+        self._starting = asyncio.Lock()
+
+    async def producer(self) -> AIOKafkaProducer:
+        async with self._starting:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self._settings.kafka_bootstrap,
+                    client_id=f"safecampus-{self._service}-bulk",
+                    acks="all",
+                    enable_idempotence=IDEMPOTENT_PRODUCERS,
+                    linger_ms=2,
+                    max_batch_size=256 * 1024,
+                    request_timeout_ms=15_000,
+                )
+                try:
+                    await producer.start()
+                except BaseException:
+                    await producer.stop()  # release what a failed start opened; next call retries
+                    raise
+                self._producer = producer
+            return self._producer
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+
+class KafkaPublisher:
+    """Publishes pydantic events as JSON; returns only when the broker acknowledged (acks=all).
+    `publish_many` goes through the bulk producer when there is one."""
+
+    def __init__(self, broker: KafkaBroker, bulk: BulkProducer | None = None) -> None:
+        self._broker = broker
+        self._bulk = bulk
+
+    @staticmethod
+    def _headers() -> dict[str, str]:
+        return {TRACE_HEADER: trace_id_var.get() or new_trace_id()}
+
+    async def publish(self, topic: str, key: str, event: BaseModel) -> None:
+        await self.append(topic, key, event)
+
+    async def append(self, topic: str, key: str, event: BaseModel) -> int:
+        """Publish, and return the event's position in its partition (offset + 1): for topics
+        read as logs, whose readers resume after a position."""
+        sent = await self._broker.publish(
+            event.model_dump_json().encode(),
+            topic=topic,
+            key=key.encode(),
+            headers=self._headers(),
+        )
+        return int(sent.offset) + 1
+
+    async def publish_many(self, topic: str, items: Sequence[tuple[str, BaseModel]]) -> None:
+        """Pipelines the sends, then waits for every acknowledgement."""
+        if self._bulk is not None:
+            await self._publish_bulk(self._bulk, topic, items)
+            return
+        headers = self._headers()
+        pending: list[asyncio.Future[Any]] = []
+        for key, event in items:
+            future = await self._broker.publish(
+                event.model_dump_json().encode(),
+                topic=topic,
+                key=key.encode(),
+                headers=headers,
+                no_confirm=True,
+            )
+            pending.append(future)
+        await asyncio.gather(*pending)
+
+    async def _publish_bulk(
+        self, bulk: BulkProducer, topic: str, items: Sequence[tuple[str, BaseModel]]
+    ) -> None:
+        producer = await bulk.producer()
+        headers = [(name, value.encode()) for name, value in self._headers().items()]
+        pending = [
+            await producer.send(
+                topic, event.model_dump_json().encode(), key=key.encode(), headers=headers
+            )
+            for key, event in items
+        ]
+        await asyncio.gather(*pending)
+
+    async def close(self) -> None:
+        if self._bulk is not None:
+            await self._bulk.close()
