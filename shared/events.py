@@ -366,9 +366,6 @@ class Inspection(_Activity):
             raise ValueError(f"checklist items missing: {', '.join(missing)}")
         return self
 
-    def defences_met(self) -> dict[str, bool]:
-        return {d: all(self.items[i] for i in items) for d, items in THREE_DEFENCES.items()}
-
 
 class Drill(_Activity):
     """An emergency drill held with the school (anti-terror, fire, evacuation...)."""

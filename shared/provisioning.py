@@ -73,13 +73,11 @@ class County(_Strict):
     patrol_points: list[PatrolPoint] = []
 
     _schools: dict[str, School] = PrivateAttr(default_factory=dict)
-    _devices: dict[str, Device] = PrivateAttr(default_factory=dict)
     _units: dict[str, Unit] = PrivateAttr(default_factory=dict)
     _points: dict[str, PatrolPoint] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: Any, /) -> None:
         self._schools = {s.school_id: s for s in self.schools}
-        self._devices = {d.device_id: d for d in self.devices}
         self._units = {u.unit_id: u for u in self.units}
         self._points = {p.point_id: p for p in self.patrol_points}
 
@@ -103,9 +101,6 @@ class County(_Strict):
 
     def school(self, school_id: str) -> School | None:
         return self._schools.get(school_id)
-
-    def device(self, device_id: str) -> Device | None:
-        return self._devices.get(device_id)
 
     def unit(self, unit_id: str) -> Unit | None:
         return self._units.get(unit_id)

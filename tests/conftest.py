@@ -32,10 +32,15 @@ SERVICES = ("alarms", "patrols", "notifications", "reporting")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test by its folder: unit, integration or e2e."""
+    """Mark each test by its folder: unit, contract, integration or e2e."""
     for item in items:
-        for kind in ("unit", "integration", "e2e"):
-            if f"{os.sep}tests{os.sep}{kind}{os.sep}" in str(item.path):
+        for folder, kind in (
+            ("unit", "unit"),
+            ("contracts", "contract"),
+            ("integration", "integration"),
+            ("e2e", "e2e"),
+        ):
+            if f"{os.sep}tests{os.sep}{folder}{os.sep}" in str(item.path):
                 item.add_marker(getattr(pytest.mark, kind))
 
 

@@ -160,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
         deps=deps,
         startup=[repo.ensure_indexes, load_board],
+        shutdown=[deps.afterwards.stop],
         background=[order_deadlines, delivery_outbox, outbound_sender, board_refresh],
         serving=[follower(topic) for topic in tails],
         checks={"logs": logs_read},

@@ -6,7 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
-from services.patrols import service
+from services.patrols import enforcement_service, guard_posts_service, service, visits_service
+from services.patrols.deps import Deps
+from services.patrols.enforcement_service import CampaignExists
 from services.patrols.guardposts import Calendar, RosterEntry
 from services.patrols.models import (
     BatchAccepted,
@@ -17,10 +19,13 @@ from services.patrols.models import (
     StoredFix,
     UnitState,
 )
-from services.patrols.repository import ViolationFilter
-from services.patrols.service import CampaignExists, Deps
 from services.patrols.status import StatusRefused
-from services.patrols.violations import Campaign, CampaignRequest, ViolationRequest
+from services.patrols.violations import (
+    Campaign,
+    CampaignRequest,
+    ViolationFilter,
+    ViolationRequest,
+)
 from services.patrols.visits import Visit
 from shared.auth import Principal, acting_as, require_role
 from shared.events import CheckinRecorded, ViolationKind, ViolationRecorded, utcnow
@@ -147,7 +152,9 @@ async def post_violation(
     unit_id: UnitId, body: ViolationRequest, deps: DepsDep, principal: Terminal
 ) -> ViolationRecorded:
     _known_unit(deps, principal, unit_id)
-    return await service.record_violation(deps=deps, unit_id=unit_id, request=body, now=utcnow())
+    return await enforcement_service.record_violation(
+        deps=deps, unit_id=unit_id, request=body, now=utcnow()
+    )
 
 
 @router.get("/v1/violations", response_model=list[ViolationRecorded], summary="Violations")
@@ -162,7 +169,7 @@ async def get_violations(
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[ViolationRecorded]:
     query = ViolationFilter(campaign_id, kind, school_id, since, until, limit)
-    return await service.violations(deps=deps, query=query)
+    return await enforcement_service.violations(deps=deps, query=query)
 
 
 @router.post(
@@ -176,7 +183,7 @@ async def get_violations(
 )
 async def post_campaign(body: CampaignRequest, deps: DepsDep, principal: Supervisor) -> Campaign:
     try:
-        return await service.create_campaign(
+        return await enforcement_service.create_campaign(
             deps=deps, request=body, actor=principal.sub, now=utcnow()
         )
     except CampaignExists as exc:
@@ -201,7 +208,9 @@ async def post_checkin(
     unit_id: UnitId, body: CheckinRequest, deps: DepsDep, principal: Terminal
 ) -> CheckinRecorded:
     _known_unit(deps, principal, unit_id)
-    return await service.check_in(deps=deps, unit_id=unit_id, request=body, now=utcnow())
+    return await enforcement_service.check_in(
+        deps=deps, unit_id=unit_id, request=body, now=utcnow()
+    )
 
 
 @router.get(
@@ -235,7 +244,7 @@ async def get_calendar(deps: DepsDep, _: Anyone) -> Calendar:
     summary="Replace the school calendar (school weekdays, windows, holidays, exam days)",
 )
 async def put_calendar(body: Calendar, deps: DepsDep, _: Supervisor) -> Calendar:
-    await service.save_calendar(deps=deps, calendar=body)
+    await guard_posts_service.save_calendar(deps=deps, calendar=body)
     return body
 
 
@@ -249,7 +258,7 @@ async def put_calendar(body: Calendar, deps: DepsDep, _: Supervisor) -> Calendar
     "POST_GRACE_S after the start, while the window is still open.",
 )
 async def post_roster(body: RosterEntry, deps: DepsDep, _: Supervisor) -> dict[str, str]:
-    return {"entry_id": await service.add_roster_entry(deps=deps, entry=body)}
+    return {"entry_id": await guard_posts_service.add_roster_entry(deps=deps, entry=body)}
 
 
 @router.get("/v1/roster", response_model=list[RosterEntry], summary="The duty roster")
@@ -293,6 +302,6 @@ async def get_visits(
     until: Moment,
 ) -> list[Visit]:
     try:
-        return await service.visits(deps=deps, point_id=point_id, since=since, until=until)
+        return await visits_service.visits(deps=deps, point_id=point_id, since=since, until=until)
     except LookupError as exc:
         raise HTTPException(404, f"unknown patrol point {point_id}") from exc

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.patrols import service
-from services.patrols.service import Deps
+from services.patrols import enforcement_service, service
+from services.patrols.deps import Deps
 from shared.bus.subscribers import POSITION_BATCH, On
 from shared.events import CheckinRecorded, PositionReported, ViolationRecorded
 
@@ -23,14 +23,14 @@ def subscriptions(deps: Deps) -> list[On]:
             topics.patrols_violations,
             group=topics.group("patrols-violations"),
             event=ViolationRecorded,
-            handle=lambda event: service.store_violation(deps=deps, event=event),
+            handle=lambda event: enforcement_service.store_violation(deps=deps, event=event),
             description="Keeps every violation once (by violation_id)",
         ),
         On(
             topics.patrols_checkins,
             group=topics.group("patrols-checkins"),
             event=CheckinRecorded,
-            handle=lambda event: service.store_checkin(deps=deps, event=event),
+            handle=lambda event: enforcement_service.store_checkin(deps=deps, event=event),
             description="Keeps every check-in once (by checkin_id)",
         ),
     ]

@@ -6,10 +6,17 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from services.patrols import api, handlers, service
+from services.patrols import (
+    api,
+    enforcement_service,
+    guard_posts_service,
+    handlers,
+    service,
+    visits_service,
+)
+from services.patrols.deps import Deps
 from services.patrols.metrics import PatrolMetrics
 from services.patrols.repository import MongoPatrolRepository
-from services.patrols.service import Deps
 from services.patrols.tracker import VisitTracker
 from shared.bus.background import run_every
 from shared.events import utcnow
@@ -53,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_every(
             "guard-posts",
             kit.settings.post_check_s,
-            lambda: service.watch_posts(deps=deps, now=utcnow()),
+            lambda: guard_posts_service.watch_posts(deps=deps, now=utcnow()),
             failures,
         )
 
@@ -77,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_every(
             "visit-sweep",
             VISIT_SWEEP_S,
-            lambda: service.sweep_visits(deps=deps, now=utcnow()),
+            lambda: visits_service.sweep_visits(deps=deps, now=utcnow()),
             failures,
         )
 
@@ -87,7 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_every(
             "campaign-relay",
             CAMPAIGN_RELAY_S,
-            lambda: service.republish_campaigns(deps=deps),
+            lambda: enforcement_service.republish_campaigns(deps=deps),
             failures,
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from pydantic import (
@@ -15,8 +16,9 @@ from pydantic import (
     model_validator,
 )
 
-from shared.events import Place, ViolationKind
+from shared.events import Place, ViolationKind, ViolationRecorded
 from shared.inputs import Moment
+from shared.mongo import Document
 
 # Chinese plates: province character, issuing-office letter, 5 (or 6 for new-energy) symbols.
 PLATE = re.compile(r"^[\u4e00-\u9fff][A-Z][A-HJ-NP-Z0-9]{5,6}$")
@@ -97,3 +99,42 @@ class ViolationRequest(BaseModel):
         if any(not 1 <= len(item) <= 500 for item in evidence):
             raise ValueError("each evidence reference is 1 to 500 characters")
         return evidence
+
+
+@dataclass(frozen=True)
+class ViolationFilter:
+    campaign_id: str | None = None
+    kind: str | None = None
+    school_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 500
+
+    def matches(self, v: ViolationRecorded) -> bool:
+        return (
+            (
+                self.campaign_id is None
+                or (v.campaign is not None and v.campaign.campaign_id == self.campaign_id)
+            )
+            and (self.kind is None or v.kind == self.kind)
+            and (self.school_id is None or v.school_id == self.school_id)
+            and (self.since is None or v.observed_at >= self.since)
+            and (self.until is None or v.observed_at < self.until)
+        )
+
+    def mongo(self) -> Document:
+        query: Document = {}
+        if self.campaign_id:
+            query["campaign.campaign_id"] = self.campaign_id
+        if self.kind:
+            query["kind"] = self.kind
+        if self.school_id:
+            query["school_id"] = self.school_id
+        window: Document = {}
+        if self.since:
+            window["$gte"] = self.since
+        if self.until:
+            window["$lt"] = self.until
+        if window:
+            query["observed_at"] = window
+        return query

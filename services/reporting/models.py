@@ -202,17 +202,6 @@ class ActivityAccepted(BaseModel):
     event_id: uuid.UUID
 
 
-class ActivityRow(BaseModel):
-    """One recorded activity as the read model keeps it."""
-
-    activity_id: uuid.UUID
-    school_id: str
-    held_at: datetime
-    recorded_by: str
-    activity: ActivityDetails
-    notes: str | None = None
-
-
 class Overview(BaseModel):
     """Every report of one period: what the dashboard draws and the printable page lists."""
 

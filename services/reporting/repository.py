@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -239,80 +238,4 @@ class MongoReportingRepository:
                 outcome=doc.get("outcome"),
             )
             async for doc in self._facts.find(match).sort("raised_at", ASCENDING)
-        ]
-
-
-class InMemoryReportingRepository:
-    def __init__(self) -> None:
-        self.raised: dict[str, AlarmLifecycle] = {}
-        self.states: dict[str, dict[str, datetime]] = defaultdict(dict)
-        self.closed: dict[str, AlarmLifecycle] = {}
-        self.stored: dict[str, dict[str, Any]] = defaultdict(dict)
-
-    async def ensure_indexes(self) -> None:
-        return None
-
-    async def store(self, kind: RecordKind[R], record: R) -> None:
-        self.stored[kind.collection].setdefault(kind.key(record), record)
-
-    async def records(self, kind: RecordKind[R], query: RecordFilter) -> list[R]:
-        found = [r for r in self.stored[kind.collection].values() if query.admits(kind, r)]
-        return sorted(found, key=kind.time_of)
-
-    async def record_alarm(self, event: AlarmLifecycle) -> None:
-        if event.change == "folded":
-            return
-        if event.state == "raised":
-            self.raised.setdefault(str(event.alarm_id), event)
-        if event.state in CLOSED_STATES:
-            self.closed[str(event.alarm_id)] = event
-        states = self.states[str(event.alarm_id)]
-        states[event.state] = min(states.get(event.state, event.occurred_at), event.occurred_at)
-
-    async def alarm_facts(self, query: FactFilter) -> list[AlarmFact]:
-        facts = []
-        for alarm_id, event in self.raised.items():
-            at = event.occurred_at
-            if (query.since and at < query.since) or (query.until and at >= query.until):
-                continue
-            if (query.township and event.school.township != query.township) or (
-                query.school_id and event.school.school_id != query.school_id
-            ):
-                continue
-            if query.kind and event.kind != query.kind:
-                continue
-            facts.append(
-                AlarmFact(
-                    alarm_id=event.alarm_id,
-                    school_id=event.school.school_id,
-                    township=event.school.township,
-                    kind=event.kind,
-                    test=event.test,
-                    pressed_at=event.pressed_at,
-                    states=dict(self.states[alarm_id]),
-                    closed=self.closed[alarm_id].state if alarm_id in self.closed else None,
-                    outcome=self.closed[alarm_id].outcome if alarm_id in self.closed else None,
-                )
-            )
-        return sorted(facts, key=lambda f: f.pressed_at)
-
-    async def alarms_by_school(
-        self, *, since: datetime | None, until: datetime | None, township: str | None
-    ) -> list[SchoolAlarmCount]:
-        rows: dict[str, list[AlarmLifecycle]] = defaultdict(list)
-        for event in self.raised.values():
-            if (since and event.occurred_at < since) or (until and event.occurred_at >= until):
-                continue
-            if township and event.school.township != township:
-                continue
-            rows[event.school.school_id].append(event)
-        return [
-            SchoolAlarmCount(
-                school_id=school_id,
-                name=events[0].school.name,
-                township=events[0].school.township,
-                alarms=sum(not e.test for e in events),
-                tests=sum(e.test for e in events),
-            )
-            for school_id, events in sorted(rows.items())
         ]

@@ -90,6 +90,13 @@ class Afterwards:
         """Wait for the work under way (tests; a clean stop)."""
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """At shutdown: let the work under way finish for up to `grace_s`, then cancel the rest
+        (its durable record has it done after a restart)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace_s)
+        await self.cancel()
+
     async def cancel(self) -> None:
         """Stop the work under way (its durable record has it done after a restart)."""
         for task in self._tasks:

@@ -8,12 +8,12 @@ from prometheus_client import CollectorRegistry
 from services.alarms import service
 from services.alarms.metrics import AlarmMetrics
 from services.alarms.models import PressRequest
-from services.alarms.repository import InMemoryAlarmRepository
 from services.alarms.service import Deps, Rejected
 from shared.events import AlarmLifecycle, AlarmPressed
 from shared.provisioning import County
 from shared.signing import sign
 from shared.topics import Topics
+from tests.fakes.alarms import InMemoryAlarmRepository
 from tests.fakes.publisher import RecordingPublisher
 from tests.helpers import encode, press_body
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from services.patrols import service
+from services.patrols import enforcement_service
 from services.patrols.models import CheckinRequest
 from shared.errors import InvalidInput
 from shared.provisioning import County
@@ -35,7 +35,9 @@ def checkin(county: County, metres_north: float, **overrides: Any) -> CheckinReq
 
 async def test_inside_the_geofence_is_accepted(county: County, registry: CollectorRegistry) -> None:
     deps = make_deps(county, registry)
-    event = await service.check_in(deps=deps, unit_id="U001", request=checkin(county, 40), now=NOW)
+    event = await enforcement_service.check_in(
+        deps=deps, unit_id="U001", request=checkin(county, 40), now=NOW
+    )
     assert not event.flagged and round(event.distance_m, -1) == 40 and event.school_id == "S001"
     assert deps.publisher.events(Topics().patrols_checkins) == [event]  # type: ignore[attr-defined]
 
@@ -45,7 +47,9 @@ async def test_outside_is_refused_with_the_distance_and_nothing_published(
 ) -> None:
     deps = make_deps(county, registry)
     with pytest.raises(InvalidInput) as exc:
-        await service.check_in(deps=deps, unit_id="U001", request=checkin(county, 260), now=NOW)
+        await enforcement_service.check_in(
+            deps=deps, unit_id="U001", request=checkin(county, 260), now=NOW
+        )
     assert "200 m outside the 60 m geofence" in str(exc.value.errors[0]["msg"])
     assert deps.publisher.sent == []  # type: ignore[attr-defined]
     assert (
@@ -58,10 +62,10 @@ async def test_outside_insisted_is_recorded_flagged_with_the_distance(
 ) -> None:
     deps = make_deps(county, registry)
     request = checkin(county, 260, insist=True, note="gate blocked by vendors")
-    event = await service.check_in(deps=deps, unit_id="U001", request=request, now=NOW)
+    event = await enforcement_service.check_in(deps=deps, unit_id="U001", request=request, now=NOW)
     assert event.flagged and round(event.distance_m, -1) == 260
-    await service.store_checkin(deps=deps, event=event)
-    await service.store_checkin(deps=deps, event=event)
+    await enforcement_service.store_checkin(deps=deps, event=event)
+    await enforcement_service.store_checkin(deps=deps, event=event)
     stored = await deps.repo.checkins(
         "S001-must_reach", since=NOW - timedelta(hours=1), until=NOW + timedelta(seconds=1)
     )
@@ -77,7 +81,7 @@ async def test_unknown_points_and_future_times_are_refused(
 ) -> None:
     deps = make_deps(county, registry)
     with pytest.raises(InvalidInput) as exc:
-        await service.check_in(
+        await enforcement_service.check_in(
             deps=deps, unit_id="U001", request=checkin(county, 0, **overrides), now=NOW
         )
     assert exc.value.errors[0]["loc"] == ["body", field]

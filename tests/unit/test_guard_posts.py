@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
-from services.patrols import service
+from services.patrols import guard_posts_service, service
 from services.patrols.guardposts import Calendar, RosterEntry, Window, judge
 from shared.errors import InvalidInput
 from shared.events import GuardPostWindow, PositionReported
@@ -65,7 +65,7 @@ async def rostered(county: County, registry: CollectorRegistry) -> service.Deps:
     entry = RosterEntry(
         unit_id="U015", post_id="S003-stop", windows=["morning"], valid_from=MONDAY, valid_to=MONDAY
     )
-    await service.add_roster_entry(deps=deps, entry=entry)
+    await guard_posts_service.add_roster_entry(deps=deps, entry=entry)
     return deps
 
 
@@ -82,25 +82,29 @@ async def test_an_empty_post_raises_one_gap_while_the_window_is_open(
 ) -> None:
     deps = await rostered(county, registry)
     await _on_post(deps, county, "U015", 2000, at(6, 58))  # far from the gate
-    assert await service.watch_posts(deps=deps, now=at(6, 59)) == [], "before the window"
-    assert await service.watch_posts(deps=deps, now=at(7, 4)) == [], "within the grace"
-    (gap,) = await service.watch_posts(deps=deps, now=at(7, 5))
+    assert await guard_posts_service.watch_posts(deps=deps, now=at(6, 59)) == [], (
+        "before the window"
+    )
+    assert await guard_posts_service.watch_posts(deps=deps, now=at(7, 4)) == [], "within the grace"
+    (gap,) = await guard_posts_service.watch_posts(deps=deps, now=at(7, 5))
     assert (gap.state, gap.final, gap.unit_id, gap.school_id) == ("empty", False, "U015", "S003")
     assert gap.window_end > at(7, 5) and round(gap.last_seen_m or 0, -2) == 2000
-    assert await service.watch_posts(deps=deps, now=at(7, 6)) == [], "raised once"
-    (outcome,) = await service.watch_posts(deps=deps, now=at(8, 0))
+    assert await guard_posts_service.watch_posts(deps=deps, now=at(7, 6)) == [], "raised once"
+    (outcome,) = await guard_posts_service.watch_posts(deps=deps, now=at(8, 0))
     assert (outcome.state, outcome.final) == ("empty", True)
-    assert await service.watch_posts(deps=deps, now=at(8, 1)) == []
+    assert await guard_posts_service.watch_posts(deps=deps, now=at(8, 1)) == []
     assert len(events(deps)) == 2
 
 
 async def test_a_staffed_post_raises_no_gap(county: County, registry: CollectorRegistry) -> None:
     deps = await rostered(county, registry)
     await _on_post(deps, county, "U015", 10, at(6, 59))  # fixes every few seconds in practice
-    assert await service.watch_posts(deps=deps, now=at(7, 1)) == []
+    assert await guard_posts_service.watch_posts(deps=deps, now=at(7, 1)) == []
     await _on_post(deps, county, "U015", 15, at(7, 10))
-    assert await service.watch_posts(deps=deps, now=at(7, 10)) == []
-    (outcome,) = await service.watch_posts(deps=deps, now=at(8, 0, MONDAY) + timedelta(seconds=5))
+    assert await guard_posts_service.watch_posts(deps=deps, now=at(7, 10)) == []
+    (outcome,) = await guard_posts_service.watch_posts(
+        deps=deps, now=at(8, 0, MONDAY) + timedelta(seconds=5)
+    )
     assert (outcome.state, outcome.final, outcome.arrived_at) == ("staffed", True, at(7, 0))
 
 
@@ -108,11 +112,11 @@ async def test_a_late_arrival_after_the_gap_is_judged_late(
     county: County, registry: CollectorRegistry
 ) -> None:
     deps = await rostered(county, registry)
-    (gap,) = await service.watch_posts(deps=deps, now=at(7, 6))
+    (gap,) = await guard_posts_service.watch_posts(deps=deps, now=at(7, 6))
     assert gap.state == "empty"
     await _on_post(deps, county, "U015", 5, at(7, 20))
-    assert await service.watch_posts(deps=deps, now=at(7, 21)) == []
-    (outcome,) = await service.watch_posts(deps=deps, now=at(8, 0))
+    assert await guard_posts_service.watch_posts(deps=deps, now=at(7, 21)) == []
+    (outcome,) = await guard_posts_service.watch_posts(deps=deps, now=at(8, 0))
     assert (outcome.state, outcome.arrived_at) == ("late", at(7, 20))
 
 
@@ -120,8 +124,8 @@ async def test_holidays_have_no_windows_and_so_no_gaps(
     county: County, registry: CollectorRegistry
 ) -> None:
     deps = await rostered(county, registry)
-    await service.save_calendar(deps=deps, calendar=Calendar(holidays=[MONDAY]))
-    assert await service.watch_posts(deps=deps, now=at(7, 30)) == []
+    await guard_posts_service.save_calendar(deps=deps, calendar=Calendar(holidays=[MONDAY]))
+    assert await guard_posts_service.watch_posts(deps=deps, now=at(7, 30)) == []
 
 
 async def test_a_roster_entry_names_a_real_unit_and_a_gate_post(
@@ -136,7 +140,7 @@ async def test_a_roster_entry_names_a_real_unit_and_a_gate_post(
         valid_to=MONDAY,
     )
     with pytest.raises(InvalidInput) as exc:
-        await service.add_roster_entry(deps=deps, entry=bad)
+        await guard_posts_service.add_roster_entry(deps=deps, entry=bad)
     assert [e["loc"][-1] for e in exc.value.errors] == ["unit_id", "post_id"]
 
 

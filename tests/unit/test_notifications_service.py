@@ -10,7 +10,6 @@ from services.notifications import feed, service
 from services.notifications.deps import Deps, Ranking
 from services.notifications.metrics import NotificationMetrics
 from services.notifications.models import FeedEntry, Order, PostGap
-from services.notifications.repository import InMemoryNotificationRepository
 from services.notifications.streams import FEED, ORDERS, MemoryLog, Tail
 from shared.bus.background import RELAY_AFTER, Afterwards, background_failures
 from shared.events import (
@@ -27,6 +26,7 @@ from shared.events import (
 )
 from shared.provisioning import County
 from shared.topics import Topics
+from tests.fakes.notifications import InMemoryNotificationRepository
 from tests.fakes.publisher import RecordingPublisher
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)

@@ -4,14 +4,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from services.patrols import service
+from services.patrols.deps import Deps
 from services.patrols.metrics import PatrolMetrics
 from services.patrols.models import PositionBatch
-from services.patrols.repository import InMemoryPatrolRepository
-from services.patrols.service import Deps
 from shared.errors import InvalidInput
 from shared.events import PositionReported
 from shared.provisioning import County
 from shared.topics import Topics
+from tests.fakes.patrols import InMemoryPatrolRepository
 from tests.fakes.publisher import RecordingPublisher
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)

@@ -156,11 +156,11 @@ async def test_an_activity_the_broker_does_not_take_in_time_is_not_accepted() ->
 
     from services.reporting import service
     from services.reporting.models import ActivityRequest
-    from services.reporting.repository import InMemoryReportingRepository
     from shared.provisioning import load_county
     from shared.settings import ROOT
     from shared.topics import Topics
     from tests.fakes.publisher import RecordingPublisher
+    from tests.fakes.reporting import InMemoryReportingRepository
 
     class Stuck(RecordingPublisher):
         async def publish(self, topic: str, key: str, event: object) -> None:  # type: ignore[override]

@@ -3,11 +3,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.reporting import service
-from services.reporting.repository import InMemoryReportingRepository
 from services.reporting.service import Deps
 from shared.events import AlarmLifecycle, SchoolRef, stable_id
 from shared.topics import Topics
 from tests.fakes.publisher import RecordingPublisher
+from tests.fakes.reporting import InMemoryReportingRepository
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from services.reporting import figures, pages, service
 from services.reporting.models import Overview
-from services.reporting.repository import InMemoryReportingRepository
 from services.reporting.service import Deps, Scope
 from shared.topics import Topics
 from tests.fakes.publisher import RecordingPublisher
+from tests.fakes.reporting import InMemoryReportingRepository
 from tests.reports_fixture import COUNTY, DAY, EVERYTHING, UNTIL, feed
 
 SEPTEMBER = Scope(since=DAY, until=UNTIL)

@@ -8,11 +8,11 @@ import httpx
 
 from services.reporting import figures, service
 from services.reporting.models import IntervalFigures
-from services.reporting.repository import InMemoryReportingRepository
 from services.reporting.service import Deps, Scope
 from shared.events import AlarmLifecycle, AlarmState, stable_id
 from shared.topics import Topics
 from tests.fakes.publisher import RecordingPublisher
+from tests.fakes.reporting import InMemoryReportingRepository
 from tests.unit.test_reporting_service import T0, raised
 
 

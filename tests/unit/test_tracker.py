@@ -9,14 +9,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client import CollectorRegistry
 
-from services.patrols import service
+from services.patrols import visits_service
+from services.patrols.deps import Deps
 from services.patrols.metrics import PatrolMetrics
-from services.patrols.repository import InMemoryPatrolRepository
-from services.patrols.service import Deps
 from services.patrols.tracker import VisitTracker
 from shared.events import PointVisited, PositionReported
 from shared.provisioning import County, PatrolPoint
 from shared.topics import Topics
+from tests.fakes.patrols import InMemoryPatrolRepository
 from tests.fakes.publisher import RecordingPublisher
 
 T0 = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
@@ -116,13 +116,15 @@ def published(publisher: RecordingPublisher) -> list[PointVisited]:
 async def test_a_failed_publish_changes_nothing_and_the_retry_publishes_the_visit_once() -> None:
     repo, tracker = InMemoryPatrolRepository(), VisitTracker([GATE])
     good = RecordingPublisher()
-    await service.track_visits(deps=deps_with(tracker, repo, good), fixes=[fix("U1", 0, 0)])
+    await visits_service.track_visits(deps=deps_with(tracker, repo, good), fixes=[fix("U1", 0, 0)])
     leaving = [fix("U1", 10, 0), fix("U1", 20, 800)]
     with pytest.raises(ConnectionError):
-        await service.track_visits(deps=deps_with(tracker, repo, BrokenPublisher()), fixes=leaving)
+        await visits_service.track_visits(
+            deps=deps_with(tracker, repo, BrokenPublisher()), fixes=leaving
+        )
     assert tracker.tracks["U1"].open  # still inside, as before the failed batch
-    await service.track_visits(deps=deps_with(tracker, repo, good), fixes=leaving)
-    await service.track_visits(deps=deps_with(tracker, repo, good), fixes=leaving)
+    await visits_service.track_visits(deps=deps_with(tracker, repo, good), fixes=leaving)
+    await visits_service.track_visits(deps=deps_with(tracker, repo, good), fixes=leaving)
     (visit,) = published(good)
     assert (visit.dwell_s, visit.fixes) == (10.0, 2)
 
@@ -134,12 +136,12 @@ async def test_after_a_restart_the_stored_tracks_resume_the_same_visit() -> None
     before, after = RecordingPublisher(), RecordingPublisher()
     first = VisitTracker([GATE])
     arrive, stay = [fix("U1", 0, 0)], [fix("U1", 30, 0), fix("U1", 60, 0)]
-    await service.track_visits(deps=deps_with(first, repo, before), fixes=arrive)
-    await service.track_visits(deps=deps_with(first, repo, before), fixes=stay)
+    await visits_service.track_visits(deps=deps_with(first, repo, before), fixes=arrive)
+    await visits_service.track_visits(deps=deps_with(first, repo, before), fixes=stay)
     # killed here: the newest times were not stored; Kafka redelivers `stay` (not committed)
     second = VisitTracker([GATE])
     for batch in (stay, [fix("U1", 90, 600)]):
-        await service.track_visits(deps=deps_with(second, repo, after), fixes=batch)
+        await visits_service.track_visits(deps=deps_with(second, repo, after), fixes=batch)
     (visit,) = published(after)
     uninterrupted = VisitTracker([GATE])
     whole = uninterrupted.step(arrive + stay + [fix("U1", 90, 600)])
@@ -150,8 +152,8 @@ async def test_after_a_restart_the_stored_tracks_resume_the_same_visit() -> None
 async def test_the_sweep_stores_the_newest_times_it_had_kept_in_memory() -> None:
     repo, tracker = InMemoryPatrolRepository(), VisitTracker([GATE])
     deps = deps_with(tracker, repo, RecordingPublisher())
-    await service.track_visits(deps=deps, fixes=[fix("U1", 0, 0)])
-    await service.track_visits(deps=deps, fixes=[fix("U1", 30, 0)])
+    await visits_service.track_visits(deps=deps, fixes=[fix("U1", 0, 0)])
+    await visits_service.track_visits(deps=deps, fixes=[fix("U1", 30, 0)])
     assert repo.tracks["U1"].watermark == T0
-    assert await service.sweep_visits(deps=deps, now=T0) == 0
+    assert await visits_service.sweep_visits(deps=deps, now=T0) == 0
     assert repo.tracks["U1"].watermark == T0 + timedelta(seconds=30)

@@ -10,10 +10,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
-from services.patrols import service
-from services.patrols.repository import ViolationFilter
-from services.patrols.service import CampaignExists
-from services.patrols.violations import KINDS_WITH_PLATE, CampaignRequest, ViolationRequest
+from services.patrols import enforcement_service
+from services.patrols.enforcement_service import CampaignExists
+from services.patrols.violations import (
+    KINDS_WITH_PLATE,
+    CampaignRequest,
+    ViolationFilter,
+    ViolationRequest,
+)
 from shared.errors import InvalidInput
 from shared.events import ViolationKind, ViolationRecorded
 from shared.provisioning import County
@@ -51,18 +55,22 @@ async def test_every_kind_is_recorded_and_published(
     kind: str, county: County, registry: CollectorRegistry
 ) -> None:
     deps = make_deps(county, registry)
-    await service.create_campaign(deps=deps, request=CAMPAIGN, actor="chief", now=NOW)
+    await enforcement_service.create_campaign(deps=deps, request=CAMPAIGN, actor="chief", now=NOW)
     plate = "甘D12345" if kind in KINDS_WITH_PLATE else None
     request = violation(kind=kind, plate=plate, campaign_id="spring-2026")
-    event = await service.record_violation(deps=deps, unit_id="U010", request=request, now=NOW)
+    event = await enforcement_service.record_violation(
+        deps=deps, unit_id="U010", request=request, now=NOW
+    )
     assert (
         event.kind == kind and event.campaign is not None and event.campaign.name.startswith("春季")
     )
     (published,) = deps.publisher.events(Topics().patrols_violations)  # type: ignore[attr-defined]
     assert published == event
-    await service.store_violation(deps=deps, event=event)
-    await service.store_violation(deps=deps, event=event)
-    stored = await service.violations(deps=deps, query=ViolationFilter(campaign_id="spring-2026"))
+    await enforcement_service.store_violation(deps=deps, event=event)
+    await enforcement_service.store_violation(deps=deps, event=event)
+    stored = await enforcement_service.violations(
+        deps=deps, query=ViolationFilter(campaign_id="spring-2026")
+    )
     assert stored == [event]
 
 
@@ -115,9 +123,9 @@ async def test_reports_that_cannot_be_true_are_refused_and_not_published(
     overrides: dict[str, Any], field: str, message: str, county: County, registry: CollectorRegistry
 ) -> None:
     deps = make_deps(county, registry)
-    await service.create_campaign(deps=deps, request=CAMPAIGN, actor="chief", now=NOW)
+    await enforcement_service.create_campaign(deps=deps, request=CAMPAIGN, actor="chief", now=NOW)
     with pytest.raises(InvalidInput) as exc:
-        await service.record_violation(
+        await enforcement_service.record_violation(
             deps=deps, unit_id="U010", request=violation(**overrides), now=NOW
         )
     assert [(e["loc"], message in str(e["msg"])) for e in exc.value.errors] == [
@@ -130,17 +138,19 @@ async def test_campaigns_are_unique_name_known_schools_and_run_forwards(
     county: County, registry: CollectorRegistry
 ) -> None:
     deps = make_deps(county, registry)
-    await service.create_campaign(deps=deps, request=CAMPAIGN, actor="chief", now=NOW)
-    again = await service.create_campaign(deps=deps, request=CAMPAIGN, actor="other", now=NOW)
+    await enforcement_service.create_campaign(deps=deps, request=CAMPAIGN, actor="chief", now=NOW)
+    again = await enforcement_service.create_campaign(
+        deps=deps, request=CAMPAIGN, actor="other", now=NOW
+    )
     assert again.created_by == "chief", "a retried request gets the stored campaign"
     opened = deps.publisher.events(Topics().patrols_campaigns)  # type: ignore[attr-defined]
     assert len(opened) == 2 and opened[0] == opened[1], "published again with the same id"
     with pytest.raises(CampaignExists):
         other = CAMPAIGN.model_copy(update={"name": "another campaign"})
-        await service.create_campaign(deps=deps, request=other, actor="chief", now=NOW)
+        await enforcement_service.create_campaign(deps=deps, request=other, actor="chief", now=NOW)
     with pytest.raises(InvalidInput):
         bad = CAMPAIGN.model_copy(update={"campaign_id": "x", "school_ids": ["S999"]})
-        await service.create_campaign(deps=deps, request=bad, actor="chief", now=NOW)
+        await enforcement_service.create_campaign(deps=deps, request=bad, actor="chief", now=NOW)
     with pytest.raises(ValidationError, match="ends_on is before starts_on"):
         CampaignRequest(
             campaign_id="y", name="y", starts_on=date(2026, 6, 2), ends_on=date(2026, 6, 1)

@@ -1,0 +1,30 @@
+"""What every patrols service function is given: repository, publisher, county, settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from services.patrols.metrics import PatrolMetrics
+from services.patrols.repository import PatrolRepository
+from services.patrols.tracker import VisitTracker
+from shared.bus.publishers import Publisher
+from shared.latest import PendingPositions
+from shared.provisioning import County
+from shared.topics import Topics
+
+
+@dataclass(frozen=True)
+class Deps:
+    repo: PatrolRepository
+    publisher: Publisher
+    topics: Topics
+    county: County
+    metrics: PatrolMetrics
+    max_future_skew_s: float
+    post_grace: timedelta = timedelta(minutes=5)
+    post_fresh: timedelta = timedelta(minutes=2)
+    history_retention: timedelta = timedelta(days=30)
+    publish_timeout_s: float = 2.0
+    visits: VisitTracker = field(default_factory=lambda: VisitTracker([]))
+    latest: PendingPositions = field(default_factory=PendingPositions)

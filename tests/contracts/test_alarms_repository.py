@@ -1,0 +1,163 @@
+"""The contract of services.alarms.repository: the fake and MongoDB alike (conftest)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from services.alarms.models import Alarm
+from services.alarms.repository import AlarmFilter, AlarmRepository
+from shared.events import (
+    AlarmLifecycle,
+    AlarmPressed,
+    SchoolRef,
+    stable_id,
+)
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+SCHOOL = SchoolRef(school_id="S1", name="一中", township="会师镇", lat=35.69, lon=105.05)
+DEG_PER_M = 0.001 / 111.2
+
+
+def pressed(press: str) -> AlarmPressed:
+    return AlarmPressed(
+        press_id=stable_id("press", press),
+        alarm_id=stable_id("alarm", press),
+        school_id="S1",
+        device_id="D1",
+        kind="intrusion",
+        silent=True,
+        test=False,
+        location={"building": "A", "floor": 2, "room": "201"},  # type: ignore[arg-type]
+        pressed_at=NOW,
+        received_at=NOW,
+    )
+
+
+async def test_press_recorded_once_and_alarm_created_once(alarms_repo: AlarmRepository) -> None:
+    repo = alarms_repo
+    event = pressed("p1")
+    first = await repo.record_press(event)
+    second = await repo.record_press(pressed("p1"))
+    assert first.new and not second.new and not second.published
+    assert second.event.event_id == event.event_id
+    await repo.mark_press_published(event.press_id)
+    assert (await repo.record_press(event)).published
+
+    alarm = Alarm.from_press(event, SCHOOL, NOW)
+    stored = await repo.create_alarm(alarm)
+    again = await repo.create_alarm(
+        alarm.model_copy(update={"raised_at": NOW + timedelta(seconds=5)})
+    )
+    assert stored.raised_at == again.raised_at == NOW
+    assert (await repo.get(event.alarm_id)) == stored
+    assert [a.alarm_id for a in await repo.find(AlarmFilter())] == [event.alarm_id]
+
+
+async def test_alarm_compare_and_set_folds_and_finds_by_alias(alarms_repo: AlarmRepository) -> None:
+    from services.alarms.models import Alarm as StoredAlarm
+    from shared.events import Location
+
+    repo = alarms_repo
+    event = pressed("fold-1")
+    alarm = await repo.create_alarm(StoredAlarm.from_press(event, SCHOOL, NOW))
+    lifecycle = AlarmLifecycle(
+        alarm_id=alarm.alarm_id,
+        state="raised",
+        school=SCHOOL,
+        kind="intrusion",
+        silent=True,
+        test=False,
+        location=event.location,
+        device_id="D1",
+        pressed_at=NOW,
+        change="folded",
+    )
+    alias = stable_id("alarm", "fold-2")
+    changes = {
+        "press_count": 2,
+        "locations": [event.location, Location(building="B", floor=1, room="1")],
+    }
+    folded = await repo.compare_and_set(alarm, changes, event=lifecycle, add_alias=alias)
+    assert folded is not None and folded.version == 1 and folded.press_count == 2
+    assert folded.locations[1].building == "B" and folded.outbox[0].change == "folded"
+    assert await repo.compare_and_set(alarm, {"press_count": 9}, event=lifecycle) is None, (
+        "stale version"
+    )
+    by_alias = await repo.get(alias)
+    assert by_alias is not None and by_alias.alarm_id == alarm.alarm_id
+    assert by_alias == folded, "what compare_and_set answers is what it stored"
+    assert await repo.create_alarm(StoredAlarm.from_press(event, SCHOOL, NOW)) == folded, (
+        "a redelivered press finds the alarm it created"
+    )
+    await repo.pull_outbox(alarm.alarm_id, lifecycle.event_id)
+    assert (await repo.get(alarm.alarm_id)).outbox == []  # type: ignore[union-attr]
+    everything = NOW + timedelta(days=1)
+    assert await repo.with_outbox(older_than=everything, limit=10) == [], (
+        "the last event takes the marker with it"
+    )
+    assert await repo.open_at_school("S1", test=False, since=NOW) is not None
+    assert await repo.open_at_school("S1", test=True, since=NOW) is None
+
+
+async def test_signatures_audit_results_and_the_dispatchers_views(
+    alarms_repo: AlarmRepository,
+) -> None:
+    from services.alarms.models import CommandResult
+
+    repo = alarms_repo
+    first, second = stable_id("press", "sig-1"), stable_id("press", "sig-2")
+    assert await repo.remember_signature("sig", first, now=NOW) == first
+    assert await repo.remember_signature("sig", second, now=NOW) == first, "a replay: the first"
+
+    due_at = NOW - timedelta(seconds=1)
+    late = Alarm.from_press(pressed("late"), SCHOOL, NOW).model_copy(
+        update={"ack_deadline": due_at}
+    )
+    drill = Alarm.from_press(pressed("drill"), SCHOOL, NOW).model_copy(
+        update={"test": True, "raised_at": NOW + timedelta(seconds=1)}
+    )
+    for alarm in (late, drill):
+        await repo.create_alarm(alarm)
+    assert [a.alarm_id for a in await repo.due(NOW, limit=10)] == [late.alarm_id]
+    assert await repo.due(due_at - timedelta(seconds=1), limit=10) == []
+    assert await repo.count_open_by_state() == {("raised", False): 1, ("raised", True): 1}
+    newest_first = [a.alarm_id for a in await repo.find(AlarmFilter())]
+    assert newest_first == [drill.alarm_id, late.alarm_id]
+    assert [a.alarm_id for a in await repo.find(AlarmFilter(include_tests=False))] == [
+        late.alarm_id
+    ]
+    assert await repo.find(AlarmFilter(school_id="elsewhere")) == []
+
+    events = [
+        AlarmLifecycle(
+            event_id=stable_id("late", state),
+            occurred_at=NOW + timedelta(seconds=i),
+            alarm_id=late.alarm_id,
+            state=state,  # type: ignore[arg-type]
+            school=SCHOOL,
+            kind="intrusion",
+            silent=True,
+            test=False,
+            location=late.location,
+            device_id="D1",
+            pressed_at=NOW,
+        )
+        for i, state in enumerate(["raised", "acknowledged"])
+    ]
+    for event in [*reversed(events), *events]:  # out of order, and each twice
+        await repo.append_audit(event)
+    assert [e.state for e in await repo.timeline(late.alarm_id)] == ["raised", "acknowledged"]
+
+    command_id = stable_id("command", "ack")
+    assert await repo.result(command_id) is None
+    result = CommandResult(
+        command_id=command_id,
+        alarm_id=late.alarm_id,
+        action="acknowledge",
+        actor="d1",
+        status="applied",
+        state="acknowledged",
+        at=NOW,
+    )
+    await repo.save_result(result)
+    assert await repo.result(command_id) == result

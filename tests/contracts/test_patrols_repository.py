@@ -1,0 +1,223 @@
+"""The contract of services.patrols.repository: the fake and MongoDB alike (conftest)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from services.patrols.repository import PatrolRepository
+from shared.events import (
+    PositionReported,
+    SchoolRef,
+    stable_id,
+)
+from shared.provisioning import Unit
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+SCHOOL = SchoolRef(school_id="S1", name="一中", township="会师镇", lat=35.69, lon=105.05)
+DEG_PER_M = 0.001 / 111.2
+
+
+async def test_position_batch_stored_once_and_unit_moved_to_its_newest_fix(
+    patrols_repo: PatrolRepository,
+) -> None:
+    repo = patrols_repo
+    unit = Unit(
+        unit_id="U1", kind="patrol_car", callsign="c", station="s", home_lat=35.7, home_lon=105.0
+    )
+    await repo.provision_units([unit])
+    batch = [
+        PositionReported(
+            event_id=stable_id("fix", "U1", str(i)),
+            unit_id="U1",
+            lat=35.70 + i * 0.001,
+            lon=105.0,
+            recorded_at=NOW - timedelta(seconds=10 - i),
+        )
+        for i in range(5)
+    ]
+    await repo.record_positions(list(reversed(batch)))
+    await repo.record_positions(batch)  # the same batch again stores nothing new
+    await repo.record_positions(batch[:2])
+    (newest,) = await repo.newest_in_history(["U1", "U2"])  # what a restart moves it to
+    assert (newest.unit_id, newest.recorded_at, newest.lat) == (
+        "U1",
+        batch[-1].recorded_at,
+        batch[-1].lat,
+    )
+    await repo.move_units(list(reversed(batch)))
+    await repo.move_units(batch[:2])  # older fixes never move the unit back
+    state = await repo.get_unit("U1")
+    assert state is not None and state.lat == batch[-1].lat
+    assert state.recorded_at == batch[-1].recorded_at
+    history = await repo.history("U1", since=NOW - timedelta(minutes=5), until=NOW)
+    assert [(f.recorded_at, f.lat) for f in history] == [(f.recorded_at, f.lat) for f in batch]
+    later = await repo.history("U1", since=batch[3].recorded_at, until=NOW)
+    assert len(later) == 2
+
+
+async def test_history_is_keyed_by_unit_and_time_and_pruned_by_range(
+    patrols_repo: PatrolRepository,
+) -> None:
+    repo = patrols_repo
+
+    def fix(unit_id: str, minutes_ago: int, lat: float = 35.7) -> PositionReported:
+        at = NOW - timedelta(minutes=minutes_ago)
+        return PositionReported(
+            event_id=stable_id("fix", unit_id, at.isoformat()),
+            unit_id=unit_id,
+            lat=lat,
+            lon=105.0,
+            recorded_at=at,
+        )
+
+    # "U10" shares a prefix with "U1": the key's separator keeps their ranges apart
+    await repo.record_positions([fix(u, m) for u in ("U1", "U10") for m in (90, 30, 5)])
+    await repo.record_positions([fix("U1", 60, lat=36.5)])
+    assert [
+        f.recorded_at for f in await repo.history("U1", since=NOW - timedelta(hours=2), until=NOW)
+    ] == [NOW - timedelta(minutes=m) for m in (90, 60, 30, 5)]
+    in_box = await repo.fixes_in_box(
+        (35.6, 35.8, 104.9, 105.1), unit_ids=["U1"], since=NOW - timedelta(hours=2), until=NOW
+    )
+    assert sorted(at for _, at, _, _ in in_box) == [NOW - timedelta(minutes=m) for m in (90, 30, 5)]
+
+    pruned = await repo.prune_history(unit_ids=["U1", "U10"], before=NOW - timedelta(minutes=45))
+    assert pruned == 3  # U1 at 90 and 60 minutes, U10 at 90
+    left = await repo.history("U10", since=NOW - timedelta(hours=2), until=NOW)
+    assert [f.recorded_at for f in left] == [NOW - timedelta(minutes=m) for m in (30, 5)]
+
+
+async def test_calendar_roster_and_post_windows_round_trip(patrols_repo: PatrolRepository) -> None:
+    from datetime import date
+
+    from services.patrols.guardposts import Calendar, RosterEntry
+    from services.patrols.models import PostWindowRecord
+
+    repo = patrols_repo
+    assert await repo.calendar() == Calendar(), "the default until one is saved"
+    calendar = Calendar(holidays=[date(2026, 10, 1)])
+    await repo.save_calendar(calendar)
+    assert await repo.calendar() == calendar
+    entry = RosterEntry(
+        unit_id="U1",
+        post_id="S1-stop",
+        windows=["morning"],
+        valid_from=date(2026, 9, 1),
+        valid_to=date(2027, 1, 15),
+    )
+    entry_id = await repo.add_roster_entry(entry)
+    assert await repo.add_roster_entry(entry) == entry_id, "the same entry again replaces it"
+    assert await repo.roster(unit_id="U1") == [(entry_id, entry)]
+    record = PostWindowRecord(
+        key="S1-stop:2026-11-30:morning",
+        post_id="S1-stop",
+        school_id="S1",
+        unit_id="U1",
+        day=date(2026, 11, 30),
+        window="morning",
+        window_start=NOW,
+        window_end=NOW + timedelta(hours=1),
+        state="empty",
+        gap_published=True,
+    )
+    await repo.save_post_window(record)
+    assert await repo.post_window(record.key) == record
+    assert await repo.post_windows_on(date(2026, 11, 30)) == [record]
+
+
+async def test_status_outbox_campaigns_violations_checkins_and_tracks(
+    patrols_repo: PatrolRepository,
+) -> None:
+    from datetime import date
+
+    from services.patrols.tracker import OpenVisit, UnitTrack
+    from services.patrols.violations import Campaign, ViolationFilter
+    from shared.events import CheckinRecorded, Place, UnitStatusChanged, ViolationRecorded
+
+    repo = patrols_repo
+    await repo.provision_units(
+        [
+            Unit(
+                unit_id="U1",
+                kind="patrol_car",
+                callsign="c",
+                station="s",
+                home_lat=35.7,
+                home_lon=105.0,
+            )
+        ]
+    )
+    unit = await repo.get_unit("U1")
+    assert unit is not None and unit.status_version == 0
+    busy = UnitStatusChanged(
+        unit_id="U1", status="busy", previous="available", actor="U1", version=1, occurred_at=NOW
+    )
+    assert await repo.set_status(unit, busy)
+    assert not await repo.set_status(unit, busy), "compare-and-set: the unit changed meanwhile"
+    (waiting,) = await repo.units_with_outbox()
+    assert (waiting.status, waiting.status_version, waiting.outbox) == ("busy", 1, [busy])
+    await repo.pull_status_event("U1", busy.event_id)
+    assert await repo.units_with_outbox() == []
+
+    def campaign(campaign_id: str, starts_on: date) -> Campaign:
+        return Campaign(
+            campaign_id=campaign_id,
+            name="专项整治",
+            starts_on=starts_on,
+            ends_on=date(2026, 12, 31),
+            created_by="s1",
+            created_at=NOW.replace(microsecond=0),
+        )
+
+    spring, autumn = campaign("spring", date(2026, 3, 1)), campaign("autumn", date(2026, 9, 1))
+    assert await repo.add_campaign(spring) and await repo.add_campaign(autumn)
+    assert not await repo.add_campaign(spring), "one campaign per id"
+    assert await repo.campaign("spring") == spring
+    assert [c.campaign_id for c in await repo.campaigns()] == ["autumn", "spring"], "newest first"
+
+    def violation(n: int, kind: str) -> ViolationRecorded:
+        return ViolationRecorded(
+            violation_id=stable_id("violation", str(n)),
+            unit_id="U1",
+            officer="o1",
+            kind=kind,  # type: ignore[arg-type]
+            place=Place(lat=35.7, lon=105.0),
+            school_id="S1",
+            observed_at=NOW - timedelta(minutes=n),
+        )
+
+    recorded = [violation(1, "speeding"), violation(2, "overloading"), violation(3, "speeding")]
+    for event in recorded + recorded:
+        await repo.store_violation(event)
+    speeding = await repo.violations(ViolationFilter(kind="speeding"))
+    assert [v.violation_id for v in speeding] == [
+        recorded[0].violation_id,
+        recorded[2].violation_id,
+    ]
+    recent = await repo.violations(ViolationFilter(since=NOW - timedelta(minutes=2), limit=1))
+    assert [v.violation_id for v in recent] == [recorded[0].violation_id]
+
+    checkin = CheckinRecorded(
+        occurred_at=NOW,  # stored to the millisecond, as BSON keeps it
+        checkin_id=stable_id("checkin", "1"),
+        unit_id="U1",
+        point_id="P1",
+        school_id="S1",
+        point_kind="stop",
+        lat=35.7,
+        lon=105.0,
+        at=NOW - timedelta(minutes=1),
+        distance_m=3.5,
+        flagged=False,
+    )
+    await repo.store_checkin(checkin)
+    await repo.store_checkin(checkin)
+    assert await repo.checkins("P1", since=NOW - timedelta(hours=1), until=NOW) == [checkin]
+    assert await repo.checkins("P1", since=NOW, until=NOW + timedelta(hours=1)) == []
+
+    track = UnitTrack(
+        watermark=NOW,
+        open={"P1": OpenVisit("P1", NOW - timedelta(minutes=3), NOW, 4)},
+    )
+    await repo.save_tracks({"U1": track})
+    assert await repo.load_tracks(["U1", "U2"]) == {"U1": track}

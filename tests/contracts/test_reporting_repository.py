@@ -1,0 +1,101 @@
+"""The contract of services.reporting.repository: the fake and MongoDB alike (conftest)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from services.reporting.repository import ReportingRepository
+from shared.events import (
+    AlarmLifecycle,
+    SchoolRef,
+    stable_id,
+)
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+SCHOOL = SchoolRef(school_id="S1", name="一中", township="会师镇", lat=35.69, lon=105.05)
+DEG_PER_M = 0.001 / 111.2
+
+
+async def test_alarms_by_school_counts_tests_apart_and_replay_is_stable(
+    reporting_repo: ReportingRepository,
+) -> None:
+    repo = reporting_repo
+
+    def raised(alarm: str, school: SchoolRef, test: bool) -> AlarmLifecycle:
+        return AlarmLifecycle(
+            event_id=stable_id(alarm, "raised"),
+            occurred_at=NOW,
+            alarm_id=stable_id(alarm),
+            state="raised",
+            school=school,
+            kind="fire",
+            silent=False,
+            test=test,
+            location={"building": "A", "floor": 1, "room": "1"},  # type: ignore[arg-type]
+            device_id="D",
+            pressed_at=NOW,
+        )
+
+    other = SCHOOL.model_copy(update={"school_id": "S2", "township": "河畔镇"})
+    events = [raised("a", SCHOOL, False), raised("b", SCHOOL, True), raised("c", other, False)]
+    for event in events + events:
+        await repo.record_alarm(event)
+    rows = await repo.alarms_by_school(since=None, until=None, township=None)
+    assert [(r.school_id, r.alarms, r.tests) for r in rows] == [("S1", 1, 1), ("S2", 1, 0)]
+    rows = await repo.alarms_by_school(since=None, until=None, township="河畔镇")
+    assert [r.school_id for r in rows] == ["S2"]
+    rows = await repo.alarms_by_school(since=NOW + timedelta(seconds=1), until=None, township=None)
+    assert rows == []
+
+
+async def test_records_once_each_filtered_by_period_school_and_kind(
+    reporting_repo: ReportingRepository,
+) -> None:
+    from services.reporting.repository import VIOLATIONS, FactFilter, RecordFilter
+    from shared.events import Place, ViolationRecorded
+
+    repo = reporting_repo
+
+    def violation(n: int, kind: str, school_id: str) -> ViolationRecorded:
+        return ViolationRecorded(
+            occurred_at=NOW,
+            violation_id=stable_id("violation", str(n)),
+            unit_id="U1",
+            officer="o1",
+            kind=kind,  # type: ignore[arg-type]
+            place=Place(lat=35.7, lon=105.0),
+            school_id=school_id,
+            observed_at=NOW - timedelta(minutes=n),
+        )
+
+    recorded = [violation(1, "speeding", "S1"), violation(2, "overloading", "S1")]
+    recorded.append(violation(3, "speeding", "S2"))
+    for event in recorded + recorded:
+        await repo.store(VIOLATIONS, event)
+    everything = await repo.records(VIOLATIONS, RecordFilter())
+    assert sorted(v.violation_id for v in everything) == sorted(v.violation_id for v in recorded)
+    speeding_at_s1 = await repo.records(
+        VIOLATIONS, RecordFilter(school_ids=frozenset({"S1"}), kind="speeding")
+    )
+    assert speeding_at_s1 == [recorded[0]]
+    last_two_minutes = RecordFilter(since=NOW - timedelta(minutes=2), until=NOW)
+    assert len(await repo.records(VIOLATIONS, last_two_minutes)) == 2
+
+    await repo.record_alarm(
+        AlarmLifecycle(
+            event_id=stable_id("fact", "raised"),
+            occurred_at=NOW,
+            alarm_id=stable_id("fact"),
+            state="raised",
+            school=SCHOOL,
+            kind="fire",
+            silent=False,
+            test=False,
+            location={"building": "A", "floor": 1, "room": "1"},  # type: ignore[arg-type]
+            device_id="D",
+            pressed_at=NOW,
+        )
+    )
+    (fact,) = await repo.alarm_facts(FactFilter(township=SCHOOL.township))
+    assert (fact.school_id, fact.kind) == ("S1", "fire")
+    assert await repo.alarm_facts(FactFilter(kind="intrusion")) == []

@@ -1,0 +1,199 @@
+"""The in-memory fake of services.patrols.repository.PatrolRepository; held to the real one by
+tests/contracts/test_patrols_repository.py."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from services.patrols.guardposts import Calendar, RosterEntry
+from services.patrols.models import PostWindowRecord, StoredFix, UnitState
+from services.patrols.tracker import UnitTrack
+from services.patrols.violations import Campaign, ViolationFilter
+from shared.events import (
+    CheckinRecorded,
+    PositionReported,
+    UnitStatusChanged,
+    ViolationRecorded,
+    newest_per_unit,
+)
+from shared.mongo import Document
+from shared.provisioning import Unit
+
+
+def _epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _fix_fields(fix: PositionReported) -> Document:
+    return {
+        "lat": fix.lat,
+        "lon": fix.lon,
+        "speed_kmh": fix.speed_kmh,
+        "heading_deg": fix.heading_deg,
+        "accuracy_m": fix.accuracy_m,
+    }
+
+
+class InMemoryPatrolRepository:
+    def __init__(self) -> None:
+        self.units: dict[str, UnitState] = {}
+        self.fixes: dict[tuple[str, int], PositionReported] = {}
+        self.campaign_records: dict[str, Campaign] = {}
+        self.violation_records: dict[uuid.UUID, ViolationRecorded] = {}
+        self.checkin_records: dict[uuid.UUID, CheckinRecorded] = {}
+        self.calendar_record = Calendar()
+        self.roster_records: dict[str, RosterEntry] = {}
+        self.post_window_records: dict[str, PostWindowRecord] = {}
+        self.tracks: dict[str, UnitTrack] = {}
+
+    async def ensure_indexes(self) -> None:
+        return None
+
+    async def provision_units(self, units: list[Unit]) -> None:
+        for unit in units:
+            self.units.setdefault(
+                unit.unit_id,
+                UnitState(unit_id=unit.unit_id, kind=unit.kind, callsign=unit.callsign),
+            )
+
+    async def record_positions(self, fixes: list[PositionReported]) -> int:
+        new = {(f.unit_id, _epoch_ms(f.recorded_at)): f for f in fixes}.keys() - self.fixes.keys()
+        for fix in fixes:
+            self.fixes[(fix.unit_id, _epoch_ms(fix.recorded_at))] = fix
+        return len(new)
+
+    async def move_units(self, fixes: list[PositionReported]) -> None:
+        for fix in newest_per_unit(fixes):
+            unit = self.units.get(fix.unit_id)
+            if unit is not None and (
+                unit.recorded_at is None or unit.recorded_at < fix.recorded_at
+            ):
+                self.units[fix.unit_id] = unit.model_copy(
+                    update={"lat": fix.lat, "lon": fix.lon, "recorded_at": fix.recorded_at}
+                )
+
+    async def history(self, unit_id: str, *, since: datetime, until: datetime) -> list[StoredFix]:
+        return [
+            StoredFix(recorded_at=fix.recorded_at, **_fix_fields(fix))
+            for (unit, _), fix in sorted(self.fixes.items())
+            if unit == unit_id and since <= fix.recorded_at < until
+        ]
+
+    async def get_unit(self, unit_id: str) -> UnitState | None:
+        return self.units.get(unit_id)
+
+    async def newest_in_history(self, unit_ids: list[str]) -> list[PositionReported]:
+        newest: dict[str, PositionReported] = {}
+        for (unit_id, _), fix in sorted(self.fixes.items()):
+            if unit_id in unit_ids:
+                newest[unit_id] = fix
+        return list(newest.values())
+
+    async def fixes_in_box(
+        self,
+        box: tuple[float, float, float, float],
+        *,
+        unit_ids: list[str],
+        since: datetime,
+        until: datetime,
+    ) -> list[tuple[str, datetime, float, float]]:
+        min_lat, max_lat, min_lon, max_lon = box
+        return [
+            (f.unit_id, f.recorded_at, f.lat, f.lon)
+            for f in self.fixes.values()
+            if f.unit_id in unit_ids
+            and since <= f.recorded_at < until
+            and min_lat <= f.lat <= max_lat
+            and min_lon <= f.lon <= max_lon
+        ]
+
+    async def prune_history(self, *, unit_ids: list[str], before: datetime) -> int:
+        old = [k for k, f in self.fixes.items() if f.unit_id in unit_ids and f.recorded_at < before]
+        for key in old:
+            del self.fixes[key]
+        return len(old)
+
+    async def set_status(self, unit: UnitState, event: UnitStatusChanged) -> bool:
+        current = self.units[unit.unit_id]
+        if current.status_version != unit.status_version:
+            return False
+        self.units[unit.unit_id] = current.model_copy(
+            update={
+                "status": event.status,
+                "status_since": event.occurred_at,
+                "status_version": event.version,
+                "outbox": [*current.outbox, event],
+            }
+        )
+        return True
+
+    async def pull_status_event(self, unit_id: str, event_id: uuid.UUID) -> None:
+        unit = self.units[unit_id]
+        outbox = [e for e in unit.outbox if e.event_id != event_id]
+        self.units[unit_id] = unit.model_copy(update={"outbox": outbox})
+
+    async def units_with_outbox(self) -> list[UnitState]:
+        return [u for u in self.units.values() if u.outbox]
+
+    async def add_campaign(self, campaign: Campaign) -> bool:
+        if campaign.campaign_id in self.campaign_records:
+            return False
+        self.campaign_records[campaign.campaign_id] = campaign
+        return True
+
+    async def campaign(self, campaign_id: str) -> Campaign | None:
+        return self.campaign_records.get(campaign_id)
+
+    async def campaigns(self) -> list[Campaign]:
+        return sorted(self.campaign_records.values(), key=lambda c: c.starts_on, reverse=True)
+
+    async def store_violation(self, event: ViolationRecorded) -> None:
+        self.violation_records.setdefault(event.violation_id, event)
+
+    async def violations(self, query: ViolationFilter) -> list[ViolationRecorded]:
+        found = [v for v in self.violation_records.values() if query.matches(v)]
+        return sorted(found, key=lambda v: v.observed_at, reverse=True)[: query.limit]
+
+    async def store_checkin(self, event: CheckinRecorded) -> None:
+        self.checkin_records.setdefault(event.checkin_id, event)
+
+    async def checkins(
+        self, point_id: str, *, since: datetime, until: datetime
+    ) -> list[CheckinRecorded]:
+        found = [
+            c
+            for c in self.checkin_records.values()
+            if c.point_id == point_id and since <= c.at < until
+        ]
+        return sorted(found, key=lambda c: c.at)
+
+    async def calendar(self) -> Calendar:
+        return self.calendar_record
+
+    async def save_calendar(self, calendar: Calendar) -> None:
+        self.calendar_record = calendar
+
+    async def add_roster_entry(self, entry: RosterEntry) -> str:
+        entry_id = f"{entry.unit_id}:{entry.post_id}:{entry.valid_from}"
+        self.roster_records[entry_id] = entry
+        return entry_id
+
+    async def roster(self, *, unit_id: str | None = None) -> list[tuple[str, RosterEntry]]:
+        return [(k, e) for k, e in self.roster_records.items() if unit_id in (None, e.unit_id)]
+
+    async def post_window(self, key: str) -> PostWindowRecord | None:
+        return self.post_window_records.get(key)
+
+    async def save_post_window(self, record: PostWindowRecord) -> None:
+        self.post_window_records[record.key] = record
+
+    async def post_windows_on(self, day: date) -> list[PostWindowRecord]:
+        found = [r for r in self.post_window_records.values() if r.day == day]
+        return sorted(found, key=lambda r: r.window_start)
+
+    async def load_tracks(self, unit_ids: list[str]) -> dict[str, UnitTrack]:
+        return {u: self.tracks[u] for u in unit_ids if u in self.tracks}
+
+    async def save_tracks(self, tracks: dict[str, UnitTrack]) -> None:
+        self.tracks.update(tracks)
