@@ -88,3 +88,8 @@ def is_unavailable(exc: BaseException) -> bool:
     """The broker or the database out of reach or busy: a background round tries again next
     round, and an HTTP request is answered 503 with Retry-After (shared.web)."""
     return is_transient(exc) or isinstance(exc, KafkaError)
+
+
+def is_broker_down(exc: BaseException) -> bool:
+    """The broker did not take a publish (unreachable, or no acknowledgement in time)."""
+    return isinstance(exc, (KafkaError, TimeoutError, ConnectionError))

@@ -3,9 +3,7 @@ and commands, and the unit's en-route / on-scene reports."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import math
 import time
 import uuid
 from typing import Annotated
@@ -15,7 +13,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from services.alarms import service
+from services.alarms import commands_service, presses_service, service
+from services.alarms.commands_service import NoSuchAlarm
+from services.alarms.deps import Deps
 from services.alarms.models import (
     AlarmDetail,
     AlarmOut,
@@ -23,12 +23,18 @@ from services.alarms.models import (
     PressAccepted,
     PressRequest,
 )
+from services.alarms.presses_service import (
+    NotAllowed,
+    NotAuthenticated,
+    PressConflict,
+    RateLimited,
+    Rejected,
+)
 from services.alarms.repository import AlarmFilter
-from services.alarms.service import Deps, Rejected
 from shared.auth import Principal, require_role
 from shared.commands import AssignBody, CancelBody, CommandBody, ResolveBody
 from shared.errors import InvalidInput, body_errors, field_error
-from shared.events import AlarmCommand, AlarmKind, AlarmState, utcnow
+from shared.events import AlarmKind, AlarmState, utcnow
 from shared.inputs import Moment
 from shared.openapi_docs import inline_schema
 
@@ -42,6 +48,12 @@ SIGNATURE_HEADERS = {
     "X-Signature": 'lowercase hex HMAC-SHA256(device secret, "<X-Timestamp>." + raw body)',
 }
 COMMAND_WAIT_S = 5.0
+REJECTION_STATUS: dict[type[Rejected], int] = {
+    NotAuthenticated: 401,
+    NotAllowed: 403,
+    PressConflict: 409,
+    RateLimited: 429,
+}
 
 
 async def get_deps(request: Request) -> Deps:
@@ -85,7 +97,7 @@ async def press(request: Request, deps: DepsDep) -> JSONResponse:
     try:
         body = await request.body()  # at most MAX_BODY_BYTES (shared.body_limit)
         signature = request.headers.get("x-signature")
-        device = service.authenticate(
+        device = presses_service.authenticate(
             devices=deps.devices,
             device_id=request.headers.get("x-device-id"),
             timestamp=request.headers.get("x-timestamp"),
@@ -95,22 +107,15 @@ async def press(request: Request, deps: DepsDep) -> JSONResponse:
             window_s=deps.signature_window_s,
         )
         press_request = _parse(body)
-        service.authorize_press(device, press_request)
-        wait = math.ceil(deps.press_limiter.take(device.device_id, time.monotonic()))
-        if wait:
-            raise Rejected(429, "rate_limited", "too many presses", retry_after=wait)
+        presses_service.authorize_press(device, press_request)
+        presses_service.admit(deps=deps, device=device, now_monotonic=time.monotonic())
         now = utcnow()
         assert signature is not None
-        accepted = await service.accept_press(
+        accepted = await presses_service.accept_press(
             deps=deps, request=press_request, now=now, signature=signature
         )
     except Rejected as exc:
-        deps.metrics.presses_rejected.labels(exc.reason).inc()
-        log.warning("press rejected", extra={"reason": exc.reason, "status": exc.status})
-        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-        return JSONResponse(
-            {"detail": exc.detail, "reason": exc.reason}, status_code=exc.status, headers=headers
-        )
+        return _rejected(deps, exc)
     except RequestValidationError:
         deps.metrics.presses_rejected.labels("invalid_body").inc()
         raise
@@ -125,6 +130,18 @@ async def press(request: Request, deps: DepsDep) -> JSONResponse:
         },
     )
     return JSONResponse(accepted.model_dump(mode="json"), status_code=202)
+
+
+def _rejected(deps: Deps, exc: Rejected) -> JSONResponse:
+    status = REJECTION_STATUS[type(exc)]
+    deps.metrics.presses_rejected.labels(exc.reason).inc()
+    log.warning("press rejected", extra={"reason": exc.reason, "status": status})
+    retry_after = exc.retry_after if isinstance(exc, RateLimited) else 0
+    return JSONResponse(
+        {"detail": exc.detail, "reason": exc.reason},
+        status_code=status,
+        headers={"Retry-After": str(retry_after)} if retry_after else None,
+    )
 
 
 def _parse(body: bytes) -> PressRequest:
@@ -204,41 +221,24 @@ async def _command(
     body: CommandBody,
     **fields: str | None,
 ) -> JSONResponse:
-    """Send the command to the single writer (alarms.commands) and wait briefly for its result:
-    200 applied, 409 refused by the state machine, 403 not this actor's to give, 202 pending."""
-    alarm = await service.get(deps=deps, alarm_id=alarm_id)
-    if alarm is None:
-        raise HTTPException(404, "no such alarm")
-    command = AlarmCommand.model_validate(
-        {
-            "command_id": body.command_id or uuid.uuid4(),
-            "alarm_id": alarm.alarm_id,
-            "action": action,
-            "actor": principal.sub,
-            "role": principal.role,
-            "reason": body.reason,
+    """200 applied, 409 refused by the state machine, 403 not this actor's to give, 202 not
+    applied yet (poll its result)."""
+    try:
+        result = await commands_service.send(
+            deps=deps,
+            alarm_id=alarm_id,
+            actor=principal.sub,
+            role=principal.role,
+            action=action,
+            command_id=body.command_id,
+            reason=body.reason,
+            wait_s=COMMAND_WAIT_S,
             **fields,
-        }
-    )
-    await deps.publisher.publish(deps.topics.alarms_commands, str(alarm.alarm_id), command)
-    result = await _wait_for_result(deps, command.command_id)
-    if result is None:
-        pending = {"command_id": str(command.command_id), "status": "pending"}
-        return JSONResponse(pending, status_code=202)
+        )
+    except NoSuchAlarm:
+        raise HTTPException(404, "no such alarm") from None
     status = {"applied": 200, "refused": 409, "forbidden": 403}.get(result.status, 202)
     return JSONResponse(result.model_dump(mode="json"), status_code=status)
-
-
-async def _wait_for_result(deps: Deps, command_id: uuid.UUID) -> CommandResult | None:
-    deadline = time.monotonic() + COMMAND_WAIT_S
-    delay = 0.01
-    while time.monotonic() < deadline:
-        result = await deps.repo.result(command_id)
-        if result is not None:
-            return result
-        await asyncio.sleep(delay)
-        delay = min(delay * 1.5, 0.2)
-    return None
 
 
 COMMAND_RESPONSES: dict[int | str, dict[str, str]] = {

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.alarms import service
-from services.alarms.service import Deps
+from services.alarms import commands_service, service
+from services.alarms.deps import Deps
 from shared.bus.subscribers import On
 from shared.events import AlarmCommand, AlarmPressed, utcnow
 
@@ -28,7 +28,9 @@ def subscriptions(deps: Deps) -> list[On]:
             topics.alarms_commands,
             group=topics.group("alarms-commands"),
             event=AlarmCommand,
-            handle=lambda command: service.apply_command(deps=deps, command=command, now=utcnow()),
+            handle=lambda command: commands_service.apply_command(
+                deps=deps, command=command, now=utcnow()
+            ),
             description="Applies dispatcher, unit and system commands through the state machine",
             latency_critical=True,
             # keyed by alarm: one alarm's commands in order, alarms side by side (notifications

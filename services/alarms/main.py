@@ -6,12 +6,13 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from services.alarms import api, handlers, service
+from services.alarms import api, handlers, presses_service, service
+from services.alarms.deps import Deps
 from services.alarms.journal import PressJournal
 from services.alarms.lifecycle import Timers
 from services.alarms.metrics import AlarmMetrics
+from services.alarms.presses_service import trusted_devices
 from services.alarms.repository import MongoAlarmRepository
-from services.alarms.service import Deps, trusted_devices
 from shared.bus.background import Afterwards, run_every
 from shared.events import utcnow
 from shared.provisioning import device_secrets, load_county
@@ -68,7 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     async def journal_forwarder() -> None:
         """In every process that answers presses, also one that consumes nothing."""
-        await run_every("journal", s.tick_s, lambda: service.forward_journal(deps=deps), failures)
+        await run_every(
+            "journal", s.tick_s, lambda: presses_service.forward_journal(deps=deps), failures
+        )
 
     return kit.app(
         routers=[api.router],

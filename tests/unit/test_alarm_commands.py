@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client import CollectorRegistry
 
-from services.alarms import service
+from services.alarms import commands_service, presses_service, service
+from services.alarms.deps import Deps
 from services.alarms.models import Alarm
-from services.alarms.service import Deps
 from shared.bus.background import RELAY_AFTER
 from shared.events import AlarmCommand, AlarmLifecycle, CommandResolved
 from shared.provisioning import County
@@ -23,7 +23,7 @@ LIFECYCLE = Topics().alarms_lifecycle
 
 
 async def press(deps: Deps, at: datetime = T0, **fields: object) -> Alarm:
-    accepted = await service.accept_press(deps=deps, request=request(**fields), now=at)
+    accepted = await presses_service.accept_press(deps=deps, request=request(**fields), now=at)
     pressed = [
         e for e in deps.publisher.events(Topics().alarms_pressed) if e.alarm_id == accepted.alarm_id
     ]  # type: ignore[attr-defined]
@@ -126,7 +126,7 @@ async def test_tests_do_not_fold_into_real_alarms_and_closed_alarms_take_no_fold
     real = await press(deps)
     drill = await press(deps, test=True)
     assert drill.alarm_id != real.alarm_id and drill.test and not real.test
-    await service.apply_command(
+    await commands_service.apply_command(
         deps=deps, command=command(real, "cancel", outcome="false_alarm"), now=T0
     )
     later = await press(deps, at=T0 + timedelta(seconds=30))
@@ -162,11 +162,11 @@ async def test_commands_walk_the_lifecycle_once_each_with_an_audit_trail(
         command(alarm, "resolve", outcome="handled", reason="suspect detained"),
     ]
     for step in steps:
-        result = await service.apply_command(
+        result = await commands_service.apply_command(
             deps=deps, command=step, now=T0 + timedelta(seconds=10)
         )
         assert result.status == "applied", result
-        repeat = await service.apply_command(
+        repeat = await commands_service.apply_command(
             deps=deps, command=step, now=T0 + timedelta(seconds=20)
         )
         assert repeat == result, "the same command id is applied once"
@@ -186,25 +186,29 @@ async def test_refused_and_forbidden_commands_change_nothing(
 ) -> None:
     deps = make_deps(county, registry)
     alarm = await press(deps)
-    refused = await service.apply_command(deps=deps, command=command(alarm, "on_scene"), now=T0)
+    refused = await commands_service.apply_command(
+        deps=deps, command=command(alarm, "on_scene"), now=T0
+    )
     assert (refused.status, refused.reason, refused.state) == (
         "refused",
         "cannot on_scene an alarm that is raised",
         "raised",
     )
-    forbidden = await service.apply_command(
+    forbidden = await commands_service.apply_command(
         deps=deps, command=command(alarm, "acknowledge", actor="U007", role="unit"), now=T0
     )
     assert forbidden.status == "forbidden"
-    await service.apply_command(deps=deps, command=command(alarm, "assign", unit_id="U007"), now=T0)
-    other_unit = await service.apply_command(
+    await commands_service.apply_command(
+        deps=deps, command=command(alarm, "assign", unit_id="U007"), now=T0
+    )
+    other_unit = await commands_service.apply_command(
         deps=deps, command=command(alarm, "en_route", actor="U008", role="unit"), now=T0
     )
     assert (other_unit.status, other_unit.reason) == (
         "forbidden",
         "unit U008 is not the assigned unit",
     )
-    missing = await service.apply_command(
+    missing = await commands_service.apply_command(
         deps=deps,
         command=AlarmCommand(
             alarm_id=uuid.uuid4(), action="acknowledge", actor="a", role="dispatcher"
@@ -232,7 +236,7 @@ async def test_a_deadline_fires_once_even_when_checked_late_and_often(
         ("no_acknowledgement", 1),
         ("no_acknowledgement", 2),
     ]
-    ack = await service.apply_command(
+    ack = await commands_service.apply_command(
         deps=deps, command=command(alarm, "acknowledge"), now=late + timedelta(seconds=61)
     )
     assert ack.status == "applied" and ack.state == "acknowledged"
@@ -250,7 +254,7 @@ async def test_a_crash_between_change_and_publication_is_relayed_by_the_ticker(
     alarm = await press(deps)
     broken = Deps(**{**deps.__dict__, "publisher": _FailingPublisher()})
     result = await _swallow(
-        service.apply_command(deps=broken, command=command(alarm, "acknowledge"), now=T0)
+        commands_service.apply_command(deps=broken, command=command(alarm, "acknowledge"), now=T0)
     )
     assert result is None, "the publish failed after the change was stored"
     stored = await deps.repo.get(alarm.alarm_id)
@@ -258,7 +262,7 @@ async def test_a_crash_between_change_and_publication_is_relayed_by_the_ticker(
     await service.tick(deps=deps, now=T0 + RELAY_AFTER + timedelta(seconds=1))
     assert [e.state for e in lifecycle(deps)] == ["raised", "acknowledged"]
     assert (await deps.repo.get(alarm.alarm_id)).outbox == []  # type: ignore[union-attr]
-    redelivered = await service.apply_command(
+    redelivered = await commands_service.apply_command(
         deps=deps,
         command=command(alarm, "acknowledge", command_id=lifecycle(deps)[-1].command_id),
         now=T0,
@@ -288,7 +292,7 @@ async def test_the_open_alarms_gauge_counts_open_alarms_by_state(
         registry.get_sample_value("safecampus_alarms_open", {"state": "raised", "test": "false"})
         == 1
     )
-    await service.apply_command(deps=deps, command=command(alarm, "acknowledge"), now=T0)
+    await commands_service.apply_command(deps=deps, command=command(alarm, "acknowledge"), now=T0)
     await service.count_open(deps=deps)
     assert (
         registry.get_sample_value("safecampus_alarms_open", {"state": "raised", "test": "false"})
@@ -318,10 +322,10 @@ async def test_a_refused_command_is_told_on_the_bus_and_told_again_as_the_same_e
     deps = make_deps(county, registry)
     alarm = await press(deps)
     accepted = command(alarm, "assign", actor="notifications", role="system", unit_id="U007")
-    await service.apply_command(deps=deps, command=accepted, now=T0)
+    await commands_service.apply_command(deps=deps, command=accepted, now=T0)
     refused = command(alarm, "dispatch", actor="notifications", role="system")
-    await service.apply_command(deps=deps, command=refused, now=T0)
-    await service.apply_command(deps=deps, command=refused, now=T0)  # redelivered
+    await commands_service.apply_command(deps=deps, command=refused, now=T0)
+    await commands_service.apply_command(deps=deps, command=refused, now=T0)  # redelivered
     told = deps.publisher.events(Topics().alarms_command_results)  # type: ignore[attr-defined]
     assert all(isinstance(e, CommandResolved) for e in told)
     assert [(e.action, e.status, e.role) for e in told] == [("dispatch", "refused", "system")] * 2
@@ -329,3 +333,39 @@ async def test_a_refused_command_is_told_on_the_bus_and_told_again_as_the_same_e
     assert told[0].reason == "cannot dispatch an alarm that is unit_assigned"
     (assigned,) = [e for e in lifecycle(deps) if e.state == "unit_assigned"]
     assert assigned.command_id == accepted.command_id, "applied: the transition tells it"
+
+
+async def test_a_sent_command_answers_its_result_or_pending_and_an_unknown_alarm_is_refused(
+    county: County, registry: CollectorRegistry
+) -> None:
+    deps = make_deps(county, registry)
+    alarm = await press(deps)
+    with pytest.raises(commands_service.NoSuchAlarm):
+        await commands_service.send(
+            deps=deps,
+            alarm_id=uuid.uuid4(),
+            actor="alice",
+            role="dispatcher",
+            action="acknowledge",
+            command_id=None,
+            reason=None,
+            wait_s=0.05,
+        )
+    asked = dict(actor="alice", role="dispatcher", action="acknowledge", reason=None, wait_s=0.05)
+    pending = await commands_service.send(
+        deps=deps,
+        alarm_id=alarm.alarm_id,
+        command_id=None,
+        **asked,  # type: ignore[arg-type]
+    )
+    assert pending.status == "pending" and pending.action == "acknowledge"
+    (sent,) = deps.publisher.events(Topics().alarms_commands)  # type: ignore[attr-defined]
+    assert sent.command_id == pending.command_id, "the writer applies what was sent"
+    await commands_service.apply_command(deps=deps, command=sent, now=T0)
+    applied = await commands_service.send(
+        deps=deps,
+        alarm_id=alarm.alarm_id,
+        command_id=sent.command_id,
+        **asked,  # type: ignore[arg-type]
+    )
+    assert (applied.status, applied.state) == ("applied", "acknowledged")

@@ -5,10 +5,11 @@ from datetime import UTC, datetime
 import pytest
 from prometheus_client import CollectorRegistry
 
-from services.alarms import service
+from services.alarms import presses_service, service
+from services.alarms.deps import Deps
 from services.alarms.metrics import AlarmMetrics
 from services.alarms.models import PressRequest
-from services.alarms.service import Deps, Rejected
+from services.alarms.presses_service import NotAllowed, NotAuthenticated, PressConflict
 from shared.events import AlarmLifecycle, AlarmPressed
 from shared.provisioning import County
 from shared.signing import sign
@@ -42,7 +43,7 @@ def make_deps(
         repo=InMemoryAlarmRepository(),
         publisher=publisher or RecordingPublisher(),
         topics=Topics(),
-        devices=service.trusted_devices(county, secrets),
+        devices=presses_service.trusted_devices(county, secrets),
         county=county,
         metrics=AlarmMetrics(registry),
         signature_window_s=300,
@@ -58,8 +59,8 @@ async def test_press_is_published_once_and_repeats_are_duplicates(
 ) -> None:
     deps = make_deps(county, registry)
     press = request()
-    first = await service.accept_press(deps=deps, request=press, now=NOW)
-    again = await service.accept_press(deps=deps, request=press, now=NOW)
+    first = await presses_service.accept_press(deps=deps, request=press, now=NOW)
+    again = await presses_service.accept_press(deps=deps, request=press, now=NOW)
     assert not first.duplicate and again.duplicate
     assert first.alarm_id == again.alarm_id
     published = deps.publisher.events(Topics().alarms_pressed)  # type: ignore[attr-defined]
@@ -74,8 +75,8 @@ async def test_press_not_on_the_broker_is_published_on_retry(
     deps = make_deps(county, registry, publisher)
     press = request()
     with pytest.raises(ConnectionError):
-        await service.accept_press(deps=deps, request=press, now=NOW)
-    retry = await service.accept_press(deps=deps, request=press, now=NOW)
+        await presses_service.accept_press(deps=deps, request=press, now=NOW)
+    retry = await presses_service.accept_press(deps=deps, request=press, now=NOW)
     assert retry.duplicate
     assert len(publisher.events(Topics().alarms_pressed)) == 1
 
@@ -85,11 +86,10 @@ async def test_press_id_reused_by_another_device_is_a_conflict(
 ) -> None:
     deps = make_deps(county, registry)
     press_id = uuid.uuid4()
-    await service.accept_press(deps=deps, request=request(press_id=str(press_id)), now=NOW)
+    await presses_service.accept_press(deps=deps, request=request(press_id=str(press_id)), now=NOW)
     other = request(press_id=str(press_id), device_id="S002-BTN1", school_id="S002")
-    with pytest.raises(Rejected) as exc:
-        await service.accept_press(deps=deps, request=other, now=NOW)
-    assert exc.value.status == 409
+    with pytest.raises(PressConflict):
+        await presses_service.accept_press(deps=deps, request=other, now=NOW)
 
 
 @pytest.mark.parametrize(
@@ -115,25 +115,25 @@ def test_authentication_failures_name_their_reason(
         "timestamp": ts,
         "signature": sign("secret-S001-BTN1", ts, body),
     } | headers
-    with pytest.raises(Rejected) as exc:
-        service.authenticate(
+    with pytest.raises(NotAuthenticated) as exc:
+        presses_service.authenticate(
             devices=deps.devices, body=body, now=time.time(), window_s=300, **values
         )  # type: ignore[arg-type]
-    assert (exc.value.status, exc.value.reason) == (401, reason)
+    assert exc.value.reason == reason
 
 
 def test_device_may_press_only_for_its_school(county: County, registry: CollectorRegistry) -> None:
     deps = make_deps(county, registry)
     device = deps.devices["S001-BTN1"]
-    service.authorize_press(device, request())
-    with pytest.raises(Rejected) as exc:
-        service.authorize_press(device, request(school_id="S002"))
-    assert exc.value.status == 403
+    presses_service.authorize_press(device, request())
+    with pytest.raises(NotAllowed) as exc:
+        presses_service.authorize_press(device, request(school_id="S002"))
+    assert exc.value.reason == "wrong_school"
 
 
 async def test_alarm_is_raised_once_per_press(county: County, registry: CollectorRegistry) -> None:
     deps = make_deps(county, registry)
-    await service.accept_press(deps=deps, request=request(), now=NOW)
+    await presses_service.accept_press(deps=deps, request=request(), now=NOW)
     (pressed,) = deps.publisher.events(Topics().alarms_pressed)  # type: ignore[attr-defined]
     assert isinstance(pressed, AlarmPressed)
     first = await service.raise_alarm(deps=deps, pressed=pressed, now=NOW)
@@ -151,7 +151,7 @@ async def test_raise_interrupted_before_publish_is_completed_on_redelivery(
 ) -> None:
     publisher = RecordingPublisher()
     deps = make_deps(county, registry, publisher)
-    await service.accept_press(deps=deps, request=request(), now=NOW)
+    await presses_service.accept_press(deps=deps, request=request(), now=NOW)
     (pressed,) = publisher.events(Topics().alarms_pressed)
     assert isinstance(pressed, AlarmPressed)
     flaky = make_deps(county, registry=CollectorRegistry(), publisher=FlakyPublisher())

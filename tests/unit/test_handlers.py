@@ -3,7 +3,7 @@
 from faststream.kafka import TestKafkaBroker
 from prometheus_client import CollectorRegistry
 
-from services.alarms import handlers
+from services.alarms import handlers, presses_service
 from services.alarms.main import NAME
 from shared.bus.broker import make_broker
 from shared.bus.processing import ConsumerMetrics, MessageProcessor
@@ -28,10 +28,9 @@ async def test_pressed_event_raises_alarm_and_garbage_goes_to_dlq(
     broker.include_router(router_for(handlers.subscriptions(deps), processor))
     topics = Topics()
 
-    from services.alarms import service
     from shared.events import utcnow
 
-    await service.accept_press(deps=deps, request=request(), now=utcnow())
+    await presses_service.accept_press(deps=deps, request=request(), now=utcnow())
     (pressed,) = publisher.events(topics.alarms_pressed)
 
     async with TestKafkaBroker(broker) as test_broker:

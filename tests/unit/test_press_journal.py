@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from services.alarms import service
+from services.alarms import presses_service
+from services.alarms.deps import Deps
 from services.alarms.journal import PressJournal
-from services.alarms.service import Deps, Rejected
+from services.alarms.presses_service import NotAuthenticated
 from shared.events import AlarmPressed
 from shared.provisioning import County
 from shared.topics import Topics
@@ -47,7 +48,7 @@ async def test_presses_are_journaled_while_the_broker_is_down_and_forwarded_in_o
     publisher.down = True
     presses = [request(school_id=f"S00{i}", device_id=f"S00{i}-BTN1") for i in range(1, 6)]
     for press in presses:
-        accepted = await service.accept_press(deps=deps, request=press, now=NOW)
+        accepted = await presses_service.accept_press(deps=deps, request=press, now=NOW)
         assert not accepted.duplicate
     assert deps.journal is not None and deps.journal.backlog == 5
     assert (
@@ -57,20 +58,20 @@ async def test_presses_are_journaled_while_the_broker_is_down_and_forwarded_in_o
         == 5
     )
     with pytest.raises(ConnectionError):
-        await service.forward_journal(deps=deps)
+        await presses_service.forward_journal(deps=deps)
     assert deps.journal.backlog == 5, "nothing is dropped while the broker is still down"
 
     restarted = PressJournal(tmp_path)  # a restart reads the journal back
     assert restarted.backlog == 5
     publisher.down = False
     deps = Deps(**{**deps.__dict__, "journal": restarted})
-    assert await service.forward_journal(deps=deps) == 5
+    assert await presses_service.forward_journal(deps=deps) == 5
     sent = publisher.events(Topics().alarms_pressed)
     assert [e.press_id for e in sent if isinstance(e, AlarmPressed)] == [
         p.press_id for p in presses
     ]
     assert restarted.backlog == 0 and PressJournal(tmp_path).backlog == 0
-    retry = await service.accept_press(deps=deps, request=presses[0], now=NOW)
+    retry = await presses_service.accept_press(deps=deps, request=presses[0], now=NOW)
     assert retry.duplicate and len(publisher.events(Topics().alarms_pressed)) == 5
 
 
@@ -80,12 +81,12 @@ async def test_new_presses_queue_behind_a_backlog_to_keep_order(
     deps, publisher = journaled_deps(county, registry, tmp_path)
     publisher.down = True
     first = request()
-    await service.accept_press(deps=deps, request=first, now=NOW)
+    await presses_service.accept_press(deps=deps, request=first, now=NOW)
     publisher.down = False  # back, but the journal is not forwarded yet
     second = request(school_id="S002", device_id="S002-BTN1")
-    await service.accept_press(deps=deps, request=second, now=NOW)
+    await presses_service.accept_press(deps=deps, request=second, now=NOW)
     assert publisher.sent == [] and deps.journal is not None and deps.journal.backlog == 2
-    await service.forward_journal(deps=deps)
+    await presses_service.forward_journal(deps=deps)
     assert [e.press_id for e in publisher.events(Topics().alarms_pressed)] == [
         first.press_id,
         second.press_id,
@@ -170,17 +171,17 @@ async def test_a_signature_is_good_for_one_press_only(
 ) -> None:
     deps = make_deps(county, registry)
     first, other = request(), request()
-    assert await service.refuse_replay(
+    assert await presses_service.refuse_replay(
         deps=deps, signature="ab" * 32, press_id=first.press_id, now=NOW
     )
-    assert await service.refuse_replay(
+    assert await presses_service.refuse_replay(
         deps=deps, signature="AB" * 32, press_id=first.press_id, now=NOW
     )
-    with pytest.raises(Rejected) as exc:
-        await service.refuse_replay(
+    with pytest.raises(NotAuthenticated) as exc:
+        await presses_service.refuse_replay(
             deps=deps, signature="ab" * 32, press_id=other.press_id, now=NOW
         )
-    assert (exc.value.status, exc.value.reason) == (401, "replayed_signature")
+    assert exc.value.reason == "replayed_signature"
 
 
 async def test_a_press_is_recorded_while_its_signature_is_checked_and_a_replay_publishes_nothing(
@@ -190,13 +191,17 @@ async def test_a_press_is_recorded_while_its_signature_is_checked_and_a_replay_p
     deps = make_deps(county, registry, publisher)
     first, other = request(), request()
     signature = "cd" * 32
-    accepted = await service.accept_press(deps=deps, request=first, now=NOW, signature=signature)
-    again = await service.accept_press(deps=deps, request=first, now=NOW, signature=signature)
+    accepted = await presses_service.accept_press(
+        deps=deps, request=first, now=NOW, signature=signature
+    )
+    again = await presses_service.accept_press(
+        deps=deps, request=first, now=NOW, signature=signature
+    )
     assert (accepted.duplicate, again.duplicate) == (False, True)
     assert len(publisher.sent) == 1
-    with pytest.raises(Rejected) as exc:
-        await service.accept_press(deps=deps, request=other, now=NOW, signature=signature)
-    assert (exc.value.status, exc.value.reason) == (401, "replayed_signature")
+    with pytest.raises(NotAuthenticated) as exc:
+        await presses_service.accept_press(deps=deps, request=other, now=NOW, signature=signature)
+    assert exc.value.reason == "replayed_signature"
     assert len(publisher.sent) == 1
 
 
