@@ -178,7 +178,7 @@ def _write_entries(path: Path, users: list[dict[str, str]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from shared.settings import Settings
+    from shared.settings import SignInSettings
 
     parser = argparse.ArgumentParser(description="Manage the users who sign in")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
     password = getpass.getpass(f"password for {args.username}: ")
     if len(password) < 12:
         sys.exit("a password has at least 12 characters")
-    path = Settings().users_file
+    path = SignInSettings().users_file
     add_user(path, args.username, args.role, password)
     print(f"{args.username} ({args.role}) saved in {path}")
 

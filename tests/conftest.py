@@ -20,9 +20,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
 from shared.auth import Role, issue_token
-from shared.settings import ROOT, Settings
+from shared.settings import ROOT
 from shared.signing import derive_device_secret
 from shared.topics import Topics
+from tests.helpers import EverySetting
 
 KAFKA_BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:19092")
 MONGODB_URL = os.environ.get(
@@ -100,11 +101,11 @@ class Namespace:
             "LOG_LEVEL": "INFO",
         }
 
-    def settings(self, **overrides: object) -> Settings:
+    def settings(self, **overrides: object) -> EverySetting:
         """Settings of an app run in the test's process, with a press journal of its own."""
         journal = Path(tempfile.gettempdir()) / f"safecampus-journal-{self.name}"
         values = {k.lower(): v for k, v in self.env().items()} | {"journal_dir": journal}
-        return Settings(**(values | overrides))  # type: ignore[arg-type]
+        return EverySetting(**(values | overrides))  # type: ignore[arg-type]
 
     def token(self, role: Role, sub: str) -> str:
         return issue_token(self.jwt_secret, sub=sub, role=role)

@@ -16,7 +16,16 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from services.alarms.settings import AlarmsSettings
+from services.notifications.settings import NotificationsSettings
+from services.patrols.settings import PatrolsSettings
+from services.reporting.settings import ReportingSettings
 from shared.signing import derive_device_secret, sign
+
+
+class EverySetting(AlarmsSettings, PatrolsSettings, NotificationsSettings, ReportingSettings):
+    """Every service's settings in one, for tests that build apps in their own process: each
+    service's create_app takes them as its own."""
 
 
 def press_body(

@@ -40,7 +40,7 @@ from shared.auth import issue_token
 from shared.bus.broker import IDEMPOTENT_PRODUCERS
 from shared.events import stable_id
 from shared.provisioning import County, load_county
-from shared.settings import ROOT, Settings
+from shared.settings import ROOT, DeviceSettings, Settings
 from shared.signing import derive_device_secret, sign
 from shared.topics import Topics
 from tools.http_load import KeepAliveConnection
@@ -170,7 +170,7 @@ async def background_fixes(
     tools.http_load (keep-alive, a fraction of httpx's CPU: the terminals are not on this
     machine in the county). Sets `flowing` once the first request is accepted; returns the
     fixes accepted and the seconds from the first request to the last answer."""
-    county = load_county(Settings().county_file)
+    county = load_county(DeviceSettings().county_file)
     units = county.units
     tokens = {u.unit_id: issue_token(jwt_secret, sub=u.unit_id, role="unit") for u in units}
     sent = 0
@@ -260,7 +260,7 @@ class BackgroundLoad:
     """The background fixes from a process of their own: on the bench's own event loop they
     would delay the very streams it times."""
 
-    def __init__(self, patrols_url: str, settings: Settings, per_s: int) -> None:
+    def __init__(self, patrols_url: str, settings: DeviceSettings, per_s: int) -> None:
         ctx = multiprocessing.get_context("spawn")
         self._stop = ctx.Event()
         self._flowing = ctx.Event()
@@ -462,7 +462,7 @@ class PathBench:
 
 
 async def run_path(
-    args: argparse.Namespace, settings: Settings, stack: Stack, replicas: Replicas
+    args: argparse.Namespace, settings: DeviceSettings, stack: Stack, replicas: Replicas
 ) -> dict[str, Any]:
     county = load_county(settings.county_file)
     seed = settings.device_key_seed.get_secret_value() if settings.device_key_seed else ""
@@ -690,7 +690,7 @@ def bench_env(namespace: str) -> dict[str, str]:
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    base = Settings()
+    base = DeviceSettings()
     namespace = f"bench{uuid.uuid4().hex[:6]}"
     env = bench_env(namespace)
     pace = args.interval_ms / 1000

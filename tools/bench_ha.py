@@ -32,7 +32,7 @@ import httpx
 
 from shared.auth import issue_token
 from shared.provisioning import County, load_county
-from shared.settings import Settings
+from shared.settings import DeviceSettings
 from tools.bench import (
     OUT,
     bench_env,
@@ -103,7 +103,7 @@ async def failover_round(
     client: httpx.AsyncClient,
     args: argparse.Namespace,
     county: County,
-    settings: Settings,
+    settings: DeviceSettings,
     ingress: list[str],
     doomed: ServiceProcess,
     survivor_url: str,
@@ -153,7 +153,7 @@ async def failover_round(
 
 
 async def run_failover(
-    args: argparse.Namespace, settings: Settings, stack: Stack
+    args: argparse.Namespace, settings: DeviceSettings, stack: Stack
 ) -> dict[str, Any]:
     county = load_county(settings.county_file)
     replicas = start_replicas(stack, 2)
@@ -223,7 +223,9 @@ async def _fanout_clients(
     return got
 
 
-async def run_fanout(args: argparse.Namespace, settings: Settings, stack: Stack) -> dict[str, Any]:
+async def run_fanout(
+    args: argparse.Namespace, settings: DeviceSettings, stack: Stack
+) -> dict[str, Any]:
     county = load_county(settings.county_file)
     seed = settings.device_key_seed.get_secret_value() if settings.device_key_seed else ""
     ctx = multiprocessing.get_context("spawn")
@@ -268,7 +270,7 @@ async def run_fanout(args: argparse.Namespace, settings: Settings, stack: Stack)
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    base = Settings()
+    base = DeviceSettings()
     namespace = f"benchha{uuid.uuid4().hex[:6]}"
     env = bench_env(namespace)
     database = await database_server(base.mongodb_url)

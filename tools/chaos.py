@@ -37,7 +37,7 @@ from pymongo import AsyncMongoClient
 
 from shared.auth import issue_token
 from shared.provisioning import County, load_county
-from shared.settings import Settings
+from shared.settings import DeviceSettings
 from shared.signing import derive_device_secret, sign
 from tools.bench import bench_env, drop_namespace
 from tools.chaos_check import Held, SentPress, Verdict, check
@@ -344,7 +344,7 @@ async def run(
 ) -> Verdict:
     shutil.rmtree(OUT / "logs", ignore_errors=True)  # this run's logs only
     OUT.mkdir(parents=True, exist_ok=True)
-    base = Settings()
+    base = DeviceSettings()
     if not _port_open(KAFKA_FAULT_PORT):  # a broker started before the FAULTY listener existed
         await asyncio.to_thread(infra, "stop-kafka")
         await asyncio.to_thread(infra, "start-kafka")
@@ -441,7 +441,7 @@ async def _settled(work: Workload, timeout_s: float) -> None:
 
 
 async def _held(
-    base: Settings, namespace: str, work: Workload, reporting_url: str, since: datetime
+    base: DeviceSettings, namespace: str, work: Workload, reporting_url: str, since: datetime
 ) -> Held:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(base.mongodb_url)
     try:

@@ -13,7 +13,7 @@ import secrets
 import signal
 
 from shared.auth import Role, issue_token
-from shared.settings import ROOT, Settings
+from shared.settings import ROOT, DeviceSettings, SignInSettings
 from shared.users import add_user
 from tools.prometheus import LocalPrometheus
 from tools.simulate import Endpoints, run
@@ -23,7 +23,11 @@ DEMO_DISPATCHER = "demo-dispatcher"
 DEMO_SUPERVISOR = "demo-supervisor"
 
 
-def demo_account(settings: Settings, username: str, role: Role) -> str:
+class DemoSettings(DeviceSettings, SignInSettings):
+    """What the demo reads: the device seed (the simulated buttons) and the users file."""
+
+
+def demo_account(settings: DemoSettings, username: str, role: Role) -> str:
     """An account for this demo run, with a fresh random password (in USERS_FILE, hashed; the
     password is only printed to this terminal)."""
     password = secrets.token_urlsafe(12)
@@ -46,7 +50,7 @@ def start_prometheus(ports: dict[str, int]) -> LocalPrometheus | None:
 
 
 def banner(
-    settings: Settings,
+    settings: DemoSettings,
     endpoints: Endpoints,
     passwords: dict[str, str],
     prometheus: LocalPrometheus | None,
@@ -97,7 +101,7 @@ def _stop_on_sigterm() -> None:
 
 def main() -> None:
     _stop_on_sigterm()
-    settings = Settings()
+    settings = DemoSettings()
     ports = {
         "alarms": settings.alarms_port,
         "patrols": settings.patrols_port,

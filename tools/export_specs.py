@@ -35,7 +35,7 @@ from shared.events import (
     UnitStatusChanged,
     ViolationRecorded,
 )
-from shared.settings import ROOT, Settings
+from shared.settings import ROOT, DeviceSettings
 from shared.topics import Topics
 
 OUT = ROOT / "docs" / "api"
@@ -105,7 +105,7 @@ CHANNELS: dict[str, tuple[str, type[BaseModel], list[str], list[str]]] = {
 def openapi(service: str) -> dict[str, Any]:
     """The service's OpenAPI document; building the app connects to nothing."""
     module = __import__(f"services.{service}.main", fromlist=["create_app"])
-    settings = Settings(jwt_secret="x" * 32, device_key_seed="spec")
+    settings = DeviceSettings(jwt_secret="x" * 32, device_key_seed="spec")
     document: dict[str, Any] = module.create_app(settings).openapi()
     return document
 

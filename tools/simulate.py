@@ -24,7 +24,7 @@ import httpx
 from services.notifications.models import FeedEntry
 from shared.auth import issue_token
 from shared.provisioning import County, Unit, load_county
-from shared.settings import Settings
+from shared.settings import DeviceSettings
 from shared.signing import derive_device_secret, sign
 from tools.fieldwork import FieldWork
 
@@ -47,7 +47,7 @@ class Endpoints:
     reporting: str
 
     @classmethod
-    def local(cls, settings: Settings) -> Endpoints:
+    def local(cls, settings: DeviceSettings) -> Endpoints:
         base = f"http://{settings.host}"
         return cls(
             f"{base}:{settings.alarms_port}",
@@ -292,7 +292,7 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
 async def run(
     *,
     endpoints: Endpoints,
-    settings: Settings,
+    settings: DeviceSettings,
     duration_s: float | None,
     alarm_every_s: float,
     fix_every_s: float,
@@ -350,7 +350,7 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args()
-    settings = Settings()
+    settings = DeviceSettings()
     stats = asyncio.run(
         run(
             endpoints=Endpoints.local(settings),

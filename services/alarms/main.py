@@ -13,6 +13,7 @@ from services.alarms.lifecycle import Timers
 from services.alarms.metrics import AlarmMetrics
 from services.alarms.presses_service import trusted_devices
 from services.alarms.repository import MongoAlarmRepository
+from services.alarms.settings import AlarmsSettings
 from shared.bus.background import Afterwards, run_every
 from shared.events import utcnow
 from shared.provisioning import device_secrets, load_county
@@ -26,8 +27,8 @@ OPEN_GAUGE_S = 5.0
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    kit = ServiceKit.create(NAME, settings or Settings())
-    s = kit.settings
+    s = AlarmsSettings.of(settings)
+    kit = ServiceKit.create(NAME, s)
     county = load_county(s.county_file)
     seed = s.device_key_seed.get_secret_value() if s.device_key_seed else None
     repo = MongoAlarmRepository(kit.database, signature_ttl_s=3 * s.signature_window_s)

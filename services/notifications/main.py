@@ -14,6 +14,7 @@ from services.notifications.deps import Deps, Outbound, Ranking
 from services.notifications.metrics import NotificationMetrics
 from services.notifications.outbound import RetryPolicy, parse_endpoints
 from services.notifications.repository import MongoNotificationRepository
+from services.notifications.settings import NotificationsSettings
 from services.notifications.streams import FEED, ORDERS, Tail, follow
 from shared.bus.background import Afterwards, run_every
 from shared.events import utcnow
@@ -37,8 +38,8 @@ def _secret(value: SecretStr | None) -> str | None:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    kit = ServiceKit.create(NAME, settings or Settings())
-    settings = kit.settings
+    settings = NotificationsSettings.of(settings)
+    kit = ServiceKit.create(NAME, settings)
     webhooks = parse_endpoints(settings.webhook_urls)
     if webhooks and settings.webhook_secret is None:
         raise RuntimeError(
@@ -87,7 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Passes over units that did not acknowledge their order in time."""
         await run_every(
             "order-deadlines",
-            kit.settings.tick_s,
+            settings.tick_s,
             lambda: service.pass_over_overdue(deps=deps, now=utcnow()),
             kit.failures,
         )
@@ -100,7 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await service.relay_deliveries(deps=deps, now=utcnow())
             await service.relay_unlogged(deps=deps, now=utcnow())
 
-        await run_every("delivery-outbox", kit.settings.tick_s, round_, kit.failures)
+        await run_every("delivery-outbox", settings.tick_s, round_, kit.failures)
 
     def follower(topic: str) -> BackgroundJob:
         async def read_log() -> None:
@@ -108,11 +109,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             runs; after a failure (logged and counted) it reads on from where it stopped."""
 
             async def read() -> None:
-                partitions = await partition_count(kit.settings.kafka_bootstrap, topic)
+                partitions = await partition_count(settings.kafka_bootstrap, topic)
                 await follow(
                     tails[topic],
                     topic=topic,
-                    bootstrap=kit.settings.kafka_bootstrap,
+                    bootstrap=settings.kafka_bootstrap,
                     partitions=partitions,
                 )
 
@@ -145,7 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sender = service.OutboundSender(deps=deps, client=client, failures=kit.failures)
             try:
                 await run_every(
-                    "outbound", kit.settings.tick_s, lambda: sender.round(utcnow()), kit.failures
+                    "outbound", settings.tick_s, lambda: sender.round(utcnow()), kit.failures
                 )
             finally:
                 await sender.close()

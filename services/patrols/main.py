@@ -17,6 +17,7 @@ from services.patrols import (
 from services.patrols.deps import Deps
 from services.patrols.metrics import PatrolMetrics
 from services.patrols.repository import MongoPatrolRepository
+from services.patrols.settings import PatrolsSettings
 from services.patrols.tracker import VisitTracker
 from shared.bus.background import run_every
 from shared.events import utcnow
@@ -31,8 +32,9 @@ CAMPAIGN_RELAY_S = 600.0
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    kit = ServiceKit.create(NAME, settings or Settings())
-    county = load_county(kit.settings.county_file)
+    settings = PatrolsSettings.of(settings)
+    kit = ServiceKit.create(NAME, settings)
+    county = load_county(settings.county_file)
     repo = MongoPatrolRepository(kit.database)
     deps = Deps(
         repo=repo,
@@ -40,11 +42,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         topics=kit.topics,
         county=county,
         metrics=PatrolMetrics(kit.registry),
-        max_future_skew_s=kit.settings.max_future_skew_s,
-        post_grace=timedelta(seconds=kit.settings.post_grace_s),
-        post_fresh=timedelta(seconds=kit.settings.post_fresh_s),
-        history_retention=timedelta(days=kit.settings.position_history_days),
-        publish_timeout_s=kit.settings.publish_timeout_s,
+        max_future_skew_s=settings.max_future_skew_s,
+        post_grace=timedelta(seconds=settings.post_grace_s),
+        post_fresh=timedelta(seconds=settings.post_fresh_s),
+        history_retention=timedelta(days=settings.position_history_days),
+        publish_timeout_s=settings.publish_timeout_s,
         visits=VisitTracker(county.patrol_points),
     )
     kit.subscribe(handlers.subscriptions(deps))
@@ -59,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Guard posts in their rush-hour windows: gaps while open, outcomes at the end."""
         await run_every(
             "guard-posts",
-            kit.settings.post_check_s,
+            settings.post_check_s,
             lambda: guard_posts_service.watch_posts(deps=deps, now=utcnow()),
             failures,
         )

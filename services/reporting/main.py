@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.reporting import api, handlers
 from services.reporting.repository import MongoReportingRepository
 from services.reporting.service import Deps
+from services.reporting.settings import ReportingSettings
 from shared.provisioning import load_county
 from shared.settings import Settings
 from shared.signin import sign_in_router
@@ -17,15 +18,16 @@ NAME = "reporting"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    kit = ServiceKit.create(NAME, settings or Settings())
+    settings = ReportingSettings.of(settings)
+    kit = ServiceKit.create(NAME, settings)
     repo = MongoReportingRepository(kit.database)
     deps = Deps(
         repo=repo,
-        county=load_county(kit.settings.county_file),
+        county=load_county(settings.county_file),
         publisher=kit.publisher,
         topics=kit.topics,
-        max_future_skew_s=kit.settings.max_future_skew_s,
-        publish_timeout_s=kit.settings.publish_timeout_s,
+        max_future_skew_s=settings.max_future_skew_s,
+        publish_timeout_s=settings.publish_timeout_s,
     )
     kit.subscribe(handlers.subscriptions(deps, kit.topics))
     return kit.app(
@@ -33,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             api.router,
             api.activities_router,
             api.pages_router,
-            sign_in_router(UserDirectory.load(kit.settings.users_file), kit.registry),
+            sign_in_router(UserDirectory.load(settings.users_file), kit.registry),
         ],
         deps=deps,
         startup=[repo.ensure_indexes],

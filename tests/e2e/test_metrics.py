@@ -1,4 +1,4 @@
-"""Every series docs/reference.md documents is exported: scraped from the four running services."""
+"""Every series docs/operations.md documents is exported: scraped from the four running services."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tests.helpers import wait_for
 from tools.prometheus import LocalPrometheus
 from tools.stack import SERVICES, Stack, free_port
 
-REFERENCE = ROOT / "docs" / "reference.md"
+REFERENCE = ROOT / "docs" / "operations.md"
 DOCUMENTED = re.compile(r"`(safecampus_[a-z_{},]+?)(?:\{[a-z_,]+\})?`")
 
 

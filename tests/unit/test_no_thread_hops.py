@@ -16,7 +16,7 @@ import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from shared.settings import Settings
+from tests.helpers import EverySetting
 from tools.export_specs import SERVICES
 
 
@@ -40,7 +40,7 @@ def calls(dependant: Dependant) -> Iterator[object]:
 @pytest.mark.parametrize("service", SERVICES)
 def test_every_endpoint_and_dependency_is_a_coroutine(service: str) -> None:
     module = __import__(f"services.{service}.main", fromlist=["create_app"])
-    app = module.create_app(Settings(jwt_secret="x" * 32, device_key_seed="test"))
+    app = module.create_app(EverySetting(jwt_secret="x" * 32, device_key_seed="test"))
     routes = list(api_routes(app.routes))
     assert len(routes) > 3
     on_the_pool = {

@@ -13,7 +13,7 @@ import pytest
 
 from services.reporting.main import create_app
 from shared.auth import issue_token
-from shared.settings import Settings
+from tests.helpers import EverySetting
 from tests.reports_fixture import ALL_PASS
 
 SECRET = "r" * 40
@@ -25,7 +25,7 @@ def headers(role: str) -> dict[str, str]:
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(jwt_secret=SECRET))  # type: ignore[arg-type]
+    app = create_app(EverySetting(jwt_secret=SECRET))  # type: ignore[arg-type]
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://reporting") as client:
         yield client

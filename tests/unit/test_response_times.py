@@ -13,6 +13,7 @@ from shared.events import AlarmLifecycle, AlarmState, stable_id
 from shared.topics import Topics
 from tests.fakes.publisher import RecordingPublisher
 from tests.fakes.reporting import InMemoryReportingRepository
+from tests.helpers import EverySetting
 from tests.unit.test_reporting_service import T0, raised
 
 
@@ -82,9 +83,8 @@ def test_csv_has_a_header_and_a_row_per_interval() -> None:
 async def test_bad_report_queries_are_refused_with_422() -> None:
     from services.reporting.main import create_app
     from shared.auth import issue_token
-    from shared.settings import Settings
 
-    settings = Settings(jwt_secret="r" * 40)  # type: ignore[arg-type]
+    settings = EverySetting(jwt_secret="r" * 40)  # type: ignore[arg-type]
     app = create_app(settings)  # builds without connecting; these queries never reach the DB
     token = issue_token("r" * 40, sub="s", role="supervisor")
     headers = {"Authorization": f"Bearer {token}"}
