@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
@@ -87,134 +89,138 @@ async def alarms_by_school(
     return await service.alarms_by_school(deps=deps, since=since, until=until, township=township)
 
 
-@router.get(
-    "/v1/reports/response-times",
-    response_model=ResponseTimes,
-    summary="Press → acknowledged / unit assigned / on scene / resolved: p50, p90, p99, max",
-    description="Over the real alarms raised in [since, until), optionally of one township, "
-    "school or kind; tests and drills never enter the figures (`tests_excluded` counts them). "
-    "Percentiles by nearest rank, in seconds. `format=csv` gives the same rows as CSV.",
-)
-async def response_times(
-    deps: DepsDep,
-    _: Reader,
-    scope: PeriodDep,
-    kind: Annotated[AlarmKind | None, Query()] = None,
-    format: Format = "json",
-) -> Response | ResponseTimes:
-    scope = dataclasses.replace(scope, kind=kind)
-    report = await service.response_times(deps=deps, scope=scope)
-    if format == "csv":
-        return _csv(IntervalFigures, report.intervals, "response-times")
-    return report
+@dataclass(frozen=True)
+class Report:
+    """One report endpoint at /v1/reports/<name>: `compute` gives the report (`response`) for
+    a scope; `rows` picks what its CSV holds (the rows' model and the rows); `kind` is the type
+    of its `kind` filter, if it has one."""
+
+    name: str
+    response: Any
+    summary: str
+    compute: Callable[[Deps, Scope], Awaitable[BaseModel | list[Any]]]
+    rows: Callable[[Any], tuple[type[BaseModel], Sequence[BaseModel]]]
+    kind: Any = None
+    description: str = ""
 
 
-@router.get(
-    "/v1/reports/alarms",
-    response_model=list[AlarmOutcomeRow],
-    summary="Alarms by kind and outcome (tests and drills in their own column)",
-)
-async def alarm_outcomes(
-    deps: DepsDep,
-    _: Reader,
-    scope: PeriodDep,
-    kind: Annotated[AlarmKind | None, Query()] = None,
-    format: Format = "json",
-) -> Response | list[AlarmOutcomeRow]:
-    scope = dataclasses.replace(scope, kind=kind)
-    rows = await service.alarm_outcomes(deps=deps, scope=scope)
-    return _csv(AlarmOutcomeRow, rows, "alarms") if format == "csv" else rows
+def _rows_of(model: type[BaseModel], field: str | None = None) -> Callable[[Any], Any]:
+    """The CSV rows: the report itself when it is a list, else one of its fields."""
+    return lambda report: (model, report if field is None else getattr(report, field))
 
 
-@router.get(
-    "/v1/reports/guard-posts",
-    response_model=list[GuardPostRow],
-    summary="Guard-post staffing rate and gaps per school and rush-hour window",
-    description="From each window's final outcome (staffed, late, empty) as patrols judged it "
-    "at the window's end; `kind` picks one window.",
-)
-async def guard_posts(
-    deps: DepsDep,
-    _: Reader,
-    scope: PeriodDep,
-    kind: Annotated[Literal["morning", "noon", "afternoon"] | None, Query()] = None,
-    format: Format = "json",
-) -> Response | list[GuardPostRow]:
-    scope = dataclasses.replace(scope, kind=kind)
-    rows = await service.guard_posts(deps=deps, scope=scope)
-    return _csv(GuardPostRow, rows, "guard-posts") if format == "csv" else rows
+async def _summary(deps: Deps, scope: Scope) -> PeriodSummary:
+    return (await service.overview(deps=deps, scope=scope)).summary
 
 
-@router.get(
-    "/v1/reports/coverage",
-    response_model=list[CoverageRow],
-    summary="Patrol coverage: every school, its patrol points and the check-ins there",
-    description="A school is covered when every one of its points (of `kind`, if given) has an "
-    "accepted check-in in the period; check-ins outside the geofence are counted as flagged.",
-)
-async def coverage(
-    deps: DepsDep,
-    _: Reader,
-    scope: PeriodDep,
-    kind: Annotated[Literal["must_reach", "must_patrol", "stop"] | None, Query()] = None,
-    format: Format = "json",
-) -> Response | list[CoverageRow]:
-    scope = dataclasses.replace(scope, kind=kind)
-    rows = await service.coverage(deps=deps, scope=scope)
-    return _csv(CoverageRow, rows, "coverage") if format == "csv" else rows
+REPORTS: dict[str, Report] = {
+    "response_times": Report(
+        "response-times",
+        ResponseTimes,
+        "Press → acknowledged / unit assigned / on scene / resolved: p50, p90, p99, max",
+        lambda deps, scope: service.response_times(deps=deps, scope=scope),
+        _rows_of(IntervalFigures, "intervals"),
+        kind=AlarmKind,
+        description="Over the real alarms raised in [since, until), optionally of one township, "
+        "school or kind; tests and drills never enter the figures (`tests_excluded` counts "
+        "them). Percentiles by nearest rank, in seconds. `format=csv` gives the same rows as CSV.",
+    ),
+    "alarm_outcomes": Report(
+        "alarms",
+        list[AlarmOutcomeRow],
+        "Alarms by kind and outcome (tests and drills in their own column)",
+        lambda deps, scope: service.alarm_outcomes(deps=deps, scope=scope),
+        _rows_of(AlarmOutcomeRow),
+        kind=AlarmKind,
+    ),
+    "guard_posts": Report(
+        "guard-posts",
+        list[GuardPostRow],
+        "Guard-post staffing rate and gaps per school and rush-hour window",
+        lambda deps, scope: service.guard_posts(deps=deps, scope=scope),
+        _rows_of(GuardPostRow),
+        kind=Literal["morning", "noon", "afternoon"],
+        description="From each window's final outcome (staffed, late, empty) as patrols judged "
+        "it at the window's end; `kind` picks one window.",
+    ),
+    "coverage": Report(
+        "coverage",
+        list[CoverageRow],
+        "Patrol coverage: every school, its patrol points and the check-ins there",
+        lambda deps, scope: service.coverage(deps=deps, scope=scope),
+        _rows_of(CoverageRow),
+        kind=Literal["must_reach", "must_patrol", "stop"],
+        description="A school is covered when every one of its points (of `kind`, if given) has "
+        "an accepted check-in in the period; check-ins outside the geofence are counted as "
+        "flagged.",
+    ),
+    "violations": Report(
+        "violations",
+        ViolationsReport,
+        "Violations by kind and campaign",
+        lambda deps, scope: service.violations(deps=deps, scope=scope),
+        _rows_of(ViolationRow, "rows"),
+        kind=ViolationKind,
+    ),
+    "inspections": Report(
+        "inspections",
+        InspectionsReport,
+        "Security inspections: pass rate per checklist item, three defences (三防) met",
+        lambda deps, scope: service.inspections(deps=deps, scope=scope),
+        _rows_of(InspectionItemRow, "items"),
+    ),
+    "outreach": Report(
+        "outreach",
+        OutreachReport,
+        "Outreach: schools reached, sessions, audience, letters to parents, drills",
+        lambda deps, scope: service.outreach(deps=deps, scope=scope),
+        _rows_of(OutreachRow, "by_topic"),
+    ),
+    "summary": Report(
+        "summary",
+        PeriodSummary,
+        "The period on one page: 'N campaigns, N violations, N schools, ...'",
+        _summary,
+        lambda report: (PeriodSummary, [report]),
+    ),
+}
 
 
-@router.get(
-    "/v1/reports/violations",
-    response_model=ViolationsReport,
-    summary="Violations by kind and campaign",
-)
-async def violations(
-    deps: DepsDep,
-    _: Reader,
-    scope: PeriodDep,
-    kind: Annotated[ViolationKind | None, Query()] = None,
-    format: Format = "json",
-) -> Response | ViolationsReport:
-    scope = dataclasses.replace(scope, kind=kind)
-    report = await service.violations(deps=deps, scope=scope)
-    return _csv(ViolationRow, report.rows, "violations") if format == "csv" else report
+def _endpoint(report: Report) -> Callable[..., Awaitable[Any]]:
+    """The report's route function, with the signature FastAPI reads its parameters from."""
+
+    async def endpoint(
+        deps: Deps, _: Principal, scope: Scope, format: str = "json", kind: str | None = None
+    ) -> Any:
+        result = await report.compute(deps, dataclasses.replace(scope, kind=kind))
+        if format == "csv":
+            return _csv(*report.rows(result), report.name)
+        return result
+
+    parameters = [
+        inspect.Parameter("deps", KEYWORD, annotation=DepsDep),
+        inspect.Parameter("_", KEYWORD, annotation=Reader),
+        inspect.Parameter("scope", KEYWORD, annotation=PeriodDep),
+    ]
+    if report.kind is not None:
+        kind = Annotated[report.kind | None, Query()]  # type: ignore[name-defined]
+        parameters.append(inspect.Parameter("kind", KEYWORD, annotation=kind, default=None))
+    parameters.append(inspect.Parameter("format", KEYWORD, annotation=Format, default="json"))
+    endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    return endpoint
 
 
-@router.get(
-    "/v1/reports/inspections",
-    response_model=InspectionsReport,
-    summary="Security inspections: pass rate per checklist item, three defences (三防) met",
-)
-async def inspections(
-    deps: DepsDep, _: Reader, scope: PeriodDep, format: Format = "json"
-) -> Response | InspectionsReport:
-    report = await service.inspections(deps=deps, scope=scope)
-    return _csv(InspectionItemRow, report.items, "inspections") if format == "csv" else report
-
-
-@router.get(
-    "/v1/reports/outreach",
-    response_model=OutreachReport,
-    summary="Outreach: schools reached, sessions, audience, letters to parents, drills",
-)
-async def outreach(
-    deps: DepsDep, _: Reader, scope: PeriodDep, format: Format = "json"
-) -> Response | OutreachReport:
-    report = await service.outreach(deps=deps, scope=scope)
-    return _csv(OutreachRow, report.by_topic, "outreach") if format == "csv" else report
-
-
-@router.get(
-    "/v1/reports/summary",
-    response_model=PeriodSummary,
-    summary="The period on one page: 'N campaigns, N violations, N schools, ...'",
-)
-async def summary(
-    deps: DepsDep, _: Reader, scope: PeriodDep, format: Format = "json"
-) -> Response | PeriodSummary:
-    report = (await service.overview(deps=deps, scope=scope)).summary
-    return _csv(PeriodSummary, [report], "summary") if format == "csv" else report
+KEYWORD = inspect.Parameter.KEYWORD_ONLY
+for route_name, report in REPORTS.items():
+    router.add_api_route(
+        f"/v1/reports/{report.name}",
+        _endpoint(report),
+        methods=["GET"],
+        name=route_name,
+        response_model=report.response,
+        summary=report.summary,
+        description=report.description or None,
+    )
 
 
 @activities_router.post(
