@@ -95,15 +95,15 @@ def _principal(request: Request, token: str | None, roles: tuple[Role, ...]) -> 
     return principal
 
 
-def main() -> None:
-    """CLI: print a token, e.g. `python -m shared.auth --role dispatcher --sub alice`."""
+def main(argv: list[str] | None = None) -> None:
+    """CLI: print a token, e.g. `safecampus token --role dispatcher --sub alice`."""
     from shared.settings import Settings
 
-    parser = argparse.ArgumentParser(description="Issue a SafeCampus user token")
+    parser = argparse.ArgumentParser(prog="safecampus token", description="Issue a user token")
     parser.add_argument("--role", choices=ROLES, required=True)
     parser.add_argument("--sub", required=True, help="user name, or the unit id for role unit")
     parser.add_argument("--ttl", type=int, default=12 * 3600, help="seconds")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     secret = Settings().require_jwt_secret()
     print(issue_token(secret, sub=args.sub, role=args.role, ttl_s=args.ttl))
 

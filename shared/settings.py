@@ -82,7 +82,7 @@ class SignInSettings(Settings):
     """For services with pages people sign in to (notifications, reporting)."""
 
     users_file: Path = Field(
-        ROOT / ".local" / "users.yaml", description="Who may sign in (python -m shared.users)"
+        ROOT / ".local" / "users.yaml", description="Who may sign in (safecampus users add)"
     )
 
 

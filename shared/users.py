@@ -1,7 +1,7 @@
 """People who sign in (dispatchers, supervisors, admins): a YAML file of users with roles and
 argon2id password hashes, kept out of the repository (USERS_FILE, default .local/users.yaml).
 
-    python -m shared.users add NAME --role dispatcher     (asks for the password)
+    safecampus users add NAME --role dispatcher     (asks for the password)
 
 Hashes are argon2id with argon2-cffi's defaults (RFC 9106's second recommended profile:
 3 passes over 64 MiB, 4 lanes). A hash made with weaker settings, or with the scrypt scheme
@@ -180,7 +180,9 @@ def _write_entries(path: Path, users: list[dict[str, str]]) -> None:
 def main(argv: list[str] | None = None) -> None:
     from shared.settings import SignInSettings
 
-    parser = argparse.ArgumentParser(description="Manage the users who sign in")
+    parser = argparse.ArgumentParser(
+        prog="safecampus users", description="Manage the users who sign in"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     add = sub.add_parser("add", help="add or replace a user")
     add.add_argument("username")

@@ -1,8 +1,8 @@
 """Writes the published contracts: docs/api/openapi-<service>.json (HTTP) and
 docs/api/asyncapi.json (Kafka: every topic, its key, its event schema, producers and consumers).
 
-    python -m tools.export_specs          write them
-    python -m tools.export_specs --check  exit 1 if the committed files are out of date
+    safecampus specs          write them
+    safecampus specs --check  exit 1 if the committed files are out of date
 
 The AsyncAPI document is built from shared/events.py (pydantic schemas with their field
 descriptions) and the table below, so it cannot drift from the code without a test noticing.
@@ -165,12 +165,14 @@ def documents() -> dict[Path, str]:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="safecampus specs",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--check", action="store_true", help="fail if the committed files differ")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     stale = []
     for path, text in documents().items():
         if args.check:
@@ -181,7 +183,7 @@ def main() -> None:
             path.write_text(text, encoding="utf-8")
             print(f"wrote {path.relative_to(ROOT)}")
     if stale:
-        print("out of date (run python -m tools.export_specs):", *map(str, stale), sep="\n  ")
+        print("out of date (run safecampus specs):", *map(str, stale), sep="\n  ")
         sys.exit(1)
 
 

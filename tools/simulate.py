@@ -2,7 +2,7 @@
 a dispatcher watches the live stream, and the field work (violations, check-ins, inspections,
 sessions, letters, drills) feeds the reports.
 
-    python -m tools.simulate [--duration 60] [--alarm-every 15] [--fix-every 2]
+    safecampus simulate [--duration 60] [--alarm-every 15] [--fix-every 2]
 
 Reads JWT_SECRET and DEVICE_KEY_SEED like the services (env or .local/secrets.env).
 """
@@ -332,9 +332,11 @@ async def run(
     return sim.stats
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="safecampus simulate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--duration", type=float, default=None, help="seconds (default: until Ctrl-C)"
@@ -349,7 +351,7 @@ def main() -> None:
         "--drill-ratio", type=float, default=0.2, help="share of presses that are drills"
     )
     parser.add_argument("--seed", type=int, default=None)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     settings = DeviceSettings()
     stats = asyncio.run(
         run(

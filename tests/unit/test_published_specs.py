@@ -9,7 +9,7 @@ def test_committed_api_documents_are_up_to_date() -> None:
         for path, text in documents().items()
         if not path.exists() or path.read_text(encoding="utf-8") != text
     ]
-    assert stale == [], "run `python -m tools.export_specs` and commit docs/api/"
+    assert stale == [], "run `safecampus specs` and commit docs/api/"
 
 
 def test_the_lifecycle_and_its_timers_are_described_in_the_openapi() -> None:
