@@ -14,7 +14,7 @@ from services.alarms.metrics import AlarmMetrics
 from services.alarms.presses_service import trusted_devices
 from services.alarms.repository import MongoAlarmRepository
 from services.alarms.settings import AlarmsSettings
-from shared.bus.background import Afterwards, run_every
+from shared.bus.background import Afterwards, Round
 from shared.events import utcnow
 from shared.provisioning import device_secrets, load_county
 from shared.ratelimit import TokenBuckets
@@ -61,26 +61,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def release_journal() -> None:
         journal.release()
 
-    async def ticker() -> None:
-        """Deadlines, outbox leftovers."""
-        await run_every("ticker", s.tick_s, lambda: service.tick(deps=deps, now=utcnow()), failures)
-
-    async def open_gauge() -> None:
-        await run_every("open-gauge", OPEN_GAUGE_S, lambda: service.count_open(deps=deps), failures)
-
-    async def journal_forwarder() -> None:
-        """In every process that answers presses, also one that consumes nothing."""
-        await run_every(
-            "journal", s.tick_s, lambda: presses_service.forward_journal(deps=deps), failures
-        )
+    # deadlines, outbox leftovers
+    ticker = Round("ticker", s.tick_s, lambda: service.tick(deps=deps, now=utcnow()))
+    open_gauge = Round("open-gauge", OPEN_GAUGE_S, lambda: service.count_open(deps=deps))
+    # in every process that answers presses, also one that consumes nothing
+    forward = Round("journal", s.tick_s, lambda: presses_service.forward_journal(deps=deps))
 
     return kit.app(
         routers=[api.router],
         deps=deps,
         startup=[claim_journal, repo.ensure_indexes],
         shutdown=[deps.afterwards.stop, release_journal],
-        background=[ticker, open_gauge],
-        serving=[journal_forwarder],
+        background=[ticker.job(failures), open_gauge.job(failures)],
+        serving=[forward.job(failures)],
         description=DESCRIPTION,
     )
 

@@ -40,15 +40,48 @@ def _secret(value: SecretStr | None) -> str | None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = NotificationsSettings.of(settings)
     kit = ServiceKit.create(NAME, settings)
+    deps = build_deps(settings, kit)
+    kit.subscribe(handlers.subscriptions(deps, kit.topics))
+    logs = Logs(settings, kit)
+    jobs = Jobs(deps, settings.tick_s, kit)
+    return kit.app(
+        routers=[
+            api.router,
+            api.units_router,
+            api.devices_router,
+            api.console_router,
+            sign_in_router(UserDirectory.load(settings.users_file), kit.registry),
+        ],
+        deps=deps,
+        startup=[deps.repo.ensure_indexes, jobs.load_board],
+        shutdown=[deps.afterwards.stop],
+        background=[
+            jobs.order_deadlines,
+            jobs.delivery_outbox,
+            jobs.outbound_sender,
+            jobs.board_refresh,
+        ],
+        serving=logs.followers(),
+        checks={"logs": logs.behind},
+        state={
+            "feed_tail": logs.feed,
+            "orders_tail": logs.orders,
+            "stream_slots": HeldSlots(limit=settings.max_streams_per_user),
+        },
+        description="Who is told: the dispatcher feed and live stream; unit orders (the staffed "
+        "guard post first, then the nearest), their live stream, acknowledgement and pass-over.",
+    )
+
+
+def build_deps(settings: NotificationsSettings, kit: ServiceKit) -> Deps:
     webhooks = parse_endpoints(settings.webhook_urls)
     if webhooks and settings.webhook_secret is None:
         raise RuntimeError(
             "WEBHOOK_URLS is set: WEBHOOK_SECRET must be set too (bodies are signed)"
         )
     county = load_county(settings.county_file)
-    repo = MongoNotificationRepository(kit.database)
-    deps = Deps(
-        repo=repo,
+    return Deps(
+        repo=MongoNotificationRepository(kit.database),
         log=kit.publisher,
         publisher=kit.publisher,
         topics=kit.topics,
@@ -76,100 +109,93 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         signature_window_s=settings.signature_window_s,
         afterwards=Afterwards("delivery-publish", kit.failures),
     )
-    feed_tail = Tail(FEED, keep=settings.log_keep)
-    orders_tail = Tail(ORDERS, keep=settings.log_keep)
-    tails: dict[str, Tail[Any]] = {
-        kit.topics.notifications_feed: feed_tail,
-        kit.topics.notifications_orders: orders_tail,
-    }
-    kit.subscribe(handlers.subscriptions(deps, kit.topics))
 
-    async def order_deadlines() -> None:
-        """Passes over units that did not acknowledge their order in time."""
-        await run_every(
-            "order-deadlines",
-            settings.tick_s,
-            lambda: service.pass_over_overdue(deps=deps, now=utcnow()),
-            kit.failures,
-        )
 
-    async def delivery_outbox() -> None:
-        """Publishes delivery events left in orders' outboxes (a failed or unfinished publish),
-        and appends to their logs entries and orders whose append was not seen to finish."""
+class Logs:
+    """The feed and the orders logs as this instance reads them: in full, into its tails."""
 
-        async def round_() -> None:
-            await service.relay_deliveries(deps=deps, now=utcnow())
-            await service.relay_unlogged(deps=deps, now=utcnow())
+    def __init__(self, settings: NotificationsSettings, kit: ServiceKit) -> None:
+        self._bootstrap = settings.kafka_bootstrap
+        self._failures = kit.failures
+        self.feed = Tail(FEED, keep=settings.log_keep)
+        self.orders = Tail(ORDERS, keep=settings.log_keep)
+        self.tails: dict[str, Tail[Any]] = {
+            kit.topics.notifications_feed: self.feed,
+            kit.topics.notifications_orders: self.orders,
+        }
 
-        await run_every("delivery-outbox", settings.tick_s, round_, kit.failures)
+    def followers(self) -> list[BackgroundJob]:
+        return [self._follower(topic) for topic in self.tails]
 
-    def follower(topic: str) -> BackgroundJob:
+    def behind(self) -> str | None:
+        """For /readyz: the logs not read up to their end yet."""
+        behind = [topic for topic, tail in self.tails.items() if not tail.caught_up.is_set()]
+        return f"still reading {', '.join(behind)}" if behind else None
+
+    def _follower(self, topic: str) -> BackgroundJob:
         async def read_log() -> None:
             """Reads a log topic in full into this instance's tail, for as long as the service
             runs; after a failure (logged and counted) it reads on from where it stopped."""
 
             async def read() -> None:
-                partitions = await partition_count(settings.kafka_bootstrap, topic)
+                partitions = await partition_count(self._bootstrap, topic)
                 await follow(
-                    tails[topic],
-                    topic=topic,
-                    bootstrap=settings.kafka_bootstrap,
-                    partitions=partitions,
+                    self.tails[topic], topic=topic, bootstrap=self._bootstrap, partitions=partitions
                 )
 
-            await run_every(f"read-{topic}", LOG_RETRY_S, read, kit.failures)
+            await run_every(f"read-{topic}", LOG_RETRY_S, read, self._failures)
 
         read_log.__name__ = f"read-{topic}"
         return read_log
 
-    def logs_read() -> str | None:
-        behind = [topic for topic, tail in tails.items() if not tail.caught_up.is_set()]
-        return f"still reading {', '.join(behind)}" if behind else None
 
-    async def board_refresh() -> None:
+class Jobs:
+    """The background rounds of a notifications instance."""
+
+    def __init__(self, deps: Deps, tick_s: float, kit: ServiceKit) -> None:
+        self._deps = deps
+        self._tick_s = tick_s
+        self._failures = kit.failures
+        self._board_since = utcnow()
+
+    async def order_deadlines(self) -> None:
+        """Passes over units that did not acknowledge their order in time."""
+        deps = self._deps
+        await run_every(
+            "order-deadlines",
+            self._tick_s,
+            lambda: service.pass_over_overdue(deps=deps, now=utcnow()),
+            self._failures,
+        )
+
+    async def delivery_outbox(self) -> None:
+        """Publishes delivery events left in orders' outboxes (a failed or unfinished publish),
+        and appends to their logs entries and orders whose append was not seen to finish."""
+        await run_every("delivery-outbox", self._tick_s, self._relay, self._failures)
+
+    async def _relay(self) -> None:
+        await service.relay_deliveries(deps=self._deps, now=utcnow())
+        await service.relay_unlogged(deps=self._deps, now=utcnow())
+
+    async def load_board(self) -> None:
+        await service.refresh_board(deps=self._deps, since=None)
+
+    async def board_refresh(self) -> None:
         """Keeps the in-memory board in step with the stored copy (other instances' writes)."""
-        last = [utcnow()]
+        await run_every("board-refresh", BOARD_REFRESH_S, self._refresh_board, self._failures)
 
-        async def round_() -> None:
-            started = utcnow()
-            await service.refresh_board(deps=deps, since=last[0] - BOARD_OVERLAP)
-            last[0] = started
+    async def _refresh_board(self) -> None:
+        started = utcnow()
+        await service.refresh_board(deps=self._deps, since=self._board_since - BOARD_OVERLAP)
+        self._board_since = started
 
-        await run_every("board-refresh", BOARD_REFRESH_S, round_, kit.failures)
-
-    async def load_board() -> None:
-        await service.refresh_board(deps=deps, since=None)
-
-    async def outbound_sender() -> None:
+    async def outbound_sender(self) -> None:
         """POSTs webhook and SMS-gateway messages, retrying with backoff."""
         async with httpx.AsyncClient(timeout=OUTBOUND_TIMEOUT_S) as client:
-            sender = service.OutboundSender(deps=deps, client=client, failures=kit.failures)
+            sender = service.OutboundSender(deps=self._deps, client=client, failures=self._failures)
             try:
                 await run_every(
-                    "outbound", settings.tick_s, lambda: sender.round(utcnow()), kit.failures
+                    "outbound", self._tick_s, lambda: sender.round(utcnow()), self._failures
                 )
             finally:
                 await sender.close()
-
-    return kit.app(
-        routers=[
-            api.router,
-            api.units_router,
-            api.devices_router,
-            api.console_router,
-            sign_in_router(UserDirectory.load(settings.users_file), kit.registry),
-        ],
-        deps=deps,
-        startup=[repo.ensure_indexes, load_board],
-        shutdown=[deps.afterwards.stop],
-        background=[order_deadlines, delivery_outbox, outbound_sender, board_refresh],
-        serving=[follower(topic) for topic in tails],
-        checks={"logs": logs_read},
-        state={
-            "feed_tail": feed_tail,
-            "orders_tail": orders_tail,
-            "stream_slots": HeldSlots(limit=settings.max_streams_per_user),
-        },
-        description="Who is told: the dispatcher feed and live stream; unit orders (the staffed "
-        "guard post first, then the nearest), their live stream, acknowledgement and pass-over.",
-    )

@@ -19,7 +19,7 @@ from services.patrols.metrics import PatrolMetrics
 from services.patrols.repository import MongoPatrolRepository
 from services.patrols.settings import PatrolsSettings
 from services.patrols.tracker import VisitTracker
-from shared.bus.background import run_every
+from shared.bus.background import Round
 from shared.events import utcnow
 from shared.latest import LATEST_FLUSH_S
 from shared.provisioning import load_county
@@ -50,55 +50,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         visits=VisitTracker(county.patrol_points),
     )
     kit.subscribe(handlers.subscriptions(deps))
-
-    failures = kit.failures
-
-    async def status_relay() -> None:
-        """Publishes status events a crash left in a unit's outbox."""
-        await run_every("status-relay", 1.0, lambda: service.relay_pending(deps=deps), failures)
-
-    async def post_monitor() -> None:
-        """Guard posts in their rush-hour windows: gaps while open, outcomes at the end."""
-        await run_every(
+    rounds = [
+        # status events a crash left in a unit's outbox
+        Round("status-relay", 1.0, lambda: service.relay_pending(deps=deps)),
+        # each unit's newest fix (shared.latest)
+        Round("latest-positions", LATEST_FLUSH_S, lambda: service.flush_latest(deps=deps)),
+        # guard posts in their rush-hour windows: gaps while open, outcomes at the end
+        Round(
             "guard-posts",
             settings.post_check_s,
             lambda: guard_posts_service.watch_posts(deps=deps, now=utcnow()),
-            failures,
-        )
-
-    async def history_retention() -> None:
-        """Deletes position history past its retention, hourly."""
-        await run_every(
-            "history-retention",
-            3600.0,
-            lambda: service.prune_history(deps=deps, now=utcnow()),
-            failures,
-        )
-
-    async def latest_flush() -> None:
-        """Writes each unit's newest fix (shared.latest)."""
-        await run_every(
-            "latest-positions", LATEST_FLUSH_S, lambda: service.flush_latest(deps=deps), failures
-        )
-
-    async def visit_sweep() -> None:
-        """Ends the visits of units that fell silent; stores the tracks' newest times."""
-        await run_every(
+        ),
+        # position history past its retention
+        Round("history-retention", 3600.0, lambda: service.prune_history(deps=deps, now=utcnow())),
+        # the visits of units that fell silent end; the tracks' newest times are stored
+        Round(
             "visit-sweep",
             VISIT_SWEEP_S,
             lambda: visits_service.sweep_visits(deps=deps, now=utcnow()),
-            failures,
-        )
-
-    async def campaign_relay() -> None:
-        """Publishes every campaign now and then: one stored just before a crash is published
-        too (same event ids; the reports keep one per campaign)."""
-        await run_every(
+        ),
+        # every campaign again now and then: one stored just before a crash is published too
+        # (same event ids; the reports keep one per campaign)
+        Round(
             "campaign-relay",
             CAMPAIGN_RELAY_S,
             lambda: enforcement_service.republish_campaigns(deps=deps),
-            failures,
-        )
+        ),
+    ]
 
     async def provision() -> None:
         await repo.ensure_indexes()
@@ -109,14 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routers=[api.router],
         deps=deps,
         startup=[provision],
-        background=[
-            status_relay,
-            latest_flush,
-            post_monitor,
-            history_retention,
-            visit_sweep,
-            campaign_relay,
-        ],
+        background=[r.job(kit.failures) for r in rounds],
         description="Unit terminals: positions (batches), status (rules in services/patrols/"
         "status.py, published on patrols.unit-status), unit state and history.",
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -34,6 +35,22 @@ async def run_every(
                 failures.labels(name, "error").inc()
                 log.exception("background round failed", extra={"job": name})
         await asyncio.sleep(interval_s)
+
+
+@dataclass(frozen=True)
+class Round:
+    """A background job: `work` every `interval_s`, under `name` in logs and failure counts."""
+
+    name: str
+    interval_s: float
+    work: Callable[[], Awaitable[object]]
+
+    def job(self, failures: Counter) -> Callable[[], Coroutine[Any, Any, None]]:
+        async def run() -> None:
+            await run_every(self.name, self.interval_s, self.work, failures)
+
+        run.__name__ = self.name
+        return run
 
 
 def background_failures(registry: CollectorRegistry) -> Counter:

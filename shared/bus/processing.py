@@ -13,12 +13,13 @@ from functools import partial
 from typing import Any, TypeVar
 
 from faststream.kafka.message import KafkaMessage
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import Counter
 from pydantic import BaseModel, ValidationError
 
 from shared.bus.publishers import Publisher
 from shared.events import DeadLetter
 from shared.faults import is_transient
+from shared.instruments import Instruments, counter
 from shared.observability import TRACE_HEADER, new_trace_id, trace_id_var
 from shared.topics import Topics
 
@@ -45,28 +46,23 @@ def _warn_if_slow(record: Any, seconds: float) -> None:
         )
 
 
-class ConsumerMetrics:
+class ConsumerMetrics(Instruments):
     """Counters every consumer shares: processed, retried, dead-lettered."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.processed = Counter(
-            "safecampus_events_processed_total",
-            "Events handled to completion",
-            ["topic"],
-            registry=registry,
-        )
-        self.retries = Counter(
-            "safecampus_event_retries_total",
-            "Transient failures retried while handling an event",
-            ["topic"],
-            registry=registry,
-        )
-        self.dead_lettered = Counter(
-            "safecampus_dlq_messages_total",
-            "Messages sent to <topic>.dlq because they can never be processed",
-            ["topic", "reason"],
-            registry=registry,
-        )
+    processed: Counter = counter(
+        "safecampus_events_processed_total", "Events handled to completion", "topic"
+    )
+    retries: Counter = counter(
+        "safecampus_event_retries_total",
+        "Transient failures retried while handling an event",
+        "topic",
+    )
+    dead_lettered: Counter = counter(
+        "safecampus_dlq_messages_total",
+        "Messages sent to <topic>.dlq because they can never be processed",
+        "topic",
+        "reason",
+    )
 
 
 @dataclass(frozen=True)
