@@ -45,27 +45,59 @@ class SignedIn(BaseModel):
     expires_in: int
 
 
+class SignInDesk:
+    """Checks passwords against the users file and hands out tokens. Wrong passwords are
+    throttled per user name and client address together, and per client address
+    (FAILURES_PER_USER, then one every USER_REFILL_S; FAILURES_PER_CLIENT, then one every
+    CLIENT_REFILL_S): 429 with Retry-After, before the password is even checked."""
+
+    def __init__(self, users: UserDirectory, sign_ins: Counter, clock: Callable[[], float]) -> None:
+        self._users = users
+        self._sign_ins = sign_ins
+        self._clock = clock
+        self._per_user = TokenBuckets(burst=FAILURES_PER_USER, refill_s=USER_REFILL_S)
+        self._per_client = TokenBuckets(burst=FAILURES_PER_CLIENT, refill_s=CLIENT_REFILL_S)
+        self._hashing = asyncio.Semaphore(HASHES_AT_ONCE)
+
+    async def sign_in(self, body: SignIn, *, client: str, jwt_secret: str) -> SignedIn:
+        now = self._clock()
+        user_key = f"{body.username.casefold()} {client}"
+        wait = max(self._per_user.peek(user_key, now), self._per_client.peek(client, now))
+        if wait > 0:
+            self._sign_ins.labels("throttled").inc()
+            raise HTTPException(
+                429,
+                "too many wrong passwords: try again later",
+                headers={"Retry-After": str(math.ceil(wait))},
+            )
+        async with self._hashing:
+            principal = await asyncio.to_thread(self._users.verify, body.username, body.password)
+        if principal is None:
+            self._per_user.take(user_key, now)
+            self._per_client.take(client, now)
+            self._sign_ins.labels("refused").inc()
+            raise HTTPException(401, "unknown user or wrong password")
+        self._sign_ins.labels("ok").inc()
+        token = issue_token(jwt_secret, sub=principal.sub, role=principal.role, ttl_s=TOKEN_TTL_S)
+        return SignedIn(access_token=token, role=principal.role, expires_in=TOKEN_TTL_S)
+
+
 def sign_in_router(
     users: UserDirectory,
     registry: CollectorRegistry,
     *,
     clock: Callable[[], float] = time.monotonic,
 ) -> APIRouter:
-    """`POST /v1/auth/token` against the users file, and `/signin.js`, the pages' form
-    logic; counts sign-ins by result. Wrong passwords are throttled per user name and client
-    address together, and per client address (FAILURES_PER_USER, then one every
-    USER_REFILL_S; FAILURES_PER_CLIENT, then one every CLIENT_REFILL_S): 429 with
-    Retry-After, before the password is even checked."""
+    """`POST /v1/auth/token` against the users file (SignInDesk), and `/signin.js`, the
+    pages' form logic; counts sign-ins by result."""
     router = APIRouter(tags=["sign-in"])
-    per_user = TokenBuckets(burst=FAILURES_PER_USER, refill_s=USER_REFILL_S)
-    hashing = asyncio.Semaphore(HASHES_AT_ONCE)
-    per_client = TokenBuckets(burst=FAILURES_PER_CLIENT, refill_s=CLIENT_REFILL_S)
     sign_ins = Counter(
         "safecampus_sign_ins_total",
         "Sign-ins to the web pages, by result",
         ["result"],
         registry=registry,
     )
+    desk = SignInDesk(users, sign_ins, clock)
 
     @router.post(
         "/v1/auth/token",
@@ -77,33 +109,12 @@ def sign_in_router(
         },
     )
     async def sign_in(request: Request, body: SignIn) -> SignedIn:
-        now = clock()
-        client_key = request.client.host if request.client else "?"
-        user_key = f"{body.username.casefold()} {client_key}"
-        wait = max(per_user.peek(user_key, now), per_client.peek(client_key, now))
-        if wait > 0:
-            sign_ins.labels("throttled").inc()
-            raise HTTPException(
-                429,
-                "too many wrong passwords: try again later",
-                headers={"Retry-After": str(math.ceil(wait))},
-            )
-        async with hashing:
-            principal = await asyncio.to_thread(users.verify, body.username, body.password)
-        if principal is None:
-            per_user.take(user_key, now)
-            per_client.take(client_key, now)
-            sign_ins.labels("refused").inc()
-            raise HTTPException(401, "unknown user or wrong password")
-        sign_ins.labels("ok").inc()
-        token = issue_token(
-            request.app.state.jwt_secret, sub=principal.sub, role=principal.role, ttl_s=TOKEN_TTL_S
-        )
-        return SignedIn(access_token=token, role=principal.role, expires_in=TOKEN_TTL_S)
+        client = request.client.host if request.client else "?"
+        return await desk.sign_in(body, client=client, jwt_secret=request.app.state.jwt_secret)
 
     @router.get("/signin.js", include_in_schema=False)
     async def sign_in_script() -> FileResponse:
-        """The pages' sign-in form logic, one copy for every page."""
+        """The pages' form logic, one copy for every page."""
         return FileResponse(SIGNIN_SCRIPT, media_type="text/javascript; charset=utf-8")
 
     return router

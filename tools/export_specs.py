@@ -4,7 +4,7 @@ docs/api/asyncapi.json (Kafka: every topic, its key, its event schema, producers
     safecampus specs          write them
     safecampus specs --check  exit 1 if the committed files are out of date
 
-The AsyncAPI document is built from shared/events.py (pydantic schemas with their field
+The AsyncAPI document is built from shared/events/ (pydantic schemas with their field
 descriptions) and the table below, so it cannot drift from the code without a test noticing.
 """
 

@@ -4,21 +4,17 @@ unit's orders, their live stream (SSE) and acknowledgement."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, ValidationError
-from starlette.types import Receive, Scope, Send
 
-from services.notifications import service
-from services.notifications.hub import Subscription
+from services.notifications import service, sse
 from services.notifications.models import (
     ConsoleMap,
     DeviceMessage,
@@ -29,13 +25,11 @@ from services.notifications.models import (
     Order,
 )
 from services.notifications.service import Deps, OrderRefused
-from services.notifications.streams import Tail
 from shared.auth import Principal, acting_as, require_role, require_role_on_stream
 from shared.commands import AssignBody, CancelBody, CommandBody, ResolveBody
 from shared.errors import InvalidInput, body_errors, field_error
 from shared.events import AlarmCommand, utcnow
 from shared.inputs import Moment
-from shared.ratelimit import HeldSlots
 from shared.signing import DeviceAuthError, verify_device
 from shared.web import ResourceId
 
@@ -43,8 +37,6 @@ router = APIRouter(tags=["dispatcher"])
 units_router = APIRouter(tags=["units"])
 
 CONSOLE = Path(__file__).parent / "static" / "console.html"
-KEEPALIVE_S = 15.0
-RETRY_STREAM_S = 5
 STREAM_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
     422: {"description": "`Last-Event-ID` or `last_event_id` is not a log position"},
@@ -52,8 +44,6 @@ STREAM_RESPONSES: dict[int | str, dict[str, object]] = {
     503: {"description": "this instance is still reading the log; retry"},
 }
 REPLAY_LIMIT = 1000
-MAX_POSITION = 2**63 - 1  # a log position, like a Kafka offset, is a signed 64-bit number
-S = TypeVar("S", Feed, Order)
 
 
 async def get_deps(request: Request) -> Deps:
@@ -90,7 +80,7 @@ async def console() -> FileResponse:
 async def feed(
     deps: DepsDep,
     _: Dispatcher,
-    after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
+    after: Annotated[int, Query(ge=0, le=sse.MAX_POSITION)] = 0,
     limit: Annotated[int, Query(ge=1, le=REPLAY_LIMIT)] = 100,
 ) -> list[Feed]:
     return await deps.repo.feed_after(after, limit=limit)
@@ -114,141 +104,12 @@ async def stream(
     deps: DepsDep,
     principal: DispatcherOnStream,
     last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    last_event_id: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
+    last_event_id: Annotated[int | None, Query(ge=0, le=sse.MAX_POSITION)] = None,
 ) -> StreamingResponse:
-    tail = _serving(request.app.state.feed_tail)
-    resume_from = _resume_from(last_event_id_header, last_event_id)
-    slot = _stream_slot(request, principal)
-    return _sse(*_events(deps, tail, None, resume_from, None), slot)
-
-
-def _stream_slot(request: Request, principal: Principal) -> Callable[[], None]:
-    """Hold one of the user's stream slots (429 when all are held); returns its release."""
-    slots: HeldSlots = request.app.state.stream_slots
-    key = f"{principal.role}:{principal.sub}"
-    if not slots.acquire(key):
-        raise HTTPException(
-            429,
-            f"{slots.limit} live streams are open for this user on this instance; close one",
-            headers={"Retry-After": str(RETRY_STREAM_S)},
-        )
-    return lambda: slots.release(key)
-
-
-def _serving(tail: Tail[S]) -> Tail[S]:
-    """The instance's tail of a log, once it has read what was there when it started."""
-    if not tail.caught_up.is_set():
-        raise HTTPException(
-            503, "this instance is still reading the log; retry", headers={"Retry-After": "1"}
-        )
-    return tail
-
-
-def _resume_from(header: str | None, query: int | None) -> int | None:
-    if header is None:
-        return query
-    if not header.isascii() or not header.isdigit() or int(header) > MAX_POSITION:
-        raise InvalidInput(
-            [
-                {
-                    "loc": ["header", "Last-Event-ID"],
-                    "msg": "must be a log position (a whole number)",
-                    "type": "value_error",
-                }
-            ]
-        )
-    return int(header)
-
-
-class _ClosingStream(StreamingResponse):
-    """A stream that runs its `on_close` callbacks when it ends, however it ends: also when
-    the client was gone before its first byte (its generator's own `finally` never runs)."""
-
-    def __init__(self, events: AsyncIterator[str], on_close: list[Callable[[], None]]) -> None:
-        super().__init__(
-            events,
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        )
-        self._on_close = on_close
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            for close in self._on_close:
-                close()
-
-
-def _sse(events: AsyncIterator[str], *on_close: Callable[[], None]) -> StreamingResponse:
-    return _ClosingStream(events, list(on_close))
-
-
-def _format_reset(position: int, reason: str) -> str:
-    data = json.dumps({"position": position, "reason": reason})
-    return f"id: {position}\nevent: reset\ndata: {data}\n\n"
-
-
-def _events(
-    deps: Deps,
-    tail: Tail[S],
-    key: str | None,
-    resume_from: int | None,
-    on_sent: Callable[[S], Awaitable[None]] | None,
-    first: list[S] | None = None,
-) -> tuple[AsyncIterator[str], Callable[[], None]]:
-    """The kept items after `resume_from` (None: `first`, or nothing), then live items; never
-    one twice. Subscribed here, when the request is answered, before the kept items are read
-    and with no wait in between: nothing falls between the two, and a stream opened live
-    misses nothing after it was opened. Returned with the subscription's end."""
-    subscription = tail.subscribe(key)
-    reset: str | None = None
-    if resume_from is None:
-        sent, backlog = tail.position(key), first or []
-    else:
-        kept = tail.since(key, resume_from)
-        if kept is None:
-            sent, backlog = tail.position(key), []
-            reset = _format_reset(sent, "position no longer kept: reload, then read on")
-        else:
-            sent, backlog = resume_from, kept
-    events = _emit(deps, tail, subscription, sent, [reset] if reset else [], backlog, on_sent)
-    return events, lambda: tail.unsubscribe(subscription)
-
-
-async def _emit(
-    deps: Deps,
-    tail: Tail[S],
-    subscription: Subscription[S],
-    sent: int,
-    preamble: list[str],
-    backlog: list[S],
-    on_sent: Callable[[S], Awaitable[None]] | None,
-) -> AsyncIterator[str]:
-    deps.metrics.stream_clients.inc()
-    try:
-        yield "retry: 2000\n\n"
-        for line in preamble:
-            yield line
-        for item in backlog:
-            yield tail.frame(item)
-            sent = max(sent, item.seq or 0)
-            if on_sent is not None:
-                await on_sent(item)
-        while not subscription.overflowed:
-            try:  # not wait_for: on 3.11 it makes a task per item and client
-                async with asyncio.timeout(KEEPALIVE_S):
-                    item = await subscription.queue.get()
-            except TimeoutError:
-                yield ": keepalive\n\n"
-                continue
-            if (item.seq or 0) > sent:
-                yield tail.frame(item)
-                sent = item.seq or 0
-                if on_sent is not None:
-                    await on_sent(item)
-    finally:  # the subscription ends with the response (_ClosingStream)
-        deps.metrics.stream_clients.dec()
+    tail = sse.serving(request.app.state.feed_tail)
+    resume_from = sse.resume_from(last_event_id_header, last_event_id)
+    slot = sse.stream_slot(request, principal)
+    return sse.sse_response(*sse.events(deps, tail, None, resume_from, None), slot)
 
 
 @units_router.get(
@@ -260,7 +121,7 @@ async def unit_orders(
     unit_id: UnitId,
     deps: DepsDep,
     principal: UnitOrDispatcher,
-    after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
+    after: Annotated[int, Query(ge=0, le=sse.MAX_POSITION)] = 0,
     limit: Annotated[int, Query(ge=1, le=REPLAY_LIMIT)] = 100,
 ) -> list[Order]:
     acting_as(principal, unit_id)
@@ -285,11 +146,11 @@ async def unit_order_stream(
     deps: DepsDep,
     principal: UnitOrDispatcherOnStream,
     last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    last_event_id: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
+    last_event_id: Annotated[int | None, Query(ge=0, le=sse.MAX_POSITION)] = None,
 ) -> StreamingResponse:
     acting_as(principal, unit_id)
-    tail = _serving(request.app.state.orders_tail)
-    resume_from = _resume_from(last_event_id_header, last_event_id)
+    tail = sse.serving(request.app.state.orders_tail)
+    resume_from = sse.resume_from(last_event_id_header, last_event_id)
     waiting: list[Order] = []
     if resume_from is None:
         kept = tail.kept(unit_id)
@@ -302,8 +163,8 @@ async def unit_order_stream(
         if principal.role == "unit":
             await asyncio.shield(service.mark_delivered(deps=deps, order=order))
 
-    slot = _stream_slot(request, principal)
-    return _sse(*_events(deps, tail, unit_id, resume_from, delivered, waiting), slot)
+    slot = sse.stream_slot(request, principal)
+    return sse.sse_response(*sse.events(deps, tail, unit_id, resume_from, delivered, waiting), slot)
 
 
 @units_router.post(

@@ -183,87 +183,126 @@ def _table(
 def printable(overview: Overview) -> str:
     """The period's report as tables, one page when printed."""
     s = overview.summary
-    return (
+    heading = (
         f"<h2>{escape(_period(overview))}</h2>"
         f'<p class="sentence" id="sentence">{escape(s.sentence)}</p>'
-        + _table(
-            "t-response",
-            f"Response times, real alarms ({s.tests} tests and drills left out)",
-            ["interval", "alarms", "missing", "p50", "p90", "p99", "max"],
-            [
-                [r.interval, r.alarms, r.missing, r.p50_s, r.p90_s, r.p99_s, r.max_s]
-                for r in overview.response_times.intervals
-            ],
-        )
-        + _table(
-            "t-alarms",
-            "Alarms by kind and outcome",
-            ["kind", "outcome", "alarms", "tests"],
-            [[r.kind, r.outcome, r.alarms, r.tests] for r in overview.alarms],
-        )
-        + _table(
-            "t-violations",
-            f"Violations: {overview.violations.total} in {overview.violations.campaigns} campaigns",
-            ["campaign", "kind", "violations"],
-            [[r.campaign, r.kind, r.violations] for r in overview.violations.rows],
-        )
-        + _table(
-            "t-campaigns",
-            f"Campaigns: {overview.violations.campaigns}",
-            ["campaign", "from", "to", "violations"],
-            [[c.name, c.starts_on, c.ends_on, c.violations] for c in overview.violations.held],
-        )
-        + _table(
-            "t-guard-posts",
-            "Guard posts",
-            ["school", "window", "windows", "staffed", "late", "empty", "rate", "gaps"],
-            [
-                [
-                    r.name,
-                    r.window,
-                    r.windows,
-                    r.staffed,
-                    r.late,
-                    r.empty,
-                    _percent(r.staffing_rate),
-                    " ".join(r.gap_days),
-                ]
-                for r in overview.guard_posts
-            ],
-        )
-        + _table(
-            "t-inspections",
-            f"Inspections: {overview.inspections.inspections} at {overview.inspections.schools} "
-            f"schools, three defences met in {_percent(overview.inspections.three_defences_rate)}",
-            ["item", "defence", "checked", "passed", "rate"],
-            [
-                [r.item, r.defence, r.checked, r.passed, _percent(r.pass_rate)]
-                for r in overview.inspections.items
-            ],
-        )
-        + _table(
-            "t-outreach",
-            f"Outreach: {overview.outreach.schools_reached} schools, "
-            f"{overview.outreach.drills} drills ({overview.outreach.drill_participants} people)",
-            ["topic", "sessions", "audience", "letters"],
-            [[r.topic, r.sessions, r.audience, r.letters] for r in overview.outreach.by_topic],
-        )
-        + _table(
-            "t-coverage",
-            f"Patrol coverage: {s.schools_covered} of {s.schools} schools covered",
-            ["school", "points", "reached", "check-ins", "flagged", "visits", "minutes", "days"],
-            [
-                [
-                    r.name,
-                    r.points,
-                    r.points_visited,
-                    r.checkins,
-                    r.flagged,
-                    r.visits,
-                    round(r.dwell_s / 60, 1),
-                    r.days_visited,
-                ]
-                for r in overview.coverage
-            ],
-        )
     )
+    return heading + "".join(table(overview) for table in PRINTED_TABLES)
+
+
+def _response_table(overview: Overview) -> str:
+    s = overview.summary
+    return _table(
+        "t-response",
+        f"Response times, real alarms ({s.tests} tests and drills left out)",
+        ["interval", "alarms", "missing", "p50", "p90", "p99", "max"],
+        [
+            [r.interval, r.alarms, r.missing, r.p50_s, r.p90_s, r.p99_s, r.max_s]
+            for r in overview.response_times.intervals
+        ],
+    )
+
+
+def _alarms_table(overview: Overview) -> str:
+    return _table(
+        "t-alarms",
+        "Alarms by kind and outcome",
+        ["kind", "outcome", "alarms", "tests"],
+        [[r.kind, r.outcome, r.alarms, r.tests] for r in overview.alarms],
+    )
+
+
+def _violations_table(overview: Overview) -> str:
+    return _table(
+        "t-violations",
+        f"Violations: {overview.violations.total} in {overview.violations.campaigns} campaigns",
+        ["campaign", "kind", "violations"],
+        [[r.campaign, r.kind, r.violations] for r in overview.violations.rows],
+    )
+
+
+def _campaigns_table(overview: Overview) -> str:
+    return _table(
+        "t-campaigns",
+        f"Campaigns: {overview.violations.campaigns}",
+        ["campaign", "from", "to", "violations"],
+        [[c.name, c.starts_on, c.ends_on, c.violations] for c in overview.violations.held],
+    )
+
+
+def _guard_posts_table(overview: Overview) -> str:
+    return _table(
+        "t-guard-posts",
+        "Guard posts",
+        ["school", "window", "windows", "staffed", "late", "empty", "rate", "gaps"],
+        [
+            [
+                r.name,
+                r.window,
+                r.windows,
+                r.staffed,
+                r.late,
+                r.empty,
+                _percent(r.staffing_rate),
+                " ".join(r.gap_days),
+            ]
+            for r in overview.guard_posts
+        ],
+    )
+
+
+def _inspections_table(overview: Overview) -> str:
+    return _table(
+        "t-inspections",
+        f"Inspections: {overview.inspections.inspections} at {overview.inspections.schools} "
+        f"schools, three defences met in {_percent(overview.inspections.three_defences_rate)}",
+        ["item", "defence", "checked", "passed", "rate"],
+        [
+            [r.item, r.defence, r.checked, r.passed, _percent(r.pass_rate)]
+            for r in overview.inspections.items
+        ],
+    )
+
+
+def _outreach_table(overview: Overview) -> str:
+    return _table(
+        "t-outreach",
+        f"Outreach: {overview.outreach.schools_reached} schools, "
+        f"{overview.outreach.drills} drills ({overview.outreach.drill_participants} people)",
+        ["topic", "sessions", "audience", "letters"],
+        [[r.topic, r.sessions, r.audience, r.letters] for r in overview.outreach.by_topic],
+    )
+
+
+def _coverage_table(overview: Overview) -> str:
+    s = overview.summary
+    return _table(
+        "t-coverage",
+        f"Patrol coverage: {s.schools_covered} of {s.schools} schools covered",
+        ["school", "points", "reached", "check-ins", "flagged", "visits", "minutes", "days"],
+        [
+            [
+                r.name,
+                r.points,
+                r.points_visited,
+                r.checkins,
+                r.flagged,
+                r.visits,
+                round(r.dwell_s / 60, 1),
+                r.days_visited,
+            ]
+            for r in overview.coverage
+        ],
+    )
+
+
+PRINTED_TABLES = (
+    _response_table,
+    _alarms_table,
+    _violations_table,
+    _campaigns_table,
+    _guard_posts_table,
+    _inspections_table,
+    _outreach_table,
+    _coverage_table,
+)

@@ -1,0 +1,91 @@
+"""Events on the bus (DESIGN §3). Contract: change only by adding optional fields.
+
+One module per part of the system (base, alarms, patrols, activities, deliveries); every
+event and value is importable from here, as it always was.
+"""
+
+from shared.events.activities import (
+    INSPECTION_ITEMS,
+    THREE_DEFENCES,
+    ActivityDetails,
+    ActivityKind,
+    ActivityRecorded,
+    Drill,
+    Inspection,
+    InspectionItem,
+    Letters,
+    OutreachTopic,
+    Session,
+)
+from shared.events.alarms import (
+    AlarmCommand,
+    AlarmKind,
+    AlarmLifecycle,
+    AlarmPressed,
+    AlarmState,
+    CommandAction,
+    CommandResolved,
+    NearbyUnit,
+)
+from shared.events.base import NAMESPACE, DeadLetter, Event, Location, SchoolRef, stable_id, utcnow
+from shared.events.deliveries import DeliveryChanged, DeliveryChannel, DeliveryState
+from shared.events.patrols import (
+    DISPATCHABLE,
+    CampaignOpened,
+    CampaignRef,
+    CheckinRecorded,
+    GuardPostWindow,
+    Place,
+    PointVisited,
+    PositionReported,
+    UnitStatus,
+    UnitStatusChanged,
+    ViolationKind,
+    ViolationRecorded,
+    newest_per_unit,
+)
+
+__all__ = [
+    "DISPATCHABLE",
+    "INSPECTION_ITEMS",
+    "NAMESPACE",
+    "THREE_DEFENCES",
+    "ActivityDetails",
+    "ActivityKind",
+    "ActivityRecorded",
+    "AlarmCommand",
+    "AlarmKind",
+    "AlarmLifecycle",
+    "AlarmPressed",
+    "AlarmState",
+    "CampaignOpened",
+    "CampaignRef",
+    "CheckinRecorded",
+    "CommandAction",
+    "CommandResolved",
+    "DeadLetter",
+    "DeliveryChanged",
+    "DeliveryChannel",
+    "DeliveryState",
+    "Drill",
+    "Event",
+    "GuardPostWindow",
+    "Inspection",
+    "InspectionItem",
+    "Letters",
+    "Location",
+    "NearbyUnit",
+    "OutreachTopic",
+    "Place",
+    "PointVisited",
+    "PositionReported",
+    "SchoolRef",
+    "Session",
+    "UnitStatus",
+    "UnitStatusChanged",
+    "ViolationKind",
+    "ViolationRecorded",
+    "newest_per_unit",
+    "stable_id",
+    "utcnow",
+]
