@@ -83,6 +83,10 @@ class ServiceParts:
     description: str = ""
 
 
+# what a service's app takes over from its kit as it is
+KIT_PARTS = ("name", "settings", "registry", "broker", "publisher", "mongo")
+
+
 @dataclass
 class ServiceKit:
     """What every service is built from: its own metrics registry, Kafka broker and publisher,
@@ -150,12 +154,7 @@ class ServiceKit:
         background = [*background, consumer_lag]
         return build_app(
             ServiceParts(
-                name=self.name,
-                settings=self.settings,
-                registry=self.registry,
-                broker=self.broker,
-                publisher=self.publisher,
-                mongo=self.mongo,
+                **{part: getattr(self, part) for part in KIT_PARTS},
                 routers=routers,
                 startup=startup,
                 shutdown=shutdown,

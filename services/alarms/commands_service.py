@@ -13,6 +13,7 @@ from services.alarms.deps import Deps
 from services.alarms.lifecycle import Refused
 from services.alarms.models import Alarm, CommandResult, CommandStatus
 from services.alarms.service import test_label, transition
+from shared.carry import carry
 from shared.events import AlarmCommand, CommandResolved, stable_id
 
 
@@ -98,16 +99,8 @@ async def apply_command(*, deps: Deps, command: AlarmCommand, now: datetime) -> 
     except Refused as exc:
         alarm = await deps.repo.get(command.alarm_id)
         status, reason = ("forbidden" if exc.forbidden else "refused"), exc.reason
-    result = CommandResult(
-        command_id=command.command_id,
-        alarm_id=command.alarm_id,
-        action=command.action,
-        actor=command.actor,
-        status=status,
-        reason=reason,
-        state=alarm.state if alarm else None,
-        at=now,
-    )
+    state = alarm.state if alarm else None
+    result = carry(CommandResult, command, status=status, reason=reason, state=state, at=now)
     await deps.repo.save_result(result)
     deps.metrics.commands.labels(command.action, status).inc()
     await _tell_result(deps, command, result)
@@ -120,14 +113,10 @@ async def _tell_result(deps: Deps, command: AlarmCommand, result: CommandResult)
     shows as the alarm's transition (its lifecycle event carries the command_id)."""
     if result.status in ("pending", "applied"):
         return
-    told = CommandResolved(
+    told = carry(
+        CommandResolved,
+        command,
         event_id=stable_id("command-result", str(command.command_id)),
-        command_id=command.command_id,
-        alarm_id=command.alarm_id,
-        action=command.action,
-        actor=command.actor,
-        role=command.role,
-        unit_id=command.unit_id,
         status=result.status,
         reason=result.reason,
         state=result.state,

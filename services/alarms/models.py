@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.alarms.lifecycle import AlarmView
+from shared.carry import carry
 from shared.events import AlarmKind, AlarmLifecycle, AlarmPressed, AlarmState, Location, SchoolRef
 from shared.inputs import Moment
 from shared.mongo import to_document
@@ -106,20 +107,13 @@ class Alarm(BaseModel):
 
     @classmethod
     def from_press(cls, pressed: AlarmPressed, school: SchoolRef, now: datetime) -> Alarm:
-        return cls(
-            alarm_id=pressed.alarm_id,
-            press_id=pressed.press_id,
+        return carry(
+            cls,
+            pressed,
             school=school,
-            device_id=pressed.device_id,
             devices=[pressed.device_id],
             locations=[pressed.location],
-            kind=pressed.kind,
             kinds=[pressed.kind],
-            silent=pressed.silent,
-            test=pressed.test,
-            location=pressed.location,
-            pressed_at=pressed.pressed_at,
-            received_at=pressed.received_at,
             raised_at=now,
             state_since=now,
         )

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from services.alarms.deps import Deps
 from services.alarms.models import PressAccepted, PressRequest, TrustedDevice
+from shared.carry import carry
 from shared.events import AlarmPressed, stable_id
 from shared.faults import is_broker_down
 from shared.provisioning import County
@@ -118,18 +119,12 @@ async def refuse_replay(*, deps: Deps, signature: str, press_id: uuid.UUID, now:
 
 
 def pressed_event(request: PressRequest, now: datetime) -> AlarmPressed:
-    return AlarmPressed(
+    return carry(
+        AlarmPressed,
+        request,
         event_id=stable_id("pressed", str(request.press_id)),
         occurred_at=now,
-        press_id=request.press_id,
         alarm_id=stable_id("alarm", str(request.press_id)),
-        school_id=request.school_id,
-        device_id=request.device_id,
-        kind=request.kind,
-        silent=request.silent,
-        test=request.test,
-        location=request.location,
-        pressed_at=request.pressed_at,
         received_at=now,
     )
 

@@ -16,6 +16,7 @@ from services.notifications.models import (
     PostGap,
 )
 from shared.bus.background import RELAY_AFTER
+from shared.carry import carry
 from shared.events import (
     AlarmCommand,
     AlarmLifecycle,
@@ -68,29 +69,16 @@ def feed_entry(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> FeedEntry
             deps.metrics.no_unit_in_range.inc()
         elif radius > deps.ranking.radius_m:
             deps.metrics.radius_widened.inc()
-    return FeedEntry(
-        event_id=event.event_id,
-        alarm_id=event.alarm_id,
-        state=event.state,
-        school=event.school,
-        kind=event.kind,
-        kinds=event.kinds or [event.kind],
-        silent=event.silent,
-        test=event.test,
-        location=event.location,
-        pressed_at=event.pressed_at,
+    return carry(
+        FeedEntry,
+        event,
+        event_id=event.event_id,  # the entry is the event's: one entry per event
         occurred_at=event.occurred_at,
+        kinds=event.kinds or [event.kind],
+        devices=event.devices or [event.device_id],
         nearest_units=nearby,
         radius_m=radius,
         widened=radius is not None and radius > deps.ranking.radius_m,
-        change=event.change,
-        press_count=event.press_count,
-        severity=event.severity,
-        assigned_unit=event.assigned_unit,
-        devices=event.devices or [event.device_id],
-        reason=event.reason,
-        command_id=event.command_id,
-        actor=event.actor,
     )
 
 

@@ -16,17 +16,14 @@ from services.notifications.deps import Deps
 from services.notifications.models import (
     DeviceMessage,
     FeedEntry,
-    delivery_changed,
+    delivery_id,
     notification_id,
     order_id,
 )
 from services.notifications.outbound import OutboundJob, Outcome, classify, encode, request_headers
 from shared.bus.background import Afterwards
-from shared.events import (
-    AlarmLifecycle,
-    DeadLetter,
-    DeliveryState,
-)
+from shared.carry import carry
+from shared.events import AlarmLifecycle, DeadLetter, DeliveryChanged, DeliveryState
 from shared.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -75,14 +72,8 @@ async def _outbound_delivery(
     *, deps: Deps, job: OutboundJob, state: DeliveryState, reason: str | None = None
 ) -> None:
     deps.metrics.deliveries.labels(job.channel, state).inc()
-    event = delivery_changed(
-        nid=job.notification_id,
-        alarm_id=job.alarm_id,
-        recipient=job.recipient,
-        channel=job.channel,
-        state=state,
-        reason=reason,
-    )
+    event_id = delivery_id(job.notification_id, state)
+    event = carry(DeliveryChanged, job, event_id=event_id, state=state, reason=reason)
     await deps.publisher.publish(deps.topics.notifications_deliveries, str(job.alarm_id), event)
 
 

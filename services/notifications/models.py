@@ -196,6 +196,11 @@ def notification_id(alarm_id: uuid.UUID, recipient: str, *about: str) -> uuid.UU
     return stable_id("notification", str(alarm_id), recipient, *about)
 
 
+def delivery_id(notification_id: uuid.UUID, state: DeliveryState) -> uuid.UUID:
+    """A notification's state, published again, is the same event."""
+    return stable_id("delivery", str(notification_id), state)
+
+
 def delivery_changed(
     *,
     nid: uuid.UUID,
@@ -210,7 +215,7 @@ def delivery_changed(
     """The event of a notification's state; its id derives from the notification and the
     state, so a state published again is the same event."""
     return DeliveryChanged(
-        event_id=stable_id("delivery", str(nid), state),
+        event_id=delivery_id(nid, state),
         notification_id=nid,
         alarm_id=alarm_id,
         recipient=recipient,

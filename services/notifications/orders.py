@@ -29,6 +29,7 @@ from services.notifications.models import (
 )
 from services.notifications.repository import OPEN
 from shared.bus.background import RELAY_AFTER
+from shared.carry import carry
 from shared.events import (
     AlarmLifecycle,
     CommandResolved,
@@ -113,9 +114,11 @@ def plan_order(
     now: datetime,
 ) -> Order:
     """`unit`'s order for the entry's alarm."""
-    return Order(
+    return carry(
+        Order,
+        entry,
+        omit=("seq", "state", "reason"),  # the feed's position, the alarm's state and why
         order_id=order_id(entry.alarm_id, unit.unit_id),
-        alarm_id=entry.alarm_id,
         unit_id=unit.unit_id,
         rank=rank,
         distance_m=unit.distance_m,
@@ -123,12 +126,6 @@ def plan_order(
         state="sent",
         deadline=now + deps.order_ack_timeout,
         next_units=rest,
-        school=entry.school,
-        kind=entry.kind,
-        silent=entry.silent,
-        location=entry.location,
-        devices=entry.devices,
-        pressed_at=entry.pressed_at,
         ordered_at=now,
     )
 

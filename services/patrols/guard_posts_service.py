@@ -11,6 +11,7 @@ from services.patrols.deps import Deps
 from services.patrols.guardposts import Calendar, RosterEntry
 from services.patrols.models import PostWindowRecord
 from services.patrols.service import current_unit
+from shared.carry import carry
 from shared.errors import InvalidInput, field_error
 from shared.events import GuardPostWindow, stable_id
 from shared.geo import haversine_m
@@ -100,19 +101,12 @@ async def _judge_window(
 
 def _window_event(record: PostWindowRecord, *, final: bool) -> GuardPostWindow:
     state = "empty" if record.state == "pending" else record.state
-    return GuardPostWindow(
+    return carry(
+        GuardPostWindow,
+        record,
         event_id=stable_id("guard-post", record.key, "final" if final else "gap"),
-        post_id=record.post_id,
-        school_id=record.school_id,
-        unit_id=record.unit_id,
-        day=record.day,
-        window=record.window,
-        window_start=record.window_start,
-        window_end=record.window_end,
         state=state,
         final=final,
-        arrived_at=record.arrived_at,
-        last_seen_m=record.last_seen_m,
     )
 
 

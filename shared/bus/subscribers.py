@@ -52,40 +52,31 @@ POSITION_BATCH = BatchShape(max_records=2000, min_bytes=256 * 1024, max_wait_ms=
 READ_MODEL_BATCH = BatchShape(max_records=10_000, min_bytes=1024 * 1024, max_wait_ms=2000)
 
 
-def event_subscriber(
-    router: KafkaRouter,
-    topic: str,
-    *,
-    group_id: str,
-    description: str,
-    latency_critical: bool,
-    partitions_at_once: int = 1,
-) -> DefaultSubscriber:
+def event_subscriber(router: KafkaRouter, row: On) -> DefaultSubscriber:
     """One message at a time, acknowledged after handling (MessageProcessor.process).
 
-    `partitions_at_once` > 1: that many consumers of the group in this process, each with its
-    own partitions, one message at a time each. Messages with the same key stay in order; for
-    handlers whose messages of different keys do not depend on each other's order."""
+    `row.partitions_at_once` > 1: that many consumers of the group in this process, each with
+    its own partitions, one message at a time each. Messages with the same key stay in order;
+    for handlers whose messages of different keys do not depend on each other's order."""
+    fast = row.latency_critical
     return router.subscriber(
-        topic,
-        group_id=group_id,
+        row.topic,
+        group_id=row.group,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
-        fetch_max_wait_ms=FAST_FETCH_WAIT_MS if latency_critical else 500,
-        session_timeout_ms=FAST_SESSION_TIMEOUT_MS if latency_critical else 10_000,
-        heartbeat_interval_ms=FAST_HEARTBEAT_MS if latency_critical else 3_000,
-        max_workers=partitions_at_once,
-        description=description,
+        fetch_max_wait_ms=FAST_FETCH_WAIT_MS if fast else 500,
+        session_timeout_ms=FAST_SESSION_TIMEOUT_MS if fast else 10_000,
+        heartbeat_interval_ms=FAST_HEARTBEAT_MS if fast else 3_000,
+        max_workers=row.partitions_at_once,
+        description=row.description,
     )
 
 
-def batch_subscriber(
-    router: KafkaRouter, topic: str, *, group_id: str, description: str, shape: BatchShape
-) -> BatchSubscriber:
+def batch_subscriber(router: KafkaRouter, row: On, shape: BatchShape) -> BatchSubscriber:
     """Batches shaped by `shape`, acknowledged after handling (MessageProcessor.process_batch)."""
     return router.subscriber(
-        topic,
-        group_id=group_id,
+        row.topic,
+        group_id=row.group,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         batch=True,
@@ -94,7 +85,7 @@ def batch_subscriber(
         fetch_min_bytes=shape.min_bytes,
         fetch_max_wait_ms=shape.max_wait_ms,
         decoder=_body_left_raw,
-        description=description,
+        description=row.description,
     )
 
 
@@ -129,23 +120,14 @@ def router_for(table: Sequence[On], processor: MessageProcessor) -> KafkaRouter:
 
 def _subscribe(router: KafkaRouter, row: On, processor: MessageProcessor) -> None:
     if row.batch is not None:
-        batches = batch_subscriber(
-            router, row.topic, group_id=row.group, description=row.description, shape=row.batch
-        )
+        batches = batch_subscriber(router, row, row.batch)
 
         async def on_batch(message: KafkaMessage) -> None:
             await processor.process_batch(message, row.event, row.handle)
 
         batches(on_batch)
         return
-    events = event_subscriber(
-        router,
-        row.topic,
-        group_id=row.group,
-        description=row.description,
-        latency_critical=row.latency_critical,
-        partitions_at_once=row.partitions_at_once,
-    )
+    events = event_subscriber(router, row)
 
     async def on_event(message: KafkaMessage) -> None:
         await processor.process(message, row.event, row.handle)

@@ -5,7 +5,7 @@ it stands for."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -41,39 +41,41 @@ async def database(request: pytest.FixtureRequest) -> AsyncIterator[Database | N
         await client.close()
 
 
+# each repository: its fake, and its MongoDB implementation
+REPOSITORIES: dict[str, tuple[Callable[[], Any], Callable[[Database], Any]]] = {
+    "alarms": (InMemoryAlarmRepository, MongoAlarmRepository),
+    "notifications": (InMemoryNotificationRepository, MongoNotificationRepository),
+    "patrols": (InMemoryPatrolRepository, MongoPatrolRepository),
+    "reporting": (InMemoryReportingRepository, MongoReportingRepository),
+}
+
+
+async def _repository(service: str, database: Database | None) -> Any:
+    fake, real = REPOSITORIES[service]
+    repo = fake() if database is None else real(database)
+    await repo.ensure_indexes()
+    return repo
+
+
 @pytest.fixture
 async def alarms_repo(database: Database | None) -> AlarmRepository:
-    repo: AlarmRepository = (
-        InMemoryAlarmRepository() if database is None else MongoAlarmRepository(database)
-    )
-    await repo.ensure_indexes()
+    repo: AlarmRepository = await _repository("alarms", database)
     return repo
 
 
 @pytest.fixture
 async def notifications_repo(database: Database | None) -> NotificationRepository:
-    repo: NotificationRepository = (
-        InMemoryNotificationRepository()
-        if database is None
-        else MongoNotificationRepository(database)
-    )
-    await repo.ensure_indexes()
+    repo: NotificationRepository = await _repository("notifications", database)
     return repo
 
 
 @pytest.fixture
 async def patrols_repo(database: Database | None) -> PatrolRepository:
-    repo: PatrolRepository = (
-        InMemoryPatrolRepository() if database is None else MongoPatrolRepository(database)
-    )
-    await repo.ensure_indexes()
+    repo: PatrolRepository = await _repository("patrols", database)
     return repo
 
 
 @pytest.fixture
 async def reporting_repo(database: Database | None) -> ReportingRepository:
-    repo: ReportingRepository = (
-        InMemoryReportingRepository() if database is None else MongoReportingRepository(database)
-    )
-    await repo.ensure_indexes()
+    repo: ReportingRepository = await _repository("reporting", database)
     return repo

@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from services.alarms.models import Alarm
 from services.alarms.repository import AlarmFilter, AlarmRepository
 from shared.events import (
     AlarmLifecycle,
-    AlarmPressed,
-    SchoolRef,
     stable_id,
 )
-
-NOW = datetime.now(UTC).replace(microsecond=0)
-SCHOOL = SchoolRef(school_id="S1", name="一中", township="会师镇", lat=35.69, lon=105.05)
-DEG_PER_M = 0.001 / 111.2
-
-
-def pressed(press: str) -> AlarmPressed:
-    return AlarmPressed(
-        press_id=stable_id("press", press),
-        alarm_id=stable_id("alarm", press),
-        school_id="S1",
-        device_id="D1",
-        kind="intrusion",
-        silent=True,
-        test=False,
-        location={"building": "A", "floor": 2, "room": "201"},  # type: ignore[arg-type]
-        pressed_at=NOW,
-        received_at=NOW,
-    )
+from tests.values import NOW, SCHOOL, pressed
 
 
 async def test_press_recorded_once_and_alarm_created_once(alarms_repo: AlarmRepository) -> None:

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from services.notifications.board import UnitBoard
 from services.notifications.repository import NotificationRepository
 from shared.events import (
     PositionReported,
-    SchoolRef,
     stable_id,
     utcnow,
 )
-
-NOW = datetime.now(UTC).replace(microsecond=0)
-SCHOOL = SchoolRef(school_id="S1", name="一中", township="会师镇", lat=35.69, lon=105.05)
-DEG_PER_M = 0.001 / 111.2
+from tests.values import DEG_PER_M, NOW, SCHOOL
 
 
 async def test_an_older_fix_never_replaces_a_newer_one(

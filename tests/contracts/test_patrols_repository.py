@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from services.patrols.repository import PatrolRepository
 from shared.events import (
     PositionReported,
-    SchoolRef,
     stable_id,
 )
 from shared.provisioning import Unit
-
-NOW = datetime.now(UTC).replace(microsecond=0)
-SCHOOL = SchoolRef(school_id="S1", name="一中", township="会师镇", lat=35.69, lon=105.05)
-DEG_PER_M = 0.001 / 111.2
+from tests.values import NOW
 
 
 async def test_position_batch_stored_once_and_unit_moved_to_its_newest_fix(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from services.reporting.repository import ReportingRepository
 from shared.events import (
@@ -10,10 +10,7 @@ from shared.events import (
     SchoolRef,
     stable_id,
 )
-
-NOW = datetime.now(UTC).replace(microsecond=0)
-SCHOOL = SchoolRef(school_id="S1", name="一中", township="会师镇", lat=35.69, lon=105.05)
-DEG_PER_M = 0.001 / 111.2
+from tests.values import NOW, SCHOOL
 
 
 async def test_alarms_by_school_counts_tests_apart_and_replay_is_stable(

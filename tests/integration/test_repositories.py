@@ -14,34 +14,14 @@ from services.patrols.repository import MongoPatrolRepository
 from services.reporting.repository import MongoReportingRepository
 from shared.events import (
     AlarmLifecycle,
-    AlarmPressed,
     PositionReported,
-    SchoolRef,
-    stable_id,
 )
 from shared.topics import Topics
 from tests.conftest import Namespace
 from tests.fakes.publisher import RecordingPublisher
+from tests.values import DEG_PER_M, NOW, SCHOOL
 
-NOW = datetime.now(UTC).replace(microsecond=0)
-SCHOOL = SchoolRef(school_id="S1", name="一中", township="会师镇", lat=35.69, lon=105.05)
-DEG_PER_M = 0.001 / 111.2
 Client = AsyncMongoClient[dict[str, Any]]
-
-
-def pressed(press: str) -> AlarmPressed:
-    return AlarmPressed(
-        press_id=stable_id("press", press),
-        alarm_id=stable_id("alarm", press),
-        school_id="S1",
-        device_id="D1",
-        kind="intrusion",
-        silent=True,
-        test=False,
-        location={"building": "A", "floor": 2, "room": "201"},  # type: ignore[arg-type]
-        pressed_at=NOW,
-        received_at=NOW,
-    )
 
 
 async def test_the_stored_board_reloads_and_ranks_closest_first_fresh_only(

@@ -1,0 +1,28 @@
+"""Values the repository tests share: a moment, a school near the county seat, a press there."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from shared.events import AlarmPressed, Location, SchoolRef, stable_id
+
+NOW = datetime.now(UTC).replace(microsecond=0)  # whole seconds: BSON keeps milliseconds
+SCHOOL = SchoolRef(school_id="S1", name="一中", township="会师镇", lat=35.69, lon=105.05)
+DEG_PER_M = 0.001 / 111.2  # degrees of latitude per metre
+ROOM_201 = Location(building="A", floor=2, room="201")
+
+
+def pressed(press: str) -> AlarmPressed:
+    """A silent intrusion press at SCHOOL from device D1, its ids derived from `press`."""
+    return AlarmPressed(
+        press_id=stable_id("press", press),
+        alarm_id=stable_id("alarm", press),
+        school_id=SCHOOL.school_id,
+        device_id="D1",
+        kind="intrusion",
+        silent=True,
+        test=False,
+        location=ROOM_201,
+        pressed_at=NOW,
+        received_at=NOW,
+    )
