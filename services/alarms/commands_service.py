@@ -81,14 +81,7 @@ async def apply_command(*, deps: Deps, command: AlarmCommand, now: datetime) -> 
     if known is not None:
         await _tell_result(deps, command, known)  # again: a crash may have come before
         return known
-    step = lifecycle.Command(
-        action=command.action,
-        actor=command.actor,
-        role=command.role,
-        unit_id=command.unit_id,
-        outcome=command.outcome,
-        reason=command.reason,
-    )
+    step = lifecycle.Command.of(command)
     alarm: Alarm | None
     status: CommandStatus
     try:

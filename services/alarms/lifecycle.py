@@ -8,7 +8,7 @@ cancelled (false alarm, test, drill) and escalated (a deadline passed) from any 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 
@@ -81,6 +81,11 @@ class Command:
     unit_id: str | None = None
     outcome: str | None = None
     reason: str | None = None
+
+    @classmethod
+    def of(cls, source: object) -> Command:
+        """The command as the rules read it, from anything with these attributes."""
+        return cls(**{field.name: getattr(source, field.name) for field in fields(cls)})
 
 
 @dataclass(frozen=True)

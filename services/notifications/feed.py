@@ -209,15 +209,11 @@ async def record_gap(*, deps: Deps, window: GuardPostWindow) -> PostGap | None:
     school = deps.county.school(window.school_id) if deps.county else None
     if school is None:
         raise LookupError(f"guard post {window.post_id} at unknown school {window.school_id}")
-    gap = PostGap(
-        event_id=window.event_id,
-        post_id=window.post_id,
-        school=SchoolRef.model_validate(school.model_dump()),
-        unit_id=window.unit_id,
-        window=window.window,
-        window_start=window.window_start,
-        window_end=window.window_end,
-        last_seen_m=window.last_seen_m,
+    gap = carry(
+        PostGap,
+        window,
+        event_id=window.event_id,  # the entry is the window event's
         occurred_at=window.occurred_at,
+        school=SchoolRef.model_validate(school.model_dump()),
     )
     return gap if await record(deps=deps, entry=gap, label="guard_post_gap") else None

@@ -14,6 +14,7 @@ from services.patrols.violations import (
     ViolationFilter,
     ViolationRequest,
 )
+from shared.carry import carry
 from shared.errors import InvalidInput, field_error
 from shared.events import (
     CampaignOpened,
@@ -89,22 +90,15 @@ async def record_violation(
     if errors:
         deps.metrics.violations_refused.inc()
         raise InvalidInput(errors)
-    event = ViolationRecorded(
+    event = carry(
+        ViolationRecorded,
+        request,
         event_id=stable_id("violation", str(request.violation_id)),
         occurred_at=request.observed_at,
-        violation_id=request.violation_id,
         unit_id=unit_id,
-        officer=request.officer,
-        kind=request.kind,
-        plate=request.plate,
-        place=request.place,
-        school_id=request.school_id,
-        observed_at=request.observed_at,
-        evidence=request.evidence,
         campaign=CampaignRef(campaign_id=campaign.campaign_id, name=campaign.name)
         if campaign
         else None,
-        notes=request.notes,
     )
     await deps.publisher.publish(deps.topics.patrols_violations, unit_id, event)
     deps.metrics.violations.labels(request.kind).inc()
@@ -156,20 +150,16 @@ async def check_in(
                 )
             ]
         )
-    event = CheckinRecorded(
+    event = carry(
+        CheckinRecorded,
+        request,
         event_id=stable_id("checkin", str(request.checkin_id)),
         occurred_at=request.at,
-        checkin_id=request.checkin_id,
         unit_id=unit_id,
-        point_id=point.point_id,
         school_id=point.school_id,
         point_kind=point.kind,
-        lat=request.lat,
-        lon=request.lon,
-        at=request.at,
         distance_m=round(distance, 1),
         flagged=outside,
-        note=request.note,
     )
     await deps.publisher.publish(deps.topics.patrols_checkins, unit_id, event)
     deps.metrics.checkins.labels("flagged" if outside else "accepted").inc()

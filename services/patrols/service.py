@@ -14,6 +14,7 @@ from services.patrols.deps import Deps
 from services.patrols.models import BatchAccepted, PositionBatch, StoredFix, UnitState
 from services.patrols.status import StatusRefused
 from services.patrols.visits_service import track_visits
+from shared.carry import carry
 from shared.errors import InvalidInput, invalid_query
 from shared.events import PositionReported, UnitStatus, UnitStatusChanged, stable_id
 from shared.faults import is_unavailable
@@ -54,16 +55,12 @@ async def accept_positions(
     events = [
         (
             unit_id,
-            PositionReported(
+            carry(
+                PositionReported,
+                fix,
                 event_id=stable_id("fix", unit_id, fix.recorded_at.isoformat()),
                 occurred_at=fix.recorded_at,
                 unit_id=unit_id,
-                lat=fix.lat,
-                lon=fix.lon,
-                recorded_at=fix.recorded_at,
-                speed_kmh=fix.speed_kmh,
-                heading_deg=fix.heading_deg,
-                accuracy_m=fix.accuracy_m,
             ),
         )
         for fix in batch.fixes
