@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from shared.events import AlarmPressed, Location, SchoolRef, stable_id
+from shared.events import AlarmLifecycle, AlarmPressed, Location, SchoolRef, stable_id
 
 NOW = datetime.now(UTC).replace(microsecond=0)  # whole seconds: BSON keeps milliseconds
 SCHOOL = SchoolRef(school_id="S1", name="一中", township="会师镇", lat=35.69, lon=105.05)
@@ -26,3 +27,21 @@ def pressed(press: str) -> AlarmPressed:
         pressed_at=NOW,
         received_at=NOW,
     )
+
+
+def raised(alarm: str, **fields: Any) -> AlarmLifecycle:
+    """The `raised` event of alarm `alarm` (a fire at SCHOOL at NOW), `fields` changed."""
+    values: dict[str, Any] = {
+        "event_id": stable_id(alarm, "raised"),
+        "occurred_at": NOW,
+        "alarm_id": stable_id(alarm),
+        "state": "raised",
+        "school": SCHOOL,
+        "kind": "fire",
+        "silent": False,
+        "test": False,
+        "location": ROOM_201,
+        "device_id": "D",
+        "pressed_at": NOW,
+    }
+    return AlarmLifecycle.model_validate(values | fields)

@@ -12,10 +12,10 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.alarms.repository import AlarmRepository, MongoAlarmRepository
-from services.notifications.repository import MongoNotificationRepository, NotificationRepository
-from services.patrols.repository import MongoPatrolRepository, PatrolRepository
-from services.reporting.repository import MongoReportingRepository, ReportingRepository
+from services.alarms.repository import MongoAlarmRepository
+from services.notifications.repository import MongoNotificationRepository
+from services.patrols.repository import MongoPatrolRepository
+from services.reporting.repository import MongoReportingRepository
 from tests.conftest import MONGODB_URL
 from tests.fakes.alarms import InMemoryAlarmRepository
 from tests.fakes.notifications import InMemoryNotificationRepository
@@ -50,32 +50,10 @@ REPOSITORIES: dict[str, tuple[Callable[[], Any], Callable[[Database], Any]]] = {
 }
 
 
-async def _repository(service: str, database: Database | None) -> Any:
-    fake, real = REPOSITORIES[service]
-    repo = fake() if database is None else real(database)
-    await repo.ensure_indexes()
-    return repo
-
-
 @pytest.fixture
-async def alarms_repo(database: Database | None) -> AlarmRepository:
-    repo: AlarmRepository = await _repository("alarms", database)
-    return repo
-
-
-@pytest.fixture
-async def notifications_repo(database: Database | None) -> NotificationRepository:
-    repo: NotificationRepository = await _repository("notifications", database)
-    return repo
-
-
-@pytest.fixture
-async def patrols_repo(database: Database | None) -> PatrolRepository:
-    repo: PatrolRepository = await _repository("patrols", database)
-    return repo
-
-
-@pytest.fixture
-async def reporting_repo(database: Database | None) -> ReportingRepository:
-    repo: ReportingRepository = await _repository("reporting", database)
-    return repo
+async def repo(request: pytest.FixtureRequest, database: Database | None) -> Any:
+    """The repository of the test module's SERVICE: its fake, or over the server."""
+    fake, real = REPOSITORIES[request.module.SERVICE]
+    repository = fake() if database is None else real(database)
+    await repository.ensure_indexes()
+    return repository

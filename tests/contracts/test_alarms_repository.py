@@ -12,9 +12,10 @@ from shared.events import (
 )
 from tests.values import NOW, SCHOOL, pressed
 
+SERVICE = "alarms"  # the repository under test (conftest.repo)
 
-async def test_press_recorded_once_and_alarm_created_once(alarms_repo: AlarmRepository) -> None:
-    repo = alarms_repo
+
+async def test_press_recorded_once_and_alarm_created_once(repo: AlarmRepository) -> None:
     event = pressed("p1")
     first = await repo.record_press(event)
     second = await repo.record_press(pressed("p1"))
@@ -33,11 +34,10 @@ async def test_press_recorded_once_and_alarm_created_once(alarms_repo: AlarmRepo
     assert [a.alarm_id for a in await repo.find(AlarmFilter())] == [event.alarm_id]
 
 
-async def test_alarm_compare_and_set_folds_and_finds_by_alias(alarms_repo: AlarmRepository) -> None:
+async def test_alarm_compare_and_set_folds_and_finds_by_alias(repo: AlarmRepository) -> None:
     from services.alarms.models import Alarm as StoredAlarm
     from shared.events import Location
 
-    repo = alarms_repo
     event = pressed("fold-1")
     alarm = await repo.create_alarm(StoredAlarm.from_press(event, SCHOOL, NOW))
     lifecycle = AlarmLifecycle(
@@ -80,11 +80,10 @@ async def test_alarm_compare_and_set_folds_and_finds_by_alias(alarms_repo: Alarm
 
 
 async def test_signatures_audit_results_and_the_dispatchers_views(
-    alarms_repo: AlarmRepository,
+    repo: AlarmRepository,
 ) -> None:
     from services.alarms.models import CommandResult
 
-    repo = alarms_repo
     first, second = stable_id("press", "sig-1"), stable_id("press", "sig-2")
     assert await repo.remember_signature("sig", first, now=NOW) == first
     assert await repo.remember_signature("sig", second, now=NOW) == first, "a replay: the first"

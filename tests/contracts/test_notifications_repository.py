@@ -13,11 +13,12 @@ from shared.events import (
 )
 from tests.values import DEG_PER_M, NOW, SCHOOL
 
+SERVICE = "notifications"  # the repository under test (conftest.repo)
+
 
 async def test_an_older_fix_never_replaces_a_newer_one(
-    notifications_repo: NotificationRepository,
+    repo: NotificationRepository,
 ) -> None:
-    repo = notifications_repo
     newer = PositionReported(unit_id="u", lat=35.70, lon=105.0, recorded_at=NOW)
     older = PositionReported(
         unit_id="u", lat=35.60, lon=105.0, recorded_at=NOW - timedelta(seconds=30)
@@ -30,11 +31,10 @@ async def test_an_older_fix_never_replaces_a_newer_one(
 
 
 async def test_nearest_units_skip_busy_units_and_keep_the_newest_status(
-    notifications_repo: NotificationRepository,
+    repo: NotificationRepository,
 ) -> None:
     from shared.events import UnitStatusChanged
 
-    repo = notifications_repo
     await repo.upsert_positions(
         [
             PositionReported(
@@ -75,13 +75,12 @@ async def test_nearest_units_skip_busy_units_and_keep_the_newest_status(
 
 
 async def test_orders_compare_and_set_overdue_and_per_unit_replay(
-    notifications_repo: NotificationRepository,
+    repo: NotificationRepository,
 ) -> None:
     from services.notifications.models import FeedEntry, Order
     from services.notifications.orders import order_delivery
     from shared.events import DeliveryChanged, Location
 
-    repo = notifications_repo
     alarm_id = stable_id("alarm", "orders")
     location = Location(building="A", floor=1, room="101")
 
@@ -182,11 +181,10 @@ async def test_orders_compare_and_set_overdue_and_per_unit_replay(
 
 
 async def test_outbound_jobs_are_leased_to_one_sender_and_settled_as_stored(
-    notifications_repo: NotificationRepository,
+    repo: NotificationRepository,
 ) -> None:
     from services.notifications.outbound import OutboundJob
 
-    repo = notifications_repo
     alarm_id = stable_id("alarm", "outbound")
     jobs = [
         OutboundJob(
@@ -220,11 +218,10 @@ async def test_outbound_jobs_are_leased_to_one_sender_and_settled_as_stored(
 
 
 async def test_device_messages_once_each_and_read_since(
-    notifications_repo: NotificationRepository,
+    repo: NotificationRepository,
 ) -> None:
     from services.notifications.models import DeviceMessage
 
-    repo = notifications_repo
     messages = [
         DeviceMessage(
             notification_id=stable_id("message", str(i)),

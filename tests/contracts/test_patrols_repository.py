@@ -12,11 +12,12 @@ from shared.events import (
 from shared.provisioning import Unit
 from tests.values import NOW
 
+SERVICE = "patrols"  # the repository under test (conftest.repo)
+
 
 async def test_position_batch_stored_once_and_unit_moved_to_its_newest_fix(
-    patrols_repo: PatrolRepository,
+    repo: PatrolRepository,
 ) -> None:
-    repo = patrols_repo
     unit = Unit(
         unit_id="U1", kind="patrol_car", callsign="c", station="s", home_lat=35.7, home_lon=105.0
     )
@@ -52,9 +53,8 @@ async def test_position_batch_stored_once_and_unit_moved_to_its_newest_fix(
 
 
 async def test_history_is_keyed_by_unit_and_time_and_pruned_by_range(
-    patrols_repo: PatrolRepository,
+    repo: PatrolRepository,
 ) -> None:
-    repo = patrols_repo
 
     def fix(unit_id: str, minutes_ago: int, lat: float = 35.7) -> PositionReported:
         at = NOW - timedelta(minutes=minutes_ago)
@@ -83,13 +83,12 @@ async def test_history_is_keyed_by_unit_and_time_and_pruned_by_range(
     assert [f.recorded_at for f in left] == [NOW - timedelta(minutes=m) for m in (30, 5)]
 
 
-async def test_calendar_roster_and_post_windows_round_trip(patrols_repo: PatrolRepository) -> None:
+async def test_calendar_roster_and_post_windows_round_trip(repo: PatrolRepository) -> None:
     from datetime import date
 
     from services.patrols.guardposts import Calendar, RosterEntry
     from services.patrols.models import PostWindowRecord
 
-    repo = patrols_repo
     assert await repo.calendar() == Calendar(), "the default until one is saved"
     calendar = Calendar(holidays=[date(2026, 10, 1)])
     await repo.save_calendar(calendar)
@@ -122,7 +121,7 @@ async def test_calendar_roster_and_post_windows_round_trip(patrols_repo: PatrolR
 
 
 async def test_status_outbox_campaigns_violations_checkins_and_tracks(
-    patrols_repo: PatrolRepository,
+    repo: PatrolRepository,
 ) -> None:
     from datetime import date
 
@@ -130,7 +129,6 @@ async def test_status_outbox_campaigns_violations_checkins_and_tracks(
     from services.patrols.violations import Campaign, ViolationFilter
     from shared.events import CheckinRecorded, Place, UnitStatusChanged, ViolationRecorded
 
-    repo = patrols_repo
     await repo.provision_units(
         [
             Unit(

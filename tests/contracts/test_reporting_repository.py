@@ -6,35 +6,23 @@ from datetime import timedelta
 
 from services.reporting.repository import ReportingRepository
 from shared.events import (
-    AlarmLifecycle,
-    SchoolRef,
     stable_id,
 )
-from tests.values import NOW, SCHOOL
+from tests.values import NOW, SCHOOL, raised
+
+SERVICE = "reporting"  # the repository under test (conftest.repo)
 
 
 async def test_alarms_by_school_counts_tests_apart_and_replay_is_stable(
-    reporting_repo: ReportingRepository,
+    repo: ReportingRepository,
 ) -> None:
-    repo = reporting_repo
-
-    def raised(alarm: str, school: SchoolRef, test: bool) -> AlarmLifecycle:
-        return AlarmLifecycle(
-            event_id=stable_id(alarm, "raised"),
-            occurred_at=NOW,
-            alarm_id=stable_id(alarm),
-            state="raised",
-            school=school,
-            kind="fire",
-            silent=False,
-            test=test,
-            location={"building": "A", "floor": 1, "room": "1"},  # type: ignore[arg-type]
-            device_id="D",
-            pressed_at=NOW,
-        )
 
     other = SCHOOL.model_copy(update={"school_id": "S2", "township": "河畔镇"})
-    events = [raised("a", SCHOOL, False), raised("b", SCHOOL, True), raised("c", other, False)]
+    events = [
+        raised("a", school=SCHOOL, test=False),
+        raised("b", school=SCHOOL, test=True),
+        raised("c", school=other, test=False),
+    ]
     for event in events + events:
         await repo.record_alarm(event)
     rows = await repo.alarms_by_school(since=None, until=None, township=None)
@@ -46,12 +34,10 @@ async def test_alarms_by_school_counts_tests_apart_and_replay_is_stable(
 
 
 async def test_records_once_each_filtered_by_period_school_and_kind(
-    reporting_repo: ReportingRepository,
+    repo: ReportingRepository,
 ) -> None:
     from services.reporting.repository import VIOLATIONS, FactFilter, RecordFilter
     from shared.events import Place, ViolationRecorded
-
-    repo = reporting_repo
 
     def violation(n: int, kind: str, school_id: str) -> ViolationRecorded:
         return ViolationRecorded(
@@ -78,21 +64,7 @@ async def test_records_once_each_filtered_by_period_school_and_kind(
     last_two_minutes = RecordFilter(since=NOW - timedelta(minutes=2), until=NOW)
     assert len(await repo.records(VIOLATIONS, last_two_minutes)) == 2
 
-    await repo.record_alarm(
-        AlarmLifecycle(
-            event_id=stable_id("fact", "raised"),
-            occurred_at=NOW,
-            alarm_id=stable_id("fact"),
-            state="raised",
-            school=SCHOOL,
-            kind="fire",
-            silent=False,
-            test=False,
-            location={"building": "A", "floor": 1, "room": "1"},  # type: ignore[arg-type]
-            device_id="D",
-            pressed_at=NOW,
-        )
-    )
+    await repo.record_alarm(raised("fact"))
     (fact,) = await repo.alarm_facts(FactFilter(township=SCHOOL.township))
     assert (fact.school_id, fact.kind) == ("S1", "fire")
     assert await repo.alarm_facts(FactFilter(kind="intrusion")) == []

@@ -6,6 +6,7 @@ from services.reporting import service
 from services.reporting.service import Deps
 from shared.events import AlarmLifecycle, SchoolRef, stable_id
 from shared.topics import Topics
+from tests import values
 from tests.fakes.publisher import RecordingPublisher
 from tests.fakes.reporting import InMemoryReportingRepository
 
@@ -13,19 +14,8 @@ T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def raised(alarm: str, school: str, *, test: bool = False, at: datetime = T0) -> AlarmLifecycle:
-    return AlarmLifecycle(
-        event_id=stable_id(alarm, "raised"),
-        occurred_at=at,
-        alarm_id=stable_id(alarm),
-        state="raised",
-        school=SchoolRef(school_id=school, name=school, township="会师镇", lat=35.7, lon=105.0),
-        kind="fire",
-        silent=False,
-        test=test,
-        location={"building": "A", "floor": 1, "room": "1"},  # type: ignore[arg-type]
-        device_id="D",
-        pressed_at=at,
-    )
+    where = SchoolRef(school_id=school, name=school, township="会师镇", lat=35.7, lon=105.0)
+    return values.raised(alarm, school=where, test=test, occurred_at=at, pressed_at=at)
 
 
 async def test_tests_and_drills_are_counted_apart_and_replays_change_nothing() -> None:
