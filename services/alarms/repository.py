@@ -27,19 +27,18 @@ from shared.mongo import (
     pull_from_outbox,
     to_document,
 )
+from shared.period import Period
 
 
-@dataclass(frozen=True)
-class AlarmFilter:
-    """Filters of the dispatcher's alarm list; None means any."""
+@dataclass(frozen=True, kw_only=True)
+class AlarmFilter(Period):
+    """Filters of the dispatcher's alarm list (raised in the period); None means any."""
 
     open_only: bool = False
     state: str | None = None
     school_id: str | None = None
     township: str | None = None
     kind: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
     include_tests: bool = True
     limit: int = 100
 
@@ -304,11 +303,4 @@ def _filter(query: AlarmFilter) -> Document:
         conditions["kind"] = query.kind
     if not query.include_tests:
         conditions["test"] = False
-    window: Document = {}
-    if query.since:
-        window["$gte"] = query.since
-    if query.until:
-        window["$lt"] = query.until
-    if window:
-        conditions["raised_at"] = window
-    return conditions
+    return conditions | query.mongo("raised_at")

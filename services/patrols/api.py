@@ -168,7 +168,14 @@ async def get_violations(
     until: Moment | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[ViolationRecorded]:
-    query = ViolationFilter(campaign_id, kind, school_id, since, until, limit)
+    query = ViolationFilter(
+        campaign_id=campaign_id,
+        kind=kind,
+        school_id=school_id,
+        since=since,
+        until=until,
+        limit=limit,
+    )
     return await enforcement_service.violations(deps=deps, query=query)
 
 

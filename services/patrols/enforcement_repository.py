@@ -69,7 +69,9 @@ class MongoEnforcement:
 
     async def violations(self, query: ViolationFilter) -> list[ViolationRecorded]:
         cursor = (
-            self._violations.find(query.mongo()).sort("observed_at", DESCENDING).limit(query.limit)
+            self._violations.find(query.conditions())
+            .sort("observed_at", DESCENDING)
+            .limit(query.limit)
         )
         return [ViolationRecorded.model_validate(doc) async for doc in cursor]
 

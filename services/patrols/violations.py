@@ -19,6 +19,7 @@ from pydantic import (
 from shared.events import Place, ViolationKind, ViolationRecorded
 from shared.inputs import Moment
 from shared.mongo import Document
+from shared.period import Period
 
 # Chinese plates: province character, issuing-office letter, 5 (or 6 for new-energy) symbols.
 PLATE = re.compile(r"^[\u4e00-\u9fff][A-Z][A-HJ-NP-Z0-9]{5,6}$")
@@ -101,13 +102,13 @@ class ViolationRequest(BaseModel):
         return evidence
 
 
-@dataclass(frozen=True)
-class ViolationFilter:
+@dataclass(frozen=True, kw_only=True)
+class ViolationFilter(Period):
+    """Violations observed in the period; None means any."""
+
     campaign_id: str | None = None
     kind: str | None = None
     school_id: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
     limit: int = 500
 
     def matches(self, v: ViolationRecorded) -> bool:
@@ -118,11 +119,10 @@ class ViolationFilter:
             )
             and (self.kind is None or v.kind == self.kind)
             and (self.school_id is None or v.school_id == self.school_id)
-            and (self.since is None or v.observed_at >= self.since)
-            and (self.until is None or v.observed_at < self.until)
+            and self.holds(v.observed_at)
         )
 
-    def mongo(self) -> Document:
+    def conditions(self) -> Document:
         query: Document = {}
         if self.campaign_id:
             query["campaign.campaign_id"] = self.campaign_id
@@ -130,11 +130,4 @@ class ViolationFilter:
             query["kind"] = self.kind
         if self.school_id:
             query["school_id"] = self.school_id
-        window: Document = {}
-        if self.since:
-            window["$gte"] = self.since
-        if self.until:
-            window["$lt"] = self.until
-        if window:
-            query["observed_at"] = window
-        return query
+        return query | self.mongo("observed_at")

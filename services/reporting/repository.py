@@ -22,6 +22,7 @@ from shared.events import (
     ViolationRecorded,
 )
 from shared.mongo import Document, to_document
+from shared.period import Period
 
 R = TypeVar("R", bound=Event)
 
@@ -92,12 +93,10 @@ RECORD_KINDS: tuple[RecordKind[Any], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class RecordFilter:
-    """Records in [since, until) by their time field, of these schools (None: all) and kind."""
+@dataclass(frozen=True, kw_only=True)
+class RecordFilter(Period):
+    """Records in the period by their time field, of these schools (None: all) and kind."""
 
-    since: datetime | None = None
-    until: datetime | None = None
     school_ids: frozenset[str] | None = None
     kind: str | None = None
 
@@ -105,35 +104,22 @@ class RecordFilter:
         at = kind.time_of(record)
         school_id = getattr(record, "school_id", None)
         return (
-            (self.since is None or at >= self.since)
-            and (self.until is None or at < self.until)
+            self.holds(at)
             and (self.school_ids is None or school_id in self.school_ids)
             and (self.kind is None or kind.kind_of(record) == self.kind)
         )
 
 
-@dataclass(frozen=True)
-class FactFilter:
-    """Alarms raised in [since, until), optionally of one township, school or kind."""
+@dataclass(frozen=True, kw_only=True)
+class FactFilter(Period):
+    """Alarms raised in the period, optionally of one township, school or kind."""
 
-    since: datetime | None = None
-    until: datetime | None = None
     township: str | None = None
     school_id: str | None = None
     kind: str | None = None
 
 
 CLOSED_STATES = ("resolved", "cancelled")
-
-
-def _window(field: str, since: datetime | None, until: datetime | None) -> Document:
-    """`field` in [since, until); either end may be open."""
-    bounds: Document = {}
-    if since is not None:
-        bounds["$gte"] = since
-    if until is not None:
-        bounds["$lt"] = until
-    return {field: bounds} if bounds else {}
 
 
 class MongoReportingRepository:
@@ -157,7 +143,7 @@ class MongoReportingRepository:
         )
 
     async def records(self, kind: RecordKind[R], query: RecordFilter) -> list[R]:
-        match = _window(kind.time_field, query.since, query.until)
+        match = query.mongo(kind.time_field)
         if query.school_ids is not None:
             match["school_id"] = {"$in": sorted(query.school_ids)}
         if query.kind is not None:
@@ -192,7 +178,8 @@ class MongoReportingRepository:
     async def alarms_by_school(
         self, *, since: datetime | None, until: datetime | None, township: str | None
     ) -> list[SchoolAlarmCount]:
-        match = _window("raised_at", since, until) | ({"township": township} if township else {})
+        period = Period(since=since, until=until)
+        match = period.mongo("raised_at") | ({"township": township} if township else {})
         match.setdefault("raised_at", {"$exists": True})
         pipeline: list[Document] = [
             {"$match": match},
@@ -220,7 +207,7 @@ class MongoReportingRepository:
         ]
 
     async def alarm_facts(self, query: FactFilter) -> list[AlarmFact]:
-        match = _window("raised_at", query.since, query.until)
+        match = query.mongo("raised_at")
         match.setdefault("raised_at", {"$exists": True})
         for field in ("township", "school_id", "kind"):
             if getattr(query, field) is not None:

@@ -44,6 +44,7 @@ from shared.events import (
     ViolationRecorded,
     stable_id,
 )
+from shared.period import Period
 from shared.provisioning import County
 from shared.topics import Topics
 
@@ -60,12 +61,10 @@ class Deps:
     publish_timeout_s: float = 2.0
 
 
-@dataclass(frozen=True)
-class Scope:
+@dataclass(frozen=True, kw_only=True)
+class Scope(Period):
     """What a report covers: a period, a township or school, a kind (each optional)."""
 
-    since: datetime | None = None
-    until: datetime | None = None
     township: str | None = None
     school_id: str | None = None
     kind: str | None = None
@@ -144,7 +143,7 @@ async def get_activities(*, deps: Deps, scope: Scope) -> list[ActivityRecorded]:
 def _check(deps: Deps, scope: Scope) -> frozenset[str] | None:
     """The schools in scope (None: all); a period that ends before it starts, an unknown
     township or school is a 422 naming the parameter, never an empty report that looks true."""
-    if scope.since and scope.until and scope.since >= scope.until:
+    if scope.backwards():
         raise invalid_query("until", "since must be before until")
     schools = deps.county.schools
     if scope.township is not None:
@@ -183,7 +182,7 @@ def _fact_filter(deps: Deps, scope: Scope) -> FactFilter:
 async def alarms_by_school(
     *, deps: Deps, since: datetime | None, until: datetime | None, township: str | None
 ) -> list[SchoolAlarmCount]:
-    if since and until and since >= until:
+    if Period(since=since, until=until).backwards():
         raise invalid_query("until", "since must be before until")
     return await deps.repo.alarms_by_school(since=since, until=until, township=township)
 
