@@ -4,6 +4,7 @@ every figure the reports give for it is worked out by hand in the tests."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from shared.events import (
     ActivityRecorded,
@@ -25,6 +26,7 @@ from shared.events import (
     stable_id,
 )
 from shared.provisioning import County, PatrolPoint, School
+from shared.topics import Topics
 
 DAY = datetime(2026, 9, 1, tzinfo=UTC)  # the period is September 2026
 UNTIL = datetime(2026, 10, 1, tzinfo=UTC)
@@ -280,3 +282,19 @@ async def feed(deps: object, events: list[Event]) -> None:
     }
     for event in events:
         await recorders[type(event)](deps=deps, event=event)  # type: ignore[operator]
+
+
+async def fed(events: list[Event], repo: object = None) -> Any:
+    """Reporting's Deps over `repo` (the in-memory fake by default), `events` fed in."""
+    from services.reporting.service import Deps
+    from tests.fakes.publisher import RecordingPublisher
+    from tests.fakes.reporting import InMemoryReportingRepository
+
+    deps = Deps(
+        publisher=RecordingPublisher(),
+        topics=Topics(),
+        repo=repo or InMemoryReportingRepository(),  # type: ignore[arg-type]
+        county=COUNTY,
+    )
+    await feed(deps, events)
+    return deps

@@ -16,9 +16,7 @@ from shared.events import (
     AlarmLifecycle,
     PositionReported,
 )
-from shared.topics import Topics
 from tests.conftest import Namespace
-from tests.fakes.publisher import RecordingPublisher
 from tests.values import DEG_PER_M, NOW, SCHOOL
 
 Client = AsyncMongoClient[dict[str, Any]]
@@ -141,39 +139,25 @@ async def test_every_report_replays_from_scratch_to_the_same_figures_on_the_serv
     in-memory model, and a replay (reversed, every event twice) into an empty database too."""
     from services.reporting import service
     from services.reporting.models import Overview
-    from services.reporting.service import Deps, Scope
-    from tests.fakes.reporting import InMemoryReportingRepository
-    from tests.reports_fixture import COUNTY, DAY, EVERYTHING, UNTIL, feed
+    from services.reporting.service import Scope
+    from tests.reports_fixture import DAY, EVERYTHING, UNTIL, fed
 
     september = Scope(since=DAY, until=UNTIL)
 
     async def replay(db_name: str, events: list[Any]) -> Overview:
         repo = MongoReportingRepository(mongo[db_name])
         await repo.ensure_indexes()
-        deps = Deps(publisher=RecordingPublisher(), topics=Topics(), repo=repo, county=COUNTY)
-        await feed(deps, events)
-        return await service.overview(deps=deps, scope=september)
+        return await service.overview(deps=await fed(events, repo), scope=september)
 
     once = await replay(f"{namespace.db_prefix}reports", EVERYTHING)
     again = await replay(f"{namespace.db_prefix}reports2", list(reversed(EVERYTHING)) + EVERYTHING)
-    in_memory = Deps(
-        publisher=RecordingPublisher(),
-        topics=Topics(),
-        repo=InMemoryReportingRepository(),
-        county=COUNTY,
-    )
-    await feed(in_memory, EVERYTHING)
-    assert once == again == await service.overview(deps=in_memory, scope=september)
+    in_memory = await service.overview(deps=await fed(EVERYTHING), scope=september)
+    assert once == again == in_memory
     assert (
         once.summary.sentence == "3 campaigns, 7 violations, 3 schools, 3 sessions, 2,000 letters"
     )
     t1 = Scope(since=DAY, until=UNTIL, township="T1", kind="speeding")
-    deps = Deps(
-        publisher=RecordingPublisher(),
-        topics=Topics(),
-        repo=MongoReportingRepository(mongo[f"{namespace.db_prefix}reports"]),
-        county=COUNTY,
-    )
+    deps = await fed([], MongoReportingRepository(mongo[f"{namespace.db_prefix}reports"]))
     assert (await service.violations(deps=deps, scope=t1)).total == 3
     inspections = await service.get_activities(deps=deps, scope=Scope(kind="inspection"))
     assert [a.school_id for a in inspections] == ["S1", "S2", "S1"]

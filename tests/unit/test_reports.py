@@ -9,20 +9,13 @@ from services.reporting.service import Deps, Scope
 from shared.topics import Topics
 from tests.fakes.publisher import RecordingPublisher
 from tests.fakes.reporting import InMemoryReportingRepository
-from tests.reports_fixture import COUNTY, DAY, EVERYTHING, UNTIL, feed
+from tests.reports_fixture import COUNTY, DAY, EVERYTHING, UNTIL, fed
 
 SEPTEMBER = Scope(since=DAY, until=UNTIL)
 
 
 async def overview_of(events: list, scope: Scope = SEPTEMBER) -> Overview:  # type: ignore[type-arg]
-    deps = Deps(
-        publisher=RecordingPublisher(),
-        topics=Topics(),
-        repo=InMemoryReportingRepository(),
-        county=COUNTY,
-    )
-    await feed(deps, events)
-    return await service.overview(deps=deps, scope=scope)
+    return await service.overview(deps=await fed(events), scope=scope)
 
 
 async def test_response_times_and_alarm_outcomes_leave_the_drill_out() -> None:
@@ -84,13 +77,7 @@ async def test_patrol_coverage_from_check_ins_and_visits_leaves_flagged_check_in
         ("S3", 1, 1, 2, 0, 1, 600.0),
     ]
     assert [(r.days_visited, r.covered) for r in rows] == [(2, True), (0, False), (2, True)]
-    deps = Deps(
-        publisher=RecordingPublisher(),
-        topics=Topics(),
-        repo=InMemoryReportingRepository(),
-        county=COUNTY,
-    )
-    await feed(deps, EVERYTHING)
+    deps = await fed(EVERYTHING)
     must_reach = await service.coverage(deps=deps, scope=Scope(kind="must_reach"))
     s1 = must_reach[0]
     assert (s1.points, s1.points_visited, s1.checkins, s1.flagged, s1.covered) == (1, 1, 1, 1, True)
