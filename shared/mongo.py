@@ -9,11 +9,12 @@ from typing import Any
 
 import bson
 from pydantic import BaseModel
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
+from shared.events import PositionReported
 from shared.settings import Settings
 
 Document = dict[str, Any]
@@ -103,4 +104,15 @@ async def pull_from_outbox(collection: AsyncCollection[Document], key: str, even
     await collection.update_one({"_id": key}, {"$pull": {"outbox": {"event_id": event_id}}})
     await collection.update_one(
         {"_id": key, "outbox.0": {"$exists": False}}, {"$unset": {"outbox_since": ""}}
+    )
+
+
+def move_forward(fix: PositionReported, *, upsert: bool = False, **also: Any) -> UpdateOne:
+    """Move a unit's document to `fix`, unless it holds a newer one (then nothing matches; with
+    `upsert`, the insert collides with the existing _id, which is what 'already newer' looks
+    like). The filter names the `_id` and nothing in an `$or`: SecantusDB scans for an `$or`."""
+    return UpdateOne(
+        {"_id": fix.unit_id, "recorded_at": {"$not": {"$gte": fix.recorded_at}}},
+        {"$set": {"lat": fix.lat, "lon": fix.lon, "recorded_at": fix.recorded_at, **also}},
+        upsert=upsert,
     )

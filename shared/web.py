@@ -64,12 +64,7 @@ BackgroundJob = Callable[[], Coroutine[Any, Any, None]]
 class ServiceParts:
     """Everything a service app is built from; main.py of each service fills it in."""
 
-    name: str
-    settings: Settings
-    registry: CollectorRegistry
-    broker: KafkaBroker
-    publisher: KafkaPublisher
-    mongo: AsyncMongoClient[Document]
+    kit: ServiceKit
     routers: Sequence[APIRouter]
     startup: Sequence[StartupHook] = ()
     # run at a clean stop, after the background jobs have ended
@@ -81,10 +76,6 @@ class ServiceParts:
     checks: Mapping[str, Callable[[], str | None]] = field(default_factory=dict)
     state: dict[str, object] = field(default_factory=dict)
     description: str = ""
-
-
-# what a service's app takes over from its kit as it is
-KIT_PARTS = ("name", "settings", "registry", "broker", "publisher", "mongo")
 
 
 @dataclass
@@ -154,7 +145,7 @@ class ServiceKit:
         background = [*background, consumer_lag]
         return build_app(
             ServiceParts(
-                **{part: getattr(self, part) for part in KIT_PARTS},
+                kit=self,
                 routers=routers,
                 startup=startup,
                 shutdown=shutdown,
@@ -172,7 +163,7 @@ def build_app(parts: ServiceParts) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings = parts.settings
+        settings = parts.kit.settings
         await ensure_topics(
             settings.kafka_bootstrap,
             Topics(settings.topic_prefix),
@@ -180,43 +171,43 @@ def build_app(parts: ServiceParts) -> FastAPI:
         )
         for hook in parts.startup:
             await hook()
-        await parts.broker.start()
+        await parts.kit.broker.start()
         tasks: list[asyncio.Task[None]] = [
             asyncio.create_task(job(), name=job.__name__)
             for job in (*parts.serving, *parts.background)
         ]
         tasks.append(asyncio.create_task(watch_event_loop(loop_lag), name="event-loop-lag"))
         tune_garbage_collection()
-        log.info("service started", extra={"service": parts.name})
+        log.info("service started", extra={"service": parts.kit.name})
         try:
             with gc_pauses:
                 yield
         finally:
-            log.info("service stopping", extra={"service": parts.name})
+            log.info("service stopping", extra={"service": parts.kit.name})
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             for hook in parts.shutdown:
                 await hook()
-            await parts.broker.stop()
-            await parts.publisher.close()
-            await parts.mongo.close()
+            await parts.kit.broker.stop()
+            await parts.kit.publisher.close()
+            await parts.kit.mongo.close()
 
     app = FastAPI(
-        title=f"SafeCampus {parts.name}",
+        title=f"SafeCampus {parts.kit.name}",
         version="0.1.0",
         description=parts.description,
         lifespan=lifespan,
     )
-    loop_lag = loop_lag_histogram(parts.registry)
-    gc_pauses = GcPauses(parts.registry)
-    app.state.settings = parts.settings
-    app.state.jwt_secret = parts.settings.require_jwt_secret()
+    loop_lag = loop_lag_histogram(parts.kit.registry)
+    gc_pauses = GcPauses(parts.kit.registry)
+    app.state.settings = parts.kit.settings
+    app.state.jwt_secret = parts.kit.settings.require_jwt_secret()
     for key, value in parts.state.items():
         setattr(app.state, key, value)
     # The body limit inside the metrics, which count its 413s.
-    app.add_middleware(BodyLimit, limit=parts.settings.max_body_bytes)
-    app.add_middleware(HttpMetrics, instruments=HttpInstruments.register(parts.registry))
+    app.add_middleware(BodyLimit, limit=parts.kit.settings.max_body_bytes)
+    app.add_middleware(HttpMetrics, instruments=HttpInstruments.register(parts.kit.registry))
     add_error_handlers(app)
     app.include_router(ops_router(parts))
     for router in parts.routers:
@@ -265,7 +256,7 @@ def ops_router(parts: ServiceParts) -> APIRouter:
 
     @router.get("/healthz")
     async def healthz() -> dict[str, str | int]:
-        return {"status": "ok", "service": parts.name, "pid": os.getpid()}
+        return {"status": "ok", "service": parts.kit.name, "pid": os.getpid()}
 
     @router.get(
         "/readyz",
@@ -274,11 +265,11 @@ def ops_router(parts: ServiceParts) -> APIRouter:
     async def readyz() -> JSONResponse:
         checks: dict[str, str] = {}
         try:
-            await parts.mongo.admin.command("ping")
+            await parts.kit.mongo.admin.command("ping")
             checks["mongodb"] = "ok"
         except Exception as exc:  # noqa: BLE001 - reported, not swallowed: it is the answer
             checks["mongodb"] = f"error: {type(exc).__name__}"
-        checks["kafka"] = "ok" if await parts.broker.ping(timeout=2.0) else "error: unreachable"
+        checks["kafka"] = "ok" if await parts.kit.broker.ping(timeout=2.0) else "error: unreachable"
         for name, check in parts.checks.items():
             missing = check()
             checks[name] = "ok" if missing is None else missing
@@ -287,7 +278,9 @@ def ops_router(parts: ServiceParts) -> APIRouter:
 
     @router.get("/metrics")
     async def metrics() -> Response:
-        return PlainTextResponse(generate_latest(parts.registry), media_type=CONTENT_TYPE_LATEST)
+        return PlainTextResponse(
+            generate_latest(parts.kit.registry), media_type=CONTENT_TYPE_LATEST
+        )
 
     return router
 

@@ -26,6 +26,7 @@ from shared.mongo import (
     Document,
     as_stored,
     bson_value,
+    move_forward,
     pull_from_outbox,
     to_document,
     tolerating_duplicates,
@@ -138,20 +139,7 @@ class MongoNotificationRepository:
         """Move each unit to its newest fix, unless we already hold a newer one (then the
         upsert collides with the existing _id, which is what 'already newer' looks like)."""
         moves = [
-            UpdateOne(
-                # not an `$or` (SecantusDB scans for one): older, or only its status known
-                {"_id": fix.unit_id, "recorded_at": {"$not": {"$gte": fix.recorded_at}}},
-                {
-                    "$set": {
-                        "lat": fix.lat,
-                        "lon": fix.lon,
-                        "recorded_at": fix.recorded_at,
-                        "updated_at": utcnow(),
-                    }
-                },
-                upsert=True,
-            )
-            for fix in newest_per_unit(fixes)
+            move_forward(fix, upsert=True, updated_at=utcnow()) for fix in newest_per_unit(fixes)
         ]
         await tolerating_duplicates(self._positions.bulk_write(moves, ordered=False))
 

@@ -28,7 +28,7 @@ from services.patrols.guard_posts_repository import GuardPostsRepository, MongoG
 from services.patrols.models import StoredFix, UnitState
 from services.patrols.visits_repository import MongoVisits, VisitsRepository
 from shared.events import PositionReported, UnitStatusChanged, newest_per_unit
-from shared.mongo import Document, duplicate_indexes, pull_from_outbox, to_document
+from shared.mongo import Document, duplicate_indexes, move_forward, pull_from_outbox, to_document
 from shared.provisioning import Unit
 
 
@@ -120,26 +120,11 @@ class MongoPositions:
         return history.remainder(bucket, held)
 
     async def move_units(self, fixes: list[PositionReported]) -> None:
-        """Each unit to its newest fix, unless it holds a newer one. The filter names the
-        `_id` and nothing in an `$or`: SecantusDB scans the collection for an `$or`."""
+        """Each unit to its newest fix, unless it holds a newer one."""
         if not fixes:
             return
-        await self._units.bulk_write(
-            [
-                UpdateOne(
-                    {"_id": fix.unit_id, "recorded_at": {"$not": {"$gte": fix.recorded_at}}},
-                    {
-                        "$set": {
-                            "lat": fix.lat,
-                            "lon": fix.lon,
-                            "recorded_at": fix.recorded_at,
-                        }
-                    },
-                )
-                for fix in newest_per_unit(fixes)
-            ],
-            ordered=False,
-        )
+        moves = [move_forward(fix) for fix in newest_per_unit(fixes)]
+        await self._units.bulk_write(moves, ordered=False)
 
     async def newest_in_history(self, unit_ids: list[str]) -> list[PositionReported]:
         """Each unit's newest stored fix: its newest bucket, then every bucket of that minute

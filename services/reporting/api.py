@@ -13,24 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 
-from services.reporting import figures, pages, service
-from services.reporting.models import (
-    ActivityAccepted,
-    ActivityRequest,
-    AlarmOutcomeRow,
-    CoverageRow,
-    GuardPostRow,
-    InspectionItemRow,
-    InspectionsReport,
-    IntervalFigures,
-    OutreachReport,
-    OutreachRow,
-    PeriodSummary,
-    ResponseTimes,
-    SchoolAlarmCount,
-    ViolationRow,
-    ViolationsReport,
-)
+from services.reporting import figures, models, pages, service
 from services.reporting.service import Deps, Scope
 from shared.auth import Principal, require_role
 from shared.events import ActivityKind, ActivityRecorded, AlarmKind, ViolationKind, utcnow
@@ -76,7 +59,7 @@ def _csv(model: type[BaseModel], rows: Sequence[BaseModel], name: str) -> Respon
 
 @router.get(
     "/v1/reports/alarms-by-school",
-    response_model=list[SchoolAlarmCount],
+    response_model=list[models.SchoolAlarmCount],
     summary="Alarms per school in a period (tests and drills counted apart)",
 )
 async def alarms_by_school(
@@ -85,7 +68,7 @@ async def alarms_by_school(
     since: Annotated[Moment | None, Query(description="inclusive, RFC 3339")] = None,
     until: Annotated[Moment | None, Query(description="exclusive, RFC 3339")] = None,
     township: Annotated[str | None, Query(max_length=64)] = None,
-) -> list[SchoolAlarmCount]:
+) -> list[models.SchoolAlarmCount]:
     return await service.alarms_by_school(deps=deps, since=since, until=until, township=township)
 
 
@@ -109,17 +92,17 @@ def _rows_of(model: type[BaseModel], field: str | None = None) -> Callable[[Any]
     return lambda report: (model, report if field is None else getattr(report, field))
 
 
-async def _summary(deps: Deps, scope: Scope) -> PeriodSummary:
+async def _summary(deps: Deps, scope: Scope) -> models.PeriodSummary:
     return (await service.overview(deps=deps, scope=scope)).summary
 
 
 REPORTS: dict[str, Report] = {
     "response_times": Report(
         "response-times",
-        ResponseTimes,
+        models.ResponseTimes,
         "Press → acknowledged / unit assigned / on scene / resolved: p50, p90, p99, max",
         lambda deps, scope: service.response_times(deps=deps, scope=scope),
-        _rows_of(IntervalFigures, "intervals"),
+        _rows_of(models.IntervalFigures, "intervals"),
         kind=AlarmKind,
         description="Over the real alarms raised in [since, until), optionally of one township, "
         "school or kind; tests and drills never enter the figures (`tests_excluded` counts "
@@ -127,28 +110,28 @@ REPORTS: dict[str, Report] = {
     ),
     "alarm_outcomes": Report(
         "alarms",
-        list[AlarmOutcomeRow],
+        list[models.AlarmOutcomeRow],
         "Alarms by kind and outcome (tests and drills in their own column)",
         lambda deps, scope: service.alarm_outcomes(deps=deps, scope=scope),
-        _rows_of(AlarmOutcomeRow),
+        _rows_of(models.AlarmOutcomeRow),
         kind=AlarmKind,
     ),
     "guard_posts": Report(
         "guard-posts",
-        list[GuardPostRow],
+        list[models.GuardPostRow],
         "Guard-post staffing rate and gaps per school and rush-hour window",
         lambda deps, scope: service.guard_posts(deps=deps, scope=scope),
-        _rows_of(GuardPostRow),
+        _rows_of(models.GuardPostRow),
         kind=Literal["morning", "noon", "afternoon"],
         description="From each window's final outcome (staffed, late, empty) as patrols judged "
         "it at the window's end; `kind` picks one window.",
     ),
     "coverage": Report(
         "coverage",
-        list[CoverageRow],
+        list[models.CoverageRow],
         "Patrol coverage: every school, its patrol points and the check-ins there",
         lambda deps, scope: service.coverage(deps=deps, scope=scope),
-        _rows_of(CoverageRow),
+        _rows_of(models.CoverageRow),
         kind=Literal["must_reach", "must_patrol", "stop"],
         description="A school is covered when every one of its points (of `kind`, if given) has "
         "an accepted check-in in the period; check-ins outside the geofence are counted as "
@@ -156,32 +139,32 @@ REPORTS: dict[str, Report] = {
     ),
     "violations": Report(
         "violations",
-        ViolationsReport,
+        models.ViolationsReport,
         "Violations by kind and campaign",
         lambda deps, scope: service.violations(deps=deps, scope=scope),
-        _rows_of(ViolationRow, "rows"),
+        _rows_of(models.ViolationRow, "rows"),
         kind=ViolationKind,
     ),
     "inspections": Report(
         "inspections",
-        InspectionsReport,
+        models.InspectionsReport,
         "Security inspections: pass rate per checklist item, three defences (三防) met",
         lambda deps, scope: service.inspections(deps=deps, scope=scope),
-        _rows_of(InspectionItemRow, "items"),
+        _rows_of(models.InspectionItemRow, "items"),
     ),
     "outreach": Report(
         "outreach",
-        OutreachReport,
+        models.OutreachReport,
         "Outreach: schools reached, sessions, audience, letters to parents, drills",
         lambda deps, scope: service.outreach(deps=deps, scope=scope),
-        _rows_of(OutreachRow, "by_topic"),
+        _rows_of(models.OutreachRow, "by_topic"),
     ),
     "summary": Report(
         "summary",
-        PeriodSummary,
+        models.PeriodSummary,
         "The period on one page: 'N campaigns, N violations, N schools, ...'",
         _summary,
-        lambda report: (PeriodSummary, [report]),
+        lambda report: (models.PeriodSummary, [report]),
     ),
 }
 
@@ -226,19 +209,19 @@ for route_name, report in REPORTS.items():
 @activities_router.post(
     "/v1/activities",
     status_code=202,
-    response_model=ActivityAccepted,
+    response_model=models.ActivityAccepted,
     summary="Record an inspection, drill, session or letters to parents (supervisors)",
     description="Accepted once it is on Kafka (activities.recorded); the same activity_id again "
     "is stored once. An inspection lists every checklist item; an unknown school or a time in "
     "the future is a 422 naming the field.",
 )
 async def post_activity(
-    body: ActivityRequest, deps: DepsDep, principal: Recorder
-) -> ActivityAccepted:
+    body: models.ActivityRequest, deps: DepsDep, principal: Recorder
+) -> models.ActivityAccepted:
     event = await service.create_activity(
         deps=deps, request=body, actor=principal.sub, now=utcnow()
     )
-    return ActivityAccepted(activity_id=event.activity_id, event_id=event.event_id)
+    return models.ActivityAccepted(activity_id=event.activity_id, event_id=event.event_id)
 
 
 @activities_router.get(

@@ -10,16 +10,8 @@ from pydantic import BaseModel
 
 from services.reporting import service
 from services.reporting.service import Deps
+from shared import events
 from shared.bus.subscribers import On
-from shared.events import (
-    ActivityRecorded,
-    AlarmLifecycle,
-    CampaignOpened,
-    CheckinRecorded,
-    GuardPostWindow,
-    PointVisited,
-    ViolationRecorded,
-)
 from shared.topics import Topics
 
 # (topic attribute, group, event, read-model function, description)
@@ -27,49 +19,49 @@ _READ_MODELS: list[tuple[str, str, type[BaseModel], Callable[..., Awaitable[None
     (
         "alarms_lifecycle",
         "reporting-alarms",
-        AlarmLifecycle,
+        events.AlarmLifecycle,
         service.record_alarm,
         "Alarm transitions → per-alarm facts for reports",
     ),
     (
         "patrols_violations",
         "reporting-violations",
-        ViolationRecorded,
+        events.ViolationRecorded,
         service.record_violation,
         "Violations → counts per kind and campaign",
     ),
     (
         "patrols_campaigns",
         "reporting-campaigns",
-        CampaignOpened,
+        events.CampaignOpened,
         service.record_campaign,
         "Campaigns set up → campaigns held in a period",
     ),
     (
         "patrols_checkins",
         "reporting-checkins",
-        CheckinRecorded,
+        events.CheckinRecorded,
         service.record_checkin,
         "Check-ins at patrol points → patrol coverage of schools",
     ),
     (
         "patrols_visits",
         "reporting-visits",
-        PointVisited,
+        events.PointVisited,
         service.record_visit,
         "Visits to patrol points seen in positions → coverage and dwell",
     ),
     (
         "patrols_guard_posts",
         "reporting-guard-posts",
-        GuardPostWindow,
+        events.GuardPostWindow,
         service.record_guard_window,
         "Guard-post windows' final outcomes → staffing rate and gaps",
     ),
     (
         "activities_recorded",
         "reporting-activities",
-        ActivityRecorded,
+        events.ActivityRecorded,
         service.record_activity,
         "Inspections, drills, sessions, letters → inspection and outreach figures",
     ),

@@ -196,14 +196,7 @@ class MongoReportingRepository:
         ]
         cursor = await self._facts.aggregate(pipeline)
         return [
-            SchoolAlarmCount(
-                school_id=doc["_id"],
-                name=doc["name"],
-                township=doc["township"],
-                alarms=doc["alarms"],
-                tests=doc["tests"],
-            )
-            async for doc in cursor
+            SchoolAlarmCount.model_validate(doc | {"school_id": doc["_id"]}) async for doc in cursor
         ]
 
     async def alarm_facts(self, query: FactFilter) -> list[AlarmFact]:
