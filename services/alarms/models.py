@@ -183,3 +183,28 @@ class CommandResult(BaseModel):
 
     def doc(self) -> dict[str, Any]:
         return to_document(self, _id=str(self.command_id))
+
+
+@dataclass(frozen=True)
+class AlarmChange:
+    """One write to an alarm: the fields it sets, the lifecycle event it causes (into the
+    outbox), and the command it applies or the alarm id of a press it folds in (an alias)."""
+
+    fields: dict[str, Any]
+    event: AlarmLifecycle
+    command_id: uuid.UUID | None = None
+    alias: uuid.UUID | None = None
+
+    def applied_to(self, alarm: Alarm) -> Alarm:
+        """The alarm after this change, one version on."""
+        commands = [str(self.command_id)] if self.command_id is not None else []
+        aliases = [self.alias] if self.alias is not None else []
+        return alarm.model_copy(
+            update=self.fields
+            | {
+                "version": alarm.version + 1,
+                "outbox": [*alarm.outbox, self.event],
+                "applied_commands": [*alarm.applied_commands, *commands],
+                "press_alarm_ids": [*alarm.press_alarm_ids, *aliases],
+            }
+        )

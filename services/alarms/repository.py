@@ -10,14 +10,14 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.alarms.lifecycle import OPEN
-from services.alarms.models import Alarm, CommandResult, PressRecord
+from services.alarms.models import Alarm, AlarmChange, CommandResult, PressRecord
 from shared.events import AlarmLifecycle, AlarmPressed
 from shared.mongo import (
     EPOCH,
@@ -62,15 +62,7 @@ class AlarmRepository(Protocol):
         self, school_id: str, *, test: bool, since: datetime
     ) -> Alarm | None: ...
 
-    async def compare_and_set(
-        self,
-        alarm: Alarm,
-        changes: dict[str, Any],
-        *,
-        event: AlarmLifecycle,
-        command_id: uuid.UUID | None = None,
-        add_alias: uuid.UUID | None = None,
-    ) -> Alarm | None: ...
+    async def compare_and_set(self, alarm: Alarm, change: AlarmChange) -> Alarm | None: ...
 
     async def pull_outbox(self, alarm_id: uuid.UUID, event_id: uuid.UUID) -> None: ...
 
@@ -194,40 +186,22 @@ class MongoAlarmRepository:
                 return Alarm.model_validate(doc)
         return None
 
-    async def compare_and_set(
-        self,
-        alarm: Alarm,
-        changes: dict[str, Any],
-        *,
-        event: AlarmLifecycle,
-        command_id: uuid.UUID | None = None,
-        add_alias: uuid.UUID | None = None,
-    ) -> Alarm | None:
+    async def compare_and_set(self, alarm: Alarm, change: AlarmChange) -> Alarm | None:
         """Apply changes if nobody changed the alarm since `alarm` was read; None otherwise.
         The alarm as changed is built here from `alarm` (the version matched, so that is what
         was stored): an indexed update, no findAndModify (shared.mongo.as_stored). Its outbox
         may still list events a concurrent relay pulled meanwhile: published again, same ids."""
-        after = alarm.model_copy(
-            update=changes
-            | {
-                "version": alarm.version + 1,
-                "outbox": [*alarm.outbox, event],
-                "applied_commands": [*alarm.applied_commands]
-                + ([str(command_id)] if command_id is not None else []),
-                "press_alarm_ids": [*alarm.press_alarm_ids]
-                + ([add_alias] if add_alias is not None else []),
-            }
-        )
+        after = change.applied_to(alarm)
         update: Document = {
-            "$set": bson_value(changes),
+            "$set": bson_value(change.fields),
             "$inc": {"version": 1},
-            "$push": {"outbox": to_document(event)},
-            "$min": {"outbox_since": event.occurred_at},
+            "$push": {"outbox": to_document(change.event)},
+            "$min": {"outbox_since": change.event.occurred_at},
         }
-        if command_id is not None:
-            update["$push"]["applied_commands"] = str(command_id)
-        if add_alias is not None:
-            update["$push"]["press_alarm_ids"] = str(add_alias)
+        if change.command_id is not None:
+            update["$push"]["applied_commands"] = str(change.command_id)
+        if change.alias is not None:
+            update["$push"]["press_alarm_ids"] = str(change.alias)
         result = await self._alarms.update_one(
             {"_id": str(alarm.alarm_id), "version": alarm.version}, update
         )

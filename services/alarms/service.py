@@ -14,7 +14,7 @@ from typing import Any
 from services.alarms import lifecycle
 from services.alarms.deps import Deps
 from services.alarms.lifecycle import OPEN, Refused
-from services.alarms.models import Alarm
+from services.alarms.models import Alarm, AlarmChange
 from services.alarms.repository import AlarmFilter
 from shared.bus.background import RELAY_AFTER
 from shared.events import AlarmLifecycle, AlarmPressed, stable_id
@@ -146,7 +146,7 @@ async def _fold(deps: Deps, alarm: Alarm, pressed: AlarmPressed, now: datetime) 
         reason=f"{pressed.kind} press {pressed.press_id} from {pressed.device_id}",
     )
     folded = await deps.repo.compare_and_set(
-        alarm, changes, event=event, add_alias=pressed.alarm_id
+        alarm, AlarmChange(changes, event, alias=pressed.alarm_id)
     )
     if folded is not None:
         deps.metrics.presses_folded.inc()
@@ -181,7 +181,7 @@ async def transition(
             command_id=command_id,
         )
         updated = await deps.repo.compare_and_set(
-            alarm, changes, event=event, command_id=command_id
+            alarm, AlarmChange(changes, event, command_id=command_id)
         )
         if updated is not None:
             deps.metrics.state_seconds.labels(decision.state).observe(

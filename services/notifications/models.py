@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
 
@@ -225,3 +226,15 @@ def delivery_changed(
         distance_m=distance_m,
         reason=reason,
     )
+
+
+@dataclass(frozen=True)
+class OrderChange:
+    """One write to an order, if it is in one of `from_states`: the fields it sets (its state
+    among them), its delivery event (into the order's outbox), and whether the order now owes
+    its next unit (`hand_over`)."""
+
+    fields: dict[str, Any]
+    from_states: set[DeliveryState]
+    delivery: DeliveryChanged
+    hand_over: bool = False

@@ -24,6 +24,7 @@ from services.notifications.feed import (
 from services.notifications.models import (
     FeedEntry,
     Order,
+    OrderChange,
     delivery_changed,
     order_id,
 )
@@ -166,14 +167,9 @@ async def _change_order(
     """Compare-and-set of the order's state, its delivery event in the same write (the
     order's outbox), then published. None if the order was not in `from_states`."""
     event = order_delivery(order, state, reason)
+    fields = {"state": state, "reason": reason, **changes}
     changed = await deps.repo.change_order(
-        order,
-        from_states=from_states,
-        delivery=event,
-        hand_over=hand_over,
-        state=state,
-        reason=reason,
-        **changes,
+        order, OrderChange(fields, from_states, event, hand_over=hand_over)
     )
     if changed is not None:
         await _delivered_state(deps=deps, order=changed, event=event)

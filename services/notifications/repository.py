@@ -11,7 +11,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.notifications.board import BoardUnit
-from services.notifications.models import FEED_ITEMS, DeviceMessage, Feed, FeedEntry, Order
+from services.notifications.models import (
+    FEED_ITEMS,
+    DeviceMessage,
+    Feed,
+    FeedEntry,
+    Order,
+    OrderChange,
+)
 from services.notifications.outbound import OutboundJob
 from shared.events import (
     DeliveryChanged,
@@ -66,15 +73,7 @@ class NotificationRepository(Protocol):
 
     async def delete_order(self, order_id: uuid.UUID) -> None: ...
 
-    async def change_order(
-        self,
-        order: Order,
-        *,
-        from_states: set[DeliveryState],
-        delivery: DeliveryChanged,
-        hand_over: bool = False,
-        **changes: Any,
-    ) -> Order | None: ...
+    async def change_order(self, order: Order, change: OrderChange) -> Order | None: ...
 
     async def handed_over(self, order_id: uuid.UUID) -> None: ...
 
@@ -238,34 +237,26 @@ class MongoNotificationRepository:
     async def delete_order(self, order_id: uuid.UUID) -> None:
         await self._orders.delete_one({"_id": str(order_id)})
 
-    async def change_order(
-        self,
-        order: Order,
-        *,
-        from_states: set[DeliveryState],
-        delivery: DeliveryChanged,
-        hand_over: bool = False,
-        **changes: Any,
-    ) -> Order | None:
+    async def change_order(self, order: Order, change: OrderChange) -> Order | None:
         """Compare-and-set on the order's state, its delivery event into the order's outbox in
         the same write; None if it was not in one of `from_states`. Every change of an order
         goes through here and sets its state, so the order as changed is `order` with
-        `changes`: an indexed update, no findAndModify. `hand_over` marks the order as owing
-        its next unit (`handover_due`, until `handed_over`)."""
-        marks = {"handover_due": delivery.occurred_at} if hand_over else {}
+        the change's fields: an indexed update, no findAndModify. `hand_over` marks the order
+        as owing its next unit (`handover_due`, until `handed_over`)."""
+        delivery = change.delivery
+        marks = {"handover_due": delivery.occurred_at} if change.hand_over else {}
         result = await self._orders.update_one(
-            {"_id": str(order.order_id), "state": {"$in": sorted(from_states)}},
+            {"_id": str(order.order_id), "state": {"$in": sorted(change.from_states)}},
             {
-                "$set": {key: bson_value(value) for key, value in changes.items()} | marks,
+                "$set": {key: bson_value(value) for key, value in change.fields.items()} | marks,
                 "$push": {"outbox": to_document(delivery)},
                 "$min": {"outbox_since": delivery.occurred_at},
             },
         )
         if result.matched_count == 0:
             return None
-        return Order.model_validate(
-            as_stored(self._orders, to_document(order.model_copy(update=changes)))
-        )
+        changed = order.model_copy(update=change.fields)
+        return Order.model_validate(as_stored(self._orders, to_document(changed)))
 
     async def pending_deliveries(
         self, *, older_than: datetime, limit: int

@@ -26,6 +26,7 @@ from services.patrols import history
 from services.patrols.enforcement_repository import EnforcementRepository, MongoEnforcement
 from services.patrols.guard_posts_repository import GuardPostsRepository, MongoGuardPosts
 from services.patrols.models import StoredFix, UnitState
+from services.patrols.visits import Box, Sighting, Span
 from services.patrols.visits_repository import MongoVisits, VisitsRepository
 from shared.events import PositionReported, UnitStatusChanged, newest_per_unit
 from shared.mongo import Document, duplicate_indexes, move_forward, pull_from_outbox, to_document
@@ -49,14 +50,7 @@ class PositionsRepository(Protocol):
 
     async def newest_in_history(self, unit_ids: list[str]) -> list[PositionReported]: ...
 
-    async def fixes_in_box(
-        self,
-        box: tuple[float, float, float, float],
-        *,
-        unit_ids: list[str],
-        since: datetime,
-        until: datetime,
-    ) -> list[tuple[str, datetime, float, float]]: ...
+    async def fixes_in_box(self, box: Box, units: list[str], span: Span) -> list[Sighting]: ...
 
     async def prune_history(self, *, unit_ids: list[str], before: datetime) -> int: ...
 
@@ -160,22 +154,15 @@ class MongoPositions:
         doc = await self._units.find_one({"_id": unit_id})
         return UnitState.model_validate(doc) if doc else None
 
-    async def fixes_in_box(
-        self,
-        box: tuple[float, float, float, float],
-        *,
-        unit_ids: list[str],
-        since: datetime,
-        until: datetime,
-    ) -> list[tuple[str, datetime, float, float]]:
-        """The units' fixes in [since, until) inside a lat/lon box (a key range per unit)."""
-        min_lat, max_lat, min_lon, max_lon = box
-        found: list[tuple[str, datetime, float, float]] = []
-        for unit_id in unit_ids:
+    async def fixes_in_box(self, box: Box, units: list[str], span: Span) -> list[Sighting]:
+        """The units' fixes in the span inside the box (a key range per unit)."""
+        since, until = span
+        found: list[Sighting] = []
+        for unit_id in units:
             found += [
                 (unit_id, fix.recorded_at, fix.lat, fix.lon)
                 for fix in await self._fixes(unit_id, since=since, until=until)
-                if min_lat <= fix.lat <= max_lat and min_lon <= fix.lon <= max_lon
+                if box.holds(fix.lat, fix.lon)
             ]
         return found
 

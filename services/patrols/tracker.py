@@ -63,8 +63,11 @@ class VisitTracker:
         self.points = {p.point_id: p for p in points}
         self.grid: dict[tuple[int, int], list[PatrolPoint]] = defaultdict(list)
         for point in points:
-            min_lat, max_lat, min_lon, max_lon = bounding_box(point)
-            (lo_i, lo_j), (hi_i, hi_j) = _cell(min_lat, min_lon), _cell(max_lat, max_lon)
+            box = bounding_box(point)
+            (lo_i, lo_j), (hi_i, hi_j) = (
+                _cell(box.min_lat, box.min_lon),
+                _cell(box.max_lat, box.max_lon),
+            )
             for i in range(lo_i, hi_i + 1):
                 for j in range(lo_j, hi_j + 1):
                     self.grid[(i, j)].append(point)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -31,16 +32,35 @@ class Visit(BaseModel):
     source: Literal["positions", "checkin"] = "positions"
 
 
-def bounding_box(point: PatrolPoint) -> tuple[float, float, float, float]:
-    """(min_lat, max_lat, min_lon, max_lon) around the geofence, to prefilter history."""
+# A unit seen somewhere: (unit_id, recorded_at, lat, lon).
+Sighting = tuple[str, datetime, float, float]
+# A stretch of time: [start, end).
+Span = tuple[datetime, datetime]
+
+
+@dataclass(frozen=True)
+class Box:
+    """A lat/lon box: the cheap prefilter of history before the geofence's exact distance."""
+
+    min_lat: float
+    max_lat: float
+    min_lon: float
+    max_lon: float
+
+    def holds(self, lat: float, lon: float) -> bool:
+        return self.min_lat <= lat <= self.max_lat and self.min_lon <= lon <= self.max_lon
+
+
+def bounding_box(point: PatrolPoint) -> Box:
+    """The box around the geofence."""
     dlat = point.radius_m / M_PER_DEG_LAT
     dlon = point.radius_m / (M_PER_DEG_LAT * max(0.01, math.cos(math.radians(point.lat))))
-    return point.lat - dlat, point.lat + dlat, point.lon - dlon, point.lon + dlon
+    return Box(point.lat - dlat, point.lat + dlat, point.lon - dlon, point.lon + dlon)
 
 
 def find_visits(
     point: PatrolPoint,
-    fixes: Iterable[tuple[str, datetime, float, float]],
+    fixes: Iterable[Sighting],
     checkins: Iterable[CheckinRecorded],
 ) -> list[Visit]:
     """Visits from (unit_id, recorded_at, lat, lon) fixes inside the geofence, joined with the

@@ -60,11 +60,7 @@ async def visits(
         raise LookupError(point_id)
     if since >= until or until - since > MAX_VISIT_SPAN:
         raise invalid_query("until", f"since must be before until, at most {MAX_VISIT_SPAN} apart")
-    fixes = await deps.repo.fixes_in_box(
-        visits_model.bounding_box(point),
-        unit_ids=[unit.unit_id for unit in deps.county.units],
-        since=since,
-        until=until,
-    )
+    units = [unit.unit_id for unit in deps.county.units]
+    fixes = await deps.repo.fixes_in_box(visits_model.bounding_box(point), units, (since, until))
     checkins = await deps.repo.checkins(point_id, since=since, until=until)
     return visits_model.find_visits(point, fixes, checkins)

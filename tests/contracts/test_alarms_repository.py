@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from services.alarms.models import Alarm
+from services.alarms.models import Alarm, AlarmChange
 from services.alarms.repository import AlarmFilter, AlarmRepository
 from shared.events import (
     AlarmLifecycle,
@@ -57,12 +57,11 @@ async def test_alarm_compare_and_set_folds_and_finds_by_alias(repo: AlarmReposit
         "press_count": 2,
         "locations": [event.location, Location(building="B", floor=1, room="1")],
     }
-    folded = await repo.compare_and_set(alarm, changes, event=lifecycle, add_alias=alias)
+    folded = await repo.compare_and_set(alarm, AlarmChange(changes, lifecycle, alias=alias))
     assert folded is not None and folded.version == 1 and folded.press_count == 2
     assert folded.locations[1].building == "B" and folded.outbox[0].change == "folded"
-    assert await repo.compare_and_set(alarm, {"press_count": 9}, event=lifecycle) is None, (
-        "stale version"
-    )
+    stale = AlarmChange({"press_count": 9}, lifecycle)
+    assert await repo.compare_and_set(alarm, stale) is None, "stale version"
     by_alias = await repo.get(alias)
     assert by_alias is not None and by_alias.alarm_id == alarm.alarm_id
     assert by_alias == folded, "what compare_and_set answers is what it stored"

@@ -77,7 +77,7 @@ async def test_nearest_units_skip_busy_units_and_keep_the_newest_status(
 async def test_orders_compare_and_set_overdue_and_per_unit_replay(
     repo: NotificationRepository,
 ) -> None:
-    from services.notifications.models import FeedEntry, Order
+    from services.notifications.models import FeedEntry, Order, OrderChange
     from services.notifications.orders import order_delivery
     from shared.events import DeliveryChanged, Location
 
@@ -112,23 +112,17 @@ async def test_orders_compare_and_set_overdue_and_per_unit_replay(
     assert not await repo.insert_order(first, delivery=sent(first)), "one order per id, ever"
     assert [o.unit_id for o in await repo.overdue_orders(NOW)] == ["U1"]
     late = order_delivery(first, "expired", "late")
+    expiry = {"state": "expired", "reason": "late"}
     expired = await repo.change_order(
-        first,
-        from_states={"sent", "delivered"},
-        delivery=late,
-        hand_over=True,
-        state="expired",
-        reason="late",
+        first, OrderChange(expiry, {"sent", "delivered"}, late, hand_over=True)
     )
     assert expired is not None and (expired.state, expired.reason) == ("expired", "late")
     assert expired == (await repo.get_order(first.order_id)), "as stored, to the millisecond"
     assert await repo.overdue_orders(NOW) == [expired], "its next unit is still owed"
     await repo.handed_over(first.order_id)
     delivered = order_delivery(first, "delivered")
-    assert (
-        await repo.change_order(first, from_states={"sent"}, delivery=delivered, state="delivered")
-        is None
-    ), "a refused change leaves no event"
+    refused = OrderChange({"state": "delivered"}, {"sent"}, delivered)
+    assert await repo.change_order(first, refused) is None, "a refused change leaves no event"
     assert await repo.pending_deliveries(older_than=utcnow() - timedelta(minutes=1), limit=10) == []
     soon = utcnow() + timedelta(seconds=1)
     pending = dict(await repo.pending_deliveries(older_than=soon, limit=10))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from services.patrols.repository import PatrolRepository
+from services.patrols.visits import Box
 from shared.events import (
     PositionReported,
     stable_id,
@@ -73,7 +74,7 @@ async def test_history_is_keyed_by_unit_and_time_and_pruned_by_range(
         f.recorded_at for f in await repo.history("U1", since=NOW - timedelta(hours=2), until=NOW)
     ] == [NOW - timedelta(minutes=m) for m in (90, 60, 30, 5)]
     in_box = await repo.fixes_in_box(
-        (35.6, 35.8, 104.9, 105.1), unit_ids=["U1"], since=NOW - timedelta(hours=2), until=NOW
+        Box(35.6, 35.8, 104.9, 105.1), ["U1"], (NOW - timedelta(hours=2), NOW)
     )
     assert sorted(at for _, at, _, _ in in_box) == [NOW - timedelta(minutes=m) for m in (90, 30, 5)]
 

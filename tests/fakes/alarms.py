@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from services.alarms.lifecycle import OPEN
-from services.alarms.models import Alarm, CommandResult, PressRecord
+from services.alarms.models import Alarm, AlarmChange, CommandResult, PressRecord
 from services.alarms.repository import AlarmFilter
 from shared.events import AlarmLifecycle, AlarmPressed
 
@@ -61,27 +60,11 @@ class InMemoryAlarmRepository:
         ]
         return max(found, key=lambda a: a.raised_at, default=None)
 
-    async def compare_and_set(
-        self,
-        alarm: Alarm,
-        changes: dict[str, Any],
-        *,
-        event: AlarmLifecycle,
-        command_id: uuid.UUID | None = None,
-        add_alias: uuid.UUID | None = None,
-    ) -> Alarm | None:
+    async def compare_and_set(self, alarm: Alarm, change: AlarmChange) -> Alarm | None:
         current = self.alarms[alarm.alarm_id]
         if current.version != alarm.version:
             return None
-        update = dict(changes) | {
-            "version": current.version + 1,
-            "outbox": [*current.outbox, event],
-        }
-        if command_id is not None:
-            update["applied_commands"] = [*current.applied_commands, str(command_id)]
-        if add_alias is not None:
-            update["press_alarm_ids"] = [*current.press_alarm_ids, add_alias]
-        self.alarms[alarm.alarm_id] = Alarm.model_validate(current.model_dump() | update)
+        self.alarms[alarm.alarm_id] = change.applied_to(current)
         return self.alarms[alarm.alarm_id]
 
     async def pull_outbox(self, alarm_id: uuid.UUID, event_id: uuid.UUID) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.notifications.board import BoardUnit
-from services.notifications.models import DeviceMessage, Feed, FeedEntry, Order
+from services.notifications.models import DeviceMessage, Feed, FeedEntry, Order, OrderChange
 from services.notifications.outbound import OutboundJob
 from services.notifications.repository import OPEN
 from shared.events import (
@@ -111,21 +111,13 @@ class InMemoryNotificationRepository:
         self.orders.pop(order_id, None)
         self.order_outbox.pop(order_id, None)  # as in MongoDB: the outbox goes with the order
 
-    async def change_order(
-        self,
-        order: Order,
-        *,
-        from_states: set[DeliveryState],
-        delivery: DeliveryChanged,
-        hand_over: bool = False,
-        **changes: Any,
-    ) -> Order | None:
+    async def change_order(self, order: Order, change: OrderChange) -> Order | None:
         held = self.orders.get(order.order_id)
-        if held is None or held.state not in from_states:
+        if held is None or held.state not in change.from_states:
             return None
-        self.orders[order.order_id] = held.model_copy(update=changes)
-        self.order_outbox.setdefault(order.order_id, []).append(delivery)
-        if hand_over:
+        self.orders[order.order_id] = held.model_copy(update=change.fields)
+        self.order_outbox.setdefault(order.order_id, []).append(change.delivery)
+        if change.hand_over:
             self.handovers_due.add(order.order_id)
         return self.orders[order.order_id]
 

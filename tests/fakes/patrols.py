@@ -10,6 +10,7 @@ from services.patrols.guardposts import Calendar, RosterEntry
 from services.patrols.models import PostWindowRecord, StoredFix, UnitState
 from services.patrols.tracker import UnitTrack
 from services.patrols.violations import Campaign, ViolationFilter
+from services.patrols.visits import Box, Sighting, Span
 from shared.events import (
     CheckinRecorded,
     PositionReported,
@@ -90,22 +91,12 @@ class InMemoryPatrolRepository:
                 newest[unit_id] = fix
         return list(newest.values())
 
-    async def fixes_in_box(
-        self,
-        box: tuple[float, float, float, float],
-        *,
-        unit_ids: list[str],
-        since: datetime,
-        until: datetime,
-    ) -> list[tuple[str, datetime, float, float]]:
-        min_lat, max_lat, min_lon, max_lon = box
+    async def fixes_in_box(self, box: Box, units: list[str], span: Span) -> list[Sighting]:
+        since, until = span
         return [
             (f.unit_id, f.recorded_at, f.lat, f.lon)
             for f in self.fixes.values()
-            if f.unit_id in unit_ids
-            and since <= f.recorded_at < until
-            and min_lat <= f.lat <= max_lat
-            and min_lon <= f.lon <= max_lon
+            if f.unit_id in units and since <= f.recorded_at < until and box.holds(f.lat, f.lon)
         ]
 
     async def prune_history(self, *, unit_ids: list[str], before: datetime) -> int:

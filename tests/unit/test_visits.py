@@ -66,7 +66,7 @@ def test_check_ins_mark_visits_or_stand_alone_and_flagged_ones_do_not_count() ->
 
 
 def test_the_bounding_box_contains_the_geofence() -> None:
-    min_lat, max_lat, min_lon, max_lon = bounding_box(POINT)
-    assert haversine_m(POINT.lat, POINT.lon, max_lat, POINT.lon) >= POINT.radius_m - 1
-    assert haversine_m(POINT.lat, POINT.lon, POINT.lat, max_lon) >= POINT.radius_m - 1
-    assert min_lat < POINT.lat < max_lat and min_lon < POINT.lon < max_lon
+    box = bounding_box(POINT)
+    assert haversine_m(POINT.lat, POINT.lon, box.max_lat, POINT.lon) >= POINT.radius_m - 1
+    assert haversine_m(POINT.lat, POINT.lon, POINT.lat, box.max_lon) >= POINT.radius_m - 1
+    assert box.holds(POINT.lat, POINT.lon) and not box.holds(box.max_lat + 0.001, POINT.lon)
