@@ -23,7 +23,7 @@ from shared.auth import Role, issue_token
 from shared.settings import ROOT
 from shared.signing import derive_device_secret
 from shared.topics import Topics
-from tests.helpers import EverySetting
+from tests.helpers import EverySetting, encode, press_body, signed_headers
 
 KAFKA_BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:19092")
 MONGODB_URL = os.environ.get(
@@ -106,6 +106,12 @@ class Namespace:
         journal = Path(tempfile.gettempdir()) / f"safecampus-journal-{self.name}"
         values = {k.lower(): v for k, v in self.env().items()} | {"journal_dir": journal}
         return EverySetting(**(values | overrides))  # type: ignore[arg-type]
+
+    def signed_press(self, school_id: str) -> tuple[bytes, dict[str, str]]:
+        """A press from the school's first button, and the headers that button signs it with."""
+        device = f"{school_id}-BTN1"
+        raw = encode(press_body(school_id=school_id, device_id=device))
+        return raw, signed_headers(self.device_secret(device), device, raw)
 
     def token(self, role: Role, sub: str) -> str:
         return issue_token(self.jwt_secret, sub=sub, role=role)

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.events import AlarmLifecycle, AlarmPressed, Location, SchoolRef, stable_id
+from services.notifications.board import UnitBoard
+from shared.events import (
+    AlarmLifecycle,
+    AlarmPressed,
+    Location,
+    NearbyUnit,
+    SchoolRef,
+    stable_id,
+)
 
 NOW = datetime.now(UTC).replace(microsecond=0)  # whole seconds: BSON keeps milliseconds
 SCHOOL = SchoolRef(school_id="S1", name="一中", township="会师镇", lat=35.69, lon=105.05)
@@ -45,3 +53,23 @@ def raised(alarm: str, **fields: Any) -> AlarmLifecycle:
         "pressed_at": NOW,
     }
     return AlarmLifecycle.model_validate(values | fields)
+
+
+def nearest(
+    board: UnitBoard,
+    *,
+    limit: int,
+    guard_post_radius_m: float = 200,
+    at: SchoolRef = SCHOOL,
+    now: datetime = NOW,
+) -> list[NearbyUnit]:
+    """The board's ranking for a school (3 km, fixes of the last 5 minutes)."""
+    fresh_since = now - timedelta(minutes=5)
+    return board.nearest(
+        lat=at.lat,
+        lon=at.lon,
+        radius_m=3000,
+        limit=limit,
+        fresh_since=fresh_since,
+        guard_post_radius_m=guard_post_radius_m,
+    )

@@ -11,7 +11,7 @@ from shared.events import (
     stable_id,
     utcnow,
 )
-from tests.values import DEG_PER_M, NOW, SCHOOL
+from tests.values import DEG_PER_M, NOW, SCHOOL, nearest
 
 SERVICE = "notifications"  # the repository under test (conftest.repo)
 
@@ -58,14 +58,7 @@ async def test_nearest_units_skip_busy_units_and_keep_the_newest_status(
     board.merge(await repo.load_units())
 
     def ranking(guard_post_radius_m: float) -> list[tuple[str, bool]]:
-        found = board.nearest(
-            lat=SCHOOL.lat,
-            lon=SCHOOL.lon,
-            radius_m=3000,
-            limit=5,
-            fresh_since=NOW - timedelta(minutes=5),
-            guard_post_radius_m=guard_post_radius_m,
-        )
+        found = nearest(board, limit=5, guard_post_radius_m=guard_post_radius_m)
         return [(u.unit_id, u.guard_post) for u in found]
 
     assert ranking(200) == [("free", False), ("silent", False)]

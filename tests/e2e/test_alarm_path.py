@@ -9,13 +9,22 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
-from shared.provisioning import load_county
+from shared.provisioning import School, load_county
 from shared.settings import ROOT
 from tests.conftest import Namespace
-from tests.helpers import SseReader, encode, post_press, press_body, signed_headers, wait_for
+from tests.helpers import SseReader, post_press, press_body, wait_for
 from tools.stack import Stack
 
 COUNTY = load_county(ROOT / "deploy" / "county.yaml")
+
+
+def sample_school(school_id: str) -> School:
+    """A school of the sample county (deploy/county.yaml)."""
+    school = COUNTY.school(school_id)
+    assert school is not None, school_id
+    return school
+
+
 DEG_PER_M = 0.001 / 111.2
 Client = AsyncMongoClient[dict[str, Any]]
 
@@ -41,8 +50,7 @@ async def test_press_reaches_the_dispatcher_stream_with_nearest_units_in_order(
     stack: Stack, e2e_namespace: Namespace, mongo: Client
 ) -> None:
     ns = e2e_namespace
-    school = COUNTY.school("S010")
-    assert school is not None
+    school = sample_school("S010")
     now = datetime.now(UTC)
     placements = {"U001": 400, "U002": 900, "U003": 1800, "U004": 2600, "U005": 5000}
     async with httpx.AsyncClient(timeout=10) as client:
@@ -91,13 +99,11 @@ async def _count_at_least(collection: Any, n: int) -> bool:
     return bool(await collection.count_documents({}) >= n)
 
 
-async def test_repeated_press_is_one_alarm_one_feed_entry(
+async def test_an_exact_replay_gets_the_same_answer_one_alarm_one_feed_entry(
     stack: Stack, e2e_namespace: Namespace
 ) -> None:
     ns = e2e_namespace
-    body = press_body(school_id="S011", device_id="S011-BTN1")
-    raw = encode(body)
-    headers = signed_headers(ns.device_secret("S011-BTN1"), "S011-BTN1", raw)
+    raw, headers = ns.signed_press("S011")
     async with httpx.AsyncClient(timeout=10) as client:
         first = await client.post(f"{stack['alarms'].url}/v1/alarms", content=raw, headers=headers)
         second = await client.post(f"{stack['alarms'].url}/v1/alarms", content=raw, headers=headers)
@@ -173,8 +179,7 @@ async def test_unit_status_rules_over_http_and_busy_units_are_not_sent(
     stack: Stack, e2e_namespace: Namespace, mongo: Client
 ) -> None:
     ns = e2e_namespace
-    school = COUNTY.school("S013")
-    assert school is not None
+    school = sample_school("S013")
     patrols = stack["patrols"].url
     async with httpx.AsyncClient(timeout=10) as client:
 

@@ -17,7 +17,7 @@ from shared.events import (
     PositionReported,
 )
 from tests.conftest import Namespace
-from tests.values import DEG_PER_M, NOW, SCHOOL
+from tests.values import DEG_PER_M, NOW, SCHOOL, nearest
 
 Client = AsyncMongoClient[dict[str, Any]]
 
@@ -46,14 +46,7 @@ async def test_the_stored_board_reloads_and_ranks_closest_first_fresh_only(
     await repo.upsert_positions(fixes)
     board = UnitBoard()  # a restarted instance
     board.merge(await repo.load_units())
-    found = board.nearest(
-        lat=SCHOOL.lat,
-        lon=SCHOOL.lon,
-        radius_m=3000,
-        limit=3,
-        fresh_since=NOW - timedelta(minutes=5),
-        guard_post_radius_m=200,
-    )
+    found = nearest(board, limit=3, guard_post_radius_m=200)
     assert [u.unit_id for u in found] == ["near", "mid", "far"]
     assert [round(u.distance_m, -1) for u in found] == [300, 1200, 2500]
     assert len(board) == 7, "the old GeoJSON document loads too"

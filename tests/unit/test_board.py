@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from services.notifications.board import BoardUnit, UnitBoard
-from shared.events import PositionReported, UnitStatusChanged
+from shared.events import PositionReported, SchoolRef, UnitStatusChanged
+from tests.values import nearest
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+GATE = SchoolRef(school_id="S", name="S", township="T", lat=35.70, lon=105.0)
 
 
 def fix(unit: str, lat: float, age_s: float = 0) -> PositionReported:
@@ -50,14 +52,7 @@ def test_ranking_skips_stale_busy_and_unplaced_units() -> None:
     board.move([fix("mid", 35.71), fix("far", 35.72)])
     board.set_status(status("busy", "busy", 1))
     board.set_status(status("nowhere", "available", 1))  # a status before any fix
-    found = board.nearest(
-        lat=35.70,
-        lon=105.0,
-        radius_m=3000,
-        limit=2,
-        fresh_since=NOW - timedelta(minutes=5),
-        guard_post_radius_m=200,
-    )
+    found = nearest(board, limit=2, at=GATE, now=NOW)
     assert [u.unit_id for u in found] == ["near", "mid"]
     assert found[0].distance_m < found[1].distance_m
 
@@ -66,14 +61,7 @@ def test_the_staffed_guard_post_is_kept_even_when_closer_units_fill_the_top() ->
     board = UnitBoard()
     board.move([fix("a", 35.7001), fix("b", 35.7002), fix("c", 35.7003), fix("gate", 35.7015)])
     board.set_status(status("gate", "on_post", 1))
-    found = board.nearest(
-        lat=35.70,
-        lon=105.0,
-        radius_m=3000,
-        limit=3,
-        fresh_since=NOW - timedelta(minutes=5),
-        guard_post_radius_m=200,
-    )
+    found = nearest(board, limit=3, at=GATE, now=NOW)
     assert [(u.unit_id, u.guard_post) for u in found] == [
         ("gate", True),
         ("a", False),
