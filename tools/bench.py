@@ -45,6 +45,7 @@ from shared.signing import derive_device_secret, sign
 from shared.topics import Topics
 from tools.http_load import KeepAliveConnection
 from tools.speed_probe import SLOWED, SpeedProbe, slowed_pct
+from tools.sse import stream_data
 from tools.stack import SERVICES, ServiceProcess, Stack
 
 OUT = ROOT / ".local" / "bench"
@@ -373,21 +374,16 @@ class PathBench:
     async def watch(self, client: httpx.AsyncClient) -> None:
         token = issue_token(self.jwt_secret, sub="bench", role="dispatcher")
         url = f"{self.notifications_urls[0]}/v1/dispatcher/stream"
-        async with client.stream(
-            "GET", url, headers={"Authorization": f"Bearer {token}"}, timeout=None
-        ) as sse:
-            async for line in sse.aiter_lines():
-                if line.startswith("data:"):
-                    entry = json.loads(line[5:])
-                    alarm_id = entry["alarm_id"]
-                    if alarm_id not in self.seen:
-                        self.seen_wall[alarm_id] = time.time()
-                        self.raised_wall[alarm_id] = datetime.fromisoformat(
-                            entry["occurred_at"]
-                        ).timestamp()
-                    self.seen.setdefault(alarm_id, time.perf_counter())
-                    if len(self.seen) >= self.expected:
-                        self.all_seen.set()
+        async for data in stream_data(client, url, token):
+            entry = json.loads(data)
+            alarm_id = entry["alarm_id"]
+            if alarm_id not in self.seen:
+                self.seen_wall[alarm_id] = time.time()
+                raised_at = datetime.fromisoformat(entry["occurred_at"])
+                self.raised_wall[alarm_id] = raised_at.timestamp()
+            self.seen.setdefault(alarm_id, time.perf_counter())
+            if len(self.seen) >= self.expected:
+                self.all_seen.set()
 
     async def watch_unit(
         self, client: httpx.AsyncClient, unit_id: str, ack_after_s: float, base_url: str

@@ -48,6 +48,13 @@ class FieldWork:
         token = issue_token(self.jwt_secret, sub=sub, role=role)  # type: ignore[arg-type]
         return {"Authorization": f"Bearer {token}"}
 
+    async def _as_unit(
+        self, client: httpx.AsyncClient, unit_id: str, what: str, body: dict[str, Any]
+    ) -> httpx.Response:
+        """POST `body` to the unit's `what` (violations, checkins), signed in as the unit."""
+        url = f"{self.patrols}/v1/units/{unit_id}/{what}"
+        return await client.post(url, json=body, headers=self._auth(unit_id, "unit"))
+
     async def open_campaign(self, client: httpx.AsyncClient) -> None:
         """The campaign the violations belong to (already there from an earlier run: fine)."""
         today = datetime.now(UTC).date()
@@ -93,11 +100,7 @@ class FieldWork:
         }
         if kind in NEEDS_PLATE:
             body["plate"] = f"甘D{self.rng.randint(10000, 99999)}"
-        return await client.post(
-            f"{self.patrols}/v1/units/{unit.unit_id}/violations",
-            json=body,
-            headers=self._auth(unit.unit_id, "unit"),
-        )
+        return await self._as_unit(client, unit.unit_id, "violations", body)
 
     async def checkin(self, client: httpx.AsyncClient) -> httpx.Response:
         point = self.rng.choice(self.county.patrol_points)
@@ -109,11 +112,7 @@ class FieldWork:
             "lon": point.lon,
             "at": datetime.now(UTC).isoformat(),
         }
-        return await client.post(
-            f"{self.patrols}/v1/units/{unit.unit_id}/checkins",
-            json=body,
-            headers=self._auth(unit.unit_id, "unit"),
-        )
+        return await self._as_unit(client, unit.unit_id, "checkins", body)
 
     async def activity(self, client: httpx.AsyncClient) -> httpx.Response:
         school = self.rng.choice(self.county.schools)

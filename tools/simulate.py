@@ -27,6 +27,7 @@ from shared.provisioning import County, Unit, load_county
 from shared.settings import DeviceSettings
 from shared.signing import derive_device_secret, sign
 from tools.fieldwork import FieldWork
+from tools.sse import stream_data
 
 KINDS = ("intrusion", "violence", "fire", "medical", "other")
 SPEED_MPS = {
@@ -212,19 +213,15 @@ class Simulator:
     async def watch_dispatcher(self, client: httpx.AsyncClient, stop: asyncio.Event) -> None:
         token = issue_token(self.jwt_secret, sub="sim-dispatcher", role="dispatcher")
         url = f"{self.endpoints.notifications}/v1/dispatcher/stream"
-        async with client.stream(
-            "GET", url, headers={"Authorization": f"Bearer {token}"}, timeout=None
-        ) as stream:
-            async for line in stream.aiter_lines():
-                if stop.is_set():
-                    return
-                if line.startswith("data:"):
-                    entry = FeedEntry.model_validate_json(line[5:])
-                    self._show(entry)
-                    if entry.state == "raised" and entry.change == "transition":
-                        task = asyncio.create_task(self.respond(client, entry, token))
-                        self.responders.add(task)
-                        task.add_done_callback(self.responders.discard)
+        async for data in stream_data(client, url, token):
+            if stop.is_set():
+                return
+            entry = FeedEntry.model_validate_json(data)
+            self._show(entry)
+            if entry.state == "raised" and entry.change == "transition":
+                task = asyncio.create_task(self.respond(client, entry, token))
+                self.responders.add(task)
+                task.add_done_callback(self.responders.discard)
 
     async def respond(self, client: httpx.AsyncClient, entry: FeedEntry, token: str) -> None:
         """What the command centre and the nearest unit do: acknowledge, assign, drive there,
@@ -338,32 +335,18 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--duration", type=float, default=None, help="seconds (default: until Ctrl-C)"
-    )
-    parser.add_argument(
-        "--alarm-every", type=float, default=15.0, help="mean seconds between presses"
-    )
-    parser.add_argument(
-        "--fix-every", type=float, default=2.0, help="seconds between position reports"
-    )
-    parser.add_argument(
-        "--drill-ratio", type=float, default=0.2, help="share of presses that are drills"
-    )
+    # each option's dest is the parameter of run() it sets
+    for flag, dest, default, text in (
+        ("--duration", "duration_s", None, "seconds (default: until Ctrl-C)"),
+        ("--alarm-every", "alarm_every_s", 15.0, "mean seconds between presses"),
+        ("--fix-every", "fix_every_s", 2.0, "seconds between position reports"),
+        ("--drill-ratio", "drill_ratio", 0.2, "share of presses that are drills"),
+    ):
+        parser.add_argument(flag, dest=dest, metavar="N", type=float, default=default, help=text)
     parser.add_argument("--seed", type=int, default=None)
-    args = parser.parse_args(argv)
+    options = vars(parser.parse_args(argv))
     settings = DeviceSettings()
-    stats = asyncio.run(
-        run(
-            endpoints=Endpoints.local(settings),
-            settings=settings,
-            duration_s=args.duration,
-            alarm_every_s=args.alarm_every,
-            fix_every_s=args.fix_every,
-            drill_ratio=args.drill_ratio,
-            seed=args.seed,
-        )
-    )
+    stats = asyncio.run(run(endpoints=Endpoints.local(settings), settings=settings, **options))
     print(f"simulator: {stats}")
 
 
