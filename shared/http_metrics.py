@@ -1,6 +1,6 @@
 """Request metrics and the trace id of every HTTP request, as a plain ASGI middleware.
 
-Not Starlette's BaseHTTPMiddleware (`@app.middleware("http")`, used until session 11): that
+Not Starlette's BaseHTTPMiddleware (`@app.middleware("http")`): that
 one runs every request in a task of its own and passes each chunk of a response through a
 memory channel, the orders and feed entries of the live streams included. This one only
 watches the messages go by.

@@ -86,8 +86,8 @@ def to_document(model: BaseModel, **fields: Any) -> Document:
 def as_stored(collection: AsyncCollection[Document], document: Document) -> Document:
     """The document as reading it back from `collection` would give it (BSON keeps dates to
     the millisecond), without the round trip. On SecantusDB findAndModify scans the whole
-    collection even for an `_id` (10 ms at 600 documents, growing), so writes that need the
-    result use an indexed update_one and build what they wrote with this."""
+    collection even for an `_id`, so writes that need the result use an indexed update_one and
+    build what they wrote with this."""
     return bson.decode(bson.encode(document), codec_options=collection.codec_options)
 
 

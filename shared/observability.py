@@ -132,17 +132,16 @@ class GcPauses:
         gc.callbacks.remove(self._callback)
 
 
-# Allocations (net of frees) between young collections; CPython's default is 700. At 1000
-# fixes/s that made notifications and patrols collect 250 times in 15 s, promoting objects of
-# a batch still in flight, so full collections came and paused them 10-25 ms each. With
-# 10 000: about a dozen young collections, no full ones (docs/benchmarks.md).
+# Allocations (net of frees) between young collections; CPython's default is 700. Under
+# position load that promoted objects of a batch still in flight, and full collections came
+# and paused the services (docs/benchmarks.md, "What the code rests on").
 GC_THRESHOLDS = (10_000, 20, 20)
 
 
 def tune_garbage_collection() -> None:
     """Move every object alive after start-up (modules, app, models) out of the collector's
-    reach: a full collection then walks only what the service made since, instead of pausing
-    the event loop 50-190 ms (measured: docs/benchmarks.md). Then collect less often
+    reach: a full collection then walks only what the service made since, instead of every
+    object of the process while the event loop waits. Then collect less often
     (GC_THRESHOLDS): reference counting frees almost everything; the collector only has cycles
     left to find."""
     gc.collect()

@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = Field("127.0.0.1:19092", description="Kafka bootstrap servers")
     # The embedded default turns the driver's retryable writes off: SecantusDB scans its whole
     # retryable-write record (up to 10 000 entries, kept 30 min) on every such write, which made
-    # every write slower the longer it ran (docs/benchmarks.md). Nothing here depends on them:
+    # every write slower the longer it ran. Nothing here depends on them:
     # every write is idempotent and transient failures are retried by the services themselves.
     # Against real MongoDB, leave them on (the driver's default) in MONGODB_URL.
     mongodb_url: str = Field(

@@ -2,8 +2,8 @@
 50 ms in a process of its own (about 2 % of a core).
 
 The development machines are virtual, with two cores shared with other guests, and their
-speed changes over minutes: the same bench on the same code gave p99 40 ms in one run and
-500 ms a few minutes later. The work's *CPU time* (`time.thread_time`) does not count time the
+speed changes over minutes: the same bench on the same code can give a p99 ten times longer
+a few minutes later. The work's *CPU time* (`time.thread_time`) does not count time the
 guest's own scheduler gave to other processes, so it grows only when the processor itself is
 slower for us: on a guest that reports no steal time (as here), time the host gave to other
 guests while the probe ran is counted as the probe's. A run whose probe shows that was
@@ -17,7 +17,7 @@ import statistics
 import time
 from typing import Any
 
-WORK_ITERATIONS = 20_000  # about 0.8 ms of CPU on the development machine at full speed
+WORK_ITERATIONS = 20_000  # under a millisecond of CPU at full speed (docs/benchmarks.md)
 PERIOD_S = 0.05
 SLOWED = 2.0  # a sample over twice the run's median counts as the machine slowed down
 

@@ -19,8 +19,7 @@ import httpx
 SERVICES = ("alarms", "patrols", "notifications", "reporting")
 # On one machine the services share its cores. Patrols' work is bulk (position batches,
 # history) and human-paced (check-ins): it runs at a lower CPU priority so that the alarm
-# path (alarms, notifications) wins contended CPU. Nine interleaved pairs under 1000 fixes/s:
-# p99 press → dispatcher lower with this in seven (docs/benchmarks.md, session 11).
+# path (alarms, notifications) wins contended CPU (docs/benchmarks.md).
 # docker-compose.yml says the same with cpu_shares.
 NICENESS = {"patrols": 10}
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,10 +18,10 @@
 # SECANTUS_SERVER: which SecantusDB serves MONGO_PORT.
 #   python (default)  secantusd-py from PyPI, installed with the venv: tests and the demo
 #   rust              secantusd-rs, SecantusDB's own fast server, built from crates.io on first
-#                     use (`make bench` runs on it: within 1-3x of mongod per operation, where
-#                     the Python one is 2-27x; see docs/benchmarks.md). Its own data directory.
+#                     use (`make bench` runs on it: closer to mongod per operation than the
+#                     Python one; see docs/benchmarks.md). Its own data directory.
 # SECANTUS_EXTRA_ARGS: more secantusd flags, for experiments (e.g. --standalone, which drops the
-# replica-set oplog; measured in docs/benchmarks.md, not the default).
+# replica-set oplog; not the default).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)

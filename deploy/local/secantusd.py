@@ -2,8 +2,8 @@
 interval.
 
 SecantusDB serves each connection on its own Python thread. With CPython's default 5 ms switch
-interval, a request arriving after an idle gap waits for the GIL and every operation took ~8 ms
-on this machine instead of ~2 ms (measured: docs/benchmarks.md). Real MongoDB is unaffected.
+interval, a request arriving after an idle gap waits for the GIL, several times as long as the
+operation itself (docs/benchmarks.md). Real MongoDB is unaffected.
 Usage is the same as `secantusd-py`; SECANTUS_SWITCH_INTERVAL_S overrides the interval.
 """
 

@@ -1,7 +1,7 @@
 """The units as notifications sees them, in memory: each unit's latest fix and status, from
 `patrols.positions` and `patrols.unit-status`. Ranking reads only this board: a haversine over
-every unit of a county (tens to hundreds) takes microseconds, where a `$geoNear` and the
-2dsphere upserts behind it were the embedded database's heaviest work (docs/benchmarks.md).
+every unit of a county (tens to hundreds) is cheap, where a `$geoNear` and the 2dsphere
+upserts behind it were the embedded database's heaviest work (docs/benchmarks.md).
 MongoDB keeps a copy (collection `unit_positions`) that a restarted or second instance loads
 and refreshes from.
 """

@@ -34,8 +34,7 @@ M = TypeVar("M", bound=BaseModel)
 KEEP = 10_000
 # How long the broker may hold a tail's fetch when there is nothing new: it answers as soon as a
 # record is there, so this only bounds how often an idle reader asks again. Every instance
-# reads both logs; at 50 ms (the alarm path's consumer groups) the broker answered 80 empty
-# fetches a second for two instances (docs/benchmarks.md, session 13).
+# reads both logs, so a short wait multiplies the broker's empty answers (docs/benchmarks.md).
 TAIL_FETCH_WAIT_MS = 500
 
 

@@ -7,8 +7,8 @@ index serves every query as a key range. Since a bucket never spans two minutes,
 starts at the minute of `since` finds every bucket holding a fix at or after `since`.
 
 Why buckets: on the embedded server an inserted document costs about the same whether it
-holds one fix or twelve (docs/benchmarks.md: 480 fixes as 480 documents 44 ms, as 40 buckets
-5 ms); history was the largest write load of the whole system. The gain is the number of a
+holds one fix or twelve (docs/benchmarks.md, "What the code rests on"); history was the
+largest write load of the whole system. The gain is the number of a
 unit's fixes per consumed batch: terminals that post buffered fixes together fill buckets;
 one fix per post makes buckets of one, as costly as the one-document-per-fix layout before.
 

@@ -2,8 +2,8 @@
 
 History is kept in buckets of fixes (services.patrols.history): one document per unit,
 minute and consumed batch, `_id` the key of its first fix, so one unique index serves every
-history query as a key range. Each secondary index halved insert throughput on the embedded
-server (docs/benchmarks.md), so there is none, and retention is a periodic range delete per unit
+history query as a key range. Secondary indexes cost inserts dearly on the embedded server
+(docs/benchmarks.md), so there is none, and retention is a periodic range delete per unit
 instead of a TTL index. Units keep their latest fix without a geo index: nothing queries it
 (notifications ranks units on its own board), and on the embedded server its upkeep cost more
 than any other write.

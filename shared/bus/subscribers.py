@@ -18,9 +18,8 @@ from shared.bus.processing import MessageProcessor
 
 # Latency-critical consumers: how long the broker may hold an empty fetch. It answers as soon
 # as a message is there (fetch_min_bytes 1), so this bounds only how often an idle consumer
-# asks again. 5 ms made every such consumer ask 200 times a second, CPU on both sides that
-# the alarm path missed under load (50 ms: p50 7 ms lower, idle unchanged: docs/benchmarks.md);
-# the default 500 ms once showed as latency.
+# asks again: shorter costs CPU on both sides, longer once showed as latency (docs/benchmarks.md,
+# "What the code rests on").
 FAST_FETCH_WAIT_MS = 50
 
 # Latency-critical consumer groups: an instance that dies (SIGKILL, a lost host) holds its
@@ -43,9 +42,9 @@ class BatchShape:
     max_wait_ms: int
 
 
-# Positions are bulk traffic: big, infrequent batches keep the per-batch writes (one upsert
-# per unit, 2dsphere-indexed in patrols) rare; a board ≤ 0.5 s behind is fine for nearest-unit
-# search. (1000 ms was tried: ingestion then fell behind at 5000 fixes/s; docs/benchmarks.md.)
+# Positions are bulk traffic: big, infrequent batches keep the per-batch writes (history
+# buckets, one upsert per unit) rare; a board ≤ 0.5 s behind is fine for nearest-unit search.
+# Longer batches fell behind at high rates (docs/benchmarks.md, "What the code rests on").
 POSITION_BATCH = BatchShape(max_records=2000, min_bytes=256 * 1024, max_wait_ms=500)
 # A read model of positions that only needs each unit's newest fix (notifications' board):
 # longer batches, so one bulk write stands for many fixes; still committed after that write.
@@ -91,7 +90,7 @@ def batch_subscriber(router: KafkaRouter, row: On, shape: BatchShape) -> BatchSu
 
 async def _body_left_raw(message: Any) -> None:
     """FastStream would JSON-decode every record of a batch for nothing: the processor parses
-    the raw records with pydantic (5 % of patrols' CPU at 5000 fixes/s)."""
+    the raw records with pydantic."""
     return None
 
 

@@ -1,9 +1,8 @@
 """No request waits for FastAPI's thread pool: every endpoint and dependency is `async def`.
 
 A plain `def` dependency (the services' `get_deps` were) runs on the thread pool for every
-request: a hand-over to a worker thread and back, under the GIL. In patrols at 1000 fixes/s
-that was about a fifth of the process's CPU (py-spy, docs/benchmarks.md), and it sat on the
-press path too.
+request: a hand-over to a worker thread and back, under the GIL: a large share of a busy
+service's CPU (docs/benchmarks.md), on the press path too.
 """
 
 from __future__ import annotations
