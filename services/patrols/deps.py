@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from services.patrols.latest import PendingPositions
 from services.patrols.metrics import PatrolMetrics
 from services.patrols.repository import PatrolRepository
 from services.patrols.tracker import VisitTracker
 from shared.bus.publishers import Publisher
-from shared.latest import PendingPositions
 from shared.provisioning import County
 from shared.topics import Topics
 

@@ -15,13 +15,13 @@ from services.patrols import (
     visits_service,
 )
 from services.patrols.deps import Deps
+from services.patrols.latest import LATEST_FLUSH_S
 from services.patrols.metrics import PatrolMetrics
 from services.patrols.repository import MongoPatrolRepository
 from services.patrols.settings import PatrolsSettings
 from services.patrols.tracker import VisitTracker
 from shared.bus.background import Round
 from shared.events import utcnow
-from shared.latest import LATEST_FLUSH_S
 from shared.provisioning import load_county
 from shared.settings import Settings
 from shared.web import ServiceKit
@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     rounds = [
         # status events a crash left in a unit's outbox
         Round("status-relay", 1.0, lambda: service.relay_pending(deps=deps)),
-        # each unit's newest fix (shared.latest)
+        # each unit's newest fix (services.patrols.latest)
         Round("latest-positions", LATEST_FLUSH_S, lambda: service.flush_latest(deps=deps)),
         # guard posts in their rush-hour windows: gaps while open, outcomes at the end
         Round(

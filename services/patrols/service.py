@@ -110,7 +110,7 @@ async def current_unit(*, deps: Deps, unit_id: str) -> UnitState | None:
 
 
 async def flush_latest(*, deps: Deps) -> int:
-    """Write each unit's newest fix noted since the last round (shared.latest)."""
+    """Write each unit's newest fix noted since the last round (services.patrols.latest)."""
     return await deps.latest.flush(deps.repo.move_units)
 
 

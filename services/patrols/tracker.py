@@ -97,10 +97,10 @@ class VisitTracker:
         result = Step()
         for unit_id, unit_fixes in by_unit.items():
             track = self.tracks.get(unit_id, UnitTrack())
-            result.tracks[unit_id] = self._fold(unit_id, track, unit_fixes, result)
+            result.tracks[unit_id] = self._advance(unit_id, track, unit_fixes, result)
         return result
 
-    def _fold(
+    def _advance(
         self, unit_id: str, track: UnitTrack, fixes: list[PositionReported], result: Step
     ) -> UnitTrack:
         watermark, visits = track.watermark, dict(track.open)

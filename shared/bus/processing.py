@@ -108,7 +108,7 @@ class MessageProcessor:
         try:
             event = await self._parse(record, model)
             if event is not None:
-                await self._settle(
+                await self._conclude(
                     record, await self._retrying(record.topic, lambda: handle(event))
                 )
         finally:
@@ -138,7 +138,7 @@ class MessageProcessor:
             "batch failed; handling its messages one by one", extra={"error": repr(failure)}
         )
         for record, event in valid:
-            await self._settle(record, await self._retrying(topic, partial(handle, [event])))
+            await self._conclude(record, await self._retrying(topic, partial(handle, [event])))
 
     async def _parse(self, record: Any, model: type[E]) -> E | None:
         """The event, or None after dead-lettering a message that can never be parsed."""
@@ -148,7 +148,8 @@ class MessageProcessor:
             await self._dead_letter(record, "invalid", _summarise(exc))
             return None
 
-    async def _settle(self, record: Any, failure: BaseException | None) -> None:
+    async def _conclude(self, record: Any, failure: BaseException | None) -> None:
+        """Count the message as processed, or dead-letter it with the failure that ended it."""
         if failure is None:
             self._metrics.processed.labels(record.topic).inc()
             return

@@ -1,4 +1,4 @@
-"""Each unit's newest fix, kept until a background round writes it (shared.latest)."""
+"""Each unit's newest fix, kept until a background round writes it (services.patrols.latest)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.patrols.latest import PendingPositions
 from shared.events import PositionReported
-from shared.latest import PendingPositions
 
 T0 = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
 
