@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from services.reporting import service
 from services.reporting.service import Deps
 from shared import events
-from shared.bus.subscribers import On
+from shared.bus.subscribers import REPORT_BATCH, On
 from shared.topics import Topics
 
 # (topic attribute, group, event, read-model function, description)
@@ -74,12 +74,18 @@ def subscriptions(deps: Deps, topics: Topics) -> list[On]:
             getattr(topics, topic),
             group=topics.group(group),
             event=event,
-            handle=partial(_record, record, deps),
+            handle=partial(_record_all, record, deps),
             description=description,
+            batch=REPORT_BATCH,
         )
         for topic, group, event, record, description in _READ_MODELS
     ]
 
 
-async def _record(record: Callable[..., Awaitable[None]], deps: Deps, event: Any) -> None:
-    await record(deps=deps, event=event)
+async def _record_all(
+    record: Callable[..., Awaitable[None]], deps: Deps, events: list[Any]
+) -> None:
+    """A batch in order (one alarm's events are in one partition, in order); each event is
+    recorded once by its own id, so a batch handled again changes nothing."""
+    for event in events:
+        await record(deps=deps, event=event)

@@ -49,6 +49,9 @@ POSITION_BATCH = BatchShape(max_records=2000, min_bytes=256 * 1024, max_wait_ms=
 # A read model of positions that only needs each unit's newest fix (notifications' board):
 # longer batches, so one bulk write stands for many fixes; still committed after that write.
 READ_MODEL_BATCH = BatchShape(max_records=10_000, min_bytes=1024 * 1024, max_wait_ms=2000)
+# Reports' read models: nobody waits on them, so each fetch, handling and commit stands for
+# many events, and reporting takes less of the CPU the alarm path shares with it.
+REPORT_BATCH = BatchShape(max_records=500, min_bytes=64 * 1024, max_wait_ms=500)
 
 
 def event_subscriber(router: KafkaRouter, row: On) -> DefaultSubscriber:
