@@ -32,7 +32,7 @@ from shared.body_limit import BodyLimit
 from shared.bus.background import background_failures, run_every
 from shared.bus.broker import make_broker
 from shared.bus.processing import ConsumerMetrics, MessageProcessor
-from shared.bus.publishers import BulkProducer, KafkaPublisher
+from shared.bus.publishers import KafkaPublisher, bulk_producer
 from shared.bus.subscribers import On, router_for
 from shared.errors import InvalidInput
 from shared.faults import TRANSIENT_ERRORS, is_unavailable
@@ -100,7 +100,7 @@ class ServiceKit:
             settings=settings,
             registry=registry,
             broker=broker,
-            publisher=KafkaPublisher(broker, BulkProducer(settings, service=name)),
+            publisher=KafkaPublisher(broker, bulk_producer(settings, service=name)),
             mongo=make_client(settings, app_name=name),
             failures=background_failures(registry),
         )

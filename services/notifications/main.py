@@ -15,8 +15,9 @@ from services.notifications.metrics import NotificationMetrics
 from services.notifications.outbound import RetryPolicy, parse_endpoints
 from services.notifications.repository import MongoNotificationRepository
 from services.notifications.settings import NotificationsSettings
-from services.notifications.streams import FEED, ORDERS, Tail, follow
+from services.notifications.streams import FEED, ORDERS, LogWriter, Tail, follow
 from shared.bus.background import Afterwards, run_every
+from shared.bus.publishers import LogAppender
 from shared.events import utcnow
 from shared.provisioning import device_secrets, load_county
 from shared.ratelimit import HeldSlots
@@ -40,7 +41,8 @@ def _secret(value: SecretStr | None) -> str | None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = NotificationsSettings.of(settings)
     kit = ServiceKit.create(NAME, settings)
-    deps = build_deps(settings, kit)
+    appender = LogAppender(settings, service=NAME)
+    deps = build_deps(settings, kit, appender)
     kit.subscribe(handlers.subscriptions(deps, kit.topics))
     logs = Logs(settings, kit)
     jobs = Jobs(deps, settings.tick_s, kit)
@@ -54,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
         deps=deps,
         startup=[deps.repo.ensure_indexes, jobs.load_board],
-        shutdown=[deps.afterwards.stop],
+        shutdown=[deps.afterwards.stop, appender.close],
         background=[
             jobs.order_deadlines,
             jobs.delivery_outbox,
@@ -73,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
 
-def build_deps(settings: NotificationsSettings, kit: ServiceKit) -> Deps:
+def build_deps(settings: NotificationsSettings, kit: ServiceKit, log: LogWriter) -> Deps:
     webhooks = parse_endpoints(settings.webhook_urls)
     if webhooks and settings.webhook_secret is None:
         raise RuntimeError(
@@ -82,7 +84,7 @@ def build_deps(settings: NotificationsSettings, kit: ServiceKit) -> Deps:
     county = load_county(settings.county_file)
     return Deps(
         repo=MongoNotificationRepository(kit.database),
-        log=kit.publisher,
+        log=log,
         publisher=kit.publisher,
         topics=kit.topics,
         metrics=NotificationMetrics(kit.registry),

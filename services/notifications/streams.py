@@ -40,7 +40,7 @@ TAIL_FETCH_WAIT_MS = 500
 
 class LogWriter(Protocol):
     """Appends an item to a log topic; returns its position (offset + 1) once durable
-    (shared.bus.publishers.KafkaPublisher.append)."""
+    (shared.bus.publishers.LogAppender)."""
 
     async def append(self, topic: str, key: str, item: BaseModel) -> int: ...
 

@@ -24,14 +24,24 @@ class Publisher(Protocol):
     async def publish_many(self, topic: str, items: Sequence[tuple[str, BaseModel]]) -> None: ...
 
 
-class BulkProducer:
-    """A producer of its own for bulk traffic (position fixes), so it never queues in front
-    of alarm messages, and cheap per message: aiokafka's `send` directly, not FastStream's
-    publish path (tools.bench_publish compares them). Connects on first use."""
+class OwnProducer:
+    """An aiokafka producer of its own, for traffic that must not queue behind the service's
+    other messages, nor they behind it; cheap per message: aiokafka's `send` directly, not
+    FastStream's publish path (tools.bench_publish compares them). Connects on first use."""
 
-    def __init__(self, settings: Settings, *, service: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        service: str,
+        role: str,
+        linger_ms: int = 0,
+        max_batch_size: int = 16 * 1024,
+    ) -> None:
         self._settings = settings
-        self._service = service
+        self._client_id = f"safecampus-{service}-{role}"
+        self._linger_ms = linger_ms
+        self._max_batch_size = max_batch_size
         self._producer: AIOKafkaProducer | None = None
         self._starting = asyncio.Lock()
 
@@ -40,11 +50,11 @@ class BulkProducer:
             if self._producer is None:
                 producer = AIOKafkaProducer(
                     bootstrap_servers=self._settings.kafka_bootstrap,
-                    client_id=f"safecampus-{self._service}-bulk",
+                    client_id=self._client_id,
                     acks="all",
                     enable_idempotence=IDEMPOTENT_PRODUCERS,
-                    linger_ms=2,
-                    max_batch_size=256 * 1024,
+                    linger_ms=self._linger_ms,
+                    max_batch_size=self._max_batch_size,
                     request_timeout_ms=15_000,
                 )
                 try:
@@ -61,11 +71,41 @@ class BulkProducer:
             self._producer = None
 
 
+def bulk_producer(settings: Settings, *, service: str) -> OwnProducer:
+    """For bulk traffic (position fixes): batched, never in front of alarm messages."""
+    return OwnProducer(
+        settings, service=service, role="bulk", linger_ms=2, max_batch_size=256 * 1024
+    )
+
+
+def _trace_headers() -> list[tuple[str, bytes]]:
+    return [(TRACE_HEADER, (trace_id_var.get() or new_trace_id()).encode())]
+
+
+class LogAppender:
+    """Appends items to log topics through a producer of its own, so an append never waits
+    behind the service's other publishes (aiokafka sends one request at a time per broker and
+    producer); returns each item's position (offset + 1) once durable."""
+
+    def __init__(self, settings: Settings, *, service: str) -> None:
+        self._own = OwnProducer(settings, service=service, role="log")
+
+    async def append(self, topic: str, key: str, item: BaseModel) -> int:
+        producer = await self._own.producer()
+        sent = await producer.send_and_wait(
+            topic, item.model_dump_json().encode(), key=key.encode(), headers=_trace_headers()
+        )
+        return int(sent.offset) + 1
+
+    async def close(self) -> None:
+        await self._own.close()
+
+
 class KafkaPublisher:
     """Publishes pydantic events as JSON; returns only when the broker acknowledged (acks=all).
     `publish_many` goes through the bulk producer when there is one."""
 
-    def __init__(self, broker: KafkaBroker, bulk: BulkProducer | None = None) -> None:
+    def __init__(self, broker: KafkaBroker, bulk: OwnProducer | None = None) -> None:
         self._broker = broker
         self._bulk = bulk
 
@@ -74,18 +114,12 @@ class KafkaPublisher:
         return {TRACE_HEADER: trace_id_var.get() or new_trace_id()}
 
     async def publish(self, topic: str, key: str, event: BaseModel) -> None:
-        await self.append(topic, key, event)
-
-    async def append(self, topic: str, key: str, event: BaseModel) -> int:
-        """Publish, and return the event's position in its partition (offset + 1): for topics
-        read as logs, whose readers resume after a position."""
-        sent = await self._broker.publish(
+        await self._broker.publish(
             event.model_dump_json().encode(),
             topic=topic,
             key=key.encode(),
             headers=self._headers(),
         )
-        return int(sent.offset) + 1
 
     async def publish_many(self, topic: str, items: Sequence[tuple[str, BaseModel]]) -> None:
         """Pipelines the sends, then waits for every acknowledgement."""
@@ -106,7 +140,7 @@ class KafkaPublisher:
         await asyncio.gather(*pending)
 
     async def _publish_bulk(
-        self, bulk: BulkProducer, topic: str, items: Sequence[tuple[str, BaseModel]]
+        self, bulk: OwnProducer, topic: str, items: Sequence[tuple[str, BaseModel]]
     ) -> None:
         producer = await bulk.producer()
         headers = [(name, value.encode()) for name, value in self._headers().items()]

@@ -1,15 +1,12 @@
-"""The feed log on the real broker: appended through the services' publisher, read in full by
-two independent readers (two instances) into their tails, with the same positions."""
+"""The feed log on the real broker: appended through the service's log appender, read in full
+by two independent readers (two instances) into their tails, with the same positions."""
 
 from __future__ import annotations
 
 import asyncio
 
-from prometheus_client import CollectorRegistry
-
 from services.notifications.streams import FEED, Tail, follow
-from shared.bus.broker import make_broker
-from shared.bus.publishers import KafkaPublisher
+from shared.bus.publishers import LogAppender
 from shared.topics import ensure_topics, partition_count
 from tests.conftest import KAFKA_BOOTSTRAP, Namespace
 from tests.helpers import wait_for
@@ -23,9 +20,7 @@ async def test_two_readers_see_the_same_positions_and_a_late_one_keeps_only_the_
     topic = namespace.topics.notifications_feed
     await ensure_topics(KAFKA_BOOTSTRAP, namespace.topics)
     assert await partition_count(KAFKA_BOOTSTRAP, topic) == 1
-    broker = make_broker(settings, service="test", registry=CollectorRegistry())
-    await broker.start()
-    publisher = KafkaPublisher(broker)
+    publisher = LogAppender(settings, service="test")
     first, second = Tail(FEED), Tail(FEED)
     readers = [
         asyncio.create_task(follow(t, topic=topic, bootstrap=KAFKA_BOOTSTRAP, partitions=1))
@@ -61,4 +56,4 @@ async def test_two_readers_see_the_same_positions_and_a_late_one_keeps_only_the_
         for reader in readers:
             reader.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
-        await broker.stop()
+        await publisher.close()
