@@ -4,7 +4,7 @@
 
 Publishes `--fixes` PositionReported events per round to a scratch topic on KAFKA_BOOTSTRAP,
 three ways: FastStream's `broker.publish` per message (pipelined), aiokafka's `send` per
-message (what shared.bus.publishers.BulkProducer does), and one aiokafka batch. Prints the
+message (what shared.bus.publishers.OwnProducer does), and one aiokafka batch. Prints the
 median time to hand a round to the client (CPU on the event loop) and until every message is
 acknowledged.
 """
@@ -111,7 +111,7 @@ async def main_async(args: argparse.Namespace) -> None:
 
         await measure("warm-up", 3, args.fixes, faststream)
         await measure("FastStream publish", args.rounds, args.fixes, faststream)
-        await measure("aiokafka send (BulkProducer)", args.rounds, args.fixes, aiokafka_send)
+        await measure("aiokafka send (OwnProducer)", args.rounds, args.fixes, aiokafka_send)
         await measure("aiokafka batch", args.rounds, args.fixes, aiokafka_batch)
     finally:
         await broker.stop()
