@@ -143,7 +143,7 @@ class KafkaPublisher:
         self, bulk: OwnProducer, topic: str, items: Sequence[tuple[str, BaseModel]]
     ) -> None:
         producer = await bulk.producer()
-        headers = [(name, value.encode()) for name, value in self._headers().items()]
+        headers = _trace_headers()
         pending = [
             await producer.send(
                 topic, event.model_dump_json().encode(), key=key.encode(), headers=headers
