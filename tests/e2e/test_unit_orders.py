@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.notifications.messages import OUTBOUND_LEASE
 from shared.provisioning import load_county
 from shared.settings import ROOT
 from shared.signing import sign
@@ -198,7 +199,10 @@ async def test_an_order_passes_to_the_next_unit_who_acknowledges_each_state_once
         last = {("unit:U012", "acknowledged"), ("webhook:county", "delivered")}
         return mine if last | {("sms:S020", "delivered")} <= seen else None
 
-    events = await wait_for(settled, timeout_s=30)
+    # A message the killed instance had claimed is sent again once its lease runs out
+    # (OUTBOUND_LEASE, 30 s from the claim, which may come just before the kill).
+    lease_s = OUTBOUND_LEASE.total_seconds()
+    events = await wait_for(settled, timeout_s=lease_s + 30)
     await asyncio.sleep(2)  # whatever the restarted service would send twice, it would by now
     events = await read_topic(KAFKA_BOOTSTRAP, ns.topics.notifications_deliveries, idle_s=0.5)
     states = Counter((e["recipient"], e["state"]) for e in events if e["alarm_id"] == alarm_id)
