@@ -91,7 +91,7 @@ class IntakeSettings(Settings):
 
     publish_timeout_s: float = Field(
         2.0,
-        description="Broker acknowledgement wait at ingress: then a press is journaled, "
-        "a position batch refused with 503",
+        description="Broker acknowledgement wait at ingress: then a position batch or an "
+        "activity is refused with 503",
     )
     max_future_skew_s: float = Field(30.0, description="Fixes further in the future are refused")

@@ -18,7 +18,7 @@ from shared.events import AlarmCommand, CommandResolved, stable_id
 
 
 class NoSuchAlarm(LookupError):
-    pass
+    """No alarm has this id, nor a press folded into one."""
 
 
 async def send(
@@ -51,13 +51,7 @@ async def send(
     )
     await deps.publisher.publish(deps.topics.alarms_commands, str(alarm.alarm_id), command)
     result = await wait_for_result(deps=deps, command_id=command.command_id, wait_s=wait_s)
-    return result or CommandResult(
-        command_id=command.command_id,
-        alarm_id=alarm.alarm_id,
-        action=action,
-        actor=actor,
-        status="pending",
-    )
+    return result or carry(CommandResult, command, status="pending", reason=None)
 
 
 async def wait_for_result(

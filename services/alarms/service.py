@@ -21,8 +21,6 @@ from shared.events import AlarmLifecycle, AlarmPressed, stable_id
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Deps"]
-
 
 def lifecycle_event(
     alarm: Alarm,

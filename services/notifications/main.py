@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -16,7 +17,7 @@ from services.notifications.outbound import RetryPolicy, parse_endpoints
 from services.notifications.repository import MongoNotificationRepository
 from services.notifications.settings import NotificationsSettings
 from services.notifications.streams import FEED, ORDERS, LogWriter, Tail, follow
-from shared.bus.background import Afterwards, run_every
+from shared.bus.background import Afterwards, Round, run_every
 from shared.bus.publishers import LogAppender
 from shared.events import utcnow
 from shared.provisioning import device_secrets, load_county
@@ -57,12 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         deps=deps,
         startup=[deps.repo.ensure_indexes, jobs.load_board],
         shutdown=[deps.afterwards.stop, appender.close],
-        background=[
-            jobs.order_deadlines,
-            jobs.delivery_outbox,
-            jobs.outbound_sender,
-            jobs.board_refresh,
-        ],
+        background=[*(r.job(kit.failures) for r in jobs.rounds()), jobs.outbound_sender],
         serving=logs.followers(),
         checks={"logs": logs.behind},
         state={
@@ -127,28 +123,24 @@ class Logs:
         }
 
     def followers(self) -> list[BackgroundJob]:
-        return [self._follower(topic) for topic in self.tails]
+        """Per log, a reader for as long as the service runs; after a failure (logged and
+        counted) it reads on from where it stopped."""
+        return [
+            Round(f"read-{topic}", LOG_RETRY_S, partial(self._read, topic)).job(self._failures)
+            for topic in self.tails
+        ]
 
     def behind(self) -> str | None:
         """For /readyz: the logs not read up to their end yet."""
         behind = [topic for topic, tail in self.tails.items() if not tail.caught_up.is_set()]
         return f"still reading {', '.join(behind)}" if behind else None
 
-    def _follower(self, topic: str) -> BackgroundJob:
-        async def read_log() -> None:
-            """Reads a log topic in full into this instance's tail, for as long as the service
-            runs; after a failure (logged and counted) it reads on from where it stopped."""
-
-            async def read() -> None:
-                partitions = await partition_count(self._bootstrap, topic)
-                await follow(
-                    self.tails[topic], topic=topic, bootstrap=self._bootstrap, partitions=partitions
-                )
-
-            await run_every(f"read-{topic}", LOG_RETRY_S, read, self._failures)
-
-        read_log.__name__ = f"read-{topic}"
-        return read_log
+    async def _read(self, topic: str) -> None:
+        """The topic in full into its tail."""
+        partitions = await partition_count(self._bootstrap, topic)
+        await follow(
+            self.tails[topic], topic=topic, bootstrap=self._bootstrap, partitions=partitions
+        )
 
 
 class Jobs:
@@ -160,20 +152,19 @@ class Jobs:
         self._failures = kit.failures
         self._board_since = utcnow()
 
-    async def order_deadlines(self) -> None:
-        """Passes over units that did not acknowledge their order in time."""
-        deps = self._deps
-        await run_every(
-            "order-deadlines",
-            self._tick_s,
-            lambda: service.pass_over_overdue(deps=deps, now=utcnow()),
-            self._failures,
-        )
+    def rounds(self) -> list[Round]:
+        return [
+            # passes over units that did not acknowledge their order in time
+            Round("order-deadlines", self._tick_s, self._pass_over),
+            # delivery events left in orders' outboxes (a failed or unfinished publish), and
+            # entries and orders whose append to their log was not seen to finish
+            Round("delivery-outbox", self._tick_s, self._relay),
+            # the in-memory board in step with the stored copy (other instances' writes)
+            Round("board-refresh", BOARD_REFRESH_S, self._refresh_board),
+        ]
 
-    async def delivery_outbox(self) -> None:
-        """Publishes delivery events left in orders' outboxes (a failed or unfinished publish),
-        and appends to their logs entries and orders whose append was not seen to finish."""
-        await run_every("delivery-outbox", self._tick_s, self._relay, self._failures)
+    async def _pass_over(self) -> None:
+        await service.pass_over_overdue(deps=self._deps, now=utcnow())
 
     async def _relay(self) -> None:
         await service.relay_deliveries(deps=self._deps, now=utcnow())
@@ -181,10 +172,6 @@ class Jobs:
 
     async def load_board(self) -> None:
         await service.refresh_board(deps=self._deps, since=None)
-
-    async def board_refresh(self) -> None:
-        """Keeps the in-memory board in step with the stored copy (other instances' writes)."""
-        await run_every("board-refresh", BOARD_REFRESH_S, self._refresh_board, self._failures)
 
     async def _refresh_board(self) -> None:
         started = utcnow()

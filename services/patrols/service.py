@@ -19,8 +19,6 @@ from shared.errors import InvalidInput, invalid_query
 from shared.events import PositionReported, UnitStatus, UnitStatusChanged, stable_id
 from shared.faults import is_unavailable
 
-__all__ = ["Deps"]
-
 MAX_HISTORY_SPAN = timedelta(hours=24)
 
 

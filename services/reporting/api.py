@@ -81,7 +81,7 @@ class Report:
     name: str
     response: Any
     summary: str
-    compute: Callable[[Deps, Scope], Awaitable[BaseModel | list[Any]]]
+    compute: Callable[..., Awaitable[Any]]  # called as compute(deps=..., scope=...)
     rows: Callable[[Any], tuple[type[BaseModel], Sequence[BaseModel]]]
     kind: Any = None
     description: str = ""
@@ -92,7 +92,7 @@ def _rows_of(model: type[BaseModel], field: str | None = None) -> Callable[[Any]
     return lambda report: (model, report if field is None else getattr(report, field))
 
 
-async def _summary(deps: Deps, scope: Scope) -> models.PeriodSummary:
+async def _summary(*, deps: Deps, scope: Scope) -> models.PeriodSummary:
     return (await service.overview(deps=deps, scope=scope)).summary
 
 
@@ -101,7 +101,7 @@ REPORTS: dict[str, Report] = {
         "response-times",
         models.ResponseTimes,
         "Press → acknowledged / unit assigned / on scene / resolved: p50, p90, p99, max",
-        lambda deps, scope: service.response_times(deps=deps, scope=scope),
+        service.response_times,
         _rows_of(models.IntervalFigures, "intervals"),
         kind=AlarmKind,
         description="Over the real alarms raised in [since, until), optionally of one township, "
@@ -112,7 +112,7 @@ REPORTS: dict[str, Report] = {
         "alarms",
         list[models.AlarmOutcomeRow],
         "Alarms by kind and outcome (tests and drills in their own column)",
-        lambda deps, scope: service.alarm_outcomes(deps=deps, scope=scope),
+        service.alarm_outcomes,
         _rows_of(models.AlarmOutcomeRow),
         kind=AlarmKind,
     ),
@@ -120,7 +120,7 @@ REPORTS: dict[str, Report] = {
         "guard-posts",
         list[models.GuardPostRow],
         "Guard-post staffing rate and gaps per school and rush-hour window",
-        lambda deps, scope: service.guard_posts(deps=deps, scope=scope),
+        service.guard_posts,
         _rows_of(models.GuardPostRow),
         kind=Literal["morning", "noon", "afternoon"],
         description="From each window's final outcome (staffed, late, empty) as patrols judged "
@@ -130,7 +130,7 @@ REPORTS: dict[str, Report] = {
         "coverage",
         list[models.CoverageRow],
         "Patrol coverage: every school, its patrol points and the check-ins there",
-        lambda deps, scope: service.coverage(deps=deps, scope=scope),
+        service.coverage,
         _rows_of(models.CoverageRow),
         kind=Literal["must_reach", "must_patrol", "stop"],
         description="A school is covered when every one of its points (of `kind`, if given) has "
@@ -141,7 +141,7 @@ REPORTS: dict[str, Report] = {
         "violations",
         models.ViolationsReport,
         "Violations by kind and campaign",
-        lambda deps, scope: service.violations(deps=deps, scope=scope),
+        service.violations,
         _rows_of(models.ViolationRow, "rows"),
         kind=ViolationKind,
     ),
@@ -149,14 +149,14 @@ REPORTS: dict[str, Report] = {
         "inspections",
         models.InspectionsReport,
         "Security inspections: pass rate per checklist item, three defences (三防) met",
-        lambda deps, scope: service.inspections(deps=deps, scope=scope),
+        service.inspections,
         _rows_of(models.InspectionItemRow, "items"),
     ),
     "outreach": Report(
         "outreach",
         models.OutreachReport,
         "Outreach: schools reached, sessions, audience, letters to parents, drills",
-        lambda deps, scope: service.outreach(deps=deps, scope=scope),
+        service.outreach,
         _rows_of(models.OutreachRow, "by_topic"),
     ),
     "summary": Report(
@@ -175,7 +175,7 @@ def _endpoint(report: Report) -> Callable[..., Awaitable[Any]]:
     async def endpoint(
         deps: Deps, _: Principal, scope: Scope, format: str = "json", kind: str | None = None
     ) -> Any:
-        result = await report.compute(deps, dataclasses.replace(scope, kind=kind))
+        result = await report.compute(deps=deps, scope=dataclasses.replace(scope, kind=kind))
         if format == "csv":
             return _csv(*report.rows(result), report.name)
         return result

@@ -1,5 +1,5 @@
-"""Publishing events: the Publisher services depend on, its Kafka implementation, and a
-producer of its own for bulk traffic."""
+"""Publishing events: the Publisher services depend on, its Kafka implementation, and
+producers of their own for bulk traffic and for log appends."""
 
 from __future__ import annotations
 
@@ -78,8 +78,14 @@ def bulk_producer(settings: Settings, *, service: str) -> OwnProducer:
     )
 
 
+def _trace_id() -> str:
+    """The trace id of the work under way, carried to whoever handles the message."""
+    return trace_id_var.get() or new_trace_id()
+
+
 def _trace_headers() -> list[tuple[str, bytes]]:
-    return [(TRACE_HEADER, (trace_id_var.get() or new_trace_id()).encode())]
+    """The trace header as aiokafka takes headers."""
+    return [(TRACE_HEADER, _trace_id().encode())]
 
 
 class LogAppender:
@@ -111,7 +117,8 @@ class KafkaPublisher:
 
     @staticmethod
     def _headers() -> dict[str, str]:
-        return {TRACE_HEADER: trace_id_var.get() or new_trace_id()}
+        """The trace header as FastStream takes headers."""
+        return {TRACE_HEADER: _trace_id()}
 
     async def publish(self, topic: str, key: str, event: BaseModel) -> None:
         await self._broker.publish(

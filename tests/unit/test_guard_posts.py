@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from services.patrols import guard_posts_service, service
+from services.patrols.deps import Deps
 from services.patrols.guardposts import Calendar, RosterEntry, Window, judge
 from shared.errors import InvalidInput
 from shared.events import GuardPostWindow, PositionReported
@@ -59,7 +60,7 @@ async def _on_post(deps: object, county: County, unit: str, metres: float, when:
     await service.record_positions(deps=deps, fixes=[fix])  # type: ignore[arg-type]
 
 
-async def rostered(county: County, registry: CollectorRegistry) -> service.Deps:
+async def rostered(county: County, registry: CollectorRegistry) -> Deps:
     deps = make_deps(county, registry)
     await deps.repo.provision_units(county.units)
     entry = RosterEntry(
@@ -69,7 +70,7 @@ async def rostered(county: County, registry: CollectorRegistry) -> service.Deps:
     return deps
 
 
-def events(deps: service.Deps) -> list[GuardPostWindow]:
+def events(deps: Deps) -> list[GuardPostWindow]:
     return [
         e
         for e in deps.publisher.events(Topics().patrols_guard_posts)
