@@ -40,6 +40,11 @@ class Topics:
         return self._name("alarms.lifecycle")
 
     @property
+    def devices_troubles(self) -> str:
+        """Supervised buttons' troubles and restorals, keyed by device."""
+        return self._name("devices.troubles")
+
+    @property
     def patrols_positions(self) -> str:
         return self._name("patrols.positions")
 
@@ -100,6 +105,7 @@ class Topics:
             self.alarms_commands: 3,
             self.alarms_lifecycle: 3,
             self.alarms_command_results: 3,
+            self.devices_troubles: 3,
             self.patrols_positions: 6,
             self.patrols_unit_status: 3,
             self.patrols_checkins: 3,

@@ -157,6 +157,36 @@ async def post_press(
     )
 
 
+def heartbeat_body(**fields: Any) -> dict[str, Any]:
+    """A healthy heartbeat (contract DESIGN §5.4), `fields` changed."""
+    values: dict[str, Any] = {
+        "sent_at": datetime.now(UTC).isoformat(),
+        "battery_pct": 90,
+        "tamper": False,
+        "power": "battery",
+        "firmware": "2.1.0",
+        "signal_dbm": -70,
+    }
+    return values | fields
+
+
+async def post_heartbeat(
+    client: httpx.AsyncClient,
+    alarms_url: str,
+    device_seed: str,
+    device: str,
+    body: dict[str, Any] | None = None,
+) -> httpx.Response:
+    """POST a heartbeat signed as `device` would (secret derived from the namespace's seed)."""
+    raw = encode(body or heartbeat_body())
+    secret = derive_device_secret(device_seed, device)
+    return await client.post(
+        f"{alarms_url}/v1/devices/{device}/heartbeat",
+        content=raw,
+        headers=signed_headers(secret, device, raw),
+    )
+
+
 @dataclass
 class Received:
     """One request a LocalEndpoint got."""

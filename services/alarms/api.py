@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from services.alarms import commands_service, presses_service, service
+from services.alarms import commands_service, presses_service, service, supervision_service
 from services.alarms.commands_service import NoSuchAlarm
 from services.alarms.deps import Deps
 from services.alarms.models import (
@@ -114,6 +114,13 @@ async def press(request: Request, deps: DepsDep) -> JSONResponse:
         accepted = await presses_service.accept_press(
             deps=deps, request=press_request, now=now, signature=signature
         )
+        if deps.supervision is not None:  # a press is a proof of life
+            supervision_service.heard_press(
+                supervision=deps.supervision,
+                device_id=device.device_id,
+                signed_at=int(request.headers["x-timestamp"]),  # verified by authenticate
+                now=now,
+            )
     except Rejected as exc:
         return _rejected(deps, exc)
     except RequestValidationError:

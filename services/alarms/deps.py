@@ -11,6 +11,7 @@ from services.alarms.lifecycle import Timers
 from services.alarms.metrics import AlarmMetrics
 from services.alarms.models import TrustedDevice
 from services.alarms.repository import AlarmRepository
+from services.alarms.supervision_service import Supervision
 from shared.bus.background import Afterwards
 from shared.bus.publishers import Publisher
 from shared.provisioning import County
@@ -36,3 +37,5 @@ class Deps:
     press_limiter: TokenBuckets = field(default_factory=TokenBuckets)
     # the audit record and the outbox pull after a publish: not on the way to the next press
     afterwards: Afterwards = field(default_factory=lambda: Afterwards("outbox", inline=True))
+    # heartbeats and troubles; None where a test leaves supervision out
+    supervision: Supervision | None = None

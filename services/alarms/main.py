@@ -6,7 +6,14 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from services.alarms import api, handlers, presses_service, service
+from services.alarms import (
+    api,
+    handlers,
+    presses_service,
+    service,
+    supervision_api,
+    supervision_service,
+)
 from services.alarms.deps import Deps
 from services.alarms.journal import PressJournal
 from services.alarms.lifecycle import Timers
@@ -14,9 +21,12 @@ from services.alarms.metrics import AlarmMetrics
 from services.alarms.presses_service import trusted_devices
 from services.alarms.repository import MongoAlarmRepository
 from services.alarms.settings import AlarmsSettings
+from services.alarms.supervision import Rules
+from services.alarms.supervision_repository import MongoSupervisionRepository
+from services.alarms.supervision_service import Supervision, gap_for
 from shared.bus.background import Afterwards, Round
 from shared.events import utcnow
-from shared.provisioning import device_secrets, load_county
+from shared.provisioning import County, device_secrets, load_county
 from shared.ratelimit import TokenBuckets
 from shared.settings import Settings
 from shared.web import ServiceKit
@@ -33,13 +43,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     seed = s.device_key_seed.get_secret_value() if s.device_key_seed else None
     repo = MongoAlarmRepository(kit.database, signature_ttl_s=3 * s.signature_window_s)
     journal = PressJournal(s.journal_dir)
+    metrics = AlarmMetrics(kit.registry)
+    supervision = build_supervision(s, kit, county, metrics)
     deps = Deps(
         repo=repo,
         publisher=kit.publisher,
         topics=kit.topics,
         devices=trusted_devices(county, device_secrets(county, seed)),
         county=county,
-        metrics=AlarmMetrics(kit.registry),
+        metrics=metrics,
         signature_window_s=s.signature_window_s,
         timers=Timers(
             ack_timeout=timedelta(seconds=s.ack_timeout_s),
@@ -51,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         publish_timeout_s=s.publish_timeout_s,
         press_limiter=TokenBuckets(burst=s.press_burst, refill_s=s.press_refill_s),
         afterwards=Afterwards("outbox-settle", kit.failures),
+        supervision=supervision,
     )
     kit.subscribe(handlers.subscriptions(deps))
     failures = kit.failures
@@ -66,15 +79,52 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     open_gauge = Round("open-gauge", OPEN_GAUGE_S, lambda: service.count_open(deps=deps))
     # in every process that answers presses, also one that consumes nothing
     forward = Round("journal", s.tick_s, lambda: presses_service.forward_journal(deps=deps))
+    # in every process that takes heartbeats: silence is judged where beats are heard
+    supervise = Round(
+        "supervision",
+        s.supervision_round_s,
+        lambda: supervision_service.supervise(supervision=supervision, now=utcnow()),
+    )
+    trouble_gauge = Round(
+        "trouble-gauge",
+        OPEN_GAUGE_S,
+        lambda: supervision_service.count_troubles(supervision=supervision),
+    )
+
+    async def enroll_devices() -> None:
+        await supervision.repo.ensure_indexes()
+        await supervision_service.enroll(supervision=supervision, county=county, now=utcnow())
 
     return kit.app(
-        routers=[api.router],
+        routers=[api.router, supervision_api.router],
         deps=deps,
-        startup=[claim_journal, repo.ensure_indexes],
-        shutdown=[deps.afterwards.stop, release_journal],
+        startup=[claim_journal, repo.ensure_indexes, enroll_devices],
+        shutdown=[deps.afterwards.stop, release_journal, supervision.beats.close],
         background=[ticker.job(failures), open_gauge.job(failures)],
-        serving=[forward.job(failures)],
+        serving=[forward.job(failures), supervise.job(failures), trouble_gauge.job(failures)],
         description=DESCRIPTION,
+    )
+
+
+def build_supervision(
+    s: AlarmsSettings, kit: ServiceKit, county: County, metrics: AlarmMetrics
+) -> Supervision:
+    rules = Rules(
+        offline_after=timedelta(seconds=s.offline_after_s),
+        battery_low_pct=s.battery_low_pct,
+        battery_restored_pct=s.battery_restored_pct,
+        repeat_every=timedelta(seconds=s.trouble_repeat_s),
+    )
+    return Supervision(
+        repo=MongoSupervisionRepository(kit.database),
+        publisher=kit.publisher,
+        topics=kit.topics,
+        metrics=metrics,
+        devices=frozenset(d.device_id for d in county.devices),
+        rules=rules,
+        heartbeat_every_s=s.heartbeat_every_s,
+        gap=gap_for(rules, heartbeat_every_s=s.heartbeat_every_s, round_s=s.supervision_round_s),
+        commit_window_s=s.heartbeat_commit_s,
     )
 
 
@@ -94,4 +144,10 @@ PUBLISH_TIMEOUT_S (2 s) it is fsync'd to a local journal (JOURNAL_DIR) first and
 order, as soon as the broker is back.
 
 Presses at a school whose alarm is open (raised within FOLD_WINDOW_S, 600 s) fold into it;
-a second device raises the severity. Test and drill presses follow the same path, marked."""
+a second device raises the severity. Test and drill presses follow the same path, marked.
+
+Button supervision (DESIGN §5.4): devices beat every HEARTBEAT_EVERY_S (60 s); a device
+neither beating nor pressing within OFFLINE_AFTER_S (200 s) is an `offline` trouble, a battery
+below BATTERY_LOW_PCT a `battery_low` one, an open tamper switch a `tamper` one; each is
+announced again every TROUBLE_REPEAT_S (4 h) while it lasts, and ends with a restoral, on
+`devices.troubles`. Silence is not counted while supervision itself was stopped."""

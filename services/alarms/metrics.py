@@ -70,3 +70,26 @@ class AlarmMetrics(Instruments):
         "safecampus_press_journal_backlog",
         "Presses accepted into the local journal and not yet on the broker",
     )
+    heartbeats: Counter = counter(
+        "safecampus_device_heartbeats_total",
+        "Device heartbeats, by outcome (recorded, or the reason they were refused)",
+        "outcome",
+    )
+    heartbeat_seconds: Histogram = histogram(
+        "safecampus_device_heartbeat_seconds",
+        "Time from request to a heartbeat's batch written",
+        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+    )
+    device_troubles: Counter = counter(
+        "safecampus_device_troubles_total",
+        "Device trouble announcements made by this instance, by kind and status "
+        "(raised, repeated, restored)",
+        "kind",
+        "status",
+    )
+    devices_in_trouble: Gauge = gauge(
+        "safecampus_devices_in_trouble",
+        "Supervised devices with an open trouble of each kind (offline, battery_low, tamper); "
+        "every instance reports the same figures: aggregate with max",
+        "kind",
+    )

@@ -1,10 +1,12 @@
-"""Settings of the alarms service: deadlines, folding, the press rate limit and journal."""
+"""Settings of the alarms service: deadlines, folding, the press rate limit and journal,
+and button supervision."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from shared.settings import ROOT, DeviceSettings
 
@@ -27,3 +29,30 @@ class AlarmsSettings(DeviceSettings):
         2.0,
         description="Broker acknowledgement wait at ingress; then the press is journaled",
     )
+    heartbeat_every_s: int = Field(
+        60, ge=1, le=3600, description="Heartbeat interval told to every device (`next_in_s`)"
+    )
+    offline_after_s: float = Field(
+        200.0, gt=0, description="A device neither beating nor pressing this long is offline"
+    )
+    battery_low_pct: int = Field(20, ge=0, le=100, description="Battery below this: a trouble")
+    battery_restored_pct: int = Field(
+        25, ge=0, le=100, description="The battery trouble ends at or above this (no flapping)"
+    )
+    trouble_repeat_s: float = Field(
+        4 * 3600.0, gt=0, description="An open trouble is announced again this often"
+    )
+    supervision_round_s: float = Field(
+        2.0, gt=0, description="How often silent devices and open troubles are looked at"
+    )
+    heartbeat_commit_s: float = Field(
+        0.25, gt=0, description="Heartbeats within this are written in one batch"
+    )
+
+    @model_validator(mode="after")
+    def _supervision_consistent(self) -> Self:
+        if self.offline_after_s <= self.heartbeat_every_s:
+            raise ValueError("OFFLINE_AFTER_S must be longer than HEARTBEAT_EVERY_S")
+        if self.battery_restored_pct < self.battery_low_pct:
+            raise ValueError("BATTERY_RESTORED_PCT must be at least BATTERY_LOW_PCT")
+        return self

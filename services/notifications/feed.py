@@ -14,12 +14,14 @@ from services.notifications.models import (
     FeedEntry,
     Order,
     PostGap,
+    TroubleEntry,
 )
 from shared.bus.background import RELAY_AFTER
 from shared.carry import carry
 from shared.events import (
     AlarmCommand,
     AlarmLifecycle,
+    DeviceTrouble,
     GuardPostWindow,
     NearbyUnit,
     SchoolRef,
@@ -136,7 +138,9 @@ async def append_to_log(deps: Deps, item: Feed | Order) -> None:
 
 
 def _feed_key(item: Feed) -> str:
-    return str(item.alarm_id) if isinstance(item, FeedEntry) else item.post_id
+    if isinstance(item, FeedEntry):
+        return str(item.alarm_id)
+    return item.post_id if isinstance(item, PostGap) else item.device_id
 
 
 async def append_if_unlogged(deps: Deps, item: Feed | Order | None) -> None:
@@ -217,3 +221,10 @@ async def record_gap(*, deps: Deps, window: GuardPostWindow) -> PostGap | None:
         school=SchoolRef.model_validate(school.model_dump()),
     )
     return gap if await record(deps=deps, entry=gap, label="guard_post_gap") else None
+
+
+async def record_trouble(*, deps: Deps, trouble: DeviceTrouble) -> TroubleEntry | None:
+    """A button's trouble, repeat or restoral becomes a feed entry of its own, once per event
+    (its id). None: stored before."""
+    entry = carry(TroubleEntry, trouble, event_id=trouble.event_id, occurred_at=trouble.occurred_at)
+    return entry if await record(deps=deps, entry=entry, label="device_trouble") else None

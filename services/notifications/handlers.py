@@ -8,6 +8,7 @@ from shared.bus.subscribers import READ_MODEL_BATCH, On
 from shared.events import (
     AlarmLifecycle,
     CommandResolved,
+    DeviceTrouble,
     GuardPostWindow,
     PositionReported,
     UnitStatusChanged,
@@ -46,6 +47,15 @@ def subscriptions(deps: Deps, topics: Topics) -> list[On]:
             handle=lambda window: service.on_guard_post(deps=deps, window=window),
             description=(
                 "A guard post empty in its window → an entry of its own in the dispatcher feed"
+            ),
+        ),
+        On(
+            topics.devices_troubles,
+            group=topics.group("notifications-device-troubles"),
+            event=DeviceTrouble,
+            handle=lambda trouble: service.on_device_trouble(deps=deps, trouble=trouble),
+            description=(
+                "A button's trouble or restoral → an entry of its own in the dispatcher feed"
             ),
         ),
         On(

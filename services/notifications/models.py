@@ -18,6 +18,8 @@ from shared.events import (
     Location,
     NearbyUnit,
     SchoolRef,
+    TroubleKind,
+    TroubleStatus,
     UnitStatus,
     stable_id,
 )
@@ -33,7 +35,9 @@ class FeedEntry(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     entry_type: Literal["alarm"] = Field(
-        "alarm", description="What the feed entry is about: an alarm, or a guard-post gap"
+        "alarm",
+        description="What the feed entry is about: an alarm (else a guard-post gap, or a "
+        "button's trouble)",
     )
     seq: int | None = Field(None, ge=1, description="Position in the feed log (the SSE id)")
     event_id: uuid.UUID
@@ -101,6 +105,29 @@ class PostGap(BaseModel):
     occurred_at: datetime
 
 
+class TroubleEntry(BaseModel):
+    """A button in trouble, announced again, or restored (from `devices.troubles`): an entry of
+    the dispatcher feed of its own (SSE event `device_trouble`), apart from alarms. Collection
+    `dispatcher_feed`, _id = the trouble event's id."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    entry_type: Literal["device_trouble"] = "device_trouble"
+    seq: int | None = Field(None, ge=1, description="Position in the feed log (the SSE id)")
+    event_id: uuid.UUID
+    trouble_id: uuid.UUID = Field(..., description="The same from `raised` to `restored`")
+    device_id: str
+    school: SchoolRef
+    kind: TroubleKind
+    status: TroubleStatus
+    since: datetime
+    count: int = 1
+    last_seen: datetime | None = None
+    battery_pct: int | None = None
+    detail: str | None = None
+    occurred_at: datetime
+
+
 def _entry_type(value: object) -> str:
     """Stored entries from before guard-post gaps have no `entry_type`: they are alarms."""
     if isinstance(value, dict):
@@ -108,10 +135,12 @@ def _entry_type(value: object) -> str:
     return str(getattr(value, "entry_type", "alarm"))
 
 
-# One item of the dispatcher feed: an alarm's entry, or a guard-post gap.
-Feed = FeedEntry | PostGap
+# One item of the dispatcher feed: an alarm's entry, a guard-post gap, or a button's trouble.
+Feed = FeedEntry | PostGap | TroubleEntry
 FeedItem = Annotated[
-    Annotated[FeedEntry, Tag("alarm")] | Annotated[PostGap, Tag("guard_post_gap")],
+    Annotated[FeedEntry, Tag("alarm")]
+    | Annotated[PostGap, Tag("guard_post_gap")]
+    | Annotated[TroubleEntry, Tag("device_trouble")],
     Discriminator(_entry_type),
 ]
 FEED_ITEMS: TypeAdapter[Feed] = TypeAdapter(FeedItem)

@@ -37,6 +37,7 @@ from services.notifications.orders import (
 from shared.events import (
     AlarmLifecycle,
     CommandResolved,
+    DeviceTrouble,
     GuardPostWindow,
     PositionReported,
     UnitStatusChanged,
@@ -51,6 +52,7 @@ __all__ = [
     "acknowledge",
     "mark_delivered",
     "on_command_result",
+    "on_device_trouble",
     "on_guard_post",
     "on_lifecycle",
     "order_id",
@@ -151,6 +153,12 @@ async def on_command_result(*, deps: Deps, result: CommandResolved, now: datetim
     )
     if result.action == "assign" and result.role == "system" and result.unit_id:
         await orders.refuse_acceptance(deps=deps, result=result)
+
+
+async def on_device_trouble(*, deps: Deps, trouble: DeviceTrouble) -> None:
+    """A button in trouble, or restored: the dispatchers see it in their feed, apart from
+    alarms, to have it seen to before the day it is needed."""
+    await feed.record_trouble(deps=deps, trouble=trouble)
 
 
 async def on_guard_post(*, deps: Deps, window: GuardPostWindow) -> None:

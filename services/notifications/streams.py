@@ -66,7 +66,7 @@ FEED: Shape[Feed] = Shape(
     key_of=lambda entry: None,
     identity_of=lambda entry: str(entry.event_id),
     at=lambda entry, position: entry.model_copy(update={"seq": position}),
-    # event: the alarm's state, or `guard_post_gap`
+    # event: the alarm's state, else `guard_post_gap` or `device_trouble`
     frame=lambda e: sse_frame(e.seq, e.state if isinstance(e, FeedEntry) else e.entry_type, e),
 )
 ORDERS = Shape(

@@ -1,6 +1,6 @@
 """Events on the bus (DESIGN §3). Contract: change only by adding optional fields.
 
-One module per part of the system (base, alarms, patrols, activities, deliveries); every
+One module per part of the system (base, alarms, devices, patrols, activities, deliveries); every
 event and value is importable from here, as it always was.
 """
 
@@ -29,6 +29,7 @@ from shared.events.alarms import (
 )
 from shared.events.base import NAMESPACE, DeadLetter, Event, Location, SchoolRef, stable_id, utcnow
 from shared.events.deliveries import DeliveryChanged, DeliveryChannel, DeliveryState
+from shared.events.devices import DeviceTrouble, PowerSource, TroubleKind, TroubleStatus
 from shared.events.patrols import (
     DISPATCHABLE,
     CampaignOpened,
@@ -67,6 +68,7 @@ __all__ = [
     "DeliveryChanged",
     "DeliveryChannel",
     "DeliveryState",
+    "DeviceTrouble",
     "Drill",
     "Event",
     "GuardPostWindow",
@@ -79,8 +81,11 @@ __all__ = [
     "Place",
     "PointVisited",
     "PositionReported",
+    "PowerSource",
     "SchoolRef",
     "Session",
+    "TroubleKind",
+    "TroubleStatus",
     "UnitStatus",
     "UnitStatusChanged",
     "ViolationKind",

@@ -13,6 +13,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.alarms.repository import MongoAlarmRepository
+from services.alarms.supervision_repository import MongoSupervisionRepository
 from services.notifications.repository import MongoNotificationRepository
 from services.patrols.repository import MongoPatrolRepository
 from services.reporting.repository import MongoReportingRepository
@@ -21,6 +22,7 @@ from tests.fakes.alarms import InMemoryAlarmRepository
 from tests.fakes.notifications import InMemoryNotificationRepository
 from tests.fakes.patrols import InMemoryPatrolRepository
 from tests.fakes.reporting import InMemoryReportingRepository
+from tests.fakes.supervision import InMemorySupervisionRepository
 
 Database = AsyncDatabase[dict[str, Any]]
 
@@ -47,6 +49,7 @@ REPOSITORIES: dict[str, tuple[Callable[[], Any], Callable[[Database], Any]]] = {
     "notifications": (InMemoryNotificationRepository, MongoNotificationRepository),
     "patrols": (InMemoryPatrolRepository, MongoPatrolRepository),
     "reporting": (InMemoryReportingRepository, MongoReportingRepository),
+    "supervision": (InMemorySupervisionRepository, MongoSupervisionRepository),
 }
 
 

@@ -22,7 +22,7 @@ from shared.settings import ROOT
 from shared.users import add_user
 from tests.conftest import KAFKA_BOOTSTRAP, Namespace
 from tests.e2e.chromium import needs_chromium
-from tests.helpers import post_press, press_body, read_topic
+from tests.helpers import heartbeat_body, post_heartbeat, post_press, press_body, read_topic
 from tools.stack import Stack
 
 PASSWORD = "a-dispatcher-password-for-the-test"
@@ -170,3 +170,30 @@ async def test_a_guard_post_empty_now_shows_in_its_own_panel(
     school = COUNTY.school("S031")
     assert school is not None and school.name in text
     assert "U021 not there (1234 m away)" in text and "afternoon" in text
+
+
+async def test_a_button_in_trouble_shows_in_its_own_panel_until_restored(
+    stack: Stack, e2e_namespace: Namespace, browser: WebDriver
+) -> None:
+    """A button reports its casing opened: alarms raises a tamper trouble, the console lists
+    it apart from the alarms; the next heartbeat closes it and the list empties."""
+    browser.get(f"{stack['notifications'].url}/console")
+    browser.execute_script("sessionStorage.clear()")
+    sign_in(browser, stack["notifications"].url, "wang.dispatcher", PASSWORD)
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "status"), "live"))
+    assert "报警按钮故障" in browser.find_element(By.ID, "mapbox").text
+    seed, alarms = e2e_namespace.device_seed, stack["alarms"].url
+    async with httpx.AsyncClient(timeout=10) as client:
+        opened = heartbeat_body(tamper=True, battery_pct=64)
+        answer = await post_heartbeat(client, alarms, seed, "S002-BTN1", opened)
+        assert answer.status_code == 200, answer.text
+        item = '#troubles li[data-device="S002-BTN1"][data-kind="tamper"]'
+        wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR, item)))
+        text = browser.find_element(By.CSS_SELECTOR, item).text
+        school = COUNTY.school("S002")
+        assert school is not None and school.name in text
+        assert "防拆 tamper" in text and "battery 64%" in text
+        answer = await post_heartbeat(client, alarms, seed, "S002-BTN1", heartbeat_body())
+        assert answer.status_code == 200, answer.text
+    wait(browser).until(ec.invisibility_of_element_located((By.CSS_SELECTOR, item)))
+    assert browser.find_element(By.ID, "troubles").text == "none"

@@ -17,6 +17,7 @@ from shared.events import (
     AlarmLifecycle,
     CommandResolved,
     DeliveryChanged,
+    DeviceTrouble,
     GuardPostWindow,
     PositionReported,
     SchoolRef,
@@ -678,6 +679,41 @@ async def test_a_guard_post_empty_in_its_window_is_an_entry_of_its_own_once(
     unknown = gap_event().model_copy(update={"school_id": "S404", "event_id": stable_id("x")})
     with pytest.raises(LookupError, match="S404"):
         await service.on_guard_post(deps=deps, window=unknown)
+
+
+async def test_a_button_trouble_and_its_restoral_are_feed_entries_of_their_own_once(
+    registry: CollectorRegistry,
+) -> None:
+    deps = make_deps(registry)
+    feed_stream = feed_tail(deps).subscribe(None)
+    raised = DeviceTrouble(
+        event_id=stable_id("trouble", "raised"),
+        occurred_at=NOW,
+        trouble_id=stable_id("trouble"),
+        device_id="D1",
+        school=SCHOOL,
+        kind="offline",
+        status="raised",
+        since=NOW,
+    )
+    restored = raised.model_copy(
+        update={"event_id": stable_id("trouble", "restored"), "status": "restored"}
+    )
+    for event in (raised, raised, restored):  # the first redelivered
+        await service.on_device_trouble(deps=deps, trouble=event)
+    told = [feed_stream.queue.get_nowait() for _ in range(2)]
+    assert feed_stream.queue.empty()
+    assert [(e.entry_type, e.status) for e in told] == [  # type: ignore[union-attr]
+        ("device_trouble", "raised"),
+        ("device_trouble", "restored"),
+    ]
+    stored = await deps.repo.feed_after(0, limit=10)
+    assert [(e.entry_type, e.event_id) for e in stored] == [
+        ("device_trouble", raised.event_id),
+        ("device_trouble", restored.event_id),
+    ]
+    frame = FEED.frame(stored[0])
+    assert "event: device_trouble" in frame and '"device_id":"D1"' in frame
 
 
 async def test_an_order_taken_before_its_stream_marked_it_was_delivered_first_once(
