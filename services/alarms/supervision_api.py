@@ -28,7 +28,7 @@ router = APIRouter(tags=["devices"])
 DeviceId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-def _supervision(request: Request) -> Supervision:
+async def _supervision(request: Request) -> Supervision:
     supervision: Supervision | None = request.app.state.deps.supervision
     if supervision is None:
         raise HTTPException(404, "button supervision is not running here")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +18,14 @@ from services.alarms.journal import PressJournal
 from services.alarms.main import create_app
 from shared.events import AlarmPressed, stable_id
 from tests.conftest import KAFKA_BOOTSTRAP, Namespace
-from tests.helpers import encode, press_body, read_topic, signed_headers, wait_for
+from tests.helpers import (
+    encode,
+    heartbeat_body,
+    press_body,
+    read_topic,
+    signed_headers,
+    wait_for,
+)
 
 Client = AsyncMongoClient[dict[str, Any]]
 
@@ -185,3 +193,63 @@ async def test_a_unit_reads_only_the_results_of_its_own_commands(
         assert other.status_code == 404, "another unit learns nothing, not even that it exists"
         dispatcher = await client.get(url, headers=namespace.auth("dispatcher", "alice"))
         assert dispatcher.status_code == 200
+
+
+async def test_a_bad_heartbeat_is_refused_with_its_reason_and_changes_nothing(
+    alarms_app: FastAPI, namespace: Namespace, mongo: Client
+) -> None:
+    transport = httpx.ASGITransport(app=alarms_app)
+    health = mongo[f"{namespace.db_prefix}alarms"]["device_health"]
+    device, secret = "S001-BTN1", namespace.device_secret("S001-BTN1")
+    good = encode(heartbeat_body())
+    now = int(time.time())
+
+    def beat(body: bytes, *, as_device: str = device, timestamp: int = now) -> dict[str, Any]:
+        return {
+            "content": body,
+            "headers": signed_headers(secret, as_device, body, timestamp=timestamp),
+        }
+
+    async with httpx.AsyncClient(transport=transport, base_url="http://alarms") as client:
+        path = f"/v1/devices/{device}/heartbeat"
+        cases = {
+            "unsigned": await client.post(path, content=good),
+            "forged": await client.post(
+                path, content=good, headers=signed_headers("0" * 64, device, good)
+            ),
+            "stale": await client.post(path, **beat(good, timestamp=now - 3600)),
+            "another device's path": await client.post(
+                "/v1/devices/S002-BTN1/heartbeat", **beat(good)
+            ),
+            "no battery field": await client.post(
+                path,
+                **beat(encode({k: v for k, v in heartbeat_body().items() if k != "battery_pct"})),
+            ),
+            "battery 140": await client.post(path, **beat(encode(heartbeat_body(battery_pct=140)))),
+            "not json": await client.post(path, **beat(b"{beat")),
+            "too large": await client.post(path, **beat(b"x" * (300 * 1024))),
+        }
+        statuses = {case: answer.status_code for case, answer in cases.items()}
+        assert statuses == {
+            "unsigned": 401,
+            "forged": 401,
+            "stale": 401,
+            "another device's path": 403,
+            "no battery field": 422,
+            "battery 140": 422,
+            "not json": 422,
+            "too large": 413,
+        }
+        assert cases["another device's path"].json()["reason"] == "device_mismatch"
+        fields = {e["loc"][-1] for e in cases["no battery field"].json()["detail"]}
+        assert fields == {"battery_pct"}
+        assert "battery_pct" in cases["battery 140"].text
+        stored = await health.find_one({"_id": device})
+        assert stored is not None and stored.get("last_seen") is None, "nothing recorded"
+
+        recorded = await client.post(path, **beat(good, timestamp=now))
+        assert recorded.status_code == 200 and recorded.json() == {"next_in_s": 60}
+        replayed = await client.post(path, **beat(good, timestamp=now - 5))
+        assert replayed.status_code == 401 and replayed.json()["reason"] == "replayed_heartbeat"
+    stored = await health.find_one({"_id": device})
+    assert stored is not None and stored["beat"]["firmware"] == "2.1.0"

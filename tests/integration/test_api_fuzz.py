@@ -87,6 +87,11 @@ def as_its_caller(
             case.body |= {"school_id": "S001", "device_id": DEVICE}  # its own school
         raw = serialized(case.body)
         return {"headers": admin | signed_headers(secret, DEVICE, raw), "data": raw}
+    if case.operation.label == "POST /v1/devices/{device_id}/heartbeat":
+        if mode.is_positive:
+            case.path_parameters = {"device_id": DEVICE}
+        raw = serialized(case.body)
+        return {"headers": admin | signed_headers(secret, DEVICE, raw), "data": raw}
     if case.operation.label == "GET /v1/devices/{device_id}/messages" and mode.is_positive:
         case.path_parameters = {"device_id": DEVICE}
         return {"headers": admin | signed_headers(secret, DEVICE, b"")}
@@ -151,3 +156,6 @@ def test_every_operation_answers_as_documented(
     if service == "alarms":  # the signed presses reach the parser, and some are raised
         presses = {label: n for label, n in calls.items() if label.startswith("POST /v1/alarms ")}
         assert {"POST /v1/alarms 422", "POST /v1/alarms 202"} <= set(presses), presses
+        beat = "POST /v1/devices/{device_id}/heartbeat"
+        beats = {label: n for label, n in calls.items() if label.startswith(beat)}
+        assert {f"{beat} 422", f"{beat} 200"} <= set(beats), beats
