@@ -126,6 +126,18 @@ REPORTS: dict[str, Report] = {
         description="From each window's final outcome (staffed, late, empty) as patrols judged "
         "it at the window's end; `kind` picks one window.",
     ),
+    "devices": Report(
+        "devices",
+        models.DevicesReport,
+        "Panic buttons: availability per school and township, troubles by kind",
+        service.devices,
+        _rows_of(models.DeviceAvailabilityRow, "schools"),
+        description="From the troubles button supervision announced: troubles raised in "
+        "[since, until) by kind, button-hours offline within the period (a trouble raised before "
+        "it counts from `since`), availability = 1 - offline time / (buttons * period), and "
+        "buttons still in trouble at the end. Without `since`, the week before `until` (default "
+        "now). `format=csv` gives the schools' rows.",
+    ),
     "coverage": Report(
         "coverage",
         list[models.CoverageRow],

@@ -59,6 +59,13 @@ _READ_MODELS: list[tuple[str, str, type[BaseModel], Callable[..., Awaitable[None
         "Guard-post windows' final outcomes → staffing rate and gaps",
     ),
     (
+        "devices_troubles",
+        "reporting-device-troubles",
+        events.DeviceTrouble,
+        service.record_trouble,
+        "Button troubles and restorals → availability per school and township",
+    ),
+    (
         "activities_recorded",
         "reporting-activities",
         events.ActivityRecorded,

@@ -213,3 +213,33 @@ class Overview(BaseModel):
     coverage: list[CoverageRow]
     inspections: InspectionsReport
     outreach: OutreachReport
+
+
+class DeviceAvailabilityRow(BaseModel):
+    """The panic buttons of one school (or township) over a period: troubles raised, and how
+    long buttons were offline."""
+
+    school_id: str | None = Field(None, description="None on a township's row")
+    name: str
+    township: str
+    devices: int = Field(..., ge=0, description="Buttons provisioned")
+    offline: int = Field(..., ge=0, description="`offline` troubles raised in the period")
+    battery_low: int = Field(..., ge=0, description="`battery_low` troubles raised")
+    tamper: int = Field(..., ge=0, description="`tamper` troubles raised")
+    offline_hours: float = Field(..., ge=0, description="Button-hours offline in the period")
+    availability: float | None = Field(
+        None, ge=0, le=1, description="1 - offline time / (buttons * period); None: no buttons"
+    )
+    in_trouble_at_end: int = Field(
+        ..., ge=0, description="Buttons with a trouble still open at the period's end"
+    )
+
+
+class DevicesReport(BaseModel):
+    """Panic-button availability per school and township, and troubles by kind."""
+
+    since: datetime
+    until: datetime
+    schools: list[DeviceAvailabilityRow]
+    townships: list[DeviceAvailabilityRow]
+    troubles_by_kind: dict[str, int] = Field(..., description="Troubles raised, by kind")

@@ -16,6 +16,7 @@ from shared.events import (
     AlarmLifecycle,
     CampaignOpened,
     CheckinRecorded,
+    DeviceTrouble,
     Event,
     GuardPostWindow,
     PointVisited,
@@ -54,16 +55,25 @@ class RecordKind(Generic[R]):
     key: Callable[[R], str]
     time_field: str
     kind_field: str
+    school_field: str = "school_id"
 
     def time_of(self, record: R) -> datetime:
         value: datetime = getattr(record, self.time_field)
         return value
 
     def kind_of(self, record: R) -> str:
-        value: object = record
-        for part in self.kind_field.split("."):
-            value = getattr(value, part)
-        return str(value)
+        return str(_dotted(record, self.kind_field))
+
+    def school_of(self, record: R) -> str | None:
+        value = _dotted(record, self.school_field)
+        return None if value is None else str(value)
+
+
+def _dotted(record: object, path: str) -> object:
+    value: object = record
+    for part in path.split("."):
+        value = getattr(value, part, None)
+    return value
 
 
 VIOLATIONS = RecordKind(
@@ -84,7 +94,16 @@ GUARD_WINDOWS = RecordKind(
 ACTIVITIES = RecordKind(
     "activities", ActivityRecorded, lambda e: str(e.activity_id), "held_at", "activity.kind"
 )
+TROUBLES = RecordKind(
+    "device_troubles",
+    DeviceTrouble,
+    lambda e: str(e.event_id),
+    "occurred_at",
+    "kind",
+    school_field="school.school_id",
+)
 RECORD_KINDS: tuple[RecordKind[Any], ...] = (
+    TROUBLES,
     VIOLATIONS,
     CHECKINS,
     VISITS,
@@ -102,7 +121,7 @@ class RecordFilter(Period):
 
     def admits(self, kind: RecordKind[Any], record: Any) -> bool:
         at = kind.time_of(record)
-        school_id = getattr(record, "school_id", None)
+        school_id = kind.school_of(record)
         return (
             self.holds(at)
             and (self.school_ids is None or school_id in self.school_ids)
@@ -145,7 +164,7 @@ class MongoReportingRepository:
     async def records(self, kind: RecordKind[R], query: RecordFilter) -> list[R]:
         match = query.mongo(kind.time_field)
         if query.school_ids is not None:
-            match["school_id"] = {"$in": sorted(query.school_ids)}
+            match[kind.school_field] = {"$in": sorted(query.school_ids)}
         if query.kind is not None:
             match[kind.kind_field] = query.kind
         cursor = self._db[kind.collection].find(match, {"_id": 0}).sort(kind.time_field, 1)

@@ -7,11 +7,13 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from services.reporting import devices as devices_figures
 from services.reporting import figures
 from services.reporting.models import (
     ActivityRequest,
     AlarmOutcomeRow,
     CoverageRow,
+    DevicesReport,
     GuardPostRow,
     InspectionsReport,
     OutreachReport,
@@ -26,6 +28,7 @@ from services.reporting.repository import (
     CAMPAIGNS,
     CHECKINS,
     GUARD_WINDOWS,
+    TROUBLES,
     VIOLATIONS,
     VISITS,
     FactFilter,
@@ -39,10 +42,12 @@ from shared.events import (
     AlarmLifecycle,
     CampaignOpened,
     CheckinRecorded,
+    DeviceTrouble,
     GuardPostWindow,
     PointVisited,
     ViolationRecorded,
     stable_id,
+    utcnow,
 )
 from shared.period import Period
 from shared.provisioning import County
@@ -97,6 +102,10 @@ async def record_guard_window(*, deps: Deps, event: GuardPostWindow) -> None:
     """Only a window's final outcome is a figure; gaps while it is open are live alerts."""
     if event.final:
         await deps.repo.store(GUARD_WINDOWS, event)
+
+
+async def record_trouble(*, deps: Deps, event: DeviceTrouble) -> None:
+    await deps.repo.store(TROUBLES, event)
 
 
 async def record_activity(*, deps: Deps, event: ActivityRecorded) -> None:
@@ -210,6 +219,18 @@ async def coverage(*, deps: Deps, scope: Scope) -> list[CoverageRow]:
     schools = [s for s in deps.county.schools if school_ids is None or s.school_id in school_ids]
     points = [p for p in deps.county.patrol_points if scope.kind in (None, p.kind)]
     return figures.coverage(checkins, visits, schools, points)
+
+
+async def devices(*, deps: Deps, scope: Scope, now: datetime | None = None) -> DevicesReport:
+    """Panic-button availability per school and township. Without `since`, the week before
+    `until` (default now): availability needs a period with both ends."""
+    school_ids = _check(deps, scope)
+    until = scope.until or now or utcnow()
+    since = scope.since or until - devices_figures.DEFAULT_SPAN
+    before_end = RecordFilter(until=until, school_ids=school_ids)
+    troubles = await deps.repo.records(TROUBLES, before_end)
+    schools = [s for s in deps.county.schools if school_ids is None or s.school_id in school_ids]
+    return devices_figures.devices_report(troubles, deps.county, schools, since=since, until=until)
 
 
 async def violations(*, deps: Deps, scope: Scope) -> ViolationsReport:

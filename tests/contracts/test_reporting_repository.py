@@ -68,3 +68,34 @@ async def test_records_once_each_filtered_by_period_school_and_kind(
     (fact,) = await repo.alarm_facts(FactFilter(township=SCHOOL.township))
     assert (fact.school_id, fact.kind) == ("S1", "fire")
     assert await repo.alarm_facts(FactFilter(kind="intrusion")) == []
+
+
+async def test_troubles_are_kept_once_and_found_by_their_school_inside_the_event(
+    repo: ReportingRepository,
+) -> None:
+    from services.reporting.repository import TROUBLES, RecordFilter
+    from shared.events import DeviceTrouble
+
+    def trouble(device: str, school: object, status: str) -> DeviceTrouble:
+        return DeviceTrouble.model_validate(
+            {
+                "event_id": stable_id(device, status),
+                "occurred_at": NOW,
+                "trouble_id": stable_id(device),
+                "device_id": device,
+                "school": school,
+                "kind": "offline",
+                "status": status,
+                "since": NOW,
+            }
+        )
+
+    other = SCHOOL.model_copy(update={"school_id": "S2"})
+    events = [trouble("D1", SCHOOL, "raised"), trouble("D1", SCHOOL, "restored")]
+    for event in [*events, *events, trouble("D2", other, "raised")]:
+        await repo.store(TROUBLES, event)
+    mine = await repo.records(TROUBLES, RecordFilter(school_ids=frozenset({"S1"})))
+    assert sorted(t.status for t in mine) == ["raised", "restored"]
+    before = await repo.records(TROUBLES, RecordFilter(until=NOW))
+    assert before == []
+    assert len(await repo.records(TROUBLES, RecordFilter(kind="offline"))) == 3
