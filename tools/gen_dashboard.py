@@ -96,6 +96,17 @@ PANELS: list[tuple[str, str, list[tuple[str, str]]]] = [
         ],
     ),
     (
+        "Panic buttons in trouble (报警按钮故障)",
+        "short",
+        [
+            ("max by (kind) (safecampus_devices_in_trouble)", "{{kind}}"),
+            (
+                'sum(rate(safecampus_device_heartbeats_total{outcome="recorded"}[5m]))',
+                "heartbeats/s",
+            ),
+        ],
+    ),
+    (
         "Consumer lag",
         "short",
         [("max by (group, topic) (safecampus_consumer_lag)", "{{group}} / {{topic}}")],
