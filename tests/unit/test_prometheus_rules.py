@@ -28,7 +28,7 @@ def run(*args: str) -> str:
 
 @needs_promtool
 def test_alert_rules_and_scrape_config_are_valid() -> None:
-    assert "SUCCESS: 10 rules found" in run("check", "rules", str(PROMETHEUS / "alerts.yml"))
+    assert "SUCCESS: 12 rules found" in run("check", "rules", str(PROMETHEUS / "alerts.yml"))
     assert "SUCCESS" in run("check", "config", str(PROMETHEUS / "prometheus.yml"))
 
 
