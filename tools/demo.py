@@ -112,7 +112,9 @@ def main() -> None:
         DEMO_DISPATCHER: demo_account(settings, DEMO_DISPATCHER, "dispatcher"),
         DEMO_SUPERVISOR: demo_account(settings, DEMO_SUPERVISOR, "supervisor"),
     }
-    stack = Stack(env={}, log_dir=ROOT / ".local" / "demo-logs", ports=ports)
+    # buttons beat every 10 s and go offline after 30 s: the quiet one shows within a minute
+    demo_env = {"HEARTBEAT_EVERY_S": "10", "OFFLINE_AFTER_S": "30"}
+    stack = Stack(env=demo_env, log_dir=ROOT / ".local" / "demo-logs", ports=ports)
     print("starting the four services ...", flush=True)
     stack.start()
     prometheus = start_prometheus(ports)

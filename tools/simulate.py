@@ -1,5 +1,6 @@
-"""A simulated county: units move and report positions, buttons are pressed now and then,
-a dispatcher watches the live stream, and the field work (violations, check-ins, inspections,
+"""A simulated county: units move and report positions, buttons beat and are pressed now
+and then (one button stays quiet and one runs on a low battery, for supervision to find), a
+dispatcher watches the live stream, and the field work (violations, check-ins, inspections,
 sessions, letters, drills) feeds the reports.
 
     safecampus simulate [--duration 60] [--alarm-every 15] [--fix-every 2]
@@ -18,10 +19,11 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
-from services.notifications.models import FeedEntry
+from services.notifications.models import FEED_ITEMS, FeedEntry, TroubleEntry
 from shared.auth import issue_token
 from shared.provisioning import County, Unit, load_county
 from shared.settings import DeviceSettings
@@ -106,7 +108,18 @@ class Simulator:
         ]
         self.sent_at: dict[str, float] = {}
         self.responders: set[asyncio.Task[None]] = set()
-        self.stats = {"fixes": 0, "presses": 0, "seen": 0, "field_work": 0, "errors": 0}
+        self.stats = {
+            "fixes": 0,
+            "presses": 0,
+            "seen": 0,
+            "heartbeats": 0,
+            "troubles": 0,
+            "field_work": 0,
+            "errors": 0,
+        }
+        # the last button never beats, the one before it runs on a low battery
+        self.quiet = county.devices[-1].device_id if county.devices else None
+        self.low_battery = county.devices[-2].device_id if len(county.devices) > 1 else None
 
     async def move_units(
         self, client: httpx.AsyncClient, every_s: float, stop: asyncio.Event
@@ -126,7 +139,8 @@ class Simulator:
 
     async def _post_fix(self, client: httpx.AsyncClient, unit: MovingUnit, now: str) -> bool | str:
         """True when the fix was taken, else the answer's status and body."""
-        response = await client.post(
+        response = await post_idempotent(
+            client,
             f"{self.endpoints.patrols}/v1/units/{unit.unit.unit_id}/positions",
             json={"fixes": [{"lat": unit.lat, "lon": unit.lon, "recorded_at": now}]},
             headers={"Authorization": f"Bearer {unit.token}"},
@@ -135,6 +149,60 @@ class Simulator:
             return f"{response.status_code} {response.text[:200]}"
         self.stats["fixes"] += 1
         return True
+
+    async def beat_buttons(self, client: httpx.AsyncClient, stop: asyncio.Event) -> None:
+        """Every button but the quiet one beats, each at the interval the server answers."""
+        beaters = [
+            asyncio.create_task(self._beat(client, d.device_id, stop))
+            for d in self.county.devices
+            if d.device_id != self.quiet
+        ]
+        if self.quiet:
+            print(f"QUIET  {self.quiet} sends no heartbeats: supervision will find it", flush=True)
+        try:
+            await asyncio.gather(*beaters)
+        finally:
+            for task in beaters:
+                task.cancel()
+            await asyncio.gather(*beaters, return_exceptions=True)
+
+    async def _beat(self, client: httpx.AsyncClient, device_id: str, stop: asyncio.Event) -> None:
+        await _sleep_or_stop(stop, self.rng.uniform(0, 5))  # not all at once
+        while not stop.is_set():
+            battery = 15 if device_id == self.low_battery else 80 + self.rng.randint(0, 20)
+            body = json.dumps(
+                {
+                    "sent_at": datetime.now(UTC).isoformat(),
+                    "battery_pct": battery,
+                    "tamper": False,
+                    "power": "battery",
+                    "firmware": "2.1.0",
+                    "signal_dbm": -60 - self.rng.randint(0, 30),
+                }
+            ).encode()
+            response = await post_idempotent(
+                client,
+                f"{self.endpoints.alarms}/v1/devices/{device_id}/heartbeat",
+                content=body,
+                headers=self._signed(device_id, body),
+            )
+            if response.status_code != 200:
+                self.stats["errors"] += 1
+                print(f"heartbeat refused: {response.status_code} {response.text}", flush=True)
+                await _sleep_or_stop(stop, 10)
+                continue
+            self.stats["heartbeats"] += 1
+            await _sleep_or_stop(stop, response.json()["next_in_s"])
+
+    def _signed(self, device_id: str, body: bytes) -> dict[str, str]:
+        ts = str(int(time.time()))
+        secret = derive_device_secret(self.device_seed, device_id)
+        return {
+            "X-Device-Id": device_id,
+            "X-Timestamp": ts,
+            "X-Signature": sign(secret, ts, body),
+            "Content-Type": "application/json",
+        }
 
     async def press_buttons(
         self, client: httpx.AsyncClient, every_s: float, drill_ratio: float, stop: asyncio.Event
@@ -163,18 +231,11 @@ class Simulator:
             },
             ensure_ascii=False,
         ).encode()
-        ts = str(int(time.time()))
-        secret = derive_device_secret(self.device_seed, device.device_id)
         started = time.perf_counter()
         response = await client.post(
             f"{self.endpoints.alarms}/v1/alarms",
             content=body,
-            headers={
-                "X-Device-Id": device.device_id,
-                "X-Timestamp": ts,
-                "X-Signature": sign(secret, ts, body),
-                "Content-Type": "application/json",
-            },
+            headers=self._signed(device.device_id, body),
         )
         if response.status_code != 202:
             self.stats["errors"] += 1
@@ -216,7 +277,12 @@ class Simulator:
         async for data in stream_data(client, url, token):
             if stop.is_set():
                 return
-            entry = FeedEntry.model_validate_json(data)
+            item = FEED_ITEMS.validate_json(data)
+            if isinstance(item, TroubleEntry):
+                self._show_trouble(item)
+            if not isinstance(item, FeedEntry):
+                continue  # guard-post gaps are for the console
+            entry = item
             self._show(entry)
             if entry.state == "raised" and entry.change == "transition":
                 task = asyncio.create_task(self.respond(client, entry, token))
@@ -261,6 +327,15 @@ class Simulator:
                 flush=True,
             )
 
+    def _show_trouble(self, trouble: TroubleEntry) -> None:
+        self.stats["troubles"] += 1
+        battery = f" battery {trouble.battery_pct}%" if trouble.battery_pct is not None else ""
+        print(
+            f"DEVICE {trouble.device_id:<10} {trouble.kind} {trouble.status} "
+            f"{trouble.school.name}{battery}",
+            flush=True,
+        )
+
     def _show(self, entry: FeedEntry) -> None:
         alarm_id = str(entry.alarm_id)
         started = self.sent_at.pop(alarm_id, None)
@@ -277,6 +352,16 @@ class Simulator:
             f"press→dispatcher {latency} | nearest: {nearest or 'no unit in range'}",
             flush=True,
         )
+
+
+async def post_idempotent(client: httpx.AsyncClient, url: str, **request: Any) -> httpx.Response:
+    """POST what may be sent twice (a fix's id derives from unit and time; a heartbeat proves
+    the same moment), once more when the connection drops: a pooled keep-alive connection the
+    server closed just as it was reused, as a terminal on a mobile network retries."""
+    try:
+        return await client.post(url, **request)
+    except httpx.TransportError:
+        return await client.post(url, **request)
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
@@ -313,6 +398,7 @@ async def run(
         tasks = [
             asyncio.create_task(sim.watch_dispatcher(client, stop)),
             asyncio.create_task(sim.move_units(client, fix_every_s, stop)),
+            asyncio.create_task(sim.beat_buttons(client, stop)),
             asyncio.create_task(sim.press_buttons(client, alarm_every_s, drill_ratio, stop)),
             asyncio.create_task(sim.field_work(client, field_work_every_s, stop)),
         ]
