@@ -6,7 +6,7 @@ Starts alarms alone in a namespace of its own, with the sample county's schools 
 `--devices` buttons spread over them. First presses alone for `--baseline-s` (press → 202 as
 it is today); then every button beats once a minute (`--devices` / 60 heartbeats a second,
 each signed as its button signs it) for `--seconds` while the same presses go on. Reported:
-heartbeats offered and recorded per second, heartbeat → 200 latency, press → 202 with and
+heartbeats offered and recorded per second (over the whole run, to the last answer), heartbeat → 200 latency, press → 202 with and
 without the heartbeats, and the CPU the alarms process used. Sustained means every heartbeat
 was answered 200 and the recorded rate kept up with the offered one.
 """
@@ -200,7 +200,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "press_to_202_with_heartbeats": percentiles(load.presses),
         "press_statuses": {"alone": baseline.press_statuses, "with": load.press_statuses},
         "alarms_cpu_share": round(cpu, 3),
-        "sustained": recorded == offered,
+        # every heartbeat answered 200, and the last within a second of the schedule's end
+        "sustained": recorded == offered and took <= args.seconds + 1.0,
     }
 
 
@@ -231,7 +232,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--baseline-s", type=float, default=30.0)
     parser.add_argument("--presses-per-s", type=float, default=2.0)
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--connections", type=int, default=128)
     args = parser.parse_args()
     result = asyncio.run(main_async(args))
     show(result)
