@@ -92,6 +92,7 @@ bench: setup
 	$(PY) -m tools.bench_ha failover
 	$(PY) -m tools.bench_ha fanout
 	$(PY) -m tools.bench_positions
+	$(PY) -m tools.bench_heartbeats
 
 lint: venv
 	$(PY) -m ruff check .
