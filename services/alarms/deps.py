@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from services.alarms.journal import PressJournal
 from services.alarms.lifecycle import Timers
+from services.alarms.live_tests_repository import LiveTestRepository
 from services.alarms.metrics import AlarmMetrics
 from services.alarms.models import TrustedDevice
 from services.alarms.repository import AlarmRepository
@@ -39,3 +40,4 @@ class Deps:
     afterwards: Afterwards = field(default_factory=lambda: Afterwards("outbox", inline=True))
     # heartbeats and troubles; None where a test leaves supervision out
     supervision: Supervision | None = None
+    live_tests: LiveTestRepository | None = None

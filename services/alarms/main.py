@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from services.alarms import (
     api,
     handlers,
+    live_tests_api,
     presses_service,
     service,
     supervision_api,
@@ -17,6 +18,7 @@ from services.alarms import (
 from services.alarms.deps import Deps
 from services.alarms.journal import PressJournal
 from services.alarms.lifecycle import Timers
+from services.alarms.live_tests_repository import MongoLiveTestRepository
 from services.alarms.metrics import AlarmMetrics
 from services.alarms.presses_service import trusted_devices
 from services.alarms.repository import MongoAlarmRepository
@@ -45,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     journal = PressJournal(s.journal_dir)
     metrics = AlarmMetrics(kit.registry)
     supervision = build_supervision(s, kit, county, metrics)
+    live_tests = MongoLiveTestRepository(kit.database)
     deps = Deps(
         repo=repo,
         publisher=kit.publisher,
@@ -64,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         press_limiter=TokenBuckets(burst=s.press_burst, refill_s=s.press_refill_s),
         afterwards=Afterwards("outbox-settle", kit.failures),
         supervision=supervision,
+        live_tests=live_tests,
     )
     kit.subscribe(handlers.subscriptions(deps))
     failures = kit.failures
@@ -96,9 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await supervision_service.enroll(supervision=supervision, county=county, now=utcnow())
 
     return kit.app(
-        routers=[api.router, supervision_api.router],
+        routers=[api.router, supervision_api.router, live_tests_api.router],
         deps=deps,
-        startup=[claim_journal, repo.ensure_indexes, enroll_devices],
+        startup=[claim_journal, repo.ensure_indexes, enroll_devices, live_tests.ensure_indexes],
         shutdown=[deps.afterwards.stop, release_journal, supervision.beats.close],
         background=[ticker.job(failures), open_gauge.job(failures)],
         serving=[forward.job(failures), supervise.job(failures), trouble_gauge.job(failures)],

@@ -50,6 +50,10 @@ class AlarmRepository(Protocol):
 
     async def mark_press_published(self, press_id: uuid.UUID) -> None: ...
 
+    async def test_presses(self, since: datetime, until: datetime) -> list[AlarmPressed]:
+        """Presses marked `test` received in [since, until)."""
+        ...
+
     async def remember_signature(
         self, signature: str, press_id: uuid.UUID, *, now: datetime
     ) -> uuid.UUID: ...
@@ -110,12 +114,16 @@ class MongoAlarmRepository:
         )
         await self._audit.create_index([("alarm_id", ASCENDING), ("occurred_at", ASCENDING)])
         await self._signatures.create_index("seen_at", expireAfterSeconds=self._signature_ttl_s)
+        await self._presses.create_index("received_at", sparse=True)
 
     async def record_press(self, event: AlarmPressed) -> PressRecord:
         doc = {
             "_id": str(event.press_id),
             "event": event.model_dump(mode="json"),
             "published": False,
+            # as BSON dates, for live-test reports (the event holds them as text)
+            "received_at": event.received_at,
+            "test": event.test,
         }
         try:
             await self._presses.insert_one(doc)
@@ -132,6 +140,14 @@ class MongoAlarmRepository:
 
     async def mark_press_published(self, press_id: uuid.UUID) -> None:
         await self._presses.update_one({"_id": str(press_id)}, {"$set": {"published": True}})
+
+    async def test_presses(self, since: datetime, until: datetime) -> list[AlarmPressed]:
+        """One indexed range, the `test` mark checked here (SecantusDB scans for a filter on a
+        field beyond the index's)."""
+        cursor = self._presses.find({"received_at": {"$gte": since, "$lt": until}})
+        return [
+            AlarmPressed.model_validate(doc["event"]) async for doc in cursor if doc.get("test")
+        ]
 
     async def remember_signature(
         self, signature: str, press_id: uuid.UUID, *, now: datetime

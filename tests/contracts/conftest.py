@@ -12,6 +12,7 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.alarms.live_tests_repository import MongoLiveTestRepository
 from services.alarms.repository import MongoAlarmRepository
 from services.alarms.supervision_repository import MongoSupervisionRepository
 from services.notifications.repository import MongoNotificationRepository
@@ -19,6 +20,7 @@ from services.patrols.repository import MongoPatrolRepository
 from services.reporting.repository import MongoReportingRepository
 from tests.conftest import MONGODB_URL
 from tests.fakes.alarms import InMemoryAlarmRepository
+from tests.fakes.live_tests import InMemoryLiveTestRepository
 from tests.fakes.notifications import InMemoryNotificationRepository
 from tests.fakes.patrols import InMemoryPatrolRepository
 from tests.fakes.reporting import InMemoryReportingRepository
@@ -50,6 +52,7 @@ REPOSITORIES: dict[str, tuple[Callable[[], Any], Callable[[Database], Any]]] = {
     "patrols": (InMemoryPatrolRepository, MongoPatrolRepository),
     "reporting": (InMemoryReportingRepository, MongoReportingRepository),
     "supervision": (InMemorySupervisionRepository, MongoSupervisionRepository),
+    "live_tests": (InMemoryLiveTestRepository, MongoLiveTestRepository),
 }
 
 

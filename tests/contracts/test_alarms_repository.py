@@ -139,3 +139,14 @@ async def test_signatures_audit_results_and_the_dispatchers_views(
     )
     await repo.save_result(result)
     assert await repo.result(command_id) == result
+
+
+async def test_test_presses_in_a_period_are_found_by_when_they_arrived(
+    repo: AlarmRepository,
+) -> None:
+    drill = pressed("t1").model_copy(update={"test": True})
+    later = pressed("t2").model_copy(update={"test": True, "received_at": NOW + timedelta(hours=2)})
+    for event in (pressed("real"), drill, later):
+        await repo.record_press(event)
+    found = await repo.test_presses(NOW, NOW + timedelta(hours=1))
+    assert [p.press_id for p in found] == [drill.press_id]

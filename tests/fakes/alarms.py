@@ -36,6 +36,13 @@ class InMemoryAlarmRepository:
         stored = self.presses[press_id]
         self.presses[press_id] = PressRecord(event=stored.event, published=True, new=False)
 
+    async def test_presses(self, since: datetime, until: datetime) -> list[AlarmPressed]:
+        return [
+            r.event
+            for r in self.presses.values()
+            if r.event.test and since <= r.event.received_at < until
+        ]
+
     async def remember_signature(
         self, signature: str, press_id: uuid.UUID, *, now: datetime
     ) -> uuid.UUID:

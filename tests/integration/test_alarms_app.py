@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -253,3 +254,81 @@ async def test_a_bad_heartbeat_is_refused_with_its_reason_and_changes_nothing(
         assert replayed.status_code == 401 and replayed.json()["reason"] == "replayed_heartbeat"
     stored = await health.find_one({"_id": device})
     assert stored is not None and stored["beat"]["firmware"] == "2.1.0"
+
+
+async def test_a_live_test_window_its_presses_and_its_report(
+    alarms_app: FastAPI, namespace: Namespace
+) -> None:
+    """S001 plans a window; one button's test press arrives, the other is reported pressed and
+    never arrives: tested and failed; S002's button, outside the window's scope, not tested."""
+    transport = httpx.ASGITransport(app=alarms_app)
+    supervisor, dispatcher = (
+        namespace.auth("supervisor", "li"),
+        namespace.auth("dispatcher", "wang"),
+    )
+    now = datetime.now(UTC)
+    plan = {
+        "school_id": "S001",
+        "starts_at": (now - timedelta(minutes=5)).isoformat(),
+        "ends_at": (now + timedelta(hours=1)).isoformat(),
+        "note": "110 centre told at 09:00",
+    }
+    async with httpx.AsyncClient(transport=transport, base_url="http://alarms") as client:
+        refused = {
+            "no token": await client.post("/v1/live-tests", json=plan),
+            "a dispatcher plans": await client.post(
+                "/v1/live-tests", json=plan, headers=dispatcher
+            ),
+            "unknown school": await client.post(
+                "/v1/live-tests", json=plan | {"school_id": "S404"}, headers=supervisor
+            ),
+            "no scope": await client.post(
+                "/v1/live-tests",
+                json={k: v for k, v in plan.items() if k != "school_id"},
+                headers=supervisor,
+            ),
+        }
+        assert {k: r.status_code for k, r in refused.items()} == {
+            "no token": 401,
+            "a dispatcher plans": 403,
+            "unknown school": 422,
+            "no scope": 422,
+        }
+        created = await client.post("/v1/live-tests", json=plan, headers=supervisor)
+        assert created.status_code == 201, created.text
+        test_id = created.json()["test_id"]
+        again = await client.post(
+            "/v1/live-tests", json=plan | {"test_id": test_id}, headers=supervisor
+        )
+        assert again.status_code == 200 and again.json() == created.json()
+
+        body = encode(press_body(school_id="S001", device_id="S001-BTN1", test=True))
+        secret = namespace.device_secret("S001-BTN1")
+        pressed = await client.post(
+            "/v1/alarms", content=body, headers=signed_headers(secret, "S001-BTN1", body)
+        )
+        assert pressed.status_code == 202, pressed.text
+        attempt = {"device_id": "S001-BTN2", "pressed_at": now.isoformat()}
+        path = f"/v1/live-tests/{test_id}/attempts"
+        assert (await client.post(path, json=attempt, headers=dispatcher)).status_code == 200
+        outside = await client.post(
+            path, json=attempt | {"device_id": "S002-BTN1"}, headers=dispatcher
+        )
+        assert outside.status_code == 422 and "not at a school this window covers" in outside.text
+        missing = await client.post(
+            f"/v1/live-tests/{uuid.uuid4()}/attempts", json=attempt, headers=dispatcher
+        )
+        assert missing.status_code == 404
+
+        answer = await client.get(
+            "/v1/live-tests/report",
+            params={"township": "会师镇", "since": (now - timedelta(hours=1)).isoformat()},
+            headers=supervisor,
+        )
+    assert answer.status_code == 200, answer.text
+    rows = {r["device_id"]: r["status"] for r in answer.json()["rows"]}
+    assert rows["S001-BTN1"] == "tested" and rows["S001-BTN2"] == "failed"
+    assert rows["S002-BTN1"] == "not_tested"
+    report = answer.json()
+    assert (report["tested"], report["failed"]) == (1, 1)
+    assert report["not_tested"] == len(rows) - 2
