@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
@@ -67,6 +68,9 @@ class PatrolPoint(_Strict):
 
 class County(_Strict):
     name: str
+    timezone: str = Field(
+        "Asia/Shanghai", description="IANA time zone of the county: local times in exports"
+    )
     schools: list[School]
     devices: list[Device]
     units: list[Unit]
@@ -80,6 +84,18 @@ class County(_Strict):
         self._schools = {s.school_id: s for s in self.schools}
         self._units = {u.unit_id: u for u in self.units}
         self._points = {p.point_id: p for p in self.patrol_points}
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @model_validator(mode="after")
+    def _zone_known(self) -> County:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {self.timezone!r}") from exc
+        return self
 
     @model_validator(mode="after")
     def _references_hold(self) -> County:

@@ -70,12 +70,23 @@ class Settings(BaseSettings):
 
 
 class DeviceSettings(Settings):
-    """For services that verify what school devices sign (alarms, notifications)."""
+    """For services that verify what school devices sign and speak for the bureau to other
+    systems (alarms, notifications)."""
 
     device_key_seed: SecretStr | None = Field(
         None, description="Derives device secrets that the provisioning file leaves out"
     )
     signature_window_s: int = Field(300, description="Allowed device clock skew (contract)")
+    exchange_sender: str = Field(
+        "safecampus@police.invalid",
+        min_length=3,
+        max_length=200,
+        pattern=r"^[^\s,<&]+$",
+        description="Who the bureau is to other systems: CAP `sender`, the EIDO agency id",
+    )
+    exchange_area_radius_m: float = Field(
+        200.0, gt=0, le=50_000, description="The area around a school that CAP messages name"
+    )
 
 
 class SignInSettings(Settings):

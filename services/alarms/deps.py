@@ -15,6 +15,7 @@ from services.alarms.repository import AlarmRepository
 from services.alarms.supervision_service import Supervision
 from shared.bus.background import Afterwards
 from shared.bus.publishers import Publisher
+from shared.exchange.cap import Sender
 from shared.provisioning import County
 from shared.ratelimit import TokenBuckets
 from shared.topics import Topics
@@ -41,3 +42,5 @@ class Deps:
     # heartbeats and troubles; None where a test leaves supervision out
     supervision: Supervision | None = None
     live_tests: LiveTestRepository | None = None
+    # who the bureau is in CAP and EIDO exports
+    sender: Sender | None = None

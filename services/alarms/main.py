@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from services.alarms import (
     api,
+    exchange_api,
     handlers,
     live_tests_api,
     presses_service,
@@ -28,6 +29,7 @@ from services.alarms.supervision_repository import MongoSupervisionRepository
 from services.alarms.supervision_service import Supervision, gap_for
 from shared.bus.background import Afterwards, Round
 from shared.events import utcnow
+from shared.exchange.cap import Sender
 from shared.provisioning import County, device_secrets, load_county
 from shared.ratelimit import TokenBuckets
 from shared.settings import Settings
@@ -68,6 +70,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         afterwards=Afterwards("outbox-settle", kit.failures),
         supervision=supervision,
         live_tests=live_tests,
+        sender=Sender(
+            sender=s.exchange_sender,
+            name=county.name,
+            zone=county.zone,
+            area_radius_m=s.exchange_area_radius_m,
+        ),
     )
     kit.subscribe(handlers.subscriptions(deps))
     failures = kit.failures
@@ -100,7 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await supervision_service.enroll(supervision=supervision, county=county, now=utcnow())
 
     return kit.app(
-        routers=[api.router, supervision_api.router, live_tests_api.router],
+        routers=[api.router, supervision_api.router, live_tests_api.router, exchange_api.router],
         deps=deps,
         startup=[claim_journal, repo.ensure_indexes, enroll_devices, live_tests.ensure_indexes],
         shutdown=[deps.afterwards.stop, release_journal, supervision.beats.close],

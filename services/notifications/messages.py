@@ -80,12 +80,12 @@ async def _outbound_delivery(
 def help_on_the_way(unit_id: str, callsign: str, distance_m: float | None) -> str:
     if distance_m is None:
         return (
-            f"警方已出警：{callsign}（{unit_id}）正赶往学校。"  # noqa: RUF001
+            f"警方已出警：{callsign}（{unit_id}）正赶往学校。"
             f" Help is on the way: {callsign} ({unit_id})."
         )
     distance = round(distance_m / 50) * 50 or 50
     return (
-        f"警方已出警：{callsign}（{unit_id}）距学校约 {distance} 米。"  # noqa: RUF001
+        f"警方已出警：{callsign}（{unit_id}）距学校约 {distance} 米。"
         f" Help is on the way: {callsign} ({unit_id}), about {distance} m away."
     )
 
