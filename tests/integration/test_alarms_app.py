@@ -18,6 +18,7 @@ from pymongo import AsyncMongoClient
 from services.alarms.journal import PressJournal
 from services.alarms.main import create_app
 from shared.events import AlarmPressed, stable_id
+from shared.exchange import cap, eido
 from tests.conftest import KAFKA_BOOTSTRAP, Namespace
 from tests.helpers import (
     encode,
@@ -332,3 +333,76 @@ async def test_a_live_test_window_its_presses_and_its_report(
     report = answer.json()
     assert (report["tested"], report["failed"]) == (1, 1)
     assert report["not_tested"] == len(rows) - 2
+
+
+async def test_a_test_alarm_through_its_lifecycle_exports_valid_cap_and_eido(
+    alarms_app: FastAPI, namespace: Namespace, mongo: Client
+) -> None:
+    """Every event of a test alarm's timeline, from the press to its resolution, as CAP and
+    as EIDO: each valid against its published schema, CAP status `Test`."""
+    transport = httpx.ASGITransport(app=alarms_app)
+    dispatcher, unit = namespace.auth("dispatcher", "wang"), namespace.auth("unit", "U001")
+    body = encode(press_body(school_id="S001", device_id="S001-BTN1", test=True))
+    secret = namespace.device_secret("S001-BTN1")
+    async with httpx.AsyncClient(transport=transport, base_url="http://alarms") as client:
+        pressed = await client.post(
+            "/v1/alarms", content=body, headers=signed_headers(secret, "S001-BTN1", body)
+        )
+        alarm_id = pressed.json()["alarm_id"]
+        alarms = mongo[f"{namespace.db_prefix}alarms"]["alarms"]
+        await wait_for(lambda: alarms.find_one({"_id": alarm_id}))
+        for action, payload, who in (
+            ("acknowledge", {}, dispatcher),
+            ("assign", {"unit_id": "U001"}, dispatcher),
+            ("en-route", {}, unit),
+            ("on-scene", {}, unit),
+            ("resolve", {"outcome": "handled"}, dispatcher),
+        ):
+            answer = await client.post(f"/v1/alarms/{alarm_id}/{action}", json=payload, headers=who)
+            assert answer.status_code == 200, (action, answer.text)
+
+        detail = await client.get(f"/v1/alarms/{alarm_id}", headers=dispatcher)
+        timeline = detail.json()["timeline"]
+        states = [e["state"] for e in timeline]
+        assert states == [
+            "raised",
+            "acknowledged",
+            "unit_assigned",
+            "en_route",
+            "on_scene",
+            "resolved",
+        ]
+        for event in timeline:
+            params = {"event_id": event["event_id"]}
+            xml = await client.get(f"/v1/alarms/{alarm_id}/cap", params=params, headers=dispatcher)
+            assert xml.status_code == 200 and xml.headers["content-type"] == cap.MEDIA_TYPE
+            cap.validate(xml.content)
+            assert b"<status>Test</status>" in xml.content
+            doc = await client.get(f"/v1/alarms/{alarm_id}/eido", params=params, headers=dispatcher)
+            assert doc.status_code == 200
+            eido.validate(doc.json())
+            assert doc.json()["incidentComponent"]["incidentStatusInternalText"] == [event["state"]]
+
+        latest = await client.get(f"/v1/alarms/{alarm_id}/cap", headers=dispatcher)
+        assert b"<responseType>AllClear</responseType>" in latest.content
+        assert latest.content.count(b"safecampus-") == len(timeline), "itself and 5 references"
+        refused = {
+            "a unit": await client.get(f"/v1/alarms/{alarm_id}/cap", headers=unit),
+            "no such alarm": await client.get(
+                f"/v1/alarms/{uuid.uuid4()}/eido", headers=dispatcher
+            ),
+            "no such event": await client.get(
+                f"/v1/alarms/{alarm_id}/cap",
+                params={"event_id": str(uuid.uuid4())},
+                headers=dispatcher,
+            ),
+            "not an id": await client.get(
+                f"/v1/alarms/{alarm_id}/eido", params={"event_id": "x"}, headers=dispatcher
+            ),
+        }
+        assert {k: r.status_code for k, r in refused.items()} == {
+            "a unit": 403,
+            "no such alarm": 404,
+            "no such event": 404,
+            "not an id": 422,
+        }
