@@ -14,6 +14,7 @@ from services.notifications.repository import NotificationRepository
 from services.notifications.streams import LogWriter
 from shared.bus.background import Afterwards
 from shared.bus.publishers import Publisher
+from shared.exchange.cap import Sender
 from shared.provisioning import County
 from shared.topics import Topics
 
@@ -37,6 +38,8 @@ class Outbound:
 
     webhooks: list[Endpoint] = field(default_factory=list)
     webhook_secret: str | None = None
+    # who the bureau is in CAP and EIDO messages (receivers that take those formats)
+    sender: Sender | None = None
     sms_gateway_url: str | None = None
     sms_gateway_token: str | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)

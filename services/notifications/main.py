@@ -20,6 +20,7 @@ from services.notifications.streams import FEED, ORDERS, LogWriter, Tail, follow
 from shared.bus.background import Afterwards, Round, run_every
 from shared.bus.publishers import LogAppender
 from shared.events import utcnow
+from shared.exchange.cap import Sender
 from shared.provisioning import device_secrets, load_county
 from shared.ratelimit import HeldSlots
 from shared.settings import Settings
@@ -72,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def build_deps(settings: NotificationsSettings, kit: ServiceKit, log: LogWriter) -> Deps:
-    webhooks = parse_endpoints(settings.webhook_urls)
+    webhooks = parse_endpoints(settings.webhook_urls, settings.webhook_formats)
     if webhooks and settings.webhook_secret is None:
         raise RuntimeError(
             "WEBHOOK_URLS is set: WEBHOOK_SECRET must be set too (bodies are signed)"
@@ -95,6 +96,12 @@ def build_deps(settings: NotificationsSettings, kit: ServiceKit, log: LogWriter)
         outbound=Outbound(
             webhooks=webhooks,
             webhook_secret=_secret(settings.webhook_secret),
+            sender=Sender(
+                sender=settings.exchange_sender,
+                name=county.name,
+                zone=county.zone,
+                area_radius_m=settings.exchange_area_radius_m,
+            ),
             sms_gateway_url=settings.sms_gateway_url,
             sms_gateway_token=_secret(settings.sms_gateway_token),
             retry=RetryPolicy(

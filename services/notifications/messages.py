@@ -4,6 +4,7 @@ its buttons and by SMS; delivered with retries and dead-lettered in the end."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -20,26 +21,54 @@ from services.notifications.models import (
     notification_id,
     order_id,
 )
-from services.notifications.outbound import OutboundJob, Outcome, classify, encode, request_headers
+from services.notifications.outbound import (
+    Endpoint,
+    OutboundJob,
+    Outcome,
+    classify,
+    encode,
+    request_headers,
+)
 from shared.bus.background import Afterwards
 from shared.carry import carry
 from shared.events import AlarmLifecycle, DeadLetter, DeliveryChanged, DeliveryState
+from shared.exchange import cap, eido
 from shared.topics import Topics
 
 log = logging.getLogger(__name__)
 
 
-async def queue_webhooks(*, deps: Deps, entry: FeedEntry, now: datetime) -> None:
-    """Every webhook receiver is told of a raised alarm, once."""
+async def queue_webhooks(
+    *, deps: Deps, event: AlarmLifecycle, entry: FeedEntry, now: datetime
+) -> None:
+    """Every webhook receiver is told of a raised alarm, once, in the format it takes."""
     for endpoint in deps.outbound.webhooks:
         recipient = f"webhook:{endpoint.name}"
         nid = notification_id(entry.alarm_id, recipient)
-        body = {"notification_id": str(nid)} | entry.model_dump(
-            mode="json", exclude={"seq", "event_id"}
-        )
+        job = _job(nid, entry.alarm_id, "webhook", recipient, endpoint.url, {}, now)
         await _queue(
-            deps=deps, job=_job(nid, entry.alarm_id, "webhook", recipient, endpoint.url, body, now)
+            deps=deps, job=job.model_copy(update=_in_format(deps, endpoint, event, entry, nid))
         )
+
+
+def _in_format(
+    deps: Deps, endpoint: Endpoint, event: AlarmLifecycle, entry: FeedEntry, nid: uuid.UUID
+) -> dict[str, Any]:
+    """The job's message in the receiver's format, validated against its schema when the
+    format has one (shared.exchange): what a receiver gets is never invalid."""
+    sender = deps.outbound.sender
+    if endpoint.format == "cap" and sender is not None:
+        xml = cap.message(event, sender)
+        cap.validate(xml)
+        return {"payload": xml.decode(), "content_type": cap.MEDIA_TYPE}
+    if endpoint.format == "eido" and sender is not None:
+        doc = eido.document(event, sender)
+        eido.validate(doc)
+        return {"payload": json.dumps(doc, ensure_ascii=False), "content_type": eido.MEDIA_TYPE}
+    body = {"notification_id": str(nid)} | entry.model_dump(
+        mode="json", exclude={"seq", "event_id"}
+    )
+    return {"body": body}
 
 
 def _job(
@@ -175,7 +204,7 @@ class OutboundSender:
 
 async def _post(deps: Deps, client: httpx.AsyncClient, job: OutboundJob) -> Outcome:
     """The job's POST within its deadline; the status is all that is read of the answer."""
-    raw = encode(job.body)
+    raw = encode(job)
     headers = request_headers(
         job,
         raw,
@@ -243,6 +272,6 @@ async def _dead_letter(*, deps: Deps, job: OutboundJob, reason: str) -> None:
             key=str(job.alarm_id),
             service="notifications",
             error=reason,
-            payload=encode(job.body).decode(),
+            payload=encode(job).decode(),
         ),
     )

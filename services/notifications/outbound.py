@@ -14,7 +14,7 @@ import json
 import random
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -39,7 +39,13 @@ class OutboundJob(BaseModel):
     channel: OutboundChannel
     recipient: str = Field(..., description="`webhook:<name>` or `sms:<school_id>`")
     url: str
-    body: dict[str, Any]
+    body: dict[str, Any] = Field(
+        default_factory=dict, description="SafeCampus JSON (when `payload` is not given)"
+    )
+    payload: str | None = Field(
+        None, description="The message as sent, in another format (CAP XML, EIDO JSON)"
+    )
+    content_type: str = "application/json"
     state: OutboundState = "queued"
     attempts: int = 0
     next_attempt_at: datetime
@@ -48,23 +54,43 @@ class OutboundJob(BaseModel):
     created_at: datetime
 
 
+WebhookFormat = Literal["safecampus", "cap", "eido"]
+WEBHOOK_FORMATS: tuple[WebhookFormat, ...] = ("safecampus", "cap", "eido")
+
+
 @dataclass(frozen=True)
 class Endpoint:
-    """A webhook receiver from WEBHOOK_URLS: `name=url`."""
+    """A webhook receiver from WEBHOOK_URLS (`name=url`), in the format WEBHOOK_FORMATS gives
+    it (SafeCampus JSON unless it says `cap` or `eido`)."""
 
     name: str
     url: str
+    format: WebhookFormat = "safecampus"
 
 
-def parse_endpoints(spec: str) -> list[Endpoint]:
-    """`name=url,name=url` → endpoints; ValueError naming the bad entry."""
+def parse_endpoints(spec: str, formats: str = "") -> list[Endpoint]:
+    """`name=url,name=url` and `name=format,…` → endpoints; ValueError naming the bad entry."""
     endpoints = []
-    for item in filter(None, (part.strip() for part in spec.split(","))):
+    for item in _items(spec):
         name, sep, url = item.partition("=")
         if not sep or not name or not url.startswith(("http://", "https://")):
             raise ValueError(f"WEBHOOK_URLS entry {item!r} is not name=http(s)://…")
         endpoints.append(Endpoint(name=name, url=url))
-    return endpoints
+    chosen: dict[str, WebhookFormat] = {}
+    for item in _items(formats):
+        name, _, wanted = item.partition("=")
+        if wanted not in WEBHOOK_FORMATS:
+            raise ValueError(
+                f"WEBHOOK_FORMATS entry {item!r}: the format is one of {WEBHOOK_FORMATS}"
+            )
+        if name not in {e.name for e in endpoints}:
+            raise ValueError(f"WEBHOOK_FORMATS entry {item!r} names no receiver of WEBHOOK_URLS")
+        chosen[name] = wanted
+    return [replace(e, format=chosen.get(e.name, "safecampus")) for e in endpoints]
+
+
+def _items(spec: str) -> list[str]:
+    return [part.strip() for part in spec.split(",") if part.strip()]
 
 
 @dataclass(frozen=True)
@@ -102,7 +128,7 @@ def request_headers(
     """Headers of a job's POST: its notification id, and the signature (webhook) or the bearer
     token (SMS gateway)."""
     headers = {
-        "Content-Type": "application/json",
+        "Content-Type": job.content_type,
         "X-SafeCampus-Notification-Id": str(job.notification_id),
     }
     if job.channel == "webhook" and webhook_secret is not None:
@@ -114,5 +140,8 @@ def request_headers(
     return headers
 
 
-def encode(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+def encode(job: OutboundJob) -> bytes:
+    """The bytes a job sends: its payload as given, else its body as compact JSON."""
+    if job.payload is not None:
+        return job.payload.encode()
+    return json.dumps(job.body, ensure_ascii=False, separators=(",", ":")).encode()

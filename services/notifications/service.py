@@ -109,7 +109,7 @@ def _follow_ups(
     closed; on an assignment, the school told."""
     steps: list[Coroutine[Any, Any, None]] = []
     if event.state == "raised" and event.change == "transition" and not event.test:
-        steps.append(messages.queue_webhooks(deps=deps, entry=entry, now=now))
+        steps.append(messages.queue_webhooks(deps=deps, event=event, entry=entry, now=now))
         if entry.nearest_units:
             steps.append(
                 feed.send_command(deps, event.alarm_id, "dispatch", reason="first unit ordered")

@@ -35,6 +35,11 @@ class NotificationsSettings(DeviceSettings, SignInSettings):
     webhook_urls: str = Field(
         "", description="Webhook receivers told of every raised alarm: `name=url,name=url`"
     )
+    webhook_formats: str = Field(
+        "",
+        description="The format each receiver takes: `name=cap` (OASIS CAP 1.2 XML), "
+        "`name=eido` (NENA EIDO JSON); unnamed receivers take SafeCampus JSON",
+    )
     webhook_secret: SecretStr | None = Field(
         None, description="Signs webhook bodies (required when WEBHOOK_URLS is set)"
     )

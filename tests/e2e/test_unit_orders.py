@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from services.notifications.messages import OUTBOUND_LEASE
+from shared.exchange import cap
 from shared.provisioning import load_county
 from shared.settings import ROOT
 from shared.signing import sign
@@ -44,17 +45,27 @@ def receiver() -> Iterator[LocalEndpoint]:
 
 
 @pytest.fixture(scope="module")
+def cap_receiver() -> Iterator[LocalEndpoint]:
+    """An early-warning platform that takes OASIS CAP 1.2."""
+    with LocalEndpoint() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
 def gateway() -> Iterator[LocalEndpoint]:
     with LocalEndpoint() as endpoint:
         yield endpoint
 
 
 @pytest.fixture(scope="module")
-def stack_overrides(receiver: LocalEndpoint, gateway: LocalEndpoint) -> dict[str, str]:
+def stack_overrides(
+    receiver: LocalEndpoint, cap_receiver: LocalEndpoint, gateway: LocalEndpoint
+) -> dict[str, str]:
     return {
         "ORDER_ACK_TIMEOUT_S": "3",
         "TICK_S": "0.2",
-        "WEBHOOK_URLS": f"county={receiver.url}",
+        "WEBHOOK_URLS": f"county={receiver.url},ews={cap_receiver.url}",
+        "WEBHOOK_FORMATS": "ews=cap",
         "WEBHOOK_SECRET": WEBHOOK_SECRET,
         "SMS_GATEWAY_URL": gateway.url,
         "SMS_GATEWAY_TOKEN": "gateway-token-" + "y" * 20,
@@ -103,7 +114,11 @@ async def on_board(client: httpx.AsyncClient, stack: Stack, ns: Namespace, *unit
 
 
 async def test_an_order_passes_to_the_next_unit_who_acknowledges_each_state_once(
-    stack: Stack, e2e_namespace: Namespace, receiver: LocalEndpoint, gateway: LocalEndpoint
+    stack: Stack,
+    e2e_namespace: Namespace,
+    receiver: LocalEndpoint,
+    cap_receiver: LocalEndpoint,
+    gateway: LocalEndpoint,
 ) -> None:
     ns = e2e_namespace
     notifications = stack["notifications"].url
@@ -215,6 +230,8 @@ async def test_an_order_passes_to_the_next_unit_who_acknowledges_each_state_once
         ("unit:U012", "acknowledged"): 1,
         ("webhook:county", "queued"): 1,
         ("webhook:county", "delivered"): 1,
+        ("webhook:ews", "queued"): 1,
+        ("webhook:ews", "delivered"): 1,
         ("sms:S020", "queued"): 1,
         ("sms:S020", "delivered"): 1,
     }
@@ -227,6 +244,12 @@ async def test_an_order_passes_to_the_next_unit_who_acknowledges_each_state_once
         WEBHOOK_SECRET, timestamp, hooks[1].body
     )
     assert hooks[1].json()["school"]["school_id"] == "S020"
+    (alert,) = [r for r in cap_receiver.received if alarm_id.encode() in r.body]
+    assert alert.headers["Content-Type"] == cap.MEDIA_TYPE
+    cap.validate(alert.body)
+    assert b"<msgType>Alert</msgType>" in alert.body and b"<status>Actual</status>" in alert.body
+    signed_at = alert.headers["X-SafeCampus-Timestamp"]
+    assert alert.headers["X-SafeCampus-Signature"] == sign(WEBHOOK_SECRET, signed_at, alert.body)
     (sms,) = gateway.received
     assert sms.headers["Authorization"].startswith("Bearer gateway-token-")
     school = COUNTY.school("S020")

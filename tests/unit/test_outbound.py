@@ -4,9 +4,11 @@ integration tests use real local servers)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from dataclasses import replace
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -16,6 +18,8 @@ from services.notifications import service
 from services.notifications.deps import Deps, Outbound
 from services.notifications.outbound import Endpoint, RetryPolicy, classify, parse_endpoints
 from shared.events import AlarmLifecycle, DeadLetter, stable_id
+from shared.exchange import cap, eido
+from shared.exchange.cap import Sender
 from shared.provisioning import County
 from shared.signing import sign
 from shared.topics import Topics
@@ -86,6 +90,45 @@ def test_webhook_endpoints_parse_and_bad_ones_are_named() -> None:
     assert parse_endpoints("") == []
     with pytest.raises(ValueError, match="'ftp://x'"):
         parse_endpoints("ftp://x")
+
+
+def test_each_receiver_takes_the_format_it_is_given_and_a_wrong_one_is_named() -> None:
+    found = parse_endpoints("a=http://x/1,b=http://x/2,c=http://x/3", "b=cap, c=eido")
+    assert [(e.name, e.format) for e in found] == [("a", "safecampus"), ("b", "cap"), ("c", "eido")]
+    with pytest.raises(ValueError, match="'b=pdf'"):
+        parse_endpoints("b=http://x/2", "b=pdf")
+    with pytest.raises(ValueError, match="names no receiver"):
+        parse_endpoints("b=http://x/2", "z=cap")
+
+
+async def test_cap_and_eido_receivers_get_valid_messages_signed_like_the_json_one(
+    registry: CollectorRegistry,
+) -> None:
+    sender = Sender("safecampus@police.invalid", "会宁县公安局", ZoneInfo("Asia/Shanghai"))
+    deps = outbound_deps(
+        registry,
+        webhooks=[
+            Endpoint("json", "http://receiver.test/json"),
+            Endpoint("ews", "http://receiver.test/cap", format="cap"),
+            Endpoint("cad", "http://receiver.test/eido", format="eido"),
+        ],
+        sender=sender,
+    )
+    transport = Scripted(200, 200, 200)
+    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(transport)) as client:
+        assert await send_round(deps, client, NOW) == 3
+    posted = {r.url.path: r for r in transport.requests}
+    cap_post, eido_post = posted["/cap"], posted["/eido"]
+    assert cap_post.headers["content-type"] == cap.MEDIA_TYPE
+    cap.validate(cap_post.content)
+    assert b"<msgType>Alert</msgType>" in cap_post.content
+    assert eido_post.headers["content-type"] == "application/json"
+    eido.validate(json.loads(eido_post.content))
+    for request in transport.requests:
+        timestamp = request.headers["X-SafeCampus-Timestamp"]
+        assert request.headers["X-SafeCampus-Signature"] == sign(SECRET, timestamp, request.content)
+    assert "notification_id" in json.loads(posted["/json"].content)
 
 
 def test_backoff_doubles_with_jitter_up_to_a_cap() -> None:
