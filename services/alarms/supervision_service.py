@@ -28,6 +28,7 @@ from services.alarms.supervision_repository import Heard, SupervisionRepository
 from shared.bus.background import RELAY_AFTER
 from shared.bus.publishers import Publisher
 from shared.events import DeviceTrouble, SchoolRef, TroubleKind
+from shared.faults import is_broker_down
 from shared.group_commit import GroupCommit
 from shared.provisioning import County
 from shared.topics import Topics
@@ -168,7 +169,16 @@ async def _apply(
             "device trouble",
             extra={"device_id": health.device_id, "kind": event.kind, "status": event.status},
         )
-    await _publish(supervision, health.device_id, change.events)
+    try:
+        await _publish(supervision, health.device_id, change.events)
+    except Exception as exc:
+        if not is_broker_down(exc):
+            raise
+        # stored with the change: the next rounds publish it (retried, not dropped)
+        log.warning(
+            "trouble events left to the supervision round: broker unreachable",
+            extra={"device_id": health.device_id, "error": repr(exc)},
+        )
     return True
 
 

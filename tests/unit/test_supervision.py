@@ -214,3 +214,30 @@ async def test_two_instances_raise_one_trouble() -> None:
     assert sorted(announced(a)) == sorted(
         [("D1", "offline", "raised"), ("D1", "offline", "restored"), ("D1", "tamper", "raised")]
     )
+
+
+class _DownThenUp(RecordingPublisher):
+    """A broker that refuses every publish until it is back."""
+
+    down = True
+
+    async def publish(self, topic: str, key: str, event: Any) -> None:  # type: ignore[override]
+        if self.down:
+            raise ConnectionError("broker down")
+        await super().publish(topic, key, event)
+
+
+async def test_a_trouble_raised_while_the_broker_is_away_is_published_when_it_is_back() -> None:
+    s = await enrolled("D1")
+    s.publisher = _DownThenUp()
+    assert await beat(s, "D1", NOW, tamper=True) == 60, "the heartbeat is recorded all the same"
+    health = await s.repo.get("D1")
+    assert health is not None and set(health.troubles) == {"tamper"}
+    assert [e.status for e in health.outbox] == ["raised"]
+    s.publisher.down = False
+    await service.supervise(supervision=s, now=NOW + timedelta(seconds=1))
+    assert announced(s) == [], "younger than RELAY_AFTER: its own publish may be under way"
+    await service.supervise(supervision=s, now=NOW + timedelta(seconds=6))
+    assert announced(s) == [("D1", "tamper", "raised")]
+    health = await s.repo.get("D1")
+    assert health is not None and health.outbox == []
