@@ -1,8 +1,8 @@
 """Button supervision end to end (DESIGN §5.4), on the real broker and database, with short
 settings: a button that stops beating is an `offline` trouble on the dispatcher stream within
-the limit and restored when it beats again; a low battery is repeated on its period; a tamper
-is raised at once; a restart of the alarms service raises nothing for buttons that kept
-beating."""
+the limit, and its press still raises an alarm and restores it; a low battery is repeated on
+its period; a tamper is raised at once; a restart of the alarms service raises nothing for
+buttons that kept beating."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import yaml
 
 from shared.settings import ROOT
 from tests.conftest import Namespace
-from tests.helpers import SseReader, heartbeat_body, post_heartbeat
+from tests.helpers import SseReader, heartbeat_body, post_heartbeat, post_press, press_body
 from tools.stack import Stack
 
 OFFLINE_AFTER_S = 4.0
@@ -136,8 +136,15 @@ async def test_silence_low_battery_and_tamper_become_troubles_and_restorals(
         await until(("S001-BTN2", "offline", "raised"), timeout_s=OFFLINE_AFTER_S + 4)
         took = asyncio.get_running_loop().time() - started
         assert OFFLINE_AFTER_S - 2 * BEAT_EVERY_S <= took <= OFFLINE_AFTER_S + 3, took
-        beater.bodies["S001-BTN2"] = {}
+        # a press from the button in trouble still raises its alarm, and proves it alive
+        press = press_body(school_id="S001", device_id="S001-BTN2", test=True)
+        pressed = await post_press(client, stack["alarms"].url, ns.device_seed, press)
+        assert pressed.status_code == 202, pressed.text
+        alarm_id = pressed.json()["alarm_id"]
+        raised = await reader.until(lambda e: e["data"].get("alarm_id") == alarm_id)
+        assert raised["event"] == "raised"
         await until(("S001-BTN2", "offline", "restored"), timeout_s=5)
+        beater.bodies["S001-BTN2"] = {}
 
         # a battery low, repeated on its period while it lasts, then restored
         beater.bodies["S001-BTN1"] = {"battery_pct": 8}
