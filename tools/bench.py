@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from pymongo import AsyncMongoClient
 
 from shared.auth import issue_token
@@ -145,6 +146,25 @@ async def database_server(url: str) -> str:
     finally:
         await client.close()
     return describe_server(info)
+
+
+async def broker_flush(bootstrap: str) -> str:
+    """How the broker makes a message durable before acknowledging it, for the record: an
+    fsync of each (the embedded default, KAFKA_FSYNC_EACH=1) or the OS's own flushing (Kafka's
+    default; replicated brokers rely on their replicas)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="safecampus-bench")
+    await admin.start()
+    try:
+        (answer,) = await admin.describe_configs([ConfigResource(ConfigResourceType.BROKER, "1")])
+    finally:
+        await admin.close()
+    entries = {
+        entry["config_names"]: entry["config_value"]
+        for resource in answer.to_object()["resources"]
+        for entry in resource["config_entries"]
+    }
+    every = int(entries.get("log.flush.interval.messages") or 2**63 - 1)
+    return "fsync of each message" if every == 1 else "the OS flushes (Kafka's default)"
 
 
 def describe_server(info: dict[str, Any]) -> str:
@@ -620,6 +640,7 @@ def table(result: dict[str, Any]) -> str:
         rows.append(("MongoDB insert during the run", result["path"]["mongo_insert_under_load"]))
     lines = [
         f"database: {result['database']}",
+        f"broker: {result.get('broker_flush', 'not recorded')}",
         f"instances of alarms and notifications: {result.get('instances', 1)}",
         f"{'':32}{'n':>6}{'p50':>9}{'p90':>9}{'p99':>9}{'p99.9':>9}{'max':>9}  (ms)",
     ]
@@ -691,6 +712,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     env = bench_env(namespace)
     pace = args.interval_ms / 1000
     database = await database_server(base.mongodb_url)  # printed with the table
+    flush = await broker_flush(base.kafka_bootstrap)
     print(f"floor: {args.floor_samples} Kafka round trips and MongoDB inserts ...", flush=True)
     floor = {
         "kafka_round_trip": percentiles(
@@ -718,6 +740,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "instances": args.instances,
         "args": vars(args),
         "database": database,
+        "broker_flush": flush,
         "path": path,
         "floor": floor,
     }

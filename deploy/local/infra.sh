@@ -20,6 +20,11 @@
 #   rust              secantusd-rs, SecantusDB's own fast server, built from crates.io on first
 #                     use (`make bench` runs on it: closer to mongod per operation than the
 #                     Python one; see docs/benchmarks.md). Its own data directory.
+# KAFKA_FSYNC_EACH: 1 (default) has the broker fsync every message it takes before it
+# acknowledges it: one node has no replica to lose data to, so tests and the demo keep what
+# they were told is stored across a crash of the machine itself. 0 is Kafka's own default
+# (the OS flushes; replicated brokers rely on their replicas, as production does); the bench
+# prints which one it ran on. Read when the broker starts.
 # SECANTUS_EXTRA_ARGS: more secantusd flags, for experiments (e.g. --standalone, which drops the
 # replica-set oplog; not the default).
 set -euo pipefail
@@ -38,6 +43,7 @@ KAFKA_CONF=$STATE_DIR/kafka/server.properties
 KAFKA_PID=$STATE_DIR/kafka/kafka.pid
 KAFKA_LOG=$STATE_DIR/kafka/kafka.log
 SECANTUS_SERVER=${SECANTUS_SERVER:-python}
+KAFKA_FSYNC_EACH=${KAFKA_FSYNC_EACH:-1}
 MONGO_PID=$STATE_DIR/secantus/secantus.pid
 MONGO_LOG=$STATE_DIR/secantus/secantus.log
 MONGO_SERVER_FILE=$STATE_DIR/secantus/server  # which server the pid file is of
@@ -100,8 +106,8 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 group.min.session.timeout.ms=2000
-log.flush.interval.messages=1
 CONF
+  if [ "$KAFKA_FSYNC_EACH" = 1 ]; then echo "log.flush.interval.messages=1" >> "$KAFKA_CONF"; fi
 }
 
 start_kafka() {
