@@ -43,15 +43,45 @@ OPEN_GAUGE_S = 5.0
 def create_app(settings: Settings | None = None) -> FastAPI:
     s = AlarmsSettings.of(settings)
     kit = ServiceKit.create(NAME, s)
+    deps = build_deps(s, kit)
+    kit.subscribe(handlers.subscriptions(deps))
+    failures = kit.failures
+    journal, supervision = deps.journal, deps.supervision
+    assert journal is not None and supervision is not None and deps.live_tests is not None
+
+    async def claim_journal() -> None:
+        journal.claim()
+
+    async def release_journal() -> None:
+        journal.release()
+
+    async def enroll_devices() -> None:
+        await supervision.repo.ensure_indexes()
+        await supervision_service.enroll(supervision=supervision, county=deps.county, now=utcnow())
+
+    background, serving = rounds(s, deps, supervision)
+    return kit.app(
+        routers=[api.router, supervision_api.router, live_tests_api.router, exchange_api.router],
+        deps=deps,
+        startup=[
+            claim_journal,
+            deps.repo.ensure_indexes,
+            enroll_devices,
+            deps.live_tests.ensure_indexes,
+        ],
+        shutdown=[deps.afterwards.stop, release_journal, supervision.beats.close],
+        background=[r.job(failures) for r in background],
+        serving=[r.job(failures) for r in serving],
+        description=DESCRIPTION,
+    )
+
+
+def build_deps(s: AlarmsSettings, kit: ServiceKit) -> Deps:
     county = load_county(s.county_file)
     seed = s.device_key_seed.get_secret_value() if s.device_key_seed else None
-    repo = MongoAlarmRepository(kit.database, signature_ttl_s=3 * s.signature_window_s)
-    journal = PressJournal(s.journal_dir)
     metrics = AlarmMetrics(kit.registry)
-    supervision = build_supervision(s, kit, county, metrics)
-    live_tests = MongoLiveTestRepository(kit.database)
-    deps = Deps(
-        repo=repo,
+    return Deps(
+        repo=MongoAlarmRepository(kit.database, signature_ttl_s=3 * s.signature_window_s),
         publisher=kit.publisher,
         topics=kit.topics,
         devices=trusted_devices(county, device_secrets(county, seed)),
@@ -64,12 +94,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             escalation_step=timedelta(seconds=s.escalation_step_s),
         ),
         fold_window=timedelta(seconds=s.fold_window_s),
-        journal=journal,
+        journal=PressJournal(s.journal_dir),
         publish_timeout_s=s.publish_timeout_s,
         press_limiter=TokenBuckets(burst=s.press_burst, refill_s=s.press_refill_s),
         afterwards=Afterwards("outbox-settle", kit.failures),
-        supervision=supervision,
-        live_tests=live_tests,
+        supervision=build_supervision(s, kit, county, metrics),
+        live_tests=MongoLiveTestRepository(kit.database),
         sender=Sender(
             sender=s.exchange_sender,
             name=county.name,
@@ -77,45 +107,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             area_radius_m=s.exchange_area_radius_m,
         ),
     )
-    kit.subscribe(handlers.subscriptions(deps))
-    failures = kit.failures
 
-    async def claim_journal() -> None:
-        journal.claim()
 
-    async def release_journal() -> None:
-        journal.release()
-
-    # deadlines, outbox leftovers
-    ticker = Round("ticker", s.tick_s, lambda: service.tick(deps=deps, now=utcnow()))
-    open_gauge = Round("open-gauge", OPEN_GAUGE_S, lambda: service.count_open(deps=deps))
-    # in every process that answers presses, also one that consumes nothing
-    forward = Round("journal", s.tick_s, lambda: presses_service.forward_journal(deps=deps))
-    # in every process that takes heartbeats: silence is judged where beats are heard
-    supervise = Round(
-        "supervision",
-        s.supervision_round_s,
-        lambda: supervision_service.supervise(supervision=supervision, now=utcnow()),
-    )
-    trouble_gauge = Round(
-        "trouble-gauge",
-        OPEN_GAUGE_S,
-        lambda: supervision_service.count_troubles(supervision=supervision),
-    )
-
-    async def enroll_devices() -> None:
-        await supervision.repo.ensure_indexes()
-        await supervision_service.enroll(supervision=supervision, county=county, now=utcnow())
-
-    return kit.app(
-        routers=[api.router, supervision_api.router, live_tests_api.router, exchange_api.router],
-        deps=deps,
-        startup=[claim_journal, repo.ensure_indexes, enroll_devices, live_tests.ensure_indexes],
-        shutdown=[deps.afterwards.stop, release_journal, supervision.beats.close],
-        background=[ticker.job(failures), open_gauge.job(failures)],
-        serving=[forward.job(failures), supervise.job(failures), trouble_gauge.job(failures)],
-        description=DESCRIPTION,
-    )
+def rounds(
+    s: AlarmsSettings, deps: Deps, supervision: Supervision
+) -> tuple[list[Round], list[Round]]:
+    """The background rounds (in processes that consume) and the serving ones (in every
+    process that answers requests, an HTTP-only one too)."""
+    background = [
+        # deadlines, outbox leftovers
+        Round("ticker", s.tick_s, lambda: service.tick(deps=deps, now=utcnow())),
+        Round("open-gauge", OPEN_GAUGE_S, lambda: service.count_open(deps=deps)),
+    ]
+    serving = [
+        # presses journaled here are forwarded from here
+        Round("journal", s.tick_s, lambda: presses_service.forward_journal(deps=deps)),
+        # silence is judged where heartbeats are heard
+        Round(
+            "supervision",
+            s.supervision_round_s,
+            lambda: supervision_service.supervise(supervision=supervision, now=utcnow()),
+        ),
+        Round(
+            "trouble-gauge",
+            OPEN_GAUGE_S,
+            lambda: supervision_service.count_troubles(supervision=supervision),
+        ),
+    ]
+    return background, serving
 
 
 def build_supervision(

@@ -57,25 +57,8 @@ def document(
         "eidoVersion": "1.0",
         "issuingElementIdentification": "safecampus.alarms",
         "incidentComponent": _incident(event, prologue, ids, timeline),
-        "alarmsSensorsComponent": [
-            prologue(ids.sensor)
-            | {
-                "csaaAlarmInformation": f"panic button {event.device_id} pressed at "
-                f"{cap_time(event.pressed_at, sender.zone)}; {event.press_count} press(es), "
-                f"{'silent' if event.silent else 'audible'}",
-            }
-        ],
-        "locationComponent": [
-            prologue(ids.location)
-            | {
-                "locationTypeDescriptionRegistryText": "Building",
-                "locationByValue": PIDF.format(
-                    entity=event.school.school_id, lat=event.school.lat, lon=event.school.lon
-                ),
-                "locationDescriptionText": f"{event.school.name}（{event.school.township}）"
-                f"{event.location.building} {event.location.floor} 层 {event.location.room}",
-            }
-        ],
+        "alarmsSensorsComponent": [prologue(ids.sensor) | _button(event, sender)],
+        "locationComponent": [prologue(ids.location) | _school(event)],
         "agencyComponent": [
             prologue(ids.agency)
             | {
@@ -95,27 +78,54 @@ def document(
         "@context": {"@vocab": CONTEXT},
     }
     if event.assigned_unit:
-        doc["emergencyResourceComponent"] = [
-            prologue(ids.unit(event.assigned_unit))
+        doc |= _assignment(event, event.assigned_unit, prologue, ids)
+    return doc
+
+
+def _button(event: AlarmLifecycle, sender: Sender) -> dict[str, Any]:
+    """The alarm/sensor component: which button, when, how often, silent or not."""
+    return {
+        "csaaAlarmInformation": f"panic button {event.device_id} pressed at "
+        f"{cap_time(event.pressed_at, sender.zone)}; {event.press_count} press(es), "
+        f"{'silent' if event.silent else 'audible'}",
+    }
+
+
+def _school(event: AlarmLifecycle) -> dict[str, Any]:
+    """The location: the school's point (PIDF-LO) and the spot inside it in words."""
+    school, spot = event.school, event.location
+    return {
+        "locationTypeDescriptionRegistryText": "Building",
+        "locationByValue": PIDF.format(entity=school.school_id, lat=school.lat, lon=school.lon),
+        "locationDescriptionText": f"{school.name}（{school.township}）"
+        f"{spot.building} {spot.floor} 层 {spot.room}",
+    }
+
+
+def _assignment(event: AlarmLifecycle, unit_id: str, prologue: Any, ids: _Ids) -> dict[str, Any]:
+    """The assigned unit as an emergency resource, and its dispatch by the bureau."""
+    return {
+        "emergencyResourceComponent": [
+            prologue(ids.unit(unit_id))
             | {
                 "emergencyResourceTypeCommonRegistryText": "Law Enforcement Unit",
                 "resourceAttributeRegistryText": ["Other"],
                 "resourceAttributeInternalText": ["patrol"],
-                "emergencyResourceName": event.assigned_unit,
+                "emergencyResourceName": unit_id,
                 "primaryUnitStatusRegistryText": UNIT_STATUS.get(event.state, "Dispatched"),
                 "secondaryUnitStatusRegistryText": [],
                 "agentReference": [],
                 "activeOnIncidentId": ids.incident,
             }
-        ]
-        doc["dispatchComponent"] = [
+        ],
+        "dispatchComponent": [
             prologue(ids.dispatch)
             | {
                 "agencyReference": {"$ref": ids.agency},
-                "emergencyResourceReference": [{"$ref": ids.unit(event.assigned_unit)}],
+                "emergencyResourceReference": [{"$ref": ids.unit(unit_id)}],
             }
-        ]
-    return doc
+        ],
+    }
 
 
 class _Ids:
