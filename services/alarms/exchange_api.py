@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse, Response
 
 from services.alarms import exchange_service
 from services.alarms.api import DepsDep, Reader
+from services.alarms.deps import Deps
+from shared.events import AlarmLifecycle
 from shared.exchange import cap
 
 router = APIRouter(tags=["exchange"])
@@ -39,10 +41,7 @@ RESPONSES: dict[int | str, dict[str, str]] = {
 async def get_cap(
     alarm_id: uuid.UUID, deps: DepsDep, _: Reader, event_id: EventId = None
 ) -> Response:
-    found = await exchange_service.history(deps=deps, alarm_id=alarm_id, event_id=event_id)
-    if found is None:
-        raise HTTPException(404, "no such alarm or event")
-    event, earlier = found
+    event, earlier = await _history(deps, alarm_id, event_id)
     xml = exchange_service.cap_message(deps=deps, event=event, earlier=earlier)
     return Response(xml, media_type=cap.MEDIA_TYPE)
 
@@ -60,8 +59,14 @@ async def get_cap(
 async def get_eido(
     alarm_id: uuid.UUID, deps: DepsDep, _: Reader, event_id: EventId = None
 ) -> JSONResponse:
+    event, earlier = await _history(deps, alarm_id, event_id)
+    return JSONResponse(exchange_service.eido_document(deps=deps, event=event, earlier=earlier))
+
+
+async def _history(
+    deps: Deps, alarm_id: uuid.UUID, event_id: uuid.UUID | None
+) -> tuple[AlarmLifecycle, list[AlarmLifecycle]]:
     found = await exchange_service.history(deps=deps, alarm_id=alarm_id, event_id=event_id)
     if found is None:
         raise HTTPException(404, "no such alarm or event")
-    event, earlier = found
-    return JSONResponse(exchange_service.eido_document(deps=deps, event=event, earlier=earlier))
+    return found
