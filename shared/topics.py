@@ -1,11 +1,15 @@
-"""Topic names (DESIGN §3), their partition counts and idempotent creation."""
+"""Topics (DESIGN §3) declared once: names, partitions, retention, cleanup and why; their
+idempotent creation at start-up. `python -m shared.topics plan|apply` compares them with a
+live cluster (shared/topics_plan.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Literal
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -99,43 +103,92 @@ class Topics:
         return f"{topic}{DLQ_SUFFIX}"
 
     def partitions(self) -> dict[str, int]:
-        """Every topic with its partition count; each gets a `.dlq` twin with one partition."""
-        main = {
-            self.alarms_pressed: 3,
-            self.alarms_commands: 3,
-            self.alarms_lifecycle: 3,
-            self.alarms_command_results: 3,
-            self.devices_troubles: 3,
-            self.patrols_positions: 6,
-            self.patrols_unit_status: 3,
-            self.patrols_checkins: 3,
-            self.patrols_violations: 3,
-            self.patrols_guard_posts: 3,
-            self.patrols_visits: 3,
-            self.patrols_campaigns: 1,
-            self.notifications_deliveries: 3,
-            # one partition: its offsets are the feed's total order (the SSE ids)
-            self.notifications_feed: 1,
-            self.notifications_orders: 3,
-            self.activities_recorded: 3,
+        """Every topic with its declared partition count (the `.dlq` twins too)."""
+        return {spec.name: spec.partitions for spec in self.specs()}
+
+    def specs(self) -> list[TopicSpec]:
+        """Every topic as declared (DECLARED), each with its `.dlq` twin."""
+        main = [replace(spec, name=self._name(spec.name)) for spec in DECLARED]
+        return main + [
+            TopicSpec(
+                self.dlq(spec.name),
+                1,
+                DLQ_RETENTION,
+                why="messages that could not be processed, kept until someone has looked",
+            )
+            for spec in main
+        ]
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic as it is meant to be: partitions, how long records are kept (None: for
+    ever), its cleanup policy, and why."""
+
+    name: str
+    partitions: int
+    retention: timedelta | None
+    cleanup: Literal["delete", "compact"] = "delete"
+    why: str = ""
+
+    def configs(self, replication: int) -> dict[str, str]:
+        """Topic-level settings; min.insync.replicas is two where there are replicas enough
+        (with acks=all, a record is then on two brokers before it is acknowledged)."""
+        retention_ms = -1 if self.retention is None else int(self.retention.total_seconds() * 1000)
+        return {
+            "cleanup.policy": self.cleanup,
+            "retention.ms": str(retention_ms),
+            "min.insync.replicas": str(min(2, replication)),
         }
-        return main | {self.dlq(name): 1 for name in main}
+
+
+DAY = timedelta(days=1)
+DLQ_RETENTION = 90 * DAY
+# Partitions: keyed topics on the alarm path have three, so three instances of a consumer group
+# share the work (one partition each) while one key (school, alarm, unit) stays in order.
+DECLARED: tuple[TopicSpec, ...] = (
+    TopicSpec("alarms.pressed", 3, 30 * DAY, why="accepted presses, replayable for a month"),
+    TopicSpec("alarms.commands", 3, 7 * DAY, why="commands are applied within seconds"),
+    TopicSpec("alarms.lifecycle", 3, 30 * DAY, why="transitions: reports can be rebuilt"),
+    TopicSpec("alarms.command-results", 3, 7 * DAY, why="read once by notifications"),
+    TopicSpec("devices.troubles", 3, 30 * DAY, why="troubles: availability can be rebuilt"),
+    TopicSpec(
+        "patrols.positions", 6, DAY, why="history is in MongoDB; the busiest topic, six ways"
+    ),
+    TopicSpec("patrols.unit-status", 3, 7 * DAY, why="the latest status is in MongoDB"),
+    TopicSpec("patrols.checkins", 3, 30 * DAY, why="reports can be rebuilt"),
+    TopicSpec("patrols.violations", 3, 30 * DAY, why="reports can be rebuilt"),
+    TopicSpec("patrols.guard-posts", 3, 30 * DAY, why="reports can be rebuilt"),
+    TopicSpec("patrols.visits", 3, 30 * DAY, why="reports can be rebuilt"),
+    TopicSpec("patrols.campaigns", 1, None, why="few, and every report of a campaign needs it"),
+    TopicSpec("notifications.deliveries", 3, 30 * DAY, why="delivery states for the record"),
+    # one partition: its offsets are the feed's total order (the SSE ids)
+    TopicSpec("notifications.feed", 1, 7 * DAY, why="streams resume from it; a week"),
+    TopicSpec("notifications.orders", 3, 7 * DAY, why="unit streams resume from it; a week"),
+    TopicSpec("activities.recorded", 3, None, why="supervisors' records: the only copy"),
+)
 
 
 TOPIC_ALREADY_EXISTS = 36
 
 
 async def ensure_topics(bootstrap: str, topics: Topics, *, replication_factor: int = 1) -> None:
-    """Create missing topics; existing ones (also when created concurrently) are left alone."""
+    """Create missing topics as declared; existing ones (also when created concurrently) are
+    left alone, but one with fewer partitions than declared stops the start (TopicShort)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="safecampus-admin")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = topics.partitions()
+        specs = topics.specs()
         missing = [
-            NewTopic(name, num_partitions=count, replication_factor=replication_factor)
-            for name, count in wanted.items()
-            if name not in existing
+            NewTopic(
+                spec.name,
+                num_partitions=spec.partitions,
+                replication_factor=replication_factor,
+                topic_configs=spec.configs(replication_factor),
+            )
+            for spec in specs
+            if spec.name not in existing
         ]
         if missing:
             response = (await admin.create_topics(missing)).to_object()
@@ -146,9 +199,28 @@ async def ensure_topics(bootstrap: str, topics: Topics, *, replication_factor: i
                     raise RuntimeError(f"cannot create topic {name}: error {code}")
             log.info("topics created", extra={"topics": [t.name for t in missing]})
         # Also when another service created them a moment ago: wait until they are usable.
-        await _wait_for_leaders(admin, list(wanted))
+        described = await _wait_for_leaders(admin, [spec.name for spec in specs])
+        refuse_short(specs, described)
     finally:
         await admin.close()
+
+
+class TopicShort(RuntimeError):
+    """A topic has fewer partitions than declared: keys would land where nothing reads them
+    as the code expects (a log's positions, one consumer a partition)."""
+
+
+def refuse_short(specs: list[TopicSpec], described: dict[str, int]) -> None:
+    """Raise TopicShort naming every topic with fewer partitions than declared."""
+    short = [
+        f"{spec.name} has {described[spec.name]} partitions, declared {spec.partitions}"
+        for spec in specs
+        if described.get(spec.name, spec.partitions) < spec.partitions
+    ]
+    if short:
+        raise TopicShort(
+            "; ".join(short) + " (`python -m shared.topics apply` adds the missing ones)"
+        )
 
 
 async def partition_count(bootstrap: str, topic: str) -> int:
@@ -167,9 +239,9 @@ async def partition_count(bootstrap: str, topic: str) -> int:
 
 async def _wait_for_leaders(
     admin: AIOKafkaAdminClient, names: list[str], timeout_s: float = 30
-) -> None:
+) -> dict[str, int]:
     """New topics are usable once every partition has a leader; consumers started earlier
-    only log NotLeaderForPartition until then."""
+    only log NotLeaderForPartition until then. Returns each topic's partition count."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         described = await admin.describe_topics(names)
@@ -179,6 +251,12 @@ async def _wait_for_leaders(
             and all(p.get("leader", -1) >= 0 for p in topic["partitions"])
             for topic in described
         ):
-            return
+            return {topic["topic"]: len(topic["partitions"]) for topic in described}
         await asyncio.sleep(0.1)
     raise TimeoutError(f"topics without leaders after {timeout_s} s: {names}")
+
+
+if __name__ == "__main__":
+    from shared.topics_plan import main
+
+    raise SystemExit(main())

@@ -3,7 +3,7 @@
     safecampus users add NAME --role dispatcher   add a user who signs in to the pages
     safecampus token --role unit --sub U001        print a user token (reads JWT_SECRET)
     safecampus simulate --duration 60              the simulated county, against running services
-    safecampus topics plan                         every topic with its partitions and DLQ
+    safecampus topics plan|apply                   the declared topics against the cluster
     safecampus serve alarms                        run one service (as `python -m services.alarms`)
     safecampus specs                               write docs/api/ (OpenAPI per service, AsyncAPI)
 
@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-
-from shared.topics import Topics
 
 SERVICES = ("alarms", "patrols", "notifications", "reporting")
 
@@ -45,20 +43,11 @@ def _specs(argv: list[str]) -> None:
 
 
 def _topics(argv: list[str]) -> None:
-    if argv != ["plan"]:
-        sys.exit("usage: safecampus topics plan")
-    print(topics_plan(Topics()))
+    if argv not in (["plan"], ["apply"]):
+        sys.exit("usage: safecampus topics plan|apply")
+    from shared.topics_plan import main
 
-
-def topics_plan(topics: Topics) -> str:
-    """One line a topic: its name, partitions, and the dead-letter topic beside it."""
-    plan = topics.partitions()
-    width = max(len(name) for name in plan)
-    lines = [f"{'topic':<{width}}  partitions  dead letters"]
-    for name, partitions in sorted(plan.items()):
-        if not name.endswith(".dlq"):
-            lines.append(f"{name:<{width}}  {partitions:>10}  {Topics.dlq(name)}")
-    return "\n".join(lines)
+    sys.exit(main(argv))
 
 
 def _serve(argv: list[str]) -> None:

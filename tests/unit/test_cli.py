@@ -6,15 +6,17 @@ import pytest
 
 from shared.auth import decode_token
 from shared.topics import Topics
-from tools.cli import COMMANDS, main, topics_plan
+from shared.topics_plan import declared_table
+from tools.cli import COMMANDS, main
 
 
-def test_topics_plan_lists_every_topic_with_its_partitions_and_dead_letters() -> None:
-    plan = topics_plan(Topics()).splitlines()
+def test_the_declared_topics_each_say_partitions_retention_and_why() -> None:
+    table = declared_table(Topics().specs(), replication=3).splitlines()
     topics = {name for name in Topics().partitions() if not name.endswith(".dlq")}
-    assert len(plan) == 1 + len(topics)
-    feed = next(line.split() for line in plan if line.startswith("notifications.feed "))
-    assert feed == ["notifications.feed", "1", "notifications.feed.dlq"], "one partition: the order"
+    assert len(table) == 1 + len(topics) + 2, "a header, a line a topic, the DLQs, replication"
+    feed = next(line.split() for line in table if line.startswith("notifications.feed "))
+    assert feed[:5] == ["notifications.feed", "1", "7", "d", "delete"], "one partition: the order"
+    assert table[-1] == "replication 3, min.insync.replicas 2"
 
 
 def test_token_prints_a_token_the_services_accept(
