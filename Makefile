@@ -7,16 +7,28 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INFRA := deploy/local/infra.sh
 
-.PHONY: setup venv jars secrets promtool chromium infra-up infra-down infra-status infra-wipe demo test test-unit fuzz toxiproxy chaos bench lint fmt clean
+.PHONY: lock setup venv jars secrets promtool chromium infra-up infra-down infra-status infra-wipe demo test test-unit fuzz toxiproxy chaos bench lint fmt clean
 
 setup: venv jars secrets
 
+# The locked dependencies (every version, with the hashes of its files), then the project
+# itself without resolving anything again. `make lock` writes the locks from pyproject.toml.
 venv: $(VENV)/.installed
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml requirements-dev.lock
 	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[embedded,dev]"
+	$(PY) -m pip install -q --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
+
+LOCK_VENV := .local/lock-venv
+PIP_COMPILE := pip-compile -q --generate-hashes --strip-extras --allow-unsafe --no-emit-find-links \
+	--no-emit-index-url --no-emit-trusted-host
+lock:
+	test -x $(LOCK_VENV)/bin/pip-compile || { $(PYTHON_BIN) -m venv $(LOCK_VENV) && \
+	  $(LOCK_VENV)/bin/pip install -q "pip-tools==7.6.2"; }
+	$(LOCK_VENV)/bin/$(PIP_COMPILE) -o requirements.lock pyproject.toml
+	$(LOCK_VENV)/bin/$(PIP_COMPILE) --extra embedded --extra dev -o requirements-dev.lock pyproject.toml
 
 jars:
 	$(INFRA) jars
