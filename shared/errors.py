@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from typing import TypeVar
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class InvalidInput(ValueError):
@@ -35,3 +40,12 @@ def body_errors(exc: ValidationError) -> list[dict[str, object]]:
         {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}
         for err in exc.errors(include_url=False, include_input=False)
     ]
+
+
+def parse_body(model: type[M], body: bytes) -> M:
+    """A signed request's body as `model` (parsed here: the signature covers the raw bytes),
+    or FastAPI's 422 naming every invalid field."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        raise RequestValidationError(body_errors(exc)) from exc

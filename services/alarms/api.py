@@ -11,7 +11,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
 from services.alarms import commands_service, presses_service, service, supervision_service
 from services.alarms.commands_service import NoSuchAlarm
@@ -33,7 +32,7 @@ from services.alarms.presses_service import (
 from services.alarms.repository import AlarmFilter
 from shared.auth import Principal, require_role
 from shared.commands import AssignBody, CancelBody, CommandBody, ResolveBody
-from shared.errors import InvalidInput, body_errors, field_error
+from shared.errors import InvalidInput, field_error, parse_body
 from shared.events import AlarmKind, AlarmState, utcnow
 from shared.inputs import Moment
 from shared.openapi_docs import inline_schema
@@ -106,7 +105,7 @@ async def press(request: Request, deps: DepsDep) -> JSONResponse:
             now=time.time(),
             window_s=deps.signature_window_s,
         )
-        press_request = _parse(body)
+        press_request = parse_body(PressRequest, body)
         presses_service.authorize_press(device, press_request)
         presses_service.admit(deps=deps, device=device, now_monotonic=time.monotonic())
         now = utcnow()
@@ -149,14 +148,6 @@ def _rejected(deps: Deps, exc: Rejected) -> JSONResponse:
         status_code=status,
         headers={"Retry-After": str(retry_after)} if retry_after else None,
     )
-
-
-def _parse(body: bytes) -> PressRequest:
-    """The press, or FastAPI's 422 naming every invalid field."""
-    try:
-        return PressRequest.model_validate_json(body)
-    except ValidationError as exc:
-        raise RequestValidationError(body_errors(exc)) from exc
 
 
 # --- reads ---------------------------------------------------------------------------------

@@ -10,14 +10,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
 from services.alarms import presses_service, supervision_service
 from services.alarms.api import REJECTION_STATUS, SIGNATURE_HEADERS, DepsDep, Reader
 from services.alarms.presses_service import NotAllowed, NotAuthenticated, Rejected
 from services.alarms.supervision import DeviceHealth, HeartbeatAnswer, HeartbeatRequest
 from services.alarms.supervision_service import StaleHeartbeat, Supervision
-from shared.errors import body_errors
+from shared.errors import parse_body
 from shared.events import utcnow
 from shared.openapi_docs import inline_schema
 
@@ -80,7 +79,7 @@ async def heartbeat(
         )
         if device.device_id != device_id:
             raise NotAllowed("device_mismatch", "the path names another device than X-Device-Id")
-        beat = _parse(body)
+        beat = parse_body(HeartbeatRequest, body)
         next_in_s = await _record(supervision, device_id, beat, request)
     except Rejected as exc:
         supervision.metrics.heartbeats.labels(exc.reason).inc()
@@ -109,14 +108,6 @@ async def _record(
         )
     except StaleHeartbeat as exc:
         raise NotAuthenticated("replayed_heartbeat", str(exc)) from exc
-
-
-def _parse(body: bytes) -> HeartbeatRequest:
-    """The heartbeat, or FastAPI's 422 naming every invalid field."""
-    try:
-        return HeartbeatRequest.model_validate_json(body)
-    except ValidationError as exc:
-        raise RequestValidationError(body_errors(exc)) from exc
 
 
 @router.get(
