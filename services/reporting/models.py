@@ -213,6 +213,11 @@ class Overview(BaseModel):
     coverage: list[CoverageRow]
     inspections: InspectionsReport
     outreach: OutreachReport
+    devices: DevicesReport | None = Field(
+        None,
+        description="Panic buttons: availability and troubles (the week before `until` "
+        "when the period has no start)",
+    )
 
 
 class DeviceAvailabilityRow(BaseModel):

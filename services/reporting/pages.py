@@ -296,6 +296,45 @@ def _coverage_table(overview: Overview) -> str:
     )
 
 
+def _devices_table(overview: Overview) -> str:
+    report = overview.devices
+    if report is None:
+        return ""
+    kinds = report.troubles_by_kind
+    return _table(
+        "t-devices",
+        f"Panic buttons (报警按钮), {report.since:%Y-%m-%d} to {report.until:%Y-%m-%d}: "
+        f"{kinds.get('offline', 0)} offline, {kinds.get('battery_low', 0)} battery low, "
+        f"{kinds.get('tamper', 0)} tampered",
+        [
+            "school",
+            "township",
+            "buttons",
+            "offline",
+            "battery low",
+            "tamper",
+            "hours offline",
+            "availability",
+            "in trouble at the end",
+        ],
+        [
+            [
+                r.name,
+                r.township,
+                r.devices,
+                r.offline,
+                r.battery_low,
+                r.tamper,
+                r.offline_hours,
+                _percent(r.availability),
+                r.in_trouble_at_end,
+            ]
+            for r in report.schools
+            if r.devices
+        ],
+    )
+
+
 PRINTED_TABLES = (
     _response_table,
     _alarms_table,
@@ -305,4 +344,5 @@ PRINTED_TABLES = (
     _inspections_table,
     _outreach_table,
     _coverage_table,
+    _devices_table,
 )

@@ -278,6 +278,7 @@ async def overview(*, deps: Deps, scope: Scope) -> Overview:
     covered = await coverage(deps=deps, scope=whole)
     reached = figures.outreach(activities)
     checked = figures.inspections(activities)
+    buttons = await devices(deps=deps, scope=whole)
     counts = {
         "campaigns": found.campaigns,
         "violations": found.total,
@@ -315,4 +316,5 @@ async def overview(*, deps: Deps, scope: Scope) -> Overview:
         coverage=covered,
         inspections=checked,
         outreach=reached,
+        devices=buttons,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.reporting import service
+from services.reporting import pages, service
 from services.reporting.service import Deps, Scope
 from shared.events import DeviceTrouble, stable_id
 from shared.provisioning import County, Device, School
@@ -118,3 +118,22 @@ async def test_duplicates_and_order_change_nothing_and_a_township_keeps_its_scho
 async def test_without_since_the_week_before_until() -> None:
     found = await report(WEEK, Scope(until=UNTIL))
     assert (found.since, found.until) == (SINCE, UNTIL)  # type: ignore[attr-defined]
+
+
+async def test_the_overview_and_the_printable_report_carry_the_buttons() -> None:
+    deps = Deps(
+        publisher=RecordingPublisher(),
+        topics=Topics(),
+        repo=InMemoryReportingRepository(),  # type: ignore[arg-type]
+        county=COUNTY,
+    )
+    for event in WEEK:
+        await service.record_trouble(deps=deps, event=event)
+    overview = await service.overview(deps=deps, scope=Scope(since=SINCE, until=UNTIL))
+    assert overview.devices is not None
+    assert overview.devices.troubles_by_kind == {"offline": 1, "battery_low": 1, "tamper": 1}
+    page = pages.printable(overview)
+    table = page[page.index('<table id="t-devices">') :]
+    assert "2026-09-01 to 2026-09-08: 1 offline, 1 battery low, 1 tampered" in table
+    assert "<td>二中</td><td>T1</td><td>1</td><td>1</td><td>0</td><td>1</td><td>72.0</td>" in table
+    assert "57.1%" in table and "三幼" not in table, "a school without buttons is not listed"
