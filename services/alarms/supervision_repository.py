@@ -90,7 +90,13 @@ class MongoSupervisionRepository:
         await self._health.create_index("school.school_id")
 
     async def enroll(self, devices: Sequence[tuple[str, SchoolRef]], *, watch_at: datetime) -> int:
-        if not devices:
+        """Only what differs is written (a new device, or one moved to another school): every
+        instance enrols at every start, and a county's devices are mostly there already."""
+        stored = {
+            doc["_id"]: doc.get("school") async for doc in self._health.find({}, {"school": 1})
+        }
+        changed = [(d, school) for d, school in devices if stored.get(d) != bson_value(school)]
+        if not changed:
             return 0
         result = await self._health.bulk_write(
             [
@@ -108,7 +114,7 @@ class MongoSupervisionRepository:
                     },
                     upsert=True,
                 )
-                for device_id, school in devices
+                for device_id, school in changed
             ],
             ordered=False,
         )

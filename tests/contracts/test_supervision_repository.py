@@ -27,6 +27,10 @@ def beat(at: object = NOW, *, battery: int | None = 80, tamper: bool = False) ->
 async def test_enrolment_is_once_and_counts_silence_from_then(repo: SupervisionRepository) -> None:
     assert await repo.enroll([("D1", SCHOOL), ("D2", SCHOOL)], watch_at=NOW + LIMIT) == 2
     assert await repo.enroll([("D1", SCHOOL)], watch_at=NOW + 2 * LIMIT) == 0
+    moved = SCHOOL.model_copy(update={"school_id": "S2"})
+    assert await repo.enroll([("D2", moved)], watch_at=NOW + 2 * LIMIT) == 0
+    d2 = await repo.get("D2")
+    assert d2 is not None and d2.school == moved and d2.watch_at == NOW + LIMIT
     d1 = await repo.get("D1")
     assert d1 is not None and d1.watch_at == NOW + LIMIT and d1.last_seen is None
     assert await repo.overdue(NOW + LIMIT - timedelta(seconds=1), limit=10) == []
