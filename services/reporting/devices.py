@@ -37,7 +37,7 @@ def devices_report(
     before the period may last into it)."""
     tallies = {s.school_id: _tally(s, troubles, county, since, until) for s in schools}
     by_school = {s.school_id: s for s in county.schools}
-    period_s = (until - since).total_seconds()
+    period_s = max(0.0, (until - since).total_seconds())  # a period yet to come: nothing
     rows = [_row(by_school[sid], tally, period_s) for sid, tally in sorted(tallies.items())]
     townships: dict[str, list[Tally]] = defaultdict(list)
     for school_id, tally in tallies.items():

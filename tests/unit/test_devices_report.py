@@ -137,3 +137,8 @@ async def test_the_overview_and_the_printable_report_carry_the_buttons() -> None
     assert "2026-09-01 to 2026-09-08: 1 offline, 1 battery low, 1 tampered" in table
     assert "<td>二中</td><td>T1</td><td>1</td><td>1</td><td>0</td><td>1</td><td>72.0</td>" in table
     assert "57.1%" in table and "三幼" not in table, "a school without buttons is not listed"
+
+
+async def test_a_period_yet_to_come_is_empty_not_an_error() -> None:
+    found = await report(WEEK, Scope(since=UNTIL + timedelta(days=400)))
+    assert all(r.availability is None and r.offline == 0 for r in found.schools)  # type: ignore[attr-defined]
