@@ -223,9 +223,9 @@ RETRY_AFTER_S = 5
 
 def build_routes(app: FastAPI) -> None:
     """Have FastAPI build every route's request and response handling now, at start-up.
-    It builds that of a router's routes on the first request that reaches the router: the
-    first press after a start answered in 60-160 ms against about 12 ms for the next
-    (docs/benchmarks.md). Looking up a route name that no route has walks every route."""
+    It builds that of a router's routes on the first request that reaches the router, which
+    made the first press after a start several times slower than the next (figures in
+    docs/benchmarks.md). Looking up a route name that no route has walks every route."""
     try:
         app.url_path_for("(no such route: builds every route)")
     except NoMatchFound:
