@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import time
 from collections.abc import Callable
 
 # Unix seconds in ASCII digits: `str.isdigit` would take '²' and other Unicode digits.
@@ -15,6 +16,20 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     """Lowercase hex HMAC-SHA256(secret, "<timestamp>." + body)."""
     message = timestamp.encode("ascii") + b"." + body
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def device_headers(
+    secret: str, device_id: str, body: bytes, *, timestamp: int | None = None
+) -> dict[str, str]:
+    """The headers a device sends with a signed JSON body (contract DESIGN §5.1), signed now
+    unless `timestamp` says when."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    return {
+        "X-Device-Id": device_id,
+        "X-Timestamp": ts,
+        "X-Signature": sign(secret, ts, body),
+        "Content-Type": "application/json",
+    }
 
 
 def signature_valid(secret: str, timestamp: str, body: bytes, signature: str) -> bool:

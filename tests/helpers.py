@@ -20,7 +20,7 @@ from services.alarms.settings import AlarmsSettings
 from services.notifications.settings import NotificationsSettings
 from services.patrols.settings import PatrolsSettings
 from services.reporting.settings import ReportingSettings
-from shared.signing import derive_device_secret, sign
+from shared.signing import derive_device_secret, device_headers
 
 
 class EverySetting(AlarmsSettings, PatrolsSettings, NotificationsSettings, ReportingSettings):
@@ -52,13 +52,7 @@ def press_body(
 def signed_headers(
     secret: str, device_id: str, body: bytes, *, timestamp: int | None = None
 ) -> dict[str, str]:
-    ts = str(timestamp if timestamp is not None else int(time.time()))
-    return {
-        "X-Device-Id": device_id,
-        "X-Timestamp": ts,
-        "X-Signature": sign(secret, ts, body),
-        "Content-Type": "application/json",
-    }
+    return device_headers(secret, device_id, body, timestamp=timestamp)
 
 
 def encode(body: dict[str, Any]) -> bytes:

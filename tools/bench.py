@@ -42,7 +42,7 @@ from shared.bus.broker import IDEMPOTENT_PRODUCERS
 from shared.events import stable_id
 from shared.provisioning import County, load_county
 from shared.settings import ROOT, DeviceSettings, Settings
-from shared.signing import derive_device_secret, sign
+from shared.signing import derive_device_secret, device_headers
 from shared.topics import Topics
 from tools.http_load import KeepAliveConnection
 from tools.speed_probe import SLOWED, SpeedProbe, slowed_pct
@@ -324,13 +324,7 @@ def signed_press(county: County, seed: str, i: int) -> tuple[str, bytes, dict[st
             "pressed_at": datetime.now(UTC).isoformat(),
         }
     ).encode()
-    ts = str(int(time.time()))
-    headers = {
-        "X-Device-Id": device.device_id,
-        "X-Timestamp": ts,
-        "X-Signature": sign(derive_device_secret(seed, device.device_id), ts, body),
-        "Content-Type": "application/json",
-    }
+    headers = device_headers(derive_device_secret(seed, device.device_id), device.device_id, body)
     return str(stable_id("alarm", str(press_id))), body, headers
 
 

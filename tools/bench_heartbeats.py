@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from shared.settings import ROOT, Settings
-from shared.signing import derive_device_secret, sign
+from shared.signing import derive_device_secret, device_headers
 from tools.bench import OUT, database_server, drop_namespace, percentiles
 from tools.http_load import KeepAliveConnection
 from tools.stack import Stack
@@ -51,12 +51,7 @@ def county_with(devices: int, path: Path) -> list[str]:
 
 
 def signed(device: str, body: bytes) -> dict[str, str]:
-    ts = str(int(time.time()))
-    return {
-        "X-Device-Id": device,
-        "X-Timestamp": ts,
-        "X-Signature": sign(derive_device_secret(SEED, device), ts, body),
-    }
+    return device_headers(derive_device_secret(SEED, device), device, body)
 
 
 def heartbeat(n: int) -> bytes:

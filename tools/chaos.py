@@ -38,7 +38,7 @@ from pymongo import AsyncMongoClient
 from shared.auth import issue_token
 from shared.provisioning import County, load_county
 from shared.settings import DeviceSettings
-from shared.signing import derive_device_secret, sign
+from shared.signing import derive_device_secret, device_headers
 from tools.bench import bench_env, drop_namespace
 from tools.chaos_check import Held, SentPress, Verdict, check
 from tools.stack import ROOT, ServiceProcess, Stack, free_port
@@ -253,13 +253,7 @@ class Workload:
         secret = derive_device_secret(self.seed, device.device_id)
         for attempt in itertools.count():
             url = self.alarms_urls[(n + attempt) % len(self.alarms_urls)]
-            ts = str(int(time.time()))
-            headers = {
-                "X-Device-Id": device.device_id,
-                "X-Timestamp": ts,
-                "X-Signature": sign(secret, ts, body),
-                "Content-Type": "application/json",
-            }
+            headers = device_headers(secret, device.device_id, body)
             try:
                 answer = await client.post(
                     f"{url}/v1/alarms", content=body, headers=headers, timeout=PRESS_TIMEOUT_S

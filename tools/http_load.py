@@ -37,10 +37,11 @@ class KeepAliveConnection:
         """Status and body of the answer to a POST of `body` (JSON). A kept-alive connection
         the server closed meanwhile (uvicorn closes idle ones after 5 s) answers nothing:
         the request is sent once more on a new connection, as other clients do."""
-        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        sent = {"Content-Type": "application/json"} | headers  # once, whoever names it
+        head = "".join(f"{name}: {value}\r\n" for name, value in sent.items())
         request = (
             f"POST {path} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n{head}"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
             + body
         )
         reused = self._writer is not None

@@ -27,7 +27,7 @@ from services.notifications.models import FEED_ITEMS, FeedEntry, TroubleEntry
 from shared.auth import issue_token
 from shared.provisioning import County, Unit, load_county
 from shared.settings import DeviceSettings
-from shared.signing import derive_device_secret, sign
+from shared.signing import derive_device_secret, device_headers
 from tools.fieldwork import FieldWork
 from tools.sse import stream_data
 
@@ -195,14 +195,8 @@ class Simulator:
             await _sleep_or_stop(stop, response.json()["next_in_s"])
 
     def _signed(self, device_id: str, body: bytes) -> dict[str, str]:
-        ts = str(int(time.time()))
         secret = derive_device_secret(self.device_seed, device_id)
-        return {
-            "X-Device-Id": device_id,
-            "X-Timestamp": ts,
-            "X-Signature": sign(secret, ts, body),
-            "Content-Type": "application/json",
-        }
+        return device_headers(secret, device_id, body)
 
     async def press_buttons(
         self, client: httpx.AsyncClient, every_s: float, drill_ratio: float, stop: asyncio.Event

@@ -1,7 +1,14 @@
 import hashlib
 import hmac
 
-from shared.signing import derive_device_secret, sign, signature_valid, timestamp_fresh
+from shared.signing import (
+    derive_device_secret,
+    device_headers,
+    sign,
+    signature_valid,
+    timestamp_fresh,
+    verify_device,
+)
 
 
 def test_signature_is_lowercase_hex_hmac_of_timestamp_dot_body() -> None:
@@ -48,3 +55,20 @@ def test_unicode_digits_are_not_a_timestamp() -> None:
     assert not timestamp_fresh("1²00", 1300, 300)
     assert not timestamp_fresh("١٣٠٠", 1300, 300)
     assert not timestamp_fresh("1300\n", 1300, 300)
+
+
+def test_the_headers_a_device_sends_are_what_ingress_verifies() -> None:
+    body = b'{"sent_at": "2026-11-30T08:00:00+08:00"}'
+    headers = device_headers("s" * 64, "S001-BTN1", body, timestamp=1_796_000_000)
+    assert headers["X-Timestamp"] == "1796000000"
+    assert headers["Content-Type"] == "application/json"
+    verified = verify_device(
+        {"S001-BTN1": "s" * 64}.get,
+        device_id=headers["X-Device-Id"],
+        timestamp=headers["X-Timestamp"],
+        signature=headers["X-Signature"],
+        body=body,
+        now=1_796_000_010,
+        window_s=300,
+    )
+    assert verified == "S001-BTN1"
