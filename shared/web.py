@@ -31,7 +31,7 @@ from starlette.routing import NoMatchFound
 
 from shared.body_limit import BodyLimit
 from shared.bus.background import background_failures, run_every
-from shared.bus.broker import make_broker
+from shared.bus.broker import make_broker, warm
 from shared.bus.processing import ConsumerMetrics, MessageProcessor
 from shared.bus.publishers import KafkaPublisher, bulk_producer
 from shared.bus.subscribers import On, router_for
@@ -173,6 +173,7 @@ def build_app(parts: ServiceParts) -> FastAPI:
         for hook in parts.startup:
             await hook()
         await parts.kit.broker.start()
+        await warm(parts.kit.broker, Topics(settings.topic_prefix).partitions())
         tasks: list[asyncio.Task[None]] = [
             asyncio.create_task(job(), name=job.__name__)
             for job in (*parts.serving, *parts.background)

@@ -93,17 +93,28 @@ async def add_to_feed(
     and appended at once. No read before the insert: one more round trip per alarm."""
     if entry.radius_m is None:
         return entry, await record(deps=deps, entry=entry, label=event.state)
-    if await push_feed(deps=deps, entry=entry, label=event.state):
-        if entry.radius_m is not None and event.received_at is not None:
-            deps.metrics.raised_to_dispatcher.observe(
-                (utcnow() - event.received_at).total_seconds()
-            )
+    if await deps.repo.insert_feed(entry):
+        await announce_raise(deps=deps, event=event, entry=entry)
         return entry, True
+    return await held_raise(deps=deps, event=event), False
+
+
+async def announce_raise(*, deps: Deps, event: AlarmLifecycle, entry: FeedEntry) -> None:
+    """A raise's entry, stored just now, out to the dispatchers."""
+    await append_to_log(deps, entry)
+    deps.metrics.feed_entries.labels(event.state).inc()
+    if event.received_at is not None:
+        deps.metrics.raised_to_dispatcher.observe((utcnow() - event.received_at).total_seconds())
+
+
+async def held_raise(*, deps: Deps, event: AlarmLifecycle) -> FeedEntry:
+    """The entry a redelivered raise stored the first time, appended to the log unless it is
+    known to be there."""
     held = await deps.repo.feed_entry(str(event.event_id))
     if held is None:
         raise RuntimeError(f"feed entry {event.event_id} neither inserted nor found")
     await append_if_unlogged(deps, held)
-    return held, False
+    return held
 
 
 async def record(*, deps: Deps, entry: Feed, label: str) -> bool:
@@ -114,16 +125,6 @@ async def record(*, deps: Deps, entry: Feed, label: str) -> bool:
     if inserted:
         deps.metrics.feed_entries.labels(label).inc()
     return inserted
-
-
-async def push_feed(*, deps: Deps, entry: Feed, label: str) -> bool:
-    """Store a feed entry once and, if it is new, append it to the feed log; False if it was
-    stored before."""
-    if not await deps.repo.insert_feed(entry):
-        return False
-    await append_to_log(deps, entry)
-    deps.metrics.feed_entries.labels(label).inc()
-    return True
 
 
 async def append_to_log(deps: Deps, item: Feed | Order) -> None:

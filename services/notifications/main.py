@@ -57,7 +57,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sign_in_router(UserDirectory.load(settings.users_file), kit.registry),
         ],
         deps=deps,
-        startup=[deps.repo.ensure_indexes, jobs.load_board],
+        startup=[
+            deps.repo.ensure_indexes,
+            jobs.load_board,
+            partial(
+                appender.warm,
+                [kit.topics.notifications_feed, kit.topics.notifications_orders],
+            ),
+        ],
         shutdown=[deps.afterwards.stop, appender.close],
         background=[*(r.job(kit.failures) for r in jobs.rounds()), jobs.outbound_sender],
         serving=logs.followers(),

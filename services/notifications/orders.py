@@ -13,11 +13,12 @@ from typing import Any
 
 from services.notifications.deps import Deps
 from services.notifications.feed import (
-    add_to_feed,
+    announce_raise,
     append_if_unlogged,
     append_to_log,
     follow_up,
     give_up,
+    held_raise,
     nearest_units,
     send_command,
 )
@@ -55,28 +56,37 @@ class OrderRefused(Exception):
 async def feed_and_first_order(
     *, deps: Deps, event: AlarmLifecycle, entry: FeedEntry, now: datetime
 ) -> tuple[FeedEntry, bool]:
-    """The feed entry and the first unit's order, written at once: the order no longer waits
-    for the feed entry's round trip. A redelivered event finds its feed entry held from the
+    """The feed entry and the first unit's order, stored at once and each out as soon as it
+    can be: neither waits for the other's append (the order only for the entry's insert, which
+    tells whether its ranking holds). A redelivered event finds its feed entry held from the
     first time; that ranking stands. If the unit ranked first now is another, the order just
     written for it is taken back before anyone is told, and the held ranking's first unit
     gets its order (unless it has it already)."""
     first, *rest = entry.nearest_units
     planned = plan_order(deps=deps, entry=entry, unit=first, rank=1, rest=rest, now=now)
     sent = order_delivery(planned, "sent")
-    (entry, inserted), written = await asyncio.gather(
-        add_to_feed(deps=deps, event=event, entry=entry),
-        deps.repo.insert_order(planned, delivery=sent),
-    )
+    feed_stored = asyncio.ensure_future(deps.repo.insert_feed(entry))
+
+    async def feed_side() -> None:
+        if await feed_stored:
+            await announce_raise(deps=deps, event=event, entry=entry)
+
+    async def order_side() -> bool:
+        written = await deps.repo.insert_order(planned, delivery=sent)
+        if await feed_stored:  # the ranking is this one: out without waiting for the entry
+            await _first_order_out(
+                deps=deps, event=event, planned=planned, sent=sent, written=written
+            )
+        return written
+
+    _, written = await asyncio.gather(feed_side(), order_side())
+    if feed_stored.result():
+        return entry, True
+    entry = await held_raise(deps=deps, event=event)
     held_first = entry.nearest_units[0] if entry.nearest_units else None
     if held_first is not None and held_first.unit_id == first.unit_id:
-        if written:
-            await _announce_order(deps=deps, order=planned, sent=sent)
-            if event.received_at is not None:
-                elapsed = utcnow() - event.received_at
-                deps.metrics.raised_to_unit.observe(elapsed.total_seconds())
-        else:
-            await append_if_unlogged(deps, await deps.repo.get_order(planned.order_id))
-        return entry, inserted
+        await _first_order_out(deps=deps, event=event, planned=planned, sent=sent, written=written)
+        return entry, False
     if written:
         await deps.repo.delete_order(planned.order_id)
         log.warning(
@@ -91,7 +101,19 @@ async def feed_and_first_order(
                 deps=deps, entry=entry, unit=held_first, rank=1, rest=held_rest, now=now
             ),
         )
-    return entry, inserted
+    return entry, False
+
+
+async def _first_order_out(
+    *, deps: Deps, event: AlarmLifecycle, planned: Order, sent: DeliveryChanged, written: bool
+) -> None:
+    """The first order, stored just now (`written`) or before, out to its unit's stream."""
+    if not written:
+        await append_if_unlogged(deps, await deps.repo.get_order(planned.order_id))
+        return
+    await _announce_order(deps=deps, order=planned, sent=sent)
+    if event.received_at is not None:
+        deps.metrics.raised_to_unit.observe((utcnow() - event.received_at).total_seconds())
 
 
 async def send_order(*, deps: Deps, planned: Order) -> Order | None:

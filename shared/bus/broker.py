@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
@@ -37,3 +38,15 @@ def make_broker(settings: Settings, *, service: str, registry: CollectorRegistry
         logger=logging.getLogger(f"faststream.{service}"),
         log_level=logging.DEBUG,  # per-message "Received/Processed" lines: too many for INFO
     )
+
+
+async def warm(broker: KafkaBroker, topics: Iterable[str]) -> None:
+    """Learn where the topics' partitions are now, at start-up, so that the first message
+    published to each (an alarm's, as likely as not) does not wait for it.
+
+    FastStream offers no public way to its aiokafka producer; 0.7 keeps it here. The version is
+    locked, and an upgrade that moves it fails every service's start-up, in every test.
+    """
+    producer = broker.config.producer._producer.producer  # type: ignore[attr-defined]
+    for topic in topics:
+        await producer.partitions_for(topic)

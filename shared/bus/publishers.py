@@ -65,6 +65,13 @@ class OwnProducer:
                 self._producer = producer
             return self._producer
 
+    async def warm(self, topics: Sequence[str]) -> None:
+        """Connect now and learn where the topics' partitions are, so the first message after
+        start-up (an alarm's, as likely as not) pays neither."""
+        producer = await self.producer()
+        for topic in topics:
+            await producer.partitions_for(topic)
+
     async def close(self) -> None:
         if self._producer is not None:
             await self._producer.stop()
@@ -102,6 +109,9 @@ class LogAppender:
             topic, item.model_dump_json().encode(), key=key.encode(), headers=_trace_headers()
         )
         return int(sent.offset) + 1
+
+    async def warm(self, topics: Sequence[str]) -> None:
+        await self._own.warm(topics)
 
     async def close(self) -> None:
         await self._own.close()
