@@ -20,32 +20,80 @@ from shared.events import AlarmPressed
 log = logging.getLogger(__name__)
 
 
+MAX_SLOTS = 64  # alarms instances that may share one JOURNAL_DIR
+
+
 class PressJournal:
     def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / "presses.jsonl"
-        self.unreadable_path = directory / "presses.unreadable.jsonl"
+        self.root = directory
         self._lock = asyncio.Lock()
         self._owner: int | None = None
+        self._point_at(directory)
+        self._count = len(self._read()[0])
+
+    def _point_at(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / "presses.jsonl"
+        self.unreadable_path = folder / "presses.unreadable.jsonl"
+
+    def _use(self, folder: Path) -> None:
+        """The journal in `folder`, held by this process: only its holder may cut a torn line
+        (another instance may be writing that line)."""
+        self._point_at(folder)
         self._cut_torn_tail()
         self._count = len(self._read()[0])
 
     def claim(self) -> None:
-        """Hold the folder for this process (an exclusive lock, released when it exits): two
-        instances appending to and truncating one journal would lose each other's presses."""
-        descriptor = os.open(self.path.parent / "owner.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "?"
-            os.close(descriptor)
+        """Hold a journal folder for this process (an exclusive lock, released when it exits):
+        JOURNAL_DIR itself, else the first of its `instance-N` folders that no running instance
+        holds. Two instances appending to and truncating one journal would lose each other's
+        presses; instances sharing one volume (Compose's `--scale`) each take their own. Then
+        takes over what instances that are gone left journaled in the others."""
+        for folder in self._slots():
+            descriptor = _try_lock(folder)
+            if descriptor is not None:
+                break
+        else:
             raise RuntimeError(
-                f"JOURNAL_DIR {self.path.parent} is held by another alarms instance (pid "
-                f"{holder}); give each instance a journal folder of its own"
-            ) from None
+                f"JOURNAL_DIR {self.root}: all {MAX_SLOTS} journal folders are held by running "
+                "alarms instances"
+            )
+        self._use(folder)
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, str(os.getpid()).encode(), 0)
         self._owner = descriptor
+        self._take_over_orphans()
+
+    def _slots(self) -> list[Path]:
+        return [self.root, *(self.root / f"instance-{n}" for n in range(1, MAX_SLOTS))]
+
+    def _take_over_orphans(self) -> None:
+        """Presses journaled by an instance that is gone (its folder held by nobody) are moved
+        into this instance's journal, to be forwarded from here: written and fsync'd here
+        before they are cut from there, so a crash between the two repeats them (harmless: an
+        alarm derives from its press_id) and never loses one."""
+        for folder in self._slots():
+            if folder == self.path.parent or not (folder / "presses.jsonl").exists():
+                continue
+            descriptor = _try_lock(folder)
+            if descriptor is None:
+                continue  # a running instance's own
+            try:
+                orphan = PressJournal(folder)
+                orphan._cut_torn_tail()
+                events, unreadable = orphan._read()
+                self._append_lines_sync([event.model_dump_json() for event in events])
+                self._count += len(events)
+                if unreadable:
+                    orphan._keep_aside(unreadable)
+                orphan._truncate()
+            finally:
+                os.close(descriptor)
+            if events:
+                log.warning(
+                    "journal of an instance that is gone taken over",
+                    extra={"folder": str(folder), "presses": len(events)},
+                )
 
     def release(self) -> None:
         """Let the folder go (a clean stop; a crash releases it with the process)."""
@@ -65,6 +113,11 @@ class PressJournal:
             self._count += 1
 
     def _append_sync(self, line: str) -> None:
+        self._append_lines_sync([line])
+
+    def _append_lines_sync(self, lines: list[str]) -> None:
+        if not lines:
+            return
         created = not self.path.exists()
         with self.path.open("ab+") as fh:
             # An append that failed half-way in this process left a line without its end:
@@ -72,7 +125,7 @@ class PressJournal:
             size = fh.seek(0, os.SEEK_END)
             if size and os.pread(fh.fileno(), 1, size - 1) != b"\n":
                 fh.write(b"\n")
-            fh.write(line.encode("utf-8") + b"\n")
+            fh.write("".join(line + "\n" for line in lines).encode("utf-8"))
             fh.flush()
             os.fsync(fh.fileno())
         if created:
@@ -135,6 +188,18 @@ class PressJournal:
         with self.path.open("w", encoding="utf-8") as fh:
             fh.flush()
             os.fsync(fh.fileno())
+
+
+def _try_lock(folder: Path) -> int | None:
+    """The folder's lock, held through the returned descriptor; None if another holds it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(folder / "owner.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        return None
+    return descriptor
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -207,12 +207,39 @@ async def test_a_press_is_recorded_while_its_signature_is_checked_and_a_replay_p
 
 def test_two_instances_never_share_one_journal(tmp_path: Path) -> None:
     """Two processes appending to one journal, each emptying it after forwarding what it had
-    read, would lose each other's presses: the second to claim the folder is refused."""
-    first = PressJournal(tmp_path)
+    read, would lose each other's presses: the second to claim takes a folder of its own (so
+    instances may share one volume, as Compose's `--scale` has them)."""
+    first, second = PressJournal(tmp_path), PressJournal(tmp_path)
     first.claim()
-    with pytest.raises(RuntimeError, match="held by another alarms instance"):
-        PressJournal(tmp_path).claim()
+    second.claim()
+    assert first.path == tmp_path / "presses.jsonl"
+    assert second.path == tmp_path / "instance-1" / "presses.jsonl"
     assert (tmp_path / "owner.lock").read_text() == str(os.getpid())
+
+
+async def test_what_an_instance_that_is_gone_journaled_is_taken_over(tmp_path: Path) -> None:
+    running, gone_quiet, gone_with_presses = (PressJournal(tmp_path) for _ in range(3))
+    for journal in (running, gone_quiet, gone_with_presses):
+        journal.claim()
+    presses = [journaled(), journaled()]
+    for press in presses:
+        await gone_with_presses.append(press)
+    gone_quiet.release()
+    gone_with_presses.release()  # as a SIGKILL does, with its presses not forwarded
+
+    replacement = PressJournal(tmp_path)
+    replacement.claim()
+    assert replacement.path.parent == tmp_path / "instance-1", "the first free folder"
+    assert replacement.backlog == 2
+    sent: list[AlarmPressed] = []
+
+    async def send(event: AlarmPressed) -> None:
+        sent.append(event)
+
+    assert await replacement.forward(send) == 2
+    assert [e.press_id for e in sent] == [p.press_id for p in presses]
+    assert (tmp_path / "instance-2" / "presses.jsonl").read_text() == "", "moved, not copied"
+    assert running.backlog == 0
 
 
 def test_a_journal_let_go_may_be_claimed_again(tmp_path: Path) -> None:
@@ -222,5 +249,4 @@ def test_a_journal_let_go_may_be_claimed_again(tmp_path: Path) -> None:
     again = PressJournal(tmp_path)
     again.claim()  # a restart in the same process (tests, a clean stop)
     assert again._owner is not None and first._owner is None
-    with pytest.raises(RuntimeError):
-        PressJournal(tmp_path).claim()
+    assert again.path == first.path
