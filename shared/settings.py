@@ -1,14 +1,28 @@
-"""Runtime settings from the environment (and `.local/secrets.env` in the embedded default)."""
+"""Runtime settings from the environment, from secret files (`/run/secrets/<setting>`, as
+Compose and Kubernetes mount them) and, in the embedded default, `.local/secrets.env`."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Self
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
+SECRETS_DIR = "/run/secrets"  # SECRETS_DIR in the environment names another
+
+
+def secrets_dir() -> Path | None:
+    """Where secret files are, if anywhere: one file per setting, named as the setting."""
+    directory = Path(os.environ.get("SECRETS_DIR", SECRETS_DIR))
+    return directory if directory.is_dir() else None
 
 
 class Settings(BaseSettings):
@@ -16,7 +30,10 @@ class Settings(BaseSettings):
     (services/<name>/settings.py). All come from the environment."""
 
     model_config = SettingsConfigDict(
-        env_file=(ROOT / ".local" / "secrets.env",), extra="ignore", frozen=True
+        env_file=(ROOT / ".local" / "secrets.env",),
+        extra="ignore",
+        frozen=True,
+        env_ignore_empty=True,  # `NAME=` (Compose's `${NAME:-}`) means unset, not ""
     )
 
     kafka_bootstrap: str = Field("127.0.0.1:19092", description="Kafka bootstrap servers")
@@ -53,6 +70,21 @@ class Settings(BaseSettings):
         True, description="false: serve HTTP only (scale ingress apart from Kafka consumers)"
     )
     log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment first, then the secret files, then `.local/secrets.env`; the
+        secrets directory is looked for when settings are read, never at import."""
+        directory = secrets_dir()
+        files = () if directory is None else (SecretsSettingsSource(settings_cls, directory),)
+        return (init_settings, env_settings, *files, dotenv_settings)
 
     def require_jwt_secret(self) -> str:
         """The JWT key, or a clear start-up error when it is missing."""

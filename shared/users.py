@@ -160,8 +160,10 @@ def _entries(path: Path) -> list[dict[str, str]]:
 
 
 def _write_entries(path: Path, users: list[dict[str, str]]) -> None:
-    """Written whole to a file beside it (mode 600), then renamed over it: a reader (another
-    service loading the users) sees the old file or the new one, never half of one."""
+    """Written whole to a file beside it, then renamed over it: a reader (another service
+    loading the users) sees the old file or the new one, never half of one. A new file is
+    mode 600; a file replaced keeps its mode and group (a Compose secret is made readable by
+    the services' group: tools/compose_secrets.py)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump({"users": users}, sort_keys=False)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -170,11 +172,28 @@ def _write_entries(path: Path, users: list[dict[str, str]]) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(temporary, 0o600)
+        _keep_access(path, Path(temporary))
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _keep_access(path: Path, replacement: Path) -> None:
+    """The replacement readable by whom `path` was (mode 600 when there is none)."""
+    if not path.exists():
+        os.chmod(replacement, 0o600)
+        return
+    held = path.stat()
+    os.chmod(replacement, held.st_mode & 0o777)
+    if held.st_gid != replacement.stat().st_gid:
+        try:
+            os.chown(replacement, -1, held.st_gid)
+        except PermissionError:
+            log.warning(
+                "the users file's group could not be kept: the services may not read it",
+                extra={"path": str(path), "group": held.st_gid},
+            )
 
 
 def main(argv: list[str] | None = None) -> None:
