@@ -19,15 +19,20 @@ DEPLOY = ROOT / "deploy" / "prometheus"
 
 
 def local_config(ports: dict[str, int], *, scrape_interval_s: int = 5) -> dict[str, Any]:
-    """deploy/prometheus/prometheus.yml with each `<service>:<port>` on 127.0.0.1 and its port."""
+    """deploy/prometheus/prometheus.yml with each service found by DNS (Compose) scraped on
+    127.0.0.1 at its port instead, labelled as the DNS name would label it; no Alertmanager."""
     config: dict[str, Any] = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())
     config["global"]["scrape_interval"] = f"{scrape_interval_s}s"
     config["global"]["evaluation_interval"] = f"{scrape_interval_s}s"
     config["rule_files"] = [str(DEPLOY / name) for name in config["rule_files"]]
+    config.pop("alerting", None)
     for job in config["scrape_configs"]:
-        for group in job["static_configs"]:
-            service = group["labels"]["service"]
-            group["targets"] = [f"127.0.0.1:{ports[service]}"]
+        services = [name for sd in job.pop("dns_sd_configs") for name in sd["names"]]
+        job.pop("relabel_configs", None)
+        job["static_configs"] = [
+            {"targets": [f"127.0.0.1:{ports[name]}"], "labels": {"service": name}}
+            for name in services
+        ]
     return config
 
 

@@ -32,50 +32,6 @@ def load(path: str) -> dict[str, Any]:
     return data
 
 
-def test_compose_runs_each_service_with_its_module_port_and_dependencies() -> None:
-    compose = load("docker-compose.yml")
-    services = compose["services"]
-    for name in SERVICES:
-        spec = services[name]
-        assert spec["command"] == ["python", "-m", f"services.{name}"]
-        port = spec["environment"][f"{name.upper()}_PORT"]
-        assert spec["ports"] == [f"{port}:{port}"]
-        assert set(spec["depends_on"]) <= set(services)
-        env = spec["environment"]
-        assert env["KAFKA_BOOTSTRAP"].split(":")[0] in services
-        assert "replicaSet=" in env["MONGODB_URL"]
-        assert "${JWT_SECRET" in env["JWT_SECRET"], "secrets come from the environment"
-    for spec in services.values():
-        for volume in spec.get("volumes", []):
-            source = volume.split(":")[0]
-            if not source.startswith("."):
-                assert source in compose["volumes"]
-            else:
-                assert (ROOT / source).exists(), source
-
-
-def test_compose_environment_names_real_settings() -> None:
-    """Each service is given only settings that service reads."""
-    for name in SERVICES:
-        own = SERVICE_SETTINGS[name]
-        known = {field.upper() for field in own.model_fields} | {"SERVICE_PORT"}
-        env = load("docker-compose.yml")["services"][name]["environment"]
-        assert set(env) <= known, f"{name} does not read {set(env) - known}"
-
-
-def test_prometheus_scrapes_every_service_on_its_compose_port() -> None:
-    compose = load("docker-compose.yml")["services"]
-    config = load("deploy/prometheus/prometheus.yml")
-    targets = {
-        target
-        for job in config["scrape_configs"]
-        for group in job["static_configs"]
-        for target in group["targets"]
-    }
-    expected = {f"{n}:{compose[n]['environment'][f'{n.upper()}_PORT']}" for n in SERVICES}
-    assert targets == expected
-
-
 def test_no_secret_values_are_committed() -> None:
     pattern = re.compile(r"(JWT_SECRET|DEVICE_KEY_SEED|secret)\s*[:=]\s*['\"]?[0-9a-f]{32,}", re.I)
     for path in [*ROOT.glob("*.yml"), *ROOT.glob("deploy/**/*.y*ml"), *ROOT.glob("*.md")]:
@@ -96,16 +52,6 @@ def test_the_demo_prometheus_scrapes_the_same_jobs_on_127_0_0_1() -> None:
         name: [f"127.0.0.1:{port}"] for name, port in ports.items()
     }
     assert all(Path(rules).is_file() for rules in config["rule_files"])
-
-
-def test_compose_gives_the_sign_in_services_their_users() -> None:
-    compose = load("docker-compose.yml")
-    services = compose["services"]
-    for name in ("notifications", "reporting"):
-        assert services[name]["environment"]["USERS_FILE"] == "/run/secrets/users"
-        assert services[name]["secrets"] == ["users"]
-    assert compose["secrets"]["users"]["file"] == "./users.yaml"
-    assert "ALARMS_URL" not in services["notifications"]["environment"], "commands go on the bus"
 
 
 def test_patrols_yields_the_cpu_to_the_alarm_path_in_both_deployments() -> None:
