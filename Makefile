@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INFRA := deploy/local/infra.sh
 
-.PHONY: lock setup venv jars secrets promtool chromium infra-up infra-down infra-status infra-wipe demo test test-unit fuzz toxiproxy chaos bench lint fmt clean
+.PHONY: lock setup venv jars secrets promtool chromium kustomize infra-up infra-down infra-status infra-wipe demo test test-unit fuzz toxiproxy chaos bench lint fmt clean
 
 setup: venv jars secrets
 
@@ -66,10 +66,10 @@ infra-wipe:
 demo: setup promtool infra-up
 	$(PY) -m tools.demo
 
-test: setup promtool chromium toxiproxy infra-up
+test: setup promtool chromium toxiproxy kustomize infra-up
 	$(PY) -m pytest
 
-test-unit: venv
+test-unit: venv kustomize
 	$(PY) -m pytest -m unit
 
 # Toxiproxy, the fault suite's TCP fault proxy, built with Go from the Go module proxy.
@@ -81,6 +81,15 @@ $(TOXIPROXY):
 	mkdir -p .local/bin/go
 	{ GOBIN=$(abspath .local/bin/go) $(GO) install github.com/Shopify/toxiproxy/v2/cmd/server@$(TOXIPROXY_VERSION) \
 	  && mv .local/bin/go/server $@; } || echo "warning: could not build toxiproxy (the fault-suite test will be skipped)"
+
+# kustomize renders the Kubernetes manifests that tests/unit/test_kubernetes.py validates.
+KUSTOMIZE_VERSION := v5.7.1
+KUSTOMIZE := .local/bin/kustomize
+kustomize: $(KUSTOMIZE)
+$(KUSTOMIZE):
+	mkdir -p .local/bin/go
+	GOBIN=$(abspath .local/bin/go) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	mv .local/bin/go/kustomize $@
 
 # The fault suite: every fault in turn under load, then the lost/duplicate checker
 # (docs/reliability.md). CHAOS_ARGS=--short runs the six faults make test runs.

@@ -2,6 +2,7 @@
 
     python -m shared.topics plan     the declared topics, then what differs on the cluster
     python -m shared.topics apply    create what is missing, add partitions, set the configs
+    python -m shared.topics strimzi  the topics as Strimzi KafkaTopics (shared/topics_strimzi.py)
 
 Reads KAFKA_BOOTSTRAP, TOPIC_PREFIX and KAFKA_REPLICATION_FACTOR like the services. A topic
 with more partitions than declared is used as it is (an operator may have added some); fewer
@@ -22,6 +23,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from shared.settings import Settings
 from shared.topics import DLQ_SUFFIX, Topics, TopicSpec
+from shared.topics_strimzi import render
 
 
 @dataclass(frozen=True)
@@ -159,9 +161,12 @@ def declared_table(specs: Sequence[TopicSpec], replication: int) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.topics", description=__doc__)
-    parser.add_argument("command", choices=("plan", "apply"))
+    parser.add_argument("command", choices=("plan", "apply", "strimzi"))
     command = parser.parse_args(argv).command
     settings = Settings()
+    if command == "strimzi":
+        print(render(Topics(settings.topic_prefix).specs()), end="")
+        return 0
     specs, changes = asyncio.run(plan(settings))
     print(declared_table(specs, settings.kafka_replication_factor))
     print()
