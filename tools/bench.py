@@ -44,6 +44,7 @@ from shared.provisioning import County, load_county
 from shared.settings import ROOT, DeviceSettings, Settings
 from shared.signing import derive_device_secret, device_headers
 from shared.topics import Topics
+from tools.cpu import CpuMeter, infra_pids, per_unit_ms
 from tools.http_load import KeepAliveConnection
 from tools.speed_probe import SLOWED, SpeedProbe, slowed_pct
 from tools.sse import stream_data
@@ -424,10 +425,19 @@ class PathBench:
     def unit_latencies(self) -> list[float]:
         return [self.unit_seen[a] - t for a, t in self.sent.items() if a in self.unit_seen]
 
-    async def press_all(self, client: httpx.AsyncClient, n: int, interval_s: float) -> list[float]:
+    def reset(self) -> None:
+        """Forget the presses so far (the warm-up's): the figures count those after."""
+        for timed in (self.sent, self.seen, self.sent_wall, self.raised_wall, self.seen_wall):
+            timed.clear()
+        self.unit_seen.clear()
+        self.all_seen = asyncio.Event()
+
+    async def press_all(
+        self, client: httpx.AsyncClient, n: int, interval_s: float, *, first: int = 0
+    ) -> list[float]:
         self.expected = n
         ingress: list[float] = []
-        for i in range(n):
+        for i in range(first, first + n):
             alarm_id, body, headers = signed_press(self.county, self.seed, i)
             started = time.perf_counter()
             self.sent[alarm_id] = started
@@ -491,6 +501,7 @@ async def run_path(
             for i, unit in enumerate(county.units)
         ]
         await asyncio.sleep(0.5)
+        cold = await warm_up(bench, client, args)
         metrics_before = await scrape(client, stack)
         speed = SpeedProbe()
         speed.start()
@@ -498,13 +509,18 @@ async def run_path(
         if args.fixes_per_s:
             await asyncio.to_thread(load.start)
             await asyncio.sleep(LOAD_WARM_UP_S)  # the consumers under steady load
+        meter = CpuMeter(lambda: processes(stack, replicas))
+        meter.start()
         started = time.perf_counter()
-        ingress = await bench.press_all(client, args.alarms, args.interval_ms / 1000)
+        ingress = await bench.press_all(
+            client, args.alarms, args.interval_ms / 1000, first=args.warm_up
+        )
         try:
             await asyncio.wait_for(bench.all_seen.wait(), timeout=60)
         except TimeoutError:
             print(f"warning: {args.alarms - len(bench.seen)} alarms not seen within 60 s")
         elapsed = time.perf_counter() - started
+        cpu = meter.stop()
         fixes_per_s, probe = await asyncio.to_thread(load.stop) if args.fixes_per_s else (0.0, [])
         work = await asyncio.to_thread(speed.stop)
         machine = percentiles(work) | {"slowed_pct": slowed_pct(work)}
@@ -526,7 +542,40 @@ async def run_path(
         "handlers": handlers_during(metrics_before, metrics_after, elapsed),
         "gc": gc_during(metrics_before, metrics_after),
         "slowest": bench.slowest(),
+        "elapsed_s": round(elapsed, 2),
+        "cold": cold,
+        "cpu_s": cpu,
+        "cpu_ms_per_press": per_unit_ms(cpu, args.alarms),
     }
+
+
+async def warm_up(
+    bench: PathBench, client: httpx.AsyncClient, args: argparse.Namespace
+) -> dict[str, Any]:
+    """The first presses after start-up, timed apart: each process's first alarm pays for
+    what it does once in its life (first requests, first queries); the figures are of a
+    service that has handled one."""
+    if not args.warm_up:
+        return {}
+    await bench.press_all(client, args.warm_up, args.interval_ms / 1000)
+    try:
+        await asyncio.wait_for(bench.all_seen.wait(), timeout=60)
+    except TimeoutError:
+        print(f"warning: {args.warm_up - len(bench.seen)} warm-up alarms not seen within 60 s")
+    cold = {
+        "press_to_dispatcher": percentiles(bench.latencies()),
+        "press_to_unit": percentiles(bench.unit_latencies()),
+    }
+    bench.reset()
+    return cold
+
+
+def processes(stack: Stack, replicas: Replicas) -> dict[str, list[int]]:
+    """The pids of every instance of each service, of the broker and of the database."""
+    services = {
+        name: [stack[name].pid, *(p.pid for p in replicas.get(name, []))] for name in SERVICES
+    }
+    return services | infra_pids()
 
 
 LAG = "safecampus_event_loop_lag_seconds_bucket"
@@ -683,6 +732,21 @@ def table(result: dict[str, Any]) -> str:
             f"gc of {collected:22} {gc['pauses']:>6.0f} pauses, {gc['total_ms']:6.1f} ms in all, "
             f"{gc['over_10ms']:.0f} over 10 ms"
         )
+    cold = result["path"].get("cold", {})
+    if cold:
+        first = cold["press_to_dispatcher"]
+        lines.append(
+            f"the {first['n']} presses before (each instance's first, not in the figures): "
+            f"press → dispatcher p50 {first['p50']:.1f} ms, max {first['max']:.1f} ms"
+        )
+    cpu, elapsed = result["path"].get("cpu_s", {}), result["path"].get("elapsed_s", 0.0)
+    if cpu and elapsed:
+        used = ", ".join(f"{name} {seconds / elapsed:.2f}" for name, seconds in cpu.items())
+        per_press = result["path"]["cpu_ms_per_press"]["all"]
+        lines.append(f"CPU in cores over the run's {elapsed:.1f} s: {used}")
+        lines.append(
+            f"CPU per press, all processes: {per_press:.1f} ms (with the fixes of the run, if any)"
+        )
     if result["path"]["missing"]:
         lines.append(f"MISSING: {result['path']['missing']} alarms never reached the stream")
     return "\n".join(lines)
@@ -782,6 +846,12 @@ def main() -> None:
     parser.add_argument("--interval-ms", type=float, default=50.0)
     parser.add_argument("--fixes-per-s", type=int, default=0)
     parser.add_argument("--floor-samples", type=int, default=300)
+    parser.add_argument(
+        "--warm-up",
+        type=int,
+        default=4,
+        help="presses first, timed apart: each instance's first alarm (0: none)",
+    )
     parser.add_argument(
         "--ack-after-s",
         type=float,

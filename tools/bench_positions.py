@@ -34,6 +34,7 @@ from shared.bus.subscribers import POSITION_BATCH
 from shared.provisioning import load_county
 from shared.settings import Settings
 from tools.bench import OUT, database_server, drop_namespace
+from tools.cpu import CpuMeter, infra_pids, per_unit_ms
 from tools.stack import Stack
 
 COUNTER = re.compile(r"^safecampus_fixes_(accepted|stored)_total (\S+)$", re.M)
@@ -145,6 +146,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 else args.seconds * 20_000 / args.batch / args.clients
             )
             bodies = [batch_bodies(u, batch=args.batch, count=int(per_client) + 10) for u in units]
+            meter = CpuMeter(lambda: {"patrols": [stack["patrols"].pid], **infra_pids()})
+            meter.start()
             started = time.perf_counter()
             until = started + args.seconds
             samples: list[tuple[float, float]] = []
@@ -179,6 +182,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.sleep(0.2)
             end_to_end_s = time.perf_counter() - started
             total_stored = await stored(client, url)
+            cpu = meter.stop()
     finally:
         stack.stop()
         await drop_namespace(settings, namespace)
@@ -196,6 +200,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "backlog_each_s": [int(b) for _, b in samples],
         "backlog_at_end": int(accepted - stored_while_posting),
         "catch_up_s": round(end_to_end_s - posting_s, 1),
+        "cpu_s": cpu,
+        "cpu_ms_per_fix": per_unit_ms(cpu, total_stored),
         "sustained": (
             bool(args.rate)
             and accepted >= 0.98 * args.rate * args.seconds
@@ -224,6 +230,7 @@ def main() -> None:
         "the last post; "
         f"{verdict} (goal: 5000 fixes/s sustained)"
     )
+    print(f"CPU per fix stored, ms: {result['cpu_ms_per_fix']}")
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "positions.json").write_text(json.dumps(result, indent=2))
     if result["refused"]:

@@ -46,6 +46,12 @@ class ServiceProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        if self.proc is None:
+            raise RuntimeError(f"{self.name} was not started")
+        return self.proc.pid
+
     def start(self, **overrides: str) -> None:
         if self.proc is not None and self.proc.poll() is None:
             raise RuntimeError(f"{self.name} is already running (pid {self.proc.pid})")
