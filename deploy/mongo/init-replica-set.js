@@ -2,6 +2,7 @@
 // waits until it has a primary, then creates (or updates) the services' user from the
 // `mongodb_url` secret, with read and write on the services' databases and nothing else.
 // Running it again changes nothing but the password, if the secret's changed.
+const fs = require("fs");
 const MEMBERS = ["mongo1:27017", "mongo2:27017", "mongo3:27017"];
 const DATABASES = ["alarms", "patrols", "notifications", "reporting"].map((s) => `safecampus_${s}`);
 const WAIT_FOR_PRIMARY_S = 120;

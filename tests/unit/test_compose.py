@@ -118,7 +118,10 @@ def test_mongodb_is_a_replica_set_with_keyfile_authentication(services: dict[str
         command = " ".join(spec["entrypoint"])
         assert "--replSet rs0" in command and "--keyFile /etc/mongo-keyfile" in command
         assert "-m 0400" in command, "mongod refuses a keyfile others may read"
-        assert spec["environment"]["MONGO_INITDB_ROOT_PASSWORD_FILE"].startswith("/run/secrets/")
+        assert "mongo_keyfile" in spec["secrets"]
+    first, *others = members
+    assert first["environment"]["MONGO_INITDB_ROOT_PASSWORD_FILE"].startswith("/run/secrets/")
+    assert all("environment" not in spec for spec in others), "rs.initiate takes empty members"
     init = services["mongo-init"]
     assert all(init["depends_on"][f"mongo{i}"]["condition"] == "service_healthy" for i in (1, 2))
     script = (ROOT / "deploy/mongo/init-replica-set.js").read_text(encoding="utf-8")
