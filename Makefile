@@ -107,9 +107,10 @@ fuzz: setup infra-up
 BENCH_DB ?= rust
 bench: setup
 	SECANTUS_SERVER=$(BENCH_DB) $(INFRA) start
+	$(PY) -m tools.bench --alarms 300 --interval-ms 250
+	$(PY) -m tools.bench --alarms 300 --interval-ms 250 --fixes-per-s 1000
 	$(PY) -m tools.bench
 	$(PY) -m tools.bench --fixes-per-s 1000
-	$(PY) -m tools.bench --alarms 60 --interval-ms 500 --fixes-per-s 1000 --floor-samples 20
 	$(PY) -m tools.bench_ha failover
 	$(PY) -m tools.bench_ha fanout
 	$(PY) -m tools.bench_positions

@@ -55,6 +55,12 @@ def test_the_file_is_valid_against_the_compose_specification(compose: dict[str, 
     assert not errors, [f"{list(e.absolute_path)}: {e.message}" for e in errors]
 
 
+def test_the_schema_check_is_not_vacuous(compose: dict[str, Any]) -> None:
+    schema = json.loads((ROOT / "schemas/compose/compose-spec.json").read_text(encoding="utf-8"))
+    broken = compose | {"services": compose["services"] | {"alarms": {"replica": 2}}}
+    assert list(jsonschema.Draft7Validator(schema).iter_errors(broken))
+
+
 def test_the_services_scale_none_has_a_fixed_host_port_or_name(services: dict[str, Any]) -> None:
     for name in SERVICES:
         spec = services[name]
@@ -80,6 +86,10 @@ def test_the_services_run_as_the_images_user_and_write_only_to_volumes(
     assert journal is not None
     for name in SERVICES:
         assert services[name]["user"] == f"{SERVICE_USER}:{SERVICE_USER}", name
+    for name in SERVICES:
+        county = services[name]["environment"]["COUNTY_FILE"]
+        assert {"source": "county", "target": county} in services[name]["configs"], name
+    assert compose["configs"]["county"]["file"] == "${SAFECAMPUS_COUNTY:-./deploy/county.yaml}"
     alarms = services["alarms"]
     assert alarms["environment"]["JOURNAL_DIR"] == journal.group(1)
     assert f"alarms-journal:{journal.group(1)}" in alarms["volumes"], "presses outlive the box"
