@@ -125,10 +125,15 @@ class County(_Strict):
         return self._points.get(point_id)
 
 
+# libyaml's parser, which PyYAML's wheels carry: a province's file is some hundred times the
+# sample county's (docs/benchmarks.md).
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_county(path: Path) -> County:
     """Parse and validate a provisioning file (YAML or JSON, which YAML reads too)."""
     with path.open(encoding="utf-8") as fh:
-        return County.model_validate(yaml.safe_load(fh))
+        return County.model_validate(yaml.load(fh, Loader=YAML_LOADER))  # noqa: S506 - a safe loader
 
 
 def device_secrets(county: County, seed: str | None) -> dict[str, str]:
