@@ -27,7 +27,7 @@ def secrets_dir() -> Path | None:
 
 class Settings(BaseSettings):
     """What every service reads; each service's own settings class adds what only it reads
-    (services/<name>/settings.py). All come from the environment."""
+    (services/<name>/settings.py). All come from the environment or secret files."""
 
     model_config = SettingsConfigDict(
         env_file=(ROOT / ".local" / "secrets.env",),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry
@@ -47,6 +48,10 @@ async def warm(broker: KafkaBroker, topics: Iterable[str]) -> None:
     FastStream offers no public way to its aiokafka producer; 0.7 keeps it here. The version is
     locked, and an upgrade that moves it fails every service's start-up, in every test.
     """
-    producer = broker.config.producer._producer.producer  # type: ignore[attr-defined]
+    await learn_partitions(broker.config.producer._producer.producer, topics)  # type: ignore[attr-defined]
+
+
+async def learn_partitions(producer: AIOKafkaProducer, topics: Iterable[str]) -> None:
+    """The producer asks the cluster where each topic's partitions are, now."""
     for topic in topics:
         await producer.partitions_for(topic)

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
-from shared.bus.broker import IDEMPOTENT_PRODUCERS
+from shared.bus.broker import IDEMPOTENT_PRODUCERS, learn_partitions
 from shared.observability import TRACE_HEADER, new_trace_id, trace_id_var
 from shared.settings import Settings
 
@@ -68,9 +68,7 @@ class OwnProducer:
     async def warm(self, topics: Sequence[str]) -> None:
         """Connect now and learn where the topics' partitions are, so the first message after
         start-up (an alarm's, as likely as not) pays neither."""
-        producer = await self.producer()
-        for topic in topics:
-            await producer.partitions_for(topic)
+        await learn_partitions(await self.producer(), topics)
 
     async def close(self) -> None:
         if self._producer is not None:
