@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INFRA := deploy/local/infra.sh
 
-.PHONY: lock setup venv jars secrets promtool chromium kustomize infra-up infra-down infra-status infra-wipe demo test test-unit fuzz toxiproxy chaos bench lint fmt clean
+.PHONY: lock setup venv jars secrets promtool chromium kustomize caddy infra-up infra-down infra-status infra-wipe demo test test-unit fuzz toxiproxy chaos bench lint fmt clean
 
 setup: venv jars secrets
 
@@ -66,10 +66,10 @@ infra-wipe:
 demo: setup promtool infra-up
 	$(PY) -m tools.demo
 
-test: setup promtool chromium toxiproxy kustomize infra-up
+test: setup promtool chromium toxiproxy kustomize caddy infra-up
 	$(PY) -m pytest
 
-test-unit: venv kustomize
+test-unit: venv kustomize caddy
 	$(PY) -m pytest -m unit
 
 # Toxiproxy, the fault suite's TCP fault proxy, built with Go from the Go module proxy.
@@ -90,6 +90,16 @@ $(KUSTOMIZE):
 	mkdir -p .local/bin/go
 	GOBIN=$(abspath .local/bin/go) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 	mv .local/bin/go/kustomize $@
+
+# Caddy, the Compose proxy, checks deploy/proxy/Caddyfile in tests/unit/test_compose.py (the
+# version of the image docker-compose.yml runs).
+CADDY_VERSION := v2.10.2
+CADDY := .local/bin/caddy
+caddy: $(CADDY)
+$(CADDY):
+	mkdir -p .local/bin/go
+	GOBIN=$(abspath .local/bin/go) $(GO) install github.com/caddyserver/caddy/v2/cmd/caddy@$(CADDY_VERSION)
+	mv .local/bin/go/caddy $@
 
 # The fault suite: every fault in turn under load, then the lost/duplicate checker
 # (docs/reliability.md). CHAOS_ARGS=--short runs the six faults make test runs.

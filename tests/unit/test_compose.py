@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ SETTINGS: dict[str, type[Settings]] = {
 }
 PORTS = {"alarms": 8001, "patrols": 8002, "notifications": 8003, "reporting": 8004}
 SERVICE_USER = "10001"
+CADDYFILE = ROOT / "deploy/proxy/Caddyfile"
 LOOPBACK = "127.0.0.1:"
 
 
@@ -200,6 +202,30 @@ def test_prometheus_finds_every_instance_and_alerts_reach_alertmanager(
     severities = {r["labels"]["severity"] for g in rules["groups"] for r in g["rules"]}
     routed = {m.split('"')[1] for r in alertmanager["route"]["routes"] for m in r["matchers"]}
     assert routed <= severities, "a route for a severity no alert has"
+
+
+def test_caddy_itself_takes_the_proxy_configuration(tmp_path: Path) -> None:
+    caddy = ROOT / ".local/bin/caddy"
+    assert caddy.exists(), "make caddy"
+    image = load("docker-compose.yml")["services"]["proxy"]["image"]
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert f"CADDY_VERSION := v{image.split(':')[1]}\n" in makefile, "the image's version"
+    env = {"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
+
+    def validate(path: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(caddy), "validate", "--adapter", "caddyfile", "--config", str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+        )
+
+    checked = validate(CADDYFILE)
+    assert checked.returncode == 0 and "Valid configuration" in checked.stdout, checked.stderr
+    misspelt = tmp_path / "Caddyfile"
+    misspelt.write_text(CADDYFILE.read_text(encoding="utf-8").replace("flush_interval", "flush"))
+    assert validate(misspelt).returncode != 0, "the check is not vacuous"
 
 
 def caddy_routes() -> list[tuple[str, re.Pattern[str]]]:
