@@ -68,7 +68,8 @@ WEEK = [
 ]
 
 
-async def report(events: list[DeviceTrouble], scope: Scope) -> object:
+async def recorded(events: list[DeviceTrouble]) -> Deps:
+    """Reporting's dependencies with the troubles recorded as their events arrive."""
     deps = Deps(
         publisher=RecordingPublisher(),
         topics=Topics(),
@@ -77,7 +78,11 @@ async def report(events: list[DeviceTrouble], scope: Scope) -> object:
     )
     for event in events:
         await service.record_trouble(deps=deps, event=event)
-    return await service.devices(deps=deps, scope=scope)
+    return deps
+
+
+async def report(events: list[DeviceTrouble], scope: Scope) -> object:
+    return await service.devices(deps=await recorded(events), scope=scope)
 
 
 async def test_availability_per_school_and_township_over_a_week() -> None:
@@ -121,14 +126,7 @@ async def test_without_since_the_week_before_until() -> None:
 
 
 async def test_the_overview_and_the_printable_report_carry_the_buttons() -> None:
-    deps = Deps(
-        publisher=RecordingPublisher(),
-        topics=Topics(),
-        repo=InMemoryReportingRepository(),  # type: ignore[arg-type]
-        county=COUNTY,
-    )
-    for event in WEEK:
-        await service.record_trouble(deps=deps, event=event)
+    deps = await recorded(WEEK)
     overview = await service.overview(deps=deps, scope=Scope(since=SINCE, until=UNTIL))
     assert overview.devices is not None
     assert overview.devices.troubles_by_kind == {"offline": 1, "battery_low": 1, "tamper": 1}
