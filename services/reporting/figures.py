@@ -7,11 +7,12 @@ import csv
 import io
 import math
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from pydantic import BaseModel
 
+from services.reporting import tallies
 from services.reporting.models import (
     AlarmFact,
     AlarmOutcomeRow,
@@ -27,18 +28,16 @@ from services.reporting.models import (
     ViolationRow,
     ViolationsReport,
 )
+from services.reporting.repository import NO_CAMPAIGN, ViolationKey
+from services.reporting.tallies import WINDOWS, Facets, Fields
 from shared.events import (
     THREE_DEFENCES,
     ActivityRecorded,
     CampaignOpened,
-    CheckinRecorded,
     Drill,
-    GuardPostWindow,
     Inspection,
     Letters,
-    PointVisited,
     Session,
-    ViolationRecorded,
 )
 from shared.provisioning import County, PatrolPoint, School
 
@@ -101,104 +100,74 @@ def _outcome(fact: AlarmFact) -> str:
     return f"{fact.closed}:{fact.outcome or 'unspecified'}"
 
 
-def guard_posts(windows: Sequence[GuardPostWindow], county: County) -> list[GuardPostRow]:
+def guard_posts(found: Mapping[str, Facets], county: County) -> list[GuardPostRow]:
     """Staffing per school and rush-hour window, from each window's final outcome."""
-    by_key: dict[tuple[str, str], list[GuardPostWindow]] = defaultdict(list)
-    for window in windows:
-        by_key[(window.school_id, window.window)].append(window)
     rows = []
-    for (school_id, name), judged in sorted(by_key.items(), key=lambda kv: _window_order(kv[0])):
-        states = Counter(w.state for w in judged)
+    for school_id, facets in sorted(found.items()):
         school = county.school(school_id)
-        rows.append(
-            GuardPostRow(
-                school_id=school_id,
-                name=school.name if school else school_id,
-                township=school.township if school else "",
-                window=name,
-                windows=len(judged),
-                staffed=states["staffed"],
-                late=states["late"],
-                empty=states["empty"],
-                staffing_rate=rate(states["staffed"], len(judged)),
-                gap_days=sorted(w.day.isoformat() for w in judged if w.state == "empty"),
+        for window in WINDOWS:
+            fields = facets.get(window)
+            if not fields or not fields["windows"]:
+                continue
+            rows.append(
+                GuardPostRow(
+                    school_id=school_id,
+                    name=school.name if school else school_id,
+                    township=school.township if school else "",
+                    window=window,
+                    windows=fields["windows"],
+                    staffed=fields["staffed"],
+                    late=fields["late"],
+                    empty=fields["empty"],
+                    staffing_rate=rate(fields["staffed"], fields["windows"]),
+                    gap_days=fields["gap_days"],
+                )
             )
-        )
     return rows
 
 
-WINDOWS = ("morning", "noon", "afternoon")
-
-
-def _window_order(key: tuple[str, str]) -> tuple[str, int]:
-    school_id, window = key
-    return school_id, WINDOWS.index(window) if window in WINDOWS else len(WINDOWS)
-
-
 def coverage(
-    checkins: Sequence[CheckinRecorded],
-    visits: Sequence[PointVisited],
-    schools: Sequence[School],
-    points: Sequence[PatrolPoint],
+    found: Mapping[str, Fields], schools: Sequence[School], points: Sequence[PatrolPoint]
 ) -> list[CoverageRow]:
     """Per school: which of its patrol points units reached (an accepted check-in, or a visit
     seen in their positions), how often, and how long they stayed."""
     points_of: dict[str, set[str]] = defaultdict(set)
     for point in points:
         points_of[point.school_id].add(point.point_id)
-    accepted: dict[str, list[CheckinRecorded]] = defaultdict(list)
-    flagged: Counter[str] = Counter()
-    for checkin in checkins:
-        if checkin.flagged:
-            flagged[checkin.school_id] += 1
-        else:
-            accepted[checkin.school_id].append(checkin)
-    seen: dict[str, list[PointVisited]] = defaultdict(list)
-    for visit in visits:
-        seen[visit.school_id].append(visit)
     rows = []
     for school in sorted(schools, key=lambda s: s.school_id):
-        mine, stays = accepted[school.school_id], seen[school.school_id]
-        reached = ({c.point_id for c in mine} | {v.point_id for v in stays}) & points_of[
-            school.school_id
-        ]
-        days = {c.at.date() for c in mine} | {v.arrived_at.date() for v in stays}
+        fields = found.get(school.school_id) or tallies.COVERAGE.empty()
+        mine = points_of[school.school_id]
+        reached = set(fields["points"]) & mine
         rows.append(
             CoverageRow(
                 school_id=school.school_id,
                 name=school.name,
                 township=school.township,
-                points=len(points_of[school.school_id]),
+                points=len(mine),
                 points_visited=len(reached),
-                checkins=len(mine),
-                flagged=flagged[school.school_id],
-                visits=len(stays),
-                dwell_s=sum(v.dwell_s for v in stays),
-                days_visited=len(days),
-                covered=bool(points_of[school.school_id])
-                and reached == points_of[school.school_id],
+                checkins=fields["checkins"],
+                flagged=fields["flagged"],
+                visits=fields["visits"],
+                dwell_s=fields["dwell_s"],
+                days_visited=fields["days"],
+                covered=bool(mine) and reached == mine,
             )
         )
     return rows
 
 
-NO_CAMPAIGN = "-"
-
-
-def violations(
-    records: Sequence[ViolationRecorded], held: Sequence[CampaignOpened]
-) -> ViolationsReport:
+def violations(counts: Counter[ViolationKey], held: Sequence[CampaignOpened]) -> ViolationsReport:
     """Violations per campaign and kind; the campaigns held (even those that found nothing)
     and those the violations name."""
-    counts: Counter[tuple[str, str, str]] = Counter(
-        (
-            r.campaign.campaign_id if r.campaign else NO_CAMPAIGN,
-            r.campaign.name if r.campaign else "(no campaign)",
-            r.kind,
-        )
-        for r in records
-    )
-    per_campaign = Counter(r.campaign.campaign_id for r in records if r.campaign)
+    per_campaign: Counter[str] = Counter()
+    names: dict[str, str] = {}
+    by_kind: Counter[str] = Counter()
+    for (campaign_id, name, kind), n in counts.items():
+        by_kind[kind] += n
+        if campaign_id != NO_CAMPAIGN[0]:
+            per_campaign[campaign_id] += n
+            names.setdefault(campaign_id, name)
     campaigns = {
         c.campaign_id: CampaignRow(
             campaign_id=c.campaign_id,
@@ -209,20 +178,19 @@ def violations(
         )
         for c in held
     }
-    for r in records:
-        if r.campaign and r.campaign.campaign_id not in campaigns:
-            campaigns[r.campaign.campaign_id] = CampaignRow(
-                campaign_id=r.campaign.campaign_id,
-                name=r.campaign.name,
-                violations=per_campaign[r.campaign.campaign_id],
+    for campaign_id, name in names.items():
+        if campaign_id not in campaigns:
+            campaigns[campaign_id] = CampaignRow(
+                campaign_id=campaign_id, name=name, violations=per_campaign[campaign_id]
             )
     return ViolationsReport(
-        total=len(records),
+        total=sum(counts.values()),
         campaigns=len(campaigns),
-        by_kind=dict(sorted(Counter(r.kind for r in records).items())),
+        by_kind=dict(sorted(by_kind.items())),
         rows=[
             ViolationRow(campaign_id=cid, campaign=name, kind=kind, violations=n)
             for (cid, name, kind), n in sorted(counts.items())
+            if n
         ],
         held=sorted(campaigns.values(), key=lambda c: c.campaign_id),
     )

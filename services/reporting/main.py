@@ -20,10 +20,11 @@ NAME = "reporting"
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = ReportingSettings.of(settings)
     kit = ServiceKit.create(NAME, settings)
-    repo = MongoReportingRepository(kit.database)
+    county = load_county(settings.county_file)
+    repo = MongoReportingRepository(kit.database, zone=county.zone)
     deps = Deps(
         repo=repo,
-        county=load_county(settings.county_file),
+        county=county,
         publisher=kit.publisher,
         topics=kit.topics,
         max_future_skew_s=settings.max_future_skew_s,

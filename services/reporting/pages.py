@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 
-from services.reporting import figures
+from services.reporting import tallies
 from services.reporting.models import Overview
 
 BAR_HEIGHT = 22
@@ -76,7 +76,7 @@ def charts(overview: Overview) -> list[str]:
     alarms: Counter[str] = Counter()
     for row in overview.alarms:
         alarms[row.kind] += row.alarms
-    posts = {w: [r for r in overview.guard_posts if r.window == w] for w in figures.WINDOWS}
+    posts = {w: [r for r in overview.guard_posts if r.window == w] for w in tallies.WINDOWS}
     return [
         bar_chart(
             "chart-response",

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, Generic, Protocol, TypeVar
+from zoneinfo import ZoneInfo
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.reporting import tallies
 from services.reporting.models import AlarmFact, SchoolAlarmCount
+from services.reporting.rollups import Rollup, RollupStore
+from services.reporting.tallies import Facets, Fields
 from shared.events import (
     ActivityRecorded,
     AlarmLifecycle,
@@ -42,6 +48,18 @@ class ReportingRepository(Protocol):
     async def store(self, kind: RecordKind[R], record: R) -> None: ...
 
     async def records(self, kind: RecordKind[R], query: RecordFilter) -> list[R]: ...
+
+    async def coverage(self, query: RecordFilter) -> dict[str, Fields]:
+        """Each school's coverage tally in the period, of the query's point kind (all: None)."""
+        ...
+
+    async def guard(self, query: RecordFilter) -> dict[str, Facets]:
+        """Each school's staffing tally per window in the period (only the query's window)."""
+        ...
+
+    async def violation_counts(self, query: RecordFilter) -> Counter[ViolationKey]:
+        """Violations in the period per (campaign id, campaign name, kind)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -139,34 +157,117 @@ class FactFilter(Period):
 
 
 CLOSED_STATES = ("resolved", "cancelled")
+NO_CAMPAIGN = ("-", "(no campaign)")
+ViolationKey = tuple[str, str, str]
+
+
+def violation_key(record: ViolationRecorded) -> ViolationKey:
+    campaign = record.campaign
+    ids = (campaign.campaign_id, campaign.name) if campaign else NO_CAMPAIGN
+    return (*ids, record.kind)
+
+
+def coverage_facet(query: RecordFilter) -> str:
+    return query.kind or tallies.ALL
+
+
+def guard_facets(query: RecordFilter) -> tuple[str, ...]:
+    return (query.kind,) if query.kind else tallies.WINDOWS
+
+
+DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def _coverage_tally(zone: ZoneInfo, sources: Sequence[Sequence[Any]]) -> tallies.Tallies:
+    checkins, visits = sources
+    return tallies.coverage(checkins, visits, zone)
+
+
+def _guard_tally(sources: Sequence[Sequence[Any]]) -> tallies.Tallies:
+    (windows,) = sources
+    return tallies.guard(windows)
 
 
 class MongoReportingRepository:
     """`alarm_facts`: one document per alarm (_id alarm_id), so replays give the same figures."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], *, zone: ZoneInfo = DEFAULT_ZONE) -> None:
         self._db = db
         self._facts = db["alarm_facts"]
+        coverage = Rollup("coverage", tallies.COVERAGE, partial(_coverage_tally, zone))
+        self._coverage = RollupStore(db, coverage, zone, self._loader(CHECKINS, VISITS))
+        guard = Rollup("guard", tallies.GUARD, _guard_tally)
+        self._guard = RollupStore(db, guard, zone, self._loader(GUARD_WINDOWS))
+        self._rollups = {
+            CHECKINS.collection: self._coverage,
+            VISITS.collection: self._coverage,
+            GUARD_WINDOWS.collection: self._guard,
+        }
 
     async def ensure_indexes(self) -> None:
         await self._facts.create_index([("raised_at", ASCENDING)])
         await self._facts.create_index([("township", ASCENDING), ("raised_at", ASCENDING)])
         for kind in RECORD_KINDS:
-            await self._db[kind.collection].create_index([(kind.time_field, ASCENDING)])
+            collection = self._db[kind.collection]
+            await collection.create_index([(kind.time_field, ASCENDING)])
+            await collection.create_index([(kind.school_field, ASCENDING), (kind.time_field, 1)])
+        for store in (self._coverage, self._guard):
+            await store.ensure_indexes()
 
     async def store(self, kind: RecordKind[R], record: R) -> None:
-        """Insert once: the same event again (redelivery, replay) changes nothing."""
+        """Insert once: the same event again (redelivery, replay) changes nothing; then the
+        roll-up it counts in is recomputed (after a crash between the two, the redelivery
+        recomputes it)."""
         document = to_document(record)
         await self._db[kind.collection].update_one(
             {"_id": kind.key(record)}, {"$setOnInsert": document}, upsert=True
         )
+        rollup = self._rollups.get(kind.collection)
+        school_id = kind.school_of(record)
+        if rollup is not None and school_id is not None:
+            await rollup.refresh(school_id, kind.time_of(record))
 
-    async def records(self, kind: RecordKind[R], query: RecordFilter) -> list[R]:
+    def _loader(self, *kinds: RecordKind[Any]) -> Any:
+        async def load(hours: Period, school_ids: frozenset[str] | None) -> list[list[Any]]:
+            query = RecordFilter(since=hours.since, until=hours.until, school_ids=school_ids)
+            return [await self.records(kind, query) for kind in kinds]
+
+        return load
+
+    async def coverage(self, query: RecordFilter) -> dict[str, Fields]:
+        facet = coverage_facet(query)
+        found = await self._coverage.tallies(query, query.school_ids, [facet])
+        return {school_id: facets[facet] for school_id, facets in found.items()}
+
+    async def guard(self, query: RecordFilter) -> dict[str, Facets]:
+        return await self._guard.tallies(query, query.school_ids, guard_facets(query))
+
+    async def violation_counts(self, query: RecordFilter) -> Counter[ViolationKey]:
+        match = self._match(VIOLATIONS, query)
+        group = {
+            "_id": {"c": "$campaign.campaign_id", "n": "$campaign.name", "k": "$kind"},
+            "n": {"$sum": 1},
+        }
+        cursor = await self._db[VIOLATIONS.collection].aggregate(
+            [{"$match": match}, {"$group": group}]
+        )
+        counts: Counter[ViolationKey] = Counter()
+        async for doc in cursor:
+            key = doc["_id"]
+            ids = (key["c"], key["n"]) if key.get("c") is not None else NO_CAMPAIGN
+            counts[(*ids, key["k"])] += doc["n"]
+        return counts
+
+    def _match(self, kind: RecordKind[Any], query: RecordFilter) -> Document:
         match = query.mongo(kind.time_field)
         if query.school_ids is not None:
             match[kind.school_field] = {"$in": sorted(query.school_ids)}
         if query.kind is not None:
             match[kind.kind_field] = query.kind
+        return match
+
+    async def records(self, kind: RecordKind[R], query: RecordFilter) -> list[R]:
+        match = self._match(kind, query)
         cursor = self._db[kind.collection].find(match, {"_id": 0}).sort(kind.time_field, 1)
         return [kind.model.model_validate(doc) async for doc in cursor]
 

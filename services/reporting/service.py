@@ -207,18 +207,16 @@ async def alarm_outcomes(*, deps: Deps, scope: Scope) -> list[AlarmOutcomeRow]:
 
 
 async def guard_posts(*, deps: Deps, scope: Scope) -> list[GuardPostRow]:
-    windows = await deps.repo.records(GUARD_WINDOWS, _record_filter(deps, scope))
-    return figures.guard_posts(windows, deps.county)
+    return figures.guard_posts(await deps.repo.guard(_record_filter(deps, scope)), deps.county)
 
 
 async def coverage(*, deps: Deps, scope: Scope) -> list[CoverageRow]:
     """Every school in scope, visited or not (a school nobody visited is the finding)."""
-    school_ids = _check(deps, scope)
-    checkins = await deps.repo.records(CHECKINS, _record_filter(deps, scope))
-    visits = await deps.repo.records(VISITS, _record_filter(deps, scope))
+    query = _record_filter(deps, scope)
+    school_ids = query.school_ids
     schools = [s for s in deps.county.schools if school_ids is None or s.school_id in school_ids]
     points = [p for p in deps.county.patrol_points if scope.kind in (None, p.kind)]
-    return figures.coverage(checkins, visits, schools, points)
+    return figures.coverage(await deps.repo.coverage(query), schools, points)
 
 
 async def devices(*, deps: Deps, scope: Scope, now: datetime | None = None) -> DevicesReport:
@@ -234,8 +232,8 @@ async def devices(*, deps: Deps, scope: Scope, now: datetime | None = None) -> D
 
 
 async def violations(*, deps: Deps, scope: Scope) -> ViolationsReport:
-    found = await deps.repo.records(VIOLATIONS, _record_filter(deps, scope))
-    return figures.violations(found, await campaigns_held(deps=deps, scope=scope))
+    counts = await deps.repo.violation_counts(_record_filter(deps, scope))
+    return figures.violations(counts, await campaigns_held(deps=deps, scope=scope))
 
 
 async def campaigns_held(*, deps: Deps, scope: Scope) -> list[CampaignOpened]:

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import dataclasses
+import random
+from collections import Counter
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from services.reporting.repository import ReportingRepository
+from services.reporting.repository import (
+    RecordFilter,
+    RecordKind,
+    ReportingRepository,
+    violation_key,
+)
 from shared.events import (
+    CampaignRef,
+    CheckinRecorded,
+    GuardPostWindow,
+    Place,
+    PointVisited,
+    ViolationRecorded,
     stable_id,
 )
 from tests.values import NOW, SCHOOL, raised
@@ -99,3 +115,165 @@ async def test_troubles_are_kept_once_and_found_by_their_school_inside_the_event
     before = await repo.records(TROUBLES, RecordFilter(until=NOW))
     assert before == []
     assert len(await repo.records(TROUBLES, RecordFilter(kind="offline"))) == 3
+
+
+# --- roll-ups: any period, cut into months, days and raw hours, gives what the records give -----
+
+ZONE = ZoneInfo("Asia/Shanghai")
+START = datetime(2026, 1, 20, tzinfo=ZONE)  # ten weeks across three month ends
+
+
+def _rolled_up_records(rng: random.Random) -> dict[str, list[Any]]:
+    """Check-ins, visits, guard windows and violations at three schools, some a second or
+    two either side of the county's midnight (where a UTC day would split them wrongly)."""
+    found: dict[str, list[Any]] = {"checkins": [], "visits": [], "windows": [], "violations": []}
+    for n in range(120):
+        school = rng.choice(["S1", "S2", "S3"])
+        kind = rng.choice(["must_reach", "must_patrol", "stop"])
+        moment = START + timedelta(days=rng.randrange(70), seconds=rng.randrange(86400))
+        if n % 10 == 0:
+            moment = moment.replace(hour=0, minute=0, second=0) - timedelta(seconds=n % 3)
+        ids = (school, str(n))
+        point = f"{school}-{kind}"
+        found["checkins"].append(
+            CheckinRecorded(
+                occurred_at=moment,
+                checkin_id=stable_id("checkin", *ids),
+                unit_id="U1",
+                point_id=point,
+                school_id=school,
+                point_kind=kind,  # type: ignore[arg-type]
+                lat=35.7,
+                lon=105.0,
+                at=moment,
+                distance_m=10,
+                flagged=n % 7 == 0,
+            )
+        )
+        if n % 2:
+            dwell = float(rng.randrange(600))
+            found["visits"].append(
+                PointVisited(
+                    occurred_at=moment,
+                    visit_id=stable_id("visit", *ids),
+                    unit_id="U1",
+                    point_id=point,
+                    school_id=school,
+                    point_kind=kind,  # type: ignore[arg-type]
+                    arrived_at=moment,
+                    left_at=moment + timedelta(seconds=dwell),
+                    dwell_s=dwell,
+                    fixes=3,
+                    closed_by="left",
+                )
+            )
+        day = START.date() + timedelta(days=n // 2)
+        window = ("morning", "noon", "afternoon")[n % 3]
+        start = datetime.combine(day, time(7 + n % 3 * 5), tzinfo=ZONE)
+        found["windows"].append(
+            GuardPostWindow(
+                occurred_at=start,
+                post_id=f"{school}-stop",
+                school_id=school,
+                unit_id="G1",
+                day=day,
+                window=window,  # type: ignore[arg-type]
+                window_start=start,
+                window_end=start + timedelta(hours=1),
+                state=rng.choice(["staffed", "late", "empty"]),  # type: ignore[arg-type]
+                final=True,
+            )
+        )
+        found["violations"].append(
+            ViolationRecorded(
+                occurred_at=moment,
+                violation_id=stable_id("violation", *ids),
+                unit_id="U1",
+                officer="o1",
+                kind=rng.choice(["speeding", "overloading"]),  # type: ignore[arg-type]
+                place=Place(lat=35.7, lon=105.0),
+                school_id=school if n % 5 else None,
+                observed_at=moment,
+                campaign=CampaignRef(campaign_id="C1", name="春季") if n % 3 else None,
+            )
+        )
+    return found
+
+
+def _periods(rng: random.Random) -> list[RecordFilter]:
+    """Open ends, whole months, whole days, hours inside one day, and arbitrary moments."""
+    month = datetime(2026, 2, 1, tzinfo=ZONE)
+    march = datetime(2026, 3, 1, tzinfo=ZONE)
+    periods = [
+        RecordFilter(),
+        RecordFilter(since=month),
+        RecordFilter(until=march),
+        RecordFilter(since=month, until=march),
+        RecordFilter(since=month + timedelta(days=3), until=march + timedelta(days=9)),
+        RecordFilter(since=month + timedelta(hours=7), until=month + timedelta(hours=19)),
+        RecordFilter(since=month - timedelta(hours=1), until=march + timedelta(minutes=1)),
+        RecordFilter(since=march, kind="stop", school_ids=frozenset({"S1", "S3"})),
+        RecordFilter(school_ids=frozenset({"S2"}), kind="morning"),
+    ]
+    for _ in range(12):
+        since = START + timedelta(seconds=rng.randrange(75 * 86400))
+        until = since + timedelta(seconds=rng.randrange(1, 50 * 86400))
+        periods.append(RecordFilter(since=since, until=until))
+    return periods
+
+
+def _nonzero(found: dict[str, Any]) -> dict[str, Any]:
+    """Schools and facets with something counted (the roll-ups may hold zeros)."""
+    kept: dict[str, Any] = {}
+    for school_id, fields in found.items():
+        if "checkins" in fields:  # coverage: one facet
+            if any(fields.values()):
+                kept[school_id] = fields
+            continue
+        facets = {f: v for f, v in fields.items() if any(v.values())}
+        if facets:
+            kept[school_id] = facets
+    return kept
+
+
+async def test_rolled_up_reports_equal_the_records_for_any_period(
+    repo: ReportingRepository,
+) -> None:
+    from services.reporting import tallies
+    from services.reporting.repository import CHECKINS, GUARD_WINDOWS, VIOLATIONS, VISITS
+
+    rng = random.Random(17)
+    found = _rolled_up_records(rng)
+    stored: list[tuple[RecordKind[Any], list[Any]]] = [
+        (CHECKINS, found["checkins"]),
+        (VISITS, found["visits"]),
+    ]
+    stored += [(GUARD_WINDOWS, found["windows"]), (VIOLATIONS, found["violations"])]
+    for kind, records in stored:
+        for record in records + records[:5]:  # five delivered twice
+            await repo.store(kind, record)
+    for query in _periods(rng):
+        point_kind = query.kind if query.kind in tallies.POINT_KINDS else None
+        window = query.kind if query.kind in tallies.WINDOWS else None
+        as_coverage = dataclasses.replace(query, kind=point_kind)
+        as_guard = dataclasses.replace(query, kind=window)
+        facet = point_kind or tallies.ALL
+        checkins = [c for c in found["checkins"] if as_coverage.admits(CHECKINS, c)]
+        visits = [v for v in found["visits"] if as_coverage.admits(VISITS, v)]
+        expected = {
+            s: fs[facet]
+            for s, fs in tallies.coverage(checkins, visits, ZONE).items()
+            if facet in fs
+        }
+        assert _nonzero(await repo.coverage(as_coverage)) == _nonzero(expected), query
+        windows = [w for w in found["windows"] if as_guard.admits(GUARD_WINDOWS, w)]
+        expected_guard = tallies.guard(windows)
+        if window:
+            expected_guard = {
+                s: {window: fs[window]} for s, fs in expected_guard.items() if window in fs
+            }
+        assert _nonzero(await repo.guard(as_guard)) == _nonzero(expected_guard), query
+        plain = dataclasses.replace(query, kind=None)
+        violations = [v for v in found["violations"] if plain.admits(VIOLATIONS, v)]
+        expected_counts = Counter(violation_key(v) for v in violations)
+        assert await repo.violation_counts(plain) == expected_counts, query

@@ -3,19 +3,40 @@ tests/contracts/test_reporting_repository.py."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from services.reporting import tallies
 from services.reporting.models import AlarmFact, SchoolAlarmCount
-from services.reporting.repository import CLOSED_STATES, FactFilter, R, RecordFilter, RecordKind
+from services.reporting.repository import (
+    CHECKINS,
+    CLOSED_STATES,
+    DEFAULT_ZONE,
+    GUARD_WINDOWS,
+    VIOLATIONS,
+    VISITS,
+    FactFilter,
+    R,
+    RecordFilter,
+    RecordKind,
+    ViolationKey,
+    coverage_facet,
+    guard_facets,
+    violation_key,
+)
 from shared.events import (
     AlarmLifecycle,
 )
 
 
 class InMemoryReportingRepository:
-    def __init__(self) -> None:
+    """Reports straight from the stored records, through the same tallies MongoDB keeps
+    rolled up: the contract tests hold the roll-ups to this."""
+
+    def __init__(self, *, zone: ZoneInfo = DEFAULT_ZONE) -> None:
+        self.zone = zone
         self.raised: dict[str, AlarmLifecycle] = {}
         self.states: dict[str, dict[str, datetime]] = defaultdict(dict)
         self.closed: dict[str, AlarmLifecycle] = {}
@@ -30,6 +51,21 @@ class InMemoryReportingRepository:
     async def records(self, kind: RecordKind[R], query: RecordFilter) -> list[R]:
         found = [r for r in self.stored[kind.collection].values() if query.admits(kind, r)]
         return sorted(found, key=kind.time_of)
+
+    async def coverage(self, query: RecordFilter) -> dict[str, tallies.Fields]:
+        checkins = await self.records(CHECKINS, query)
+        visits = await self.records(VISITS, query)
+        facet = coverage_facet(query)
+        found = tallies.coverage(checkins, visits, self.zone)
+        return {school_id: facets[facet] for school_id, facets in found.items() if facet in facets}
+
+    async def guard(self, query: RecordFilter) -> dict[str, tallies.Facets]:
+        found = tallies.guard(await self.records(GUARD_WINDOWS, query))
+        wanted = guard_facets(query)
+        return {s: {f: v for f, v in fs.items() if f in wanted} for s, fs in found.items()}
+
+    async def violation_counts(self, query: RecordFilter) -> Counter[ViolationKey]:
+        return Counter(violation_key(r) for r in await self.records(VIOLATIONS, query))
 
     async def record_alarm(self, event: AlarmLifecycle) -> None:
         if event.change == "folded":
