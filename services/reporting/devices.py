@@ -4,7 +4,7 @@ pure functions over the stored trouble events and the provisioned county."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,7 +35,15 @@ def devices_report(
     """Troubles raised in [since, until) and offline time clipped to it, per school in scope
     and per township; `troubles` are every trouble event before `until` (a trouble raised
     before the period may last into it)."""
-    tallies = {s.school_id: _tally(s, troubles, county, since, until) for s in schools}
+    devices_of: dict[str, set[str]] = defaultdict(set)
+    for device in county.devices:
+        devices_of[device.school_id].add(device.device_id)
+    troubles_of: dict[str, list[DeviceTrouble]] = defaultdict(list)
+    for trouble in troubles:
+        troubles_of[trouble.device_id].append(trouble)
+    tallies = {
+        s.school_id: _tally(devices_of[s.school_id], troubles_of, since, until) for s in schools
+    }
     by_school = {s.school_id: s for s in county.schools}
     period_s = max(0.0, (until - since).total_seconds())  # a period yet to come: nothing
     rows = [_row(by_school[sid], tally, period_s) for sid, tally in sorted(tallies.items())]
@@ -56,14 +64,13 @@ def devices_report(
 
 
 def _tally(
-    school: School,
-    troubles: Sequence[DeviceTrouble],
-    county: County,
+    devices: set[str],
+    troubles_of: Mapping[str, list[DeviceTrouble]],
     since: datetime,
     until: datetime,
 ) -> Tally:
-    devices = {d.device_id for d in county.devices if d.school_id == school.school_id}
-    mine = [t for t in troubles if t.device_id in devices]
+    """One school's buttons, given each button's troubles."""
+    mine = [t for device_id in sorted(devices) for t in troubles_of.get(device_id, ())]
     raised: Counter[str] = Counter(
         str(t.kind) for t in mine if t.status == "raised" and since <= t.occurred_at < until
     )

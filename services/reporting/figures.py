@@ -8,13 +8,11 @@ import io
 import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 
 from pydantic import BaseModel
 
 from services.reporting import tallies
 from services.reporting.models import (
-    AlarmFact,
     AlarmOutcomeRow,
     CampaignRow,
     CoverageRow,
@@ -28,21 +26,22 @@ from services.reporting.models import (
     ViolationRow,
     ViolationsReport,
 )
-from services.reporting.repository import NO_CAMPAIGN, ViolationKey
-from services.reporting.tallies import WINDOWS, Facets, Fields
+from services.reporting.tallies import (
+    INTERVALS,
+    NO_CAMPAIGN,
+    WINDOWS,
+    AlarmTally,
+    Facets,
+    Fields,
+    InspectionTally,
+    OutreachTally,
+    ViolationKey,
+)
 from shared.events import (
     THREE_DEFENCES,
-    ActivityRecorded,
     CampaignOpened,
-    Drill,
-    Inspection,
-    Letters,
-    Session,
 )
 from shared.provisioning import County, PatrolPoint, School
-
-# press → each of these, the intervals the bureau is asked about
-INTERVALS = ("acknowledged", "unit_assigned", "on_scene", "resolved")
 
 
 def nearest_rank(sorted_values: Sequence[float], p: float) -> float:
@@ -51,20 +50,17 @@ def nearest_rank(sorted_values: Sequence[float], p: float) -> float:
     return sorted_values[index]
 
 
-def response_times(facts: Sequence[AlarmFact]) -> list[IntervalFigures]:
+def response_times(tally: AlarmTally) -> list[IntervalFigures]:
     """Seconds from the press to each state, over real alarms only (tests and drills never
     enter these figures); an alarm that never reached a state is counted as `missing`."""
-    real = [f for f in facts if not f.test]
     figures = []
     for state in INTERVALS:
-        seconds = sorted(
-            (f.states[state] - f.pressed_at).total_seconds() for f in real if state in f.states
-        )
+        seconds = tally.seconds.get(state) or []
         figures.append(
             IntervalFigures(
                 interval=f"press_to_{state}",
                 alarms=len(seconds),
-                missing=len(real) - len(seconds),
+                missing=tally.real - len(seconds),
                 p50_s=nearest_rank(seconds, 50) if seconds else None,
                 p90_s=nearest_rank(seconds, 90) if seconds else None,
                 p99_s=nearest_rank(seconds, 99) if seconds else None,
@@ -79,25 +75,19 @@ def rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def alarms_by_outcome(facts: Sequence[AlarmFact]) -> list[AlarmOutcomeRow]:
+def alarms_by_outcome(tally: AlarmTally) -> list[AlarmOutcomeRow]:
     """Alarms per kind and way they ended; tests and drills in their own column."""
-    counts: Counter[tuple[str, str, bool]] = Counter((f.kind, _outcome(f), f.test) for f in facts)
+    counts = tally.outcomes
     keys = sorted({(kind, outcome) for kind, outcome, _ in counts})
     return [
         AlarmOutcomeRow(
             kind=kind,
             outcome=outcome,
-            alarms=counts[(kind, outcome, False)],
-            tests=counts[(kind, outcome, True)],
+            alarms=counts.get((kind, outcome, False), 0),
+            tests=counts.get((kind, outcome, True), 0),
         )
         for kind, outcome in keys
     ]
-
-
-def _outcome(fact: AlarmFact) -> str:
-    if fact.closed is None:
-        return "open"
-    return f"{fact.closed}:{fact.outcome or 'unspecified'}"
 
 
 def guard_posts(found: Mapping[str, Facets], county: County) -> list[GuardPostRow]:
@@ -196,56 +186,49 @@ def violations(counts: Counter[ViolationKey], held: Sequence[CampaignOpened]) ->
     )
 
 
-def inspections(records: Sequence[ActivityRecorded]) -> InspectionsReport:
+def inspections(tally: InspectionTally) -> InspectionsReport:
     """Pass rate per checklist item; 'three defences met' when every item of an inspection
     passed; a school fails while its latest inspection has a failed item."""
-    checks = [(r, r.activity) for r in records if isinstance(r.activity, Inspection)]
-    latest: dict[str, tuple[datetime, bool]] = {}
-    for record, inspection in sorted(checks, key=lambda c: c[0].held_at):
-        latest[record.school_id] = (record.held_at, all(inspection.items.values()))
-    met = sum(all(i.items.values()) for _, i in checks)
-    items = []
-    for defence, names in THREE_DEFENCES.items():
-        for item in names:
-            passed = sum(i.items[item] for _, i in checks)
-            items.append(
-                InspectionItemRow(
-                    item=item,
-                    defence=defence,
-                    checked=len(checks),
-                    passed=passed,
-                    pass_rate=rate(passed, len(checks)),
-                )
-            )
+    checked = tally.inspections
+    items = [
+        InspectionItemRow(
+            item=item,
+            defence=defence,
+            checked=checked,
+            passed=tally.passed.get(item, 0),
+            pass_rate=rate(tally.passed.get(item, 0), checked),
+        )
+        for defence, names in THREE_DEFENCES.items()
+        for item in names
+    ]
     return InspectionsReport(
-        inspections=len(checks),
-        schools=len(latest),
-        three_defences_met=met,
-        three_defences_rate=rate(met, len(checks)),
-        schools_failing=sorted(s for s, (_, ok) in latest.items() if not ok),
+        inspections=checked,
+        schools=len(tally.latest_ok),
+        three_defences_met=tally.met,
+        three_defences_rate=rate(tally.met, checked),
+        schools_failing=sorted(s for s, ok in tally.latest_ok.items() if not ok),
         items=items,
     )
 
 
-def outreach(records: Sequence[ActivityRecorded]) -> OutreachReport:
+def outreach(tally: OutreachTally) -> OutreachReport:
     """Sessions, audience and letters per topic; drills; schools reached by any of them."""
-    sessions = [(r, r.activity) for r in records if isinstance(r.activity, Session)]
-    letters = [(r, r.activity) for r in records if isinstance(r.activity, Letters)]
-    drills = [r.activity for r in records if isinstance(r.activity, Drill)]
-    topics = sorted({a.topic for _, a in sessions} | {a.topic for _, a in letters})
+    topics = sorted(
+        {t for t, n in tally.sessions.items() if n} | {t for t, n in tally.letters.items() if n}
+    )
     return OutreachReport(
-        schools_reached=len({r.school_id for r, _ in sessions} | {r.school_id for r, _ in letters}),
-        sessions=len(sessions),
-        audience=sum(a.audience for _, a in sessions),
-        letters=sum(a.letters for _, a in letters),
-        drills=len(drills),
-        drill_participants=sum(d.participants for d in drills),
+        schools_reached=tally.schools_reached,
+        sessions=sum(tally.sessions.values()),
+        audience=sum(tally.audience.values()),
+        letters=sum(tally.letters.values()),
+        drills=tally.drills,
+        drill_participants=tally.drill_participants,
         by_topic=[
             OutreachRow(
                 topic=topic,
-                sessions=sum(a.topic == topic for _, a in sessions),
-                audience=sum(a.audience for _, a in sessions if a.topic == topic),
-                letters=sum(a.letters for _, a in letters if a.topic == topic),
+                sessions=tally.sessions.get(topic, 0),
+                audience=tally.audience.get(topic, 0),
+                letters=tally.letters.get(topic, 0),
             )
             for topic in topics
         ],
@@ -269,9 +252,9 @@ def sentence(summary_counts: dict[str, int]) -> str:
     return ", ".join(parts)
 
 
-def response_times_report(facts: Sequence[AlarmFact]) -> ResponseTimes:
+def response_times_report(tally: AlarmTally) -> ResponseTimes:
     """The response-time figures, and how many tests and drills were left out of them."""
-    return ResponseTimes(intervals=response_times(facts), tests_excluded=sum(f.test for f in facts))
+    return ResponseTimes(intervals=response_times(tally), tests_excluded=tally.tests)
 
 
 def to_csv(model: type[BaseModel], rows: Sequence[BaseModel]) -> str:

@@ -16,8 +16,17 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.reporting import tallies
 from services.reporting.models import AlarmFact, SchoolAlarmCount
 from services.reporting.rollups import Rollup, RollupStore
-from services.reporting.tallies import Facets, Fields
+from services.reporting.tallies import (
+    NO_CAMPAIGN,
+    AlarmTally,
+    Facets,
+    Fields,
+    InspectionTally,
+    OutreachTally,
+    ViolationKey,
+)
 from shared.events import (
+    INSPECTION_ITEMS,
     ActivityRecorded,
     AlarmLifecycle,
     CampaignOpened,
@@ -60,6 +69,12 @@ class ReportingRepository(Protocol):
     async def violation_counts(self, query: RecordFilter) -> Counter[ViolationKey]:
         """Violations in the period per (campaign id, campaign name, kind)."""
         ...
+
+    async def alarm_tally(self, query: FactFilter) -> AlarmTally: ...
+
+    async def inspection_tally(self, query: RecordFilter) -> InspectionTally: ...
+
+    async def outreach_tally(self, query: RecordFilter) -> OutreachTally: ...
 
 
 @dataclass(frozen=True)
@@ -157,14 +172,6 @@ class FactFilter(Period):
 
 
 CLOSED_STATES = ("resolved", "cancelled")
-NO_CAMPAIGN = ("-", "(no campaign)")
-ViolationKey = tuple[str, str, str]
-
-
-def violation_key(record: ViolationRecorded) -> ViolationKey:
-    campaign = record.campaign
-    ids = (campaign.campaign_id, campaign.name) if campaign else NO_CAMPAIGN
-    return (*ids, record.kind)
 
 
 def coverage_facet(query: RecordFilter) -> str:
@@ -258,6 +265,153 @@ class MongoReportingRepository:
             counts[(*ids, key["k"])] += doc["n"]
         return counts
 
+    async def alarm_tally(self, query: FactFilter) -> AlarmTally:
+        """One aggregation: per state the milliseconds from the press (real alarms), and the
+        alarms per kind, outcome and test."""
+        pressed = {"$ifNull": ["$pressed_at", "$raised_at"]}
+        intervals = {
+            state: {
+                "$dateDiff": {"startDate": pressed, "endDate": f"$states.{state}"}
+                | {"unit": "millisecond"}
+            }
+            for state in tallies.INTERVALS
+        }
+        pipeline: list[Document] = [
+            {"$match": self._fact_match(query)},
+            {
+                "$facet": {
+                    "seconds": [
+                        {"$match": {"test": False}},
+                        {
+                            "$group": {"_id": None, "real": {"$sum": 1}}
+                            | {state: {"$push": ms} for state, ms in intervals.items()}
+                        },
+                    ],
+                    "outcomes": [
+                        {
+                            "$group": {
+                                "_id": {
+                                    "k": "$kind",
+                                    "c": "$closed",
+                                    "o": "$outcome",
+                                    "t": "$test",
+                                },
+                                "n": {"$sum": 1},
+                            }
+                        }
+                    ],
+                }
+            },
+        ]
+        (doc,) = await (await self._facts.aggregate(pipeline)).to_list()
+        real = doc["seconds"][0] if doc["seconds"] else {}
+        seconds = {
+            state: sorted(ms / 1000 for ms in real.get(state) or () if ms is not None)
+            for state in tallies.INTERVALS
+        }
+        outcomes: Counter[tuple[str, str, bool]] = Counter()
+        for row in doc["outcomes"]:
+            key = row["_id"]
+            outcomes[(key["k"], tallies.outcome(key.get("c"), key.get("o")), key["t"])] += row["n"]
+        real_n = real.get("real", 0)
+        return AlarmTally(real_n, sum(outcomes.values()) - real_n, seconds, outcomes)
+
+    async def inspection_tally(self, query: RecordFilter) -> InspectionTally:
+        """One aggregation: inspections, those that passed every item, passes per item, and
+        each school's latest inspection."""
+        every_item = {"$and": [f"$activity.items.{item}" for item in INSPECTION_ITEMS]}
+        passes = {
+            item: {"$sum": {"$cond": [f"$activity.items.{item}", 1, 0]}}
+            for item in INSPECTION_ITEMS
+        }
+        match = self._match(ACTIVITIES, query) | {"activity.kind": "inspection"}
+        pipeline: list[Document] = [
+            {"$match": match},
+            {
+                "$facet": {
+                    "totals": [
+                        {
+                            "$group": {"_id": None, "n": {"$sum": 1}}
+                            | {"met": {"$sum": {"$cond": [every_item, 1, 0]}}}
+                            | passes
+                        }
+                    ],
+                    "latest": [
+                        {"$sort": {"held_at": 1}},
+                        {"$group": {"_id": "$school_id", "ok": {"$last": every_item}}},
+                    ],
+                }
+            },
+        ]
+        (doc,) = await (await self._db[ACTIVITIES.collection].aggregate(pipeline)).to_list()
+        totals = doc["totals"][0] if doc["totals"] else {}
+        return InspectionTally(
+            inspections=totals.get("n", 0),
+            met=totals.get("met", 0),
+            passed={item: totals.get(item, 0) for item in INSPECTION_ITEMS},
+            latest_ok={row["_id"]: bool(row["ok"]) for row in doc["latest"]},
+        )
+
+    async def outreach_tally(self, query: RecordFilter) -> OutreachTally:
+        """One aggregation: per activity kind and topic, how many, audience, letters and
+        participants; and the schools a session or letters reached."""
+        match = self._match(ACTIVITIES, query)
+        match["activity.kind"] = {"$in": ["session", "letters", "drill"]}
+        pipeline: list[Document] = [
+            {"$match": match},
+            {
+                "$facet": {
+                    "by_topic": [
+                        {
+                            "$group": {
+                                "_id": {"k": "$activity.kind", "t": "$activity.topic"},
+                                "n": {"$sum": 1},
+                                "audience": {"$sum": "$activity.audience"},
+                                "letters": {"$sum": "$activity.letters"},
+                                "participants": {"$sum": "$activity.participants"},
+                            }
+                        }
+                    ],
+                    "reached": [
+                        {"$match": {"activity.kind": {"$in": ["session", "letters"]}}},
+                        {"$group": {"_id": "$school_id"}},
+                        {"$count": "n"},
+                    ],
+                }
+            },
+        ]
+        (doc,) = await (await self._db[ACTIVITIES.collection].aggregate(pipeline)).to_list()
+        sessions: Counter[str] = Counter()
+        audience: Counter[str] = Counter()
+        letters: Counter[str] = Counter()
+        drills = participants = 0
+        for row in doc["by_topic"]:
+            kind, topic = row["_id"]["k"], row["_id"].get("t")
+            if kind == "drill":
+                drills += row["n"]
+                participants += row["participants"]
+            elif kind == "session":
+                sessions[topic] += row["n"]
+                audience[topic] += row["audience"]
+            else:
+                letters[topic] += row["letters"]
+        return OutreachTally(
+            schools_reached=doc["reached"][0]["n"] if doc["reached"] else 0,
+            sessions=sessions,
+            audience=audience,
+            letters=letters,
+            drills=drills,
+            drill_participants=participants,
+        )
+
+    def _fact_match(self, query: FactFilter) -> Document:
+        match = query.mongo("raised_at")
+        match.setdefault("raised_at", {"$exists": True})
+        for field in ("township", "school_id", "kind"):
+            if getattr(query, field) is not None:
+                match[field] = getattr(query, field)
+        return match
+
     def _match(self, kind: RecordKind[Any], query: RecordFilter) -> Document:
         match = query.mongo(kind.time_field)
         if query.school_ids is not None:
@@ -320,11 +474,7 @@ class MongoReportingRepository:
         ]
 
     async def alarm_facts(self, query: FactFilter) -> list[AlarmFact]:
-        match = query.mongo("raised_at")
-        match.setdefault("raised_at", {"$exists": True})
-        for field in ("township", "school_id", "kind"):
-            if getattr(query, field) is not None:
-                match[field] = getattr(query, field)
+        match = self._fact_match(query)
         return [
             AlarmFact(
                 alarm_id=doc["_id"],

@@ -93,6 +93,20 @@ def split(period: Period, zone: ZoneInfo) -> Split:
     return Split(raw=tuple(raw), days=tuple(days), months=months)
 
 
+def key(school_id: str, bucket: str) -> str:
+    return f"{school_id}|{bucket}"
+
+
+def document(school_id: str, bucket: str, facets: Facets) -> Document:
+    """A whole roll-up document, as a bulk load writes it (the service recomputes in place)."""
+    fields = {"school_id": school_id, "bucket": bucket, "seq": 1, "f": facets}
+    return {"_id": key(school_id, bucket)} | fields
+
+
+def month_of(day: date) -> str:
+    return _month(day)
+
+
 def _iso(day: date | None) -> str | None:
     return None if day is None else day.isoformat()
 
@@ -142,12 +156,11 @@ class RollupStore:
         await self._recompute(self.months, school_id, _month(day), self._month_facets)
 
     async def _bump(self, collection: Any, school_id: str, bucket: str) -> None:
-        key = {"_id": f"{school_id}|{bucket}"}
         update = {"$inc": {"seq": 1}, "$setOnInsert": {"school_id": school_id, "bucket": bucket}}
         try:
-            await collection.update_one(key, update, upsert=True)
+            await collection.update_one({"_id": key(school_id, bucket)}, update, upsert=True)
         except DuplicateKeyError:  # another instance created it first: now it matches
-            await collection.update_one(key, update)
+            await collection.update_one({"_id": key(school_id, bucket)}, update)
 
     async def _recompute(
         self,
@@ -156,16 +169,16 @@ class RollupStore:
         bucket: str,
         facets_of: Callable[[str, str], Awaitable[Facets]],
     ) -> None:
-        key = f"{school_id}|{bucket}"
+        bucket_key = key(school_id, bucket)
         for _ in range(MAX_ATTEMPTS):
-            held = await collection.find_one({"_id": key}, {"seq": 1})
+            held = await collection.find_one({"_id": bucket_key}, {"seq": 1})
             facets = await facets_of(school_id, bucket)
             written = await collection.update_one(
-                {"_id": key, "seq": held["seq"]}, {"$set": {"f": facets}}
+                {"_id": bucket_key, "seq": held["seq"]}, {"$set": {"f": facets}}
             )
             if written.matched_count:
                 return
-        raise RuntimeError(f"{collection.name} {key}: recomputed {MAX_ATTEMPTS} times, raced")
+        raise RuntimeError(f"{collection.name} {bucket_key}: raced {MAX_ATTEMPTS} times")
 
     async def _day_facets(self, school_id: str, bucket: str) -> Facets:
         day = date.fromisoformat(bucket)

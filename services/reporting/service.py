@@ -199,11 +199,11 @@ async def alarms_by_school(
 async def response_times(*, deps: Deps, scope: Scope) -> ResponseTimes:
     """Press → acknowledged / unit assigned / on scene / resolved, percentiles over the real
     alarms raised in the period; tests and drills are counted apart, never in the figures."""
-    return figures.response_times_report(await deps.repo.alarm_facts(_fact_filter(deps, scope)))
+    return figures.response_times_report(await deps.repo.alarm_tally(_fact_filter(deps, scope)))
 
 
 async def alarm_outcomes(*, deps: Deps, scope: Scope) -> list[AlarmOutcomeRow]:
-    return figures.alarms_by_outcome(await deps.repo.alarm_facts(_fact_filter(deps, scope)))
+    return figures.alarms_by_outcome(await deps.repo.alarm_tally(_fact_filter(deps, scope)))
 
 
 async def guard_posts(*, deps: Deps, scope: Scope) -> list[GuardPostRow]:
@@ -254,29 +254,34 @@ async def campaigns_held(*, deps: Deps, scope: Scope) -> list[CampaignOpened]:
 
 
 async def inspections(*, deps: Deps, scope: Scope) -> InspectionsReport:
-    records = await deps.repo.records(ACTIVITIES, _record_filter(deps, scope, kind=False))
-    return figures.inspections(records)
+    tally = await deps.repo.inspection_tally(_record_filter(deps, scope, kind=False))
+    return figures.inspections(tally)
 
 
 async def outreach(*, deps: Deps, scope: Scope) -> OutreachReport:
-    records = await deps.repo.records(ACTIVITIES, _record_filter(deps, scope, kind=False))
-    return figures.outreach(records)
+    tally = await deps.repo.outreach_tally(_record_filter(deps, scope, kind=False))
+    return figures.outreach(tally)
 
 
 async def overview(*, deps: Deps, scope: Scope) -> Overview:
-    """Every report of a period, from one read of each read model: the summary, the
-    dashboard and the printable report all show these same figures."""
+    """Every report of a period, from one read of each read model, read at once: the
+    summary, the dashboard and the printable report all show these same figures."""
     whole = dataclasses.replace(scope, kind=None)
     school_ids = _check(deps, whole)
-    facts = await deps.repo.alarm_facts(_fact_filter(deps, whole))
-    activities = await deps.repo.records(ACTIVITIES, _record_filter(deps, whole))
-    times = figures.response_times_report(facts)
-    found = await violations(deps=deps, scope=whole)
-    posts = await guard_posts(deps=deps, scope=whole)
-    covered = await coverage(deps=deps, scope=whole)
-    reached = figures.outreach(activities)
-    checked = figures.inspections(activities)
-    buttons = await devices(deps=deps, scope=whole)
+    (alarms, found, posts, covered), (reached, checked, buttons) = await asyncio.gather(
+        asyncio.gather(
+            deps.repo.alarm_tally(_fact_filter(deps, whole)),
+            violations(deps=deps, scope=whole),
+            guard_posts(deps=deps, scope=whole),
+            coverage(deps=deps, scope=whole),
+        ),
+        asyncio.gather(
+            outreach(deps=deps, scope=whole),
+            inspections(deps=deps, scope=whole),
+            devices(deps=deps, scope=whole),
+        ),
+    )
+    times = figures.response_times_report(alarms)
     counts = {
         "campaigns": found.campaigns,
         "violations": found.total,
@@ -291,7 +296,7 @@ async def overview(*, deps: Deps, scope: Scope) -> Overview:
         until=scope.until,
         township=scope.township,
         school_id=scope.school_id,
-        alarms=sum(not f.test for f in facts),
+        alarms=alarms.real,
         tests=times.tests_excluded,
         press_to_acknowledged_p50_s=by_interval["press_to_acknowledged"].p50_s,
         press_to_on_scene_p50_s=by_interval["press_to_on_scene"].p50_s,
@@ -308,7 +313,7 @@ async def overview(*, deps: Deps, scope: Scope) -> Overview:
     return Overview(
         summary=summary,
         response_times=times,
-        alarms=figures.alarms_by_outcome(facts),
+        alarms=figures.alarms_by_outcome(alarms),
         violations=found,
         guard_posts=posts,
         coverage=covered,

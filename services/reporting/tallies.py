@@ -1,21 +1,35 @@
-"""Per-school tallies of patrol coverage and guard-post staffing: the part of those reports that
-adds up over disjoint stretches of time, so the database can keep it per day and per month
-(services/reporting/rollups.py) and a report of a year reads twelve months, not every record.
+"""What the reports count, before it is turned into report rows: the repository gives these,
+MongoDB by aggregation, the in-memory fake by these pure functions over the records (the
+contract tests hold the one to the other).
 
-A tally is a plain mapping facet → {field: number | list}: numbers add, lists are sets (their
-union, kept sorted). Pure functions, the same for the roll-ups, for the edges of a period that
-are not whole days, and for the in-memory fake the contract tests hold MongoDB to."""
+Patrol coverage and guard-post staffing are per-school tallies that add up over disjoint
+stretches of time, so the database keeps them per day and per month
+(services/reporting/rollups.py) and a report of a year reads twelve months, not every record.
+Such a tally is a mapping facet → {field: number | list}: numbers add, lists are sets (their
+union, kept sorted)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.events import CheckinRecorded, GuardPostWindow, PointVisited
+from services.reporting.models import AlarmFact
+from shared.events import (
+    INSPECTION_ITEMS,
+    ActivityRecorded,
+    CheckinRecorded,
+    Drill,
+    GuardPostWindow,
+    Inspection,
+    Letters,
+    PointVisited,
+    Session,
+    ViolationRecorded,
+)
 
 ALL = "*"  # the facet that counts every kind at once (no `kind` filter)
 POINT_KINDS = ("must_reach", "must_patrol", "stop")
@@ -128,3 +142,104 @@ def guard(windows: Sequence[GuardPostWindow]) -> Tallies:
 def facet_of(facets: Mapping[str, Fields], shape: Shape, facet: str) -> Fields:
     """One facet's fields, zeros when nothing was counted under it."""
     return facets.get(facet) or shape.empty()
+
+
+# --- counts the database computes in one aggregation (no roll-up needed) -------------------
+
+NO_CAMPAIGN = ("-", "(no campaign)")
+ViolationKey = tuple[str, str, str]  # campaign id, campaign name, kind
+
+
+def violation_key(record: ViolationRecorded) -> ViolationKey:
+    campaign = record.campaign
+    ids = (campaign.campaign_id, campaign.name) if campaign else NO_CAMPAIGN
+    return (*ids, record.kind)
+
+
+# press → each of these, the intervals the bureau is asked about
+INTERVALS = ("acknowledged", "unit_assigned", "on_scene", "resolved")
+
+
+@dataclass(frozen=True)
+class AlarmTally:
+    """Alarms raised in a period: real ones and tests apart, the seconds from the press to each
+    state of the real ones (sorted), and alarms per (kind, outcome, test)."""
+
+    real: int
+    tests: int
+    seconds: Mapping[str, list[float]]
+    outcomes: Mapping[tuple[str, str, bool], int]
+
+
+def outcome(closed: str | None, how: str | None) -> str:
+    """`open` while not resolved or cancelled, else `<resolved|cancelled>:<outcome>`."""
+    return "open" if closed is None else f"{closed}:{how or 'unspecified'}"
+
+
+def alarms(facts: Sequence[AlarmFact]) -> AlarmTally:
+    real = [f for f in facts if not f.test]
+    seconds = {
+        state: sorted(
+            (f.states[state] - f.pressed_at).total_seconds() for f in real if state in f.states
+        )
+        for state in INTERVALS
+    }
+    outcomes = Counter((f.kind, outcome(f.closed, f.outcome), f.test) for f in facts)
+    return AlarmTally(len(real), len(facts) - len(real), seconds, outcomes)
+
+
+@dataclass(frozen=True)
+class InspectionTally:
+    """Inspections in a period: how many, how many passed every item, passes per item, and
+    whether each inspected school's latest one passed every item."""
+
+    inspections: int
+    met: int
+    passed: Mapping[str, int]
+    latest_ok: Mapping[str, bool]
+
+
+def inspections(records: Sequence[ActivityRecorded]) -> InspectionTally:
+    checks = [(r, r.activity) for r in records if isinstance(r.activity, Inspection)]
+    latest: dict[str, bool] = {}
+    for record, inspection in sorted(checks, key=lambda c: c[0].held_at):
+        latest[record.school_id] = all(inspection.items.values())
+    return InspectionTally(
+        inspections=len(checks),
+        met=sum(all(i.items.values()) for _, i in checks),
+        passed={item: sum(i.items[item] for _, i in checks) for item in INSPECTION_ITEMS},
+        latest_ok=latest,
+    )
+
+
+@dataclass(frozen=True)
+class OutreachTally:
+    """Sessions, their audience and letters per topic; drills and their participants; schools
+    reached by a session or letters."""
+
+    schools_reached: int
+    sessions: Mapping[str, int]
+    audience: Mapping[str, int]
+    letters: Mapping[str, int]
+    drills: int
+    drill_participants: int
+
+
+def outreach(records: Sequence[ActivityRecorded]) -> OutreachTally:
+    sessions = [(r, r.activity) for r in records if isinstance(r.activity, Session)]
+    letters = [(r, r.activity) for r in records if isinstance(r.activity, Letters)]
+    drills = [r.activity for r in records if isinstance(r.activity, Drill)]
+    audience: Counter[str] = Counter()
+    handed: Counter[str] = Counter()
+    for _, session in sessions:
+        audience[session.topic] += session.audience
+    for _, batch in letters:
+        handed[batch.topic] += batch.letters
+    return OutreachTally(
+        schools_reached=len({r.school_id for r, _ in sessions} | {r.school_id for r, _ in letters}),
+        sessions=Counter(a.topic for _, a in sessions),
+        audience=audience,
+        letters=handed,
+        drills=len(drills),
+        drill_participants=sum(d.participants for d in drills),
+    )

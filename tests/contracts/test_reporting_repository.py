@@ -13,8 +13,8 @@ from services.reporting.repository import (
     RecordFilter,
     RecordKind,
     ReportingRepository,
-    violation_key,
 )
+from services.reporting.tallies import violation_key
 from shared.events import (
     CampaignRef,
     CheckinRecorded,
@@ -277,3 +277,31 @@ async def test_rolled_up_reports_equal_the_records_for_any_period(
         violations = [v for v in found["violations"] if plain.admits(VIOLATIONS, v)]
         expected_counts = Counter(violation_key(v) for v in violations)
         assert await repo.violation_counts(plain) == expected_counts, query
+
+
+async def test_alarm_and_activity_tallies_are_what_their_records_give(
+    repo: ReportingRepository,
+) -> None:
+    """The aggregations MongoDB runs against the pure tallies of the same records."""
+    from services.reporting import service, tallies
+    from services.reporting.repository import ACTIVITIES, FactFilter
+    from tests.reports_fixture import ACTIVITIES as DONE
+    from tests.reports_fixture import ALARMS, DAY, UNTIL, feed
+
+    deps = service.Deps(repo=repo, publisher=None, topics=None)  # type: ignore[arg-type]
+    await feed(deps, ALARMS + DONE)
+    for facts in (FactFilter(), FactFilter(since=DAY, until=UNTIL), FactFilter(kind="fire")):
+        expected = tallies.alarms(await repo.alarm_facts(facts))
+        assert await repo.alarm_tally(facts) == expected, facts
+        assert expected.real and expected.tests and expected.seconds["acknowledged"]
+    for query in (
+        RecordFilter(),
+        RecordFilter(school_ids=frozenset({"S1"})),
+        RecordFilter(until=DAY),
+    ):
+        records = await repo.records(ACTIVITIES, query)
+        assert await repo.inspection_tally(query) == tallies.inspections(records), query
+        assert await repo.outreach_tally(query) == tallies.outreach(records), query
+    everything = await repo.records(ACTIVITIES, RecordFilter())
+    assert tallies.inspections(everything).latest_ok == {"S1": False, "S2": False}
+    assert tallies.outreach(everything).schools_reached == 3

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from services.reporting import tallies
 from services.reporting.models import AlarmFact, SchoolAlarmCount
 from services.reporting.repository import (
+    ACTIVITIES,
     CHECKINS,
     CLOSED_STATES,
     DEFAULT_ZONE,
@@ -21,9 +22,14 @@ from services.reporting.repository import (
     R,
     RecordFilter,
     RecordKind,
-    ViolationKey,
     coverage_facet,
     guard_facets,
+)
+from services.reporting.tallies import (
+    AlarmTally,
+    InspectionTally,
+    OutreachTally,
+    ViolationKey,
     violation_key,
 )
 from shared.events import (
@@ -66,6 +72,15 @@ class InMemoryReportingRepository:
 
     async def violation_counts(self, query: RecordFilter) -> Counter[ViolationKey]:
         return Counter(violation_key(r) for r in await self.records(VIOLATIONS, query))
+
+    async def alarm_tally(self, query: FactFilter) -> AlarmTally:
+        return tallies.alarms(await self.alarm_facts(query))
+
+    async def inspection_tally(self, query: RecordFilter) -> InspectionTally:
+        return tallies.inspections(await self.records(ACTIVITIES, query))
+
+    async def outreach_tally(self, query: RecordFilter) -> OutreachTally:
+        return tallies.outreach(await self.records(ACTIVITIES, query))
 
     async def record_alarm(self, event: AlarmLifecycle) -> None:
         if event.change == "folded":

@@ -107,9 +107,9 @@ async def test_response_time_facts_replay_from_scratch_to_the_same_figures(
         await repo.ensure_indexes()
         for event in events:
             await repo.record_alarm(event)
-        facts = await repo.alarm_facts(FactFilter(township="会师镇"))
-        assert sum(f.test for f in facts) == 1
-        return figures.response_times(facts)
+        tally = await repo.alarm_tally(FactFilter(township="会师镇"))
+        assert tally.tests == 1
+        return figures.response_times(tally)
 
     once = await replay(f"{namespace.db_prefix}reporting", REAL + DRILL)
     again = await replay(f"{namespace.db_prefix}reporting2", list(reversed(REAL + DRILL)) + REAL)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from services.reporting import figures, service
+from services.reporting import figures, service, tallies
 from services.reporting.models import IntervalFigures
 from services.reporting.service import Deps, Scope
 from shared.events import AlarmLifecycle, AlarmState, stable_id
@@ -74,10 +74,10 @@ async def test_a_replay_in_another_order_gives_the_same_figures() -> None:
 
 
 def test_csv_has_a_header_and_a_row_per_interval() -> None:
-    rows = figures.response_times([])
+    rows = figures.response_times(tallies.alarms([]))
     lines = figures.to_csv(IntervalFigures, rows).splitlines()
     assert lines[0] == "interval,alarms,missing,p50_s,p90_s,p99_s,max_s"
-    assert lines[1:] == [f"press_to_{s},0,0,,,," for s in figures.INTERVALS]
+    assert lines[1:] == [f"press_to_{s},0,0,,,," for s in tallies.INTERVALS]
 
 
 async def test_bad_report_queries_are_refused_with_422() -> None:
