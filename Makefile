@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INFRA := deploy/local/infra.sh
 
-.PHONY: lock setup venv jars secrets promtool chromium kustomize caddy infra-up infra-down infra-status infra-wipe demo test test-unit fuzz toxiproxy chaos bench lint fmt clean
+.PHONY: lock setup venv jars secrets promtool chromium kustomize caddy infra-up infra-down infra-status infra-wipe demo test test-unit fuzz toxiproxy chaos bench bench-reports lint fmt clean
 
 setup: venv jars secrets
 
@@ -125,6 +125,14 @@ bench: setup
 	$(PY) -m tools.bench_ha fanout
 	$(PY) -m tools.bench_positions
 	$(PY) -m tools.bench_heartbeats
+
+# Every report over a year of a province (15,000 schools), through the reporting API. The year
+# is generated once into the bench database (~10 min) and reused; make test runs a short
+# version (tests/e2e/test_province_reports.py). PROVINCE_SCALE=0.1 for a tenth of it.
+PROVINCE_SCALE ?= 1
+bench-reports: setup
+	SECANTUS_SERVER=$(BENCH_DB) $(INFRA) start
+	$(PY) -m tools.bench_reports --scale $(PROVINCE_SCALE)
 
 lint: venv
 	$(PY) -m ruff check .

@@ -47,6 +47,7 @@ from shared.events import INSPECTION_ITEMS, CheckinRecorded, GuardPostWindow, Po
 from shared.mongo import Document
 
 ZONE = ZoneInfo("Asia/Shanghai")
+VERSION = 2  # of what a seed generates: a benchmark reuses a year only of the same version
 PREFECTURES = (
     "兰州", "嘉峪关", "金昌", "白银", "天水", "武威", "张掖",
     "平凉", "酒泉", "庆阳", "定西", "陇南", "临夏", "甘南",
@@ -135,12 +136,22 @@ class Year:
     scale: float
     campaigns: list[dict[str, Any]] = field(default_factory=list)
     open_troubles: dict[str, Document] = field(default_factory=dict)
+    weights: float = 0.0  # the year's days, weighted as `weight` weighs them
+
+    def __post_init__(self) -> None:
+        day, self.weights = date(self.year, 1, 1), 0.0
+        while day.year == self.year:
+            self.weights += weight(day)
+            day += timedelta(days=1)
 
     def uuid(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
-    def per_day(self, what: str, weight: float = 1.0) -> int:
-        mean = PER_YEAR[what] * self.scale * weight / 365
+    def per_day(self, what: str, day: date | None = None) -> int:
+        """How many of `what` happen that day: the year's figure spread by weight (school
+        days weigh more), or evenly without a day."""
+        share = 1 / 365 if day is None else weight(day) / self.weights
+        mean = PER_YEAR[what] * self.scale * share
         whole = int(mean)
         return whole + (self.rng.random() < mean - whole)
 
@@ -148,6 +159,11 @@ class Year:
         start = datetime.combine(day, time(first_hour), tzinfo=ZONE)
         seconds = self.rng.randrange((last_hour - first_hour) * 3600)
         return (start + timedelta(seconds=seconds)).astimezone(UTC)
+
+
+def weight(day: date) -> float:
+    """Patrols, violations and activities on a school day, against a weekend or holiday."""
+    return 1.0 if school_day(day) else 0.4
 
 
 def school_day(day: date) -> bool:
@@ -325,18 +341,17 @@ def day_of(year: Year, day: date) -> dict[str, list[Document]]:
         new_campaigns = [year.campaigns[-1]]
     else:
         new_campaigns = []
-    weight = 1.0 if school_day(day) else 0.4
     return {
         CAMPAIGNS.collection: new_campaigns,
-        CHECKINS.collection: [checkin(year, day) for _ in range(year.per_day("checkins", weight))],
-        VISITS.collection: [visit(year, day) for _ in range(year.per_day("visits", weight))],
+        CHECKINS.collection: [checkin(year, day) for _ in range(year.per_day("checkins", day))],
+        VISITS.collection: [visit(year, day) for _ in range(year.per_day("visits", day))],
         VIOLATIONS.collection: [
-            violation(year, day) for _ in range(year.per_day("violations", weight))
+            violation(year, day) for _ in range(year.per_day("violations", day))
         ],
         GUARD_WINDOWS.collection: list(guard_windows(year, day)) if school_day(day) else [],
         "alarm_facts": [alarm(year, day) for _ in range(year.per_day("alarms"))],
         ACTIVITIES.collection: [
-            activity(year, day) for _ in range(year.per_day("activities", weight))
+            activity(year, day) for _ in range(year.per_day("activities", day))
         ],
         TROUBLES.collection: list(troubles(year, day)),
     }
@@ -351,6 +366,9 @@ def _models(documents: list[Document], model: Any) -> list[Any]:
     return [SimpleNamespace(**d) for d in documents]
 
 
+SHAPES = {"coverage": tallies.COVERAGE, "guard": tallies.GUARD}
+
+
 def day_rollups(records: dict[str, list[Document]], day: date) -> dict[str, list[Document]]:
     """The day's roll-up documents per collection, from its records."""
     checkins = _models(records[CHECKINS.collection], CheckinRecorded)
@@ -358,39 +376,47 @@ def day_rollups(records: dict[str, list[Document]], day: date) -> dict[str, list
     windows = _models(
         [d | {"day": day} for d in records[GUARD_WINDOWS.collection]], GuardPostWindow
     )
-    bucket = day.isoformat()
+    counted = {
+        "coverage": tallies.coverage(checkins, visits, ZONE),
+        "guard": tallies.guard(windows),
+    }
     return {
-        "coverage_days": [
-            rollups.document(s, bucket, f)
-            for s, f in tallies.coverage(checkins, visits, ZONE).items()
-        ],
-        "guard_days": [rollups.document(s, bucket, f) for s, f in tallies.guard(windows).items()],
+        f"{name}_days": [
+            rollups.document(SHAPES[name], school_id, day.isoformat(), facets)
+            for school_id, facets in by_school.items()
+        ]
+        for name, by_school in counted.items()
     }
 
 
 @dataclass
-class Months:
-    """Day roll-ups of the month so far, per collection and school, merged at its end."""
+class Buckets:
+    """The finer roll-up documents of a month (or a year) so far, per roll-up and school,
+    summed into the coarser ones when it ends."""
 
-    days: dict[str, dict[str, list[tallies.Facets]]] = field(
+    grain: str  # "months" or "years"
+    parts: dict[str, dict[str, list[tallies.Facets]]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(list))
     )
 
     def add(self, found: dict[str, list[Document]]) -> None:
-        for name, documents in found.items():
+        for collection, documents in found.items():
+            name = collection.rsplit("_", 1)[0]
             for doc in documents:
-                self.days[name][doc["school_id"]].append(doc["f"])
+                facets = tallies.unflatten(SHAPES[name], doc)
+                self.parts[name][doc["school_id"]].append(facets)
 
-    def close(self, month: str) -> dict[str, list[Document]]:
-        shapes = {"coverage_days": tallies.COVERAGE, "guard_days": tallies.GUARD}
+    def close(self, bucket: str) -> dict[str, list[Document]]:
         closed = {
-            name.replace("_days", "_months"): [
-                rollups.document(school_id, month, tallies.merge(shapes[name], parts))
+            f"{name}_{self.grain}": [
+                rollups.document(
+                    SHAPES[name], school_id, bucket, tallies.merge(SHAPES[name], parts)
+                )
                 for school_id, parts in schools.items()
             ]
-            for name, schools in self.days.items()
+            for name, schools in self.parts.items()
         }
-        self.days.clear()
+        self.parts.clear()
         return closed
 
 
@@ -400,14 +426,20 @@ async def _insert(db: AsyncDatabase[Document], found: dict[str, list[Document]])
             await db[name].insert_many(documents[start : start + 5000], ordered=False)
 
 
-def _make_day(state: Year, months: Months, day: date) -> dict[str, list[Document]]:
-    """A day's records and roll-ups, and its month's when it is the month's last day."""
+def _make_day(state: Year, months: Buckets, years: Buckets, day: date) -> dict[str, list[Document]]:
+    """A day's records and roll-ups, its month's on the month's last day, its year's on the
+    year's."""
     found = day_of(state, day)
     rolled = day_rollups(found, day)
     months.add(rolled)
     found |= rolled
-    if (day + timedelta(days=1)).month != day.month:
-        found |= months.close(rollups.month_of(day))
+    tomorrow = day + timedelta(days=1)
+    if tomorrow.month != day.month:
+        month = months.close(rollups.MONTHS.bucket(day))
+        years.add(month)
+        found |= month
+    if tomorrow.year != day.year:
+        found |= years.close(rollups.YEARS.bucket(day))
     return found
 
 
@@ -425,11 +457,12 @@ async def populate(
         scale=scale,
     )
     counts: dict[str, int] = defaultdict(int)
-    months, day, started = Months(), date(year, 1, 1), clock.monotonic()
+    months, years = Buckets("months"), Buckets("years")
+    day, started = date(year, 1, 1), clock.monotonic()
     writing: asyncio.Task[None] | None = None  # a day is written while the next is made
     while day.year == year:
         # made in a thread: the GIL is free while the event loop waits on the server
-        found = await asyncio.to_thread(_make_day, state, months, day)
+        found = await asyncio.to_thread(_make_day, state, months, years, day)
         if writing is not None:
             await writing
         writing = asyncio.create_task(_insert(db, found))

@@ -195,6 +195,14 @@ def _guard_tally(sources: Sequence[Sequence[Any]]) -> tallies.Tallies:
     return tallies.guard(windows)
 
 
+def _hint(kind: RecordKind[Any], query: RecordFilter) -> dict[str, Any]:
+    """For a few schools, read their own index entries rather than the whole period's (the
+    planner of SecantusDB's server picks the period's)."""
+    if query.school_ids is None:
+        return {}
+    return {"hint": {kind.school_field: ASCENDING, kind.time_field: ASCENDING}}
+
+
 class MongoReportingRepository:
     """`alarm_facts`: one document per alarm (_id alarm_id), so replays give the same figures."""
 
@@ -217,7 +225,9 @@ class MongoReportingRepository:
         for kind in RECORD_KINDS:
             collection = self._db[kind.collection]
             await collection.create_index([(kind.time_field, ASCENDING)])
-            await collection.create_index([(kind.school_field, ASCENDING), (kind.time_field, 1)])
+            await collection.create_index(
+                [(kind.school_field, ASCENDING), (kind.time_field, ASCENDING)]
+            )
         for store in (self._coverage, self._guard):
             await store.ensure_indexes()
 
@@ -255,11 +265,8 @@ class MongoReportingRepository:
             "_id": {"c": "$campaign.campaign_id", "n": "$campaign.name", "k": "$kind"},
             "n": {"$sum": 1},
         }
-        cursor = await self._db[VIOLATIONS.collection].aggregate(
-            [{"$match": match}, {"$group": group}]
-        )
         counts: Counter[ViolationKey] = Counter()
-        async for doc in cursor:
+        for doc in await self._aggregate(VIOLATIONS, query, [{"$match": match}, {"$group": group}]):
             key = doc["_id"]
             ids = (key["c"], key["n"]) if key.get("c") is not None else NO_CAMPAIGN
             counts[(*ids, key["k"])] += doc["n"]
@@ -343,7 +350,10 @@ class MongoReportingRepository:
                 }
             },
         ]
-        (doc,) = await (await self._db[ACTIVITIES.collection].aggregate(pipeline)).to_list()
+        found = await self._db[ACTIVITIES.collection].aggregate(
+            pipeline, **_hint(ACTIVITIES, query)
+        )
+        (doc,) = await found.to_list()
         totals = doc["totals"][0] if doc["totals"] else {}
         return InspectionTally(
             inspections=totals.get("n", 0),
@@ -380,7 +390,10 @@ class MongoReportingRepository:
                 }
             },
         ]
-        (doc,) = await (await self._db[ACTIVITIES.collection].aggregate(pipeline)).to_list()
+        found = await self._db[ACTIVITIES.collection].aggregate(
+            pipeline, **_hint(ACTIVITIES, query)
+        )
+        (doc,) = await found.to_list()
         sessions: Counter[str] = Counter()
         audience: Counter[str] = Counter()
         letters: Counter[str] = Counter()
@@ -404,6 +417,12 @@ class MongoReportingRepository:
             drill_participants=participants,
         )
 
+    async def _aggregate(
+        self, kind: RecordKind[Any], query: RecordFilter, pipeline: list[Document]
+    ) -> list[Document]:
+        cursor = await self._db[kind.collection].aggregate(pipeline, **_hint(kind, query))
+        return await cursor.to_list()
+
     def _fact_match(self, query: FactFilter) -> Document:
         match = query.mongo("raised_at")
         match.setdefault("raised_at", {"$exists": True})
@@ -423,6 +442,8 @@ class MongoReportingRepository:
     async def records(self, kind: RecordKind[R], query: RecordFilter) -> list[R]:
         match = self._match(kind, query)
         cursor = self._db[kind.collection].find(match, {"_id": 0}).sort(kind.time_field, 1)
+        if query.school_ids is not None:
+            cursor = cursor.hint([(kind.school_field, ASCENDING), (kind.time_field, ASCENDING)])
         return [kind.model.model_validate(doc) async for doc in cursor]
 
     async def record_alarm(self, event: AlarmLifecycle) -> None:

@@ -1,16 +1,21 @@
-"""Roll-ups: each school's tallies (services/reporting/tallies.py) kept per county day and per
-county month in MongoDB, so a report reads a few documents per school however long its period.
+"""Roll-ups: each school's tallies (services/reporting/tallies.py) kept per county day, month
+and year in MongoDB, so a report reads a few documents per school however long its period.
 
-A period is cut into whole months (read from `<name>_months`), whole days outside them
-(`<name>_days`) and, where it starts or ends inside a day, the records of those hours (read
-from the raw collection and tallied the same way). Each part covers its own calendar days, so
-the parts add up.
+A period is cut into whole years (read from `<name>_years`), whole months outside them
+(`<name>_months`), whole days outside those (`<name>_days`) and, where it starts or ends inside
+a day, the records of those hours (read from the raw collection and tallied the same way). Each
+part covers its own calendar days, so the parts add up.
 
-A roll-up is kept true by recomputing it from the records, never by incrementing it, so a
-redelivered event changes nothing. Two instances may recompute the same day at once: every
-stored record bumps its day's `seq` after it is stored, and a recomputation writes only if
-`seq` is still what it read before reading the records (else it reads again). A month is kept
-from its days the same way."""
+A roll-up is kept true by recomputing it from what it sums, never by incrementing it, so a
+redelivered event changes nothing: a day from its records, a month from its days, a year from
+its months. Two instances may recompute the same bucket at once: every stored record bumps its
+day's `seq` after it is stored (and each recomputed day its month's, each month its year's),
+and a recomputation writes only if `seq` is still what it read before reading what it sums
+(else it reads again).
+
+Documents are `{_id: "<school>|<bucket>", school_id, bucket, seq, <facet>_<field>...}`: flat,
+because MongoDB reads top-level fields in an aggregation much faster than nested ones
+(docs/benchmarks.md)."""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -31,88 +37,129 @@ from shared.period import Period
 
 MAX_ATTEMPTS = 20  # recomputations of one bucket raced by other writers before giving up
 
+Span = tuple[date | None, date | None]  # [from, to) in days, None: open
+
+
+@dataclass(frozen=True)
+class Grain:
+    """Days, months or years: a bucket's name from its first day, where a bucket starts,
+    and the first day of the next one."""
+
+    name: str
+    width: int  # characters of the ISO date that name a bucket
+
+    def bucket(self, day: date) -> str:
+        return day.isoformat()[: self.width]
+
+    def start(self, day: date) -> date:
+        if self.name == "days":
+            return day
+        return day.replace(month=1, day=1) if self.name == "years" else day.replace(day=1)
+
+    def after(self, day: date) -> date:
+        """The next bucket's first day, for a bucket's first day."""
+        if self.name == "days":
+            return day + timedelta(days=1)
+        if self.name == "years":
+            return date(day.year + 1, 1, 1)
+        return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+DAYS, MONTHS, YEARS = Grain("days", 10), Grain("months", 7), Grain("years", 4)
+GRAINS = (DAYS, MONTHS, YEARS)
+
 
 @dataclass(frozen=True)
 class Split:
-    """A period as disjoint parts: raw hours at its edges, whole days, whole months. Days and
-    months are ISO strings ('2026-03-05', '2026-03'); a None bound is open."""
+    """A period as disjoint parts: raw hours at its edges, and per grain the spans of whole
+    buckets read from it."""
 
     raw: tuple[Period, ...]
-    days: tuple[tuple[str | None, str | None], ...]  # [from, to) ranges of days
-    months: tuple[str | None, str | None] | None  # [from, to) range of months, if any
+    spans: dict[str, tuple[Span, ...]]
 
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone)
 
 
-def _month(day: date) -> str:
-    return day.isoformat()[:7]
+def _whole(span: Span, grain: Grain) -> Span | None:
+    """The whole buckets of `grain` inside a span of days, or None when there is none."""
+    first, end = span
+    low = None if first is None else first if grain.start(first) == first else None
+    if first is not None and low is None:
+        low = grain.after(grain.start(first))
+    high = None if end is None else grain.start(end)
+    if low is not None and high is not None and low >= high:
+        return None
+    return low, high
 
 
-def _next_month(day: date) -> date:
-    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+def _outside(span: Span, inner: Span) -> tuple[Span, ...]:
+    """The parts of `span` before and after `inner` (which lies within it)."""
+    parts: list[Span] = []
+    if inner[0] is not None and span[0] != inner[0]:
+        parts.append((span[0], inner[0]))
+    if inner[1] is not None and span[1] != inner[1]:
+        parts.append((inner[1], span[1]))
+    return tuple(parts)
 
 
-def split(period: Period, zone: ZoneInfo) -> Split:
-    """Cut [since, until) at the county's midnights and month starts."""
+def _days(period: Period, zone: ZoneInfo) -> tuple[list[Period], Span | None]:
+    """The raw hours at the period's edges, and its whole county days (None: none)."""
     raw: list[Period] = []
-    first: date | None = None  # first whole day
-    end: date | None = None  # the day after the last whole day
+    first = end = None
     if period.since is not None:
         first = tallies.local_day(period.since, zone)
         if period.since != _midnight(first, zone):
             first += timedelta(days=1)
             head_end = _midnight(first, zone)
-            if period.until is not None and period.until < head_end:
-                return Split(raw=(period,), days=(), months=None)
+            if period.until is not None and period.until <= head_end:
+                return [period], None
             raw.append(Period(since=period.since, until=head_end))
     if period.until is not None:
         end = tallies.local_day(period.until, zone)
         tail_start = _midnight(end, zone)
         if period.until != tail_start:
-            raw.append(
-                Period(since=max(tail_start, period.since or tail_start), until=period.until)
-            )
+            start = max(tail_start, period.since or tail_start)
+            raw.append(Period(since=start, until=period.until))
     if first is not None and end is not None and first >= end:
-        return Split(raw=tuple(raw), days=(), months=None)
-    month_from = None if first is None else (first if first.day == 1 else _next_month(first))
-    month_to = None if end is None else end.replace(day=1)
-    if month_from is not None and month_to is not None and month_from >= month_to:
-        day_range = (_iso(first), _iso(end))
-        return Split(raw=tuple(raw), days=(day_range,), months=None)
-    days = []
-    if first is not None and month_from is not None and first < month_from:
-        days.append((first.isoformat(), month_from.isoformat()))
-    if end is not None and month_to is not None and month_to < end:
-        days.append((month_to.isoformat(), end.isoformat()))
-    months = (
-        (None if month_from is None else _month(month_from)),
-        (None if month_to is None else _month(month_to)),
-    )
-    return Split(raw=tuple(raw), days=tuple(days), months=months)
+        return raw, None
+    return raw, (first, end)
+
+
+def split(period: Period, zone: ZoneInfo) -> Split:
+    """Cut [since, until) at the county's midnights, month starts and year starts."""
+    raw, days = _days(period, zone)
+    spans: dict[str, tuple[Span, ...]] = {}
+    remaining: tuple[Span, ...] = () if days is None else (days,)
+    finer = DAYS
+    for coarser in (MONTHS, YEARS):
+        kept: list[Span] = []
+        for span in remaining:
+            whole = _whole(span, coarser)
+            if whole is None:
+                spans[finer.name] = (*spans.get(finer.name, ()), span)
+                continue
+            spans[finer.name] = (*spans.get(finer.name, ()), *_outside(span, whole))
+            kept.append(whole)
+        remaining, finer = tuple(kept), coarser
+    if remaining:
+        spans[finer.name] = (*spans.get(finer.name, ()), *remaining)
+    return Split(raw=tuple(raw), spans=spans)
 
 
 def key(school_id: str, bucket: str) -> str:
     return f"{school_id}|{bucket}"
 
 
-def document(school_id: str, bucket: str, facets: Facets) -> Document:
+def document(shape: Shape, school_id: str, bucket: str, facets: Facets) -> Document:
     """A whole roll-up document, as a bulk load writes it (the service recomputes in place)."""
-    fields = {"school_id": school_id, "bucket": bucket, "seq": 1, "f": facets}
-    return {"_id": key(school_id, bucket)} | fields
+    fields = {"school_id": school_id, "bucket": bucket, "seq": 1}
+    return {"_id": key(school_id, bucket)} | fields | tallies.flatten(shape, facets)
 
 
-def month_of(day: date) -> str:
-    return _month(day)
-
-
-def _iso(day: date | None) -> str | None:
-    return None if day is None else day.isoformat()
-
-
-def _range(low: str | None, high: str | None) -> Document:
-    bounds = {op: v for op, v in (("$gte", low), ("$lt", high)) if v is not None}
+def _range(grain: Grain, span: Span) -> Document:
+    bounds = {op: grain.bucket(day) for op, day in (("$gte", span[0]), ("$lt", span[1])) if day}
     return {"bucket": bounds} if bounds else {}
 
 
@@ -122,8 +169,8 @@ Load = Callable[[Period, frozenset[str] | None], Awaitable[Sequence[Sequence[Any
 
 @dataclass(frozen=True)
 class Rollup:
-    """One roll-up: its collections' stem, its shape, how records tally (`tally`, given each
-    source's records) and how to load a stretch of records (`load`)."""
+    """One roll-up: its collections' stem, its shape, and how records tally (`tally`, given
+    each source's records)."""
 
     name: str
     shape: Shape
@@ -131,68 +178,70 @@ class Rollup:
 
 
 class RollupStore:
-    """The day and month documents of one roll-up: `{_id, school_id, bucket, seq, f: facets}`."""
+    """The day, month and year documents of one roll-up; `load` reads a stretch of records."""
 
     def __init__(self, db: AsyncDatabase[Document], rollup: Rollup, zone: ZoneInfo, load: Load):
         self.rollup = rollup
         self.zone = zone
         self._load = load
-        self.days = db[f"{rollup.name}_days"]
-        self.months = db[f"{rollup.name}_months"]
+        self._collections = {grain.name: db[f"{rollup.name}_{grain.name}"] for grain in GRAINS}
 
     async def ensure_indexes(self) -> None:
-        for collection in (self.days, self.months):
+        for collection in self._collections.values():
             await collection.create_index([("bucket", ASCENDING), ("school_id", ASCENDING)])
             await collection.create_index([("school_id", ASCENDING), ("bucket", ASCENDING)])
 
     # --- keeping it -------------------------------------------------------------------------
 
     async def refresh(self, school_id: str, moment: datetime) -> None:
-        """Recompute the day of `moment` at this school from its records, then its month."""
+        """Recompute the day of `moment` at this school from its records, then its month from
+        its days, then its year from its months."""
         day = tallies.local_day(moment, self.zone)
-        await self._bump(self.days, school_id, day.isoformat())
-        await self._recompute(self.days, school_id, day.isoformat(), self._day_facets)
-        await self._bump(self.months, school_id, _month(day))
-        await self._recompute(self.months, school_id, _month(day), self._month_facets)
+        finer: Grain | None = None
+        for grain in GRAINS:
+            bucket = grain.bucket(day)
+            collection = self._collections[grain.name]
+            await self._bump(collection, school_id, bucket)
+            for _ in range(MAX_ATTEMPTS):
+                held = await collection.find_one({"_id": key(school_id, bucket)}, {"seq": 1})
+                if held is None:  # bumped just above; nothing deletes roll-ups
+                    raise RuntimeError(f"{collection.name} {school_id}|{bucket} vanished")
+                if finer is None:
+                    facets = await self._day_facets(school_id, day)
+                else:
+                    facets = await self._sum_of(finer, school_id, grain, grain.start(day))
+                written = await collection.update_one(
+                    {"_id": key(school_id, bucket), "seq": held["seq"]},
+                    {"$set": tallies.flatten(self.rollup.shape, facets)},
+                )
+                if written.matched_count:
+                    break
+            else:
+                raise RuntimeError(f"{collection.name} {school_id}|{bucket}: raced too often")
+            finer = grain
 
-    async def _bump(self, collection: Any, school_id: str, bucket: str) -> None:
+    async def _bump(
+        self, collection: AsyncCollection[Document], school_id: str, bucket: str
+    ) -> None:
         update = {"$inc": {"seq": 1}, "$setOnInsert": {"school_id": school_id, "bucket": bucket}}
         try:
             await collection.update_one({"_id": key(school_id, bucket)}, update, upsert=True)
         except DuplicateKeyError:  # another instance created it first: now it matches
             await collection.update_one({"_id": key(school_id, bucket)}, update)
 
-    async def _recompute(
-        self,
-        collection: Any,
-        school_id: str,
-        bucket: str,
-        facets_of: Callable[[str, str], Awaitable[Facets]],
-    ) -> None:
-        bucket_key = key(school_id, bucket)
-        for _ in range(MAX_ATTEMPTS):
-            held = await collection.find_one({"_id": bucket_key}, {"seq": 1})
-            facets = await facets_of(school_id, bucket)
-            written = await collection.update_one(
-                {"_id": bucket_key, "seq": held["seq"]}, {"$set": {"f": facets}}
-            )
-            if written.matched_count:
-                return
-        raise RuntimeError(f"{collection.name} {bucket_key}: raced {MAX_ATTEMPTS} times")
-
-    async def _day_facets(self, school_id: str, bucket: str) -> Facets:
-        day = date.fromisoformat(bucket)
+    async def _day_facets(self, school_id: str, day: date) -> Facets:
         hours = Period(
             since=_midnight(day, self.zone), until=_midnight(day + timedelta(days=1), self.zone)
         )
         counted = self.rollup.tally(await self._load(hours, frozenset({school_id})))
         return counted.get(school_id, {})
 
-    async def _month_facets(self, school_id: str, bucket: str) -> Facets:
-        first = date.fromisoformat(f"{bucket}-01")
-        within = {"$gte": first.isoformat(), "$lt": _next_month(first).isoformat()}
-        days = self.days.find({"school_id": school_id, "bucket": within}, {"f": 1})
-        return tallies.merge(self.rollup.shape, [doc.get("f", {}) async for doc in days])
+    async def _sum_of(self, finer: Grain, school_id: str, grain: Grain, first: date) -> Facets:
+        """A bucket's facets from the finer buckets inside it."""
+        span = _range(finer, (first, grain.after(first)))
+        parts = self._collections[finer.name].find({"school_id": school_id} | span)
+        shape = self.rollup.shape
+        return tallies.merge(shape, [tallies.unflatten(shape, doc) async for doc in parts])
 
     # --- reading it -------------------------------------------------------------------------
 
@@ -202,12 +251,11 @@ class RollupStore:
         """Each school's tallies over the period, in the given facets."""
         parts = split(period, self.zone)
         found: list[Tallies] = []
-        if parts.months is not None:
-            found.append(await self._read(self.months, [_range(*parts.months)], school_ids, facets))
-        if parts.days:
-            found.append(
-                await self._read(self.days, [_range(*r) for r in parts.days], school_ids, facets)
-            )
+        for grain in GRAINS:
+            spans = parts.spans.get(grain.name)
+            if spans:
+                ranges = [_range(grain, span) for span in spans]
+                found.append(await self._read(grain, ranges, school_ids, facets))
         for hours in parts.raw:
             counted = self.rollup.tally(await self._load(hours, school_ids))
             found.append(
@@ -217,33 +265,36 @@ class RollupStore:
 
     async def _read(
         self,
-        collection: Any,
+        grain: Grain,
         ranges: list[Document],
         school_ids: frozenset[str] | None,
         facets: Sequence[str],
     ) -> Tallies:
         match: Document = {"$or": ranges} if len(ranges) > 1 else ranges[0]
-        if school_ids is not None:
+        options: dict[str, Any] = {}
+        if school_ids is not None:  # a few schools: their own index entries, not the period's
             match = match | {"school_id": {"$in": sorted(school_ids)}}
+            options["hint"] = {"school_id": ASCENDING, "bucket": ASCENDING}
         shape = self.rollup.shape
         group: Document = {"_id": "$school_id"}
-        for n, facet in enumerate(facets):
-            for field in shape.sums:
-                group[f"{n}_{field}"] = {"$sum": f"$f.{facet}.{field}"}
-            for field in shape.sets:
-                group[f"{n}_{field}"] = {"$push": f"$f.{facet}.{field}"}
-        cursor = await collection.aggregate([{"$match": match}, {"$group": group}])
+        for facet in facets:
+            for name in shape.sums:
+                group[f"{facet}_{name}"] = {"$sum": f"${facet}_{name}"}
+            for name in shape.sets:
+                group[f"{facet}_{name}"] = {"$push": f"${facet}_{name}"}
+        collection = self._collections[grain.name]
+        cursor = await collection.aggregate([{"$match": match}, {"$group": group}], **options)
         found: Tallies = {}
         async for doc in cursor:
-            found[doc["_id"]] = {facet: _fields(shape, doc, n) for n, facet in enumerate(facets)}
+            found[doc["_id"]] = {facet: _fields(shape, doc, facet) for facet in facets}
         return found
 
 
-def _fields(shape: Shape, doc: Document, n: int) -> dict[str, Any]:
-    fields: dict[str, Any] = {field: doc.get(f"{n}_{field}") or 0 for field in shape.sums}
-    for field in shape.sets:
+def _fields(shape: Shape, doc: Document, facet: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {name: doc.get(f"{facet}_{name}") or 0 for name in shape.sums}
+    for name in shape.sets:
         joined: set[Any] = set()
-        for part in doc.get(f"{n}_{field}") or ():
+        for part in doc.get(f"{facet}_{name}") or ():
             joined.update(part or ())
-        fields[field] = sorted(joined)
+        fields[name] = sorted(joined)
     return fields

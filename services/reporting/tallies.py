@@ -31,7 +31,7 @@ from shared.events import (
     ViolationRecorded,
 )
 
-ALL = "*"  # the facet that counts every kind at once (no `kind` filter)
+ALL = "all"  # the facet that counts every kind at once (no `kind` filter)
 POINT_KINDS = ("must_reach", "must_patrol", "stop")
 WINDOWS = ("morning", "noon", "afternoon")
 
@@ -243,3 +243,24 @@ def outreach(records: Sequence[ActivityRecorded]) -> OutreachTally:
         drills=len(drills),
         drill_participants=sum(d.participants for d in drills),
     )
+
+
+def flatten(shape: Shape, facets: Mapping[str, Fields]) -> Fields:
+    """Every field of every facet as `<facet>_<field>` (zeros where nothing was counted): a
+    document's top-level fields are what MongoDB's aggregation reads fastest."""
+    flat: Fields = {}
+    for facet in shape.facets:
+        fields = facets.get(facet) or shape.empty()
+        for name in (*shape.sums, *shape.sets):
+            flat[f"{facet}_{name}"] = fields[name]
+    return flat
+
+
+def unflatten(shape: Shape, flat: Mapping[str, Any]) -> Facets:
+    return {
+        facet: {
+            **{name: flat.get(f"{facet}_{name}") or 0 for name in shape.sums},
+            **{name: list(flat.get(f"{facet}_{name}") or ()) for name in shape.sets},
+        }
+        for facet in shape.facets
+    }

@@ -6,6 +6,7 @@ import random
 from datetime import date
 from typing import Any
 
+from services.reporting import tallies
 from services.reporting.models import AlarmFact
 from services.reporting.repository import CAMPAIGNS, RECORD_KINDS
 from shared.mongo import to_document
@@ -65,16 +66,16 @@ def test_roll_ups_of_a_day_and_its_month_count_every_record() -> None:
         gen_province.day_rollups(found, day) for found, day in zip(records, days, strict=True)
     ]
     first = rolled[0]["coverage_days"]
-    checkins = sum(d["f"]["*"]["checkins"] + d["f"]["*"]["flagged"] for d in first)
+    checkins = sum(d["all_checkins"] + d["all_flagged"] for d in first)
     assert checkins == len(records[0]["checkins"]) > 0
-    windows = sum(w["windows"] for d in rolled[0]["guard_days"] for w in d["f"].values())
+    windows = sum(d[f"{w}_windows"] for d in rolled[0]["guard_days"] for w in tallies.WINDOWS)
     assert windows == len(records[0]["guard_windows"]) > 0
-    months = gen_province.Months()
+    months = gen_province.Buckets("months")
     for found in rolled:
         months.add(found)
     closed = months.close("2026-03")
     assert {d["bucket"] for d in closed["coverage_months"]} == {"2026-03"}
-    month_days = sum(d["f"]["*"]["days"] for d in closed["coverage_months"])
-    assert month_days == sum(d["f"]["*"]["days"] for r in rolled for d in r["coverage_days"])
-    month_windows = sum(w["windows"] for d in closed["guard_months"] for w in d["f"].values())
+    month_days = sum(d["all_days"] for d in closed["coverage_months"])
+    assert month_days == sum(d["all_days"] for r in rolled for d in r["coverage_days"])
+    month_windows = sum(d[f"{w}_windows"] for d in closed["guard_months"] for w in tallies.WINDOWS)
     assert month_windows == sum(len(found["guard_windows"]) for found in records)
