@@ -13,6 +13,31 @@ from shared.events import DeviceTrouble
 from shared.provisioning import County, School
 
 DEFAULT_SPAN = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class TroubleFact:
+    """What availability needs of a trouble event (the repository reads only these fields)."""
+
+    trouble_id: str
+    device_id: str
+    kind: str
+    status: str
+    occurred_at: datetime
+    since: datetime
+
+    @classmethod
+    def of(cls, event: DeviceTrouble) -> TroubleFact:
+        return cls(
+            str(event.trouble_id),
+            event.device_id,
+            event.kind,
+            event.status,
+            event.occurred_at,
+            event.since,
+        )
+
+
 KINDS = ("offline", "battery_low", "tamper")
 
 
@@ -25,7 +50,7 @@ class Tally:
 
 
 def devices_report(
-    troubles: Sequence[DeviceTrouble],
+    troubles: Sequence[TroubleFact],
     county: County,
     schools: Iterable[School],
     *,
@@ -38,7 +63,7 @@ def devices_report(
     devices_of: dict[str, set[str]] = defaultdict(set)
     for device in county.devices:
         devices_of[device.school_id].add(device.device_id)
-    troubles_of: dict[str, list[DeviceTrouble]] = defaultdict(list)
+    troubles_of: dict[str, list[TroubleFact]] = defaultdict(list)
     for trouble in troubles:
         troubles_of[trouble.device_id].append(trouble)
     tallies = {
@@ -65,7 +90,7 @@ def devices_report(
 
 def _tally(
     devices: set[str],
-    troubles_of: Mapping[str, list[DeviceTrouble]],
+    troubles_of: Mapping[str, list[TroubleFact]],
     since: datetime,
     until: datetime,
 ) -> Tally:

@@ -14,6 +14,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.reporting import tallies
+from services.reporting.devices import TroubleFact
 from services.reporting.models import AlarmFact, SchoolAlarmCount
 from services.reporting.rollups import Rollup, RollupStore
 from services.reporting.tallies import (
@@ -71,6 +72,10 @@ class ReportingRepository(Protocol):
         ...
 
     async def alarm_tally(self, query: FactFilter) -> AlarmTally: ...
+
+    async def trouble_facts(self, query: RecordFilter) -> list[TroubleFact]:
+        """The trouble events in the period, oldest first, as availability reads them."""
+        ...
 
     async def inspection_tally(self, query: RecordFilter) -> InspectionTally: ...
 
@@ -271,6 +276,16 @@ class MongoReportingRepository:
             ids = (key["c"], key["n"]) if key.get("c") is not None else NO_CAMPAIGN
             counts[(*ids, key["k"])] += doc["n"]
         return counts
+
+    async def trouble_facts(self, query: RecordFilter) -> list[TroubleFact]:
+        fields = ("trouble_id", "device_id", "kind", "status", "occurred_at", "since")
+        cursor = self._db[TROUBLES.collection].find(
+            self._match(TROUBLES, query), dict.fromkeys(fields, 1) | {"_id": 0}
+        )
+        if query.school_ids is not None:
+            cursor = cursor.hint([(TROUBLES.school_field, ASCENDING), (TROUBLES.time_field, 1)])
+        found = [TroubleFact(**doc) async for doc in cursor.sort(TROUBLES.time_field, ASCENDING)]
+        return found
 
     async def alarm_tally(self, query: FactFilter) -> AlarmTally:
         """One aggregation: per state the milliseconds from the press (real alarms), and the

@@ -226,7 +226,7 @@ async def devices(*, deps: Deps, scope: Scope, now: datetime | None = None) -> D
     until = scope.until or now or utcnow()
     since = scope.since or until - devices_figures.DEFAULT_SPAN
     before_end = RecordFilter(until=until, school_ids=school_ids)
-    troubles = await deps.repo.records(TROUBLES, before_end)
+    troubles = await deps.repo.trouble_facts(before_end)
     schools = [s for s in deps.county.schools if school_ids is None or s.school_id in school_ids]
     return devices_figures.devices_report(troubles, deps.county, schools, since=since, until=until)
 

@@ -89,6 +89,7 @@ async def test_records_once_each_filtered_by_period_school_and_kind(
 async def test_troubles_are_kept_once_and_found_by_their_school_inside_the_event(
     repo: ReportingRepository,
 ) -> None:
+    from services.reporting.devices import TroubleFact
     from services.reporting.repository import TROUBLES, RecordFilter
     from shared.events import DeviceTrouble
 
@@ -115,6 +116,8 @@ async def test_troubles_are_kept_once_and_found_by_their_school_inside_the_event
     before = await repo.records(TROUBLES, RecordFilter(until=NOW))
     assert before == []
     assert len(await repo.records(TROUBLES, RecordFilter(kind="offline"))) == 3
+    facts = await repo.trouble_facts(RecordFilter(school_ids=frozenset({"S1"})))
+    assert facts == [TroubleFact.of(t) for t in mine]
 
 
 # --- roll-ups: any period, cut into months, days and raw hours, gives what the records give -----

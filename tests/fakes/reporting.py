@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.reporting import tallies
+from services.reporting.devices import TroubleFact
 from services.reporting.models import AlarmFact, SchoolAlarmCount
 from services.reporting.repository import (
     ACTIVITIES,
@@ -16,6 +17,7 @@ from services.reporting.repository import (
     CLOSED_STATES,
     DEFAULT_ZONE,
     GUARD_WINDOWS,
+    TROUBLES,
     VIOLATIONS,
     VISITS,
     FactFilter,
@@ -72,6 +74,9 @@ class InMemoryReportingRepository:
 
     async def violation_counts(self, query: RecordFilter) -> Counter[ViolationKey]:
         return Counter(violation_key(r) for r in await self.records(VIOLATIONS, query))
+
+    async def trouble_facts(self, query: RecordFilter) -> list[TroubleFact]:
+        return [TroubleFact.of(t) for t in await self.records(TROUBLES, query)]
 
     async def alarm_tally(self, query: FactFilter) -> AlarmTally:
         return tallies.alarms(await self.alarm_facts(query))
