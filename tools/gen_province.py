@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, get_args
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -43,7 +43,14 @@ from services.reporting.repository import (
     VISITS,
     MongoReportingRepository,
 )
-from shared.events import INSPECTION_ITEMS, CheckinRecorded, GuardPostWindow, PointVisited
+from shared.events import (
+    INSPECTION_ITEMS,
+    AlarmKind,
+    CheckinRecorded,
+    GuardPostWindow,
+    PointVisited,
+    ViolationKind,
+)
 from shared.mongo import Document
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -64,17 +71,9 @@ PER_YEAR = {
     "campaigns": 120,
 }
 POST_EVERY = 3  # one school in three has a guard post, staffed in three windows a school day
-POINT_KINDS = ("must_reach", "must_patrol", "stop")
-ALARM_KINDS = ("intrusion", "violence", "fire", "medical", "other")
-VIOLATION_KINDS = (
-    "speeding",
-    "overloading",
-    "unlicensed_vehicle_carrying_students",
-    "illegal_parking",
-    "street_vending_blocking_road",
-    "illegal_passenger_carrying",
-    "other",
-)
+POINT_KINDS = tallies.POINT_KINDS
+ALARM_KINDS = get_args(AlarmKind)
+VIOLATION_KINDS = get_args(ViolationKind)
 TOPICS = ("legal_education", "traffic_safety", "anti_bullying", "anti_fraud", "drug_prevention")
 
 
