@@ -264,3 +264,37 @@ def unflatten(shape: Shape, flat: Mapping[str, Any]) -> Facets:
         }
         for facet in shape.facets
     }
+
+
+def add_inspections(parts: Sequence[InspectionTally]) -> InspectionTally:
+    """Tallies of disjoint sets of schools as one."""
+    passed: Counter[str] = Counter()
+    latest: dict[str, bool] = {}
+    for part in parts:
+        passed.update(part.passed)
+        latest.update(part.latest_ok)
+    return InspectionTally(
+        inspections=sum(p.inspections for p in parts),
+        met=sum(p.met for p in parts),
+        passed={item: passed[item] for item in INSPECTION_ITEMS},
+        latest_ok=latest,
+    )
+
+
+def add_outreach(parts: Sequence[OutreachTally]) -> OutreachTally:
+    """Tallies of disjoint sets of schools as one."""
+    sessions: Counter[str] = Counter()
+    audience: Counter[str] = Counter()
+    letters: Counter[str] = Counter()
+    for part in parts:
+        sessions.update(part.sessions)
+        audience.update(part.audience)
+        letters.update(part.letters)
+    return OutreachTally(
+        schools_reached=sum(p.schools_reached for p in parts),
+        sessions=sessions,
+        audience=audience,
+        letters=letters,
+        drills=sum(p.drills for p in parts),
+        drill_participants=sum(p.drill_participants for p in parts),
+    )
