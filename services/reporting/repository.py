@@ -351,19 +351,23 @@ class MongoReportingRepository:
             item: {"$sum": {"$cond": [f"$activity.items.{item}", 1, 0]}}
             for item in INSPECTION_ITEMS
         }
-        match = self._match(ACTIVITIES, query) | {"activity.kind": "inspection"}
+        # the kind is matched inside the facets: in the first `$match` it can lead SecantusDB's
+        # planner away from the school's index to the period's
+        inspections = {"$match": {"activity.kind": "inspection"}}
         pipeline: list[Document] = [
-            {"$match": match},
+            {"$match": self._match(ACTIVITIES, query)},
             {
                 "$facet": {
                     "totals": [
+                        inspections,
                         {
                             "$group": {"_id": None, "n": {"$sum": 1}}
                             | {"met": {"$sum": {"$cond": [every_item, 1, 0]}}}
                             | passes
-                        }
+                        },
                     ],
                     "latest": [
+                        inspections,
                         {"$sort": {"held_at": 1}},
                         {"$group": {"_id": "$school_id", "ok": {"$last": every_item}}},
                     ],
@@ -384,13 +388,13 @@ class MongoReportingRepository:
         participants; and the schools a session or letters reached."""
         if (each := _each_school(query)) is not None:
             return tallies.add_outreach([await self.outreach_tally(one) for one in each])
-        match = self._match(ACTIVITIES, query)
-        match["activity.kind"] = {"$in": ["session", "letters", "drill"]}
+        outreach = {"$match": {"activity.kind": {"$in": ["session", "letters", "drill"]}}}
         pipeline: list[Document] = [
-            {"$match": match},
+            {"$match": self._match(ACTIVITIES, query)},
             {
                 "$facet": {
                     "by_topic": [
+                        outreach,
                         {
                             "$group": {
                                 "_id": {"k": "$activity.kind", "t": "$activity.topic"},
@@ -399,7 +403,7 @@ class MongoReportingRepository:
                                 "letters": {"$sum": "$activity.letters"},
                                 "participants": {"$sum": "$activity.participants"},
                             }
-                        }
+                        },
                     ],
                     "reached": [
                         {"$match": {"activity.kind": {"$in": ["session", "letters"]}}},
