@@ -208,6 +208,15 @@ def _each_school(query: RecordFilter) -> list[RecordFilter] | None:
     return [replace(query, school_ids=frozenset({s})) for s in sorted(query.school_ids)]
 
 
+def _kind_stages(match: Document, kind: Any) -> tuple[Document, list[Document]]:
+    """The first `$match`, and the stages a facet starts with, for activities of `kind`. For one
+    school the kind is matched in the facets: in the first `$match` it leads SecantusDB's
+    planner from the school's index to the period's. For every school, in the first."""
+    if "school_id" in match:
+        return {"$match": match}, [{"$match": {"activity.kind": kind}}]
+    return {"$match": match | {"activity.kind": kind}}, []
+
+
 class MongoReportingRepository:
     """`alarm_facts`: one document per alarm (_id alarm_id), so replays give the same figures."""
 
@@ -351,15 +360,13 @@ class MongoReportingRepository:
             item: {"$sum": {"$cond": [f"$activity.items.{item}", 1, 0]}}
             for item in INSPECTION_ITEMS
         }
-        # the kind is matched inside the facets: in the first `$match` it can lead SecantusDB's
-        # planner away from the school's index to the period's
-        inspections = {"$match": {"activity.kind": "inspection"}}
+        first, inspections = _kind_stages(self._match(ACTIVITIES, query), "inspection")
         pipeline: list[Document] = [
-            {"$match": self._match(ACTIVITIES, query)},
+            first,
             {
                 "$facet": {
                     "totals": [
-                        inspections,
+                        *inspections,
                         {
                             "$group": {"_id": None, "n": {"$sum": 1}}
                             | {"met": {"$sum": {"$cond": [every_item, 1, 0]}}}
@@ -367,7 +374,7 @@ class MongoReportingRepository:
                         },
                     ],
                     "latest": [
-                        inspections,
+                        *inspections,
                         {"$sort": {"held_at": 1}},
                         {"$group": {"_id": "$school_id", "ok": {"$last": every_item}}},
                     ],
@@ -388,13 +395,14 @@ class MongoReportingRepository:
         participants; and the schools a session or letters reached."""
         if (each := _each_school(query)) is not None:
             return tallies.add_outreach([await self.outreach_tally(one) for one in each])
-        outreach = {"$match": {"activity.kind": {"$in": ["session", "letters", "drill"]}}}
+        kinds = {"$in": ["session", "letters", "drill"]}
+        first, outreach = _kind_stages(self._match(ACTIVITIES, query), kinds)
         pipeline: list[Document] = [
-            {"$match": self._match(ACTIVITIES, query)},
+            first,
             {
                 "$facet": {
                     "by_topic": [
-                        outreach,
+                        *outreach,
                         {
                             "$group": {
                                 "_id": {"k": "$activity.kind", "t": "$activity.topic"},

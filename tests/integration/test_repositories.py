@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -156,3 +157,67 @@ async def test_every_report_replays_from_scratch_to_the_same_figures_on_the_serv
     assert [a.school_id for a in inspections] == ["S1", "S2", "S1"]
     for name in ("reports", "reports2"):
         await mongo.drop_database(f"{namespace.db_prefix}{name}")
+
+
+async def test_two_instances_storing_one_school_day_at_once_leave_true_roll_ups(
+    namespace: Namespace, mongo: Client
+) -> None:
+    """Check-ins of one school and day stored by two instances at once: each recomputes the
+    same day, month and year; the compare-and-set on `seq` leaves them counting every one."""
+    from services.reporting.repository import CHECKINS, RecordFilter
+    from shared.events import CheckinRecorded, stable_id
+
+    db = mongo[f"{namespace.db_prefix}reporting"]
+    first, second = MongoReportingRepository(db), MongoReportingRepository(db)
+    await first.ensure_indexes()
+    noon = datetime(2026, 5, 6, 4, tzinfo=UTC)  # noon in the county
+
+    def checkin(n: int) -> CheckinRecorded:
+        return CheckinRecorded(
+            occurred_at=noon,
+            checkin_id=stable_id("race", str(n)),
+            unit_id=f"U{n}",
+            point_id=f"S1-{('must_reach', 'stop')[n % 2]}",
+            school_id="S1",
+            point_kind=("must_reach", "stop")[n % 2],  # type: ignore[arg-type]
+            lat=35.7,
+            lon=105.0,
+            at=noon + timedelta(seconds=n),
+            distance_m=5,
+            flagged=False,
+        )
+
+    # the first instance's first recomputation reads the records, then stalls until the
+    # second instance has stored and recomputed: its write is stale and must not land
+    load, stalled = first._coverage._load, asyncio.Event()
+
+    async def slow_load(*args: Any) -> Any:
+        found = await load(*args)
+        if not stalled.is_set():
+            stalled.set()
+            await asyncio.sleep(0.5)
+        return found
+
+    first._coverage._load = slow_load  # type: ignore[method-assign]
+    stalling = asyncio.create_task(first.store(CHECKINS, checkin(0)))
+    await stalled.wait()
+    await second.store(CHECKINS, checkin(1))
+    await stalling
+    for grain in ("days", "months", "years"):  # nothing stored since: a stale write would stay
+        (doc,) = await db[f"coverage_{grain}"].find().to_list()
+        assert doc["all_checkins"] == 2, grain
+    stores = [(first, second)[n % 2].store(CHECKINS, checkin(n)) for n in range(2, 24)]
+    await asyncio.gather(*stores)
+    for repo in (first, second):
+        # a year, a month and a day: each read from its own roll-up level
+        for since, until in (
+            (datetime(2025, 12, 31, 16, tzinfo=UTC), datetime(2026, 12, 31, 16, tzinfo=UTC)),
+            (datetime(2026, 4, 30, 16, tzinfo=UTC), datetime(2026, 5, 31, 16, tzinfo=UTC)),
+            (datetime(2026, 5, 5, 16, tzinfo=UTC), datetime(2026, 5, 6, 16, tzinfo=UTC)),
+        ):
+            (tally,) = (await repo.coverage(RecordFilter(since=since, until=until))).values()
+            assert (tally["checkins"], tally["days"]) == (24, 1)
+            assert tally["points"] == ["S1-must_reach", "S1-stop"]
+    for grain, seq in (("days", 24), ("months", 24), ("years", 24)):
+        (doc,) = await db[f"coverage_{grain}"].find().to_list()
+        assert doc["seq"] == seq and doc["all_checkins"] == 24, grain
