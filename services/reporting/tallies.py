@@ -139,11 +139,6 @@ def guard(windows: Sequence[GuardPostWindow]) -> Tallies:
     return dict(tallies)
 
 
-def facet_of(facets: Mapping[str, Fields], shape: Shape, facet: str) -> Fields:
-    """One facet's fields, zeros when nothing was counted under it."""
-    return facets.get(facet) or shape.empty()
-
-
 # --- counts the database computes in one aggregation (no roll-up needed) -------------------
 
 NO_CAMPAIGN = ("-", "(no campaign)")
