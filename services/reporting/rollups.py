@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -128,9 +128,21 @@ def _days(period: Period, zone: ZoneInfo) -> tuple[list[Period], Span | None]:
     return raw, (first, end)
 
 
+# No record is this old or this far ahead; a day either side of such bounds is beyond what
+# dates can hold. A period starting before EARLIEST starts with the records, one ending after
+# LATEST ends with them; one that ends before EARLIEST or starts after LATEST holds none.
+EARLIEST = datetime(2, 1, 1, tzinfo=UTC)
+LATEST = datetime(9998, 1, 1, tzinfo=UTC)
+
+
 def split(period: Period, zone: ZoneInfo) -> Split:
     """Cut [since, until) at the county's midnights, month starts and year starts."""
-    raw, days = _days(period, zone)
+    since, until = period.since, period.until
+    if (since is not None and since >= LATEST) or (until is not None and until <= EARLIEST):
+        return Split(raw=(), spans={})
+    since = None if since is not None and since <= EARLIEST else since
+    until = None if until is not None and until >= LATEST else until
+    raw, days = _days(Period(since=since, until=until), zone)
     spans: dict[str, tuple[Span, ...]] = {}
     remaining: tuple[Span, ...] = () if days is None else (days,)
     finer = DAYS
