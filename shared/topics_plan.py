@@ -137,6 +137,24 @@ async def apply(settings: Settings, changes: Sequence[Change]) -> None:
             )
     finally:
         await admin.close()
+    await _until_visible(settings, changes)
+
+
+VISIBLE_WITHIN_S = 15.0
+
+
+async def _until_visible(settings: Settings, changes: Sequence[Change]) -> None:
+    """Return once the cluster's metadata shows the changes (a broker answers before its
+    metadata has caught up), so that a plan right after apply is empty; fail loudly if not."""
+    applied = {(c.topic, c.what, c.key) for c in changes}
+    deadline = asyncio.get_running_loop().time() + VISIBLE_WITHIN_S
+    while True:
+        pending = [c for c in (await plan(settings))[1] if (c.topic, c.what, c.key) in applied]
+        if not pending:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise RuntimeError(f"applied, but after {VISIBLE_WITHIN_S:.0f} s still {pending}")
+        await asyncio.sleep(0.2)
 
 
 def declared_table(specs: Sequence[TopicSpec], replication: int) -> str:
