@@ -78,9 +78,7 @@ async def ensure_province(url: str, args: argparse.Namespace, county_file: Path)
                 loaded: dict[str, Any] = yaml.load(fh, Loader=YAML_LOADER)  # noqa: S506
                 return loaded
         county = gen_province.province(args.scale, args.seed)
-        county_file.parent.mkdir(parents=True, exist_ok=True)
-        with county_file.open("w", encoding="utf-8") as fh:
-            yaml.safe_dump(county, fh, allow_unicode=True, sort_keys=False, width=120)
+        await asyncio.to_thread(gen_province.write_county, county, county_file)
         print(f"generating a year at scale {args.scale} into {db.name} ...", flush=True)
         started = time.monotonic()
         counts = await gen_province.populate(

@@ -482,11 +482,16 @@ async def populate(
     return dict(counts)
 
 
+def write_county(county: dict[str, Any], path: Path) -> None:
+    """The provisioning file, as deploy/county.yaml is written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        yaml.safe_dump(county, fh, allow_unicode=True, sort_keys=False, width=120)
+
+
 async def _main(args: argparse.Namespace) -> None:
     county = province(args.scale, args.seed)
-    args.county_file.parent.mkdir(parents=True, exist_ok=True)
-    with args.county_file.open("w", encoding="utf-8") as fh:
-        yaml.safe_dump(county, fh, allow_unicode=True, sort_keys=False, width=120)
+    write_county(county, args.county_file)
     client: AsyncMongoClient[Document] = AsyncMongoClient(args.mongodb_url, tz_aware=True)
     try:
         counts = await populate(

@@ -16,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.reporting import rollups, tallies
 from services.reporting.devices import TroubleFact
 from services.reporting.models import AlarmFact, SchoolAlarmCount
-from services.reporting.rollups import Rollup, RollupStore
+from services.reporting.rollups import Load, Rollup, RollupStore
 from services.reporting.tallies import (
     NO_CAMPAIGN,
     AlarmTally,
@@ -258,7 +258,7 @@ class MongoReportingRepository:
         if rollup is not None and school_id is not None:
             await rollup.refresh(school_id, kind.time_of(record))
 
-    def _loader(self, *kinds: RecordKind[Any]) -> Any:
+    def _loader(self, *kinds: RecordKind[Any]) -> Load:
         async def load(hours: Period, school_ids: frozenset[str] | None) -> list[list[Any]]:
             query = RecordFilter(since=hours.since, until=hours.until, school_ids=school_ids)
             return [await self.records(kind, query) for kind in kinds]
