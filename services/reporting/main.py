@@ -21,7 +21,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = ReportingSettings.of(settings)
     kit = ServiceKit.create(NAME, settings)
     county = load_county(settings.county_file)
-    repo = MongoReportingRepository(kit.database, zone=county.zone)
+    repo = MongoReportingRepository(
+        kit.database,
+        zone=county.zone,
+        townships={school.school_id: school.township for school in county.schools},
+    )
     deps = Deps(
         repo=repo,
         county=county,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.reporting import rollups, tallies
+from services.reporting import ledgers, rollups, tallies
 from services.reporting.devices import TroubleFact
+from services.reporting.ledgers import LedgerStore
 from services.reporting.models import AlarmFact, SchoolAlarmCount
 from services.reporting.rollups import Load, Rollup, RollupStore
 from services.reporting.tallies import (
-    NO_CAMPAIGN,
     AlarmTally,
     Facets,
     Fields,
@@ -27,7 +27,6 @@ from services.reporting.tallies import (
     ViolationKey,
 )
 from shared.events import (
-    INSPECTION_ITEMS,
     ActivityRecorded,
     AlarmLifecycle,
     CampaignOpened,
@@ -152,10 +151,12 @@ RECORD_KINDS: tuple[RecordKind[Any], ...] = (
 
 @dataclass(frozen=True, kw_only=True)
 class RecordFilter(Period):
-    """Records in the period by their time field, of these schools (None: all) and kind."""
+    """Records in the period by their time field, of these schools (None: all) and kind.
+    `township`: the schools are that township's (its ledgers stand for their records)."""
 
     school_ids: frozenset[str] | None = None
     kind: str | None = None
+    township: str | None = None
 
     def admits(self, kind: RecordKind[Any], record: Any) -> bool:
         at = kind.time_of(record)
@@ -208,21 +209,23 @@ def _each_school(query: RecordFilter) -> list[RecordFilter] | None:
     return [replace(query, school_ids=frozenset({s})) for s in sorted(query.school_ids)]
 
 
-def _kind_stages(match: Document, kind: Any) -> tuple[Document, list[Document]]:
-    """The first `$match`, and the stages a facet starts with, for activities of `kind`. For one
-    school the kind is matched in the facets: in the first `$match` it leads SecantusDB's
-    planner from the school's index to the period's. For every school, in the first."""
-    if "school_id" in match:
-        return {"$match": match}, [{"$match": {"activity.kind": kind}}]
-    return {"$match": match | {"activity.kind": kind}}, []
-
-
 class MongoReportingRepository:
     """`alarm_facts`: one document per alarm (_id alarm_id), so replays give the same figures."""
 
-    def __init__(self, db: AsyncDatabase[Document], *, zone: ZoneInfo = DEFAULT_ZONE) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        *,
+        zone: ZoneInfo = DEFAULT_ZONE,
+        townships: Mapping[str, str] | None = None,
+    ) -> None:
+        """`townships`: each school's township (the provisioning file's), the ledgers' owners."""
         self._db = db
         self._facts = db["alarm_facts"]
+        self._townships = dict(townships or {})
+        self._schools_of: dict[str, frozenset[str]] = {}
+        for school_id, township in self._townships.items():
+            self._schools_of[township] = self._schools_of.get(township, frozenset()) | {school_id}
         coverage = Rollup("coverage", tallies.COVERAGE, partial(_coverage_tally, zone))
         self._coverage = RollupStore(db, coverage, zone, self._loader(CHECKINS, VISITS))
         guard = Rollup("guard", tallies.GUARD, _guard_tally)
@@ -231,6 +234,16 @@ class MongoReportingRepository:
             CHECKINS.collection: self._coverage,
             VISITS.collection: self._coverage,
             GUARD_WINDOWS.collection: self._guard,
+        }
+        self._violations = LedgerStore(
+            db, "violation_ledger", zone, self._owned(VIOLATIONS), tallies.violation_ledger
+        )
+        self._activities = LedgerStore(
+            db, "activity_ledger", zone, self._owned(ACTIVITIES), tallies.activity_ledger
+        )
+        self._ledgers = {
+            VIOLATIONS.collection: self._violations,
+            ACTIVITIES.collection: self._activities,
         }
 
     async def ensure_indexes(self) -> None:
@@ -242,7 +255,7 @@ class MongoReportingRepository:
             await collection.create_index(
                 [(kind.school_field, ASCENDING), (kind.time_field, ASCENDING)]
             )
-        for store in (self._coverage, self._guard):
+        for store in (self._coverage, self._guard, self._violations, self._activities):
             await store.ensure_indexes()
 
     async def store(self, kind: RecordKind[R], record: R) -> None:
@@ -257,6 +270,35 @@ class MongoReportingRepository:
         school_id = kind.school_of(record)
         if rollup is not None and school_id is not None:
             await rollup.refresh(school_id, kind.time_of(record))
+        ledger = self._ledgers.get(kind.collection)
+        if ledger is not None:
+            await ledger.refresh(ledgers.owner(school_id, self._townships), kind.time_of(record))
+
+    def _owned(self, kind: RecordKind[Any]) -> ledgers.LoadOwned:
+        async def load(hours: Period, owner: str | None) -> list[Any]:
+            period = RecordFilter(since=hours.since, until=hours.until)
+            if owner is None:
+                return await self.records(kind, period)
+            if owner == ledgers.NO_SCHOOL:
+                match = hours.mongo(kind.time_field) | {kind.school_field: None}
+                cursor = self._db[kind.collection].find(match, {"_id": 0})
+                return [kind.model.model_validate(doc) async for doc in cursor]
+            of, name = owner.split(":", 1)
+            schools = self._schools_of[name] if of == "t" else frozenset({name})
+            return await self.records(kind, replace(period, school_ids=schools))
+
+        return load
+
+    async def _ledger(self, kind: RecordKind[Any], query: RecordFilter) -> tallies.Ledger:
+        """From the ledgers for every school or a township the repository knows; from the
+        records for schools named one by one."""
+        store = self._ledgers[kind.collection]
+        if query.school_ids is None:
+            return await store.ledger(query, None)
+        township = query.township
+        if township is not None and query.school_ids == self._schools_of.get(township):
+            return await store.ledger(query, ledgers.township_owner(township))
+        return store.count(await self.records(kind, replace(query, kind=None)))
 
     def _loader(self, *kinds: RecordKind[Any]) -> Load:
         async def load(hours: Period, school_ids: frozenset[str] | None) -> list[list[Any]]:
@@ -274,19 +316,7 @@ class MongoReportingRepository:
         return await self._guard.tallies(query, query.school_ids, guard_facets(query))
 
     async def violation_counts(self, query: RecordFilter) -> Counter[ViolationKey]:
-        counts: Counter[ViolationKey] = Counter()
-        if (each := _each_school(query)) is not None:
-            for one in each:
-                counts.update(await self.violation_counts(one))
-            return counts
-        match = self._match(VIOLATIONS, query)
-        # the campaign as a whole: a top-level field is read faster than two nested ones
-        group = {"_id": {"c": "$campaign", "k": "$kind"}, "n": {"$sum": 1}}
-        for doc in await self._aggregate(VIOLATIONS, [{"$match": match}, {"$group": group}]):
-            key, campaign = doc["_id"], doc["_id"].get("c")
-            ids = (campaign["campaign_id"], campaign["name"]) if campaign else NO_CAMPAIGN
-            counts[(*ids, key["k"])] += doc["n"]
-        return counts
+        return tallies.violation_counts(await self._ledger(VIOLATIONS, query), query.kind)
 
     async def trouble_facts(self, query: RecordFilter) -> list[TroubleFact]:
         if (each := _each_school(query)) is not None:
@@ -351,103 +381,10 @@ class MongoReportingRepository:
         return AlarmTally(real_n, sum(outcomes.values()) - real_n, seconds, outcomes)
 
     async def inspection_tally(self, query: RecordFilter) -> InspectionTally:
-        """One aggregation: inspections, those that passed every item, passes per item, and
-        each school's latest inspection."""
-        if (each := _each_school(query)) is not None:
-            return tallies.add_inspections([await self.inspection_tally(one) for one in each])
-        every_item = {"$and": [f"$activity.items.{item}" for item in INSPECTION_ITEMS]}
-        passes = {
-            item: {"$sum": {"$cond": [f"$activity.items.{item}", 1, 0]}}
-            for item in INSPECTION_ITEMS
-        }
-        first, inspections = _kind_stages(self._match(ACTIVITIES, query), "inspection")
-        pipeline: list[Document] = [
-            first,
-            {
-                "$facet": {
-                    "totals": [
-                        *inspections,
-                        {
-                            "$group": {"_id": None, "n": {"$sum": 1}}
-                            | {"met": {"$sum": {"$cond": [every_item, 1, 0]}}}
-                            | passes
-                        },
-                    ],
-                    "latest": [
-                        *inspections,
-                        {"$sort": {"held_at": 1}},
-                        {"$group": {"_id": "$school_id", "ok": {"$last": every_item}}},
-                    ],
-                }
-            },
-        ]
-        (doc,) = await self._aggregate(ACTIVITIES, pipeline)
-        totals = doc["totals"][0] if doc["totals"] else {}
-        return InspectionTally(
-            inspections=totals.get("n", 0),
-            met=totals.get("met", 0),
-            passed={item: totals.get(item, 0) for item in INSPECTION_ITEMS},
-            latest_ok={row["_id"]: bool(row["ok"]) for row in doc["latest"]},
-        )
+        return tallies.inspection_tally(await self._ledger(ACTIVITIES, query))
 
     async def outreach_tally(self, query: RecordFilter) -> OutreachTally:
-        """One aggregation: per activity kind and topic, how many, audience, letters and
-        participants; and the schools a session or letters reached."""
-        if (each := _each_school(query)) is not None:
-            return tallies.add_outreach([await self.outreach_tally(one) for one in each])
-        kinds = {"$in": ["session", "letters", "drill"]}
-        first, outreach = _kind_stages(self._match(ACTIVITIES, query), kinds)
-        pipeline: list[Document] = [
-            first,
-            {
-                "$facet": {
-                    "by_topic": [
-                        *outreach,
-                        {
-                            "$group": {
-                                "_id": {"k": "$activity.kind", "t": "$activity.topic"},
-                                "n": {"$sum": 1},
-                                "audience": {"$sum": "$activity.audience"},
-                                "letters": {"$sum": "$activity.letters"},
-                                "participants": {"$sum": "$activity.participants"},
-                            }
-                        },
-                    ],
-                    "reached": [
-                        {"$match": {"activity.kind": {"$in": ["session", "letters"]}}},
-                        {"$group": {"_id": "$school_id"}},
-                        {"$count": "n"},
-                    ],
-                }
-            },
-        ]
-        (doc,) = await self._aggregate(ACTIVITIES, pipeline)
-        sessions: Counter[str] = Counter()
-        audience: Counter[str] = Counter()
-        letters: Counter[str] = Counter()
-        drills = participants = 0
-        for row in doc["by_topic"]:
-            kind, topic = row["_id"]["k"], row["_id"].get("t")
-            if kind == "drill":
-                drills += row["n"]
-                participants += row["participants"]
-            elif kind == "session":
-                sessions[topic] += row["n"]
-                audience[topic] += row["audience"]
-            else:
-                letters[topic] += row["letters"]
-        return OutreachTally(
-            schools_reached=doc["reached"][0]["n"] if doc["reached"] else 0,
-            sessions=sessions,
-            audience=audience,
-            letters=letters,
-            drills=drills,
-            drill_participants=participants,
-        )
-
-    async def _aggregate(self, kind: RecordKind[Any], pipeline: list[Document]) -> list[Document]:
-        cursor = await self._db[kind.collection].aggregate(pipeline)
-        return await cursor.to_list()
+        return tallies.outreach_tally(await self._ledger(ACTIVITIES, query))
 
     def _fact_match(self, query: FactFilter) -> Document:
         match = query.mongo("raised_at")

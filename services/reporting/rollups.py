@@ -161,8 +161,8 @@ def split(period: Period, zone: ZoneInfo) -> Split:
     return Split(raw=tuple(raw), spans=spans)
 
 
-def key(school_id: str, bucket: str) -> str:
-    return f"{school_id}|{bucket}"
+def key(owner: str, bucket: str) -> str:
+    return f"{owner}|{bucket}"
 
 
 def document(shape: Shape, school_id: str, bucket: str, facets: Facets) -> Document:
@@ -171,9 +171,14 @@ def document(shape: Shape, school_id: str, bucket: str, facets: Facets) -> Docum
     return {"_id": key(school_id, bucket)} | fields | tallies.flatten(shape, facets)
 
 
-def _range(grain: Grain, span: Span) -> Document:
+def bucket_range(grain: Grain, span: Span) -> Document:
     bounds = {op: grain.bucket(day) for op, day in (("$gte", span[0]), ("$lt", span[1])) if day}
     return {"bucket": bounds} if bounds else {}
+
+
+def day_hours(day: date, zone: ZoneInfo) -> Period:
+    """A county day as a period."""
+    return Period(since=_midnight(day, zone), until=_midnight(day + timedelta(days=1), zone))
 
 
 Tally = Callable[[Sequence[Sequence[Any]]], Tallies]
@@ -190,71 +195,85 @@ class Rollup:
     tally: Tally
 
 
-class RollupStore:
-    """The day, month and year documents of one roll-up; `load` reads a stretch of records."""
+class BucketStore:
+    """Day, month and year documents `<name>_<grain>`, one per owner (`owner_field`: a school,
+    a township) and bucket, kept by recomputation under compare-and-set on `seq`. A subclass
+    says what a day holds (from its records) and what a coarser bucket holds (from the finer
+    documents inside it), as the document's fields."""
 
-    def __init__(self, db: AsyncDatabase[Document], rollup: Rollup, zone: ZoneInfo, load: Load):
-        self.rollup = rollup
+    owner_field = "school_id"
+
+    def __init__(self, db: AsyncDatabase[Document], name: str, zone: ZoneInfo):
         self.zone = zone
-        self._load = load
-        self._collections = {grain.name: db[f"{rollup.name}_{grain.name}"] for grain in GRAINS}
+        self._collections = {grain.name: db[f"{name}_{grain.name}"] for grain in GRAINS}
 
     async def ensure_indexes(self) -> None:
         for collection in self._collections.values():
-            await collection.create_index([("bucket", ASCENDING), ("school_id", ASCENDING)])
-            await collection.create_index([("school_id", ASCENDING), ("bucket", ASCENDING)])
+            await collection.create_index([("bucket", ASCENDING), (self.owner_field, ASCENDING)])
+            await collection.create_index([(self.owner_field, ASCENDING), ("bucket", ASCENDING)])
 
-    # --- keeping it -------------------------------------------------------------------------
+    async def _day_fields(self, owner: str, day: date) -> Document:
+        raise NotImplementedError
 
-    async def refresh(self, school_id: str, moment: datetime) -> None:
-        """Recompute the day of `moment` at this school from its records, then its month from
+    def _fields_of(self, parts: list[Document]) -> Document:
+        """A bucket's fields from the documents of the finer buckets inside it."""
+        raise NotImplementedError
+
+    async def refresh(self, owner: str, moment: datetime) -> None:
+        """Recompute the day of `moment` of this owner from its records, then its month from
         its days, then its year from its months."""
         day = tallies.local_day(moment, self.zone)
         finer: Grain | None = None
         for grain in GRAINS:
             bucket = grain.bucket(day)
             collection = self._collections[grain.name]
-            await self._bump(collection, school_id, bucket)
+            await self._bump(collection, owner, bucket)
             for _ in range(MAX_ATTEMPTS):
-                held = await collection.find_one({"_id": key(school_id, bucket)}, {"seq": 1})
+                held = await collection.find_one({"_id": key(owner, bucket)}, {"seq": 1})
                 if held is None:  # bumped just above; nothing deletes roll-ups
-                    raise RuntimeError(f"{collection.name} {school_id}|{bucket} vanished")
+                    raise RuntimeError(f"{collection.name} {owner}|{bucket} vanished")
                 if finer is None:
-                    facets = await self._day_facets(school_id, day)
+                    fields = await self._day_fields(owner, day)
                 else:
-                    facets = await self._sum_of(finer, school_id, grain, grain.start(day))
+                    fields = await self._sum_of(finer, owner, grain, grain.start(day))
                 written = await collection.update_one(
-                    {"_id": key(school_id, bucket), "seq": held["seq"]},
-                    {"$set": tallies.flatten(self.rollup.shape, facets)},
+                    {"_id": key(owner, bucket), "seq": held["seq"]}, {"$set": fields}
                 )
                 if written.matched_count:
                     break
             else:
-                raise RuntimeError(f"{collection.name} {school_id}|{bucket}: raced too often")
+                raise RuntimeError(f"{collection.name} {owner}|{bucket}: raced too often")
             finer = grain
 
-    async def _bump(
-        self, collection: AsyncCollection[Document], school_id: str, bucket: str
-    ) -> None:
-        update = {"$inc": {"seq": 1}, "$setOnInsert": {"school_id": school_id, "bucket": bucket}}
+    async def _bump(self, collection: AsyncCollection[Document], owner: str, bucket: str) -> None:
+        update = {"$inc": {"seq": 1}, "$setOnInsert": {self.owner_field: owner, "bucket": bucket}}
         try:
-            await collection.update_one({"_id": key(school_id, bucket)}, update, upsert=True)
+            await collection.update_one({"_id": key(owner, bucket)}, update, upsert=True)
         except DuplicateKeyError:  # another instance created it first: now it matches
-            await collection.update_one({"_id": key(school_id, bucket)}, update)
+            await collection.update_one({"_id": key(owner, bucket)}, update)
 
-    async def _day_facets(self, school_id: str, day: date) -> Facets:
-        hours = Period(
-            since=_midnight(day, self.zone), until=_midnight(day + timedelta(days=1), self.zone)
-        )
-        counted = self.rollup.tally(await self._load(hours, frozenset({school_id})))
-        return counted.get(school_id, {})
+    async def _sum_of(self, finer: Grain, owner: str, grain: Grain, first: date) -> Document:
+        span = bucket_range(finer, (first, grain.after(first)))
+        parts = self._collections[finer.name].find({self.owner_field: owner} | span)
+        return self._fields_of([doc async for doc in parts])
 
-    async def _sum_of(self, finer: Grain, school_id: str, grain: Grain, first: date) -> Facets:
-        """A bucket's facets from the finer buckets inside it."""
-        span = _range(finer, (first, grain.after(first)))
-        parts = self._collections[finer.name].find({"school_id": school_id} | span)
+
+class RollupStore(BucketStore):
+    """Each school's tallies of one roll-up; `load` reads a stretch of records."""
+
+    def __init__(self, db: AsyncDatabase[Document], rollup: Rollup, zone: ZoneInfo, load: Load):
+        super().__init__(db, rollup.name, zone)
+        self.rollup = rollup
+        self._load = load
+
+    async def _day_fields(self, owner: str, day: date) -> Document:
+        counted = self.rollup.tally(await self._load(day_hours(day, self.zone), frozenset({owner})))
+        return tallies.flatten(self.rollup.shape, counted.get(owner, {}))
+
+    def _fields_of(self, parts: list[Document]) -> Document:
         shape = self.rollup.shape
-        return tallies.merge(shape, [tallies.unflatten(shape, doc) async for doc in parts])
+        merged = tallies.merge(shape, [tallies.unflatten(shape, doc) for doc in parts])
+        return tallies.flatten(shape, merged)
 
     # --- reading it -------------------------------------------------------------------------
 
@@ -266,7 +285,7 @@ class RollupStore:
         found: list[Tallies] = []
         for grain in GRAINS:  # one aggregation a span: the server is slow at `$or` of ranges
             for span in parts.spans.get(grain.name, ()):
-                found.append(await self._read(grain, _range(grain, span), school_ids, facets))
+                found.append(await self._read(grain, bucket_range(grain, span), school_ids, facets))
         for hours in parts.raw:
             counted = self.rollup.tally(await self._load(hours, school_ids))
             found.append(

@@ -174,6 +174,7 @@ def _record_filter(deps: Deps, scope: Scope, *, kind: bool = True) -> RecordFilt
         until=scope.until,
         school_ids=_check(deps, scope),
         kind=scope.kind if kind else None,
+        township=scope.township if scope.school_id is None else None,
     )
 
 

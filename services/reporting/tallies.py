@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -194,19 +194,6 @@ class InspectionTally:
     latest_ok: Mapping[str, bool]
 
 
-def inspections(records: Sequence[ActivityRecorded]) -> InspectionTally:
-    checks = [(r, r.activity) for r in records if isinstance(r.activity, Inspection)]
-    latest: dict[str, bool] = {}
-    for record, inspection in sorted(checks, key=lambda c: c[0].held_at):
-        latest[record.school_id] = all(inspection.items.values())
-    return InspectionTally(
-        inspections=len(checks),
-        met=sum(all(i.items.values()) for _, i in checks),
-        passed={item: sum(i.items[item] for _, i in checks) for item in INSPECTION_ITEMS},
-        latest_ok=latest,
-    )
-
-
 @dataclass(frozen=True)
 class OutreachTally:
     """Sessions, their audience and letters per topic; drills and their participants; schools
@@ -220,24 +207,125 @@ class OutreachTally:
     drill_participants: int
 
 
-def outreach(records: Sequence[ActivityRecorded]) -> OutreachTally:
-    sessions = [(r, r.activity) for r in records if isinstance(r.activity, Session)]
-    letters = [(r, r.activity) for r in records if isinstance(r.activity, Letters)]
-    drills = [r.activity for r in records if isinstance(r.activity, Drill)]
-    audience: Counter[str] = Counter()
-    handed: Counter[str] = Counter()
-    for _, session in sessions:
-        audience[session.topic] += session.audience
-    for _, batch in letters:
-        handed[batch.topic] += batch.letters
-    return OutreachTally(
-        schools_reached=len({r.school_id for r, _ in sessions} | {r.school_id for r, _ in letters}),
-        sessions=Counter(a.topic for _, a in sessions),
-        audience=audience,
-        letters=handed,
-        drills=len(drills),
-        drill_participants=sum(d.participants for d in drills),
+# --- ledgers: what violations and activities reports count, mergeable over time and place ---
+
+Key = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Counts by key (they add) and, per school, its latest verdict as (POSIX seconds, ok)
+    (the later wins; at the same moment a failure): the violations and activities reports
+    read nothing else, so a ledger of a township's day, month or year stands for its records
+    (services/reporting/ledgers.py)."""
+
+    counts: Mapping[Key, int] = field(default_factory=dict)
+    latest: Mapping[str, tuple[float, bool]] = field(default_factory=dict)
+
+
+def _later(a: tuple[float, bool], b: tuple[float, bool]) -> tuple[float, bool]:
+    return max(a, b, key=lambda v: (v[0], not v[1]))
+
+
+def merge_ledgers(parts: Iterable[Ledger]) -> Ledger:
+    """Ledgers of disjoint records as one."""
+    counts: Counter[Key] = Counter()
+    latest: dict[str, tuple[float, bool]] = {}
+    for part in parts:
+        counts.update(part.counts)
+        for school_id, verdict in part.latest.items():
+            held = latest.get(school_id)
+            latest[school_id] = verdict if held is None else _later(held, verdict)
+    return Ledger({k: n for k, n in counts.items() if n}, latest)
+
+
+def ledger_fields(ledger: Ledger) -> Fields:
+    """As a document's fields: `counts` [[*key, n], ...], `latest` [[school, seconds, ok]]."""
+    return {
+        "counts": [[*key, n] for key, n in sorted(ledger.counts.items()) if n],
+        "latest": [[s, at, ok] for s, (at, ok) in sorted(ledger.latest.items())],
+    }
+
+
+def ledger_of(fields: Mapping[str, Any]) -> Ledger:
+    counts = {tuple(row[:-1]): row[-1] for row in fields.get("counts") or ()}
+    latest = {row[0]: (row[1], row[2]) for row in fields.get("latest") or ()}
+    return Ledger(counts, latest)
+
+
+def violation_ledger(records: Sequence[ViolationRecorded]) -> Ledger:
+    return Ledger(dict(Counter(violation_key(r) for r in records)))
+
+
+def violation_counts(ledger: Ledger, kind: str | None = None) -> Counter[ViolationKey]:
+    """Per (campaign id, campaign name, kind), of one kind (None: all)."""
+    counts: Counter[ViolationKey] = Counter()
+    for (campaign_id, name, violation), n in ledger.counts.items():
+        if kind is None or violation == kind:
+            counts[(campaign_id, name, violation)] += n
+    return counts
+
+
+def activity_ledger(records: Sequence[ActivityRecorded]) -> Ledger:
+    """Inspections (and per item the passes), sessions, audience and letters per topic,
+    drills and participants, schools reached; each school's latest inspection verdict."""
+    counts: Counter[Key] = Counter()
+    latest: dict[str, tuple[float, bool]] = {}
+    for record in records:
+        activity, school_id = record.activity, record.school_id
+        if isinstance(activity, Inspection):
+            ok = all(activity.items.values())
+            counts[("inspections",)] += 1
+            counts[("met",)] += ok
+            for item in INSPECTION_ITEMS:
+                counts[("passed", item)] += activity.items[item]
+            verdict = (record.held_at.timestamp(), ok)
+            held = latest.get(school_id)
+            latest[school_id] = verdict if held is None else _later(held, verdict)
+        elif isinstance(activity, Session):
+            counts[("sessions", activity.topic)] += 1
+            counts[("audience", activity.topic)] += activity.audience
+            counts[("reached", school_id)] += 1
+        elif isinstance(activity, Letters):
+            counts[("letters", activity.topic)] += activity.letters
+            counts[("reached", school_id)] += 1
+        elif isinstance(activity, Drill):
+            counts[("drills",)] += 1
+            counts[("participants",)] += activity.participants
+    return Ledger({k: n for k, n in counts.items() if n}, latest)
+
+
+def inspection_tally(ledger: Ledger) -> InspectionTally:
+    counts = ledger.counts
+    return InspectionTally(
+        inspections=counts.get(("inspections",), 0),
+        met=counts.get(("met",), 0),
+        passed={item: counts.get(("passed", item), 0) for item in INSPECTION_ITEMS},
+        latest_ok={school_id: ok for school_id, (_, ok) in ledger.latest.items()},
     )
+
+
+def outreach_tally(ledger: Ledger) -> OutreachTally:
+    by: dict[str, Counter[str]] = defaultdict(Counter)
+    for key, n in ledger.counts.items():
+        if len(key) == 2:
+            by[key[0]][key[1]] += n
+    return OutreachTally(
+        schools_reached=len(by["reached"]),
+        sessions=by["sessions"],
+        audience=by["audience"],
+        letters=by["letters"],
+        drills=ledger.counts.get(("drills",), 0),
+        drill_participants=ledger.counts.get(("participants",), 0),
+    )
+
+
+def inspections(records: Sequence[ActivityRecorded]) -> InspectionTally:
+    return inspection_tally(activity_ledger(records))
+
+
+def outreach(records: Sequence[ActivityRecorded]) -> OutreachTally:
+    return outreach_tally(activity_ledger(records))
 
 
 def flatten(shape: Shape, facets: Mapping[str, Fields]) -> Fields:
@@ -259,37 +347,3 @@ def unflatten(shape: Shape, flat: Mapping[str, Any]) -> Facets:
         }
         for facet in shape.facets
     }
-
-
-def add_inspections(parts: Sequence[InspectionTally]) -> InspectionTally:
-    """Tallies of disjoint sets of schools as one."""
-    passed: Counter[str] = Counter()
-    latest: dict[str, bool] = {}
-    for part in parts:
-        passed.update(part.passed)
-        latest.update(part.latest_ok)
-    return InspectionTally(
-        inspections=sum(p.inspections for p in parts),
-        met=sum(p.met for p in parts),
-        passed={item: passed[item] for item in INSPECTION_ITEMS},
-        latest_ok=latest,
-    )
-
-
-def add_outreach(parts: Sequence[OutreachTally]) -> OutreachTally:
-    """Tallies of disjoint sets of schools as one."""
-    sessions: Counter[str] = Counter()
-    audience: Counter[str] = Counter()
-    letters: Counter[str] = Counter()
-    for part in parts:
-        sessions.update(part.sessions)
-        audience.update(part.audience)
-        letters.update(part.letters)
-    return OutreachTally(
-        schools_reached=sum(p.schools_reached for p in parts),
-        sessions=sessions,
-        audience=audience,
-        letters=letters,
-        drills=sum(p.drills for p in parts),
-        drill_participants=sum(p.drill_participants for p in parts),
-    )

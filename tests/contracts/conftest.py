@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -50,7 +51,11 @@ REPOSITORIES: dict[str, tuple[Callable[[], Any], Callable[[Database], Any]]] = {
     "alarms": (InMemoryAlarmRepository, MongoAlarmRepository),
     "notifications": (InMemoryNotificationRepository, MongoNotificationRepository),
     "patrols": (InMemoryPatrolRepository, MongoPatrolRepository),
-    "reporting": (InMemoryReportingRepository, MongoReportingRepository),
+    # S3 left out: its records have ledgers of their own (services/reporting/ledgers.py)
+    "reporting": (
+        InMemoryReportingRepository,
+        partial(MongoReportingRepository, townships={"S1": "T1", "S2": "T1"}),
+    ),
     "supervision": (InMemorySupervisionRepository, MongoSupervisionRepository),
     "live_tests": (InMemoryLiveTestRepository, MongoLiveTestRepository),
 }

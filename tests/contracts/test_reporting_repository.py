@@ -16,6 +16,8 @@ from services.reporting.repository import (
 )
 from services.reporting.tallies import violation_key
 from shared.events import (
+    INSPECTION_ITEMS,
+    ActivityRecorded,
     CampaignRef,
     CheckinRecorded,
     GuardPostWindow,
@@ -24,6 +26,7 @@ from shared.events import (
     ViolationRecorded,
     stable_id,
 )
+from shared.events.activities import Drill, Inspection, Letters, Session
 from tests.values import NOW, SCHOOL, raised
 
 SERVICE = "reporting"  # the repository under test (conftest.repo)
@@ -129,7 +132,13 @@ START = datetime(2026, 1, 20, tzinfo=ZONE)  # ten weeks across three month ends
 def _rolled_up_records(rng: random.Random) -> dict[str, list[Any]]:
     """Check-ins, visits, guard windows and violations at three schools, some a second or
     two either side of the county's midnight (where a UTC day would split them wrongly)."""
-    found: dict[str, list[Any]] = {"checkins": [], "visits": [], "windows": [], "violations": []}
+    found: dict[str, list[Any]] = {
+        "checkins": [],
+        "visits": [],
+        "windows": [],
+        "violations": [],
+        "activities": [],
+    }
     for n in range(120):
         school = rng.choice(["S1", "S2", "S3"])
         kind = rng.choice(["must_reach", "must_patrol", "stop"])
@@ -200,7 +209,34 @@ def _rolled_up_records(rng: random.Random) -> dict[str, list[Any]]:
                 campaign=CampaignRef(campaign_id="C1", name="春季") if n % 3 else None,
             )
         )
+        if n % 3 == 0:
+            found["activities"].append(_activity(rng, n, school, moment))
     return found
+
+
+def _activity(rng: random.Random, n: int, school: str, moment: datetime) -> ActivityRecorded:
+    """An inspection (some at the same moment as another: a failure wins the tie), a session,
+    letters or a drill."""
+    details: Any
+    match n % 4:
+        case 0:
+            items = {item: rng.random() < 0.8 for item in INSPECTION_ITEMS}
+            details = Inspection(items=items)  # type: ignore[arg-type]
+            moment = moment.replace(minute=0, second=0) if n % 8 == 0 else moment
+        case 1:
+            details = Session(topic="traffic_safety", audience=rng.randrange(1, 300))
+        case 2:
+            details = Letters(topic="legal_education", letters=rng.randrange(1, 900))
+        case _:
+            details = Drill(scenario="fire", participants=rng.randrange(1, 500))
+    return ActivityRecorded(
+        occurred_at=moment,
+        activity_id=stable_id("activity", school, str(n)),
+        school_id=school,
+        held_at=moment,
+        recorded_by="li.supervisor",
+        activity=details,
+    )
 
 
 def _periods(rng: random.Random) -> list[RecordFilter]:
@@ -217,6 +253,14 @@ def _periods(rng: random.Random) -> list[RecordFilter]:
         RecordFilter(since=month - timedelta(hours=1), until=march + timedelta(minutes=1)),
         RecordFilter(since=march, kind="stop", school_ids=frozenset({"S1", "S3"})),
         RecordFilter(school_ids=frozenset({"S2"}), kind="morning"),
+        # a township: read from its ledgers (S1 and S2 are T1's: conftest)
+        RecordFilter(school_ids=frozenset({"S1", "S2"}), township="T1"),
+        RecordFilter(
+            since=month + timedelta(hours=5),
+            until=march + timedelta(days=20, hours=1),
+            school_ids=frozenset({"S1", "S2"}),
+            township="T1",
+        ),
     ]
     for _ in range(12):
         since = START + timedelta(seconds=rng.randrange(75 * 86400))
@@ -243,7 +287,13 @@ async def test_rolled_up_reports_equal_the_records_for_any_period(
     repo: ReportingRepository,
 ) -> None:
     from services.reporting import tallies
-    from services.reporting.repository import CHECKINS, GUARD_WINDOWS, VIOLATIONS, VISITS
+    from services.reporting.repository import (
+        ACTIVITIES,
+        CHECKINS,
+        GUARD_WINDOWS,
+        VIOLATIONS,
+        VISITS,
+    )
 
     rng = random.Random(17)
     found = _rolled_up_records(rng)
@@ -252,6 +302,7 @@ async def test_rolled_up_reports_equal_the_records_for_any_period(
         (VISITS, found["visits"]),
     ]
     stored += [(GUARD_WINDOWS, found["windows"]), (VIOLATIONS, found["violations"])]
+    stored += [(ACTIVITIES, found["activities"])]
     for kind, records in stored:
         for record in records + records[:5]:  # five delivered twice
             await repo.store(kind, record)
@@ -280,6 +331,13 @@ async def test_rolled_up_reports_equal_the_records_for_any_period(
         violations = [v for v in found["violations"] if plain.admits(VIOLATIONS, v)]
         expected_counts = Counter(violation_key(v) for v in violations)
         assert await repo.violation_counts(plain) == expected_counts, query
+        if query.kind is None:  # what a report of one kind of violation counts
+            speeding = dataclasses.replace(query, kind="speeding")
+            only = Counter(violation_key(v) for v in violations if v.kind == "speeding")
+            assert await repo.violation_counts(speeding) == only, query
+        done = [a for a in found["activities"] if plain.admits(ACTIVITIES, a)]
+        assert await repo.inspection_tally(plain) == tallies.inspections(done), query
+        assert await repo.outreach_tally(plain) == tallies.outreach(done), query
 
 
 async def test_alarm_and_activity_tallies_are_what_their_records_give(
@@ -301,6 +359,8 @@ async def test_alarm_and_activity_tallies_are_what_their_records_give(
         RecordFilter(),
         RecordFilter(school_ids=frozenset({"S1"})),
         RecordFilter(until=DAY),
+        RecordFilter(school_ids=frozenset({"S1", "S2"}), township="T1"),
+        RecordFilter(school_ids=frozenset({"S3"}), since=DAY),
     ):
         records = await repo.records(ACTIVITIES, query)
         assert await repo.inspection_tally(query) == tallies.inspections(records), query

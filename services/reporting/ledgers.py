@@ -1,0 +1,85 @@
+"""Ledgers: the violations and activities reports' counts (tallies.Ledger) kept per township
+and county day, month and year, the way roll-ups keep each school's coverage
+(services/reporting/rollups.py: the same split of a period, the same recomputation under
+compare-and-set). Those reports have no per-school rows, so a township is the finest owner a
+province's or a township's report needs; a report of named schools reads their records.
+
+Owners: `t:<township>` for a school of the county's provisioning file, `s:<school_id>` for a
+school it does not name, `-` for a record near no school.
+
+Documents are `{_id: "<owner>|<bucket>", owner, bucket, seq, counts, latest}`
+(tallies.ledger_fields). A report reads them with `find` and adds them up itself: a province's
+year is one document per township."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.reporting import tallies
+from services.reporting.rollups import GRAINS, BucketStore, bucket_range, day_hours, key, split
+from services.reporting.tallies import Ledger
+from shared.mongo import Document
+from shared.period import Period
+
+NO_SCHOOL = "-"
+
+LoadOwned = Callable[[Period, str | None], Awaitable[Sequence[Any]]]
+Count = Callable[[Sequence[Any]], Ledger]
+
+
+def township_owner(township: str) -> str:
+    return f"t:{township}"
+
+
+def owner(school_id: str | None, townships: Mapping[str, str]) -> str:
+    """Whose ledgers count a record of this school, given each school's township."""
+    if school_id is None:
+        return NO_SCHOOL
+    township = townships.get(school_id)
+    return f"s:{school_id}" if township is None else township_owner(township)
+
+
+def document(owner: str, bucket: str, ledger: Ledger) -> Document:
+    """A whole ledger document, as a bulk load writes it (the service recomputes in place)."""
+    fields = {"owner": owner, "bucket": bucket, "seq": 1}
+    return {"_id": key(owner, bucket)} | fields | tallies.ledger_fields(ledger)
+
+
+class LedgerStore(BucketStore):
+    """One ledger's day, month and year documents; `load` reads an owner's records of a
+    stretch (None: everyone's), `count` makes their ledger."""
+
+    owner_field = "owner"
+
+    def __init__(
+        self, db: AsyncDatabase[Document], name: str, zone: ZoneInfo, load: LoadOwned, count: Count
+    ):
+        super().__init__(db, name, zone)
+        self._load = load
+        self.count = count
+
+    async def _day_fields(self, owner: str, day: date) -> Document:
+        return tallies.ledger_fields(self.count(await self._load(day_hours(day, self.zone), owner)))
+
+    def _fields_of(self, parts: list[Document]) -> Document:
+        return tallies.ledger_fields(tallies.merge_ledgers(map(tallies.ledger_of, parts)))
+
+    async def ledger(self, period: Period, owner: str | None) -> Ledger:
+        """The owner's ledger over the period (None: every owner's)."""
+        parts = split(period, self.zone)
+        found: list[Ledger] = []
+        chosen = {} if owner is None else {self.owner_field: owner}
+        for grain in GRAINS:  # a span at a time: the server is slow at `$or` of ranges
+            for span in parts.spans.get(grain.name, ()):
+                cursor = self._collections[grain.name].find(
+                    bucket_range(grain, span) | chosen, {"counts": 1, "latest": 1, "_id": 0}
+                )
+                found.extend([tallies.ledger_of(doc) async for doc in cursor])
+        for hours in parts.raw:
+            found.append(self.count(await self._load(hours, owner)))
+        return tallies.merge_ledgers(found)
