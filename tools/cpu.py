@@ -1,5 +1,5 @@
 """CPU time of processes, read from /proc (Linux): what the benchmarks charge each press and each
-fix, for sizing (docs/deployment.md). Groups of pids: a service's instances, the broker, the
+fix, for sizing (docs/deploy.md). Groups of pids: a service's instances, the broker, the
 database server."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import yaml
 
 IMAGE = "safecampus:latest"  # the overlay names the registry and the tag
 CONFIG = "safecampus-config"  # ConfigMap: settings every service reads (config.yaml)
-SECRETS = "safecampus-secrets"  # Secret the bureau makes from ./secrets (docs/deployment.md)
+SECRETS = "safecampus-secrets"  # Secret the bureau makes from ./secrets (docs/deploy.md)
 COUNTY = "safecampus-county"  # ConfigMap the bureau makes from its provisioning file
 MONGODB_URL = "safecampus-mongodb-url"  # made by the MongoDB operator (mongodb.yaml)
 JOURNAL_DIR = "/var/lib/safecampus/journal"  # the Dockerfile's
