@@ -13,20 +13,32 @@ year is one document per township."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import date
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.reporting import tallies
-from services.reporting.rollups import GRAINS, BucketStore, bucket_range, day_hours, key, split
+from services.reporting.rollups import (
+    DAYS,
+    GRAINS,
+    MONTHS,
+    YEARS,
+    BucketStore,
+    bucket_range,
+    day_hours,
+    key,
+    split,
+)
 from services.reporting.tallies import Ledger
 from shared.mongo import Document
 from shared.period import Period
 
 NO_SCHOOL = "-"
+REBUILD_BATCH = 5000  # documents an insert carries when a ledger is rebuilt
 
 LoadOwned = Callable[[Period, str | None], Awaitable[Sequence[Any]]]
 Count = Callable[[Sequence[Any]], Ledger]
@@ -60,6 +72,7 @@ class LedgerStore(BucketStore):
         self, db: AsyncDatabase[Document], name: str, zone: ZoneInfo, load: LoadOwned, count: Count
     ):
         super().__init__(db, name, zone)
+        self.name = name
         self._load = load
         self.count = count
 
@@ -77,9 +90,39 @@ class LedgerStore(BucketStore):
         for grain in GRAINS:  # a span at a time: the server is slow at `$or` of ranges
             for span in parts.spans.get(grain.name, ()):
                 cursor = self._collections[grain.name].find(
-                    bucket_range(grain, span) | chosen, {"counts": 1, "latest": 1, "_id": 0}
+                    bucket_range(grain, span) | chosen,
+                    {"counts": 1, "latest": 1, "values": 1, "_id": 0},
                 )
                 found.extend([tallies.ledger_of(doc) async for doc in cursor])
         for hours in parts.raw:
             found.append(self.count(await self._load(hours, owner)))
         return tallies.merge_ledgers(found)
+
+    async def rebuild(
+        self,
+        records: Iterable[Any],
+        owner_of: Callable[[Any], str],
+        time_of: Callable[[Any], datetime],
+    ) -> int:
+        """Every document anew from every record, written whole (a bulk load, or an upgrade
+        while no instance stores records): days from the records, months from the days,
+        years from the months. The documents written."""
+        days: dict[tuple[str, str], list[Any]] = defaultdict(list)
+        for record in records:
+            day = tallies.local_day(time_of(record), self.zone)
+            days[(owner_of(record), DAYS.bucket(day))].append(record)
+        built = {DAYS.name: {at: self.count(some) for at, some in days.items()}}
+        for finer, coarser in ((DAYS, MONTHS), (MONTHS, YEARS)):
+            parts: dict[tuple[str, str], list[Ledger]] = defaultdict(list)
+            for (owner, bucket), ledger in built[finer.name].items():
+                parts[(owner, bucket[: coarser.width])].append(ledger)
+            built[coarser.name] = {at: tallies.merge_ledgers(some) for at, some in parts.items()}
+        written = 0
+        for grain, ledgers in built.items():
+            collection = self._collections[grain]
+            await collection.delete_many({})
+            documents = [document(owner, bucket, one) for (owner, bucket), one in ledgers.items()]
+            for start in range(0, len(documents), REBUILD_BATCH):
+                await collection.insert_many(documents[start : start + REBUILD_BATCH])
+            written += len(documents)
+        return written

@@ -34,6 +34,7 @@ class AlarmFact(BaseModel):
     states: dict[str, datetime]
     closed: str | None = Field(None, description="resolved or cancelled, once it ended")
     outcome: str | None = None
+    raised_at: datetime | None = Field(None, description="When it was raised: its period")
 
 
 class IntervalFigures(BaseModel):

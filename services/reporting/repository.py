@@ -10,7 +10,7 @@ from functools import partial
 from typing import Any, Generic, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.reporting import ledgers, rollups, tallies
@@ -209,6 +209,20 @@ def _each_school(query: RecordFilter) -> list[RecordFilter] | None:
     return [replace(query, school_ids=frozenset({s})) for s in sorted(query.school_ids)]
 
 
+def _owner_of(kind: RecordKind[Any], townships: Mapping[str, str], record: Any) -> str:
+    return ledgers.owner(kind.school_of(record), townships)
+
+
+def _township_of(fact: AlarmFact) -> str:
+    return ledgers.township_owner(fact.township)
+
+
+def _raised_at(fact: AlarmFact) -> datetime:
+    if fact.raised_at is None:
+        raise ValueError(f"alarm {fact.alarm_id} has no raise: it is not reported")
+    return fact.raised_at
+
+
 class MongoReportingRepository:
     """`alarm_facts`: one document per alarm (_id alarm_id), so replays give the same figures."""
 
@@ -241,6 +255,7 @@ class MongoReportingRepository:
         self._activities = LedgerStore(
             db, "activity_ledger", zone, self._owned(ACTIVITIES), tallies.activity_ledger
         )
+        self._alarms = LedgerStore(db, "alarm_ledger", zone, self._facts_of, tallies.alarm_ledger)
         self._ledgers = {
             VIOLATIONS.collection: self._violations,
             ACTIVITIES.collection: self._activities,
@@ -255,7 +270,8 @@ class MongoReportingRepository:
             await collection.create_index(
                 [(kind.school_field, ASCENDING), (kind.time_field, ASCENDING)]
             )
-        for store in (self._coverage, self._guard, self._violations, self._activities):
+        stores = (self._coverage, self._guard, self._violations, self._activities, self._alarms)
+        for store in stores:
             await store.ensure_indexes()
 
     async def store(self, kind: RecordKind[R], record: R) -> None:
@@ -288,6 +304,27 @@ class MongoReportingRepository:
             return await self.records(kind, replace(period, school_ids=schools))
 
         return load
+
+    async def _facts_of(self, hours: Period, owner: str | None) -> list[AlarmFact]:
+        township = None if owner is None else owner.removeprefix("t:")
+        return await self.alarm_facts(
+            FactFilter(since=hours.since, until=hours.until, township=township)
+        )
+
+    async def rebuild_ledgers(self) -> dict[str, int]:
+        """Every ledger anew from the stored records and alarm facts (a bulk load, or an
+        upgrade while no instance stores records): the documents written per ledger."""
+        written: dict[str, int] = {}
+        for kind in (VIOLATIONS, ACTIVITIES):
+            cursor = self._db[kind.collection].find({}, {"_id": 0})
+            records = [kind.model.model_validate(doc) async for doc in cursor]
+            store = self._ledgers[kind.collection]
+            written[store.name] = await store.rebuild(
+                records, partial(_owner_of, kind, self._townships), kind.time_of
+            )
+        facts = await self.alarm_facts(FactFilter())
+        written[self._alarms.name] = await self._alarms.rebuild(facts, _township_of, _raised_at)
+        return written
 
     async def _ledger(self, kind: RecordKind[Any], query: RecordFilter) -> tallies.Ledger:
         """From the ledgers for every school or a township the repository knows; from the
@@ -330,55 +367,11 @@ class MongoReportingRepository:
         return found
 
     async def alarm_tally(self, query: FactFilter) -> AlarmTally:
-        """One aggregation: per state the milliseconds from the press (real alarms), and the
-        alarms per kind, outcome and test."""
-        pressed = {"$ifNull": ["$pressed_at", "$raised_at"]}
-        intervals = {
-            state: {
-                "$dateDiff": {"startDate": pressed, "endDate": f"$states.{state}"}
-                | {"unit": "millisecond"}
-            }
-            for state in tallies.INTERVALS
-        }
-        pipeline: list[Document] = [
-            {"$match": self._fact_match(query)},
-            {
-                "$facet": {
-                    "seconds": [
-                        {"$match": {"test": False}},
-                        {
-                            "$group": {"_id": None, "real": {"$sum": 1}}
-                            | {state: {"$push": ms} for state, ms in intervals.items()}
-                        },
-                    ],
-                    "outcomes": [
-                        {
-                            "$group": {
-                                "_id": {
-                                    "k": "$kind",
-                                    "c": "$closed",
-                                    "o": "$outcome",
-                                    "t": "$test",
-                                },
-                                "n": {"$sum": 1},
-                            }
-                        }
-                    ],
-                }
-            },
-        ]
-        (doc,) = await (await self._facts.aggregate(pipeline)).to_list()
-        real = doc["seconds"][0] if doc["seconds"] else {}
-        seconds = {
-            state: sorted(ms / 1000 for ms in real.get(state) or () if ms is not None)
-            for state in tallies.INTERVALS
-        }
-        outcomes: Counter[tuple[str, str, bool]] = Counter()
-        for row in doc["outcomes"]:
-            key = row["_id"]
-            outcomes[(key["k"], tallies.outcome(key.get("c"), key.get("o")), key["t"])] += row["n"]
-        real_n = real.get("real", 0)
-        return AlarmTally(real_n, sum(outcomes.values()) - real_n, seconds, outcomes)
+        """From the ledgers for every school or a township; from the facts for one school."""
+        if query.school_id is not None:
+            return tallies.alarms(await self.alarm_facts(query))
+        owner = None if query.township is None else ledgers.township_owner(query.township)
+        return tallies.alarm_tally(await self._alarms.ledger(query, owner), query.kind)
 
     async def inspection_tally(self, query: RecordFilter) -> InspectionTally:
         return tallies.inspection_tally(await self._ledger(ACTIVITIES, query))
@@ -433,7 +426,17 @@ class MongoReportingRepository:
             update["$min"]["pressed_at"] = event.pressed_at
         if event.state in CLOSED_STATES:  # one of them, once: the alarm's end
             update["$set"] = {"closed": event.state, "outcome": event.outcome}
-        await self._facts.update_one({"_id": str(event.alarm_id)}, update, upsert=True)
+        fact = await self._facts.find_one_and_update(
+            {"_id": str(event.alarm_id)},
+            update,
+            {"raised_at": 1, "township": 1},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        if fact is None:  # upserted, so never: but say so rather than count nothing
+            raise RuntimeError(f"alarm fact {event.alarm_id} not written")
+        if fact.get("raised_at") is not None:  # else counted once its raise is recorded
+            await self._alarms.refresh(ledgers.township_owner(fact["township"]), fact["raised_at"])
 
     async def alarms_by_school(
         self, *, since: datetime | None, until: datetime | None, township: str | None
@@ -472,6 +475,7 @@ class MongoReportingRepository:
                 states=doc.get("states", {}),
                 closed=doc.get("closed"),
                 outcome=doc.get("outcome"),
+                raised_at=doc["raised_at"],
             )
             async for doc in self._facts.find(match).sort("raised_at", ASCENDING)
         ]

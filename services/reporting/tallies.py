@@ -172,15 +172,43 @@ def outcome(closed: str | None, how: str | None) -> str:
 
 
 def alarms(facts: Sequence[AlarmFact]) -> AlarmTally:
-    real = [f for f in facts if not f.test]
-    seconds = {
-        state: sorted(
-            (f.states[state] - f.pressed_at).total_seconds() for f in real if state in f.states
-        )
-        for state in INTERVALS
-    }
-    outcomes = Counter((f.kind, outcome(f.closed, f.outcome), f.test) for f in facts)
-    return AlarmTally(len(real), len(facts) - len(real), seconds, outcomes)
+    return alarm_tally(alarm_ledger(facts))
+
+
+def alarm_ledger(facts: Sequence[AlarmFact]) -> Ledger:
+    """Alarms per (kind, outcome, test or real); per state and kind, the seconds from the
+    press of each real one that reached it."""
+    counts: Counter[Key] = Counter()
+    values: dict[Key, list[float]] = defaultdict(list)
+    for fact in facts:
+        counts[("alarms", fact.kind, outcome(fact.closed, fact.outcome), _tested(fact.test))] += 1
+        if fact.test:
+            continue
+        for state in INTERVALS:
+            if state in fact.states:
+                seconds = (fact.states[state] - fact.pressed_at).total_seconds()
+                values[("seconds", state, fact.kind)].append(seconds)
+    return Ledger(dict(counts), values={key: tuple(some) for key, some in values.items()})
+
+
+def _tested(test: bool) -> str:
+    return "test" if test else "real"
+
+
+def alarm_tally(ledger: Ledger, kind: str | None = None) -> AlarmTally:
+    """The alarms of a ledger, of one kind (None: all)."""
+    outcomes: Counter[tuple[str, str, bool]] = Counter()
+    for key, n in ledger.counts.items():
+        if key[0] == "alarms" and kind in (None, key[1]):
+            outcomes[(key[1], key[2], key[3] == _tested(True))] += n
+    seconds: dict[str, list[float]] = {state: [] for state in INTERVALS}
+    for (_, state, of_kind), some in ledger.values.items():
+        if kind in (None, of_kind):
+            seconds[state].extend(some)
+    real = sum(n for (_, _, test), n in outcomes.items() if not test)
+    return AlarmTally(
+        real, sum(outcomes.values()) - real, {s: sorted(v) for s, v in seconds.items()}, outcomes
+    )
 
 
 @dataclass(frozen=True)
@@ -214,13 +242,14 @@ Key = tuple[str, ...]
 
 @dataclass(frozen=True)
 class Ledger:
-    """Counts by key (they add) and, per school, its latest verdict as (POSIX seconds, ok)
-    (the later wins; at the same moment a failure): the violations and activities reports
-    read nothing else, so a ledger of a township's day, month or year stands for its records
-    (services/reporting/ledgers.py)."""
+    """Counts by key (they add), values by key (lists: they join) and, per school, its latest
+    verdict as (POSIX seconds, ok) (the later wins; at the same moment a failure): the alarms,
+    violations and activities reports read nothing else, so a ledger of a township's day,
+    month or year stands for its records (services/reporting/ledgers.py)."""
 
     counts: Mapping[Key, int] = field(default_factory=dict)
     latest: Mapping[str, tuple[float, bool]] = field(default_factory=dict)
+    values: Mapping[Key, tuple[float, ...]] = field(default_factory=dict)
 
 
 def _later(a: tuple[float, bool], b: tuple[float, bool]) -> tuple[float, bool]:
@@ -231,26 +260,33 @@ def merge_ledgers(parts: Iterable[Ledger]) -> Ledger:
     """Ledgers of disjoint records as one."""
     counts: Counter[Key] = Counter()
     latest: dict[str, tuple[float, bool]] = {}
+    values: dict[Key, list[float]] = defaultdict(list)
     for part in parts:
         counts.update(part.counts)
         for school_id, verdict in part.latest.items():
             held = latest.get(school_id)
             latest[school_id] = verdict if held is None else _later(held, verdict)
-    return Ledger({k: n for k, n in counts.items() if n}, latest)
+        for key, some in part.values.items():
+            values[key].extend(some)
+    joined = {key: tuple(some) for key, some in values.items() if some}
+    return Ledger({k: n for k, n in counts.items() if n}, latest, joined)
 
 
 def ledger_fields(ledger: Ledger) -> Fields:
-    """As a document's fields: `counts` [[*key, n], ...], `latest` [[school, seconds, ok]]."""
+    """As a document's fields: `counts` [[*key, n], ...], `latest` [[school, seconds, ok]],
+    `values` [[*key, [value, ...]], ...]."""
     return {
         "counts": [[*key, n] for key, n in sorted(ledger.counts.items()) if n],
         "latest": [[s, at, ok] for s, (at, ok) in sorted(ledger.latest.items())],
+        "values": [[*key, list(some)] for key, some in sorted(ledger.values.items()) if some],
     }
 
 
 def ledger_of(fields: Mapping[str, Any]) -> Ledger:
     counts = {tuple(row[:-1]): row[-1] for row in fields.get("counts") or ()}
     latest = {row[0]: (row[1], row[2]) for row in fields.get("latest") or ()}
-    return Ledger(counts, latest)
+    values = {tuple(row[:-1]): tuple(row[-1]) for row in fields.get("values") or ()}
+    return Ledger(counts, latest, values)
 
 
 def violation_ledger(records: Sequence[ViolationRecorded]) -> Ledger:

@@ -355,6 +355,14 @@ async def test_alarm_and_activity_tallies_are_what_their_records_give(
         expected = tallies.alarms(await repo.alarm_facts(facts))
         assert await repo.alarm_tally(facts) == expected, facts
         assert expected.real and expected.tests and expected.seconds["acknowledged"]
+    for facts in (
+        FactFilter(township="T1"),
+        FactFilter(township="T1", kind="fire", since=DAY + timedelta(hours=2)),
+        FactFilter(township="T1", school_id="S2"),
+    ):
+        expected = tallies.alarms(await repo.alarm_facts(facts))
+        assert await repo.alarm_tally(facts) == expected, facts
+        assert expected.real, facts
     for query in (
         RecordFilter(),
         RecordFilter(school_ids=frozenset({"S1"})),

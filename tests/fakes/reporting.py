@@ -120,6 +120,7 @@ class InMemoryReportingRepository:
                     states=dict(self.states[alarm_id]),
                     closed=self.closed[alarm_id].state if alarm_id in self.closed else None,
                     outcome=self.closed[alarm_id].outcome if alarm_id in self.closed else None,
+                    raised_at=at,
                 )
             )
         return sorted(facts, key=lambda f: f.pressed_at)
