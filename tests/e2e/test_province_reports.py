@@ -70,9 +70,14 @@ async def _count(namespace: Namespace, collection: str, match: dict[str, Any]) -
 
 @pytest.mark.parametrize("stretch", bench_reports.stretches(YEAR), ids=lambda s: s.name)
 async def test_report_totals_are_the_records_for_a_year_a_month_and_odd_hours(
-    stack: Stack, e2e_namespace: Namespace, stretch: bench_reports.Stretch
+    stack: Stack,
+    e2e_namespace: Namespace,
+    province: dict[str, Any],
+    stretch: bench_reports.Stretch,
 ) -> None:
     period = {"since": stretch.since, "until": stretch.until}
+    township = province["schools"][0]["township"]
+    schools = [s["school_id"] for s in province["schools"] if s["township"] == township]
     since, until = (datetime.fromisoformat(t) for t in (stretch.since, stretch.until))
 
     def within(field: str) -> dict[str, Any]:
@@ -83,6 +88,8 @@ async def test_report_totals_are_the_records_for_a_year_a_month_and_odd_hours(
         posts = (await client.get("/v1/reports/guard-posts", params=period)).json()
         found = (await client.get("/v1/reports/violations", params=period)).json()
         summary = (await client.get("/v1/reports/summary", params=period)).json()
+        local = period | {"township": township}
+        local_summary = (await client.get("/v1/reports/summary", params=local)).json()
 
     async def count(collection: str, match: dict[str, Any]) -> int:
         return await _count(e2e_namespace, collection, match)
@@ -100,6 +107,19 @@ async def test_report_totals_are_the_records_for_a_year_a_month_and_odd_hours(
     real = await count("alarm_facts", within("raised_at") | {"test": False})
     assert summary["alarms"] == real > 0
     assert summary["schools"] == len(coverage)
+    # a township's, from its ledgers
+    assert local_summary["violations"] > 0 or stretch.name != "year"
+    mine = {"school_id": {"$in": schools}}
+    assert local_summary["violations"] == await count("violations", within("observed_at") | mine)
+    local_alarms = within("raised_at") | {"test": False, "township": township}
+    assert local_summary["alarms"] == await count("alarm_facts", local_alarms)
+    inspected = within("held_at") | mine | {"activity.kind": "inspection"}
+    assert local_summary["inspections"] == await count("activities", inspected)
+    drills = within("held_at") | mine | {"activity.kind": "drill"}
+    assert local_summary["drills"] == await count("activities", drills)
+    assert summary["inspections"] == await count(
+        "activities", within("held_at") | {"activity.kind": "inspection"}
+    )
 
 
 async def test_every_report_answers_for_the_province_and_a_township_at_odd_hours(
