@@ -4,8 +4,8 @@ pure functions over the stored trouble events and the provisioned county."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from services.reporting.models import DeviceAvailabilityRow, DevicesReport
@@ -41,12 +41,21 @@ class TroubleFact:
 KINDS = ("offline", "battery_low", "tamper")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Tally:
-    devices: int
-    raised: Counter[str]
-    offline_s: float
-    open_at_end: int
+    """Buttons, troubles raised per kind, offline seconds, buttons in trouble at the end: of
+    one button, a school or a township (adding up)."""
+
+    devices: int = 0
+    raised: Counter[str] = field(default_factory=Counter)
+    offline_s: float = 0.0
+    open_at_end: int = 0
+
+    def add(self, other: Tally) -> None:
+        self.devices += other.devices
+        self.raised.update(other.raised)
+        self.offline_s += other.offline_s
+        self.open_at_end += other.open_at_end
 
 
 def devices_report(
@@ -60,58 +69,53 @@ def devices_report(
     """Troubles raised in [since, until) and offline time clipped to it, per school in scope
     and per township; `troubles` are every trouble event before `until` (a trouble raised
     before the period may last into it)."""
-    devices_of: dict[str, set[str]] = defaultdict(set)
+    devices_of: dict[str, list[str]] = defaultdict(list)
     for device in county.devices:
-        devices_of[device.school_id].add(device.device_id)
+        devices_of[device.school_id].append(device.device_id)
     troubles_of: dict[str, list[TroubleFact]] = defaultdict(list)
     for trouble in troubles:
         troubles_of[trouble.device_id].append(trouble)
-    tallies = {
-        s.school_id: _tally(devices_of[s.school_id], troubles_of, since, until) for s in schools
-    }
-    by_school = {s.school_id: s for s in county.schools}
+    buttons = {d: _tally(mine, since, until) for d, mine in troubles_of.items()}
     period_s = max(0.0, (until - since).total_seconds())  # a period yet to come: nothing
-    rows = [_row(by_school[sid], tally, period_s) for sid, tally in sorted(tallies.items())]
-    townships: dict[str, list[Tally]] = defaultdict(list)
-    for school_id, tally in tallies.items():
-        townships[by_school[school_id].township].append(tally)
-    township_rows = [
-        _township_row(name, parts, period_s) for name, parts in sorted(townships.items())
-    ]
-    total = sum((t.raised for t in tallies.values()), Counter[str]())
+    rows: list[DeviceAvailabilityRow] = []
+    townships: dict[str, Tally] = defaultdict(Tally)
+    total = Tally()
+    for school in sorted(schools, key=lambda s: s.school_id):
+        tally = Tally(devices=len(devices_of[school.school_id]))
+        for device_id in devices_of[school.school_id]:
+            if device_id in buttons:
+                tally.add(buttons[device_id])
+        rows.append(_row(school, tally, period_s))
+        townships[school.township].add(tally)
+        total.raised.update(tally.raised)
     return DevicesReport(
         since=since,
         until=until,
         schools=rows,
-        townships=township_rows,
-        troubles_by_kind={kind: total[kind] for kind in KINDS},
+        townships=[
+            _township_row(name, whole, period_s) for name, whole in sorted(townships.items())
+        ],
+        troubles_by_kind={kind: total.raised[kind] for kind in KINDS},
     )
 
 
-def _tally(
-    devices: set[str],
-    troubles_of: Mapping[str, list[TroubleFact]],
-    since: datetime,
-    until: datetime,
-) -> Tally:
-    """One school's buttons, given each button's troubles."""
-    mine = [t for device_id in sorted(devices) for t in troubles_of.get(device_id, ())]
+def _tally(troubles: list[TroubleFact], since: datetime, until: datetime) -> Tally:
+    """One button's, from its troubles."""
     raised: Counter[str] = Counter(
-        str(t.kind) for t in mine if t.status == "raised" and since <= t.occurred_at < until
+        str(t.kind) for t in troubles if t.status == "raised" and since <= t.occurred_at < until
     )
-    ended = {t.trouble_id: t.occurred_at for t in mine if t.status == "restored"}
-    offline_s = 0.0
-    open_at_end: set[str] = set()
-    for t in mine:
+    ended = {t.trouble_id: t.occurred_at for t in troubles if t.status == "restored"}
+    offline_s, open_at_end = 0.0, False
+    for t in troubles:
         if t.status != "raised":
             continue
         end = ended.get(t.trouble_id)
         if end is None or end >= until:
-            open_at_end.add(t.device_id)
+            open_at_end = True
         if t.kind == "offline":
             start, stop = max(t.since, since), min(end or until, until)
             offline_s += max(0.0, (stop - start).total_seconds())
-    return Tally(len(devices), raised, offline_s, len(open_at_end))
+    return Tally(0, raised, offline_s, int(open_at_end))  # counted as a school's button
 
 
 def _row(school: School, tally: Tally, period_s: float) -> DeviceAvailabilityRow:
@@ -123,13 +127,7 @@ def _row(school: School, tally: Tally, period_s: float) -> DeviceAvailabilityRow
     )
 
 
-def _township_row(name: str, parts: list[Tally], period_s: float) -> DeviceAvailabilityRow:
-    whole = Tally(
-        sum(p.devices for p in parts),
-        sum((p.raised for p in parts), Counter[str]()),
-        sum(p.offline_s for p in parts),
-        sum(p.open_at_end for p in parts),
-    )
+def _township_row(name: str, whole: Tally, period_s: float) -> DeviceAvailabilityRow:
     return DeviceAvailabilityRow(name=name, township=name, **_figures(whole, period_s))
 
 
