@@ -22,8 +22,6 @@ from services.reporting.tallies import (
     AlarmTally,
     Facets,
     Fields,
-    InspectionTally,
-    OutreachTally,
     ViolationKey,
 )
 from shared.events import (
@@ -76,9 +74,9 @@ class ReportingRepository(Protocol):
         """The trouble events in the period, oldest first, as availability reads them."""
         ...
 
-    async def inspection_tally(self, query: RecordFilter) -> InspectionTally: ...
-
-    async def outreach_tally(self, query: RecordFilter) -> OutreachTally: ...
+    async def activity_ledger(self, query: RecordFilter) -> tallies.Ledger:
+        """What the inspections and outreach reports count (tallies.activity_ledger)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -373,11 +371,8 @@ class MongoReportingRepository:
         owner = None if query.township is None else ledgers.township_owner(query.township)
         return tallies.alarm_tally(await self._alarms.ledger(query, owner), query.kind)
 
-    async def inspection_tally(self, query: RecordFilter) -> InspectionTally:
-        return tallies.inspection_tally(await self._ledger(ACTIVITIES, query))
-
-    async def outreach_tally(self, query: RecordFilter) -> OutreachTally:
-        return tallies.outreach_tally(await self._ledger(ACTIVITIES, query))
+    async def activity_ledger(self, query: RecordFilter) -> tallies.Ledger:
+        return await self._ledger(ACTIVITIES, query)
 
     def _fact_match(self, query: FactFilter) -> Document:
         match = query.mongo("raised_at")

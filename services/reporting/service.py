@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from services.reporting import devices as devices_figures
-from services.reporting import figures
+from services.reporting import figures, tallies
 from services.reporting.models import (
     ActivityRequest,
     AlarmOutcomeRow,
@@ -255,13 +255,15 @@ async def campaigns_held(*, deps: Deps, scope: Scope) -> list[CampaignOpened]:
 
 
 async def inspections(*, deps: Deps, scope: Scope) -> InspectionsReport:
-    tally = await deps.repo.inspection_tally(_record_filter(deps, scope, kind=False))
-    return figures.inspections(tally)
+    return figures.inspections(tallies.inspection_tally(await _activities(deps, scope)))
 
 
 async def outreach(*, deps: Deps, scope: Scope) -> OutreachReport:
-    tally = await deps.repo.outreach_tally(_record_filter(deps, scope, kind=False))
-    return figures.outreach(tally)
+    return figures.outreach(tallies.outreach_tally(await _activities(deps, scope)))
+
+
+async def _activities(deps: Deps, scope: Scope) -> tallies.Ledger:
+    return await deps.repo.activity_ledger(_record_filter(deps, scope, kind=False))
 
 
 async def overview(*, deps: Deps, scope: Scope) -> Overview:
@@ -269,19 +271,17 @@ async def overview(*, deps: Deps, scope: Scope) -> Overview:
     summary, the dashboard and the printable report all show these same figures."""
     whole = dataclasses.replace(scope, kind=None)
     school_ids = _check(deps, whole)
-    (alarms, found, posts, covered), (reached, checked, buttons) = await asyncio.gather(
+    (alarms, found, posts, covered), (activities, buttons) = await asyncio.gather(
         asyncio.gather(
             deps.repo.alarm_tally(_fact_filter(deps, whole)),
             violations(deps=deps, scope=whole),
             guard_posts(deps=deps, scope=whole),
             coverage(deps=deps, scope=whole),
         ),
-        asyncio.gather(
-            outreach(deps=deps, scope=whole),
-            inspections(deps=deps, scope=whole),
-            devices(deps=deps, scope=whole),
-        ),
+        asyncio.gather(_activities(deps, whole), devices(deps=deps, scope=whole)),
     )
+    reached = figures.outreach(tallies.outreach_tally(activities))
+    checked = figures.inspections(tallies.inspection_tally(activities))
     times = figures.response_times_report(alarms)
     counts = {
         "campaigns": found.campaigns,

@@ -336,8 +336,7 @@ async def test_rolled_up_reports_equal_the_records_for_any_period(
             only = Counter(violation_key(v) for v in violations if v.kind == "speeding")
             assert await repo.violation_counts(speeding) == only, query
         done = [a for a in found["activities"] if plain.admits(ACTIVITIES, a)]
-        assert await repo.inspection_tally(plain) == tallies.inspections(done), query
-        assert await repo.outreach_tally(plain) == tallies.outreach(done), query
+        assert await repo.activity_ledger(plain) == tallies.activity_ledger(done), query
 
 
 async def test_alarm_and_activity_tallies_are_what_their_records_give(
@@ -371,8 +370,7 @@ async def test_alarm_and_activity_tallies_are_what_their_records_give(
         RecordFilter(school_ids=frozenset({"S3"}), since=DAY),
     ):
         records = await repo.records(ACTIVITIES, query)
-        assert await repo.inspection_tally(query) == tallies.inspections(records), query
-        assert await repo.outreach_tally(query) == tallies.outreach(records), query
+        assert await repo.activity_ledger(query) == tallies.activity_ledger(records), query
     everything = await repo.records(ACTIVITIES, RecordFilter())
     assert tallies.inspections(everything).latest_ok == {"S1": False, "S2": False}
     assert tallies.outreach(everything).schools_reached == 3

@@ -29,8 +29,6 @@ from services.reporting.repository import (
 )
 from services.reporting.tallies import (
     AlarmTally,
-    InspectionTally,
-    OutreachTally,
     ViolationKey,
     violation_key,
 )
@@ -81,11 +79,8 @@ class InMemoryReportingRepository:
     async def alarm_tally(self, query: FactFilter) -> AlarmTally:
         return tallies.alarms(await self.alarm_facts(query))
 
-    async def inspection_tally(self, query: RecordFilter) -> InspectionTally:
-        return tallies.inspections(await self.records(ACTIVITIES, query))
-
-    async def outreach_tally(self, query: RecordFilter) -> OutreachTally:
-        return tallies.outreach(await self.records(ACTIVITIES, query))
+    async def activity_ledger(self, query: RecordFilter) -> tallies.Ledger:
+        return tallies.activity_ledger(await self.records(ACTIVITIES, query))
 
     async def record_alarm(self, event: AlarmLifecycle) -> None:
         if event.change == "folded":
