@@ -93,7 +93,7 @@ def _rows_of(model: type[BaseModel], field: str | None = None) -> Callable[[Any]
 
 
 async def _summary(*, deps: Deps, scope: Scope) -> models.PeriodSummary:
-    return (await service.overview(deps=deps, scope=scope)).summary
+    return (await service.overview(deps=deps, scope=scope, with_devices=False)).summary
 
 
 REPORTS: dict[str, Report] = {
@@ -257,7 +257,7 @@ async def get_activities(
     summary="The dashboard's charts for a period, as HTML with inline SVG",
 )
 async def dashboard_charts(deps: DepsDep, _: Reader, scope: PeriodDep) -> HTMLResponse:
-    data = await service.overview(deps=deps, scope=scope)
+    data = await service.overview(deps=deps, scope=scope, with_devices=False)
     return HTMLResponse(pages.dashboard(data))
 
 

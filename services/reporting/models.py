@@ -217,7 +217,8 @@ class Overview(BaseModel):
     devices: DevicesReport | None = Field(
         None,
         description="Panic buttons: availability and troubles (the week before `until` "
-        "when the period has no start)",
+        "when the period has no start); none where the page shows none (the summary, the "
+        "dashboard)",
     )
 
 

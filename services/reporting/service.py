@@ -262,13 +262,18 @@ async def outreach(*, deps: Deps, scope: Scope) -> OutreachReport:
     return figures.outreach(tallies.outreach_tally(await _activities(deps, scope)))
 
 
+async def _devices(deps: Deps, scope: Scope, wanted: bool) -> DevicesReport | None:
+    return await devices(deps=deps, scope=scope) if wanted else None
+
+
 async def _activities(deps: Deps, scope: Scope) -> tallies.Ledger:
     return await deps.repo.activity_ledger(_record_filter(deps, scope, kind=False))
 
 
-async def overview(*, deps: Deps, scope: Scope) -> Overview:
+async def overview(*, deps: Deps, scope: Scope, with_devices: bool = True) -> Overview:
     """Every report of a period, from one read of each read model, read at once: the
-    summary, the dashboard and the printable report all show these same figures."""
+    summary, the dashboard and the printable report all show these same figures. Without
+    `with_devices`, no devices report (the summary and the dashboard show none)."""
     whole = dataclasses.replace(scope, kind=None)
     school_ids = _check(deps, whole)
     (alarms, found, posts, covered), (activities, buttons) = await asyncio.gather(
@@ -278,7 +283,7 @@ async def overview(*, deps: Deps, scope: Scope) -> Overview:
             guard_posts(deps=deps, scope=whole),
             coverage(deps=deps, scope=whole),
         ),
-        asyncio.gather(_activities(deps, whole), devices(deps=deps, scope=whole)),
+        asyncio.gather(_activities(deps, whole), _devices(deps, whole, with_devices)),
     )
     reached = figures.outreach(tallies.outreach_tally(activities))
     checked = figures.inspections(tallies.inspection_tally(activities))
