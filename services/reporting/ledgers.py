@@ -5,7 +5,9 @@ compare-and-set). Those reports have no per-school rows, so a township is the fi
 province's or a township's report needs; a report of named schools reads their records.
 
 Owners: `t:<township>` for a school of the county's provisioning file, `s:<school_id>` for a
-school it does not name, `-` for a record near no school.
+school it does not name, `-` for a record near no school. Violations are also kept by campaign
+(`c:<campaign_id>`, and by owner those without one): a province's violations are counted per
+campaign and kind, which per township would repeat every campaign in every township.
 
 Documents are `{_id: "<owner>|<bucket>", owner, bucket, seq, counts, latest}`
 (tallies.ledger_fields). A report reads them with `find` and adds them up itself: a province's
@@ -54,6 +56,12 @@ def owner(school_id: str | None, townships: Mapping[str, str]) -> str:
         return NO_SCHOOL
     township = townships.get(school_id)
     return f"s:{school_id}" if township is None else township_owner(township)
+
+
+def campaign_owner(campaign_id: str | None, owner: str) -> str:
+    """Whose campaign ledger counts a violation: its campaign's (`c:<id>`), or without one,
+    the owner its school gives."""
+    return owner if campaign_id is None else f"c:{campaign_id}"
 
 
 def document(owner: str, bucket: str, ledger: Ledger) -> Document:

@@ -211,6 +211,11 @@ def _owner_of(kind: RecordKind[Any], townships: Mapping[str, str], record: Any) 
     return ledgers.owner(kind.school_of(record), townships)
 
 
+def _campaign_owner_of(townships: Mapping[str, str], record: ViolationRecorded) -> str:
+    campaign_id = record.campaign.campaign_id if record.campaign else None
+    return ledgers.campaign_owner(campaign_id, ledgers.owner(record.school_id, townships))
+
+
 def _township_of(fact: AlarmFact) -> str:
     return ledgers.township_owner(fact.township)
 
@@ -247,8 +252,12 @@ class MongoReportingRepository:
             VISITS.collection: self._coverage,
             GUARD_WINDOWS.collection: self._guard,
         }
+        self._violations_of = self._owned(VIOLATIONS)
         self._violations = LedgerStore(
-            db, "violation_ledger", zone, self._owned(VIOLATIONS), tallies.violation_ledger
+            db, "violation_ledger", zone, self._violations_of, tallies.violation_ledger
+        )
+        self._campaigns = LedgerStore(
+            db, "violation_campaign_ledger", zone, self._campaign_owned, tallies.violation_ledger
         )
         self._activities = LedgerStore(
             db, "activity_ledger", zone, self._owned(ACTIVITIES), tallies.activity_ledger
@@ -258,6 +267,7 @@ class MongoReportingRepository:
             VIOLATIONS.collection: self._violations,
             ACTIVITIES.collection: self._activities,
         }
+        self._province_ledgers = {VIOLATIONS.collection: self._campaigns}
 
     async def ensure_indexes(self) -> None:
         await self._facts.create_index([("raised_at", ASCENDING)])
@@ -268,9 +278,15 @@ class MongoReportingRepository:
             await collection.create_index(
                 [(kind.school_field, ASCENDING), (kind.time_field, ASCENDING)]
             )
-        stores = (self._coverage, self._guard, self._violations, self._activities, self._alarms)
+        await self._db[VIOLATIONS.collection].create_index(
+            [("campaign.campaign_id", ASCENDING), (VIOLATIONS.time_field, ASCENDING)]
+        )
+        stores = (self._coverage, self._guard, self._alarms, *self._every_ledger())
         for store in stores:
             await store.ensure_indexes()
+
+    def _every_ledger(self) -> tuple[LedgerStore, ...]:
+        return (self._violations, self._campaigns, self._activities)
 
     async def store(self, kind: RecordKind[R], record: R) -> None:
         """Insert once: the same event again (redelivery, replay) changes nothing; then the
@@ -285,8 +301,15 @@ class MongoReportingRepository:
         if rollup is not None and school_id is not None:
             await rollup.refresh(school_id, kind.time_of(record))
         ledger = self._ledgers.get(kind.collection)
-        if ledger is not None:
-            await ledger.refresh(ledgers.owner(school_id, self._townships), kind.time_of(record))
+        if ledger is None:
+            return
+        owner = ledgers.owner(school_id, self._townships)
+        await ledger.refresh(owner, kind.time_of(record))
+        if isinstance(record, ViolationRecorded):
+            campaign_id = record.campaign.campaign_id if record.campaign else None
+            await self._campaigns.refresh(
+                ledgers.campaign_owner(campaign_id, owner), kind.time_of(record)
+            )
 
     def _owned(self, kind: RecordKind[Any]) -> ledgers.LoadOwned:
         async def load(hours: Period, owner: str | None) -> list[Any]:
@@ -302,6 +325,15 @@ class MongoReportingRepository:
             return await self.records(kind, replace(period, school_ids=schools))
 
         return load
+
+    async def _campaign_owned(self, hours: Period, owner: str | None) -> list[Any]:
+        """The violations a campaign ledger's owner counts (ledgers.campaign_owner)."""
+        if owner is None or not owner.startswith("c:"):
+            found = await self._violations_of(hours, owner)
+            return list(found) if owner is None else [v for v in found if v.campaign is None]
+        match = hours.mongo(VIOLATIONS.time_field) | {"campaign.campaign_id": owner[2:]}
+        cursor = self._db[VIOLATIONS.collection].find(match, {"_id": 0})
+        return [ViolationRecorded.model_validate(doc) async for doc in cursor]
 
     async def _facts_of(self, hours: Period, owner: str | None) -> list[AlarmFact]:
         township = None if owner is None else owner.removeprefix("t:")
@@ -320,6 +352,10 @@ class MongoReportingRepository:
             written[store.name] = await store.rebuild(
                 records, partial(_owner_of, kind, self._townships), kind.time_of
             )
+            if kind is VIOLATIONS:
+                written[self._campaigns.name] = await self._campaigns.rebuild(
+                    records, partial(_campaign_owner_of, self._townships), kind.time_of
+                )
         facts = await self.alarm_facts(FactFilter())
         written[self._alarms.name] = await self._alarms.rebuild(facts, _township_of, _raised_at)
         return written
@@ -329,7 +365,8 @@ class MongoReportingRepository:
         records for schools named one by one."""
         store = self._ledgers[kind.collection]
         if query.school_ids is None:
-            return await store.ledger(query, None)
+            whole = self._province_ledgers.get(kind.collection, store)
+            return await whole.ledger(query, None)
         township = query.township
         if township is not None and query.school_ids == self._schools_of.get(township):
             return await store.ledger(query, ledgers.township_owner(township))

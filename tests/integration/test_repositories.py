@@ -158,7 +158,12 @@ async def test_every_report_replays_from_scratch_to_the_same_figures_on_the_serv
             await db.drop_collection(name)
     rebuilt = repository(db.name)
     written = await rebuilt.rebuild_ledgers()
-    assert set(written) == {"violation_ledger", "activity_ledger", "alarm_ledger"}
+    assert set(written) == {
+        "violation_ledger",
+        "violation_campaign_ledger",
+        "activity_ledger",
+        "alarm_ledger",
+    }
     assert await service.overview(deps=await fed([], rebuilt), scope=september) == once
     for township in ("T1", "T2"):
         scope = Scope(since=DAY, until=UNTIL, township=township)
