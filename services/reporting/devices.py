@@ -53,7 +53,8 @@ class Tally:
 
     def add(self, other: Tally) -> None:
         self.devices += other.devices
-        self.raised.update(other.raised)
+        for kind, n in other.raised.items():
+            self.raised[kind] += n
         self.offline_s += other.offline_s
         self.open_at_end += other.open_at_end
 
@@ -101,21 +102,22 @@ def devices_report(
 
 def _tally(troubles: list[TroubleFact], since: datetime, until: datetime) -> Tally:
     """One button's, from its troubles."""
-    raised: Counter[str] = Counter(
-        str(t.kind) for t in troubles if t.status == "raised" and since <= t.occurred_at < until
-    )
     ended = {t.trouble_id: t.occurred_at for t in troubles if t.status == "restored"}
-    offline_s, open_at_end = 0.0, False
+    raised: Counter[str] = Counter()
+    offline_s, open_at_end = 0.0, 0
     for t in troubles:
         if t.status != "raised":
             continue
+        if since <= t.occurred_at < until:
+            raised[t.kind] += 1
         end = ended.get(t.trouble_id)
         if end is None or end >= until:
-            open_at_end = True
+            open_at_end = 1
         if t.kind == "offline":
             start, stop = max(t.since, since), min(end or until, until)
-            offline_s += max(0.0, (stop - start).total_seconds())
-    return Tally(0, raised, offline_s, int(open_at_end))  # counted as a school's button
+            if stop > start:
+                offline_s += (stop - start).total_seconds()
+    return Tally(0, raised, offline_s, open_at_end)  # counted as a school's button
 
 
 def _row(school: School, tally: Tally, period_s: float) -> DeviceAvailabilityRow:
