@@ -49,6 +49,7 @@ OUT = ROOT / ".local" / "chaos"
 KAFKA_FAULT_PORT = int(os.environ.get("KAFKA_FAULT_PORT", "19095"))
 KAFKA_FAULT_PROXY_PORT = int(os.environ.get("KAFKA_FAULT_PROXY_PORT", "19096"))
 PRESS_TIMEOUT_S = 10.0
+REPORTS_CATCH_UP_S = 120.0  # how long the reports may take to count every alarm after the run
 
 
 # --- the fault proxy -------------------------------------------------------------------------
@@ -434,6 +435,27 @@ async def _settled(work: Workload, timeout_s: float) -> None:
     await asyncio.sleep(10)  # the last raises reach the dispatcher and the reports
 
 
+async def _reported(work: Workload, reporting_url: str, since: datetime, held: int) -> int:
+    """The alarms the reports count, once they count every alarm held or REPORTS_CATCH_UP_S
+    have passed (the reports follow the events: after faults they may be behind)."""
+    token = issue_token(work.jwt_secret, sub="chaos", role="supervisor")
+    params = {"since": (since - timedelta(minutes=1)).isoformat()}
+    deadline = time.monotonic() + REPORTS_CATCH_UP_S
+    async with httpx.AsyncClient() as http:
+        while True:
+            rows = (
+                await http.get(
+                    f"{reporting_url}/v1/reports/alarms",
+                    params=params,
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+            ).json()
+            reported = int(sum(row["alarms"] + row["tests"] for row in rows))
+            if reported >= held or time.monotonic() > deadline:
+                return reported
+            await asyncio.sleep(1)
+
+
 async def _held(
     base: DeviceSettings, namespace: str, work: Workload, reporting_url: str, since: datetime
 ) -> Held:
@@ -446,17 +468,7 @@ async def _held(
         )
     finally:
         await client.close()
-    token = issue_token(work.jwt_secret, sub="chaos", role="supervisor")
-    params = {"since": (since - timedelta(minutes=1)).isoformat()}
-    async with httpx.AsyncClient() as http:
-        rows = (
-            await http.get(
-                f"{reporting_url}/v1/reports/alarms",
-                params=params,
-                headers={"Authorization": f"Bearer {token}"},
-            )
-        ).json()
-    reported = sum(row["alarms"] + row["tests"] for row in rows)
+    reported = await _reported(work, reporting_url, since, len(alarms))
     return Held(
         alarms=alarms, stream=list(work.stream), reported_alarms=reported, faults=work.faults
     )

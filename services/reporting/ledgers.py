@@ -1,5 +1,5 @@
-"""Ledgers: the violations and activities reports' counts (tallies.Ledger) kept per township
-and county day, month and year, the way roll-ups keep each school's coverage
+"""Ledgers: what the alarms, violations and activities reports count (tallies.Ledger) kept
+per township and county day, month and year, the way roll-ups keep each school's coverage
 (services/reporting/rollups.py: the same split of a period, the same recomputation under
 compare-and-set). Those reports have no per-school rows, so a township is the finest owner a
 province's or a township's report needs; a report of named schools reads their records.
@@ -9,7 +9,7 @@ school it does not name, `-` for a record near no school. Violations are also ke
 (`c:<campaign_id>`, and by owner those without one): a province's violations are counted per
 campaign and kind, which per township would repeat every campaign in every township.
 
-Documents are `{_id: "<owner>|<bucket>", owner, bucket, seq, counts, latest}`
+Documents are `{_id: "<owner>|<bucket>", owner, bucket, seq, counts, latest, values}`
 (tallies.ledger_fields). A report reads them with `find` and adds them up itself: a province's
 year is one document per township."""
 

@@ -467,6 +467,8 @@ class MongoReportingRepository:
         )
         if fact is None:  # upserted, so never: but say so rather than count nothing
             raise RuntimeError(f"alarm fact {event.alarm_id} not written")
+        if event.state not in tallies.TALLIED_STATES:  # nothing the ledger counts changed
+            return
         if fact.get("raised_at") is not None:  # else counted once its raise is recorded
             await self._alarms.refresh(ledgers.township_owner(fact["township"]), fact["raised_at"])
 

@@ -19,6 +19,7 @@ because MongoDB reads top-level fields in an aggregation much faster than nested
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -195,7 +196,7 @@ class Rollup:
     tally: Tally
 
 
-class BucketStore:
+class BucketStore(ABC):
     """Day, month and year documents `<name>_<grain>`, one per owner (`owner_field`: a school,
     a township) and bucket, kept by recomputation under compare-and-set on `seq`. A subclass
     says what a day holds (from its records) and what a coarser bucket holds (from the finer
@@ -212,12 +213,13 @@ class BucketStore:
             await collection.create_index([("bucket", ASCENDING), (self.owner_field, ASCENDING)])
             await collection.create_index([(self.owner_field, ASCENDING), ("bucket", ASCENDING)])
 
+    @abstractmethod
     async def _day_fields(self, owner: str, day: date) -> Document:
-        raise NotImplementedError
+        """A day's fields, from its records."""
 
+    @abstractmethod
     def _fields_of(self, parts: list[Document]) -> Document:
         """A bucket's fields from the documents of the finer buckets inside it."""
-        raise NotImplementedError
 
     async def refresh(self, owner: str, moment: datetime) -> None:
         """Recompute the day of `moment` of this owner from its records, then its month from

@@ -153,6 +153,8 @@ def violation_key(record: ViolationRecorded) -> ViolationKey:
 
 # press → each of these, the intervals the bureau is asked about
 INTERVALS = ("acknowledged", "unit_assigned", "on_scene", "resolved")
+# the states whose arrival changes what an alarm ledger counts (its raise, an interval, its end)
+TALLIED_STATES = frozenset({"raised", *INTERVALS, "cancelled"})
 
 
 @dataclass(frozen=True)
