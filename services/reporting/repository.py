@@ -281,12 +281,9 @@ class MongoReportingRepository:
         await self._db[VIOLATIONS.collection].create_index(
             [("campaign.campaign_id", ASCENDING), (VIOLATIONS.time_field, ASCENDING)]
         )
-        stores = (self._coverage, self._guard, self._alarms, *self._every_ledger())
-        for store in stores:
+        ledgers_kept = (*self._ledgers.values(), self._campaigns, self._alarms)
+        for store in (self._coverage, self._guard, *ledgers_kept):
             await store.ensure_indexes()
-
-    def _every_ledger(self) -> tuple[LedgerStore, ...]:
-        return (self._violations, self._campaigns, self._activities)
 
     async def store(self, kind: RecordKind[R], record: R) -> None:
         """Insert once: the same event again (redelivery, replay) changes nothing; then the
@@ -306,10 +303,8 @@ class MongoReportingRepository:
         owner = ledgers.owner(school_id, self._townships)
         await ledger.refresh(owner, kind.time_of(record))
         if isinstance(record, ViolationRecorded):
-            campaign_id = record.campaign.campaign_id if record.campaign else None
-            await self._campaigns.refresh(
-                ledgers.campaign_owner(campaign_id, owner), kind.time_of(record)
-            )
+            campaign = _campaign_owner_of(self._townships, record)
+            await self._campaigns.refresh(campaign, kind.time_of(record))
 
     def _owned(self, kind: RecordKind[Any]) -> ledgers.LoadOwned:
         async def load(hours: Period, owner: str | None) -> list[Any]:

@@ -139,7 +139,7 @@ def guard(windows: Sequence[GuardPostWindow]) -> Tallies:
     return dict(tallies)
 
 
-# --- counts the database computes in one aggregation (no roll-up needed) -------------------
+# --- alarms and violations: what their ledgers count ----------------------------------------
 
 NO_CAMPAIGN = ("-", "(no campaign)")
 ViolationKey = tuple[str, str, str]  # campaign id, campaign name, kind
@@ -237,7 +237,7 @@ class OutreachTally:
     drill_participants: int
 
 
-# --- ledgers: what violations and activities reports count, mergeable over time and place ---
+# --- ledgers: what alarms, violations and activities reports count, mergeable ---------------
 
 Key = tuple[str, ...]
 
