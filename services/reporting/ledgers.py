@@ -26,11 +26,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.reporting import tallies
 from services.reporting.rollups import (
     DAYS,
-    GRAINS,
     MONTHS,
     YEARS,
     BucketStore,
-    bucket_range,
     day_hours,
     key,
     split,
@@ -95,13 +93,11 @@ class LedgerStore(BucketStore):
         parts = split(period, self.zone)
         found: list[Ledger] = []
         chosen = {} if owner is None else {self.owner_field: owner}
-        for grain in GRAINS:  # a span at a time: the server is slow at `$or` of ranges
-            for span in parts.spans.get(grain.name, ()):
-                cursor = self._collections[grain.name].find(
-                    bucket_range(grain, span) | chosen,
-                    {"counts": 1, "latest": 1, "values": 1, "_id": 0},
-                )
-                found.extend([tallies.ledger_of(doc) async for doc in cursor])
+        for grain, buckets in parts.ranges():
+            cursor = self._collections[grain.name].find(
+                buckets | chosen, {"counts": 1, "latest": 1, "values": 1, "_id": 0}
+            )
+            found.extend([tallies.ledger_of(doc) async for doc in cursor])
         for hours in parts.raw:
             found.append(self.count(await self._load(hours, owner)))
         return tallies.merge_ledgers(found)

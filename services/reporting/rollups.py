@@ -20,7 +20,7 @@ because MongoDB reads top-level fields in an aggregation much faster than nested
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -78,6 +78,13 @@ class Split:
 
     raw: tuple[Period, ...]
     spans: dict[str, tuple[Span, ...]]
+
+    def ranges(self) -> Iterator[tuple[Grain, Document]]:
+        """Each span as its grain and the `bucket` match that reads it: one query a span,
+        since the server is slow at `$or` of ranges (docs/benchmarks.md)."""
+        for grain in GRAINS:
+            for span in self.spans.get(grain.name, ()):
+                yield grain, bucket_range(grain, span)
 
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:
@@ -285,9 +292,8 @@ class RollupStore(BucketStore):
         """Each school's tallies over the period, in the given facets."""
         parts = split(period, self.zone)
         found: list[Tallies] = []
-        for grain in GRAINS:  # one aggregation a span: the server is slow at `$or` of ranges
-            for span in parts.spans.get(grain.name, ()):
-                found.append(await self._read(grain, bucket_range(grain, span), school_ids, facets))
+        for grain, buckets in parts.ranges():
+            found.append(await self._read(grain, buckets, school_ids, facets))
         for hours in parts.raw:
             counted = self.rollup.tally(await self._load(hours, school_ids))
             found.append(

@@ -240,6 +240,7 @@ class OutreachTally:
 # --- ledgers: what alarms, violations and activities reports count, mergeable ---------------
 
 Key = tuple[str, ...]
+Verdict = tuple[float, bool]  # POSIX seconds, passed
 
 
 @dataclass(frozen=True)
@@ -250,24 +251,26 @@ class Ledger:
     month or year stands for its records (services/reporting/ledgers.py)."""
 
     counts: Mapping[Key, int] = field(default_factory=dict)
-    latest: Mapping[str, tuple[float, bool]] = field(default_factory=dict)
+    latest: Mapping[str, Verdict] = field(default_factory=dict)
     values: Mapping[Key, tuple[float, ...]] = field(default_factory=dict)
 
 
-def _later(a: tuple[float, bool], b: tuple[float, bool]) -> tuple[float, bool]:
-    return max(a, b, key=lambda v: (v[0], not v[1]))
+def _keep_later(latest: dict[str, Verdict], school_id: str, verdict: Verdict) -> None:
+    """Keep the school's later verdict; at the same moment, a failure."""
+    held = latest.get(school_id)
+    later = verdict if held is None else max(held, verdict, key=lambda v: (v[0], not v[1]))
+    latest[school_id] = later
 
 
 def merge_ledgers(parts: Iterable[Ledger]) -> Ledger:
     """Ledgers of disjoint records as one."""
     counts: Counter[Key] = Counter()
-    latest: dict[str, tuple[float, bool]] = {}
+    latest: dict[str, Verdict] = {}
     values: dict[Key, list[float]] = defaultdict(list)
     for part in parts:
         counts.update(part.counts)
         for school_id, verdict in part.latest.items():
-            held = latest.get(school_id)
-            latest[school_id] = verdict if held is None else _later(held, verdict)
+            _keep_later(latest, school_id, verdict)
         for key, some in part.values.items():
             values[key].extend(some)
     joined = {key: tuple(some) for key, some in values.items() if some}
@@ -308,7 +311,7 @@ def activity_ledger(records: Sequence[ActivityRecorded]) -> Ledger:
     """Inspections (and per item the passes), sessions, audience and letters per topic,
     drills and participants, schools reached; each school's latest inspection verdict."""
     counts: Counter[Key] = Counter()
-    latest: dict[str, tuple[float, bool]] = {}
+    latest: dict[str, Verdict] = {}
     for record in records:
         activity, school_id = record.activity, record.school_id
         if isinstance(activity, Inspection):
@@ -317,9 +320,7 @@ def activity_ledger(records: Sequence[ActivityRecorded]) -> Ledger:
             counts[("met",)] += ok
             for item in INSPECTION_ITEMS:
                 counts[("passed", item)] += activity.items[item]
-            verdict = (record.held_at.timestamp(), ok)
-            held = latest.get(school_id)
-            latest[school_id] = verdict if held is None else _later(held, verdict)
+            _keep_later(latest, school_id, (record.held_at.timestamp(), ok))
         elif isinstance(activity, Session):
             counts[("sessions", activity.topic)] += 1
             counts[("audience", activity.topic)] += activity.audience
@@ -333,6 +334,9 @@ def activity_ledger(records: Sequence[ActivityRecorded]) -> Ledger:
     return Ledger({k: n for k, n in counts.items() if n}, latest)
 
 
+OUTREACH_COUNTS = ("reached", "sessions", "audience", "letters")  # by school or topic
+
+
 def inspection_tally(ledger: Ledger) -> InspectionTally:
     counts = ledger.counts
     return InspectionTally(
@@ -344,9 +348,9 @@ def inspection_tally(ledger: Ledger) -> InspectionTally:
 
 
 def outreach_tally(ledger: Ledger) -> OutreachTally:
-    by: dict[str, Counter[str]] = defaultdict(Counter)
+    by: dict[str, Counter[str]] = {name: Counter() for name in OUTREACH_COUNTS}
     for key, n in ledger.counts.items():
-        if len(key) == 2:
+        if key[0] in by:
             by[key[0]][key[1]] += n
     return OutreachTally(
         schools_reached=len(by["reached"]),
@@ -356,14 +360,6 @@ def outreach_tally(ledger: Ledger) -> OutreachTally:
         drills=ledger.counts.get(("drills",), 0),
         drill_participants=ledger.counts.get(("participants",), 0),
     )
-
-
-def inspections(records: Sequence[ActivityRecorded]) -> InspectionTally:
-    return inspection_tally(activity_ledger(records))
-
-
-def outreach(records: Sequence[ActivityRecorded]) -> OutreachTally:
-    return outreach_tally(activity_ledger(records))
 
 
 def flatten(shape: Shape, facets: Mapping[str, Fields]) -> Fields:

@@ -40,7 +40,9 @@ def test_the_latest_inspection_wins_and_at_the_same_moment_a_failure_does() -> N
     for parts in ([earlier, later], [later, earlier]):
         assert tallies.merge_ledgers(parts).latest == {"S1": (2.0, True), "S2": (5.0, False)}
     merged = tallies.merge_ledgers([tallies.activity_ledger(ACTIVITIES)])  # type: ignore[arg-type]
-    assert tallies.inspection_tally(merged) == tallies.inspections(ACTIVITIES)  # type: ignore[arg-type]
+    assert tallies.inspection_tally(merged) == tallies.inspection_tally(
+        tallies.activity_ledger(ACTIVITIES)
+    )  # type: ignore[arg-type]
 
 
 def test_an_alarm_ledger_answers_for_one_kind_and_keeps_every_second() -> None:
