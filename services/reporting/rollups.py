@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -236,30 +236,45 @@ class BucketStore(ABC):
         for grain in GRAINS:
             bucket = grain.bucket(day)
             collection = self._collections[grain.name]
-            await self._bump(collection, owner, bucket)
+            seq = await self._bump(collection, owner, bucket)
             for _ in range(MAX_ATTEMPTS):
-                held = await collection.find_one({"_id": key(owner, bucket)}, {"seq": 1})
-                if held is None:  # bumped just above; nothing deletes roll-ups
-                    raise RuntimeError(f"{collection.name} {owner}|{bucket} vanished")
                 if finer is None:
                     fields = await self._day_fields(owner, day)
                 else:
                     fields = await self._sum_of(finer, owner, grain, grain.start(day))
                 written = await collection.update_one(
-                    {"_id": key(owner, bucket), "seq": held["seq"]}, {"$set": fields}
+                    {"_id": key(owner, bucket), "seq": seq}, {"$set": fields}
                 )
                 if written.matched_count:
                     break
+                held = await collection.find_one({"_id": key(owner, bucket)}, {"seq": 1})
+                if held is None:  # bumped above; nothing deletes roll-ups
+                    raise RuntimeError(f"{collection.name} {owner}|{bucket} vanished")
+                seq = held["seq"]
             else:
                 raise RuntimeError(f"{collection.name} {owner}|{bucket}: raced too often")
             finer = grain
 
-    async def _bump(self, collection: AsyncCollection[Document], owner: str, bucket: str) -> None:
+    async def _bump(self, collection: AsyncCollection[Document], owner: str, bucket: str) -> int:
+        """Count one more record into the bucket, creating it if need be: its `seq` after."""
         update = {"$inc": {"seq": 1}, "$setOnInsert": {self.owner_field: owner, "bucket": bucket}}
+
+        async def bump(upsert: bool) -> Document | None:
+            return await collection.find_one_and_update(
+                {"_id": key(owner, bucket)},
+                update,
+                {"seq": 1},
+                upsert=upsert,
+                return_document=ReturnDocument.AFTER,
+            )
+
         try:
-            await collection.update_one({"_id": key(owner, bucket)}, update, upsert=True)
+            bumped = await bump(upsert=True)
         except DuplicateKeyError:  # another instance created it first: now it matches
-            await collection.update_one({"_id": key(owner, bucket)}, update)
+            bumped = await bump(upsert=False)
+        if bumped is None:  # upserted or matched just above; nothing deletes roll-ups
+            raise RuntimeError(f"{collection.name} {owner}|{bucket} vanished")
+        return int(bumped["seq"])
 
     async def _sum_of(self, finer: Grain, owner: str, grain: Grain, first: date) -> Document:
         span = bucket_range(finer, (first, grain.after(first)))
