@@ -1,11 +1,11 @@
-"""Rebuild the reporting service's ledgers from its stored records: after an upgrade from a
-version that kept none, or a change to what they count.
+"""Rebuild the reporting service's ledgers and trouble spans from its stored records: after an
+upgrade from a version that kept none, or a change to what they count.
 
     python -m tools.rebuild_ledgers
 
 Reads MONGODB_URL, MONGODB_DB_PREFIX and COUNTY_FILE as the service does. Run it while no
 reporting instance is storing records (stop them, or pause their consumers): it rewrites every
-ledger document whole. Prints the documents written per ledger.
+ledger document and span whole. Prints the documents written per ledger and the spans.
 """
 
 from __future__ import annotations

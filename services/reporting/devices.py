@@ -1,5 +1,5 @@
 """Panic-button availability from the troubles supervision announced (`devices.troubles`):
-pure functions over the stored trouble events and the provisioned county."""
+pure functions over the troubles' spans and the provisioned county."""
 
 from __future__ import annotations
 
@@ -16,26 +16,50 @@ DEFAULT_SPAN = timedelta(days=7)
 
 
 @dataclass(frozen=True)
-class TroubleFact:
-    """What availability needs of a trouble event (the repository reads only these fields)."""
+class TroubleSpan:
+    """One trouble from its raise to its restoral (`restored_at` None while it lasts), as
+    availability reads it: kept per `trouble_id` from the trouble events, so a period's
+    troubles are read by overlap, not from every event before its end."""
 
     trouble_id: str
     device_id: str
+    school_id: str
     kind: str
-    status: str
-    occurred_at: datetime
     since: datetime
+    raised_at: datetime
+    restored_at: datetime | None = None
 
-    @classmethod
-    def of(cls, event: DeviceTrouble) -> TroubleFact:
-        return cls(
-            str(event.trouble_id),
+    def overlaps(self, since: datetime | None, until: datetime | None) -> bool:
+        """Raised before `until` and not restored before `since`: what a period counts."""
+        raised = until is None or self.raised_at < until
+        return raised and (since is None or self.restored_at is None or self.restored_at >= since)
+
+
+def spans_of(troubles: Iterable[DeviceTrouble]) -> list[TroubleSpan]:
+    """Each trouble's span from its events (a repeated or redelivered event changes nothing;
+    a restoral without its raise is not a span yet), by raise time."""
+    raised: dict[str, DeviceTrouble] = {}
+    restored: dict[str, datetime] = {}
+    for event in troubles:
+        key = str(event.trouble_id)
+        if event.status == "raised":
+            held = raised.get(key)
+            raised[key] = event if held is None or event.occurred_at < held.occurred_at else held
+        elif event.status == "restored":
+            restored[key] = min(restored.get(key, event.occurred_at), event.occurred_at)
+    spans = [
+        TroubleSpan(
+            key,
             event.device_id,
+            event.school.school_id,
             event.kind,
-            event.status,
-            event.occurred_at,
             event.since,
+            event.occurred_at,
+            restored.get(key),
         )
+        for key, event in raised.items()
+    ]
+    return sorted(spans, key=lambda span: span.raised_at)
 
 
 KINDS = ("offline", "battery_low", "tamper")
@@ -60,7 +84,7 @@ class Tally:
 
 
 def devices_report(
-    troubles: Sequence[TroubleFact],
+    troubles: Sequence[TroubleSpan],
     county: County,
     schools: Iterable[School],
     *,
@@ -68,15 +92,17 @@ def devices_report(
     until: datetime,
 ) -> DevicesReport:
     """Troubles raised in [since, until) and offline time clipped to it, per school in scope
-    and per township; `troubles` are every trouble event before `until` (a trouble raised
-    before the period may last into it)."""
+    and per township; `troubles` are those overlapping the period (a trouble raised before
+    it may last into it)."""
     devices_of: dict[str, list[str]] = defaultdict(list)
     for device in county.devices:
         devices_of[device.school_id].append(device.device_id)
-    troubles_of: dict[str, list[TroubleFact]] = defaultdict(list)
+    troubles_of: dict[str, list[TroubleSpan]] = defaultdict(list)
     for trouble in troubles:
         troubles_of[trouble.device_id].append(trouble)
-    buttons = {d: _tally(mine, since, until) for d, mine in troubles_of.items()}
+    zone = troubles[0].raised_at.tzinfo if troubles else since.tzinfo
+    start, end = since.astimezone(zone), until.astimezone(zone)  # one zone: no offsets to compare
+    buttons = {d: _tally(mine, start, end) for d, mine in troubles_of.items()}
     period_s = max(0.0, (until - since).total_seconds())  # a period yet to come: nothing
     rows: list[DeviceAvailabilityRow] = []
     townships: dict[str, Tally] = defaultdict(Tally)
@@ -100,21 +126,18 @@ def devices_report(
     )
 
 
-def _tally(troubles: list[TroubleFact], since: datetime, until: datetime) -> Tally:
-    """One button's, from its troubles."""
-    ended = {t.trouble_id: t.occurred_at for t in troubles if t.status == "restored"}
+def _tally(troubles: list[TroubleSpan], since: datetime, until: datetime) -> Tally:
+    """One button's, from its troubles' spans."""
     raised: Counter[str] = Counter()
     offline_s, open_at_end = 0.0, 0
     for t in troubles:
-        if t.status != "raised":
-            continue
-        if since <= t.occurred_at < until:
+        if since <= t.raised_at < until:
             raised[t.kind] += 1
-        end = ended.get(t.trouble_id)
-        if end is None or end >= until:
+        end = t.restored_at if t.restored_at is not None and t.restored_at < until else None
+        if end is None:
             open_at_end = 1
         if t.kind == "offline":
-            start, stop = max(t.since, since), min(end or until, until)
+            start, stop = max(t.since, since), end or until
             if stop > start:
                 offline_s += (stop - start).total_seconds()
     return Tally(0, raised, offline_s, open_at_end)  # counted as a school's button

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -12,9 +13,10 @@ from zoneinfo import ZoneInfo
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from services.reporting import ledgers, rollups, tallies
-from services.reporting.devices import TroubleFact
+from services.reporting.devices import TroubleSpan, spans_of
 from services.reporting.ledgers import LedgerStore
 from services.reporting.models import AlarmFact, SchoolAlarmCount
 from services.reporting.rollups import Load, Rollup, RollupStore
@@ -70,8 +72,9 @@ class ReportingRepository(Protocol):
 
     async def alarm_tally(self, query: FactFilter) -> AlarmTally: ...
 
-    async def trouble_facts(self, query: RecordFilter) -> list[TroubleFact]:
-        """The trouble events in the period, oldest first, as availability reads them."""
+    async def trouble_spans(self, query: RecordFilter) -> list[TroubleSpan]:
+        """The troubles of the query's schools overlapping its period (TroubleSpan.overlaps),
+        by raise time."""
         ...
 
     async def activity_ledger(self, query: RecordFilter) -> tallies.Ledger:
@@ -137,6 +140,7 @@ TROUBLES = RecordKind(
     "kind",
     school_field="school.school_id",
 )
+SPANS = "trouble_spans"  # one per trouble_id, from its events (devices.TroubleSpan)
 RECORD_KINDS: tuple[RecordKind[Any], ...] = (
     TROUBLES,
     VIOLATIONS,
@@ -216,6 +220,26 @@ def _campaign_owner_of(townships: Mapping[str, str], record: ViolationRecorded) 
     return ledgers.campaign_owner(campaign_id, ledgers.owner(record.school_id, townships))
 
 
+def _span(doc: Document) -> TroubleSpan:
+    return TroubleSpan(
+        trouble_id=doc["_id"],
+        device_id=doc["device_id"],
+        school_id=doc["school_id"],
+        kind=doc["kind"],
+        since=doc["since"],
+        raised_at=doc["raised_at"],
+        restored_at=doc.get("restored_at"),
+    )
+
+
+def _span_document(span: TroubleSpan) -> Document:
+    fields = dataclasses.asdict(span)
+    doc = {"_id": fields.pop("trouble_id")} | fields
+    if span.restored_at is None:  # as a raise alone leaves it
+        del doc["restored_at"]
+    return doc
+
+
 def _township_of(fact: AlarmFact) -> str:
     return ledgers.township_owner(fact.township)
 
@@ -239,6 +263,7 @@ class MongoReportingRepository:
         """`townships`: each school's township (the provisioning file's), the ledgers' owners."""
         self._db = db
         self._facts = db["alarm_facts"]
+        self._spans = db[SPANS]
         self._townships = dict(townships or {})
         self._schools_of: dict[str, frozenset[str]] = {}
         for school_id, township in self._townships.items():
@@ -281,6 +306,8 @@ class MongoReportingRepository:
         await self._db[VIOLATIONS.collection].create_index(
             [("campaign.campaign_id", ASCENDING), (VIOLATIONS.time_field, ASCENDING)]
         )
+        await self._spans.create_index([("raised_at", ASCENDING)])
+        await self._spans.create_index([("school_id", ASCENDING), ("raised_at", ASCENDING)])
         ledgers_kept = (*self._ledgers.values(), self._campaigns, self._alarms)
         for store in (self._coverage, self._guard, *ledgers_kept):
             await store.ensure_indexes()
@@ -293,6 +320,8 @@ class MongoReportingRepository:
         await self._db[kind.collection].update_one(
             {"_id": kind.key(record)}, {"$setOnInsert": document}, upsert=True
         )
+        if isinstance(record, DeviceTrouble):
+            await self._keep_span(record)
         rollup = self._rollups.get(kind.collection)
         school_id = kind.school_of(record)
         if rollup is not None and school_id is not None:
@@ -337,8 +366,9 @@ class MongoReportingRepository:
         )
 
     async def rebuild_ledgers(self) -> dict[str, int]:
-        """Every ledger anew from the stored records and alarm facts (a bulk load, or an
-        upgrade while no instance stores records): the documents written per ledger."""
+        """Every ledger and trouble span anew from the stored records and alarm facts (a bulk
+        load, or an upgrade while no instance stores records): the documents written per
+        ledger and the spans."""
         written: dict[str, int] = {}
         for kind in (VIOLATIONS, ACTIVITIES):
             cursor = self._db[kind.collection].find({}, {"_id": 0})
@@ -353,6 +383,7 @@ class MongoReportingRepository:
                 )
         facts = await self.alarm_facts(FactFilter())
         written[self._alarms.name] = await self._alarms.rebuild(facts, _township_of, _raised_at)
+        written[SPANS] = await self._rebuild_spans()
         return written
 
     async def _ledger(self, kind: RecordKind[Any], query: RecordFilter) -> tallies.Ledger:
@@ -385,16 +416,51 @@ class MongoReportingRepository:
     async def violation_counts(self, query: RecordFilter) -> Counter[ViolationKey]:
         return tallies.violation_counts(await self._ledger(VIOLATIONS, query), query.kind)
 
-    async def trouble_facts(self, query: RecordFilter) -> list[TroubleFact]:
+    async def trouble_spans(self, query: RecordFilter) -> list[TroubleSpan]:
         if (each := _each_school(query)) is not None:
-            found = [fact for one in each for fact in await self.trouble_facts(one)]
-            return sorted(found, key=lambda fact: fact.occurred_at)
-        fields = ("trouble_id", "device_id", "kind", "status", "occurred_at", "since")
-        cursor = self._db[TROUBLES.collection].find(
-            self._match(TROUBLES, query), dict.fromkeys(fields, 1) | {"_id": 0}
-        )
-        found = [TroubleFact(**doc) async for doc in cursor.sort(TROUBLES.time_field, ASCENDING)]
-        return found
+            found = [span for one in each for span in await self.trouble_spans(one)]
+            return sorted(found, key=lambda span: span.raised_at)
+        match: Document = {"raised_at": {"$lt": query.until} if query.until else {"$ne": None}}
+        if query.since is not None:  # restored before the period: nothing left to count
+            match["restored_at"] = {"$not": {"$lt": query.since}}
+        if query.school_ids is not None:
+            ids = sorted(query.school_ids)
+            match["school_id"] = ids[0] if len(ids) == 1 else {"$in": ids}
+        cursor = self._spans.find(match).sort("raised_at", ASCENDING)
+        return [_span(doc) async for doc in cursor]
+
+    async def _keep_span(self, trouble: DeviceTrouble) -> None:
+        """Its raise or restoral into the trouble's span (the earliest of each wins, so a
+        redelivery or a repeat changes nothing, in any order)."""
+        if trouble.status not in ("raised", "restored"):
+            return
+        update: Document = {
+            "$setOnInsert": {
+                "device_id": trouble.device_id,
+                "school_id": trouble.school.school_id,
+                "kind": trouble.kind,
+            },
+            "$min": {f"{trouble.status}_at": trouble.occurred_at},
+        }
+        if trouble.status == "raised":
+            update["$min"]["since"] = trouble.since
+        for attempt in range(2):
+            try:
+                await self._spans.update_one({"_id": str(trouble.trouble_id)}, update, upsert=True)
+                return
+            except DuplicateKeyError:  # another instance created it first: now it matches
+                if attempt:
+                    raise
+
+    async def _rebuild_spans(self) -> int:
+        """Every trouble span anew from the stored trouble events: the spans written."""
+        cursor = self._db[TROUBLES.collection].find({}, {"_id": 0})
+        events = [DeviceTrouble.model_validate(doc) async for doc in cursor]
+        spans = [_span_document(span) for span in spans_of(events)]
+        await self._spans.delete_many({})
+        for start in range(0, len(spans), ledgers.REBUILD_BATCH):
+            await self._spans.insert_many(spans[start : start + ledgers.REBUILD_BATCH])
+        return len(spans)
 
     async def alarm_tally(self, query: FactFilter) -> AlarmTally:
         """From the ledgers for every school or a township; from the facts for one school."""

@@ -226,8 +226,8 @@ async def devices(*, deps: Deps, scope: Scope, now: datetime | None = None) -> D
     school_ids = _check(deps, scope)
     until = scope.until or now or utcnow()
     since = scope.since or until - devices_figures.DEFAULT_SPAN
-    before_end = RecordFilter(until=until, school_ids=school_ids)
-    troubles = await deps.repo.trouble_facts(before_end)
+    period = RecordFilter(since=since, until=until, school_ids=school_ids)
+    troubles = await deps.repo.trouble_spans(period)
     schools = [s for s in deps.county.schools if school_ids is None or s.school_id in school_ids]
     return devices_figures.devices_report(troubles, deps.county, schools, since=since, until=until)
 

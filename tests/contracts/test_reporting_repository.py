@@ -89,38 +89,55 @@ async def test_records_once_each_filtered_by_period_school_and_kind(
     assert await repo.alarm_facts(FactFilter(kind="intrusion")) == []
 
 
-async def test_troubles_are_kept_once_and_found_by_their_school_inside_the_event(
+async def test_troubles_are_kept_once_and_read_as_spans_overlapping_a_period(
     repo: ReportingRepository,
 ) -> None:
-    from services.reporting.devices import TroubleFact
+    from services.reporting.devices import TroubleSpan
     from services.reporting.repository import TROUBLES, RecordFilter
     from shared.events import DeviceTrouble
 
-    def trouble(device: str, school: object, status: str) -> DeviceTrouble:
+    def trouble(device: str, school: object, status: str, at: datetime) -> DeviceTrouble:
         return DeviceTrouble.model_validate(
             {
                 "event_id": stable_id(device, status),
-                "occurred_at": NOW,
+                "occurred_at": at,
                 "trouble_id": stable_id(device),
                 "device_id": device,
                 "school": school,
                 "kind": "offline",
                 "status": status,
-                "since": NOW,
+                "since": NOW - timedelta(minutes=5),
             }
         )
 
     other = SCHOOL.model_copy(update={"school_id": "S2"})
-    events = [trouble("D1", SCHOOL, "raised"), trouble("D1", SCHOOL, "restored")]
-    for event in [*events, *events, trouble("D2", other, "raised")]:
+    hour = timedelta(hours=1)
+    events = [
+        trouble("D1", SCHOOL, "restored", NOW + hour),  # before its raise: kept, in any order
+        trouble("D1", SCHOOL, "raised", NOW),
+        trouble("D1", SCHOOL, "repeated", NOW + hour / 2),
+        trouble("D2", other, "raised", NOW + 2 * hour),  # still open
+    ]
+    for event in [*events, *events]:
         await repo.store(TROUBLES, event)
     mine = await repo.records(TROUBLES, RecordFilter(school_ids=frozenset({"S1"})))
-    assert sorted(t.status for t in mine) == ["raised", "restored"]
-    before = await repo.records(TROUBLES, RecordFilter(until=NOW))
-    assert before == []
-    assert len(await repo.records(TROUBLES, RecordFilter(kind="offline"))) == 3
-    facts = await repo.trouble_facts(RecordFilter(school_ids=frozenset({"S1"})))
-    assert facts == [TroubleFact.of(t) for t in mine]
+    assert sorted(t.status for t in mine) == ["raised", "repeated", "restored"]
+    assert await repo.records(TROUBLES, RecordFilter(until=NOW)) == []
+
+    def span(device: str, school: str, at: datetime, end: datetime | None) -> TroubleSpan:
+        since = NOW - timedelta(minutes=5)
+        return TroubleSpan(str(stable_id(device)), device, school, "offline", since, at, end)
+
+    d1, d2 = span("D1", "S1", NOW, NOW + hour), span("D2", "S2", NOW + 2 * hour, None)
+    assert await repo.trouble_spans(RecordFilter()) == [d1, d2]
+    assert await repo.trouble_spans(RecordFilter(until=NOW)) == [], "raised at its end"
+    assert await repo.trouble_spans(RecordFilter(since=NOW + hour)) == [d1, d2]
+    later = RecordFilter(since=NOW + hour + timedelta(seconds=1))
+    assert await repo.trouble_spans(later) == [d2], "restored before the period"
+    s1 = RecordFilter(since=NOW, until=NOW + 3 * hour, school_ids=frozenset({"S1"}))
+    assert await repo.trouble_spans(s1) == [d1]
+    both = RecordFilter(since=NOW, school_ids=frozenset({"S1", "S2"}))
+    assert await repo.trouble_spans(both) == [d1, d2]
 
 
 # --- roll-ups: any period, cut into months, days and raw hours, gives what the records give -----

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.reporting import tallies
-from services.reporting.devices import TroubleFact
+from services.reporting.devices import TroubleSpan, spans_of
 from services.reporting.models import AlarmFact, SchoolAlarmCount
 from services.reporting.repository import (
     ACTIVITIES,
@@ -73,8 +73,10 @@ class InMemoryReportingRepository:
     async def violation_counts(self, query: RecordFilter) -> Counter[ViolationKey]:
         return Counter(violation_key(r) for r in await self.records(VIOLATIONS, query))
 
-    async def trouble_facts(self, query: RecordFilter) -> list[TroubleFact]:
-        return [TroubleFact.of(t) for t in await self.records(TROUBLES, query)]
+    async def trouble_spans(self, query: RecordFilter) -> list[TroubleSpan]:
+        mine = RecordFilter(school_ids=query.school_ids)
+        spans = spans_of(await self.records(TROUBLES, mine))
+        return [span for span in spans if span.overlaps(query.since, query.until)]
 
     async def alarm_tally(self, query: FactFilter) -> AlarmTally:
         return tallies.alarms(await self.alarm_facts(query))

@@ -151,10 +151,10 @@ async def test_every_report_replays_from_scratch_to_the_same_figures_on_the_serv
     again = await replay(f"{namespace.db_prefix}reports2", list(reversed(EVERYTHING)) + EVERYTHING)
     in_memory = await service.overview(deps=await fed(EVERYTHING), scope=september)
     assert once == again == in_memory
-    # the ledgers lost (an upgrade from before them) and rebuilt from the records
+    # the ledgers and spans lost (an upgrade from before them), rebuilt from the records
     db = mongo[f"{namespace.db_prefix}reports2"]
     for name in await db.list_collection_names():
-        if "_ledger_" in name:
+        if "_ledger_" in name or name == "trouble_spans":
             await db.drop_collection(name)
     rebuilt = repository(db.name)
     written = await rebuilt.rebuild_ledgers()
@@ -163,6 +163,7 @@ async def test_every_report_replays_from_scratch_to_the_same_figures_on_the_serv
         "violation_campaign_ledger",
         "activity_ledger",
         "alarm_ledger",
+        "trouble_spans",
     }
     assert await service.overview(deps=await fed([], rebuilt), scope=september) == once
     for township in ("T1", "T2"):
@@ -179,6 +180,42 @@ async def test_every_report_replays_from_scratch_to_the_same_figures_on_the_serv
     assert [a.school_id for a in inspections] == ["S1", "S2", "S1"]
     for name in ("reports", "reports2"):
         await mongo.drop_database(f"{namespace.db_prefix}{name}")
+
+
+async def test_trouble_spans_lost_in_an_upgrade_are_rebuilt_from_the_trouble_events(
+    namespace: Namespace, mongo: Client
+) -> None:
+    """Spans kept as the events arrive equal spans rebuilt from the stored events."""
+    from services.reporting.repository import TROUBLES, RecordFilter
+    from shared.events import DeviceTrouble, stable_id
+
+    def told(n: int, status: str, at: datetime) -> DeviceTrouble:
+        return DeviceTrouble.model_validate(
+            {
+                "event_id": stable_id("told", str(n), status),
+                "occurred_at": at,
+                "trouble_id": stable_id("trouble", str(n)),
+                "device_id": f"D{n % 3}",
+                "school": SCHOOL.model_copy(update={"school_id": f"S{n % 2}"}),
+                "kind": ("offline", "battery_low", "tamper")[n % 3],
+                "status": status,
+                "since": at - timedelta(minutes=n),
+            }
+        )
+
+    events = [told(n, "raised", NOW + timedelta(hours=n)) for n in range(6)]
+    events += [told(n, "restored", NOW + timedelta(hours=n + 1)) for n in range(0, 6, 2)]
+    db = mongo[f"{namespace.db_prefix}spans"]
+    repo = MongoReportingRepository(db)
+    await repo.ensure_indexes()
+    for event in events:
+        await repo.store(TROUBLES, event)
+    kept = await repo.trouble_spans(RecordFilter())
+    assert [(s.restored_at is None) for s in kept] == [False, True] * 3
+    await db.drop_collection("trouble_spans")
+    assert (await repo.rebuild_ledgers())["trouble_spans"] == 6
+    assert await repo.trouble_spans(RecordFilter()) == kept
+    await mongo.drop_database(db.name)
 
 
 async def test_two_instances_storing_one_school_day_at_once_leave_true_roll_ups(
