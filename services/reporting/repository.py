@@ -420,12 +420,13 @@ class MongoReportingRepository:
         if (each := _each_school(query)) is not None:
             found = [span for one in each for span in await self.trouble_spans(one)]
             return sorted(found, key=lambda span: span.raised_at)
-        match: Document = {"raised_at": {"$lt": query.until} if query.until else {"$ne": None}}
-        if query.since is not None:  # restored before the period: nothing left to count
-            match["restored_at"] = {"$not": {"$lt": query.since}}
+        match: Document = {}  # the school first: after the `$not`, SecantusDB's server scans all
         if query.school_ids is not None:
             ids = sorted(query.school_ids)
             match["school_id"] = ids[0] if len(ids) == 1 else {"$in": ids}
+        match["raised_at"] = {"$lt": query.until} if query.until else {"$ne": None}
+        if query.since is not None:  # restored before the period: nothing left to count
+            match["restored_at"] = {"$not": {"$lt": query.since}}
         cursor = self._spans.find(match).sort("raised_at", ASCENDING)
         return [_span(doc) async for doc in cursor]
 
