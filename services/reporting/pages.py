@@ -3,19 +3,32 @@ online assets, every number escaped and drawn from the same Overview as the JSON
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 
-from services.reporting import tallies
+from services.reporting import figures, tallies
 from services.reporting.models import Overview
 
 BAR_HEIGHT = 22
 LABEL_WIDTH = 190
 PLOT_WIDTH = 300
 VALUE_WIDTH = 90
+# A scope with more schools prints its per-school tables per township: a province's schools
+# would fill a thousand pages; a township's own report lists its schools.
+PRINTED_SCHOOLS_MAX = 500
+GUARD_SUMS = ("windows", "staffed", "late", "empty")
+DEVICE_COLUMNS = (
+    "buttons",
+    "offline",
+    "battery low",
+    "tamper",
+    "hours offline",
+    "availability",
+    "in trouble at the end",
+)
 
 
 @dataclass(frozen=True)
@@ -230,7 +243,14 @@ def _campaigns_table(overview: Overview) -> str:
     )
 
 
+def by_township(overview: Overview) -> bool:
+    """Whether the printed report lists townships rather than schools."""
+    return overview.summary.schools > PRINTED_SCHOOLS_MAX
+
+
 def _guard_posts_table(overview: Overview) -> str:
+    if by_township(overview):
+        return _guard_posts_per_township(overview)
     return _table(
         "t-guard-posts",
         "Guard posts",
@@ -274,8 +294,29 @@ def _outreach_table(overview: Overview) -> str:
     )
 
 
+def _guard_posts_per_township(overview: Overview) -> str:
+    sums: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for r in overview.guard_posts:
+        sums[(r.township, r.window)].update({k: getattr(r, k) for k in GUARD_SUMS})
+    return _table(
+        "t-guard-posts",
+        "Guard posts, per township",
+        ["township", "window", *GUARD_SUMS, "rate"],
+        [
+            [township, window, *(n[k] for k in GUARD_SUMS), _percent(_staffing(n))]
+            for (township, window), n in sorted(sums.items())
+        ],
+    )
+
+
+def _staffing(sums: Counter[str]) -> float | None:
+    return figures.rate(sums["staffed"], sums["windows"])
+
+
 def _coverage_table(overview: Overview) -> str:
     s = overview.summary
+    if by_township(overview):
+        return _coverage_per_township(overview)
     return _table(
         "t-coverage",
         f"Patrol coverage: {s.schools_covered} of {s.schools} schools covered",
@@ -296,31 +337,51 @@ def _coverage_table(overview: Overview) -> str:
     )
 
 
+def _coverage_per_township(overview: Overview) -> str:
+    s = overview.summary
+    sums: dict[str, Counter[str]] = defaultdict(Counter)
+    minutes: dict[str, float] = defaultdict(float)
+    for r in overview.coverage:
+        sums[r.township].update(
+            schools=1,
+            covered=int(r.covered),
+            points=r.points,
+            reached=r.points_visited,
+            checkins=r.checkins,
+            flagged=r.flagged,
+            visits=r.visits,
+        )
+        minutes[r.township] += r.dwell_s / 60
+    keys = ("schools", "covered", "points", "reached", "checkins", "flagged", "visits")
+    header = ["township", "schools", "covered", "points", "reached", "check-ins", "flagged"]
+    return _table(
+        "t-coverage",
+        f"Patrol coverage: {s.schools_covered} of {s.schools} schools covered, per township",
+        [*header, "visits", "minutes"],
+        [
+            [township, *(n[k] for k in keys), round(minutes[township], 1)]
+            for township, n in sorted(sums.items())
+        ],
+    )
+
+
 def _devices_table(overview: Overview) -> str:
     report = overview.devices
     if report is None:
         return ""
     kinds = report.troubles_by_kind
+    per_township = by_township(overview)
+    rows = report.townships if per_township else report.schools
+    where = ["township"] if per_township else ["school", "township"]
     return _table(
         "t-devices",
         f"Panic buttons (报警按钮), {report.since:%Y-%m-%d} to {report.until:%Y-%m-%d}: "
         f"{kinds.get('offline', 0)} offline, {kinds.get('battery_low', 0)} battery low, "
-        f"{kinds.get('tamper', 0)} tampered",
-        [
-            "school",
-            "township",
-            "buttons",
-            "offline",
-            "battery low",
-            "tamper",
-            "hours offline",
-            "availability",
-            "in trouble at the end",
-        ],
+        f"{kinds.get('tamper', 0)} tampered" + (", per township" if per_township else ""),
+        [*where, *DEVICE_COLUMNS],
         [
             [
-                r.name,
-                r.township,
+                *([r.name] if per_township else [r.name, r.township]),
                 r.devices,
                 r.offline,
                 r.battery_low,
@@ -329,7 +390,7 @@ def _devices_table(overview: Overview) -> str:
                 _percent(r.availability),
                 r.in_trouble_at_end,
             ]
-            for r in report.schools
+            for r in rows
             if r.devices
         ],
     )

@@ -140,3 +140,16 @@ async def test_the_overview_and_the_printable_report_carry_the_buttons() -> None
 async def test_a_period_yet_to_come_is_empty_not_an_error() -> None:
     found = await report(WEEK, Scope(since=UNTIL + timedelta(days=400)))
     assert all(r.availability is None and r.offline == 0 for r in found.schools)  # type: ignore[attr-defined]
+
+
+async def test_a_province_prints_its_buttons_per_township() -> None:
+    overview = await service.overview(
+        deps=await recorded(WEEK), scope=Scope(since=SINCE, until=UNTIL)
+    )
+    many = overview.summary.model_copy(update={"schools": pages.PRINTED_SCHOOLS_MAX + 1})
+    page = pages.printable(overview.model_copy(update={"summary": many}))
+    table = page[page.index('<table id="t-devices">') :]
+    table = table[: table.index("</table>")]
+    assert "tampered, per township" in table and "<th>township</th>" in table
+    assert "<tr><td>T1</td><td>3</td><td>1</td><td>1</td><td>1</td><td>84.0</td>" in table
+    assert "二中" not in table

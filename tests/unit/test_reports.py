@@ -185,3 +185,30 @@ async def test_the_dashboard_draws_the_figures_and_escapes_every_name() -> None:
     )
     assert "<script>" not in pages.dashboard(hostile)
     assert "&lt;script&gt;" in pages.printable(hostile)
+
+
+async def test_a_scope_of_more_schools_than_pages_allow_prints_its_townships() -> None:
+    report = await overview_of(EVERYTHING)
+    assert not pages.by_township(report), "the fixture's county prints its schools"
+    many = pages.PRINTED_SCHOOLS_MAX + 1
+    province = report.model_copy(
+        update={"summary": report.summary.model_copy(update={"schools": many})}
+    )
+    html = pages.printable(province)
+
+    def table(table_id: str) -> str:
+        start = html.index(f'<table id="{table_id}">')
+        return html[start : html.index("</table>", start)]
+
+    guard = table("t-guard-posts")
+    assert "per township" in guard and "<th>township</th>" in guard
+    t1_morning = [r for r in report.guard_posts if (r.township, r.window) == ("T1", "morning")]
+    windows = sum(r.windows for r in t1_morning)
+    staffed = sum(r.staffed for r in t1_morning)
+    assert f"<tr><td>T1</td><td>morning</td><td>{windows}</td><td>{staffed}</td>" in guard
+    coverage = table("t-coverage")
+    t1 = [r for r in report.coverage if r.township == "T1"]
+    covered = sum(r.covered for r in t1)
+    assert f"<tr><td>T1</td><td>{len(t1)}</td><td>{covered}</td>" in coverage
+    for school in COUNTY.schools:
+        assert f"<td>{school.name}</td>" not in guard + coverage, "no school rows"
