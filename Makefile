@@ -115,8 +115,12 @@ fuzz: setup infra-up
 # The benchmarks run on SecantusDB's Rust server, built from crates.io on first use (closer to
 # mongod than the Python server the tests use; docs/benchmarks.md). BENCH_DB=python for that one.
 BENCH_DB ?= rust
+# The broker as production runs it: Kafka's own flushing, durability from replicas (the tests'
+# broker fsyncs each message; BENCH_FSYNC=1 for that). A broker already running keeps its
+# setting; every run prints which it measured.
+BENCH_FSYNC ?= 0
 bench: setup
-	SECANTUS_SERVER=$(BENCH_DB) $(INFRA) start
+	SECANTUS_SERVER=$(BENCH_DB) KAFKA_FSYNC_EACH=$(BENCH_FSYNC) $(INFRA) start
 	$(PY) -m tools.bench --alarms 300 --interval-ms 250
 	$(PY) -m tools.bench --alarms 300 --interval-ms 250 --fixes-per-s 1000
 	$(PY) -m tools.bench

@@ -85,7 +85,8 @@ def test_the_bench_runs_on_the_pinned_rust_server_and_tests_on_the_python_one() 
     assert "cargo install --quiet --locked" in script, "the crate's own Cargo.lock"
     assert "BENCH_DB ?= rust" in makefile
     bench = makefile.split("\nbench:", 1)[1].split("\n\n", 1)[0]
-    assert "SECANTUS_SERVER=$(BENCH_DB) $(INFRA) start" in bench
+    assert "SECANTUS_SERVER=$(BENCH_DB) KAFKA_FSYNC_EACH=$(BENCH_FSYNC) $(INFRA) start" in bench
+    assert "BENCH_FSYNC ?= 0" in makefile, "the broker as production runs it"
     test = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
     assert "infra-up" in test and "SECANTUS_SERVER" not in test
 
