@@ -39,23 +39,27 @@ def spans_of(troubles: Iterable[DeviceTrouble]) -> list[TroubleSpan]:
     """Each trouble's span from its events (a repeated or redelivered event changes nothing;
     a restoral without its raise is not a span yet), by raise time."""
     raised: dict[str, DeviceTrouble] = {}
-    restored: dict[str, datetime] = {}
+    earliest: dict[str, dict[str, datetime]] = defaultdict(dict)  # as the stored span's $min
     for event in troubles:
         key = str(event.trouble_id)
+        if event.status not in ("raised", "restored"):
+            continue
+        moments = {f"{event.status}_at": event.occurred_at}
         if event.status == "raised":
-            held = raised.get(key)
-            raised[key] = event if held is None or event.occurred_at < held.occurred_at else held
-        elif event.status == "restored":
-            restored[key] = min(restored.get(key, event.occurred_at), event.occurred_at)
+            raised.setdefault(key, event)
+            moments["since"] = event.since
+        held = earliest[key]
+        for name, at in moments.items():
+            held[name] = min(held.get(name, at), at)
     spans = [
         TroubleSpan(
             key,
             event.device_id,
             event.school.school_id,
             event.kind,
-            event.since,
-            event.occurred_at,
-            restored.get(key),
+            earliest[key]["since"],
+            earliest[key]["raised_at"],
+            earliest[key].get("restored_at"),
         )
         for key, event in raised.items()
     ]
