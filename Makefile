@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INFRA := deploy/local/infra.sh
 
-.PHONY: lock setup venv jars secrets promtool chromium kustomize caddy infra-up infra-down infra-status infra-wipe demo test test-unit fuzz toxiproxy chaos bench bench-reports lint fmt clean
+.PHONY: lock setup venv jars secrets promtool chromium kustomize caddy amtool infra-up infra-down infra-status infra-wipe demo test test-unit fuzz toxiproxy chaos bench bench-reports lint fmt clean
 
 setup: venv jars secrets
 
@@ -66,10 +66,10 @@ infra-wipe:
 demo: setup promtool infra-up
 	$(PY) -m tools.demo
 
-test: setup promtool chromium toxiproxy kustomize caddy infra-up
+test: setup promtool chromium toxiproxy kustomize caddy amtool infra-up
 	$(PY) -m pytest
 
-test-unit: venv kustomize caddy
+test-unit: venv kustomize caddy amtool
 	$(PY) -m pytest -m unit
 
 # Toxiproxy, the fault suite's TCP fault proxy, built with Go from the Go module proxy.
@@ -100,6 +100,16 @@ $(CADDY):
 	mkdir -p .local/bin/go
 	GOBIN=$(abspath .local/bin/go) $(GO) install github.com/caddyserver/caddy/v2/cmd/caddy@$(CADDY_VERSION)
 	mv .local/bin/go/caddy $@
+
+# amtool, Alertmanager's own, checks deploy/alertmanager/alertmanager.yml and its routes in
+# tests/unit/test_compose.py (the version of the image docker-compose.yml runs).
+AMTOOL_VERSION := v0.28.1
+AMTOOL := .local/bin/amtool
+amtool: $(AMTOOL)
+$(AMTOOL):
+	mkdir -p .local/bin/go
+	GOBIN=$(abspath .local/bin/go) $(GO) install github.com/prometheus/alertmanager/cmd/amtool@$(AMTOOL_VERSION)
+	mv .local/bin/go/amtool $@
 
 # The fault suite: every fault in turn under load, then the lost/duplicate checker
 # (docs/reliability.md). CHAOS_ARGS=--short runs the six faults make test runs.

@@ -204,6 +204,35 @@ def test_prometheus_finds_every_instance_and_alerts_reach_alertmanager(
     assert routed <= severities, "a route for a severity no alert has"
 
 
+def test_alertmanager_itself_takes_its_configuration_and_routes_every_severity(
+    tmp_path: Path,
+) -> None:
+    amtool = ROOT / ".local/bin/amtool"
+    assert amtool.exists(), "make amtool"
+    image = load("docker-compose.yml")["services"]["alertmanager"]["image"]
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert f"AMTOOL_VERSION := {image.split(':')[1]}\n" in makefile, "the image's version"
+    config = ROOT / "deploy/alertmanager/alertmanager.yml"
+
+    def amtool_says(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(amtool), *args], capture_output=True, text=True, check=False, timeout=30
+        )
+
+    checked = amtool_says("check-config", str(config))
+    assert checked.returncode == 0 and "SUCCESS" in checked.stdout, checked.stdout
+    rules = load("deploy/prometheus/alerts.yml")
+    severities = {r["labels"]["severity"] for g in rules["groups"] for r in g["rules"]}
+    for severity in sorted(severities):
+        routed = amtool_says(
+            "config", "routes", "test", f"--config.file={config}", f"severity={severity}"
+        )
+        assert routed.returncode == 0 and routed.stdout.strip() == "on-call", routed.stdout
+    nowhere = tmp_path / "alertmanager.yml"
+    nowhere.write_text(config.read_text(encoding="utf-8").replace("- name: on-call", "- name: x"))
+    assert amtool_says("check-config", str(nowhere)).returncode != 0, "the check is not vacuous"
+
+
 def test_caddy_itself_takes_the_proxy_configuration(tmp_path: Path) -> None:
     caddy = ROOT / ".local/bin/caddy"
     assert caddy.exists(), "make caddy"
