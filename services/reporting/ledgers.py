@@ -21,6 +21,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.reporting import tallies
@@ -60,6 +61,15 @@ def campaign_owner(campaign_id: str | None, owner: str) -> str:
     """Whose campaign ledger counts a violation: its campaign's (`c:<id>`), or without one,
     the owner its school gives."""
     return owner if campaign_id is None else f"c:{campaign_id}"
+
+
+async def rewrite(collection: AsyncCollection[Document], documents: Sequence[Document]) -> int:
+    """Replace everything the collection holds with these documents, in batches (a rebuild
+    while no instance writes to it): how many were written."""
+    await collection.delete_many({})
+    for start in range(0, len(documents), REBUILD_BATCH):
+        await collection.insert_many(documents[start : start + REBUILD_BATCH])
+    return len(documents)
 
 
 def document(owner: str, bucket: str, ledger: Ledger) -> Document:
@@ -123,10 +133,6 @@ class LedgerStore(BucketStore):
             built[coarser.name] = {at: tallies.merge_ledgers(some) for at, some in parts.items()}
         written = 0
         for grain, ledgers in built.items():
-            collection = self._collections[grain]
-            await collection.delete_many({})
             documents = [document(owner, bucket, one) for (owner, bucket), one in ledgers.items()]
-            for start in range(0, len(documents), REBUILD_BATCH):
-                await collection.insert_many(documents[start : start + REBUILD_BATCH])
-            written += len(documents)
+            written += await rewrite(self._collections[grain], documents)
         return written

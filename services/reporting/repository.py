@@ -457,11 +457,7 @@ class MongoReportingRepository:
         """Every trouble span anew from the stored trouble events: the spans written."""
         cursor = self._db[TROUBLES.collection].find({}, {"_id": 0})
         events = [DeviceTrouble.model_validate(doc) async for doc in cursor]
-        spans = [_span_document(span) for span in spans_of(events)]
-        await self._spans.delete_many({})
-        for start in range(0, len(spans), ledgers.REBUILD_BATCH):
-            await self._spans.insert_many(spans[start : start + ledgers.REBUILD_BATCH])
-        return len(spans)
+        return await ledgers.rewrite(self._spans, [_span_document(s) for s in spans_of(events)])
 
     async def alarm_tally(self, query: FactFilter) -> AlarmTally:
         """From the ledgers for every school or a township; from the facts for one school."""
