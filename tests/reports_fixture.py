@@ -268,7 +268,8 @@ EVERYTHING: list[Event] = (
 
 
 async def feed(deps: object, events: list[Event]) -> None:
-    """Each event into the read model its subscriber would put it in."""
+    """Each event into the read model its subscriber would put it in, in one batch per
+    subscriber (the events of each type in their order)."""
     from services.reporting import service
 
     recorders = {
@@ -280,8 +281,12 @@ async def feed(deps: object, events: list[Event]) -> None:
         GuardPostWindow: service.record_guard_window,
         ActivityRecorded: service.record_activity,
     }
-    for event in events:
-        await recorders[type(event)](deps=deps, event=event)  # type: ignore[operator]
+    unknown = {type(event).__name__ for event in events} - {k.__name__ for k in recorders}
+    if unknown:
+        raise TypeError(f"no reporting subscriber for {sorted(unknown)}")
+    for kind, record in recorders.items():
+        batch = [event for event in events if type(event) is kind]
+        await service.record_batch(deps=deps, record=record, events=batch)  # type: ignore[arg-type]
 
 
 async def fed(events: list[Event], repo: object = None) -> Any:

@@ -92,7 +92,4 @@ def subscriptions(deps: Deps, topics: Topics) -> list[On]:
 async def _record_all(
     record: Callable[..., Awaitable[None]], deps: Deps, events: list[Any]
 ) -> None:
-    """A batch in order (one alarm's events are in one partition, in order); each event is
-    recorded once by its own id, so a batch handled again changes nothing."""
-    for event in events:
-        await record(deps=deps, event=event)
+    await service.record_batch(deps=deps, record=record, events=events)

@@ -19,7 +19,7 @@ from services.reporting import ledgers, rollups, tallies
 from services.reporting.devices import TroubleSpan, spans_of
 from services.reporting.ledgers import LedgerStore
 from services.reporting.models import AlarmFact, SchoolAlarmCount
-from services.reporting.rollups import Load, Rollup, RollupStore
+from services.reporting.rollups import Load, Rollup, RollupStore, Stale
 from services.reporting.tallies import (
     AlarmTally,
     Facets,
@@ -46,7 +46,9 @@ R = TypeVar("R", bound=Event)
 class ReportingRepository(Protocol):
     async def ensure_indexes(self) -> None: ...
 
-    async def record_alarm(self, event: AlarmLifecycle) -> None: ...
+    async def record_alarm(self, event: AlarmLifecycle, *, stale: set[Stale] | None = None) -> None:
+        """The alarm's fact; given `stale`, the ledger days it changed are added to it for
+        `refresh`, else recomputed at once."""
 
     async def alarms_by_school(
         self, *, since: datetime | None, until: datetime | None, township: str | None
@@ -54,7 +56,13 @@ class ReportingRepository(Protocol):
 
     async def alarm_facts(self, query: FactFilter) -> list[AlarmFact]: ...
 
-    async def store(self, kind: RecordKind[R], record: R) -> None: ...
+    async def store(
+        self, kind: RecordKind[R], record: R, *, stale: set[Stale] | None = None
+    ) -> None:
+        """The record, once; `stale` as for record_alarm."""
+
+    async def refresh(self, stale: set[Stale]) -> None:
+        """Recompute the roll-up and ledger days that stores left stale."""
 
     async def records(self, kind: RecordKind[R], query: RecordFilter) -> list[R]: ...
 
@@ -312,28 +320,43 @@ class MongoReportingRepository:
         for store in (self._coverage, self._guard, *ledgers_kept):
             await store.ensure_indexes()
 
-    async def store(self, kind: RecordKind[R], record: R) -> None:
+    async def store(
+        self, kind: RecordKind[R], record: R, *, stale: set[Stale] | None = None
+    ) -> None:
         """Insert once: the same event again (redelivery, replay) changes nothing; then the
-        roll-up it counts in is recomputed (after a crash between the two, the redelivery
-        recomputes it)."""
+        roll-up and ledger days it counts in are recomputed, at once or by the caller's
+        `refresh` (after a crash before that, the redelivery recomputes them)."""
         document = to_document(record)
         await self._db[kind.collection].update_one(
             {"_id": kind.key(record)}, {"$setOnInsert": document}, upsert=True
         )
         if isinstance(record, DeviceTrouble):
             await self._keep_span(record)
+        await self._refresh_or_add(self._stale_of(kind, record), stale)
+
+    def _stale_of(self, kind: RecordKind[R], record: R) -> set[Stale]:
+        """The roll-up and ledger days a stored record counts in."""
+        at = kind.time_of(record)
+        found: set[Stale] = set()
         rollup = self._rollups.get(kind.collection)
         school_id = kind.school_of(record)
         if rollup is not None and school_id is not None:
-            await rollup.refresh(school_id, kind.time_of(record))
+            found.add(rollup.stale(school_id, at))
         ledger = self._ledgers.get(kind.collection)
-        if ledger is None:
-            return
-        owner = ledgers.owner(school_id, self._townships)
-        await ledger.refresh(owner, kind.time_of(record))
+        if ledger is not None:
+            found.add(ledger.stale(ledgers.owner(school_id, self._townships), at))
         if isinstance(record, ViolationRecorded):
-            campaign = _campaign_owner_of(self._townships, record)
-            await self._campaigns.refresh(campaign, kind.time_of(record))
+            found.add(self._campaigns.stale(_campaign_owner_of(self._townships, record), at))
+        return found
+
+    async def _refresh_or_add(self, found: set[Stale], stale: set[Stale] | None) -> None:
+        if stale is None:
+            await rollups.refresh(found)
+        else:
+            stale |= found
+
+    async def refresh(self, stale: set[Stale]) -> None:
+        await rollups.refresh(stale)
 
     def _owned(self, kind: RecordKind[Any]) -> ledgers.LoadOwned:
         async def load(hours: Period, owner: str | None) -> list[Any]:
@@ -494,7 +517,7 @@ class MongoReportingRepository:
         cursor = self._db[kind.collection].find(match, {"_id": 0}).sort(kind.time_field, 1)
         return [kind.model.model_validate(doc) async for doc in cursor]
 
-    async def record_alarm(self, event: AlarmLifecycle) -> None:
+    async def record_alarm(self, event: AlarmLifecycle, *, stale: set[Stale] | None = None) -> None:
         if event.change == "folded":  # another press joined: not a transition
             await self._facts.update_one(
                 {"_id": str(event.alarm_id)}, {"$max": {"press_count": event.press_count}}
@@ -528,7 +551,8 @@ class MongoReportingRepository:
         if event.state not in tallies.TALLIED_STATES:  # nothing the ledger counts changed
             return
         if fact.get("raised_at") is not None:  # else counted once its raise is recorded
-            await self._alarms.refresh(ledgers.township_owner(fact["township"]), fact["raised_at"])
+            owner = ledgers.township_owner(fact["township"])
+            await self._refresh_or_add({self._alarms.stale(owner, fact["raised_at"])}, stale)
 
     async def alarms_by_school(
         self, *, since: datetime | None, until: datetime | None, township: str | None

@@ -8,8 +8,9 @@ part covers its own calendar days, so the parts add up.
 
 A roll-up is kept true by recomputing it from what it sums, never by incrementing it, so a
 redelivered event changes nothing: a day from its records, a month from its days, a year from
-its months. Two instances may recompute the same bucket at once: every stored record bumps its
-day's `seq` after it is stored (and each recomputed day its month's, each month its year's),
+its months. Two instances may recompute the same bucket at once: the days records count in have
+their `seq` bumped after the records are stored (and each recomputed day its month's, each
+month its year's),
 and a recomputation writes only if `seq` is still what it read before reading what it sums
 (else it reads again).
 
@@ -23,7 +24,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from pymongo import ASCENDING, ReturnDocument
@@ -203,6 +204,20 @@ class Rollup:
     tally: Tally
 
 
+class Stale(NamedTuple):
+    """An owner's day in one bucket store, to be recomputed (with its month and year)."""
+
+    store: BucketStore
+    owner: str
+    day: date
+
+
+async def refresh(stale: set[Stale]) -> None:
+    """Recompute each stale day once (a batch's records often share their days)."""
+    for store, owner, day in sorted(stale, key=lambda one: (one.owner, one.day)):
+        await store.refresh_day(owner, day)
+
+
 class BucketStore(ABC):
     """Day, month and year documents `<name>_<grain>`, one per owner (`owner_field`: a school,
     a township) and bucket, kept by recomputation under compare-and-set on `seq`. A subclass
@@ -228,10 +243,13 @@ class BucketStore(ABC):
     def _fields_of(self, parts: list[Document]) -> Document:
         """A bucket's fields from the documents of the finer buckets inside it."""
 
-    async def refresh(self, owner: str, moment: datetime) -> None:
-        """Recompute the day of `moment` of this owner from its records, then its month from
-        its days, then its year from its months."""
-        day = tallies.local_day(moment, self.zone)
+    def stale(self, owner: str, moment: datetime) -> Stale:
+        """The owner's day that a record of `moment` counts in."""
+        return Stale(self, owner, tallies.local_day(moment, self.zone))
+
+    async def refresh_day(self, owner: str, day: date) -> None:
+        """Recompute this owner's day from its records, then its month from its days, then
+        its year from its months."""
         finer: Grain | None = None
         for grain in GRAINS:
             bucket = grain.bucket(day)

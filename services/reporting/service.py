@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -35,6 +36,7 @@ from services.reporting.repository import (
     RecordFilter,
     ReportingRepository,
 )
+from services.reporting.rollups import Stale
 from shared.bus.publishers import Publisher
 from shared.errors import InvalidInput, field_error, invalid_query
 from shared.events import (
@@ -43,6 +45,7 @@ from shared.events import (
     CampaignOpened,
     CheckinRecorded,
     DeviceTrouble,
+    Event,
     GuardPostWindow,
     PointVisited,
     ViolationRecorded,
@@ -78,38 +81,67 @@ class Scope(Period):
 # --- events into read models --------------------------------------------------------------
 
 
-async def record_alarm(*, deps: Deps, event: AlarmLifecycle) -> None:
-    await deps.repo.record_alarm(event)
+async def record_alarm(
+    *, deps: Deps, event: AlarmLifecycle, stale: set[Stale] | None = None
+) -> None:
+    """`stale` (each record_* function): where a batch collects the roll-up and ledger days
+    to recompute once at its end (repository.refresh); without it, recomputed at once."""
+    await deps.repo.record_alarm(event, stale=stale)
 
 
-async def record_violation(*, deps: Deps, event: ViolationRecorded) -> None:
-    await deps.repo.store(VIOLATIONS, event)
+async def record_violation(
+    *, deps: Deps, event: ViolationRecorded, stale: set[Stale] | None = None
+) -> None:
+    await deps.repo.store(VIOLATIONS, event, stale=stale)
 
 
-async def record_campaign(*, deps: Deps, event: CampaignOpened) -> None:
-    await deps.repo.store(CAMPAIGNS, event)
+async def record_campaign(
+    *, deps: Deps, event: CampaignOpened, stale: set[Stale] | None = None
+) -> None:
+    await deps.repo.store(CAMPAIGNS, event, stale=stale)
 
 
-async def record_checkin(*, deps: Deps, event: CheckinRecorded) -> None:
-    await deps.repo.store(CHECKINS, event)
+async def record_checkin(
+    *, deps: Deps, event: CheckinRecorded, stale: set[Stale] | None = None
+) -> None:
+    await deps.repo.store(CHECKINS, event, stale=stale)
 
 
-async def record_visit(*, deps: Deps, event: PointVisited) -> None:
-    await deps.repo.store(VISITS, event)
+async def record_visit(*, deps: Deps, event: PointVisited, stale: set[Stale] | None = None) -> None:
+    await deps.repo.store(VISITS, event, stale=stale)
 
 
-async def record_guard_window(*, deps: Deps, event: GuardPostWindow) -> None:
+async def record_guard_window(
+    *, deps: Deps, event: GuardPostWindow, stale: set[Stale] | None = None
+) -> None:
     """Only a window's final outcome is a figure; gaps while it is open are live alerts."""
     if event.final:
-        await deps.repo.store(GUARD_WINDOWS, event)
+        await deps.repo.store(GUARD_WINDOWS, event, stale=stale)
 
 
-async def record_trouble(*, deps: Deps, event: DeviceTrouble) -> None:
-    await deps.repo.store(TROUBLES, event)
+async def record_trouble(
+    *, deps: Deps, event: DeviceTrouble, stale: set[Stale] | None = None
+) -> None:
+    await deps.repo.store(TROUBLES, event, stale=stale)
 
 
-async def record_activity(*, deps: Deps, event: ActivityRecorded) -> None:
-    await deps.repo.store(ACTIVITIES, event)
+async def record_activity(
+    *, deps: Deps, event: ActivityRecorded, stale: set[Stale] | None = None
+) -> None:
+    await deps.repo.store(ACTIVITIES, event, stale=stale)
+
+
+async def record_batch(
+    *, deps: Deps, record: Callable[..., Awaitable[None]], events: Sequence[Event]
+) -> None:
+    """A subscriber's batch in order (one alarm's events are in one partition, in order);
+    each event is recorded once by its own id, so a batch handled again changes nothing. Each
+    roll-up and ledger day the batch touched is recomputed once, at its end: before its
+    offsets are committed, so after a crash the batch comes again and recomputes them."""
+    stale: set[Stale] = set()
+    for event in events:
+        await record(deps=deps, event=event, stale=stale)
+    await deps.repo.refresh(stale)
 
 
 # --- activities ---------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from services.reporting.repository import (
     coverage_facet,
     guard_facets,
 )
+from services.reporting.rollups import Stale
 from services.reporting.tallies import (
     AlarmTally,
     ViolationKey,
@@ -51,8 +52,13 @@ class InMemoryReportingRepository:
     async def ensure_indexes(self) -> None:
         return None
 
-    async def store(self, kind: RecordKind[R], record: R) -> None:
+    async def store(
+        self, kind: RecordKind[R], record: R, *, stale: set[Stale] | None = None
+    ) -> None:
         self.stored[kind.collection].setdefault(kind.key(record), record)
+
+    async def refresh(self, stale: set[Stale]) -> None:
+        """Nothing to recompute: every report reads the records."""
 
     async def records(self, kind: RecordKind[R], query: RecordFilter) -> list[R]:
         found = [r for r in self.stored[kind.collection].values() if query.admits(kind, r)]
@@ -84,7 +90,7 @@ class InMemoryReportingRepository:
     async def activity_ledger(self, query: RecordFilter) -> tallies.Ledger:
         return tallies.activity_ledger(await self.records(ACTIVITIES, query))
 
-    async def record_alarm(self, event: AlarmLifecycle) -> None:
+    async def record_alarm(self, event: AlarmLifecycle, *, stale: set[Stale] | None = None) -> None:
         if event.change == "folded":
             return
         if event.state == "raised":
