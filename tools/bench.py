@@ -8,8 +8,8 @@ buttons one after another and times press → dispatcher stream (SSE), press →
 order (SSE), and press → 202. Units acknowledge their orders `--ack-after-s` later.
 The floor is measured in the same run on the same servers: a bare aiokafka produce→consume
 round trip (acks=all) and a bare MongoDB insert. Optional background load: `--fixes-per-s`,
-from a process of its own, which also times a bare MongoDB insert every 50 ms while the
-presses run ("MongoDB insert during the run").
+from a process of its own at a lower CPU priority (the units' phones), which also times a
+bare MongoDB insert every 50 ms while the presses run ("MongoDB insert during the run").
 Each service's event-loop lag during the presses comes from its
 `safecampus_event_loop_lag_seconds` (scraped before and after): the share of 100 ms timers that
 ran more than 10 and 50 ms late. How fast the machine itself ran: tools/speed_probe.py, in a
@@ -24,6 +24,7 @@ import asyncio
 import json
 import math
 import multiprocessing
+import os
 import statistics
 import time
 import uuid
@@ -272,6 +273,7 @@ def _load_process(
     flowing: Any,
     out: Any,
 ) -> None:
+    os.nice(10)  # the units' phones, elsewhere in life: here they yield to what is timed
     (sent, seconds), probe = asyncio.run(
         _load(patrols_url, mongodb_url, jwt_secret, per_s, stop, flowing)
     )

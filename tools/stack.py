@@ -18,10 +18,11 @@ import httpx
 
 SERVICES = ("alarms", "patrols", "notifications", "reporting")
 # On one machine the services share its cores. Patrols' work is bulk (position batches,
-# history) and human-paced (check-ins): it runs at a lower CPU priority so that the alarm
-# path (alarms, notifications) wins contended CPU (docs/benchmarks.md).
-# docker-compose.yml says the same with cpu_shares.
-NICENESS = {"patrols": 10}
+# history) and human-paced (check-ins), reporting's is read models and reports nobody waits
+# on by the millisecond: they run at a lower CPU priority so that the alarm path (alarms,
+# notifications) wins contended CPU (docs/benchmarks.md). docker-compose.yml says the same
+# with cpu_shares.
+NICENESS = {"patrols": 10, "reporting": 10}
 ROOT = Path(__file__).resolve().parent.parent
 
 

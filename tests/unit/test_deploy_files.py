@@ -54,13 +54,14 @@ def test_the_demo_prometheus_scrapes_the_same_jobs_on_127_0_0_1() -> None:
     assert all(Path(rules).is_file() for rules in config["rule_files"])
 
 
-def test_patrols_yields_the_cpu_to_the_alarm_path_in_both_deployments() -> None:
+def test_patrols_and_reporting_yield_the_cpu_to_the_alarm_path_in_both_deployments() -> None:
     from tools.stack import NICENESS
 
     services = load("docker-compose.yml")["services"]
-    assert services["patrols"]["cpu_shares"] < 1024, "compose's default share is 1024"
+    for name in ("patrols", "reporting"):
+        assert services[name]["cpu_shares"] < 1024, "compose's default share is 1024"
+        assert NICENESS.get(name, 0) > 0
     assert all("cpu_shares" not in services[name] for name in ("alarms", "notifications"))
-    assert NICENESS.get("patrols", 0) > 0
     assert NICENESS.get("alarms", 0) == NICENESS.get("notifications", 0) == 0
 
 
