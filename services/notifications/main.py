@@ -21,6 +21,7 @@ from shared.bus.background import Afterwards, Round, run_every
 from shared.bus.publishers import LogAppender
 from shared.events import utcnow
 from shared.exchange.cap import Sender
+from shared.labels import labels_router
 from shared.provisioning import device_secrets, load_county
 from shared.ratelimit import HeldSlots
 from shared.settings import Settings
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             api.units_router,
             api.devices_router,
             api.console_router,
+            labels_router,
             sign_in_router(UserDirectory.load(settings.users_file), kit.registry),
         ],
         deps=deps,

@@ -7,17 +7,19 @@ import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, cast
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 
-from services.reporting import figures, models, pages, service
+from services.reporting import exports, models, pages, service
 from services.reporting.service import Deps, Scope
 from shared.auth import Principal, require_role
 from shared.events import ActivityKind, ActivityRecorded, AlarmKind, ViolationKind, utcnow
 from shared.inputs import Moment
+from shared.labels import DEFAULT_LANG, Lang
 
 router = APIRouter(tags=["reports"])
 activities_router = APIRouter(tags=["activities"])
@@ -49,9 +51,9 @@ Recorder = Annotated[Principal, Depends(require_role("supervisor", "admin"))]
 Format = Annotated[Literal["json", "csv"], Query(description="csv: the report's rows as CSV")]
 
 
-def _csv(model: type[BaseModel], rows: Sequence[BaseModel], name: str) -> Response:
+def _csv(rows: Rows, report: Any, name: str, *, lang: Lang, zone: ZoneInfo) -> Response:
     return PlainTextResponse(
-        figures.to_csv(model, rows),
+        exports.to_csv(rows.model, rows.of(report), lang=lang, zone=zone),
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
@@ -73,6 +75,22 @@ async def alarms_by_school(
 
 
 @dataclass(frozen=True)
+class Rows:
+    """What a report's CSV holds: rows of `model`, from the report itself when it is a list,
+    else from its `field`, or the report as its one row (`field` "")."""
+
+    model: type[BaseModel]
+    field: str | None = None
+
+    def of(self, report: Any) -> Sequence[BaseModel]:
+        if self.field is None:
+            return cast(Sequence[BaseModel], report)
+        if self.field == "":
+            return [report]
+        return cast(Sequence[BaseModel], getattr(report, self.field))
+
+
+@dataclass(frozen=True)
 class Report:
     """One report endpoint at /v1/reports/<name>: `compute` gives the report (`response`) for
     a scope; `rows` picks what its CSV holds (the rows' model and the rows); `kind` is the type
@@ -82,14 +100,9 @@ class Report:
     response: Any
     summary: str
     compute: Callable[..., Awaitable[Any]]  # called as compute(deps=..., scope=...)
-    rows: Callable[[Any], tuple[type[BaseModel], Sequence[BaseModel]]]
+    rows: Rows
     kind: Any = None
     description: str = ""
-
-
-def _rows_of(model: type[BaseModel], field: str | None = None) -> Callable[[Any], Any]:
-    """The CSV rows: the report itself when it is a list, else one of its fields."""
-    return lambda report: (model, report if field is None else getattr(report, field))
 
 
 async def _summary(*, deps: Deps, scope: Scope) -> models.PeriodSummary:
@@ -102,7 +115,7 @@ REPORTS: dict[str, Report] = {
         models.ResponseTimes,
         "Press → acknowledged / unit assigned / on scene / resolved: p50, p90, p99, max",
         service.response_times,
-        _rows_of(models.IntervalFigures, "intervals"),
+        Rows(models.IntervalFigures, "intervals"),
         kind=AlarmKind,
         description="Over the real alarms raised in [since, until), optionally of one township, "
         "school or kind; tests and drills never enter the figures (`tests_excluded` counts "
@@ -113,7 +126,7 @@ REPORTS: dict[str, Report] = {
         list[models.AlarmOutcomeRow],
         "Alarms by kind and outcome (tests and drills in their own column)",
         service.alarm_outcomes,
-        _rows_of(models.AlarmOutcomeRow),
+        Rows(models.AlarmOutcomeRow),
         kind=AlarmKind,
     ),
     "guard_posts": Report(
@@ -121,7 +134,7 @@ REPORTS: dict[str, Report] = {
         list[models.GuardPostRow],
         "Guard-post staffing rate and gaps per school and rush-hour window",
         service.guard_posts,
-        _rows_of(models.GuardPostRow),
+        Rows(models.GuardPostRow),
         kind=Literal["morning", "noon", "afternoon"],
         description="From each window's final outcome (staffed, late, empty) as patrols judged "
         "it at the window's end; `kind` picks one window.",
@@ -131,7 +144,7 @@ REPORTS: dict[str, Report] = {
         models.DevicesReport,
         "Panic buttons: availability per school and township, troubles by kind",
         service.devices,
-        _rows_of(models.DeviceAvailabilityRow, "schools"),
+        Rows(models.DeviceAvailabilityRow, "schools"),
         description="From the troubles button supervision announced: troubles raised in "
         "[since, until) by kind, button-hours offline within the period (a trouble raised before "
         "it counts from `since`), availability = 1 - offline time / (buttons * period), and "
@@ -143,7 +156,7 @@ REPORTS: dict[str, Report] = {
         list[models.CoverageRow],
         "Patrol coverage: every school, its patrol points and the check-ins there",
         service.coverage,
-        _rows_of(models.CoverageRow),
+        Rows(models.CoverageRow),
         kind=Literal["must_reach", "must_patrol", "stop"],
         description="A school is covered when every one of its points (of `kind`, if given) has "
         "an accepted check-in in the period; check-ins outside the geofence are counted as "
@@ -154,7 +167,7 @@ REPORTS: dict[str, Report] = {
         models.ViolationsReport,
         "Violations by kind and campaign",
         service.violations,
-        _rows_of(models.ViolationRow, "rows"),
+        Rows(models.ViolationRow, "rows"),
         kind=ViolationKind,
     ),
     "inspections": Report(
@@ -162,21 +175,21 @@ REPORTS: dict[str, Report] = {
         models.InspectionsReport,
         "Security inspections: pass rate per checklist item, three defences (三防) met",
         service.inspections,
-        _rows_of(models.InspectionItemRow, "items"),
+        Rows(models.InspectionItemRow, "items"),
     ),
     "outreach": Report(
         "outreach",
         models.OutreachReport,
         "Outreach: schools reached, sessions, audience, letters to parents, drills",
         service.outreach,
-        _rows_of(models.OutreachRow, "by_topic"),
+        Rows(models.OutreachRow, "by_topic"),
     ),
     "summary": Report(
         "summary",
         models.PeriodSummary,
         "The period on one page: 'N campaigns, N violations, N schools, ...'",
         _summary,
-        lambda report: (models.PeriodSummary, [report]),
+        Rows(models.PeriodSummary, ""),
     ),
 }
 
@@ -185,11 +198,16 @@ def _endpoint(report: Report) -> Callable[..., Awaitable[Any]]:
     """The report's route function, with the signature FastAPI reads its parameters from."""
 
     async def endpoint(
-        deps: Deps, _: Principal, scope: Scope, format: str = "json", kind: str | None = None
+        deps: Deps,
+        _: Principal,
+        scope: Scope,
+        format: str = "json",
+        kind: str | None = None,
+        lang: Lang = DEFAULT_LANG,
     ) -> Any:
         result = await report.compute(deps=deps, scope=dataclasses.replace(scope, kind=kind))
         if format == "csv":
-            return _csv(*report.rows(result), report.name)
+            return _csv(report.rows, result, report.name, lang=lang, zone=deps.county.zone)
         return result
 
     parameters = [
@@ -201,6 +219,8 @@ def _endpoint(report: Report) -> Callable[..., Awaitable[Any]]:
         kind = Annotated[report.kind | None, Query()]  # type: ignore[name-defined]
         parameters.append(inspect.Parameter("kind", KEYWORD, annotation=kind, default=None))
     parameters.append(inspect.Parameter("format", KEYWORD, annotation=Format, default="json"))
+    lang = Annotated[Lang, Query(description="The CSV's language: zh (the default) or en")]
+    parameters.append(inspect.Parameter("lang", KEYWORD, annotation=lang, default=DEFAULT_LANG))
     endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     return endpoint
 

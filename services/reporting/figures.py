@@ -3,13 +3,9 @@ exactly in tests (nearest-rank percentiles: a reported value is always one that 
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-
-from pydantic import BaseModel
 
 from services.reporting import tallies
 from services.reporting.models import (
@@ -255,23 +251,3 @@ def sentence(summary_counts: dict[str, int]) -> str:
 def response_times_report(tally: AlarmTally) -> ResponseTimes:
     """The response-time figures, and how many tests and drills were left out of them."""
     return ResponseTimes(intervals=response_times(tally), tests_excluded=tally.tests)
-
-
-def to_csv(model: type[BaseModel], rows: Sequence[BaseModel]) -> str:
-    """Rows of one model as CSV (lists joined with ';'), header from the model's fields."""
-    columns = list(model.model_fields)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        values = row.model_dump(mode="json")
-        writer.writerow(_cell(values[c]) for c in columns)
-    return out.getvalue()
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return ";".join(str(v) for v in value)
-    return str(value)

@@ -8,6 +8,7 @@ from services.reporting import api, handlers
 from services.reporting.repository import MongoReportingRepository
 from services.reporting.service import Deps
 from services.reporting.settings import ReportingSettings
+from shared.labels import labels_router
 from shared.provisioning import load_county
 from shared.settings import Settings
 from shared.signin import sign_in_router
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             api.router,
             api.activities_router,
             api.pages_router,
+            labels_router,
             sign_in_router(UserDirectory.load(settings.users_file), kit.registry),
         ],
         deps=deps,

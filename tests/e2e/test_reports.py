@@ -145,11 +145,20 @@ async def test_every_figure_arrives_exactly_once_across_a_kill(
         )
         assert csv.headers["content-type"].startswith("text/csv")
         assert csv.text.splitlines() == [
-            "campaign_id,campaign,kind,violations",
-            "-,(no campaign),other,1",
-            "C1,上下学专项整治,illegal_parking,1",
-            "C1,上下学专项整治,speeding,3",
-            "C2,黑车整治,overloading,2",
+            "专项行动编号,专项行动,类别,违法行为",
+            "-,（无专项行动）,其他,1",
+            "C1,上下学专项整治,违法停车,1",
+            "C1,上下学专项整治,超速,3",
+            "C2,黑车整治,超员,2",
+        ]
+        english = await client.get(
+            f"{reporting.url}/v1/reports/violations",
+            params=SEPTEMBER | {"format": "csv", "lang": "en"},
+            headers=chief,
+        )
+        assert english.text.splitlines()[:2] == [
+            "Campaign ID,Campaign,Kind,Violations",
+            "-,(no campaign),Other,1",
         ]
         times = await client.get(
             f"{reporting.url}/v1/reports/response-times", params=SEPTEMBER, headers=chief

@@ -273,6 +273,10 @@ def openapi_paths(service: str) -> list[str]:
     return [re.sub(r"\{[^}]+\}", "X-1", path) for path in spec["paths"]]
 
 
+# Both services with pages answer these alike: sign-in, its script, the labels.
+ANSWERED_ALIKE = ("/v1/auth/token", "/signin.js", "/v1/labels")
+
+
 def test_the_proxy_sends_each_path_to_its_service_and_never_the_ops_paths() -> None:
     routes = caddy_routes()
 
@@ -283,11 +287,13 @@ def test_the_proxy_sends_each_path_to_its_service_and_never_the_ops_paths() -> N
         for path in openapi_paths(service):
             if path in ("/healthz", "/readyz", "/metrics"):
                 assert routed(path) is None, path
-            elif path != "/v1/auth/token":  # both sign-in services answer it alike
+            elif path not in ANSWERED_ALIKE:
                 assert routed(path) == service, f"{path} → {routed(path)}, not {service}"
     assert routed("/console") == "notifications"
-    assert routed("/dashboard") == "reporting"
-    assert routed("/v1/auth/token") in ("notifications", "reporting")
+    for page in ("/dashboard", "/report"):
+        assert routed(page) == "reporting", page
+    for path in ANSWERED_ALIKE:
+        assert routed(path) in ("notifications", "reporting"), path
     text = (ROOT / "deploy/proxy/Caddyfile").read_text(encoding="utf-8")
     assert "flush_interval -1" in text, "live streams are not buffered"
     assert "dynamic a {args[0]} {args[1]}" in text, "instances found again as they scale"

@@ -141,6 +141,20 @@ async def test_csv_is_the_only_other_format(client: httpx.AsyncClient) -> None:
     assert response.status_code == 422
 
 
+async def test_a_language_the_pages_do_not_speak_is_refused(client: httpx.AsyncClient) -> None:
+    for path in ("/v1/reports/summary", "/v1/labels"):
+        response = await client.get(
+            path, params={"format": "csv", "lang": "fr"}, headers=headers("supervisor")
+        )
+        assert response.status_code == 422 and "lang" in fields_named(response), path
+
+
+async def test_the_labels_come_in_either_language(client: httpx.AsyncClient) -> None:
+    chinese = (await client.get("/v1/labels")).json()
+    english = (await client.get("/v1/labels", params={"lang": "en"})).json()
+    assert chinese["alarm_kind"]["fire"] == "火情" and english["alarm_kind"]["fire"] == "Fire"
+
+
 async def test_the_pages_are_served_without_data(client: httpx.AsyncClient) -> None:
     for path in ("/dashboard", "/report"):
         page = await client.get(path)

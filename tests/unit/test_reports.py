@@ -3,7 +3,7 @@ a replay in another order with duplicates gives the same figures; drills never c
 
 from __future__ import annotations
 
-from services.reporting import figures, pages, service
+from services.reporting import exports, pages, service
 from services.reporting.models import Overview
 from services.reporting.service import Deps, Scope
 from shared.topics import Topics
@@ -168,9 +168,13 @@ async def test_unknown_township_school_and_an_empty_period_are_refused() -> None
 
 async def test_csv_rows_name_their_columns() -> None:
     report = await overview_of(EVERYTHING)
-    lines = figures.to_csv(type(report.guard_posts[0]), report.guard_posts).splitlines()
-    assert lines[0].startswith("school_id,name,township,window,windows,staffed,late,empty")
-    assert lines[1] == "S1,一小,T1,morning,4,2,1,1,0.5,2026-09-03"
+    lines = exports.to_csv(type(report.guard_posts[0]), report.guard_posts).splitlines()
+    assert lines[0].startswith("学校编号,名称,乡镇,时段,岗次,按时到岗,迟到,空岗,到岗率")
+    assert lines[1] == "S1,一小,T1,早高峰,4,2,1,1,0.5,2026-09-03"
+    english = exports.to_csv(type(report.guard_posts[0]), report.guard_posts, lang="en")
+    assert english.splitlines()[1] == "S1,一小,T1,Morning,4,2,1,1,0.5,2026-09-03"
+    covered = exports.to_csv(type(report.coverage[0]), report.coverage).splitlines()
+    assert covered[1].endswith(",是") or covered[1].endswith(",否")
 
 
 async def test_the_dashboard_draws_the_figures_and_escapes_every_name() -> None:
@@ -212,3 +216,23 @@ async def test_a_scope_of_more_schools_than_pages_allow_prints_its_townships() -
     assert f"<tr><td>T1</td><td>{len(t1)}</td><td>{covered}</td>" in coverage
     for school in COUNTY.schools:
         assert f"<td>{school.name}</td>" not in guard + coverage, "no school rows"
+
+
+async def test_no_csv_of_any_report_shows_a_key_where_a_label_exists() -> None:
+    import csv
+    import io
+
+    from services.reporting.api import REPORTS
+    from shared.labels import CATALOGUE, LANGS
+
+    deps = await fed(EVERYTHING)
+    for report in REPORTS.values():
+        result = await report.compute(deps=deps, scope=SEPTEMBER)
+        rows = report.rows.of(result)
+        assert rows, report.name
+        for i, lang in enumerate(LANGS):
+            keys = {k for words in CATALOGUE.values() for k, pair in words.items() if pair[i] != k}
+            text = exports.to_csv(report.rows.model, rows, lang=lang, zone=COUNTY.zone)
+            cells = [cell for line in csv.reader(io.StringIO(text)) for cell in line]
+            shown = {part for cell in cells for part in cell.split(";")}
+            assert not shown & keys, (report.name, lang, shown & keys)

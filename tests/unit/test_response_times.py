@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from services.reporting import figures, service, tallies
+from services.reporting import exports, figures, service, tallies
 from services.reporting.models import IntervalFigures
 from services.reporting.service import Deps, Scope
 from shared.events import AlarmLifecycle, AlarmState, stable_id
@@ -73,11 +73,16 @@ async def test_a_replay_in_another_order_gives_the_same_figures() -> None:
     assert replayed == first
 
 
-def test_csv_has_a_header_and_a_row_per_interval() -> None:
+def test_csv_has_a_header_and_a_row_per_interval_in_chinese_or_english() -> None:
     rows = figures.response_times(tallies.alarms([]))
-    lines = figures.to_csv(IntervalFigures, rows).splitlines()
-    assert lines[0] == "interval,alarms,missing,p50_s,p90_s,p99_s,max_s"
-    assert lines[1:] == [f"press_to_{s},0,0,,,," for s in tallies.INTERVALS]
+    lines = exports.to_csv(IntervalFigures, rows).splitlines()
+    assert lines[0] == "时段,真实报警,未达到,中位数（秒）,90分位（秒）,99分位（秒）,最长（秒）"
+    assert lines[1:] == [
+        f"{name},0,0,,,," for name in ("报警至接警", "报警至派警", "报警至到场", "报警至处置完毕")
+    ]
+    english = exports.to_csv(IntervalFigures, rows, lang="en").splitlines()
+    assert english[0] == "Interval,Real alarms,Not reached,p50 (s),p90 (s),p99 (s),Max (s)"
+    assert english[1] == "Press to acknowledged,0,0,,,,"
 
 
 async def test_bad_report_queries_are_refused_with_422() -> None:
