@@ -45,11 +45,12 @@ promtool:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) >/dev/null 2>&1 \
 	  || echo "warning: could not install promtool (the alert-rule tests will be skipped)"; }
 
-# The console's browser test drives Debian's chromium through its chromedriver.
+# The browser tests drive Debian's chromium through its chromedriver, with Debian's CJK fonts
+# (without them every school name is a row of boxes).
 chromium:
-	@{ command -v chromium >/dev/null && command -v chromedriver >/dev/null; } || { \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver) >/dev/null 2>&1 \
-	  || echo "warning: could not install chromium (the browser test will be skipped)"; }
+	@{ command -v chromium >/dev/null && command -v chromedriver >/dev/null && fc-list :lang=zh | grep -q .; } || { \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-noto-cjk) >/dev/null 2>&1 \
+	  || echo "warning: could not install chromium and its fonts (the browser tests will be skipped)"; }
 
 infra-up: venv jars
 	$(INFRA) start

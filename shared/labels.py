@@ -3,19 +3,24 @@ default) and English, used by every page, chart and CSV. `tests/unit/test_labels
 to every enum of the events, the commands and the provisioning file, and to every column a
 report's CSV has; a key it does not know (a value added later) is shown as itself.
 
-`GET /v1/labels?lang=` (`labels_router`) gives the pages the catalogue in one language."""
+`GET /v1/labels?lang=` (`labels_router`) gives the pages the catalogue in one language, and
+`/labels.js` the script that applies it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
 
 Lang = Literal["zh", "en"]
 DEFAULT_LANG: Lang = "zh"
 LANGS: tuple[Lang, ...] = get_args(Lang)
 LangQuery = Annotated[Lang, Query(description="zh: Simplified Chinese (the default); en: English")]
 
+LABELS_SCRIPT = Path(__file__).parent / "static" / "labels.js"
 _OTHER = ("其他", "Other")
 
 # vocabulary → key → (zh, en)
@@ -207,6 +212,102 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
     "alarm_end": {  # a report's outcome column: `open` while neither resolved nor cancelled
         "open": ("未结", "Open"),
     },
+    "page": {  # the pages' own words: templates filled in with str.format
+        "reports": ("统计报表", "reports"),
+        "dashboard": ("数据看板", "dashboard"),
+        "printable_report": ("打印报表", "printable report"),
+        "user": ("用户名", "User"),
+        "password": ("密码", "Password"),
+        "sign_in": ("登录", "Sign in"),
+        "sign_out": ("退出", "Sign out"),
+        "signed_out": ("已退出", "signed out"),
+        "sign_in_again": ("登录已失效，请重新登录", "signed out: sign in again"),
+        "wrong_password": ("用户名或密码错误", "wrong user or password"),
+        "too_many": (
+            "密码错误次数过多，请{seconds}秒后再试",
+            "too many wrong passwords: try again in {seconds} s",
+        ),
+        "not_allowed_reports": ("无权查看报表", "not allowed to read reports"),
+        "refused": ("请求被拒绝（{status}）：{detail}", "refused ({status}): {detail}"),
+        "since_day": ("起始日期", "From"),
+        "until_day": ("截止日期（不含）", "Until (exclusive)"),
+        "township": ("乡镇", "Township"),
+        "all": ("全部", "all"),
+        "show": ("查询", "Show"),
+        "print": ("打印", "Print"),
+        "language": ("语言", "Language"),
+        "nothing": ("本期无数据", "nothing in this period"),
+        "all_time": ("全部时间", "all time"),
+        "from_to": ("{since}至{until}", "{since} to {until}"),
+        "from": ("{since}起", "from {since}"),
+        "until": ("截至{until}", "until {until}"),
+        "seconds": ("{value}秒", "{value} s"),
+        "of": ("{part}/{whole}", "{part} of {whole}"),
+        "rate_of": ("{rate}，共{n}岗次", "{rate} of {n}"),
+        "per_township": ("（按乡镇）", ", per township"),
+        "sentence": (
+            "开展专项行动{campaigns}次，查处违法行为{violations}起，宣传覆盖学校{schools_reached}"
+            "所，开展宣传{sessions}场，发放致家长信{letters}份",
+            "{campaigns} campaigns, {violations} violations, {schools_reached} schools, "
+            "{sessions} sessions, {letters} letters",
+        ),
+        "chart_response": (
+            "报警至各环节用时中位数（真实报警；{tests}次测试与演练未计入）",
+            "Press → state, p50 (real alarms; {tests} tests and drills left out)",
+        ),
+        "chart_alarms": ("真实报警（按类别）", "Real alarms by kind"),
+        "chart_violations": (
+            "违法行为（按类别；{campaigns}次专项行动，共{total}起）",
+            "Violations by kind ({total} in {campaigns} campaigns)",
+        ),
+        "chart_guard_posts": (
+            "护学岗按时到岗率（按时段）",
+            "Guard posts staffed on time, by window",
+        ),
+        "chart_inspections": (
+            "检查项合格率（{inspections}次检查）",
+            "Inspection items passed ({inspections} inspections)",
+        ),
+        "chart_outreach": ("宣传场次（按主题）", "Outreach sessions by topic"),
+        "tile_alarms": ("真实报警", "Real alarms"),
+        "tile_ack": ("接警用时中位数", "Press → acknowledged, p50"),
+        "tile_campaigns": ("专项行动", "Campaigns"),
+        "tile_violations": ("违法行为", "Violations"),
+        "tile_schools_reached": ("宣传覆盖学校", "Schools reached"),
+        "tile_sessions": ("宣传场次", "Sessions"),
+        "tile_letters": ("致家长信", "Letters to parents"),
+        "tile_three_defences": ("三防达标率", "Three defences met"),
+        "tile_staffing": ("护学岗按时到岗率", "Guard posts on time"),
+        "tile_covered": ("巡逻全覆盖学校", "Schools covered"),
+        "t_response": (
+            "响应用时，真实报警（{tests}次测试与演练未计入）",
+            "Response times, real alarms ({tests} tests and drills left out)",
+        ),
+        "t_alarms": ("报警（按类别与结果）", "Alarms by kind and outcome"),
+        "t_violations": (
+            "违法行为：{campaigns}次专项行动，共{total}起",
+            "Violations: {total} in {campaigns} campaigns",
+        ),
+        "t_campaigns": ("专项行动：{campaigns}次", "Campaigns: {campaigns}"),
+        "t_guard_posts": ("护学岗", "Guard posts"),
+        "t_inspections": (
+            "安全检查：{inspections}次，涉及{schools}所学校，三防达标率{rate}",
+            "Inspections: {inspections} at {schools} schools, three defences met in {rate}",
+        ),
+        "t_outreach": (
+            "宣传教育：覆盖{schools}所学校，应急演练{drills}次（{people}人次）",
+            "Outreach: {schools} schools, {drills} drills ({people} people)",
+        ),
+        "t_coverage": (
+            "巡逻覆盖：{covered}/{schools}所学校全覆盖",
+            "Patrol coverage: {covered} of {schools} schools covered",
+        ),
+        "t_devices": (
+            "报警按钮，{period}：离线{offline}次，电量低{battery_low}次，防拆报警{tamper}次",
+            "Panic buttons, {period}: {offline} offline, {battery_low} battery low, "
+            "{tamper} tampered",
+        ),
+    },
     "column": {  # a report's CSV and table headers, by field
         "school_id": ("学校编号", "School ID"),
         "name": ("名称", "Name"),
@@ -269,6 +370,8 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
         "offline_hours": ("离线时长（按钮·小时）", "Button-hours offline"),
         "availability": ("在线率", "Availability"),
         "in_trouble_at_end": ("期末仍故障", "In trouble at the end"),
+        "school": ("学校", "School"),  # the printed tables' own columns from here
+        "dwell_min": ("停留（分钟）", "Minutes"),
     },
 }
 
@@ -291,6 +394,26 @@ def outcome(value: str, lang: Lang = DEFAULT_LANG) -> str:
     return f"{label('alarm_state', state, lang)}{colon}{label(vocabulary, reason, lang)}"
 
 
+@dataclass(frozen=True)
+class Words:
+    """The catalogue in one language, as a page writes with it."""
+
+    lang: Lang = DEFAULT_LANG
+
+    def __call__(self, text: str, **values: object) -> str:
+        """One of the pages' own texts, filled in."""
+        return label("page", text, self.lang).format(**values)
+
+    def of(self, vocabulary: str, key: str) -> str:
+        return label(vocabulary, key, self.lang)
+
+    def outcome(self, value: str) -> str:
+        return outcome(value, self.lang)
+
+
+DEFAULT_WORDS = Words()
+
+
 def catalogue(lang: Lang) -> dict[str, dict[str, str]]:
     """Every vocabulary in one language."""
     i = _INDEX[lang]
@@ -307,3 +430,9 @@ labels_router = APIRouter(tags=["pages"])
 )
 async def get_labels(lang: LangQuery = DEFAULT_LANG) -> dict[str, dict[str, str]]:
     return catalogue(lang)
+
+
+@labels_router.get("/labels.js", include_in_schema=False)
+async def labels_script() -> FileResponse:
+    """The pages' language logic, one copy for every page."""
+    return FileResponse(LABELS_SCRIPT, media_type="text/javascript; charset=utf-8")

@@ -33,8 +33,9 @@ ROUTES = {
     r"|v1/units/[^/]+/orders(/.*)?)$",
     "patrols": r"^/v1/(calendar|campaigns(/.*)?|roster|violations|points/[^/]+/(checkins|visits)"
     r"|posts/today|units/[^/]+(/(checkins|positions|roster|status|violations))?)$",
-    # the pages' shared script and labels are answered alike by notifications and reporting
-    "reporting": r"^/(dashboard|report|signin\.js|v1/activities|v1/labels|v1/reports/.+)$",
+    # the pages' shared scripts and labels are answered alike by notifications and reporting
+    "reporting": r"^/(dashboard|labels\.js|report|signin\.js|v1/activities|v1/labels"
+    r"|v1/reports/.+)$",
 }
 
 

@@ -19,7 +19,7 @@ from services.reporting.service import Deps, Scope
 from shared.auth import Principal, require_role
 from shared.events import ActivityKind, ActivityRecorded, AlarmKind, ViolationKind, utcnow
 from shared.inputs import Moment
-from shared.labels import DEFAULT_LANG, Lang
+from shared.labels import DEFAULT_LANG, Lang, LangQuery, Words
 
 router = APIRouter(tags=["reports"])
 activities_router = APIRouter(tags=["activities"])
@@ -219,8 +219,9 @@ def _endpoint(report: Report) -> Callable[..., Awaitable[Any]]:
         kind = Annotated[report.kind | None, Query()]  # type: ignore[name-defined]
         parameters.append(inspect.Parameter("kind", KEYWORD, annotation=kind, default=None))
     parameters.append(inspect.Parameter("format", KEYWORD, annotation=Format, default="json"))
-    lang = Annotated[Lang, Query(description="The CSV's language: zh (the default) or en")]
-    parameters.append(inspect.Parameter("lang", KEYWORD, annotation=lang, default=DEFAULT_LANG))
+    parameters.append(
+        inspect.Parameter("lang", KEYWORD, annotation=LangQuery, default=DEFAULT_LANG)
+    )
     endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     return endpoint
 
@@ -276,9 +277,11 @@ async def get_activities(
     response_class=HTMLResponse,
     summary="The dashboard's charts for a period, as HTML with inline SVG",
 )
-async def dashboard_charts(deps: DepsDep, _: Reader, scope: PeriodDep) -> HTMLResponse:
+async def dashboard_charts(
+    deps: DepsDep, _: Reader, scope: PeriodDep, lang: LangQuery = DEFAULT_LANG
+) -> HTMLResponse:
     data = await service.overview(deps=deps, scope=scope, with_devices=False)
-    return HTMLResponse(pages.dashboard(data))
+    return HTMLResponse(pages.dashboard(data, words=Words(lang), zone=deps.county.zone))
 
 
 @router.get(
@@ -286,9 +289,11 @@ async def dashboard_charts(deps: DepsDep, _: Reader, scope: PeriodDep) -> HTMLRe
     response_class=HTMLResponse,
     summary="The period's report as printable HTML",
 )
-async def printable(deps: DepsDep, _: Reader, scope: PeriodDep) -> HTMLResponse:
+async def printable(
+    deps: DepsDep, _: Reader, scope: PeriodDep, lang: LangQuery = DEFAULT_LANG
+) -> HTMLResponse:
     data = await service.overview(deps=deps, scope=scope)
-    return HTMLResponse(pages.printable(data))
+    return HTMLResponse(pages.printable(data, words=Words(lang), zone=deps.county.zone))
 
 
 @pages_router.get("/dashboard", include_in_schema=False)

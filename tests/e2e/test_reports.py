@@ -16,12 +16,12 @@ from aiokafka import AIOKafkaProducer
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from shared.events import ActivityRecorded, Event
 from shared.users import add_user
 from tests.conftest import KAFKA_BOOTSTRAP, Namespace
-from tests.e2e.chromium import needs_chromium
+from tests.e2e.chromium import keep_screenshot, needs_chromium
 from tests.helpers import read_topic, wait_for
 from tests.reports_fixture import (
     ACTIVITIES,
@@ -40,6 +40,7 @@ from tools.stack import Stack
 PASSWORD = "a-supervisor-password-for-the-test"
 SEPTEMBER = {"since": DAY.isoformat(), "until": UNTIL.isoformat()}
 SENTENCE = "3 campaigns, 7 violations, 3 schools, 3 sessions, 2,000 letters"
+SENTENCE_ZH = "开展专项行动3次，查处违法行为7起，宣传覆盖学校3所，开展宣传3场，发放致家长信2,000份"
 
 
 @pytest.fixture(scope="module")
@@ -173,10 +174,12 @@ async def test_every_figure_arrives_exactly_once_across_a_kill(
     assert "violation_id: Field required" in dead[0]["error"]
 
 
-def bar(browser: WebDriver, chart: str, label: str) -> tuple[str, str]:
-    element = browser.find_element(By.CSS_SELECTOR, f'#{chart} g.bar[data-label="{label}"]')
+def bar(browser: WebDriver, chart: str, key: str) -> tuple[str, str, str]:
+    """A bar's value, the label shown beside it, and the text written after it."""
+    element = browser.find_element(By.CSS_SELECTOR, f'#{chart} g.bar[data-label="{key}"]')
     value = element.get_attribute("data-value") or ""
-    return value, element.find_element(By.CSS_SELECTOR, "text.value").text
+    texts = element.find_elements(By.CSS_SELECTOR, "text")
+    return value, texts[0].text, texts[-1].text
 
 
 @needs_chromium
@@ -192,29 +195,50 @@ def test_the_dashboard_draws_the_figures_and_the_report_prints_them(
     browser.find_element(By.ID, "username").send_keys("li.supervisor")
     browser.find_element(By.ID, "password").send_keys("wrong")
     browser.find_element(By.ID, "go").click()
-    wait.until(ec.text_to_be_present_in_element((By.ID, "signin-error"), "wrong"))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "signin-error"), "用户名或密码错误"))
     browser.find_element(By.ID, "password").clear()
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.ID, "go").click()
 
-    wait.until(ec.text_to_be_present_in_element((By.ID, "sentence"), SENTENCE))
-    assert bar(browser, "chart-violations", "speeding") == ("3", "3")
-    assert bar(browser, "chart-violations", "overloading") == ("2", "2")
-    assert bar(browser, "chart-response", "acknowledged") == ("10", "10 s")
-    assert bar(browser, "chart-guard-posts", "morning") == ("0.5", "50.0% of 4")
-    assert bar(browser, "chart-inspections", "cctv") == ("0.6667", "66.7%")
-    assert bar(browser, "chart-outreach", "traffic_safety") == ("2", "2")
+    wait.until(ec.text_to_be_present_in_element((By.ID, "sentence"), SENTENCE_ZH))
+    assert bar(browser, "chart-violations", "speeding") == ("3", "超速", "3")
+    assert bar(browser, "chart-violations", "overloading") == ("2", "超员", "2")
+    assert bar(browser, "chart-response", "acknowledged") == ("10", "报警至接警", "10秒")
+    assert bar(browser, "chart-guard-posts", "morning") == ("0.5", "早高峰", "50.0%，共4岗次")
+    assert bar(browser, "chart-inspections", "cctv") == ("0.6667", "视频监控", "66.7%")
+    assert bar(browser, "chart-outreach", "traffic_safety") == ("2", "交通安全", "2")
     drawn = browser.find_element(
         By.CSS_SELECTOR, '#chart-violations g.bar[data-label="speeding"] rect'
     )
     assert float(drawn.get_attribute("width") or 0) > 0
-    assert "2,000" in browser.find_element(By.ID, "tile-letters").text
+    assert browser.find_element(By.ID, "tile-letters").text.split() == ["致家长信", "2,000"]
+    assert browser.find_element(By.ID, "show").text == "查询"
+    assert browser.execute_script("return document.documentElement.lang") == "zh-CN"
+    # the county's time: the period began at midnight UTC, 08:00 in Asia/Shanghai
+    assert browser.find_element(By.CSS_SELECTOR, "p.period").text.startswith("2026-09-01 08:00至")
+    keep_screenshot(browser, "dashboard-zh")
 
     browser.get(f"{url}/report?{query}")  # the token is kept for the session
     wait.until(ec.presence_of_element_located((By.ID, "t-violations")))
     rows = browser.find_elements(By.CSS_SELECTOR, "#t-guard-posts tbody tr")
     assert [r.text.split()[:6] for r in rows] == [
-        ["一小", "morning", "4", "2", "1", "1"],
-        ["二中", "noon", "1", "1", "0", "0"],
+        ["一小", "早高峰", "4", "2", "1", "1"],
+        ["二中", "午高峰", "1", "1", "0", "0"],
     ]
-    assert SENTENCE in browser.find_element(By.ID, "sentence").text
+    assert SENTENCE_ZH in browser.find_element(By.ID, "sentence").text
+    keep_screenshot(browser, "report-zh")
+
+    Select(browser.find_element(By.ID, "lang")).select_by_value("en")  # the choice is kept
+    wait.until(ec.text_to_be_present_in_element((By.ID, "sentence"), SENTENCE))
+    assert browser.find_element(By.ID, "print").text == "Print"
+    rows = browser.find_elements(By.CSS_SELECTOR, "#t-guard-posts tbody tr")
+    assert rows[0].text.split()[:2] == ["一小", "Morning"]
+    keep_screenshot(browser, "report-en")
+    browser.get(f"{url}/dashboard?{query}")
+    wait.until(ec.text_to_be_present_in_element((By.ID, "sentence"), SENTENCE))
+    assert bar(browser, "chart-response", "acknowledged") == (
+        "10",
+        "Press to acknowledged",
+        "10 s",
+    )
+    keep_screenshot(browser, "dashboard-en")

@@ -274,7 +274,7 @@ def openapi_paths(service: str) -> list[str]:
 
 
 # Both services with pages answer these alike: sign-in, its script, the labels.
-ANSWERED_ALIKE = ("/v1/auth/token", "/signin.js", "/v1/labels")
+ANSWERED_ALIKE = ("/v1/auth/token", "/signin.js", "/labels.js", "/v1/labels")
 
 
 def test_the_proxy_sends_each_path_to_its_service_and_never_the_ops_paths() -> None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from services.reporting import pages, service
 from services.reporting.service import Deps, Scope
 from shared.events import DeviceTrouble, stable_id
+from shared.labels import Words
 from shared.provisioning import County, Device, School
 from shared.topics import Topics
 from tests.fakes.publisher import RecordingPublisher
@@ -130,9 +131,11 @@ async def test_the_overview_and_the_printable_report_carry_the_buttons() -> None
     overview = await service.overview(deps=deps, scope=Scope(since=SINCE, until=UNTIL))
     assert overview.devices is not None
     assert overview.devices.troubles_by_kind == {"offline": 1, "battery_low": 1, "tamper": 1}
-    page = pages.printable(overview)
+    page = pages.printable(overview, words=Words("en"))
     table = page[page.index('<table id="t-devices">') :]
-    assert "2026-09-01 to 2026-09-08: 1 offline, 1 battery low, 1 tampered" in table
+    assert "2026-09-01 to 2026-09-07: 1 offline, 1 battery low, 1 tampered" in table
+    chinese = pages.printable(overview)
+    assert "报警按钮，2026-09-01至2026-09-07：离线1次，电量低1次，防拆报警1次" in chinese
     assert "<td>二中</td><td>T1</td><td>1</td><td>1</td><td>0</td><td>1</td><td>72.0</td>" in table
     assert "57.1%" in table and "三幼" not in table, "a school without buttons is not listed"
 
@@ -147,9 +150,9 @@ async def test_a_province_prints_its_buttons_per_township() -> None:
         deps=await recorded(WEEK), scope=Scope(since=SINCE, until=UNTIL)
     )
     many = overview.summary.model_copy(update={"schools": pages.PRINTED_SCHOOLS_MAX + 1})
-    page = pages.printable(overview.model_copy(update={"summary": many}))
+    page = pages.printable(overview.model_copy(update={"summary": many}), words=Words("en"))
     table = page[page.index('<table id="t-devices">') :]
     table = table[: table.index("</table>")]
-    assert "tampered, per township" in table and "<th>township</th>" in table
+    assert "tampered, per township" in table and "<th>Township</th>" in table
     assert "<tr><td>T1</td><td>3</td><td>1</td><td>1</td><td>1</td><td>84.0</td>" in table
     assert "二中" not in table

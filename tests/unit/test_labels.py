@@ -73,7 +73,13 @@ def test_each_vocabulary_labels_its_enum_exactly_in_both_languages(vocabulary: s
 
 
 def test_every_vocabulary_has_a_source_or_is_a_report_s_own() -> None:
-    assert set(labels.CATALOGUE) - set(SOURCES) == {"alarm_end", "campaign", "column", "yes_no"}
+    assert set(labels.CATALOGUE) - set(SOURCES) == {
+        "alarm_end",
+        "campaign",
+        "column",
+        "page",
+        "yes_no",
+    }
 
 
 def _literals(annotation: Any) -> list[frozenset[str]]:
@@ -122,6 +128,16 @@ def test_every_column_of_every_report_s_csv_has_its_labels() -> None:
     for model in row_models:
         for name in model.model_fields:
             assert name in labels.CATALOGUE["column"], (model.__name__, name)
+
+
+def test_each_page_text_takes_the_same_values_in_both_languages() -> None:
+    import string
+
+    def fields(template: str) -> set[str]:
+        return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+    for key, (zh, en) in labels.CATALOGUE["page"].items():
+        assert fields(zh) == fields(en), key
 
 
 def test_the_report_s_own_words_are_labelled() -> None:

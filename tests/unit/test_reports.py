@@ -3,9 +3,12 @@ a replay in another order with duplicates gives the same figures; drills never c
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from services.reporting import exports, pages, service
 from services.reporting.models import Overview
 from services.reporting.service import Deps, Scope
+from shared.labels import Words
 from shared.topics import Topics
 from tests.fakes.publisher import RecordingPublisher
 from tests.fakes.reporting import InMemoryReportingRepository
@@ -183,7 +186,17 @@ async def test_the_dashboard_draws_the_figures_and_escapes_every_name() -> None:
     assert '<g class="bar" data-label="speeding" data-value="3">' in html
     assert 'data-label="acknowledged" data-value="10"' in html
     assert 'data-label="morning" data-value="0.5"' in html
-    assert "3 campaigns, 7 violations, 3 schools, 3 sessions, 2,000 letters" in html
+    assert (
+        "开展专项行动3次，查处违法行为7起，宣传覆盖学校3所，开展宣传3场，发放致家长信2,000份"
+        in html
+    )
+    assert 'text-anchor="end">超速</text>' in html, "labels, not keys"
+    assert '<p class="period">2026-09-01至2026-09-30</p>' in html, "the last day, not the bound"
+    shanghai = pages.dashboard(report, zone=ZoneInfo("Asia/Shanghai"))
+    assert '<p class="period">2026-09-01 08:00至2026-10-01 08:00</p>' in shanghai
+    english = pages.dashboard(report, words=Words("en"))
+    assert "3 campaigns, 7 violations, 3 schools, 3 sessions, 2,000 letters" in english
+    assert ">Speeding</text>" in english
     hostile = report.model_copy(
         update={"summary": report.summary.model_copy(update={"township": "<script>x</script>"})}
     )
@@ -205,11 +218,11 @@ async def test_a_scope_of_more_schools_than_pages_allow_prints_its_townships() -
         return html[start : html.index("</table>", start)]
 
     guard = table("t-guard-posts")
-    assert "per township" in guard and "<th>township</th>" in guard
+    assert "护学岗（按乡镇）" in guard and "<th>乡镇</th>" in guard
     t1_morning = [r for r in report.guard_posts if (r.township, r.window) == ("T1", "morning")]
     windows = sum(r.windows for r in t1_morning)
     staffed = sum(r.staffed for r in t1_morning)
-    assert f"<tr><td>T1</td><td>morning</td><td>{windows}</td><td>{staffed}</td>" in guard
+    assert f"<tr><td>T1</td><td>早高峰</td><td>{windows}</td><td>{staffed}</td>" in guard
     coverage = table("t-coverage")
     t1 = [r for r in report.coverage if r.township == "T1"]
     covered = sum(r.covered for r in t1)
