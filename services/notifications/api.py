@@ -240,6 +240,7 @@ COMMAND_ACTIONS = Literal["acknowledge", "assign", "resolve", "cancel"]
 async def console_map(deps: DepsDep, _: Dispatcher) -> ConsoleMap:
     schools = deps.county.schools if deps.county else []
     return ConsoleMap(
+        timezone=deps.county.timezone if deps.county else "Asia/Shanghai",
         schools=[MapSchool.model_validate(s.model_dump()) for s in schools],
         units=[
             MapUnit(

@@ -214,6 +214,7 @@ class ConsoleMap(BaseModel):
 
     schools: list[MapSchool]
     units: list[MapUnit]
+    timezone: str = Field("Asia/Shanghai", description="The county's IANA zone: times shown in it")
 
 
 def order_id(alarm_id: uuid.UUID, unit_id: str) -> uuid.UUID:

@@ -21,7 +21,7 @@ from shared.provisioning import load_county
 from shared.settings import ROOT
 from shared.users import add_user
 from tests.conftest import KAFKA_BOOTSTRAP, Namespace
-from tests.e2e.chromium import needs_chromium
+from tests.e2e.chromium import keep_screenshot, needs_chromium
 from tests.helpers import heartbeat_body, post_heartbeat, post_press, press_body, read_topic
 from tools.stack import Stack
 
@@ -67,13 +67,15 @@ async def test_sign_in_see_a_press_live_acknowledge_it_and_see_it_change(
     ns = e2e_namespace
     url = stack["notifications"].url
     sign_in(browser, url, "wang.dispatcher", "not the password")
-    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "signin-error"), "wrong"))
+    wait(browser).until(
+        ec.text_to_be_present_in_element((By.ID, "signin-error"), "用户名或密码错误")
+    )
 
     browser.find_element(By.ID, "password").clear()
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.ID, "go").click()
-    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "status"), "live"))
-    assert "wang.dispatcher (dispatcher)" in browser.find_element(By.ID, "who").text
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "status"), "实时"))
+    assert "wang.dispatcher · 调度员" in browser.find_element(By.ID, "who").text
     wait(browser).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#map circle.school"))
 
     async with httpx.AsyncClient(timeout=10) as client:
@@ -89,20 +91,20 @@ async def test_sign_in_see_a_press_live_acknowledge_it_and_see_it_change(
     # raised, and at once escalated: no unit is anywhere in this test (no_unit_in_range)
     wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR, row)))
     text = browser.find_element(By.CSS_SELECTOR, row).text
-    assert "FIRE" in text.upper() and "河畔镇" in text and "教学楼A 2F 201" in text
+    assert "火情" in text and "河畔镇" in text and "教学楼A 2层 201" in text
+    assert "附近无可派警力" in text, "nobody in range, in words"
     assert browser.find_elements(By.CSS_SELECTOR, '#map circle.alarm[data-school="S030"]')
+    keep_screenshot(browser, "console-zh")
 
     browser.find_element(By.CSS_SELECTOR, f'{row} button[data-action="acknowledge"]').click()
     wait(browser).until(
         ec.presence_of_element_located((By.CSS_SELECTOR, f'{row}[data-state="acknowledged"]'))
     )
-    assert browser.find_element(By.CSS_SELECTOR, f"{row} td.state").text == "acknowledged"
-    assert "acknowledge: applied" in browser.find_element(By.ID, "message").text
+    assert browser.find_element(By.CSS_SELECTOR, f"{row} td.state").text == "已接警"
+    assert "接警：已执行" in browser.find_element(By.ID, "message").text
 
     browser.find_element(By.CSS_SELECTOR, f'{row} button[data-action="acknowledge"]').click()
-    wait(browser).until(
-        ec.text_to_be_present_in_element((By.ID, "message"), "acknowledge refused: cannot")
-    )
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "message"), "接警被拒绝：cannot"))
 
     lifecycle = await read_topic(KAFKA_BOOTSTRAP, ns.topics.alarms_lifecycle)
     (acked,) = [e for e in lifecycle if e["alarm_id"] == alarm_id and e["state"] == "acknowledged"]
@@ -121,11 +123,11 @@ async def test_a_click_while_the_alarms_service_is_down_is_applied_once_it_is_ba
     alarms = stack["alarms"]
     alarms.kill()
     browser.find_element(By.CSS_SELECTOR, f'{row} button[data-action="resolve"]').click()
-    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "message"), "resolve: sent"))
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "message"), "结警：已发送"))
     alarms.start()
     await asyncio.to_thread(alarms.wait_ready)
     wait(browser, 40).until(
-        ec.text_to_be_present_in_element((By.ID, "message"), "resolve: applied")
+        ec.text_to_be_present_in_element((By.ID, "message"), "结警：已执行")
     )
     lifecycle = await read_topic(KAFKA_BOOTSTRAP, ns.topics.alarms_lifecycle)
     resolved = [e for e in lifecycle if e["alarm_id"] == alarm_id and e["state"] == "resolved"]
@@ -136,13 +138,14 @@ async def test_a_guard_post_empty_now_shows_in_its_own_panel(
     stack: Stack, e2e_namespace: Namespace, browser: WebDriver
 ) -> None:
     """patrols finds a post empty in its window (its event put on the topic here): the console
-    lists it apart from the alarms, in Chinese and English."""
+    lists it apart from the alarms; the console here in English, as chosen."""
     ns = e2e_namespace
-    browser.get(f"{stack['notifications'].url}/console")
-    browser.execute_script("sessionStorage.clear()")
+    browser.get(f"{stack['notifications'].url}/console?lang=en")
+    browser.execute_script("sessionStorage.clear(); localStorage.setItem('lang', 'en')")
     sign_in(browser, stack["notifications"].url, "wang.dispatcher", PASSWORD)
     wait(browser).until(ec.text_to_be_present_in_element((By.ID, "status"), "live"))
-    assert "护学岗空岗" in browser.find_element(By.ID, "mapbox").text
+    assert "Guard posts empty now" in browser.find_element(By.ID, "mapbox").text
+    assert browser.execute_script("return document.documentElement.lang") == "en"
     now = datetime.now(UTC)
     gap = GuardPostWindow(
         post_id="P-S031-gate",
@@ -169,7 +172,9 @@ async def test_a_guard_post_empty_now_shows_in_its_own_panel(
     text = browser.find_element(By.CSS_SELECTOR, item).text
     school = COUNTY.school("S031")
     assert school is not None and school.name in text
-    assert "U021 not there (1234 m away)" in text and "afternoon" in text
+    assert "U021 not there (1234 m away)" in text and "Afternoon window" in text
+    keep_screenshot(browser, "console-en")
+    browser.execute_script("localStorage.setItem('lang', 'zh')")
 
 
 async def test_a_button_in_trouble_shows_in_its_own_panel_until_restored(
@@ -180,7 +185,7 @@ async def test_a_button_in_trouble_shows_in_its_own_panel_until_restored(
     browser.get(f"{stack['notifications'].url}/console")
     browser.execute_script("sessionStorage.clear()")
     sign_in(browser, stack["notifications"].url, "wang.dispatcher", PASSWORD)
-    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "status"), "live"))
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "status"), "实时"))
     assert "报警按钮故障" in browser.find_element(By.ID, "mapbox").text
     seed, alarms = e2e_namespace.device_seed, stack["alarms"].url
     async with httpx.AsyncClient(timeout=10) as client:
@@ -192,8 +197,9 @@ async def test_a_button_in_trouble_shows_in_its_own_panel_until_restored(
         text = browser.find_element(By.CSS_SELECTOR, item).text
         school = COUNTY.school("S002")
         assert school is not None and school.name in text
-        assert "防拆 tamper" in text and "battery 64%" in text
+        assert "报警按钮S002-BTN1防拆报警，自" in text
+        assert "电量64%" in text
         answer = await post_heartbeat(client, alarms, seed, "S002-BTN1", heartbeat_body())
         assert answer.status_code == 200, answer.text
     wait(browser).until(ec.invisibility_of_element_located((By.CSS_SELECTOR, item)))
-    assert browser.find_element(By.ID, "troubles").text == "none"
+    assert browser.find_element(By.ID, "troubles").text == "无"

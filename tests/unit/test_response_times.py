@@ -78,7 +78,7 @@ def test_csv_has_a_header_and_a_row_per_interval_in_chinese_or_english() -> None
     lines = exports.to_csv(IntervalFigures, rows).splitlines()
     assert lines[0] == "时段,真实报警,未达到,中位数（秒）,90分位（秒）,99分位（秒）,最长（秒）"
     assert lines[1:] == [
-        f"{name},0,0,,,," for name in ("报警至接警", "报警至派警", "报警至到场", "报警至处置完毕")
+        f"{name},0,0,,,," for name in ("报警至接警", "报警至派警", "报警至到场", "报警至结警")
     ]
     english = exports.to_csv(IntervalFigures, rows, lang="en").splitlines()
     assert english[0] == "Interval,Real alarms,Not reached,p50 (s),p90 (s),p99 (s),Max (s)"
