@@ -249,3 +249,19 @@ async def test_no_csv_of_any_report_shows_a_key_where_a_label_exists() -> None:
             cells = [cell for line in csv.reader(io.StringIO(text)) for cell in line]
             shown = {part for cell in cells for part in cell.split(";")}
             assert not shown & keys, (report.name, lang, shown & keys)
+
+
+async def test_no_page_shows_a_key_where_a_label_exists() -> None:
+    import re
+    from html import unescape
+
+    from shared.labels import CATALOGUE, LANGS
+
+    report = await overview_of(EVERYTHING)
+    for i, lang in enumerate(LANGS):
+        words = Words(lang)
+        keys = {k for vocab in CATALOGUE.values() for k, pair in vocab.items() if pair[i] != k}
+        for page in (pages.dashboard(report, words=words), pages.printable(report, words=words)):
+            shown = {unescape(t).strip() for t in re.findall(r">([^<>]+)<", page)}
+            assert shown, "the page shows text"
+            assert not shown & keys, (lang, shown & keys)
