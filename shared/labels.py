@@ -442,6 +442,9 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
         "offline_hours": ("离线时长（按钮·小时）", "Button-hours offline"),
         "availability": ("在线率", "Availability"),
         "in_trouble_at_end": ("期末仍故障", "In trouble at the end"),
+        "week": ("周（起始日）", "Week of"),
+        "press_to_acknowledged_p90_s": ("接警用时90分位（秒）", "Press to acknowledged p90 (s)"),
+        "press_to_on_scene_p90_s": ("到场用时90分位（秒）", "Press to on scene p90 (s)"),
         "school": ("学校", "School"),  # the printed tables' own columns from here
         "dwell_min": ("停留（分钟）", "Minutes"),
     },

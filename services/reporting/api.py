@@ -184,6 +184,18 @@ REPORTS: dict[str, Report] = {
         service.outreach,
         Rows(models.OutreachRow, "by_topic"),
     ),
+    "trends": Report(
+        "trends",
+        models.Trends,
+        "The period week by week: alarms, response times, guard-post staffing, violations",
+        service.trends,
+        Rows(models.WeekFigures, "weeks"),
+        description="The county's weeks, Monday to Sunday (the first and last clipped to the "
+        "period), each with the figures its own report gives: real alarms and tests, press → "
+        "acknowledged and → on scene p50 and p90, guard-post windows and staffing rate, "
+        "violations. Without `since`, the twelve weeks before `until` (default now); at most "
+        "60 weeks. `format=csv` gives the weeks.",
+    ),
     "summary": Report(
         "summary",
         models.PeriodSummary,

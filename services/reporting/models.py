@@ -186,6 +186,34 @@ class PeriodSummary(BaseModel):
     sentence: str = Field(..., description="'N campaigns, N violations, ...'")
 
 
+class WeekFigures(BaseModel):
+    """One of the county's weeks (Monday to Sunday; the period's first and last weeks clipped
+    to it): the figures its own report would give."""
+
+    week: date = Field(..., description="The Monday that starts the week (county time)")
+    since: datetime
+    until: datetime
+    alarms: int = Field(..., ge=0, description="Real alarms")
+    tests: int = Field(..., ge=0, description="Tests and drills")
+    press_to_acknowledged_p50_s: float | None
+    press_to_acknowledged_p90_s: float | None
+    press_to_on_scene_p50_s: float | None
+    press_to_on_scene_p90_s: float | None
+    guard_post_windows: int = Field(..., ge=0)
+    guard_post_staffing_rate: float | None
+    violations: int = Field(..., ge=0)
+
+
+class Trends(BaseModel):
+    """A period week by week. Without `since`, the twelve weeks before `until` (default now)."""
+
+    since: datetime
+    until: datetime
+    township: str | None
+    school_id: str | None = None
+    weeks: list[WeekFigures]
+
+
 class ActivityRequest(BaseModel):
     """A supervisor records an inspection, drill, session or letters (202 once on Kafka)."""
 

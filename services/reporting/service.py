@@ -10,6 +10,7 @@ from datetime import datetime, time, timedelta
 
 from services.reporting import devices as devices_figures
 from services.reporting import figures, tallies
+from services.reporting import trends as weekly
 from services.reporting.models import (
     ActivityRequest,
     AlarmOutcomeRow,
@@ -22,6 +23,7 @@ from services.reporting.models import (
     PeriodSummary,
     ResponseTimes,
     SchoolAlarmCount,
+    Trends,
     ViolationsReport,
 )
 from services.reporting.repository import (
@@ -300,6 +302,34 @@ async def _devices(deps: Deps, scope: Scope, wanted: bool) -> DevicesReport | No
 
 async def _activities(deps: Deps, scope: Scope) -> tallies.Ledger:
     return await deps.repo.activity_ledger(_record_filter(deps, scope, kind=False))
+
+
+async def trends(*, deps: Deps, scope: Scope, now: datetime | None = None) -> Trends:
+    """The period week by week, at most trends.MAX_WEEKS of them; without `since`, the
+    trends.DEFAULT_WEEKS weeks before `until` (default now)."""
+    whole = dataclasses.replace(scope, kind=None)
+    _check(deps, whole)
+    until = scope.until or now or utcnow()
+    since = scope.since or until - timedelta(weeks=weekly.DEFAULT_WEEKS)
+    if since >= until:
+        raise invalid_query("until", "since must be before until")
+    zone = deps.county.zone
+    parts = weekly.weeks(since, until, zone)
+    if len(parts) > weekly.MAX_WEEKS:
+        limit = f"a trend covers at most {weekly.MAX_WEEKS} weeks, this period {len(parts)}"
+        raise invalid_query("since", limit)
+    rows = []
+    for week in parts:
+        part = dataclasses.replace(whole, since=week.since, until=week.until)
+        alarms, posts, found = await asyncio.gather(
+            deps.repo.alarm_tally(_fact_filter(deps, part)),
+            guard_posts(deps=deps, scope=part),
+            deps.repo.violation_counts(_record_filter(deps, part)),
+        )
+        rows.append(weekly.week_figures(week, zone, alarms, posts, sum(found.values())))
+    return Trends(
+        since=since, until=until, township=scope.township, school_id=scope.school_id, weeks=rows
+    )
 
 
 async def overview(*, deps: Deps, scope: Scope, with_devices: bool = True) -> Overview:
