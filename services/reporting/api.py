@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
@@ -292,8 +293,17 @@ async def get_activities(
 async def dashboard_charts(
     deps: DepsDep, _: Reader, scope: PeriodDep, lang: LangQuery = DEFAULT_LANG
 ) -> HTMLResponse:
-    data = await service.overview(deps=deps, scope=scope, with_devices=False)
-    return HTMLResponse(pages.dashboard(data, words=Words(lang), zone=deps.county.zone))
+    data, trend, alarms = await asyncio.gather(
+        service.overview(deps=deps, scope=scope, with_devices=False),
+        service.trends(deps=deps, scope=scope, latest=True),
+        service.alarms_by_school(
+            deps=deps, since=scope.since, until=scope.until, township=scope.township
+        ),
+    )
+    schools = service.schools_in(deps=deps, scope=scope)
+    around = pages.Around(trend=trend, schools=schools, alarms=alarms)
+    page = pages.dashboard(data, words=Words(lang), zone=deps.county.zone, around=around)
+    return HTMLResponse(page)
 
 
 @router.get(

@@ -11,9 +11,11 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from html import escape
 
 from services.reporting import figures, tallies
-from services.reporting.models import Overview
+from services.reporting.charts import alarm_map, side_by_side, side_table, trend_charts
+from services.reporting.models import Overview, SchoolAlarmCount, Trends
 from services.reporting.tallies import NO_CAMPAIGN
 from shared.labels import DEFAULT_WORDS, Words
+from shared.provisioning import School
 
 BAR_HEIGHT = 22
 LABEL_WIDTH = 190
@@ -239,14 +241,44 @@ def _tiles(overview: Overview, words: Words) -> str:
     )
 
 
-def dashboard(overview: Overview, *, words: Words = DEFAULT_WORDS, zone: tzinfo = UTC) -> str:
-    """The dashboard's body: the period, the sentence, tiles and charts."""
-    return (
+@dataclass(frozen=True)
+class Around:
+    """What the dashboard shows beside a period's figures: its weeks, and its schools with
+    their alarms (for the comparison and the map)."""
+
+    trend: Trends
+    schools: Sequence[School]
+    alarms: Sequence[SchoolAlarmCount]
+
+
+def dashboard(
+    overview: Overview,
+    *,
+    words: Words = DEFAULT_WORDS,
+    zone: tzinfo = UTC,
+    around: Around | None = None,
+) -> str:
+    """The dashboard's body: the period, the sentence, tiles and charts; with `around`, the
+    trends, the side-by-side table and the map of alarms."""
+    html = (
         f'<p class="period">{escape(_period(overview, words, zone))}</p>'
         f'<p class="sentence" id="sentence">{escape(_sentence(overview, words))}</p>'
         + _tiles(overview, words)
         + '<div class="charts">'
         + "".join(charts(overview, words))
+        + "</div>"
+    )
+    if around is None:
+        return html
+    named, rows = side_by_side(overview, around.alarms, around.schools)
+    return (
+        html
+        + '<div class="charts">'
+        + "".join(trend_charts(around.trend, words))
+        + "</div>"
+        + '<div class="charts">'
+        + side_table(named, rows, words)
+        + alarm_map(around.alarms, around.schools, words)
         + "</div>"
     )
 

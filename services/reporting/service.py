@@ -55,7 +55,7 @@ from shared.events import (
     utcnow,
 )
 from shared.period import Period
-from shared.provisioning import County
+from shared.provisioning import County, School
 from shared.topics import Topics
 
 EMPTY_COUNTY = County(name="", schools=[], devices=[], units=[])
@@ -304,9 +304,18 @@ async def _activities(deps: Deps, scope: Scope) -> tallies.Ledger:
     return await deps.repo.activity_ledger(_record_filter(deps, scope, kind=False))
 
 
-async def trends(*, deps: Deps, scope: Scope, now: datetime | None = None) -> Trends:
-    """The period week by week, at most trends.MAX_WEEKS of them; without `since`, the
-    trends.DEFAULT_WEEKS weeks before `until` (default now)."""
+def schools_in(*, deps: Deps, scope: Scope) -> list[School]:
+    """The county's schools a scope covers."""
+    school_ids = _check(deps, scope)
+    return [s for s in deps.county.schools if school_ids is None or s.school_id in school_ids]
+
+
+async def trends(
+    *, deps: Deps, scope: Scope, now: datetime | None = None, latest: bool = False
+) -> Trends:
+    """The period week by week, at most trends.MAX_WEEKS of them (`latest`: a longer period's
+    last ones, else refused); without `since`, the trends.DEFAULT_WEEKS weeks before `until`
+    (default now)."""
     whole = dataclasses.replace(scope, kind=None)
     _check(deps, whole)
     until = scope.until or now or utcnow()
@@ -315,6 +324,9 @@ async def trends(*, deps: Deps, scope: Scope, now: datetime | None = None) -> Tr
         raise invalid_query("until", "since must be before until")
     zone = deps.county.zone
     parts = weekly.weeks(since, until, zone)
+    if latest:
+        parts = parts[-weekly.MAX_WEEKS :]
+        since = parts[0].since or since
     if len(parts) > weekly.MAX_WEEKS:
         limit = f"a trend covers at most {weekly.MAX_WEEKS} weeks, this period {len(parts)}"
         raise invalid_query("since", limit)

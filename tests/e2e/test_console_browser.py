@@ -126,9 +126,7 @@ async def test_a_click_while_the_alarms_service_is_down_is_applied_once_it_is_ba
     wait(browser).until(ec.text_to_be_present_in_element((By.ID, "message"), "结警：已发送"))
     alarms.start()
     await asyncio.to_thread(alarms.wait_ready)
-    wait(browser, 40).until(
-        ec.text_to_be_present_in_element((By.ID, "message"), "结警：已执行")
-    )
+    wait(browser, 40).until(ec.text_to_be_present_in_element((By.ID, "message"), "结警：已执行"))
     lifecycle = await read_topic(KAFKA_BOOTSTRAP, ns.topics.alarms_lifecycle)
     resolved = [e for e in lifecycle if e["alarm_id"] == alarm_id and e["state"] == "resolved"]
     assert len(resolved) == 1, "the click was applied once"

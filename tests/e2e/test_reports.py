@@ -216,7 +216,20 @@ def test_the_dashboard_draws_the_figures_and_the_report_prints_them(
     assert browser.execute_script("return document.documentElement.lang") == "zh-CN"
     # the county's time: the period began at midnight UTC, 08:00 in Asia/Shanghai
     assert browser.find_element(By.CSS_SELECTOR, "p.period").text.startswith("2026-09-01 08:00至")
+    points = browser.find_elements(By.CSS_SELECTOR, '#trend-alarms circle[data-series="alarms"]')
+    assert len(points) == 5, "September's five weeks, the first and last clipped"
+    assert sum(int(p.get_attribute("data-value") or 0) for p in points) == 3
+    line = browser.find_element(By.CSS_SELECTOR, "#trend-alarms polyline")
+    assert len((line.get_attribute("points") or "").split()) == 5, "a trend line is drawn"
+    alarms_heading = browser.find_element(By.CSS_SELECTOR, '#t-side th[data-column="alarms"]')
+    alarms_heading.click()  # most alarms first
+    first = browser.find_element(By.CSS_SELECTOR, "#t-side tbody tr td").text
+    alarms_heading.click()  # then fewest first
+    assert browser.find_element(By.CSS_SELECTOR, "#t-side tbody tr td").text != first
+    assert browser.find_elements(By.CSS_SELECTOR, "#alarm-map circle.hot")
     keep_screenshot(browser, "dashboard-zh")
+    browser.execute_script("document.getElementById('trend-alarms').scrollIntoView()")
+    keep_screenshot(browser, "dashboard-trends-zh")
 
     browser.get(f"{url}/report?{query}")  # the token is kept for the session
     wait.until(ec.presence_of_element_located((By.ID, "t-violations")))

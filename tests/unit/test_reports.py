@@ -265,3 +265,33 @@ async def test_no_page_shows_a_key_where_a_label_exists() -> None:
             shown = {unescape(t).strip() for t in re.findall(r">([^<>]+)<", page)}
             assert shown, "the page shows text"
             assert not shown & keys, (lang, shown & keys)
+
+
+async def test_the_dashboard_shows_the_weeks_the_townships_side_by_side_and_a_map() -> None:
+    deps = await fed(EVERYTHING)
+    report = await service.overview(deps=deps, scope=SEPTEMBER)
+    trend = await service.trends(deps=deps, scope=SEPTEMBER)
+    alarms = await service.alarms_by_school(deps=deps, since=DAY, until=UNTIL, township=None)
+    around = pages.Around(trend=trend, schools=COUNTY.schools, alarms=alarms)
+    html = pages.dashboard(report, around=around)
+    for chart in ("trend-alarms", "trend-response", "trend-staffing", "trend-violations"):
+        assert f'id="{chart}"' in html, chart
+    weekly = {w.week.isoformat(): w for w in trend.weeks}
+    for week, figures in weekly.items():
+        point = f'data-series="alarms" data-week="{week}" data-value="{figures.alarms}"'
+        assert point in html, week
+    assert "每周真实报警（5周）" in html
+    table = html[html.index('<table id="t-side"') : html.index("</table>", html.index("t-side"))]
+    assert "<th" in table and ">乡镇</th>" in table, "townships side by side for a county"
+    t1 = [a for a in alarms if a.township == "T1"]
+    assert '<td data-value="T1">T1</td><td data-value="2">2</td>' in table
+    assert f'<td data-value="{sum(a.alarms for a in t1)}">' in table
+    for school in COUNTY.schools:
+        count = sum(a.alarms for a in alarms if a.school_id == school.school_id)
+        assert f'data-school="{school.school_id}" data-alarms="{count}"' in html
+    one = pages.dashboard(
+        report,
+        around=pages.Around(trend=trend, schools=COUNTY.schools[:2], alarms=alarms),
+        words=Words("en"),
+    )
+    assert ">School</th>" in one and '<td data-value="一小">一小</td>' in one, "schools"

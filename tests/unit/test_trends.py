@@ -71,3 +71,11 @@ async def test_a_trend_too_long_or_backwards_is_refused(
     with pytest.raises(InvalidInput) as refused:
         await service.trends(deps=deps, scope=Scope(since=since, until=until))
     assert field in str(refused.value.errors)
+
+
+async def test_the_dashboard_s_trend_of_a_long_period_is_its_latest_weeks() -> None:
+    deps = await fed(EVERYTHING)
+    long = Scope(since=DAY - timedelta(weeks=100), until=UNTIL)
+    found = await service.trends(deps=deps, scope=long, latest=True)
+    assert len(found.weeks) == trends.MAX_WEEKS and found.weeks[-1].until == UNTIL
+    assert found.since == found.weeks[0].since
