@@ -238,6 +238,11 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
         "language": ("语言", "Language"),
         "nothing": ("本期无数据", "nothing in this period"),
         "trend_weeks": ("（{weeks}周）", " ({weeks} weeks)"),
+        "trends_by_township": (
+            "学校较多：每周趋势、对比表和报警分布图请选择一个乡镇查看",
+            "Many schools: choose a township to see the weekly trends, the side-by-side table "
+            "and the map of alarms",
+        ),
         "trend_alarms": ("每周真实报警", "Real alarms per week"),
         "trend_response": ("每周响应用时（秒）", "Response times per week (s)"),
         "trend_staffing": ("每周护学岗按时到岗率", "Guard posts on time per week"),

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 
-from services.reporting import exports, models, pages, service
+from services.reporting import exports, models, pages, service, trends
 from services.reporting.service import Deps, Scope
 from shared.auth import Principal, require_role
 from shared.events import ActivityKind, ActivityRecorded, AlarmKind, ViolationKind, utcnow
@@ -293,6 +293,11 @@ async def get_activities(
 async def dashboard_charts(
     deps: DepsDep, _: Reader, scope: PeriodDep, lang: LangQuery = DEFAULT_LANG
 ) -> HTMLResponse:
+    schools = service.schools_in(deps=deps, scope=scope)
+    words, zone = Words(lang), deps.county.zone
+    if len(schools) > trends.MAX_SCHOOLS:  # a province: its trends are read per township
+        data = await service.overview(deps=deps, scope=scope, with_devices=False)
+        return HTMLResponse(pages.dashboard(data, words=words, zone=zone, around=None))
     data, trend, alarms = await asyncio.gather(
         service.overview(deps=deps, scope=scope, with_devices=False),
         service.trends(deps=deps, scope=scope, latest=True),
@@ -300,10 +305,8 @@ async def dashboard_charts(
             deps=deps, since=scope.since, until=scope.until, township=scope.township
         ),
     )
-    schools = service.schools_in(deps=deps, scope=scope)
     around = pages.Around(trend=trend, schools=schools, alarms=alarms)
-    page = pages.dashboard(data, words=Words(lang), zone=deps.county.zone, around=around)
-    return HTMLResponse(page)
+    return HTMLResponse(pages.dashboard(data, words=words, zone=zone, around=around))
 
 
 @router.get(

@@ -30,6 +30,7 @@ from services.reporting.rollups import (
     MONTHS,
     YEARS,
     BucketStore,
+    bucket_range,
     day_hours,
     key,
     split,
@@ -111,6 +112,18 @@ class LedgerStore(BucketStore):
         for hours in parts.raw:
             found.append(self.count(await self._load(hours, owner)))
         return tallies.merge_ledgers(found)
+
+    async def daily(self, days: tuple[date, date], owner: str | None) -> dict[str, Ledger]:
+        """The owner's ledger per day of [first, end) (None: every owner's, merged per day),
+        from the day documents."""
+        match = bucket_range(DAYS, days) | ({} if owner is None else {self.owner_field: owner})
+        found: dict[str, list[Ledger]] = defaultdict(list)
+        cursor = self._collections[DAYS.name].find(
+            match, {"bucket": 1, "counts": 1, "latest": 1, "values": 1, "_id": 0}
+        )
+        async for doc in cursor:
+            found[doc["bucket"]].append(tallies.ledger_of(doc))
+        return {day: tallies.merge_ledgers(some) for day, some in found.items()}
 
     async def rebuild(
         self,

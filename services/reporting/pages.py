@@ -259,7 +259,7 @@ def dashboard(
     around: Around | None = None,
 ) -> str:
     """The dashboard's body: the period, the sentence, tiles and charts; with `around`, the
-    trends, the side-by-side table and the map of alarms."""
+    trends, the side-by-side table and the map of alarms, else a word on where they are."""
     html = (
         f'<p class="period">{escape(_period(overview, words, zone))}</p>'
         f'<p class="sentence" id="sentence">{escape(_sentence(overview, words))}</p>'
@@ -269,7 +269,7 @@ def dashboard(
         + "</div>"
     )
     if around is None:
-        return html
+        return html + f'<p class="note" id="trends-note">{escape(words("trends_by_township"))}</p>'
     named, rows = side_by_side(overview, around.alarms, around.schools)
     return (
         html

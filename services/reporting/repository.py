@@ -6,7 +6,7 @@ import dataclasses
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from functools import partial
 from typing import Any, Generic, Protocol, TypeVar
 from zoneinfo import ZoneInfo
@@ -43,6 +43,26 @@ from shared.period import Period
 R = TypeVar("R", bound=Event)
 
 
+@dataclass(frozen=True)
+class DayCounts:
+    """What a trend counts of one county day: guard-post windows judged, those staffed, and
+    violations."""
+
+    windows: int = 0
+    staffed: int = 0
+    violations: int = 0
+
+
+def day_span(query: Period, zone: ZoneInfo) -> tuple[date, date]:
+    """The county days [first, end) of a period that starts and ends at their midnights."""
+    if query.since is None or query.until is None:
+        raise ValueError("a day-by-day read needs both ends of its period")
+    first, end = tallies.local_day(query.since, zone), tallies.local_day(query.until, zone)
+    if query.until.astimezone(zone).time() != time(0):
+        end += timedelta(days=1)
+    return first, end
+
+
 class ReportingRepository(Protocol):
     async def ensure_indexes(self) -> None: ...
 
@@ -65,6 +85,9 @@ class ReportingRepository(Protocol):
         """Recompute the roll-up and ledger days that stores left stale."""
 
     async def records(self, kind: RecordKind[R], query: RecordFilter) -> list[R]: ...
+
+    async def daily(self, query: RecordFilter) -> dict[date, DayCounts]:
+        """Per county day of the period's whole days (day_span), for trends."""
 
     async def coverage(self, query: RecordFilter) -> dict[str, Fields]:
         """Each school's coverage tally in the period, of the query's point kind (all: None)."""
@@ -270,6 +293,7 @@ class MongoReportingRepository:
     ) -> None:
         """`townships`: each school's township (the provisioning file's), the ledgers' owners."""
         self._db = db
+        self._zone = zone
         self._facts = db["alarm_facts"]
         self._spans = db[SPANS]
         self._townships = dict(townships or {})
@@ -481,6 +505,35 @@ class MongoReportingRepository:
         cursor = self._db[TROUBLES.collection].find({}, {"_id": 0})
         events = [DeviceTrouble.model_validate(doc) async for doc in cursor]
         return await ledgers.rewrite(self._spans, [_span_document(s) for s in spans_of(events)])
+
+    async def daily(self, query: RecordFilter) -> dict[date, DayCounts]:
+        """From the day documents of the guard-post roll-up and the violation ledger (a
+        scope's named schools: from their violations)."""
+        days = day_span(query, self._zone)
+        guard = await self._guard.daily(days, query.school_ids, ("windows", "staffed"))
+        violations = await self._violations_by_day(query, days)
+        found: dict[date, DayCounts] = {}
+        for day in {*(date.fromisoformat(d) for d in guard), *violations}:
+            sums = guard.get(day.isoformat(), Counter())
+            found[day] = DayCounts(sums["windows"], sums["staffed"], violations.get(day, 0))
+        return found
+
+    async def _violations_by_day(
+        self, query: RecordFilter, days: tuple[date, date]
+    ) -> dict[date, int]:
+        township = query.township
+        if query.school_ids is None or (
+            township is not None and query.school_ids == self._schools_of.get(township)
+        ):
+            owner = None if query.school_ids is None else ledgers.township_owner(township or "")
+            found = await self._violations.daily(days, owner)
+            return {
+                date.fromisoformat(d): sum(ledger.counts.values()) for d, ledger in found.items()
+            }
+        counted: Counter[date] = Counter()
+        for record in await self.records(VIOLATIONS, query):
+            counted[tallies.local_day(record.observed_at, self._zone)] += 1
+        return dict(counted)
 
     async def alarm_tally(self, query: FactFilter) -> AlarmTally:
         """From the ledgers for every school or a township; from the facts for one school."""

@@ -21,6 +21,7 @@ because MongoDB reads top-level fields in an aggregation much faster than nested
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -333,6 +334,36 @@ class RollupStore(BucketStore):
                 {s: {f: v for f, v in fs.items() if f in facets} for s, fs in counted.items()}
             )
         return tallies.merge_schools(self.rollup.shape, found)
+
+    async def daily(
+        self, days: Span, school_ids: frozenset[str] | None, sums: Sequence[str]
+    ) -> dict[str, Counter[str]]:
+        """These sums over every facet, per day of [first, end) and across the schools (None:
+        every school), from the day documents alone: one group per day."""
+        if school_ids is not None and 1 < len(school_ids) <= PER_SCHOOL_MAX:
+            found: dict[str, Counter[str]] = defaultdict(Counter)
+            for school_id in sorted(school_ids):  # equality: fast where `$in` is slow
+                for day, sums_of in (await self.daily(days, frozenset({school_id}), sums)).items():
+                    found[day] += sums_of
+            return dict(found)
+        match = bucket_range(DAYS, days)
+        if school_ids is not None:
+            ids = sorted(school_ids)
+            match["school_id"] = ids[0] if len(ids) == 1 else {"$in": ids}
+        fields = [f"{facet}_{name}" for facet in self.rollup.shape.facets for name in sums]
+        group: Document = {"_id": "$bucket"} | {f: {"$sum": f"${f}"} for f in fields}
+        cursor = await self._collections[DAYS.name].aggregate(
+            [{"$match": match}, {"$group": group}]
+        )
+        return {
+            doc["_id"]: Counter(
+                {
+                    name: sum(doc[f"{facet}_{name}"] for facet in self.rollup.shape.facets)
+                    for name in sums
+                }
+            )
+            async for doc in cursor
+        }
 
     async def _read(
         self,

@@ -313,34 +313,39 @@ def schools_in(*, deps: Deps, scope: Scope) -> list[School]:
 async def trends(
     *, deps: Deps, scope: Scope, now: datetime | None = None, latest: bool = False
 ) -> Trends:
-    """The period week by week, at most trends.MAX_WEEKS of them (`latest`: a longer period's
-    last ones, else refused); without `since`, the trends.DEFAULT_WEEKS weeks before `until`
-    (default now)."""
+    """The period's whole county days week by week, at most trends.MAX_WEEKS of them
+    (`latest`: a longer period's last ones, else refused), for at most
+    trends.MAX_SCHOOLS schools; without `since`, the trends.DEFAULT_WEEKS weeks before
+    `until` (default now). One read of the alarm facts and one of the day documents."""
     whole = dataclasses.replace(scope, kind=None)
-    _check(deps, whole)
+    school_ids = _check(deps, whole)
+    in_scope = len(deps.county.schools) if school_ids is None else len(school_ids)
+    if in_scope > weekly.MAX_SCHOOLS:
+        limit = f"trends cover at most {weekly.MAX_SCHOOLS} schools, this scope {in_scope}"
+        raise invalid_query("township", limit + ": name a township")
     until = scope.until or now or utcnow()
     since = scope.since or until - timedelta(weeks=weekly.DEFAULT_WEEKS)
     if since >= until:
         raise invalid_query("until", "since must be before until")
     zone = deps.county.zone
-    parts = weekly.weeks(since, until, zone)
+    parts = weekly.weeks(*weekly.whole_days(since, until, zone), zone)
     if latest:
         parts = parts[-weekly.MAX_WEEKS :]
-        since = parts[0].since or since
     if len(parts) > weekly.MAX_WEEKS:
         limit = f"a trend covers at most {weekly.MAX_WEEKS} weeks, this period {len(parts)}"
         raise invalid_query("since", limit)
-    rows = []
-    for week in parts:
-        part = dataclasses.replace(whole, since=week.since, until=week.until)
-        alarms, posts, found = await asyncio.gather(
-            deps.repo.alarm_tally(_fact_filter(deps, part)),
-            guard_posts(deps=deps, scope=part),
-            deps.repo.violation_counts(_record_filter(deps, part)),
-        )
-        rows.append(weekly.week_figures(week, zone, alarms, posts, sum(found.values())))
+    span = dataclasses.replace(whole, since=parts[0].since, until=parts[-1].until)
+    facts, days = await asyncio.gather(
+        deps.repo.alarm_facts(_fact_filter(deps, span)),
+        deps.repo.daily(_record_filter(deps, span)),
+    )
+    rows = [weekly.week_figures(week, zone, facts, days) for week in parts]
     return Trends(
-        since=since, until=until, township=scope.township, school_id=scope.school_id, weeks=rows
+        since=span.since,
+        until=span.until,
+        township=scope.township,
+        school_id=scope.school_id,
+        weeks=rows,
     )
 
 

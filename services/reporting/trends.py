@@ -4,17 +4,18 @@ reports, so a week's row is what that week's own report says."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-from services.reporting import figures
-from services.reporting.models import GuardPostRow, WeekFigures
-from services.reporting.tallies import AlarmTally
+from services.reporting import figures, tallies
+from services.reporting.models import AlarmFact, WeekFigures
+from services.reporting.repository import DayCounts
 from shared.period import Period
 
 MAX_WEEKS = 60  # a year of weeks and a little more: a longer period is refused
+MAX_SCHOOLS = 500  # a county's schools: a province's trends are read per township
 DEFAULT_WEEKS = 12  # a trend without a start: the twelve weeks before its end
 
 
@@ -34,20 +35,34 @@ def weeks(since: datetime, until: datetime, zone: ZoneInfo) -> list[Period]:
     return [Period(since=a, until=b) for a, b in pairwise(cuts)]
 
 
+def whole_days(since: datetime, until: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The period widened to the county midnights around it: trends count whole days."""
+    first = since.astimezone(zone).date()
+    last = until.astimezone(zone)
+    end = last.date() + timedelta(days=0 if last.time() == time(0) else 1)
+    return _midnight(first, zone), _midnight(end, zone)
+
+
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=zone)
+
+
 def week_figures(
     week: Period,
     zone: ZoneInfo,
-    alarms: AlarmTally,
-    posts: Sequence[GuardPostRow],
-    violations: int,
+    facts: Sequence[AlarmFact],
+    days: Mapping[date, DayCounts],
 ) -> WeekFigures:
-    """One week's row, from its tallies."""
+    """One week's row, from the alarms raised in it and its days' counts."""
     assert week.since is not None and week.until is not None
+    first, end = week.since.astimezone(zone).date(), week.until.astimezone(zone).date()
+    alarms = tallies.alarms([f for f in facts if f.raised_at and week.holds(f.raised_at)])
     times = {row.interval: row for row in figures.response_times(alarms)}
     ack, scene = times["press_to_acknowledged"], times["press_to_on_scene"]
-    windows = sum(p.windows for p in posts)
+    counted = [n for day, n in days.items() if first <= day < end]
+    windows = sum(n.windows for n in counted)
     return WeekFigures(
-        week=week_of(week.since.astimezone(zone).date()),
+        week=week_of(first),
         since=week.since,
         until=week.until,
         alarms=alarms.real,
@@ -57,6 +72,6 @@ def week_figures(
         press_to_on_scene_p50_s=scene.p50_s,
         press_to_on_scene_p90_s=scene.p90_s,
         guard_post_windows=windows,
-        guard_post_staffing_rate=figures.rate(sum(p.staffed for p in posts), windows),
-        violations=violations,
+        guard_post_staffing_rate=figures.rate(sum(n.staffed for n in counted), windows),
+        violations=sum(n.violations for n in counted),
     )

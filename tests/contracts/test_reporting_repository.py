@@ -410,3 +410,36 @@ async def test_alarm_and_activity_tallies_are_what_their_records_give(
     done = tallies.activity_ledger(everything)
     assert tallies.inspection_tally(done).latest_ok == {"S1": False, "S2": False}
     assert tallies.outreach_tally(done).schools_reached == 3
+
+
+async def test_day_by_day_counts_are_what_the_records_give(repo: ReportingRepository) -> None:
+    from services.reporting import tallies
+    from services.reporting.repository import GUARD_WINDOWS, VIOLATIONS, DayCounts
+
+    rng = random.Random(23)
+    found = _rolled_up_records(rng)
+    await _store_in_batches(repo, GUARD_WINDOWS, found["windows"], rng)
+    await _store_in_batches(repo, VIOLATIONS, found["violations"], rng)
+    february, april = datetime(2026, 2, 1, tzinfo=ZONE), datetime(2026, 4, 1, tzinfo=ZONE)
+    queries = [
+        RecordFilter(since=february, until=april),
+        RecordFilter(
+            since=february, until=april, school_ids=frozenset({"S1", "S2"}), township="T1"
+        ),
+        RecordFilter(since=february + timedelta(days=9), until=april, school_ids=frozenset({"S3"})),
+    ]
+    for query in queries:
+        expected: dict[Any, Counter[str]] = {}
+        for window in found["windows"]:
+            if query.admits(GUARD_WINDOWS, window):
+                day = expected.setdefault(tallies.local_day(window.window_start, ZONE), Counter())
+                day.update(windows=1, staffed=int(window.state == "staffed"))
+        for violation in found["violations"]:
+            if query.admits(VIOLATIONS, violation):
+                day = expected.setdefault(tallies.local_day(violation.observed_at, ZONE), Counter())
+                day.update(violations=1)
+        days = {d: n for d, n in (await repo.daily(query)).items() if n != DayCounts()}
+        assert days == {
+            d: DayCounts(n["windows"], n["staffed"], n["violations"]) for d, n in expected.items()
+        }, query
+        assert days, query

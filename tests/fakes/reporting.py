@@ -4,7 +4,7 @@ tests/contracts/test_reporting_repository.py."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,11 +20,13 @@ from services.reporting.repository import (
     TROUBLES,
     VIOLATIONS,
     VISITS,
+    DayCounts,
     FactFilter,
     R,
     RecordFilter,
     RecordKind,
     coverage_facet,
+    day_span,
     guard_facets,
 )
 from services.reporting.rollups import Stale
@@ -59,6 +61,24 @@ class InMemoryReportingRepository:
 
     async def refresh(self, stale: set[Stale]) -> None:
         """Nothing to recompute: every report reads the records."""
+
+    async def daily(self, query: RecordFilter) -> dict[date, DayCounts]:
+        first, end = day_span(query, self.zone)
+        windows: Counter[date] = Counter()
+        staffed: Counter[date] = Counter()
+        for window in await self.records(GUARD_WINDOWS, query):
+            day = tallies.local_day(window.window_start, self.zone)
+            windows[day] += 1
+            staffed[day] += window.state == "staffed"
+        violations = Counter(
+            tallies.local_day(v.observed_at, self.zone)
+            for v in await self.records(VIOLATIONS, query)
+        )
+        return {
+            day: DayCounts(windows[day], staffed[day], violations[day])
+            for day in {*windows, *violations}
+            if first <= day < end
+        }
 
     async def records(self, kind: RecordKind[R], query: RecordFilter) -> list[R]:
         found = [r for r in self.stored[kind.collection].values() if query.admits(kind, r)]

@@ -194,6 +194,7 @@ async def test_the_dashboard_draws_the_figures_and_escapes_every_name() -> None:
     assert '<p class="period">2026-09-01至2026-09-30</p>' in html, "the last day, not the bound"
     shanghai = pages.dashboard(report, zone=ZoneInfo("Asia/Shanghai"))
     assert '<p class="period">2026-09-01 08:00至2026-10-01 08:00</p>' in shanghai
+    assert 'id="trends-note"' in html, "where the trends are, when not shown"
     english = pages.dashboard(report, words=Words("en"))
     assert "3 campaigns, 7 violations, 3 schools, 3 sessions, 2,000 letters" in english
     assert ">Speeding</text>" in english
