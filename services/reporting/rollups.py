@@ -339,31 +339,32 @@ class RollupStore(BucketStore):
         self, days: Span, school_ids: frozenset[str] | None, sums: Sequence[str]
     ) -> dict[str, Counter[str]]:
         """These sums over every facet, per day of [first, end) and across the schools (None:
-        every school), from the day documents alone: one group per day."""
-        if school_ids is not None and 1 < len(school_ids) <= PER_SCHOOL_MAX:
-            found: dict[str, Counter[str]] = defaultdict(Counter)
-            for school_id in sorted(school_ids):  # equality: fast where `$in` is slow
-                for day, sums_of in (await self.daily(days, frozenset({school_id}), sums)).items():
-                    found[day] += sums_of
-            return dict(found)
+        every school), from the day documents alone."""
         match = bucket_range(DAYS, days)
-        if school_ids is not None:
-            ids = sorted(school_ids)
-            match["school_id"] = ids[0] if len(ids) == 1 else {"$in": ids}
         fields = [f"{facet}_{name}" for facet in self.rollup.shape.facets for name in sums]
-        group: Document = {"_id": "$bucket"} | {f: {"$sum": f"${f}"} for f in fields}
-        cursor = await self._collections[DAYS.name].aggregate(
-            [{"$match": match}, {"$group": group}]
-        )
-        return {
-            doc["_id"]: Counter(
+        collection = self._collections[DAYS.name]
+        if school_ids is None:  # one group per day, summed by the server
+            group: Document = {"_id": "$bucket"} | {f: {"$sum": f"${f}"} for f in fields}
+            found = [
+                doc
+                async for doc in await collection.aggregate([{"$match": match}, {"$group": group}])
+            ]
+            for doc in found:
+                doc["bucket"] = doc["_id"]
+        else:  # the schools first: SecantusDB's server then uses the (school, bucket) index
+            ids = sorted(school_ids)
+            match = {"school_id": ids[0] if len(ids) == 1 else {"$in": ids}} | match
+            projection = {f: 1 for f in fields} | {"bucket": 1, "_id": 0}
+            found = [doc async for doc in collection.find(match, projection)]
+        per_day: dict[str, Counter[str]] = defaultdict(Counter)
+        for doc in found:
+            per_day[doc["bucket"]].update(
                 {
-                    name: sum(doc[f"{facet}_{name}"] for facet in self.rollup.shape.facets)
+                    name: sum(doc.get(f"{facet}_{name}") or 0 for facet in self.rollup.shape.facets)
                     for name in sums
                 }
             )
-            async for doc in cursor
-        }
+        return dict(per_day)
 
     async def _read(
         self,
