@@ -5,18 +5,21 @@ change, and see the school on the map."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from shared.events import GuardPostWindow
+from shared.events import GuardPostWindow, PositionReported
 from shared.provisioning import load_county
 from shared.settings import ROOT
 from shared.users import add_user
@@ -94,17 +97,32 @@ async def test_sign_in_see_a_press_live_acknowledge_it_and_see_it_change(
     assert "火情" in text and "河畔镇" in text and "教学楼A 2层 201" in text
     assert "附近无可派警力" in text, "nobody in range, in words"
     assert browser.find_elements(By.CSS_SELECTOR, '#map circle.alarm[data-school="S030"]')
-    keep_screenshot(browser, "console-zh")
+    assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-chimes") == "1"
 
-    browser.find_element(By.CSS_SELECTOR, f'{row} button[data-action="acknowledge"]').click()
+    keys = ActionChains(browser)  # the shift's keys: choose the alarm, acknowledge it
+    keys.send_keys(Keys.ARROW_DOWN).send_keys("a").perform()
     wait(browser).until(
         ec.presence_of_element_located((By.CSS_SELECTOR, f'{row}[data-state="acknowledged"]'))
     )
+    assert "chosen" in (browser.find_element(By.CSS_SELECTOR, row).get_attribute("class") or "")
     assert browser.find_element(By.CSS_SELECTOR, f"{row} td.state").text == "已接警"
     assert "接警：已执行" in browser.find_element(By.ID, "message").text
 
     browser.find_element(By.CSS_SELECTOR, f'{row} button[data-action="acknowledge"]').click()
     wait(browser).until(ec.text_to_be_present_in_element((By.ID, "message"), "接警被拒绝：cannot"))
+
+    ActionChains(browser).send_keys(Keys.ENTER).perform()  # the alarm's details
+    wait(browser).until(ec.visibility_of_element_located((By.ID, "detail")))
+    wait(browser).until(
+        lambda b: len(b.find_elements(By.CSS_SELECTOR, "#timeline li[data-change]")) >= 4
+    )
+    steps = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#timeline li")]
+    assert any("已报警" in s for s in steps) and any("已升级" in s for s in steps), steps
+    assert any("已接警（wang.dispatcher）" in s for s in steps), steps
+    assert any("被拒绝" in s for s in steps), "the refused click is in the timeline"
+    keep_screenshot(browser, "console-zh")
+    ActionChains(browser).send_keys(Keys.ESCAPE).perform()
+    wait(browser).until(ec.invisibility_of_element_located((By.ID, "detail")))
 
     lifecycle = await read_topic(KAFKA_BOOTSTRAP, ns.topics.alarms_lifecycle)
     (acked,) = [e for e in lifecycle if e["alarm_id"] == alarm_id and e["state"] == "acknowledged"]
@@ -201,3 +219,37 @@ async def test_a_button_in_trouble_shows_in_its_own_panel_until_restored(
         assert answer.status_code == 200, answer.text
     wait(browser).until(ec.invisibility_of_element_located((By.CSS_SELECTOR, item)))
     assert browser.find_element(By.ID, "troubles").text == "无"
+
+
+async def test_the_units_show_with_their_status_and_the_age_of_their_fix(
+    stack: Stack, e2e_namespace: Namespace, browser: WebDriver
+) -> None:
+    """A unit's fix reaches notifications' board: the console lists the unit, available, and
+    how long ago it was placed."""
+    ns = e2e_namespace
+    browser.get(f"{stack['notifications'].url}/console")
+    browser.execute_script("sessionStorage.clear()")
+    sign_in(browser, stack["notifications"].url, "wang.dispatcher", PASSWORD)
+    wait(browser).until(ec.text_to_be_present_in_element((By.ID, "status"), "实时"))
+    school = COUNTY.school("S031")
+    assert school is not None
+    fix = PositionReported(
+        event_id=uuid.uuid4(),
+        occurred_at=datetime.now(UTC),
+        unit_id="U007",
+        lat=school.lat,
+        lon=school.lon,
+        recorded_at=datetime.now(UTC) - timedelta(seconds=30),
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA_BOOTSTRAP)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            ns.topics.patrols_positions, fix.model_dump_json().encode(), key=b"U007"
+        )
+    finally:
+        await producer.stop()
+    item = '#units li[data-unit="U007"]'
+    wait(browser, 30).until(ec.presence_of_element_located((By.CSS_SELECTOR, item)))
+    text = browser.find_element(By.CSS_SELECTOR, item).text
+    assert text.startswith("U007：待命，定位于") and text.endswith("秒前"), text
