@@ -256,7 +256,10 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
         "school_in": ("{school}（{township}）", "{school} ({township})"),
         "c_title": ("指挥调度台", "dispatcher"),
         "c_chime": ("提示音", "Chime"),
-        "c_no_sound": ("无法播放提示音：请留意新警情", "no sound could be played: watch for new alarms"),
+        "c_no_sound": (
+            "无法播放提示音：请留意新警情",
+            "no sound could be played: watch for new alarms",
+        ),
         "c_keys": (
             "快捷键：↑↓ 选择警情，A 接警，S 派出所选警力，Enter 详情，Esc 关闭",
             "Keys: ↑↓ choose an alarm, A acknowledge, S assign the chosen unit, Enter details, "

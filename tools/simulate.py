@@ -23,11 +23,13 @@ from typing import Any
 
 import httpx
 
-from services.notifications.models import FEED_ITEMS, FeedEntry, TroubleEntry
+from services.notifications.models import FEED_ITEMS, FeedEntry, TroubleEntry, order_id
 from shared.auth import issue_token
+from shared.events import utcnow
 from shared.provisioning import County, Unit, load_county
 from shared.settings import DeviceSettings
 from shared.signing import derive_device_secret, device_headers
+from tools import guard_duty
 from tools.fieldwork import FieldWork
 from tools.sse import stream_data
 
@@ -115,6 +117,8 @@ class Simulator:
             "heartbeats": 0,
             "troubles": 0,
             "field_work": 0,
+            "responses": 0,
+            "accepted_on_terminal": 0,
             "errors": 0,
         }
         # the last button never beats, the one before it runs on a low battery
@@ -284,8 +288,10 @@ class Simulator:
                 task.add_done_callback(self.responders.discard)
 
     async def respond(self, client: httpx.AsyncClient, entry: FeedEntry, token: str) -> None:
-        """What the command centre and the nearest unit do: acknowledge, assign, drive there,
-        arrive, resolve (drills are cancelled as drills)."""
+        """What the command centre and the nearest unit do: acknowledge; then every other
+        alarm the unit accepts the order on its terminal (notifications assigns it), the
+        others the dispatcher assigns; drive there, arrive, resolve (drills are cancelled as
+        drills)."""
         url = f"{self.endpoints.alarms}/v1/alarms/{entry.alarm_id}"
         dispatcher = {"Authorization": f"Bearer {token}"}
         await asyncio.sleep(self.rng.uniform(2, 6))
@@ -298,7 +304,14 @@ class Simulator:
         unit_id = entry.nearest_units[0].unit_id
         unit = {"Authorization": f"Bearer {issue_token(self.jwt_secret, sub=unit_id, role='unit')}"}
         status = f"{self.endpoints.patrols}/v1/units/{unit_id}/status"
-        await self._act(client, f"{url}/assign", dispatcher, {"unit_id": unit_id})
+        self.stats["responses"] += 1
+        if self.stats["responses"] % 2:
+            order = order_id(entry.alarm_id, unit_id)
+            accept = f"{self.endpoints.notifications}/v1/units/{unit_id}/orders/{order}/ack"
+            await self._act(client, accept, unit, {})
+            self.stats["accepted_on_terminal"] += 1
+        else:
+            await self._act(client, f"{url}/assign", dispatcher, {"unit_id": unit_id})
         await self._act(client, f"{url}/en-route", unit, {})
         await self._act(client, status, unit, {"status": "en_route"})
         await asyncio.sleep(self.rng.uniform(3, 8))
@@ -389,6 +402,9 @@ async def run(
     stop = asyncio.Event()
     limits = httpx.Limits(max_connections=50)
     async with httpx.AsyncClient(timeout=10, limits=limits) as client:
+        chief = issue_token(settings.require_jwt_secret(), sub="demo-supervisor", role="supervisor")
+        headers = {"Authorization": f"Bearer {chief}"}
+        print(await guard_duty.set_up(client, endpoints.patrols, headers, county, utcnow()))
         tasks = [
             asyncio.create_task(sim.watch_dispatcher(client, stop)),
             asyncio.create_task(sim.move_units(client, fix_every_s, stop)),
