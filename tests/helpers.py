@@ -14,7 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from pydantic import BaseModel
 
 from services.alarms.settings import AlarmsSettings
 from services.notifications.settings import NotificationsSettings
@@ -73,6 +74,16 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         return {tp.partition: offset for tp, offset in offsets.items()}
     finally:
         await consumer.stop()
+
+
+async def put_on_topic(bootstrap: str, topic: str, key: str, event: BaseModel) -> None:
+    """One event onto a topic, as the service that owns the topic would put it."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, event.model_dump_json().encode(), key=key.encode())
+    finally:
+        await producer.stop()
 
 
 async def read_topic(bootstrap: str, topic: str, *, idle_s: float = 1.0) -> list[dict[str, Any]]:

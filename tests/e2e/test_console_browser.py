@@ -11,7 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -25,7 +24,14 @@ from shared.settings import ROOT
 from shared.users import add_user
 from tests.conftest import KAFKA_BOOTSTRAP, Namespace
 from tests.e2e.chromium import keep_screenshot, needs_chromium
-from tests.helpers import heartbeat_body, post_heartbeat, post_press, press_body, read_topic
+from tests.helpers import (
+    heartbeat_body,
+    post_heartbeat,
+    post_press,
+    press_body,
+    put_on_topic,
+    read_topic,
+)
 from tools.stack import Stack
 
 PASSWORD = "a-dispatcher-password-for-the-test"
@@ -175,14 +181,7 @@ async def test_a_guard_post_empty_now_shows_in_its_own_panel(
         final=False,
         last_seen_m=1234.0,
     )
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA_BOOTSTRAP)
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            ns.topics.patrols_guard_posts, gap.model_dump_json().encode(), key=b"P-S031-gate"
-        )
-    finally:
-        await producer.stop()
+    await put_on_topic(KAFKA_BOOTSTRAP, ns.topics.patrols_guard_posts, "P-S031-gate", gap)
     item = '#gaps li[data-post="P-S031-gate"]'
     wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR, item)))
     text = browser.find_element(By.CSS_SELECTOR, item).text
@@ -241,14 +240,7 @@ async def test_the_units_show_with_their_status_and_the_age_of_their_fix(
         lon=school.lon,
         recorded_at=datetime.now(UTC) - timedelta(seconds=30),
     )
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA_BOOTSTRAP)
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            ns.topics.patrols_positions, fix.model_dump_json().encode(), key=b"U007"
-        )
-    finally:
-        await producer.stop()
+    await put_on_topic(KAFKA_BOOTSTRAP, ns.topics.patrols_positions, "U007", fix)
     item = '#units li[data-unit="U007"]'
     wait(browser, 30).until(ec.presence_of_element_located((By.CSS_SELECTOR, item)))
     text = browser.find_element(By.CSS_SELECTOR, item).text
