@@ -522,10 +522,10 @@ class MongoReportingRepository:
         self, query: RecordFilter, days: tuple[date, date]
     ) -> dict[date, int]:
         township = query.township
-        if query.school_ids is None or (
-            township is not None and query.school_ids == self._schools_of.get(township)
-        ):
-            owner = None if query.school_ids is None else ledgers.township_owner(township or "")
+        owner: str | None = None  # every school's: every owner's ledger
+        if township is not None and query.school_ids == self._schools_of.get(township):
+            owner = ledgers.township_owner(township)
+        if query.school_ids is None or owner is not None:
             found = await self._violations.daily(days, owner)
             return {
                 date.fromisoformat(d): sum(ledger.counts.values()) for d, ledger in found.items()

@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from itertools import pairwise
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from services.reporting import figures, tallies
 from services.reporting.models import AlarmFact, WeekFigures
 from services.reporting.repository import DayCounts
-from shared.period import Period
 
 MAX_WEEKS = 60  # a year of weeks and a little more: a longer period is refused
 MAX_SCHOOLS = 500  # a county's schools: a province's trends are read per township
@@ -24,7 +24,14 @@ def week_of(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def weeks(since: datetime, until: datetime, zone: ZoneInfo) -> list[Period]:
+class Week(NamedTuple):
+    """[since, until): a county week, or the part of it inside the period."""
+
+    since: datetime
+    until: datetime
+
+
+def weeks(since: datetime, until: datetime, zone: ZoneInfo) -> list[Week]:
     """[since, until) cut at the county's Mondays."""
     cuts = [since]
     monday = week_of(since.astimezone(zone).date()) + timedelta(days=7)
@@ -32,7 +39,7 @@ def weeks(since: datetime, until: datetime, zone: ZoneInfo) -> list[Period]:
         cuts.append(start)
         monday += timedelta(days=7)
     cuts.append(until)
-    return [Period(since=a, until=b) for a, b in pairwise(cuts)]
+    return [Week(a, b) for a, b in pairwise(cuts)]
 
 
 def whole_days(since: datetime, until: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -48,15 +55,15 @@ def _midnight(day: date, zone: ZoneInfo) -> datetime:
 
 
 def week_figures(
-    week: Period,
+    week: Week,
     zone: ZoneInfo,
     facts: Sequence[AlarmFact],
     days: Mapping[date, DayCounts],
 ) -> WeekFigures:
     """One week's row, from the alarms raised in it and its days' counts."""
-    assert week.since is not None and week.until is not None
     first, end = week.since.astimezone(zone).date(), week.until.astimezone(zone).date()
-    alarms = tallies.alarms([f for f in facts if f.raised_at and week.holds(f.raised_at)])
+    raised = [f for f in facts if f.raised_at and week.since <= f.raised_at < week.until]
+    alarms = tallies.alarms(raised)
     times = {row.interval: row for row in figures.response_times(alarms)}
     ack, scene = times["press_to_acknowledged"], times["press_to_on_scene"]
     counted = [n for day, n in days.items() if first <= day < end]
