@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INFRA := deploy/local/infra.sh
 
-.PHONY: lock setup venv jars secrets promtool chromium kustomize caddy amtool infra-up infra-down infra-status infra-wipe demo test test-unit fuzz toxiproxy chaos bench bench-reports lint fmt clean
+.PHONY: web-vendor lock setup venv jars secrets promtool chromium kustomize caddy amtool infra-up infra-down infra-status infra-wipe demo test test-unit fuzz toxiproxy chaos bench bench-reports lint fmt clean
 
 setup: venv jars secrets
 
@@ -51,6 +51,15 @@ chromium:
 	@{ command -v chromium >/dev/null && command -v chromedriver >/dev/null && fc-list :lang=zh | grep -q .; } || { \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-noto-cjk) >/dev/null 2>&1 \
 	  || echo "warning: could not install chromium and its fonts (the browser tests will be skipped)"; }
+
+# The console's map library, from npm at the version deploy/web/package-lock.json pins, copied
+# into the notifications service's static files (committed: no npm or CDN needed to run).
+WEB_VENDOR := services/notifications/static/vendor/leaflet
+web-vendor:
+	npm ci --prefix deploy/web --ignore-scripts --no-audit --no-fund
+	mkdir -p $(WEB_VENDOR)
+	cp deploy/web/node_modules/leaflet/dist/leaflet.js deploy/web/node_modules/leaflet/dist/leaflet.css \
+	  deploy/web/node_modules/leaflet/LICENSE $(WEB_VENDOR)/
 
 infra-up: venv jars
 	$(INFRA) start

@@ -29,7 +29,8 @@ HEADLESS = {"safecampus/headless": "true"}  # not scraped twice (monitoring.yaml
 ROUTES = {
     "alarms": r"^/v1/(alarms(/.*)?|commands/[^/]+|devices|devices/[^/]+/heartbeat"
     r"|live-tests(/.*)?)$",
-    "notifications": r"^/(console|v1/auth/token|v1/dispatcher/.+|v1/devices/[^/]+/messages"
+    "notifications": r"^/(console|vendor/leaflet/[^/]+|v1/auth/token|v1/dispatcher/.+"
+    r"|v1/devices/[^/]+/messages"
     r"|v1/units/[^/]+/orders(/.*)?)$",
     "patrols": r"^/v1/(calendar|campaigns(/.*)?|roster|violations|points/[^/]+/(checkins|visits)"
     r"|posts/today|units/[^/]+(/(checkins|positions|roster|status|violations))?)$",

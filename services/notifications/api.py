@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, ValidationError
 
-from services.notifications import service, sse
+from services.notifications import basemap, service, sse
 from services.notifications.models import (
     ConsoleMap,
     DeviceMessage,
@@ -70,6 +70,19 @@ UnitId = ResourceId
 async def console() -> FileResponse:
     """The dispatcher's live page; it signs in with a dispatcher token (no data without one)."""
     return FileResponse(CONSOLE, media_type="text/html; charset=utf-8")
+
+
+VENDORED = {  # the console's map library (make web-vendor): served by name, nothing else
+    "leaflet.js": "text/javascript; charset=utf-8",
+    "leaflet.css": "text/css; charset=utf-8",
+}
+
+
+@router.get("/vendor/leaflet/{name}", include_in_schema=False)
+async def vendored(name: str) -> FileResponse:
+    if name not in VENDORED:
+        raise HTTPException(404, "no such file")
+    return FileResponse(CONSOLE.parent / "vendor" / "leaflet" / name, media_type=VENDORED[name])
 
 
 @router.get(
@@ -239,8 +252,12 @@ COMMAND_ACTIONS = Literal["acknowledge", "assign", "resolve", "cancel"]
 )
 async def console_map(deps: DepsDep, _: Dispatcher) -> ConsoleMap:
     schools = deps.county.schools if deps.county else []
+    county = deps.county
     return ConsoleMap(
-        timezone=deps.county.timezone if deps.county else "Asia/Shanghai",
+        timezone=county.timezone if county else "Asia/Shanghai",
+        townships=basemap.township_outlines(county) if county else [],
+        points=basemap.patrol_points(county) if county else [],
+        tiles=deps.tiles,
         schools=[MapSchool.model_validate(s.model_dump()) for s in schools],
         units=[
             MapUnit(

@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from services.notifications import api, handlers, service
+from services.notifications import api, basemap, handlers, service
 from services.notifications.deps import Deps, Outbound, Ranking
 from services.notifications.metrics import NotificationMetrics
 from services.notifications.outbound import RetryPolicy, parse_endpoints
@@ -102,6 +102,7 @@ def build_deps(settings: NotificationsSettings, kit: ServiceKit, log: LogWriter)
             guard_post_radius_m=settings.guard_post_radius_m,
         ),
         order_ack_timeout=timedelta(seconds=settings.order_ack_timeout_s),
+        tiles=basemap.tiles(settings.map_tile_url, settings.map_tile_attribution),
         outbound=Outbound(
             webhooks=webhooks,
             webhook_secret=_secret(settings.webhook_secret),

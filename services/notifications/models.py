@@ -23,6 +23,7 @@ from shared.events import (
     UnitStatus,
     stable_id,
 )
+from shared.provisioning import PointKind
 
 
 class FeedEntry(BaseModel):
@@ -209,11 +210,33 @@ class MapSchool(BaseModel):
     lon: float
 
 
+class MapTownship(BaseModel):
+    name: str
+    outline: list[list[float]] = Field(..., description="[lat, lon] corners, counter-clockwise")
+
+
+class MapPoint(BaseModel):
+    point_id: str
+    school_id: str
+    kind: PointKind
+    lat: float
+    lon: float
+
+
+class MapTiles(BaseModel):
+    url: str = Field(..., description="A Leaflet tile URL template ({z}/{x}/{y}, {s})")
+    attribution: str
+
+
 class ConsoleMap(BaseModel):
-    """What the console draws: every school, and every unit with a position."""
+    """What the console draws: every school, and every unit with a position; under them the
+    townships' outlines, the patrol points and, when configured, the tile server's base."""
 
     schools: list[MapSchool]
     units: list[MapUnit]
+    townships: list[MapTownship] = Field(default_factory=list)
+    points: list[MapPoint] = Field(default_factory=list)
+    tiles: MapTiles | None = Field(None, description="None: the offline base only")
     timezone: str = Field("Asia/Shanghai", description="The county's IANA zone: times shown in it")
 
 

@@ -32,6 +32,12 @@ class NotificationsSettings(DeviceSettings, SignInSettings):
         "memory; a stream resuming from further back gets a `reset`",
     )
     position_max_age_s: float = Field(300.0, description="Older fixes do not count as near")
+    map_tile_url: str | None = Field(
+        None,
+        description="The console map's tile server, a Leaflet URL template: the bureau's own, "
+        "Tianditu with its key, or OpenStreetMap; unset: the offline base from the county file",
+    )
+    map_tile_attribution: str = Field("", description="Shown under the map with its tiles")
     webhook_urls: str = Field(
         "", description="Webhook receivers told of every raised alarm: `name=url,name=url`"
     )

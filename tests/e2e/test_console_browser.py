@@ -85,7 +85,12 @@ async def test_sign_in_see_a_press_live_acknowledge_it_and_see_it_change(
     browser.find_element(By.ID, "go").click()
     wait(browser).until(ec.text_to_be_present_in_element((By.ID, "status"), "实时"))
     assert "wang.dispatcher · 调度员" in browser.find_element(By.ID, "who").text
-    wait(browser).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#map circle.school"))
+    wait(browser).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#map path.school"))
+    townships = browser.find_elements(By.CSS_SELECTOR, "#map path.township")
+    assert len(townships) == len({s.township for s in COUNTY.schools}), "the offline base"
+    names = {t.text for t in browser.find_elements(By.CSS_SELECTOR, "#map .township-name")}
+    assert "河畔镇" in names
+    assert browser.find_elements(By.CSS_SELECTOR, "#map path.point")
 
     async with httpx.AsyncClient(timeout=10) as client:
         pressed = await post_press(
@@ -102,7 +107,7 @@ async def test_sign_in_see_a_press_live_acknowledge_it_and_see_it_change(
     text = browser.find_element(By.CSS_SELECTOR, row).text
     assert "火情" in text and "河畔镇" in text and "教学楼A 2层 201" in text
     assert "附近无可派警力" in text, "nobody in range, in words"
-    assert browser.find_elements(By.CSS_SELECTOR, '#map circle.alarm[data-school="S030"]')
+    wait(browser).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#map path.alarm.s-S030"))
     assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-chimes") == "1"
 
     keys = ActionChains(browser)  # the shift's keys: choose the alarm, acknowledge it
@@ -245,3 +250,4 @@ async def test_the_units_show_with_their_status_and_the_age_of_their_fix(
     wait(browser, 30).until(ec.presence_of_element_located((By.CSS_SELECTOR, item)))
     text = browser.find_element(By.CSS_SELECTOR, item).text
     assert text.startswith("U007：待命，定位于") and text.endswith("秒前"), text
+    wait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#map path.unit.u-U007"))

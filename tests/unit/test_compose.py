@@ -290,6 +290,7 @@ def test_the_proxy_sends_each_path_to_its_service_and_never_the_ops_paths() -> N
             elif path not in ANSWERED_ALIKE:
                 assert routed(path) == service, f"{path} → {routed(path)}, not {service}"
     assert routed("/console") == "notifications"
+    assert routed("/vendor/leaflet/leaflet.js") == "notifications", "the console's map library"
     for page in ("/dashboard", "/report"):
         assert routed(page) == "reporting", page
     for path in ANSWERED_ALIKE:
