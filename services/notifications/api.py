@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, ValidationError
 
-from services.notifications import basemap, service, sse
+from services.notifications import service, sse
 from services.notifications.models import (
     ConsoleMap,
     DeviceMessage,
@@ -252,12 +252,12 @@ COMMAND_ACTIONS = Literal["acknowledge", "assign", "resolve", "cancel"]
 )
 async def console_map(deps: DepsDep, _: Dispatcher) -> ConsoleMap:
     schools = deps.county.schools if deps.county else []
-    county = deps.county
+    base = deps.base_map
     return ConsoleMap(
-        timezone=county.timezone if county else "Asia/Shanghai",
-        townships=basemap.township_outlines(county) if county else [],
-        points=basemap.patrol_points(county) if county else [],
-        tiles=deps.tiles,
+        timezone=deps.county.timezone if deps.county else "Asia/Shanghai",
+        townships=base.townships,
+        points=base.points,
+        tiles=base.tiles,
         schools=[MapSchool.model_validate(s.model_dump()) for s in schools],
         units=[
             MapUnit(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from services.notifications.models import MapPoint, MapTiles, MapTownship
 from shared.provisioning import County
@@ -69,3 +70,16 @@ def patrol_points(county: County) -> list[MapPoint]:
 def tiles(url: str | None, attribution: str) -> MapTiles | None:
     """The tile server the console loads its base from, if one is configured."""
     return None if not url else MapTiles(url=url, attribution=attribution)
+
+
+@dataclass(frozen=True)
+class BaseMap:
+    """The console map's base, worked out once from the county file and the settings."""
+
+    townships: list[MapTownship] = field(default_factory=list)
+    points: list[MapPoint] = field(default_factory=list)
+    tiles: MapTiles | None = None
+
+
+def base_map(county: County, tile_url: str | None, attribution: str) -> BaseMap:
+    return BaseMap(township_outlines(county), patrol_points(county), tiles(tile_url, attribution))

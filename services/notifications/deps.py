@@ -7,9 +7,9 @@ import random
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from services.notifications.basemap import BaseMap
 from services.notifications.board import UnitBoard
 from services.notifications.metrics import NotificationMetrics
-from services.notifications.models import MapTiles
 from services.notifications.outbound import Endpoint, RetryPolicy
 from services.notifications.repository import NotificationRepository
 from services.notifications.streams import LogWriter
@@ -64,7 +64,7 @@ class Deps:
     outbound: Outbound = field(default_factory=Outbound)
     board: UnitBoard = field(default_factory=UnitBoard)
     county: County | None = None
-    tiles: MapTiles | None = None  # the console's tile server; None: the offline base only
+    base_map: BaseMap = field(default_factory=BaseMap)  # under the console map's live layers
     # device secrets, to check a button's signed request for its messages
     device_keys: dict[str, str] = field(default_factory=dict)
     signature_window_s: int = 300

@@ -102,7 +102,7 @@ def build_deps(settings: NotificationsSettings, kit: ServiceKit, log: LogWriter)
             guard_post_radius_m=settings.guard_post_radius_m,
         ),
         order_ack_timeout=timedelta(seconds=settings.order_ack_timeout_s),
-        tiles=basemap.tiles(settings.map_tile_url, settings.map_tile_attribution),
+        base_map=basemap.base_map(county, settings.map_tile_url, settings.map_tile_attribution),
         outbound=Outbound(
             webhooks=webhooks,
             webhook_secret=_secret(settings.webhook_secret),
