@@ -515,9 +515,6 @@ class Words:
     def of(self, vocabulary: str, key: str) -> str:
         return label(vocabulary, key, self.lang)
 
-    def outcome(self, value: str) -> str:
-        return outcome(value, self.lang)
-
 
 DEFAULT_WORDS = Words()
 

@@ -27,6 +27,11 @@ class Series:
     values: Sequence[float | None]
 
 
+def percent(value: float | None) -> str:
+    """A rate as a percentage with one decimal; — when there is none."""
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
 def _number(value: float) -> str:
     return f"{value:.4g}"
 
@@ -189,7 +194,7 @@ def side_table(named: str, rows: Sequence[Side], words: Words) -> str:
             (r.name, r.name),
             (str(r.schools), r.schools),
             (str(r.alarms), r.alarms),
-            ("—" if rate is None else f"{rate * 100:.1f}%", "" if rate is None else rate),
+            (percent(rate), "" if rate is None else rate),
             (words("of", part=r.covered, whole=r.schools), r.covered / r.schools),
         ]
         body.append(

@@ -40,6 +40,13 @@ KEYED: dict[type[BaseModel], dict[str, Translate]] = {
 }
 
 
+def shown(row: BaseModel, field: str, lang: Lang = DEFAULT_LANG) -> object:
+    """A row's field as people read it: a keyed value in words (KEYED), else as it is."""
+    value = getattr(row, field)
+    translate = KEYED.get(type(row), {}).get(field)
+    return translate(value, lang) if translate is not None and isinstance(value, str) else value
+
+
 def to_csv(
     model: type[BaseModel],
     rows: Sequence[BaseModel],

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from html import escape
 
 from services.reporting import figures, tallies
-from services.reporting.charts import alarm_map, side_by_side, side_table, trend_charts
+from services.reporting.charts import alarm_map, percent, side_by_side, side_table, trend_charts
+from services.reporting.exports import shown
 from services.reporting.models import Overview, SchoolAlarmCount, Trends
-from services.reporting.tallies import NO_CAMPAIGN
 from shared.labels import DEFAULT_WORDS, Words
 from shared.provisioning import School
 
@@ -87,10 +87,6 @@ def bar_chart(
 
 def _seconds(value: float | None, words: Words) -> str:
     return "—" if value is None else words("seconds", value=f"{value:g}")
-
-
-def _percent(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f}%"
 
 
 def _moment(at: datetime, zone: tzinfo, *, end: bool = False) -> str:
@@ -174,7 +170,7 @@ def charts(overview: Overview, words: Words = DEFAULT_WORDS) -> list[str]:
                     window,
                     words.of("guard_window", window),
                     rate,
-                    words("rate_of", rate=_percent(rate), n=n),
+                    words("rate_of", rate=percent(rate), n=n),
                 )
                 for window, rows in posts.items()
                 if (n := sum(r.windows for r in rows))
@@ -191,7 +187,7 @@ def charts(overview: Overview, words: Words = DEFAULT_WORDS) -> list[str]:
                     row.item,
                     words.of("inspection_item", row.item),
                     row.pass_rate or 0,
-                    _percent(row.pass_rate),
+                    percent(row.pass_rate),
                 )
                 for row in overview.inspections.items
                 if row.checked
@@ -226,8 +222,8 @@ def _tiles(overview: Overview, words: Words) -> str:
         ("schools-reached", "tile_schools_reached", str(s.schools_reached)),
         ("sessions", "tile_sessions", str(s.sessions)),
         ("letters", "tile_letters", f"{s.letters:,}"),
-        ("three-defences", "tile_three_defences", _percent(s.three_defences_rate)),
-        ("staffing", "tile_staffing", _percent(s.guard_post_staffing_rate)),
+        ("three-defences", "tile_three_defences", percent(s.three_defences_rate)),
+        ("staffing", "tile_staffing", percent(s.guard_post_staffing_rate)),
         ("covered", "tile_covered", words("of", part=s.schools_covered, whole=s.schools)),
     ]
     return (
@@ -320,7 +316,7 @@ def _response_table(overview: Overview, words: Words, zone: tzinfo) -> str:
         ["interval", "alarms", "missing", "p50_s", "p90_s", "p99_s", "max_s"],
         [
             [
-                words.of("response_interval", r.interval),
+                shown(r, "interval", words.lang),
                 r.alarms,
                 r.missing,
                 r.p50_s,
@@ -340,15 +336,11 @@ def _alarms_table(overview: Overview, words: Words, zone: tzinfo) -> str:
         words("t_alarms"),
         ["kind", "outcome", "alarms", "tests"],
         [
-            [words.of("alarm_kind", r.kind), words.outcome(r.outcome), r.alarms, r.tests]
+            [*(shown(r, f, words.lang) for f in ("kind", "outcome")), r.alarms, r.tests]
             for r in overview.alarms
         ],
         words,
     )
-
-
-def _campaign_name(name: str, words: Words) -> str:
-    return words.of("campaign", name) if name == NO_CAMPAIGN[1] else name
 
 
 def _violations_table(overview: Overview, words: Words, zone: tzinfo) -> str:
@@ -357,10 +349,7 @@ def _violations_table(overview: Overview, words: Words, zone: tzinfo) -> str:
         "t-violations",
         words("t_violations", total=v.total, campaigns=v.campaigns),
         ["campaign", "kind", "violations"],
-        [
-            [_campaign_name(r.campaign, words), words.of("violation_kind", r.kind), r.violations]
-            for r in v.rows
-        ],
+        [[*(shown(r, f, words.lang) for f in ("campaign", "kind")), r.violations] for r in v.rows],
         words,
     )
 
@@ -390,12 +379,12 @@ def _guard_posts_table(overview: Overview, words: Words, zone: tzinfo) -> str:
         [
             [
                 r.name,
-                words.of("guard_window", r.window),
+                shown(r, "window", words.lang),
                 r.windows,
                 r.staffed,
                 r.late,
                 r.empty,
-                _percent(r.staffing_rate),
+                percent(r.staffing_rate),
                 " ".join(r.gap_days),
             ]
             for r in overview.guard_posts
@@ -412,16 +401,16 @@ def _inspections_table(overview: Overview, words: Words, zone: tzinfo) -> str:
             "t_inspections",
             inspections=i.inspections,
             schools=i.schools,
-            rate=_percent(i.three_defences_rate),
+            rate=percent(i.three_defences_rate),
         ),
         ["item", "defence", "checked", "passed", "pass_rate"],
         [
             [
-                words.of("inspection_item", r.item),
-                words.of("defence", r.defence),
+                shown(r, "item", words.lang),
+                shown(r, "defence", words.lang),
                 r.checked,
                 r.passed,
-                _percent(r.pass_rate),
+                percent(r.pass_rate),
             ]
             for r in i.items
         ],
@@ -440,10 +429,7 @@ def _outreach_table(overview: Overview, words: Words, zone: tzinfo) -> str:
             people=o.drill_participants,
         ),
         ["topic", "sessions", "audience", "letters"],
-        [
-            [words.of("outreach_topic", r.topic), r.sessions, r.audience, r.letters]
-            for r in o.by_topic
-        ],
+        [[shown(r, "topic", words.lang), r.sessions, r.audience, r.letters] for r in o.by_topic],
         words,
     )
 
@@ -461,7 +447,7 @@ def _guard_posts_per_township(overview: Overview, words: Words) -> str:
                 township,
                 words.of("guard_window", window),
                 *(n[k] for k in GUARD_SUMS),
-                _percent(_staffing(n)),
+                percent(_staffing(n)),
             ]
             for (township, window), n in sorted(sums.items())
         ],
@@ -562,7 +548,7 @@ def _devices_table(overview: Overview, words: Words, zone: tzinfo) -> str:
                 r.battery_low,
                 r.tamper,
                 r.offline_hours,
-                _percent(r.availability),
+                percent(r.availability),
                 r.in_trouble_at_end,
             ]
             for r in rows
