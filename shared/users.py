@@ -1,4 +1,5 @@
-"""People who sign in (dispatchers, supervisors, admins): a YAML file of users with roles and
+"""People who sign in (dispatchers, supervisors, admins, and the officers of a unit on its
+terminal, under the unit's id): a YAML file of users with roles and
 argon2id password hashes, kept out of the repository (USERS_FILE, default .local/users.yaml).
 
     safecampus users add NAME --role dispatcher     (asks for the password)
@@ -32,7 +33,8 @@ from shared.auth import Principal, Role
 
 log = logging.getLogger(__name__)
 
-SIGN_IN_ROLES: tuple[Role, ...] = ("dispatcher", "supervisor", "admin")
+# a unit's user name is its unit id (U007): a unit acts only as itself
+SIGN_IN_ROLES: tuple[Role, ...] = ("dispatcher", "supervisor", "admin", "unit")
 
 
 HASHER = PasswordHasher()

@@ -280,7 +280,7 @@ async def on_scene(
 
 @router.post("/v1/alarms/{alarm_id}/resolve", responses=COMMAND_RESPONSES)
 async def resolve(
-    alarm_id: uuid.UUID, deps: DepsDep, principal: Dispatcher, body: ResolveBody
+    alarm_id: uuid.UUID, deps: DepsDep, principal: Responder, body: ResolveBody
 ) -> JSONResponse:
     return await _command(deps, alarm_id, principal, "resolve", body, outcome=body.outcome)
 

@@ -46,7 +46,8 @@ WHO_MAY: dict[Action, frozenset[str]] = {
     "assign": frozenset({"system"}) | DISPATCH_ROLES,
     "en_route": frozenset({"unit"}) | DISPATCH_ROLES,
     "on_scene": frozenset({"unit"}) | DISPATCH_ROLES,
-    "resolve": DISPATCH_ROLES,
+    # a unit: the one assigned, once on scene (the officer who handled it reports the outcome)
+    "resolve": frozenset({"unit"}) | DISPATCH_ROLES,
     "cancel": DISPATCH_ROLES,
     "escalate": frozenset({"system"}),
 }
@@ -175,6 +176,10 @@ Rule = Callable[[AlarmView, Command, datetime, Timers], Decision]
 
 def _close(state: AlarmState, outcomes: tuple[str, ...]) -> Rule:
     def rule(alarm: AlarmView, command: Command, now: datetime, timers: Timers) -> Decision:
+        if command.role == "unit":
+            _own_assignment(alarm, command)
+            if alarm.state != "on_scene":
+                raise Refused(f"a unit {TARGET_ACTION[state]}s only once on scene")
         if command.outcome not in outcomes:
             raise Refused(f"{TARGET_ACTION[state]} needs an outcome, one of {', '.join(outcomes)}")
         return Decision(

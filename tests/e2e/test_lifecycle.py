@@ -81,9 +81,14 @@ async def test_dispatcher_and_units_drive_an_alarm_to_resolved(
         other = await act("en-route", u6)
         assert other.status_code == 403 and "not the assigned unit" in other.json()["reason"]
         assert (await act("en-route", u5)).json()["state"] == "en_route"
+        early = await act("resolve", u5, {"outcome": "handled"})
+        assert early.status_code == 409 and early.json()["reason"] == (
+            "a unit resolves only once on scene"
+        )
         assert (await act("on-scene", u5)).json()["state"] == "on_scene"
         assert (await act("resolve", alice, {"outcome": "nonsense"})).status_code == 422
-        done = await act("resolve", alice, {"outcome": "handled", "reason": "suspect detained"})
+        assert (await act("resolve", u6, {"outcome": "handled"})).status_code == 403
+        done = await act("resolve", u5, {"outcome": "handled", "reason": "suspect detained"})
         assert done.status_code == 200 and done.json()["state"] == "resolved"
         closed = await act("cancel", alice, {"outcome": "false_alarm"})
         assert closed.status_code == 409 and closed.json()["reason"] == "alarm is resolved"
@@ -95,7 +100,7 @@ async def test_dispatcher_and_units_drive_an_alarm_to_resolved(
             ("unit_assigned", "alice"),
             ("en_route", "U005"),
             ("on_scene", "U005"),
-            ("resolved", "alice"),
+            ("resolved", "U005"),
         ]
         assert (
             detail["outcome"] == "handled"

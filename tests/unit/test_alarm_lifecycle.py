@@ -126,7 +126,7 @@ def test_assigning_acknowledges_and_reassigning_the_same_unit_is_refused() -> No
         run(FRESH, "assign")
 
 
-@pytest.mark.parametrize("action", ["acknowledge", "assign", "resolve", "cancel"])
+@pytest.mark.parametrize("action", ["acknowledge", "assign", "cancel"])
 def test_a_unit_cannot_do_the_dispatchers_work(action: str) -> None:
     with pytest.raises(Refused, match=f"role unit may not {action}"):
         run(at("raised"), action, actor="U1", role="unit", unit_id="U1", outcome="handled")
@@ -142,6 +142,26 @@ def test_a_unit_moves_only_its_own_assignment(action: str) -> None:
         run(at("unit_assigned", assigned_unit="U1"), action, actor="U1", role="unit")[0] == action
     )
     assert run(at("unit_assigned", assigned_unit="U1"), action)[0] == action  # dispatcher for it
+
+
+def test_the_assigned_unit_resolves_its_alarm_once_on_scene() -> None:
+    unit = {"actor": "U1", "role": "unit"}
+    final, updates = run(at("on_scene", assigned_unit="U1"), "resolve", outcome="handled", **unit)
+    assert final == "resolved" and updates["closed_by"] == "U1"
+    for state in ("unit_assigned", "en_route", "escalated"):
+        with pytest.raises(Refused, match="a unit resolves only once on scene"):
+            run(at(state, assigned_unit="U1"), "resolve", outcome="handled", **unit)
+    with pytest.raises(Refused, match="U2 is not the assigned unit") as refused:
+        run(
+            at("on_scene", assigned_unit="U1"),
+            "resolve",
+            outcome="handled",
+            actor="U2",
+            role="unit",
+        )
+    assert refused.value.forbidden
+    with pytest.raises(Refused, match="resolve needs an outcome"):
+        run(at("on_scene", assigned_unit="U1"), "resolve", **unit)
 
 
 def test_only_the_system_escalates_and_only_after_a_deadline() -> None:
