@@ -29,11 +29,11 @@ HEADLESS = {"safecampus/headless": "true"}  # not scraped twice (monitoring.yaml
 ROUTES = {
     "alarms": r"^/v1/(alarms(/.*)?|commands/[^/]+|devices|devices/[^/]+/heartbeat"
     r"|live-tests(/.*)?)$",
-    "notifications": r"^/(console|vendor/leaflet/[^/]+|v1/auth/token|v1/dispatcher/.+"
+    "notifications": r"^/(console|terminal|vendor/leaflet/[^/]+|v1/auth/token|v1/dispatcher/.+"
     r"|v1/devices/[^/]+/messages"
     r"|v1/units/[^/]+/orders(/.*)?)$",
-    "patrols": r"^/v1/(calendar|campaigns(/.*)?|roster|violations|points/[^/]+/(checkins|visits)"
-    r"|posts/today|units/[^/]+(/(checkins|positions|roster|status|violations))?)$",
+    "patrols": r"^/v1/(calendar|campaigns(/.*)?|roster|violations|points(/[^/]+/(checkins|visits))?"
+    r"|posts/today|units/[^/]+(/(checkins|duty|positions|roster|status|violations))?)$",
     # the pages' shared scripts and labels are answered alike by notifications and reporting
     "reporting": r"^/(dashboard|labels\.js|report|signin\.js|v1/activities|v1/labels"
     r"|v1/reports/.+)$",

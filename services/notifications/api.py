@@ -129,6 +129,8 @@ async def stream(
     "/v1/units/{unit_id}/orders",
     response_model=list[Order],
     summary="A unit's orders after a sequence number, oldest first",
+    description="`latest=true`: the newest `limit` orders instead (still oldest first), for a "
+    "terminal that starts without a position of its own.",
 )
 async def unit_orders(
     unit_id: UnitId,
@@ -136,8 +138,11 @@ async def unit_orders(
     principal: UnitOrDispatcher,
     after: Annotated[int, Query(ge=0, le=sse.MAX_POSITION)] = 0,
     limit: Annotated[int, Query(ge=1, le=REPLAY_LIMIT)] = 100,
+    latest: bool = False,
 ) -> list[Order]:
     acting_as(principal, unit_id)
+    if latest:
+        return await deps.repo.latest_orders(unit_id, limit=limit)
     return await deps.repo.orders_after(unit_id, after, limit=limit)
 
 

@@ -107,6 +107,9 @@ class UnitBoard:
             return None
         return round(haversine_m(lat, lon, unit.lat, unit.lon), 1)
 
+    def get(self, unit_id: str) -> BoardUnit | None:
+        return self._units.get(unit_id)
+
     def units(self) -> list[BoardUnit]:
         return list(self._units.values())
 

@@ -41,6 +41,7 @@ from shared.events import (
     stable_id,
     utcnow,
 )
+from shared.geo import haversine_m
 
 log = logging.getLogger(__name__)
 
@@ -360,6 +361,38 @@ async def close_orders(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> N
             reason=reason,
             acknowledged_at=now if taken else None,
         )
+
+
+async def order_assigned(
+    *, deps: Deps, event: AlarmLifecycle, entry: FeedEntry, now: datetime
+) -> None:
+    """A unit assigned without an order of its own (the dispatcher chose it before its turn)
+    gets one on its stream, already taken: its terminal learns of the assignment there."""
+    unit_id = event.assigned_unit
+    if unit_id is None or await deps.repo.get_order(order_id(event.alarm_id, unit_id)):
+        return
+    board = deps.board.get(unit_id)
+    lat, lon = (board.lat, board.lon) if board else (None, None)
+    if lat is None or lon is None:
+        lat, lon = entry.school.lat, entry.school.lon  # no fix: no distance to tell
+    unit = NearbyUnit(
+        unit_id=unit_id,
+        distance_m=round(haversine_m(lat, lon, entry.school.lat, entry.school.lon), 1),
+        lat=lat,
+        lon=lon,
+    )
+    rank = len(await deps.repo.orders_of_alarm(event.alarm_id)) + 1
+    planned = plan_order(deps=deps, entry=entry, unit=unit, rank=rank, rest=[], now=now)
+    taken = planned.model_copy(
+        update={
+            "state": "acknowledged",
+            "acknowledged_at": now,
+            "reason": f"assigned by {event.actor}",
+        }
+    )
+    sent = order_delivery(taken, "sent")
+    if await deps.repo.insert_order(taken, delivery=sent):
+        await _announce_order(deps=deps, order=taken, sent=sent)
 
 
 async def refuse_acceptance(*, deps: Deps, result: CommandResolved) -> None:

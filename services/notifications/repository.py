@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -91,6 +91,8 @@ class NotificationRepository(Protocol):
     async def open_orders(self, alarm_id: uuid.UUID) -> list[Order]: ...
 
     async def orders_after(self, unit_id: str, seq: int, *, limit: int) -> list[Order]: ...
+
+    async def latest_orders(self, unit_id: str, *, limit: int) -> list[Order]: ...
 
     async def insert_outbound(self, job: OutboundJob) -> bool: ...
 
@@ -355,6 +357,15 @@ class MongoNotificationRepository:
             .limit(limit)
         )
         return [Order.model_validate(doc) async for doc in cursor]
+
+    async def latest_orders(self, unit_id: str, *, limit: int) -> list[Order]:
+        """The unit's newest `limit` orders in the log, oldest first."""
+        cursor = (
+            self._orders.find({"unit_id": unit_id, "seq": {"$gt": 0}})
+            .sort("seq", DESCENDING)
+            .limit(limit)
+        )
+        return [Order.model_validate(doc) async for doc in cursor][::-1]
 
 
 def _unlogged(document: Document) -> Document:

@@ -121,6 +121,7 @@ def _follow_ups(
     if event.state == "unit_assigned" and event.assigned_unit is not None:
         unit_id = event.assigned_unit
         steps.append(tell_the_school(deps=deps, event=event, unit_id=unit_id, now=now))
+        steps.append(orders.order_assigned(deps=deps, event=event, entry=entry, now=now))
     return steps
 
 

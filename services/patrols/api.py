@@ -6,19 +6,27 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
-from services.patrols import enforcement_service, guard_posts_service, service, visits_service
+from services.patrols import (
+    enforcement_service,
+    guard_posts_service,
+    points,
+    service,
+    visits_service,
+)
 from services.patrols.deps import Deps
 from services.patrols.enforcement_service import CampaignExists
 from services.patrols.guardposts import Calendar, RosterEntry
 from services.patrols.models import (
     BatchAccepted,
     CheckinRequest,
+    DutyWindow,
     PositionBatch,
     PostWindowRecord,
     StatusChange,
     StoredFix,
     UnitState,
 )
+from services.patrols.points import NearPoint
 from services.patrols.status import StatusRefused
 from services.patrols.violations import (
     Campaign,
@@ -48,6 +56,7 @@ StatusSetter = Annotated[
     Principal, Depends(require_role("unit", "dispatcher", "supervisor", "admin"))
 ]
 Reader = Annotated[Principal, Depends(require_role("unit", "dispatcher", "supervisor", "admin"))]
+Anyone = Reader
 
 
 def _known_unit(deps: Deps, principal: Principal, unit_id: str) -> None:
@@ -237,9 +246,6 @@ async def get_checkins(
     return await deps.repo.checkins(point_id, since=since, until=until)
 
 
-Anyone = Annotated[Principal, Depends(require_role("unit", "dispatcher", "supervisor", "admin"))]
-
-
 @router.get("/v1/calendar", response_model=Calendar, summary="The school calendar")
 async def get_calendar(deps: DepsDep, _: Anyone) -> Calendar:
     return await deps.repo.calendar()
@@ -281,6 +287,32 @@ async def get_roster(
 async def get_unit_roster(unit_id: UnitId, deps: DepsDep, principal: Reader) -> list[RosterEntry]:
     acting_as(principal, unit_id)
     return [entry for _, entry in await deps.repo.roster(unit_id=unit_id)]
+
+
+@router.get(
+    "/v1/units/{unit_id}/duty",
+    response_model=list[DutyWindow],
+    summary="A unit's guard-post windows today (county time), each as judged so far",
+)
+async def get_unit_duty(unit_id: UnitId, deps: DepsDep, principal: Reader) -> list[DutyWindow]:
+    _known_unit(deps, principal, unit_id)
+    return await guard_posts_service.duty_today(deps=deps, unit_id=unit_id, now=utcnow())
+
+
+@router.get(
+    "/v1/points",
+    response_model=list[NearPoint],
+    summary="Patrol points near a position, nearest first (a terminal choosing a check-in)",
+)
+async def get_points(
+    deps: DepsDep,
+    _: Anyone,
+    lat: Annotated[float, Query(ge=-90, le=90)],
+    lon: Annotated[float, Query(ge=-180, le=180)],
+    within_m: Annotated[float, Query(gt=0, le=points.MAX_WITHIN_M)] = 3000,
+    limit: Annotated[int, Query(ge=1, le=points.MAX_POINTS)] = 20,
+) -> list[NearPoint]:
+    return points.nearest(deps.county, lat=lat, lon=lon, within_m=within_m, limit=limit)
 
 
 @router.get(

@@ -9,7 +9,7 @@ from typing import Any
 from services.patrols import guardposts
 from services.patrols.deps import Deps
 from services.patrols.guardposts import Calendar, RosterEntry
-from services.patrols.models import PostWindowRecord
+from services.patrols.models import DutyWindow, PostWindowRecord
 from services.patrols.service import current_unit
 from shared.carry import carry
 from shared.errors import InvalidInput, field_error
@@ -27,6 +27,41 @@ async def add_roster_entry(*, deps: Deps, entry: RosterEntry) -> str:
     if errors:
         raise InvalidInput(errors)
     return await deps.repo.add_roster_entry(entry)
+
+
+async def duty_today(*, deps: Deps, unit_id: str, now: datetime) -> list[DutyWindow]:
+    """The unit's guard-post windows today in the county's time, earliest first, each as judged
+    so far."""
+    calendar = await deps.repo.calendar()
+    day = now.astimezone(calendar.zone).date()
+    windows = calendar.windows_on(day)
+    duty: list[DutyWindow] = []
+    for _, entry in await deps.repo.roster(unit_id=unit_id):
+        point = deps.county.point(entry.post_id)
+        school = deps.county.school(point.school_id) if point else None
+        if point is None or school is None or not entry.covers(day):
+            continue
+        for name in entry.windows:
+            if name not in windows:
+                continue
+            record = await deps.repo.post_window(f"{entry.post_id}:{day.isoformat()}:{name}")
+            start, end = windows[name]
+            duty.append(
+                DutyWindow(
+                    post_id=point.point_id,
+                    school_id=school.school_id,
+                    school_name=school.name,
+                    lat=point.lat,
+                    lon=point.lon,
+                    radius_m=point.radius_m,
+                    window=name,
+                    window_start=start,
+                    window_end=end,
+                    state=record.state if record else "pending",
+                    arrived_at=record.arrived_at if record else None,
+                )
+            )
+    return sorted(duty, key=lambda d: (d.window_start, d.post_id))
 
 
 async def watch_posts(*, deps: Deps, now: datetime) -> list[GuardPostWindow]:

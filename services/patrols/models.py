@@ -105,6 +105,22 @@ class PostWindowRecord(BaseModel):
     closed: bool = False
 
 
+class DutyWindow(BaseModel):
+    """One of a unit's guard-post windows today, as its terminal shows it."""
+
+    post_id: str
+    school_id: str
+    school_name: str
+    lat: float
+    lon: float
+    radius_m: float
+    window: WindowName
+    window_start: datetime
+    window_end: datetime
+    state: PostState = Field(..., description="pending until the window is judged")
+    arrived_at: datetime | None = None
+
+
 class StatusChange(BaseModel):
     """Body of `POST /v1/units/{unit_id}/status`."""
 

@@ -151,6 +151,9 @@ class InMemoryNotificationRepository:
         )
         return mine[:limit]
 
+    async def latest_orders(self, unit_id: str, *, limit: int) -> list[Order]:
+        return (await self.orders_after(unit_id, 0, limit=len(self.orders)))[-limit:]
+
     async def insert_outbound(self, job: OutboundJob) -> bool:
         if job.notification_id in self.outbound:
             return False

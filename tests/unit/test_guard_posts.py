@@ -109,6 +109,39 @@ async def test_a_staffed_post_raises_no_gap(county: County, registry: CollectorR
     assert (outcome.state, outcome.final, outcome.arrived_at) == ("staffed", True, at(7, 0))
 
 
+async def test_a_units_duty_today_shows_its_windows_as_judged_so_far(
+    county: County, registry: CollectorRegistry
+) -> None:
+    deps = await rostered(county, registry)
+    await guard_posts_service.add_roster_entry(
+        deps=deps,
+        entry=RosterEntry(
+            unit_id="U015",
+            post_id="S003-stop",
+            windows=["afternoon", "noon"],
+            valid_from=MONDAY - timedelta(days=3),
+            valid_to=MONDAY + timedelta(days=7),
+        ),
+    )
+    before = await guard_posts_service.duty_today(deps=deps, unit_id="U015", now=at(6, 0))
+    assert [(d.window, d.state) for d in before] == [
+        ("morning", "pending"),
+        ("noon", "pending"),
+        ("afternoon", "pending"),
+    ], "earliest first"
+    school = county.school("S003")
+    assert school is not None and before[0].school_name == school.name
+    assert before[0].window_start == at(7, 0) and before[0].radius_m > 0
+    await _on_post(deps, county, "U015", 10, at(7, 2))
+    await guard_posts_service.watch_posts(deps=deps, now=at(7, 3))
+    (morning, *_) = await guard_posts_service.duty_today(deps=deps, unit_id="U015", now=at(7, 3))
+    assert (morning.state, morning.arrived_at) == ("staffed", at(7, 2))
+    tuesday = at(7, 0, MONDAY + timedelta(days=1))
+    later = await guard_posts_service.duty_today(deps=deps, unit_id="U015", now=tuesday)
+    assert [d.window for d in later] == ["noon", "afternoon"], "the Monday-only entry is over"
+    assert await guard_posts_service.duty_today(deps=deps, unit_id="U001", now=at(7, 3)) == []
+
+
 async def test_a_late_arrival_after_the_gap_is_judged_late(
     county: County, registry: CollectorRegistry
 ) -> None:

@@ -335,6 +335,33 @@ async def test_assigning_a_unit_settles_the_open_order(registry: CollectorRegist
     assert await service.pass_over_overdue(deps=deps, now=NOW + timedelta(hours=1)) == 0
 
 
+async def test_a_unit_the_dispatcher_chose_before_its_turn_gets_its_order_taken_once(
+    registry: CollectorRegistry,
+) -> None:
+    deps = make_deps(registry)
+    await service.record_positions(deps=deps, fixes=[fix("first", 100), fix("second", 900)])
+    await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    stream = orders_tail(deps).subscribe("second")
+    assigned = raised().model_copy(
+        update={
+            "event_id": stable_id("assigned"),
+            "state": "unit_assigned",
+            "assigned_unit": "second",
+            "actor": "alice",
+        }
+    )
+    for _ in range(2):  # the event again: one order
+        await service.on_lifecycle(deps=deps, event=assigned, now=NOW)
+    (order,) = [o for o in deps.repo.orders.values() if o.unit_id == "second"]  # type: ignore[attr-defined]
+    assert (order.state, order.rank, order.reason) == ("acknowledged", 2, "assigned by alice")
+    assert round(order.distance_m, -1) == 900 and order.school == SCHOOL
+    assert stream.queue.qsize() == 1, "on the unit's stream, once"
+    taken = await service.acknowledge(deps=deps, unit_id="second", order_id=order.order_id, now=NOW)
+    assert taken.state == "acknowledged", "the terminal's accept: the same answer"
+    assert ("unit:first", "expired") in deliveries(deps)
+    assert await service.pass_over_overdue(deps=deps, now=NOW + timedelta(hours=1)) == 0
+
+
 async def test_a_slow_stream_client_is_marked_to_resume(registry: CollectorRegistry) -> None:
     deps = make_deps(registry)
     subscription = feed_tail(deps).subscribe(None)
