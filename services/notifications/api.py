@@ -37,6 +37,7 @@ router = APIRouter(tags=["dispatcher"])
 units_router = APIRouter(tags=["units"])
 
 CONSOLE = Path(__file__).parent / "static" / "console.html"
+TERMINAL = CONSOLE.parent / "terminal.html"
 STREAM_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
     422: {"description": "`Last-Event-ID` or `last_event_id` is not a log position"},
@@ -70,6 +71,13 @@ UnitId = ResourceId
 async def console() -> FileResponse:
     """The dispatcher's live page; it signs in with a dispatcher token (no data without one)."""
     return FileResponse(CONSOLE, media_type="text/html; charset=utf-8")
+
+
+@router.get("/terminal", include_in_schema=False)
+async def terminal() -> FileResponse:
+    """The unit terminal, a page for the officers' phones; it signs in with the unit's id. Its
+    calls go to patrols and alarms too: it is served behind the proxy (one origin)."""
+    return FileResponse(TERMINAL, media_type="text/html; charset=utf-8")
 
 
 VENDORED = {  # the console's map library (make web-vendor): served by name, nothing else

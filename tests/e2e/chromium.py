@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -59,3 +62,18 @@ def headless_chromium() -> Iterator[WebDriver]:
         yield driver
     finally:
         driver.quit()
+
+
+def wait(browser: WebDriver, seconds: float = 20) -> WebDriverWait[WebDriver]:
+    return WebDriverWait(browser, seconds, poll_frequency=0.1)
+
+
+def sign_in(
+    browser: WebDriver, url: str, username: str, password: str, page: str = "console"
+) -> None:
+    """Open a page and sign in on its form (the console's and the terminal's are alike)."""
+    browser.get(f"{url}/{page}")
+    wait(browser).until(ec.visibility_of_element_located((By.ID, "username")))
+    browser.find_element(By.ID, "username").send_keys(username)
+    browser.find_element(By.ID, "password").send_keys(password)
+    browser.find_element(By.ID, "go").click()

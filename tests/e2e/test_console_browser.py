@@ -16,14 +16,13 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
 
 from shared.events import GuardPostWindow, PositionReported
 from shared.provisioning import load_county
 from shared.settings import ROOT
 from shared.users import add_user
 from tests.conftest import KAFKA_BOOTSTRAP, Namespace
-from tests.e2e.chromium import keep_screenshot, needs_chromium
+from tests.e2e.chromium import keep_screenshot, needs_chromium, sign_in, wait
 from tests.helpers import (
     heartbeat_body,
     post_heartbeat,
@@ -56,18 +55,6 @@ def stack_overrides(users_file: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def stack_services() -> tuple[str, ...]:
     return ("alarms", "notifications")
-
-
-def wait(browser: WebDriver, seconds: float = 20) -> WebDriverWait[WebDriver]:
-    return WebDriverWait(browser, seconds, poll_frequency=0.1)
-
-
-def sign_in(browser: WebDriver, url: str, username: str, password: str) -> None:
-    browser.get(f"{url}/console")
-    wait(browser).until(ec.visibility_of_element_located((By.ID, "username")))
-    browser.find_element(By.ID, "username").send_keys(username)
-    browser.find_element(By.ID, "password").send_keys(password)
-    browser.find_element(By.ID, "go").click()
 
 
 async def test_sign_in_see_a_press_live_acknowledge_it_and_see_it_change(

@@ -19,7 +19,7 @@ from services.notifications.settings import NotificationsSettings
 from services.patrols.settings import PatrolsSettings
 from services.reporting.settings import ReportingSettings
 from shared.settings import ROOT, Settings
-from tools import compose_secrets
+from tools import compose_secrets, proxy
 from tools.stack import SERVICES
 
 SETTINGS: dict[str, type[Settings]] = {
@@ -255,6 +255,26 @@ def test_caddy_itself_takes_the_proxy_configuration(tmp_path: Path) -> None:
     misspelt = tmp_path / "Caddyfile"
     misspelt.write_text(CADDYFILE.read_text(encoding="utf-8").replace("flush_interval", "flush"))
     assert validate(misspelt).returncode != 0, "the check is not vacuous"
+
+
+def test_the_local_proxy_is_the_compose_proxy_with_static_upstreams(tmp_path: Path) -> None:
+    local = tmp_path / "Caddyfile"
+    local.write_text(proxy.render({"alarms": [7001, 7002], "patrols": [7003]}, 7080))
+    env = {k: str(tmp_path) for k in proxy.CADDY_HOMES}
+    checked = subprocess.run(
+        [str(proxy.CADDY), "validate", "--adapter", "caddyfile", "--config", str(local)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    assert checked.returncode == 0 and "Valid configuration" in checked.stdout, checked.stderr
+    text = local.read_text(encoding="utf-8")
+    matchers = re.compile(r"^\s*@\w+ path_regexp .+$", re.M)
+    assert matchers.findall(text) == matchers.findall(CADDYFILE.read_text(encoding="utf-8"))
+    assert ":7080 {" in text and "default_bind 127.0.0.1" in text
+    assert "to 127.0.0.1:7001 127.0.0.1:7002" in text and "to 127.0.0.1:7003" in text
+    assert "import instances" not in text
 
 
 def caddy_routes() -> list[tuple[str, re.Pattern[str]]]:

@@ -13,9 +13,7 @@ def test_points_near_a_position_come_nearest_first_within_the_distance(county: C
     assert near, "a school's own points are near it"
     assert [p.distance_m for p in near] == sorted(p.distance_m for p in near)
     every = [
-        p
-        for p in county.patrol_points
-        if haversine_m(school.lat, school.lon, p.lat, p.lon) <= 3000
+        p for p in county.patrol_points if haversine_m(school.lat, school.lon, p.lat, p.lon) <= 3000
     ]
     assert {p.point_id for p in near} == {p.point_id for p in every}, "the box drops none"
     first = near[0]
