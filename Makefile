@@ -1,5 +1,6 @@
 # SafeCampus: the commands a new user needs. Everything runs on 127.0.0.1.
-#   make demo   set up, start Kafka + SecantusDB + the four services, run the simulated county
+#   make demo   set up, start Kafka + SecantusDB + the four services and their proxy, run the
+#               simulated county
 #   make test   set up, start Kafka + SecantusDB, run the whole test suite
 #   make bench  set up, start Kafka + SecantusDB's Rust server, run the benchmarks (not tests)
 PYTHON_BIN ?= python3
@@ -73,7 +74,7 @@ infra-status:
 infra-wipe:
 	$(INFRA) wipe
 
-demo: setup promtool infra-up
+demo: setup promtool caddy infra-up
 	$(PY) -m tools.demo
 
 test: setup promtool chromium toxiproxy kustomize caddy amtool infra-up

@@ -1,6 +1,7 @@
 """`make demo`: the four services on the embedded default, and the simulated county.
 
-Starts the services (ports from settings: 8001-8004) and, when Debian's prometheus is installed,
+Starts the services (ports from settings: 8001-8004), the proxy in front of them (127.0.0.1:8080,
+DEMO_PROXY_PORT; the unit terminal's one origin) and, when Debian's prometheus is installed,
 a Prometheus on 127.0.0.1:9090 (PROMETHEUS_PORT) scraping them; prints where to look, runs the
 simulator until Ctrl-C (or DEMO_DURATION seconds), then stops what it started.
 """
@@ -16,11 +17,13 @@ from shared.auth import Role, issue_token
 from shared.settings import ROOT, DeviceSettings, SignInSettings
 from shared.users import add_user
 from tools.prometheus import LocalPrometheus
+from tools.proxy import CADDY, Proxy
 from tools.simulate import Endpoints, run
 from tools.stack import Stack
 
 DEMO_DISPATCHER = "demo-dispatcher"
 DEMO_SUPERVISOR = "demo-supervisor"
+DEMO_UNIT = "U001"  # a person answers its orders on the unit terminal; the simulator still moves it
 
 
 class DemoSettings(DeviceSettings, SignInSettings):
@@ -49,11 +52,38 @@ def start_prometheus(ports: dict[str, int]) -> LocalPrometheus | None:
     return prometheus
 
 
+def start_proxy(stack: Stack) -> Proxy | None:
+    """The Compose proxy's routes on 127.0.0.1 (DEMO_PROXY_PORT, 8080): the unit terminal's one
+    origin. Without the binary (`make caddy`) the demo runs without it."""
+    if not CADDY.exists():
+        print("the proxy is not built: the demo runs without the unit terminal (`make caddy`)")
+        return None
+    port = int(os.environ.get("DEMO_PROXY_PORT", "8080"))
+    proxy = Proxy(list(stack.services.values()), port, ROOT / ".local" / "demo-proxy")
+    proxy.start()
+    try:
+        proxy.wait_ready()
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"the proxy did not start ({exc}); the demo runs without the unit terminal")
+        proxy.stop()
+        return None
+    return proxy
+
+
+def terminal_lines(proxy: Proxy | None, passwords: dict[str, str]) -> str:
+    if proxy is None:
+        return "Unit terminal: not running (build the proxy: `make caddy`)"
+    return f"""Unit terminal (an officer's phone; everything also answers through this proxy):
+  {proxy.url}/terminal   sign in as {DEMO_UNIT} / {passwords[DEMO_UNIT]}
+  (the simulator moves {DEMO_UNIT} but leaves its orders to you: accept within 20 s)"""
+
+
 def banner(
     settings: DemoSettings,
     endpoints: Endpoints,
     passwords: dict[str, str],
     prometheus: LocalPrometheus | None,
+    proxy: Proxy | None,
 ) -> str:
     secret = settings.require_jwt_secret()
     dispatcher = issue_token(secret, sub="demo-dispatcher", role="dispatcher")
@@ -76,6 +106,7 @@ Dispatcher console (live alarms, map, commands): {endpoints.notifications}/conso
 Dashboard and printable report (supervisors):
   {endpoints.reporting}/dashboard   {endpoints.reporting}/report
   sign in as {DEMO_SUPERVISOR} / {passwords[DEMO_SUPERVISOR]}
+{terminal_lines(proxy, passwords)}
 Dispatcher live stream in a terminal:
   curl -N -H 'Authorization: Bearer {dispatcher}' {endpoints.notifications}/v1/dispatcher/stream
 Alarms per school (supervisor):
@@ -111,6 +142,7 @@ def main() -> None:
     passwords = {
         DEMO_DISPATCHER: demo_account(settings, DEMO_DISPATCHER, "dispatcher"),
         DEMO_SUPERVISOR: demo_account(settings, DEMO_SUPERVISOR, "supervisor"),
+        DEMO_UNIT: demo_account(settings, DEMO_UNIT, "unit"),
     }
     # buttons beat every 10 s and go offline after 30 s: the quiet one shows within a minute
     demo_env = {"HEARTBEAT_EVERY_S": "10", "OFFLINE_AFTER_S": "30"}
@@ -118,9 +150,10 @@ def main() -> None:
     print("starting the four services ...", flush=True)
     stack.start()
     prometheus = start_prometheus(ports)
+    proxy = start_proxy(stack)
     endpoints = Endpoints.local(settings)
     try:
-        print(banner(settings, endpoints, passwords, prometheus), flush=True)
+        print(banner(settings, endpoints, passwords, prometheus, proxy), flush=True)
         duration = float(os.environ["DEMO_DURATION"]) if os.environ.get("DEMO_DURATION") else None
         stats = asyncio.run(
             run(
@@ -131,6 +164,7 @@ def main() -> None:
                 fix_every_s=2.0,
                 drill_ratio=0.2,
                 seed=None,
+                at_terminal=frozenset({DEMO_UNIT}) if proxy else frozenset(),
             )
         )
         print(f"simulator: {stats}")
@@ -139,6 +173,8 @@ def main() -> None:
     finally:
         if prometheus:
             prometheus.stop()
+        if proxy:
+            proxy.stop()
         stack.stop()
 
 

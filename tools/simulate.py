@@ -96,8 +96,10 @@ class Simulator:
         jwt_secret: str,
         device_seed: str,
         rng: random.Random,
+        at_terminal: frozenset[str] = frozenset(),
     ) -> None:
         self.county = county
+        self.at_terminal = at_terminal  # units a person answers for, on the unit terminal
         self.endpoints = endpoints
         self.jwt_secret = jwt_secret
         self.device_seed = device_seed
@@ -119,6 +121,7 @@ class Simulator:
             "field_work": 0,
             "responses": 0,
             "accepted_on_terminal": 0,
+            "left_to_a_person": 0,
             "errors": 0,
         }
         # the last button never beats, the one before it runs on a low battery
@@ -302,6 +305,9 @@ class Simulator:
         if not entry.nearest_units:
             return  # stays acknowledged; the on-scene deadline will escalate it
         unit_id = entry.nearest_units[0].unit_id
+        if unit_id in self.at_terminal:
+            self.stats["left_to_a_person"] += 1
+            return  # its order waits on the terminal: accepted there, or passed over in time
         unit = {"Authorization": f"Bearer {issue_token(self.jwt_secret, sub=unit_id, role='unit')}"}
         status = f"{self.endpoints.patrols}/v1/units/{unit_id}/status"
         self.stats["responses"] += 1
@@ -388,6 +394,7 @@ async def run(
     drill_ratio: float,
     seed: int | None,
     field_work_every_s: float = 3.0,
+    at_terminal: frozenset[str] = frozenset(),
 ) -> dict[str, int]:
     county = load_county(settings.county_file)
     if settings.device_key_seed is None:
@@ -398,6 +405,7 @@ async def run(
         jwt_secret=settings.require_jwt_secret(),
         device_seed=settings.device_key_seed.get_secret_value(),
         rng=random.Random(seed),
+        at_terminal=at_terminal,
     )
     stop = asyncio.Event()
     limits = httpx.Limits(max_connections=50)
