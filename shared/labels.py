@@ -439,7 +439,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
         "u_refused": ("{what}被拒绝：{reason}", "{what} refused: {reason}"),
         "u_duty": ("今日护学岗", "Guard duty today"),
         "u_no_duty": ("今日无护学岗", "No guard duty today"),
-        "u_pending": ("待判定", "pending"),
+        "u_pending": ("待判定", "Pending"),
         "u_points": ("附近巡逻点", "Patrol points nearby"),
         "u_no_position": ("尚未获得定位", "No position yet"),
         "u_no_points": ("附近无巡逻点", "No patrol points nearby"),

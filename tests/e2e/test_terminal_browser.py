@@ -19,6 +19,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select
 
+from shared import labels
 from shared.provisioning import load_county
 from shared.settings import ROOT
 from shared.users import add_user
@@ -81,6 +82,21 @@ def phone_at(browser: WebDriver, url: str, lat: float, lon: float) -> None:
     browser.execute_cdp_cmd(
         "Emulation.setGeolocationOverride", {"latitude": lat, "longitude": lon, "accuracy": 8}
     )
+
+
+# the internal keys a page must never show where a label exists (the ones that cannot be words)
+KEYS = {
+    key
+    for name, vocabulary in labels.CATALOGUE.items()
+    if name not in {"page", "column"}
+    for key in vocabulary
+    if "_" in key
+}
+
+
+def shows_no_keys(browser: WebDriver) -> None:
+    shown = browser.find_element(By.TAG_NAME, "body").text
+    assert not [key for key in KEYS if key in shown], shown
 
 
 def tap(browser: WebDriver, element_id: str) -> None:
@@ -173,6 +189,7 @@ async def test_an_officer_takes_an_order_and_walks_the_alarm_to_resolved_through
     order = browser.find_element(By.ID, "order-body").text
     assert "火情" in order and school.name in order and "教学楼A 2层 201" in order
     assert "距离" in order and "秒内接受" in order
+    shows_no_keys(browser)
     keep_screenshot(browser, "terminal-order-zh")
     tap(browser, "accept")
     alarm_state_on_console(console, alarm_id, "unit_assigned")
@@ -190,6 +207,7 @@ async def test_an_officer_takes_an_order_and_walks_the_alarm_to_resolved_through
         lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-queue") == "2"
     )
     assert "待发送2项" in browser.find_element(By.ID, "queue").text
+    shows_no_keys(browser)
     keep_screenshot(browser, "terminal-offline-zh")
     proxy.start()
     await asyncio.to_thread(proxy.wait_ready)
@@ -267,6 +285,7 @@ async def test_the_terminal_in_english_takes_an_order_the_console_sees_it(
     alarm_state_on_console(console, alarm_id, "unit_assigned")
     wait(browser).until(ec.element_to_be_clickable((By.ID, "en_route")))
     assert "Alarm: Unit assigned" in browser.find_element(By.ID, "order-body").text
+    shows_no_keys(browser)
     keep_screenshot(browser, "terminal-order-en")
     browser.execute_script("localStorage.setItem('lang', 'zh')")
 
