@@ -247,3 +247,45 @@ async def test_positions_past_a_64_bit_number_are_422_not_500(
             f"{base}/v1/dispatcher/feed", params={"after": str(2**63 - 1)}, headers=dispatcher
         )
         assert largest.status_code == 200 and largest.json() == []
+
+
+async def test_the_terminals_reads_refuse_bad_input_naming_it(
+    stack: Stack, e2e_namespace: Namespace
+) -> None:
+    """The unit terminal's reads (duty, points near it, its newest orders): a clear 4xx."""
+    ns = e2e_namespace
+    patrols, notifications = stack["patrols"].url, stack["notifications"].url
+    unit = ns.auth("unit", "U003")
+    async with httpx.AsyncClient(timeout=10) as client:
+        far = await client.get(f"{patrols}/v1/points", params={"lat": 95, "lon": 0}, headers=unit)
+        assert far.status_code == 422 and far.json()["detail"][0]["loc"] == ["query", "lat"]
+        wide = await client.get(
+            f"{patrols}/v1/points",
+            params={"lat": 35.6, "lon": 105.1, "within_m": 50_000},
+            headers=unit,
+        )
+        assert wide.status_code == 422 and wide.json()["detail"][0]["loc"] == ["query", "within_m"]
+        missing = await client.get(f"{patrols}/v1/points", params={"lat": 35.6}, headers=unit)
+        assert missing.status_code == 422 and missing.json()["detail"][0]["loc"] == ["query", "lon"]
+        assert (await client.get(f"{patrols}/v1/points?lat=1&lon=1")).status_code == 401
+        other = await client.get(f"{patrols}/v1/units/U004/duty", headers=unit)
+        assert other.status_code == 403
+        nobody = await client.get(
+            f"{patrols}/v1/units/NOPE/duty", headers=ns.auth("dispatcher", "d")
+        )
+        assert nobody.status_code == 404 and "NOPE" in nobody.json()["detail"]
+        own = await client.get(f"{patrols}/v1/units/U003/duty", headers=unit)
+        assert own.status_code == 200 and own.json() == [], "no roster: no duty"
+        latest = await client.get(
+            f"{notifications}/v1/units/U003/orders",
+            params={"latest": "maybe"},
+            headers=unit,
+        )
+        assert latest.status_code == 422 and latest.json()["detail"][0]["loc"] == [
+            "query",
+            "latest",
+        ]
+        theirs = await client.get(
+            f"{notifications}/v1/units/U004/orders", params={"latest": "true"}, headers=unit
+        )
+        assert theirs.status_code == 403

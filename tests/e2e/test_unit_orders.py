@@ -326,3 +326,68 @@ async def test_an_order_is_sent_once_across_kills_and_a_unit_resumes_its_stream(
         if e["alarm_id"] == alarm_id and (e["recipient"], e["state"]) == ("unit:U013", "sent")
     ]
     assert len(sent) == 1, "one order for the alarm and the unit, across two kills"
+
+
+async def test_a_unit_the_dispatcher_chooses_outside_the_ranking_gets_its_order_on_its_stream(
+    stack: Stack, e2e_namespace: Namespace
+) -> None:
+    ns = e2e_namespace
+    notifications = stack["notifications"].url
+    school = COUNTY.school("S046")
+    assert school is not None
+    async with httpx.AsyncClient(timeout=30) as client:
+        # U015 outside the 3 km ranking: never told by turn, however long the test takes
+        for unit, metres in (("U014", 300), ("U015", 4000)):
+            fix = {
+                "lat": school.lat + metres * DEG_PER_M,
+                "lon": school.lon,
+                "recorded_at": datetime.now(UTC).isoformat(),
+            }
+            placed = await client.post(
+                f"{stack['patrols'].url}/v1/units/{unit}/positions",
+                json={"fixes": [fix]},
+                headers=ns.auth("unit", unit),
+            )
+            assert placed.status_code == 202, placed.text
+        await on_board(client, stack, ns, "U014", "U015")
+        pressed = await post_press(
+            client,
+            stack["alarms"].url,
+            ns.device_seed,
+            press_body(school_id="S046", device_id="S046-BTN1", kind="intrusion"),
+        )
+        assert pressed.status_code == 202, pressed.text
+        alarm_id = pressed.json()["alarm_id"]
+
+        async def order_of(unit: str) -> dict[str, Any] | None:
+            answer = await client.get(
+                f"{notifications}/v1/units/{unit}/orders",
+                params={"latest": "true", "limit": 5},
+                headers=ns.auth("unit", unit),
+            )
+            mine = [o for o in answer.json() if o["alarm_id"] == alarm_id]
+            return mine[-1] if mine else None
+
+        first = await wait_for(lambda: order_of("U014"))
+        assert first["rank"] == 1, "the nearest is told first"
+        assigned = await client.post(
+            f"{stack['alarms'].url}/v1/alarms/{alarm_id}/assign",
+            json={"unit_id": "U015"},
+            headers=ns.auth("dispatcher", "alice"),
+        )
+        assert assigned.status_code == 200, assigned.text
+
+        chosen = await wait_for(lambda: order_of("U015"))
+        assert (chosen["state"], chosen["reason"], chosen["rank"]) == (
+            "acknowledged",
+            "assigned by alice",
+            2,
+        )
+        assert chosen["school"]["school_id"] == "S046" and 3950 < chosen["distance_m"] < 4050
+        async with client.stream(
+            "GET",
+            f"{notifications}/v1/units/U015/orders/stream?last_event_id=0",
+            headers=ns.auth("unit", "U015"),
+        ) as sse:
+            told = await SseReader(sse).until(lambda e: e["data"]["alarm_id"] == alarm_id)
+        assert told["data"]["state"] == "acknowledged", "on its stream, already taken"
