@@ -73,6 +73,11 @@ class Topics:
         return self._name("patrols.visits")
 
     @property
+    def patrols_school_plans(self) -> str:
+        """Each school's plan (一校一策), a version at a time, keyed by school."""
+        return self._name("patrols.school-plans")
+
+    @property
     def patrols_guard_posts(self) -> str:
         return self._name("patrols.guard-posts")
 
@@ -161,6 +166,13 @@ DECLARED: tuple[TopicSpec, ...] = (
     TopicSpec("patrols.guard-posts", 3, 30 * DAY, why="reports can be rebuilt"),
     TopicSpec("patrols.visits", 3, 30 * DAY, why="reports can be rebuilt"),
     TopicSpec("patrols.campaigns", 1, None, why="few, and every report of a campaign needs it"),
+    TopicSpec(
+        "patrols.school-plans",
+        3,
+        None,
+        cleanup="compact",
+        why="each school's newest plan, kept for ever: the dispatchers' copy is rebuilt from it",
+    ),
     TopicSpec("notifications.deliveries", 3, 30 * DAY, why="delivery states for the record"),
     # one partition: its offsets are the feed's total order (the SSE ids)
     TopicSpec("notifications.feed", 1, 7 * DAY, why="streams resume from it; a week"),

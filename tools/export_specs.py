@@ -33,6 +33,7 @@ from shared.events import (
     GuardPostWindow,
     PointVisited,
     PositionReported,
+    SchoolPlanChanged,
     UnitStatusChanged,
     ViolationRecorded,
 )
@@ -74,6 +75,7 @@ CHANNELS: dict[str, tuple[str, type[BaseModel], list[str], list[str]]] = {
     "patrols_checkins": ("unit_id", CheckinRecorded, ["patrols"], ["patrols", "reporting"]),
     "patrols_visits": ("unit_id", PointVisited, ["patrols"], ["reporting"]),
     "patrols_campaigns": ("campaign_id", CampaignOpened, ["patrols"], ["reporting"]),
+    "patrols_school_plans": ("school_id", SchoolPlanChanged, ["patrols"], ["notifications"]),
     "patrols_guard_posts": (
         "post_id",
         GuardPostWindow,

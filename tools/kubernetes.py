@@ -33,7 +33,8 @@ ROUTES = {
     r"|v1/devices/[^/]+/messages"
     r"|v1/units/[^/]+/orders(/.*)?)$",
     "patrols": r"^/v1/(calendar|campaigns(/.*)?|roster|violations|points(/[^/]+/(checkins|visits))?"
-    r"|posts/today|units/[^/]+(/(checkins|duty|positions|roster|status|violations))?)$",
+    r"|posts/today|schools/[^/]+/plan(/versions)?"
+    r"|units/[^/]+(/(checkins|duty|positions|roster|status|violations))?)$",
     # the pages' shared scripts and labels are answered alike by notifications and reporting
     "reporting": r"^/(dashboard|labels\.js|report|signin\.js|v1/activities|v1/labels"
     r"|v1/reports/.+)$",

@@ -11,6 +11,7 @@ from services.patrols import (
     enforcement_service,
     guard_posts_service,
     handlers,
+    plans_service,
     service,
     visits_service,
 )
@@ -76,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CAMPAIGN_RELAY_S,
             lambda: enforcement_service.republish_campaigns(deps=deps),
         ),
+        # school plans stored but not seen published (a crash in between)
+        Round("plan-relay", 1.0, lambda: plans_service.relay(deps=deps, now=utcnow())),
     ]
 
     async def provision() -> None:

@@ -9,8 +9,8 @@ instead of a TTL index. Units keep their latest fix without a geo index: nothing
 than any other write.
 
 The other subjects keep their own parts beside this file (visits_repository,
-enforcement_repository, guard_posts_repository); MongoPatrolRepository is all of them over one
-database.
+enforcement_repository, guard_posts_repository, plans_repository); MongoPatrolRepository is all
+of them over one database.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from services.patrols import history
 from services.patrols.enforcement_repository import EnforcementRepository, MongoEnforcement
 from services.patrols.guard_posts_repository import GuardPostsRepository, MongoGuardPosts
 from services.patrols.models import StoredFix, UnitState
+from services.patrols.plans_repository import MongoPlans, PlansRepository
 from services.patrols.visits import Box, Sighting, Span
 from services.patrols.visits_repository import MongoVisits, VisitsRepository
 from shared.events import PositionReported, UnitStatusChanged, newest_per_unit
@@ -62,7 +63,12 @@ class PositionsRepository(Protocol):
 
 
 class PatrolRepository(
-    PositionsRepository, VisitsRepository, EnforcementRepository, GuardPostsRepository, Protocol
+    PositionsRepository,
+    VisitsRepository,
+    EnforcementRepository,
+    GuardPostsRepository,
+    PlansRepository,
+    Protocol,
 ):
     """Everything patrols stores."""
 
@@ -204,10 +210,12 @@ class MongoPositions:
         return [UnitState.model_validate(doc) async for doc in cursor]
 
 
-class MongoPatrolRepository(MongoPositions, MongoVisits, MongoEnforcement, MongoGuardPosts):
+class MongoPatrolRepository(
+    MongoPositions, MongoVisits, MongoEnforcement, MongoGuardPosts, MongoPlans
+):
     """Every part of patrols' persistence over one database."""
 
-    PARTS = (MongoPositions, MongoVisits, MongoEnforcement, MongoGuardPosts)
+    PARTS = (MongoPositions, MongoVisits, MongoEnforcement, MongoGuardPosts, MongoPlans)
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         for part in self.PARTS:

@@ -45,6 +45,7 @@ from shared.events.patrols import (
     ViolationRecorded,
     newest_per_unit,
 )
+from shared.events.schools import PlanContact, PlanContent, SchoolPlanChanged
 
 __all__ = [
     "DISPATCHABLE",
@@ -79,9 +80,12 @@ __all__ = [
     "NearbyUnit",
     "OutreachTopic",
     "Place",
+    "PlanContact",
+    "PlanContent",
     "PointVisited",
     "PositionReported",
     "PowerSource",
+    "SchoolPlanChanged",
     "SchoolRef",
     "Session",
     "TroubleKind",

@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from services.patrols.guardposts import Calendar, RosterEntry
 from services.patrols.models import PostWindowRecord, StoredFix, UnitState
+from services.patrols.plans import SchoolPlan
 from services.patrols.tracker import UnitTrack
 from services.patrols.violations import Campaign, ViolationFilter
 from services.patrols.visits import Box, Sighting, Span
@@ -47,9 +48,38 @@ class InMemoryPatrolRepository:
         self.roster_records: dict[str, RosterEntry] = {}
         self.post_window_records: dict[str, PostWindowRecord] = {}
         self.tracks: dict[str, UnitTrack] = {}
+        self.plan_records: dict[tuple[str, int], SchoolPlan] = {}
+        self.unpublished: set[tuple[str, int]] = set()
 
     async def ensure_indexes(self) -> None:
         return None
+
+    async def insert_plan(self, plan: SchoolPlan) -> bool:
+        key = (plan.school_id, plan.version)
+        if key in self.plan_records:
+            return False
+        self.plan_records[key] = plan
+        self.unpublished.add(key)
+        return True
+
+    async def plan(self, school_id: str, version: int | None = None) -> SchoolPlan | None:
+        versions = await self.plan_versions(school_id)
+        if version is None:
+            return versions[-1] if versions else None
+        return self.plan_records.get((school_id, version))
+
+    async def plan_versions(self, school_id: str) -> list[SchoolPlan]:
+        return sorted(
+            (p for (s, _), p in self.plan_records.items() if s == school_id),
+            key=lambda p: p.version,
+        )
+
+    async def plan_published(self, school_id: str, version: int) -> None:
+        self.unpublished.discard((school_id, version))
+
+    async def unpublished_plans(self, *, before: datetime) -> list[SchoolPlan]:
+        pending = (self.plan_records[k] for k in sorted(self.unpublished))
+        return [p for p in pending if p.edited_at < before]
 
     async def provision_units(self, units: list[Unit]) -> None:
         for unit in units:
