@@ -11,6 +11,7 @@ from services.notifications.basemap import BaseMap
 from services.notifications.board import UnitBoard
 from services.notifications.metrics import NotificationMetrics
 from services.notifications.outbound import Endpoint, RetryPolicy
+from services.notifications.plans import PlanBook
 from services.notifications.repository import NotificationRepository
 from services.notifications.streams import LogWriter
 from shared.bus.background import Afterwards
@@ -63,6 +64,7 @@ class Deps:
     order_ack_timeout: timedelta = timedelta(seconds=20)
     outbound: Outbound = field(default_factory=Outbound)
     board: UnitBoard = field(default_factory=UnitBoard)
+    plans: PlanBook = field(default_factory=PlanBook)
     county: County | None = None
     base_map: BaseMap = field(default_factory=BaseMap)  # under the console map's live layers
     # device secrets, to check a button's signed request for its messages

@@ -71,6 +71,7 @@ def feed_entry(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> FeedEntry
             deps.metrics.no_unit_in_range.inc()
         elif radius > deps.ranking.radius_m:
             deps.metrics.radius_widened.inc()
+    plan = deps.plans.of(event.school.school_id)  # in memory: no read on the alarm path
     return carry(
         FeedEntry,
         event,
@@ -81,6 +82,8 @@ def feed_entry(*, deps: Deps, event: AlarmLifecycle, now: datetime) -> FeedEntry
         nearest_units=nearby,
         radius_m=radius,
         widened=radius is not None and radius > deps.ranking.radius_m,
+        plan=plan[1] if plan else None,
+        plan_version=plan[0] if plan else None,
     )
 
 

@@ -11,6 +11,7 @@ from shared.events import (
     DeviceTrouble,
     GuardPostWindow,
     PositionReported,
+    SchoolPlanChanged,
     UnitStatusChanged,
     utcnow,
 )
@@ -74,5 +75,12 @@ def subscriptions(deps: Deps, topics: Topics) -> list[On]:
             event=UnitStatusChanged,
             handle=lambda change: service.record_status(deps=deps, change=change),
             description="Keeps each unit's status: only available units and guard posts are sent",
+        ),
+        On(
+            topics.patrols_school_plans,
+            group=topics.group("notifications-school-plans"),
+            event=SchoolPlanChanged,
+            handle=lambda plan: service.on_school_plan(deps=deps, plan=plan),
+            description="Keeps each school's newest plan: shown with every alarm at that school",
         ),
     ]

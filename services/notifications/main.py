@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         startup=[
             deps.repo.ensure_indexes,
             jobs.load_board,
+            jobs.load_plans,
             partial(
                 appender.warm,
                 [kit.topics.notifications_feed, kit.topics.notifications_orders],
@@ -168,6 +169,7 @@ class Jobs:
         self._tick_s = tick_s
         self._failures = kit.failures
         self._board_since = utcnow()
+        self._plans_since = utcnow()
 
     def rounds(self) -> list[Round]:
         return [
@@ -178,6 +180,8 @@ class Jobs:
             Round("delivery-outbox", self._tick_s, self._relay),
             # the in-memory board in step with the stored copy (other instances' writes)
             Round("board-refresh", BOARD_REFRESH_S, self._refresh_board),
+            # the schools' plans likewise (another instance may have consumed a new one)
+            Round("plans-refresh", BOARD_REFRESH_S, self._refresh_plans),
         ]
 
     async def _pass_over(self) -> None:
@@ -194,6 +198,14 @@ class Jobs:
         started = utcnow()
         await service.refresh_board(deps=self._deps, since=self._board_since - BOARD_OVERLAP)
         self._board_since = started
+
+    async def load_plans(self) -> None:
+        await service.refresh_plans(deps=self._deps, since=None)
+
+    async def _refresh_plans(self) -> None:
+        started = utcnow()
+        await service.refresh_plans(deps=self._deps, since=self._plans_since - BOARD_OVERLAP)
+        self._plans_since = started
 
     async def outbound_sender(self) -> None:
         """POSTs webhook and SMS-gateway messages, retrying with backoff."""

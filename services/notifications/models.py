@@ -17,6 +17,7 @@ from shared.events import (
     DeliveryState,
     Location,
     NearbyUnit,
+    PlanContent,
     SchoolRef,
     TroubleKind,
     TroubleStatus,
@@ -71,6 +72,10 @@ class FeedEntry(BaseModel):
         False, description="Nobody was in the default radius: radius_m is the widened one"
     )
     devices: list[str] = Field(default_factory=list, description="Devices that pressed")
+    plan: PlanContent | None = Field(
+        None, description="The school's plan (一校一策), newest version, when it has one"
+    )
+    plan_version: int | None = Field(None, description="Which version `plan` is")
     passed_over_unit: str | None = None
     ordered_unit: str | None = Field(
         None, description="Who is told next after a pass-over (none left: null)"
@@ -171,6 +176,8 @@ class Order(BaseModel):
     silent: bool = Field(..., description="Silent alarm: approach without sirens")
     location: Location
     devices: list[str] = Field(default_factory=list)
+    plan: PlanContent | None = Field(None, description="The school's plan, as the feed has it")
+    plan_version: int | None = None
     pressed_at: datetime
     ordered_at: datetime
     acknowledged_at: datetime | None = None

@@ -24,6 +24,7 @@ from shared.events import (
     DeliveryChanged,
     DeliveryState,
     PositionReported,
+    SchoolPlanChanged,
     UnitStatusChanged,
     newest_per_unit,
     utcnow,
@@ -50,6 +51,12 @@ class NotificationRepository(Protocol):
     async def set_status(self, change: UnitStatusChanged) -> None: ...
 
     async def load_units(self, *, changed_since: datetime | None = None) -> list[BoardUnit]: ...
+
+    async def save_plan(self, plan: SchoolPlanChanged) -> None: ...
+
+    async def load_plans(
+        self, *, changed_since: datetime | None = None
+    ) -> list[SchoolPlanChanged]: ...
 
     async def insert_feed(self, entry: Feed) -> bool: ...
 
@@ -118,9 +125,11 @@ class MongoNotificationRepository:
         self._orders = db["orders"]
         self._outbound = db["outbound"]
         self._device_messages = db["device_messages"]
+        self._plans = db["school_plans"]
 
     async def ensure_indexes(self) -> None:
         await self._positions.create_index("updated_at")
+        await self._plans.create_index("updated_at")
         for collection in (self._feed, self._orders):
             await collection.create_index("seq", name="log_position", sparse=True)
             await collection.create_index("unlogged_since", sparse=True)
@@ -171,6 +180,19 @@ class MongoNotificationRepository:
         """The stored copy of the board (units written since `changed_since`, or all)."""
         query: Document = {} if changed_since is None else {"updated_at": {"$gte": changed_since}}
         return [_board_unit(doc) async for doc in self._positions.find(query)]
+
+    async def save_plan(self, plan: SchoolPlanChanged) -> None:
+        """Keep each school's newest plan (by version); an older or repeated one is a no-op."""
+        doc = to_document(plan, updated_at=utcnow())
+        newer = {"_id": plan.school_id, "version": {"$not": {"$gte": plan.version}}}
+        await tolerating_duplicates(
+            self._plans.bulk_write([UpdateOne(newer, {"$set": doc}, upsert=True)])
+        )
+
+    async def load_plans(self, *, changed_since: datetime | None = None) -> list[SchoolPlanChanged]:
+        """The schools' newest plans (those written since `changed_since`, or all)."""
+        query: Document = {} if changed_since is None else {"updated_at": {"$gte": changed_since}}
+        return [SchoolPlanChanged.model_validate(doc) async for doc in self._plans.find(query)]
 
     async def insert_feed(self, entry: Feed) -> bool:
         doc = _unlogged(to_document(entry, _id=str(entry.event_id)))

@@ -40,6 +40,7 @@ from shared.events import (
     DeviceTrouble,
     GuardPostWindow,
     PositionReported,
+    SchoolPlanChanged,
     UnitStatusChanged,
     stable_id,
 )
@@ -76,6 +77,17 @@ async def record_positions(*, deps: Deps, fixes: list[PositionReported]) -> None
 async def record_status(*, deps: Deps, change: UnitStatusChanged) -> None:
     deps.board.set_status(change)
     await deps.repo.set_status(change)
+
+
+async def on_school_plan(*, deps: Deps, plan: SchoolPlanChanged) -> None:
+    """A school's new plan: shown with its next alarm here, and by every instance once merged."""
+    deps.plans.merge([plan])
+    await deps.repo.save_plan(plan)
+
+
+async def refresh_plans(*, deps: Deps, since: datetime | None) -> None:
+    """Merge the stored plans (all at start-up; then those another instance wrote)."""
+    deps.plans.merge(await deps.repo.load_plans(changed_since=since))
 
 
 async def refresh_board(*, deps: Deps, since: datetime | None) -> None:

@@ -11,13 +11,20 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 
-from shared.events import GuardPostWindow, PositionReported
+from shared.events import (
+    GuardPostWindow,
+    PlanContact,
+    PlanContent,
+    PositionReported,
+    SchoolPlanChanged,
+)
 from shared.provisioning import load_county
 from shared.settings import ROOT
 from shared.users import add_user
@@ -30,9 +37,11 @@ from tests.helpers import (
     press_body,
     put_on_topic,
     read_topic,
+    wait_for,
 )
 from tools.stack import Stack
 
+Client = AsyncMongoClient[dict[str, object]]
 PASSWORD = "a-dispatcher-password-for-the-test"
 COUNTY = load_county(ROOT / "deploy" / "county.yaml")
 
@@ -58,10 +67,21 @@ def stack_services() -> tuple[str, ...]:
 
 
 async def test_sign_in_see_a_press_live_acknowledge_it_and_see_it_change(
-    stack: Stack, e2e_namespace: Namespace, browser: WebDriver
+    stack: Stack, e2e_namespace: Namespace, browser: WebDriver, mongo: Client
 ) -> None:
     ns = e2e_namespace
     url = stack["notifications"].url
+    plan = SchoolPlanChanged(
+        school_id="S030",
+        version=3,
+        plan=PlanContent(
+            risks=["紧邻国道"],
+            contacts=[PlanContact(role="保卫干部", name="马老师", phone="0943-5551234")],
+            gate_notes="南门常闭，钥匙在门卫室",
+        ),
+        edited_by="li.supervisor",
+    )
+    await put_on_topic(KAFKA_BOOTSTRAP, ns.topics.patrols_school_plans, "S030", plan)
     sign_in(browser, url, "wang.dispatcher", "not the password")
     wait(browser).until(
         ec.text_to_be_present_in_element((By.ID, "signin-error"), "用户名或密码错误")
@@ -79,6 +99,8 @@ async def test_sign_in_see_a_press_live_acknowledge_it_and_see_it_change(
     assert "河畔镇" in names
     assert browser.find_elements(By.CSS_SELECTOR, "#map path.point")
 
+    plans = ns.database(mongo, "notifications")["school_plans"]  # type: ignore[index]
+    await wait_for(lambda: plans.find_one({"_id": "S030", "version": 3}))
     async with httpx.AsyncClient(timeout=10) as client:
         pressed = await post_press(
             client,
@@ -94,6 +116,7 @@ async def test_sign_in_see_a_press_live_acknowledge_it_and_see_it_change(
     text = browser.find_element(By.CSS_SELECTOR, row).text
     assert "火情" in text and "河畔镇" in text and "教学楼A 2层 201" in text
     assert "附近无可派警力" in text, "nobody in range, in words"
+    assert "风险：紧邻国道" in text, "the school's plan, at a glance"
     wait(browser).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#map path.alarm.s-S030"))
     assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-chimes") == "1"
 
@@ -118,6 +141,9 @@ async def test_sign_in_see_a_press_live_acknowledge_it_and_see_it_change(
     assert any("已报警" in s for s in steps) and any("已升级" in s for s in steps), steps
     assert any("已接警（wang.dispatcher）" in s for s in steps), steps
     assert any("被拒绝" in s for s in steps), "the refused click is in the timeline"
+    shown = browser.find_element(By.ID, "plan").text
+    assert "一校一策（第3版）" in shown and "保卫干部 马老师：0943-5551234" in shown, shown
+    assert "校门：南门常闭，钥匙在门卫室" in shown
     keep_screenshot(browser, "console-zh")
     ActionChains(browser).send_keys(Keys.ESCAPE).perform()
     wait(browser).until(ec.invisibility_of_element_located((By.ID, "detail")))

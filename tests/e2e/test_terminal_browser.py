@@ -136,6 +136,23 @@ async def roster_at_the_gate(stack: Stack, ns: Namespace) -> None:
     assert rostered.status_code == 201, rostered.text
 
 
+async def plan_for_s030(stack: Stack, ns: Namespace) -> None:
+    """A supervisor's plan for the school, through patrols: it reaches the unit's order."""
+    plan = {
+        "version": 0,
+        "risks": ["紧邻国道"],
+        "contacts": [{"role": "门卫室", "phone": "0943-5550101"}],
+        "gate_notes": "南门常闭，从北门进",
+    }
+    async with httpx.AsyncClient(timeout=10) as client:
+        saved = await client.put(
+            f"{stack['patrols'].url}/v1/schools/S030/plan",
+            json=plan,
+            headers=ns.auth("supervisor", "li"),
+        )
+    assert saved.status_code == 200 and saved.json()["version"] == 1, saved.text
+
+
 async def stored(stack: Stack, ns: Namespace, path: str, **params: Any) -> list[dict[str, Any]]:
     async with httpx.AsyncClient(timeout=10) as client:
         answer = await client.get(
@@ -152,6 +169,7 @@ async def test_an_officer_takes_an_order_and_walks_the_alarm_to_resolved_through
     ns = e2e_namespace
     assert GATE is not None and FAR_POINT is not None
     await roster_at_the_gate(stack, ns)
+    await plan_for_s030(stack, ns)
     browser.set_window_size(412, 1500)  # a phone's width
     browser.get(f"{proxy.url}/terminal")
     phone_at(browser, proxy.url, GATE.lat, GATE.lon)
@@ -189,6 +207,7 @@ async def test_an_officer_takes_an_order_and_walks_the_alarm_to_resolved_through
     order = browser.find_element(By.ID, "order-body").text
     assert "火情" in order and school.name in order and "教学楼A 2层 201" in order
     assert "距离" in order and "秒内接受" in order
+    assert "校门：南门常闭，从北门进" in order and "门卫室：0943-5550101" in order, order
     shows_no_keys(browser)
     keep_screenshot(browser, "terminal-order-zh")
     tap(browser, "accept")

@@ -15,6 +15,7 @@ from shared.events import (
     DeliveryChanged,
     DeliveryState,
     PositionReported,
+    SchoolPlanChanged,
     UnitStatusChanged,
     newest_per_unit,
 )
@@ -30,6 +31,7 @@ class InMemoryNotificationRepository:
         self.outbound: dict[uuid.UUID, OutboundJob] = {}
         self.messages: dict[uuid.UUID, DeviceMessage] = {}
         self.handovers_due: set[uuid.UUID] = set()
+        self.plans: dict[str, SchoolPlanChanged] = {}
 
     async def ensure_indexes(self) -> None:
         return None
@@ -39,6 +41,14 @@ class InMemoryNotificationRepository:
             held = self.positions.get(fix.unit_id)
             if held is None or held.recorded_at < fix.recorded_at:
                 self.positions[fix.unit_id] = fix
+
+    async def save_plan(self, plan: SchoolPlanChanged) -> None:
+        held = self.plans.get(plan.school_id)
+        if held is None or held.version < plan.version:
+            self.plans[plan.school_id] = plan
+
+    async def load_plans(self, *, changed_since: datetime | None = None) -> list[SchoolPlanChanged]:
+        return list(self.plans.values())
 
     async def set_status(self, change: UnitStatusChanged) -> None:
         held = self.statuses.get(change.unit_id)

@@ -19,7 +19,9 @@ from shared.events import (
     DeliveryChanged,
     DeviceTrouble,
     GuardPostWindow,
+    PlanContent,
     PositionReported,
+    SchoolPlanChanged,
     SchoolRef,
     UnitStatusChanged,
     stable_id,
@@ -360,6 +362,27 @@ async def test_a_unit_the_dispatcher_chose_before_its_turn_gets_its_order_taken_
     assert taken.state == "acknowledged", "the terminal's accept: the same answer"
     assert ("unit:first", "expired") in deliveries(deps)
     assert await service.pass_over_overdue(deps=deps, now=NOW + timedelta(hours=1)) == 0
+
+
+async def test_the_schools_plan_comes_with_its_alarm_to_the_dispatcher_and_the_unit(
+    registry: CollectorRegistry,
+) -> None:
+    deps = make_deps(registry)
+    content = PlanContent(risks=["紧邻国道"], gate_notes="南门常闭", contacts=[])
+    for version in (2, 1):  # the older one, later, changes nothing
+        plan = SchoolPlanChanged(
+            school_id=SCHOOL.school_id, version=version, plan=content, edited_by="li"
+        )
+        await service.on_school_plan(deps=deps, plan=plan)
+    await service.record_positions(deps=deps, fixes=[fix("near", 100)])
+    entry = await service.on_lifecycle(deps=deps, event=raised(), now=NOW)
+    assert entry is not None and (entry.plan, entry.plan_version) == (content, 2)
+    (order,) = deps.repo.orders.values()  # type: ignore[attr-defined]
+    assert (order.plan, order.plan_version) == (content, 2), "the unit has it too"
+    other = make_deps(CollectorRegistry())  # another instance: it learns by merging the store
+    other.repo.plans = deps.repo.plans  # type: ignore[attr-defined]
+    await service.refresh_plans(deps=other, since=None)
+    assert other.plans.of(SCHOOL.school_id) == (2, content)
 
 
 async def test_a_slow_stream_client_is_marked_to_resume(registry: CollectorRegistry) -> None:
