@@ -16,6 +16,7 @@ from shared.events import (
     Drill,
     Event,
     GuardPostWindow,
+    HazardChanged,
     Inspection,
     Letters,
     Place,
@@ -262,8 +263,82 @@ ACTIVITIES: list[Event] = [
     activity(9, "S1", 10, Drill(scenario="intruder", participants=400)),
 ]
 
+
+# --- hazards: every change of each, as patrols publishes them ---------------------------------
+def hazard_changes(
+    n: int, school: str, kind: str, reported: datetime, *steps: tuple[str, datetime, dict[str, Any]]
+) -> list[HazardChanged]:
+    """Hazard `n` reported at `reported`, then each (change, when, fields) by the rules."""
+    from services.patrols import hazards as rules
+
+    report = rules.HazardReport.model_validate(
+        {
+            "hazard_id": str(stable_id("fixture-hazard", str(n))),
+            "school_id": school,
+            "kind": kind,
+            "place": {"lat": 35.7, "lon": 105.0},
+            "found_by": "patrol",
+            "description": f"隐患{n}",
+        }
+    )
+    changes = [rules.reported(report, school=REF[school], actor="U1", now=reported)]
+    for change, when, fields in steps:
+        changes.append(rules.apply(changes[-1], change, actor="li", now=when, **fields))  # type: ignore[arg-type]
+    return changes
+
+
+def assigned_to(department: str, deadline: datetime) -> dict[str, Any]:
+    return {"department": department, "deadline": deadline}
+
+
+# H1 rectified on time and verified; H2 overdue, then rectified late; H3 overdue at the period's
+# end; H4 open at the end (assigned only after it); H5 due after the period; H6 from August.
+HAZARDS: list[HazardChanged] = [
+    *hazard_changes(
+        1,
+        "S1",
+        "street_vending",
+        at(2),
+        ("assigned", at(2, 9), assigned_to("market_regulation", at(9))),
+        ("rectified", at(5), {}),
+        ("verified", at(6), {}),
+    ),
+    *hazard_changes(
+        2,
+        "S2",
+        "traffic",
+        at(3),
+        ("assigned", at(3, 9), assigned_to("traffic_police", at(10))),
+        ("overdue", at(11), {}),
+        ("rectified", at(15), {}),
+    ),
+    *hazard_changes(
+        3,
+        "S3",
+        "food_safety",
+        at(4),
+        ("assigned", at(4, 9), assigned_to("health", at(12))),
+        ("overdue", at(13), {}),
+    ),
+    *hazard_changes(
+        4,
+        "S3",
+        "building",
+        at(20),
+        ("assigned", at(33), assigned_to("education", at(40))),
+    ),
+    *hazard_changes(
+        5,
+        "S1",
+        "fire_safety",
+        at(25),
+        ("assigned", at(25, 9), assigned_to("fire_rescue", at(50))),
+    ),
+    *hazard_changes(6, "S2", "traffic", at(-1)),
+]
+
 EVERYTHING: list[Event] = (
-    ALARMS + CAMPAIGNS + VIOLATIONS + CHECKINS + VISITS + GUARD_WINDOWS + ACTIVITIES
+    ALARMS + CAMPAIGNS + VIOLATIONS + CHECKINS + VISITS + GUARD_WINDOWS + ACTIVITIES + HAZARDS
 )
 
 
@@ -280,6 +355,7 @@ async def feed(deps: object, events: list[Event]) -> None:
         PointVisited: service.record_visit,
         GuardPostWindow: service.record_guard_window,
         ActivityRecorded: service.record_activity,
+        HazardChanged: service.record_hazard,
     }
     unknown = {type(event).__name__ for event in events} - {k.__name__ for k in recorders}
     if unknown:

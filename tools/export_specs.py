@@ -31,6 +31,7 @@ from shared.events import (
     DeliveryChanged,
     DeviceTrouble,
     GuardPostWindow,
+    HazardChanged,
     PointVisited,
     PositionReported,
     SchoolPlanChanged,
@@ -76,6 +77,7 @@ CHANNELS: dict[str, tuple[str, type[BaseModel], list[str], list[str]]] = {
     "patrols_visits": ("unit_id", PointVisited, ["patrols"], ["reporting"]),
     "patrols_campaigns": ("campaign_id", CampaignOpened, ["patrols"], ["reporting"]),
     "patrols_school_plans": ("school_id", SchoolPlanChanged, ["patrols"], ["notifications"]),
+    "patrols_hazards": ("hazard_id", HazardChanged, ["patrols"], ["reporting"]),
     "patrols_guard_posts": (
         "post_id",
         GuardPostWindow,

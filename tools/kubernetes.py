@@ -32,7 +32,8 @@ ROUTES = {
     "notifications": r"^/(console|terminal|vendor/leaflet/[^/]+|v1/auth/token|v1/dispatcher/.+"
     r"|v1/devices/[^/]+/messages"
     r"|v1/units/[^/]+/orders(/.*)?)$",
-    "patrols": r"^/v1/(calendar|campaigns(/.*)?|roster|violations|points(/[^/]+/(checkins|visits))?"
+    "patrols": r"^/v1/(calendar|campaigns(/.*)?|hazards(/.*)?|roster|violations"
+    r"|points(/[^/]+/(checkins|visits))?"
     r"|posts/today|schools/[^/]+/plan(/versions)?"
     r"|units/[^/]+(/(checkins|duty|positions|roster|status|violations))?)$",
     # the pages' shared scripts and labels are answered alike by notifications and reporting

@@ -11,6 +11,7 @@ from services.patrols import (
     enforcement_service,
     guard_posts_service,
     handlers,
+    hazards_service,
     plans_service,
     service,
     visits_service,
@@ -79,6 +80,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         # school plans stored but not seen published (a crash in between)
         Round("plan-relay", 1.0, lambda: plans_service.relay(deps=deps, now=utcnow())),
+        # hazards past their deadline become overdue; changes stored but not seen published
+        Round(
+            "hazard-deadlines", 10.0, lambda: hazards_service.watch_overdue(deps=deps, now=utcnow())
+        ),
+        Round("hazard-relay", 1.0, lambda: hazards_service.relay(deps=deps, now=utcnow())),
     ]
 
     async def provision() -> None:

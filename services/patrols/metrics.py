@@ -48,6 +48,14 @@ class PatrolMetrics(Instruments):
         "Visits to patrol points that ended, by how: left, gap, silent",
         "closed_by",
     )
+    hazards: Counter = counter(
+        "safecampus_hazard_changes_total",
+        "Hazards' changes: reported, assigned, overdue, rectified, verified, rejected",
+        "change",
+    )
+    hazards_overdue: Counter = counter(
+        "safecampus_hazards_overdue_total", "Hazards that passed their deadline unrectified"
+    )
     fixes_out_of_order: Counter = counter(
         "safecampus_fixes_out_of_order_total",
         "Fixes older than the unit's latest: kept in history, not used as its position",

@@ -9,8 +9,8 @@ instead of a TTL index. Units keep their latest fix without a geo index: nothing
 than any other write.
 
 The other subjects keep their own parts beside this file (visits_repository,
-enforcement_repository, guard_posts_repository, plans_repository); MongoPatrolRepository is all
-of them over one database.
+enforcement_repository, guard_posts_repository, plans_repository, hazards_repository);
+MongoPatrolRepository is all of them over one database.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.patrols import history
 from services.patrols.enforcement_repository import EnforcementRepository, MongoEnforcement
 from services.patrols.guard_posts_repository import GuardPostsRepository, MongoGuardPosts
+from services.patrols.hazards_repository import HazardsRepository, MongoHazards
 from services.patrols.models import StoredFix, UnitState
 from services.patrols.plans_repository import MongoPlans, PlansRepository
 from services.patrols.visits import Box, Sighting, Span
@@ -68,6 +69,7 @@ class PatrolRepository(
     EnforcementRepository,
     GuardPostsRepository,
     PlansRepository,
+    HazardsRepository,
     Protocol,
 ):
     """Everything patrols stores."""
@@ -211,11 +213,18 @@ class MongoPositions:
 
 
 class MongoPatrolRepository(
-    MongoPositions, MongoVisits, MongoEnforcement, MongoGuardPosts, MongoPlans
+    MongoPositions, MongoVisits, MongoEnforcement, MongoGuardPosts, MongoPlans, MongoHazards
 ):
     """Every part of patrols' persistence over one database."""
 
-    PARTS = (MongoPositions, MongoVisits, MongoEnforcement, MongoGuardPosts, MongoPlans)
+    PARTS = (
+        MongoPositions,
+        MongoVisits,
+        MongoEnforcement,
+        MongoGuardPosts,
+        MongoPlans,
+        MongoHazards,
+    )
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         for part in self.PARTS:

@@ -19,6 +19,7 @@ from services.reporting import exports, models, pages, service, trends
 from services.reporting.service import Deps, Scope
 from shared.auth import Principal, require_role
 from shared.events import ActivityKind, ActivityRecorded, AlarmKind, ViolationKind, utcnow
+from shared.events.hazards import HazardKind
 from shared.inputs import Moment
 from shared.labels import DEFAULT_LANG, Lang, LangQuery, Words
 
@@ -170,6 +171,17 @@ REPORTS: dict[str, Report] = {
         service.violations,
         Rows(models.ViolationRow, "rows"),
         kind=ViolationKind,
+    ),
+    "hazards": Report(
+        "hazards",
+        models.HazardsReport,
+        "Hazards: found, rectified on time or late, overdue, verified, by department and township",
+        service.hazards,
+        Rows(models.HazardRow, "rows"),
+        kind=HazardKind,
+        description="Hazards reported in [since, until), each as it stood at the period's end "
+        "(now, if earlier): the first row counts them all, then one per department they were "
+        "last assigned to, then one per township. `format=csv` gives the rows as CSV.",
     ),
     "inspections": Report(
         "inspections",

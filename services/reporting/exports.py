@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from services.reporting.models import (
     AlarmOutcomeRow,
     GuardPostRow,
+    HazardRow,
     InspectionItemRow,
     IntervalFigures,
     OutreachRow,
@@ -37,6 +38,7 @@ KEYED: dict[type[BaseModel], dict[str, Translate]] = {
     ViolationRow: {"kind": _vocabulary("violation_kind"), "campaign": _vocabulary("campaign")},
     InspectionItemRow: {"item": _vocabulary("inspection_item"), "defence": _vocabulary("defence")},
     OutreachRow: {"topic": _vocabulary("outreach_topic")},
+    HazardRow: {"department": _vocabulary("department")},
 }
 
 

@@ -4,8 +4,10 @@ exactly in tests (nearest-rank percentiles: a reported value is always one that 
 from __future__ import annotations
 
 import math
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from services.reporting import tallies
 from services.reporting.models import (
@@ -13,6 +15,8 @@ from services.reporting.models import (
     CampaignRow,
     CoverageRow,
     GuardPostRow,
+    HazardRow,
+    HazardsReport,
     InspectionItemRow,
     InspectionsReport,
     IntervalFigures,
@@ -36,6 +40,7 @@ from services.reporting.tallies import (
 from shared.events import (
     THREE_DEFENCES,
     CampaignOpened,
+    HazardChanged,
 )
 from shared.provisioning import County, PatrolPoint, School
 
@@ -251,3 +256,37 @@ def sentence(summary_counts: dict[str, int]) -> str:
 def response_times_report(tally: AlarmTally) -> ResponseTimes:
     """The response-time figures, and how many tests and drills were left out of them."""
     return ResponseTimes(intervals=response_times(tally), tests_excluded=tally.tests)
+
+
+def hazards(changes: Sequence[HazardChanged], *, at: datetime) -> HazardsReport:
+    """Each hazard as it stood at `at` (its newest change by then), counted overall, by its
+    department and by its school's township."""
+    newest: dict[uuid.UUID, HazardChanged] = {}
+    for change in changes:
+        held = newest.get(change.hazard_id)
+        if change.occurred_at <= at and (held is None or held.version < change.version):
+            newest[change.hazard_id] = change
+    groups: dict[tuple[str | None, str | None], list[HazardChanged]] = defaultdict(list)
+    for hazard in newest.values():
+        groups[(None, None)].append(hazard)
+        if hazard.department is not None:
+            groups[(hazard.department, None)].append(hazard)
+        groups[(None, hazard.school.township)].append(hazard)
+    order = sorted(groups, key=lambda g: (g != (None, None), g[0] is None, g[0] or "", g[1] or ""))
+    return HazardsReport(at=at, rows=[_hazard_row(g, groups[g], at) for g in order])
+
+
+def _hazard_row(
+    group: tuple[str | None, str | None], found: list[HazardChanged], at: datetime
+) -> HazardRow:
+    return HazardRow(
+        department=group[0],
+        township=group[1],
+        found=len(found),
+        open=sum(h.department is None for h in found),
+        assigned=sum(h.department is not None for h in found),
+        rectified_on_time=sum(h.on_time() is True for h in found),
+        rectified_late=sum(h.on_time() is False for h in found),
+        overdue=sum(h.rectified_at is None and h.overdue_at(at) for h in found),
+        verified=sum(h.state == "verified" for h in found),
+    )

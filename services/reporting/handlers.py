@@ -59,6 +59,13 @@ _READ_MODELS: list[tuple[str, str, type[BaseModel], Callable[..., Awaitable[None
         "Guard-post windows' final outcomes → staffing rate and gaps",
     ),
     (
+        "patrols_hazards",
+        "reporting-hazards",
+        events.HazardChanged,
+        service.record_hazard,
+        "Hazards' changes → found, rectified on time or late, overdue, by department and township",
+    ),
+    (
         "devices_troubles",
         "reporting-device-troubles",
         events.DeviceTrouble,

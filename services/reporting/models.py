@@ -124,6 +124,34 @@ class ViolationsReport(BaseModel):
     held: list[CampaignRow] = Field(default_factory=list, description="Each campaign counted")
 
 
+class HazardRow(BaseModel):
+    """Hazards reported in the period: all of them (no department, no township), one
+    department's, or one township's."""
+
+    department: str | None = Field(None, description="The department it was last assigned to")
+    township: str | None = None
+    found: int = Field(..., ge=0, description="Reported in the period")
+    open: int = Field(..., ge=0, description="Not assigned to a department yet")
+    assigned: int = Field(..., ge=0, description="Assigned to a department")
+    rectified_on_time: int = Field(..., ge=0, description="Rectified by the deadline")
+    rectified_late: int = Field(..., ge=0, description="Rectified after the deadline")
+    overdue: int = Field(
+        ..., ge=0, description="Past the deadline and not rectified at the period's end"
+    )
+    verified: int = Field(..., ge=0, description="Rectification verified")
+
+
+class HazardsReport(BaseModel):
+    at: datetime = Field(
+        ...,
+        description="The moment the states are read at: the period's end, "
+        "or now when that is later",
+    )
+    rows: list[HazardRow] = Field(
+        ..., description="All first, then per department, then per township"
+    )
+
+
 class InspectionItemRow(BaseModel):
     item: str
     defence: str = Field(..., description="human (人防), physical (物防) or technical (技防)")

@@ -34,6 +34,7 @@ from shared.events import (
     DeviceTrouble,
     Event,
     GuardPostWindow,
+    HazardChanged,
     PointVisited,
     ViolationRecorded,
 )
@@ -171,6 +172,15 @@ TROUBLES = RecordKind(
     "kind",
     school_field="school.school_id",
 )
+# every change of a hazard, once (key: hazard and version); a report takes each hazard's newest
+HAZARDS = RecordKind(
+    "hazards",
+    HazardChanged,
+    lambda e: f"{e.hazard_id}|{e.version}",
+    "reported_at",
+    "kind",
+    school_field="school.school_id",
+)
 SPANS = "trouble_spans"  # one per trouble_id, from its events (devices.TroubleSpan)
 RECORD_KINDS: tuple[RecordKind[Any], ...] = (
     TROUBLES,
@@ -179,6 +189,7 @@ RECORD_KINDS: tuple[RecordKind[Any], ...] = (
     VISITS,
     GUARD_WINDOWS,
     ACTIVITIES,
+    HAZARDS,
 )
 
 

@@ -17,6 +17,7 @@ from services.reporting.models import (
     CoverageRow,
     DevicesReport,
     GuardPostRow,
+    HazardsReport,
     InspectionsReport,
     OutreachReport,
     Overview,
@@ -31,6 +32,7 @@ from services.reporting.repository import (
     CAMPAIGNS,
     CHECKINS,
     GUARD_WINDOWS,
+    HAZARDS,
     TROUBLES,
     VIOLATIONS,
     VISITS,
@@ -49,6 +51,7 @@ from shared.events import (
     DeviceTrouble,
     Event,
     GuardPostWindow,
+    HazardChanged,
     PointVisited,
     ViolationRecorded,
     stable_id,
@@ -95,6 +98,12 @@ async def record_violation(
     *, deps: Deps, event: ViolationRecorded, stale: set[Stale] | None = None
 ) -> None:
     await deps.repo.store(VIOLATIONS, event, stale=stale)
+
+
+async def record_hazard(
+    *, deps: Deps, event: HazardChanged, stale: set[Stale] | None = None
+) -> None:
+    await deps.repo.store(HAZARDS, event, stale=stale)
 
 
 async def record_campaign(
@@ -269,6 +278,14 @@ async def devices(*, deps: Deps, scope: Scope, now: datetime | None = None) -> D
 async def violations(*, deps: Deps, scope: Scope) -> ViolationsReport:
     counts = await deps.repo.violation_counts(_record_filter(deps, scope))
     return figures.violations(counts, await campaigns_held(deps=deps, scope=scope))
+
+
+async def hazards(*, deps: Deps, scope: Scope, now: datetime | None = None) -> HazardsReport:
+    """Hazards reported in the period, as they stood at its end (or now, if that is earlier)."""
+    found = await deps.repo.records(HAZARDS, _record_filter(deps, scope))
+    moment = now or utcnow()
+    at = min(scope.until, moment) if scope.until is not None else moment
+    return figures.hazards(found, at=at)
 
 
 async def campaigns_held(*, deps: Deps, scope: Scope) -> list[CampaignOpened]:

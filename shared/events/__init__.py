@@ -30,6 +30,7 @@ from shared.events.alarms import (
 from shared.events.base import NAMESPACE, DeadLetter, Event, Location, SchoolRef, stable_id, utcnow
 from shared.events.deliveries import DeliveryChanged, DeliveryChannel, DeliveryState
 from shared.events.devices import DeviceTrouble, PowerSource, TroubleKind, TroubleStatus
+from shared.events.hazards import HazardChanged
 from shared.events.patrols import (
     DISPATCHABLE,
     CampaignOpened,
@@ -73,6 +74,7 @@ __all__ = [
     "Drill",
     "Event",
     "GuardPostWindow",
+    "HazardChanged",
     "Inspection",
     "InspectionItem",
     "Letters",

@@ -31,6 +31,7 @@ from tests.reports_fixture import (
     COUNTY,
     DAY,
     GUARD_WINDOWS,
+    HAZARDS,
     UNTIL,
     VIOLATIONS,
     VISITS,
@@ -68,6 +69,7 @@ def topic_and_key(ns: Namespace, event: Event) -> tuple[str, str]:
         ("GuardPostWindow", topics.patrols_guard_posts, "post_id"),
         ("PointVisited", topics.patrols_visits, "unit_id"),
         ("CampaignOpened", topics.patrols_campaigns, "campaign_id"),
+        ("HazardChanged", topics.patrols_hazards, "hazard_id"),
     ):
         if type(event).__name__ == prefix:
             return topic, str(getattr(event, key))
@@ -97,7 +99,7 @@ async def test_every_figure_arrives_exactly_once_across_a_kill(
     ns = e2e_namespace
     reporting = stack["reporting"]
     chief = ns.auth("supervisor", "li.supervisor")
-    flowing = ALARMS + CAMPAIGNS + VIOLATIONS + CHECKINS + VISITS + GUARD_WINDOWS
+    flowing = ALARMS + CAMPAIGNS + VIOLATIONS + CHECKINS + VISITS + GUARD_WINDOWS + HAZARDS
     half = len(flowing) // 2
     await produce(ns, flowing[:half])
     async with httpx.AsyncClient(timeout=15) as client:
@@ -166,6 +168,26 @@ async def test_every_figure_arrives_exactly_once_across_a_kill(
         )
         ack = times.json()["intervals"][0]
         assert (ack["alarms"], ack["p50_s"], ack["p90_s"], ack["max_s"]) == (2, 10.0, 30.0, 30.0)
+        hazard_rows = [
+            "责任部门,乡镇,发现隐患,待交办,已交办,按期整改,逾期整改,超期未改,已验收",
+            ",,5,1,4,1,1,1,1",
+            "消防救援,,1,0,1,0,0,0,0",
+            "卫生健康,,1,0,1,0,0,1,0",
+            "市场监管,,1,0,1,1,0,0,1",
+            "交警,,1,0,1,0,1,0,0",
+            ",T1,3,0,3,1,1,0,1",
+            ",T2,2,1,1,0,0,1,0",
+        ]
+
+        async def hazards() -> list[str] | None:
+            got = await client.get(
+                f"{reporting.url}/v1/reports/hazards",
+                params=SEPTEMBER | {"format": "csv"},
+                headers=chief,
+            )
+            return got.text.splitlines() if got.text.splitlines() == hazard_rows else None
+
+        await wait_for(hazards, timeout_s=30, interval_s=0.5)  # each change once, across the kill
         activities = await client.get(f"{reporting.url}/v1/activities", headers=chief)
         assert len(activities.json()) == len(ACTIVITIES)
 

@@ -19,6 +19,7 @@ from shared.events import (
     ViolationRecorded,
     newest_per_unit,
 )
+from shared.events.hazards import HazardChanged, HazardState
 from shared.mongo import Document
 from shared.provisioning import Unit
 
@@ -50,9 +51,56 @@ class InMemoryPatrolRepository:
         self.tracks: dict[str, UnitTrack] = {}
         self.plan_records: dict[tuple[str, int], SchoolPlan] = {}
         self.unpublished: set[tuple[str, int]] = set()
+        self.hazard_records: dict[uuid.UUID, HazardChanged] = {}
+        self.hazards_unpublished: set[uuid.UUID] = set()
 
     async def ensure_indexes(self) -> None:
         return None
+
+    async def insert_hazard(self, hazard: HazardChanged) -> bool:
+        if hazard.hazard_id in self.hazard_records:
+            return False
+        self.hazard_records[hazard.hazard_id] = hazard
+        self.hazards_unpublished.add(hazard.hazard_id)
+        return True
+
+    async def hazard(self, hazard_id: uuid.UUID) -> HazardChanged | None:
+        return self.hazard_records.get(hazard_id)
+
+    async def replace_hazard(self, hazard: HazardChanged) -> bool:
+        held = self.hazard_records.get(hazard.hazard_id)
+        if held is None or held.version != hazard.version - 1:
+            return False
+        self.hazard_records[hazard.hazard_id] = hazard
+        self.hazards_unpublished.add(hazard.hazard_id)
+        return True
+
+    async def hazards(
+        self, *, school_ids: list[str] | None, state: HazardState | None, limit: int
+    ) -> list[HazardChanged]:
+        found = [
+            h
+            for h in self.hazard_records.values()
+            if (school_ids is None or h.school.school_id in school_ids)
+            and (state is None or h.state == state)
+        ]
+        return sorted(found, key=lambda h: h.reported_at, reverse=True)[:limit]
+
+    async def hazards_due(self, *, now: datetime) -> list[HazardChanged]:
+        return [
+            h
+            for h in self.hazard_records.values()
+            if h.state == "assigned" and h.deadline is not None and h.deadline < now
+        ]
+
+    async def hazard_published(self, hazard_id: uuid.UUID, version: int) -> None:
+        held = self.hazard_records.get(hazard_id)
+        if held is not None and held.version == version:
+            self.hazards_unpublished.discard(hazard_id)
+
+    async def unpublished_hazards(self, *, before: datetime) -> list[HazardChanged]:
+        pending = (self.hazard_records[h] for h in self.hazards_unpublished)
+        return [h for h in pending if h.occurred_at < before]
 
     async def insert_plan(self, plan: SchoolPlan) -> bool:
         key = (plan.school_id, plan.version)

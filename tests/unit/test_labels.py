@@ -19,6 +19,7 @@ from services.reporting.tallies import INTERVALS
 from shared import labels
 from shared.auth import Role
 from shared.commands import CancelOutcome, ResolveOutcome
+from shared.events.hazards import Department, HazardChange, HazardKind, HazardSource, HazardState
 from shared.provisioning import PointKind, UnitKind
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -57,6 +58,11 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "delivery_state": get_args(events.DeliveryState),
     "delivery_channel": get_args(events.DeliveryChannel),
     "role": get_args(Role),
+    "hazard_kind": get_args(HazardKind),
+    "hazard_source": get_args(HazardSource),
+    "hazard_state": get_args(HazardState),
+    "hazard_change": get_args(HazardChange),
+    "department": get_args(Department),
 }
 # Literals of the events that are plumbing, not words anyone reads.
 NOT_SHOWN = {
@@ -123,6 +129,7 @@ def test_every_column_of_every_report_s_csv_has_its_labels() -> None:
         report_models.PeriodSummary,
         report_models.DeviceAvailabilityRow,
         report_models.WeekFigures,
+        report_models.HazardRow,
     }
     from_reports = {report.rows.model for report in REPORTS.values()}
     assert from_reports <= row_models

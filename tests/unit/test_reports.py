@@ -3,6 +3,7 @@ a replay in another order with duplicates gives the same figures; drills never c
 
 from __future__ import annotations
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from services.reporting import exports, pages, service
@@ -296,3 +297,47 @@ async def test_the_dashboard_shows_the_weeks_the_townships_side_by_side_and_a_ma
         words=Words("en"),
     )
     assert ">School</th>" in one and '<td data-value="一小">一小</td>' in one, "schools"
+
+
+async def test_hazards_count_each_as_it_stood_at_the_periods_end_by_department_and_township() -> (
+    None
+):
+    deps = await fed(EVERYTHING)
+    report = await service.hazards(deps=deps, scope=SEPTEMBER)
+    assert report.at == UNTIL
+    figures = [
+        (
+            r.department,
+            r.township,
+            r.found,
+            r.open,
+            r.assigned,
+            r.rectified_on_time,
+            r.rectified_late,
+            r.overdue,
+            r.verified,
+        )
+        for r in report.rows
+    ]
+    assert figures == [
+        (None, None, 5, 1, 4, 1, 1, 1, 1),  # H6 is August's; H4's assignment comes in October
+        ("fire_rescue", None, 1, 0, 1, 0, 0, 0, 0),
+        ("health", None, 1, 0, 1, 0, 0, 1, 0),
+        ("market_regulation", None, 1, 0, 1, 1, 0, 0, 1),
+        ("traffic_police", None, 1, 0, 1, 0, 1, 0, 0),
+        (None, "T1", 3, 0, 3, 1, 1, 0, 1),
+        (None, "T2", 2, 1, 1, 0, 0, 1, 0),
+    ]
+    early = await service.hazards(deps=deps, scope=Scope(since=DAY, until=DAY + timedelta(days=11)))
+    total = early.rows[0]  # on the 12th, 00:00: H2 is past its deadline, H3 not yet
+    assert (total.found, total.rectified_on_time, total.overdue, total.verified) == (3, 1, 1, 1)
+    t2 = await service.hazards(deps=deps, scope=Scope(since=DAY, until=UNTIL, township="T2"))
+    assert [(r.department, r.township, r.found) for r in t2.rows] == [
+        (None, None, 2),
+        ("health", None, 1),
+        (None, "T2", 2),
+    ]
+    fires = await service.hazards(
+        deps=deps, scope=Scope(since=DAY, until=UNTIL, kind="fire_safety")
+    )
+    assert fires.rows[0].found == 1
