@@ -82,7 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         Round("plan-relay", 1.0, lambda: plans_service.relay(deps=deps, now=utcnow())),
         # hazards past their deadline become overdue; changes stored but not seen published
         Round(
-            "hazard-deadlines", 10.0, lambda: hazards_service.watch_overdue(deps=deps, now=utcnow())
+            "hazard-deadlines",
+            settings.hazard_check_s,
+            lambda: hazards_service.watch_overdue(deps=deps, now=utcnow()),
         ),
         Round("hazard-relay", 1.0, lambda: hazards_service.relay(deps=deps, now=utcnow())),
     ]
