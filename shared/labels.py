@@ -132,6 +132,11 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
         "illegal_passenger_carrying": ("非法载客", "Illegal passenger carrying"),
         "other": _OTHER,
     },
+    "traffic": {
+        "smooth": ("通行顺畅", "Smooth"),
+        "congested": ("拥堵", "Congested"),
+        "blocked": ("堵塞", "Blocked"),
+    },
     "hazard_kind": {
         "traffic": ("交通安全隐患", "Traffic"),
         "street_vending": ("占道经营", "Street vending"),
@@ -332,6 +337,14 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
         "c_gaps": ("护学岗空岗", "Guard posts empty now"),
         "c_troubles": ("报警按钮故障", "Buttons in trouble"),
         "c_none": ("无", "none"),
+        "video_bulletin": ("视频巡查通报", "video check bulletin"),
+        "vb_summary": (
+            "视频巡查{checks}次：护学岗未见警{absent}次，拥堵{congested}次，堵塞{blocked}次，"
+            "见巡逻{patrols}次；视频与定位不符{disagreements}次",
+            "{checks} video checks: {absent} posts without an officer, {congested} congested, "
+            "{blocked} blocked, {patrols} with a patrol in view; {disagreements} where video and "
+            "GPS disagree",
+        ),
         "c_plan": ("一校一策（第{version}版）", "School plan (version {version})"),
         "c_no_plan": ("该校尚无一校一策预案", "No plan for this school yet"),
         "c_risks": ("风险：{risks}", "Risks: {risks}"),
@@ -508,6 +521,17 @@ CATALOGUE: dict[str, dict[str, tuple[str, str]]] = {
     },
     "column": {  # a report's CSV and table headers, by field
         "department": ("责任部门", "Department"),
+        "at": ("时间", "Time"),
+        "school_name": ("学校", "School"),
+        "post_id": ("护学岗", "Guard post"),
+        "officer_on_post": ("视频见警", "Officer seen on post"),
+        "gps_on_post": ("定位在岗", "On post by GPS"),
+        "disagrees": ("视频与定位不符", "Video and GPS disagree"),
+        "traffic": ("交通状况", "Traffic"),
+        "patrol_seen": ("见巡逻", "Patrol seen"),
+        "snapshot": ("截图", "Snapshot"),
+        "note": ("备注", "Note"),
+        "checked_by": ("巡查人", "Checked by"),
         "found": ("发现隐患", "Found"),
         "assigned": ("已交办", "Assigned"),
         "open": ("待交办", "Not assigned"),

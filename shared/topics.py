@@ -73,6 +73,11 @@ class Topics:
         return self._name("patrols.visits")
 
     @property
+    def patrols_video_checks(self) -> str:
+        """The command centre's video patrol checks, keyed by school."""
+        return self._name("patrols.video-checks")
+
+    @property
     def patrols_hazards(self) -> str:
         """Hazards around schools, each change the whole record, keyed by hazard."""
         return self._name("patrols.hazards")
@@ -171,6 +176,7 @@ DECLARED: tuple[TopicSpec, ...] = (
     TopicSpec("patrols.guard-posts", 3, 30 * DAY, why="reports can be rebuilt"),
     TopicSpec("patrols.visits", 3, 30 * DAY, why="reports can be rebuilt"),
     TopicSpec("patrols.campaigns", 1, None, why="few, and every report of a campaign needs it"),
+    TopicSpec("patrols.video-checks", 3, 30 * DAY, why="reports can be rebuilt"),
     TopicSpec("patrols.hazards", 3, None, why="hazards' changes: the reports can be rebuilt"),
     TopicSpec(
         "patrols.school-plans",

@@ -22,6 +22,7 @@ from shared.events import (
     Place,
     PointVisited,
     Session,
+    VideoCheckRecorded,
     ViolationKind,
     ViolationRecorded,
     stable_id,
@@ -337,8 +338,44 @@ HAZARDS: list[HazardChanged] = [
     *hazard_changes(6, "S2", "traffic", at(-1)),
 ]
 
+
+# --- video checks: S1's gate in its morning windows (staffed, late, empty), two gates without a
+# post; the late one shows an officer the GPS had not seen arrive -----------------------------
+def video_check(
+    n: int, school: str, when: datetime, traffic: str, patrol: bool, on_post: bool | None = None
+) -> VideoCheckRecorded:
+    return VideoCheckRecorded(
+        event_id=stable_id("fixture-video", str(n)),
+        check_id=stable_id("fixture-video-check", str(n)),
+        school=REF[school],
+        post_id=f"{school}-gate" if on_post is not None else None,
+        at=when,
+        officer_on_post=on_post,
+        traffic=traffic,  # type: ignore[arg-type]
+        patrol_seen=patrol,
+        checked_by="chen.dispatcher",
+    )
+
+
+VIDEO_CHECKS: list[VideoCheckRecorded] = [
+    video_check(1, "S1", at(1, 7, 30), "smooth", True, on_post=True),
+    video_check(2, "S1", at(2, 7, 10), "congested", False, on_post=True),
+    video_check(3, "S1", at(3, 7, 40), "blocked", False, on_post=False),
+    video_check(4, "S2", at(1, 12, 30), "congested", True),
+    video_check(5, "S3", at(5, 16, 0), "smooth", False),
+    video_check(6, "S3", at(-1, 16, 0), "blocked", False),  # August's
+]
+
 EVERYTHING: list[Event] = (
-    ALARMS + CAMPAIGNS + VIOLATIONS + CHECKINS + VISITS + GUARD_WINDOWS + ACTIVITIES + HAZARDS
+    ALARMS
+    + CAMPAIGNS
+    + VIOLATIONS
+    + CHECKINS
+    + VISITS
+    + GUARD_WINDOWS
+    + ACTIVITIES
+    + HAZARDS
+    + VIDEO_CHECKS
 )
 
 
@@ -356,6 +393,7 @@ async def feed(deps: object, events: list[Event]) -> None:
         GuardPostWindow: service.record_guard_window,
         ActivityRecorded: service.record_activity,
         HazardChanged: service.record_hazard,
+        VideoCheckRecorded: service.record_video_check,
     }
     unknown = {type(event).__name__ for event in events} - {k.__name__ for k in recorders}
     if unknown:

@@ -36,6 +36,7 @@ from shared.events import (
     PositionReported,
     SchoolPlanChanged,
     UnitStatusChanged,
+    VideoCheckRecorded,
     ViolationRecorded,
 )
 from shared.settings import ROOT, DeviceSettings
@@ -78,6 +79,7 @@ CHANNELS: dict[str, tuple[str, type[BaseModel], list[str], list[str]]] = {
     "patrols_campaigns": ("campaign_id", CampaignOpened, ["patrols"], ["reporting"]),
     "patrols_school_plans": ("school_id", SchoolPlanChanged, ["patrols"], ["notifications"]),
     "patrols_hazards": ("hazard_id", HazardChanged, ["patrols"], ["reporting"]),
+    "patrols_video_checks": ("school_id", VideoCheckRecorded, ["patrols"], ["reporting"]),
     "patrols_guard_posts": (
         "post_id",
         GuardPostWindow,

@@ -32,12 +32,12 @@ ROUTES = {
     "notifications": r"^/(console|terminal|vendor/leaflet/[^/]+|v1/auth/token|v1/dispatcher/.+"
     r"|v1/devices/[^/]+/messages"
     r"|v1/units/[^/]+/orders(/.*)?)$",
-    "patrols": r"^/v1/(calendar|campaigns(/.*)?|hazards(/.*)?|roster|violations"
+    "patrols": r"^/v1/(calendar|campaigns(/.*)?|hazards(/.*)?|roster|video-checks|violations"
     r"|points(/[^/]+/(checkins|visits))?"
     r"|posts/today|schools/[^/]+/plan(/versions)?"
     r"|units/[^/]+(/(checkins|duty|positions|roster|status|violations))?)$",
     # the pages' shared scripts and labels are answered alike by notifications and reporting
-    "reporting": r"^/(dashboard|labels\.js|report|signin\.js|v1/activities|v1/labels"
+    "reporting": r"^/(bulletin|dashboard|labels\.js|report|signin\.js|v1/activities|v1/labels"
     r"|v1/reports/.+)$",
 }
 

@@ -15,6 +15,7 @@ from services.patrols import (
     plans_service,
     points,
     service,
+    video_checks,
     visits_service,
 )
 from services.patrols.deps import Deps
@@ -41,6 +42,7 @@ from services.patrols.plans import PlanRequest, SchoolPlan
 from services.patrols.plans_service import PlanConflict
 from services.patrols.points import NearPoint
 from services.patrols.status import StatusRefused
+from services.patrols.video_checks import VideoCheckRequest
 from services.patrols.violations import (
     Campaign,
     CampaignRequest,
@@ -49,7 +51,13 @@ from services.patrols.violations import (
 )
 from services.patrols.visits import Visit
 from shared.auth import Principal, acting_as, require_role
-from shared.events import CheckinRecorded, ViolationKind, ViolationRecorded, utcnow
+from shared.events import (
+    CheckinRecorded,
+    VideoCheckRecorded,
+    ViolationKind,
+    ViolationRecorded,
+    utcnow,
+)
 from shared.events.hazards import HazardChanged, HazardState
 from shared.inputs import Moment
 from shared.web import ResourceId
@@ -511,3 +519,19 @@ async def verify_hazard(
         deps=deps, hazard_id=hazard_id, body=body, actor=principal.sub, now=utcnow()
     )
     return await _hazard_change(step, hazard_id)
+
+
+@router.post(
+    "/v1/video-checks",
+    status_code=202,
+    response_model=VideoCheckRecorded,
+    summary="Record a video patrol check of a school's gate or guard post (视频巡查)",
+    description="Accepted (202) once on patrols.video-checks; the same check_id again is the "
+    "same record. 422 names each field that cannot be true: an unknown school, a post that is "
+    "not its guard post, officer_on_post without a post (or a post without it), a moment to "
+    "come. The daily bulletin (reporting) compares it with the post's GPS verdict.",
+)
+async def post_video_check(
+    body: VideoCheckRequest, deps: DepsDep, principal: Viewer
+) -> VideoCheckRecorded:
+    return await video_checks.record(deps=deps, request=body, actor=principal.sub, now=utcnow())

@@ -18,7 +18,14 @@ from pydantic import BaseModel
 from services.reporting import exports, models, pages, service, trends
 from services.reporting.service import Deps, Scope
 from shared.auth import Principal, require_role
-from shared.events import ActivityKind, ActivityRecorded, AlarmKind, ViolationKind, utcnow
+from shared.events import (
+    ActivityKind,
+    ActivityRecorded,
+    AlarmKind,
+    Traffic,
+    ViolationKind,
+    utcnow,
+)
 from shared.events.hazards import HazardKind
 from shared.inputs import Moment
 from shared.labels import DEFAULT_LANG, Lang, LangQuery, Words
@@ -183,6 +190,18 @@ REPORTS: dict[str, Report] = {
         "(now, if earlier): the first row counts them all, then one per department they were "
         "last assigned to, then one per township. `format=csv` gives the rows as CSV.",
     ),
+    "video_checks": Report(
+        "video-checks",
+        models.VideoBulletin,
+        "Video patrol checks (视频巡查) beside the posts' GPS verdicts (a day's: the bulletin)",
+        service.video_checks,
+        Rows(models.VideoCheckRow, "rows"),
+        kind=Traffic,
+        description="The checks in [since, until), each beside its post's GPS verdict (the final "
+        "outcome of the window it fell in: had the unit arrived by then), and counts of what was "
+        "found. `disagrees`: video and GPS both say, and differ. The printable bulletin is "
+        "`/v1/reports/video-bulletin`; `format=csv` gives the rows as CSV.",
+    ),
     "inspections": Report(
         "inspections",
         models.InspectionsReport,
@@ -333,8 +352,23 @@ async def printable(
     return HTMLResponse(pages.printable(data, words=Words(lang), zone=deps.county.zone))
 
 
+@router.get(
+    "/v1/reports/video-bulletin",
+    response_class=HTMLResponse,
+    summary="The video check bulletin (视频巡查通报) of the period, as printable HTML",
+)
+async def video_bulletin(
+    deps: DepsDep, _: Reader, scope: PeriodDep, lang: LangQuery = DEFAULT_LANG
+) -> HTMLResponse:
+    bulletin = await service.video_checks(deps=deps, scope=scope)
+    words, zone = Words(lang), deps.county.zone
+    places = (scope.township, scope.school_id)
+    return HTMLResponse(pages.bulletin(bulletin, scope, places=places, words=words, zone=zone))
+
+
 @pages_router.get("/dashboard", include_in_schema=False)
 @pages_router.get("/report", include_in_schema=False)
+@pages_router.get("/bulletin", include_in_schema=False)
 async def reports_page() -> FileResponse:
     """The page shell (sign-in, period); it loads the dashboard or the printable report."""
     return FileResponse(STATIC / "reports.html", media_type="text/html")

@@ -18,6 +18,7 @@ from services.reporting.models import (
     InspectionItemRow,
     IntervalFigures,
     OutreachRow,
+    VideoCheckRow,
     ViolationRow,
 )
 from shared import labels
@@ -39,6 +40,7 @@ KEYED: dict[type[BaseModel], dict[str, Translate]] = {
     InspectionItemRow: {"item": _vocabulary("inspection_item"), "defence": _vocabulary("defence")},
     OutreachRow: {"topic": _vocabulary("outreach_topic")},
     HazardRow: {"department": _vocabulary("department")},
+    VideoCheckRow: {"traffic": _vocabulary("traffic")},
 }
 
 

@@ -23,6 +23,8 @@ from services.reporting.models import (
     OutreachReport,
     OutreachRow,
     ResponseTimes,
+    VideoBulletin,
+    VideoCheckRow,
     ViolationRow,
     ViolationsReport,
 )
@@ -40,7 +42,9 @@ from services.reporting.tallies import (
 from shared.events import (
     THREE_DEFENCES,
     CampaignOpened,
+    GuardPostWindow,
     HazardChanged,
+    VideoCheckRecorded,
 )
 from shared.provisioning import County, PatrolPoint, School
 
@@ -290,3 +294,49 @@ def _hazard_row(
         overdue=sum(h.rectified_at is None and h.overdue_at(at) for h in found),
         verified=sum(h.state == "verified" for h in found),
     )
+
+
+def video_bulletin(
+    checks: Sequence[VideoCheckRecorded], windows: Sequence[GuardPostWindow]
+) -> VideoBulletin:
+    """Each check beside its post's GPS verdict: the final outcome of the window it fell in
+    says whether the unit had arrived by then."""
+    finals = [w for w in windows if w.final]
+    rows = []
+    for check in sorted(checks, key=lambda c: c.at):
+        gps = _gps_on_post(check, finals)
+        seen = check.officer_on_post
+        rows.append(
+            VideoCheckRow(
+                at=check.at,
+                township=check.school.township,
+                school_name=check.school.name,
+                post_id=check.post_id,
+                officer_on_post=seen,
+                gps_on_post=gps,
+                disagrees=seen is not None and gps is not None and seen != gps,
+                traffic=check.traffic,
+                patrol_seen=check.patrol_seen,
+                snapshot=check.snapshot,
+                note=check.note,
+                checked_by=check.checked_by,
+            )
+        )
+    return VideoBulletin(
+        checks=len(rows),
+        officer_absent=sum(r.officer_on_post is False for r in rows),
+        congested=sum(r.traffic == "congested" for r in rows),
+        blocked=sum(r.traffic == "blocked" for r in rows),
+        patrol_seen=sum(r.patrol_seen for r in rows),
+        disagreements=sum(r.disagrees for r in rows),
+        rows=rows,
+    )
+
+
+def _gps_on_post(check: VideoCheckRecorded, finals: Sequence[GuardPostWindow]) -> bool | None:
+    for window in finals:
+        if window.post_id == check.post_id and window.window_start <= check.at < window.window_end:
+            if window.arrived_at is not None:
+                return window.arrived_at <= check.at
+            return window.state == "staffed"  # staffed from the start; late or empty: not yet
+    return None

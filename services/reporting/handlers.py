@@ -66,6 +66,13 @@ _READ_MODELS: list[tuple[str, str, type[BaseModel], Callable[..., Awaitable[None
         "Hazards' changes → found, rectified on time or late, overdue, by department and township",
     ),
     (
+        "patrols_video_checks",
+        "reporting-video-checks",
+        events.VideoCheckRecorded,
+        service.record_video_check,
+        "Video patrol checks → the daily bulletin, beside the guard posts' GPS verdicts",
+    ),
+    (
         "devices_troubles",
         "reporting-device-troubles",
         events.DeviceTrouble,

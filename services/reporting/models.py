@@ -124,6 +124,39 @@ class ViolationsReport(BaseModel):
     held: list[CampaignRow] = Field(default_factory=list, description="Each campaign counted")
 
 
+class VideoCheckRow(BaseModel):
+    """One video check, beside what the post's GPS said at that moment."""
+
+    at: datetime
+    township: str
+    school_name: str
+    post_id: str | None = None
+    officer_on_post: bool | None = None
+    gps_on_post: bool | None = Field(
+        None,
+        description="The post's unit had arrived by then (its window's final outcome); None: "
+        "no post, or no window judged",
+    )
+    disagrees: bool = Field(..., description="Video and GPS both say, and differ")
+    traffic: str
+    patrol_seen: bool
+    snapshot: str | None = None
+    note: str | None = None
+    checked_by: str
+
+
+class VideoBulletin(BaseModel):
+    """The video checks of a period (a day: the daily bulletin, 通报)."""
+
+    checks: int = Field(..., ge=0)
+    officer_absent: int = Field(..., ge=0, description="Checks of a post with no officer on it")
+    congested: int = Field(..., ge=0)
+    blocked: int = Field(..., ge=0)
+    patrol_seen: int = Field(..., ge=0)
+    disagreements: int = Field(..., ge=0)
+    rows: list[VideoCheckRow]
+
+
 class HazardRow(BaseModel):
     """Hazards reported in the period: all of them (no department, no township), one
     department's, or one township's."""

@@ -13,8 +13,15 @@ from html import escape
 from services.reporting import figures, tallies
 from services.reporting.charts import alarm_map, percent, side_by_side, side_table, trend_charts
 from services.reporting.exports import shown
-from services.reporting.models import Overview, SchoolAlarmCount, Trends
+from services.reporting.models import (
+    Overview,
+    SchoolAlarmCount,
+    Trends,
+    VideoBulletin,
+    VideoCheckRow,
+)
 from shared.labels import DEFAULT_WORDS, Words
+from shared.period import Period
 from shared.provisioning import School
 
 BAR_HEIGHT = 22
@@ -569,3 +576,59 @@ PRINTED_TABLES = (
     _coverage_table,
     _devices_table,
 )
+
+
+def bulletin(
+    report: VideoBulletin,
+    period: Period,
+    *,
+    places: Sequence[str | None] = (),
+    words: Words = DEFAULT_WORDS,
+    zone: tzinfo = UTC,
+) -> str:
+    """The video check bulletin (通报): what was checked, found and flagged, one table; `places`
+    are the township or school it covers."""
+    where = "".join(f" · {place}" for place in places if place)
+    summary = words(
+        "vb_summary",
+        checks=report.checks,
+        absent=report.officer_absent,
+        congested=report.congested,
+        blocked=report.blocked,
+        patrols=report.patrol_seen,
+        disagreements=report.disagreements,
+    )
+    header = [
+        "at",
+        "township",
+        "school_name",
+        "post_id",
+        "officer_on_post",
+        "gps_on_post",
+        "disagrees",
+        "traffic",
+        "patrol_seen",
+        "snapshot",
+        "note",
+        "checked_by",
+    ]
+    rows = [
+        [
+            f"{row.at.astimezone(zone):%Y-%m-%d %H:%M}",
+            *(_shown(row, name, words) for name in header[1:]),
+        ]
+        for row in report.rows
+    ]
+    return (
+        f"<h2>{escape(words('video_bulletin'))} "
+        f"{escape(period_text(period.since, period.until, words, zone) + where)}</h2>"
+        f'<p class="sentence" id="sentence">{escape(summary)}</p>'
+        + _table("video-checks", words("video_bulletin"), header, rows, words)
+    )
+
+
+def _shown(row: VideoCheckRow, name: str, words: Words) -> object:
+    value = shown(row, name, words.lang)
+    if isinstance(value, bool):
+        return words.of("yes_no", str(value).lower())
+    return value

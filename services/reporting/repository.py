@@ -36,6 +36,7 @@ from shared.events import (
     GuardPostWindow,
     HazardChanged,
     PointVisited,
+    VideoCheckRecorded,
     ViolationRecorded,
 )
 from shared.mongo import Document, to_document
@@ -181,6 +182,14 @@ HAZARDS = RecordKind(
     "kind",
     school_field="school.school_id",
 )
+VIDEO_CHECKS = RecordKind(
+    "video_checks",
+    VideoCheckRecorded,
+    lambda e: str(e.check_id),
+    "at",
+    "traffic",
+    school_field="school.school_id",
+)
 SPANS = "trouble_spans"  # one per trouble_id, from its events (devices.TroubleSpan)
 RECORD_KINDS: tuple[RecordKind[Any], ...] = (
     TROUBLES,
@@ -190,6 +199,7 @@ RECORD_KINDS: tuple[RecordKind[Any], ...] = (
     GUARD_WINDOWS,
     ACTIVITIES,
     HAZARDS,
+    VIDEO_CHECKS,
 )
 
 

@@ -25,6 +25,7 @@ from services.reporting.models import (
     ResponseTimes,
     SchoolAlarmCount,
     Trends,
+    VideoBulletin,
     ViolationsReport,
 )
 from services.reporting.repository import (
@@ -34,6 +35,7 @@ from services.reporting.repository import (
     GUARD_WINDOWS,
     HAZARDS,
     TROUBLES,
+    VIDEO_CHECKS,
     VIOLATIONS,
     VISITS,
     FactFilter,
@@ -53,6 +55,7 @@ from shared.events import (
     GuardPostWindow,
     HazardChanged,
     PointVisited,
+    VideoCheckRecorded,
     ViolationRecorded,
     stable_id,
     utcnow,
@@ -104,6 +107,12 @@ async def record_hazard(
     *, deps: Deps, event: HazardChanged, stale: set[Stale] | None = None
 ) -> None:
     await deps.repo.store(HAZARDS, event, stale=stale)
+
+
+async def record_video_check(
+    *, deps: Deps, event: VideoCheckRecorded, stale: set[Stale] | None = None
+) -> None:
+    await deps.repo.store(VIDEO_CHECKS, event, stale=stale)
 
 
 async def record_campaign(
@@ -286,6 +295,14 @@ async def hazards(*, deps: Deps, scope: Scope, now: datetime | None = None) -> H
     moment = now or utcnow()
     at = min(scope.until, moment) if scope.until is not None else moment
     return figures.hazards(found, at=at)
+
+
+async def video_checks(*, deps: Deps, scope: Scope) -> VideoBulletin:
+    """The period's video checks (a day's: the bulletin), each beside its post's GPS verdict."""
+    query = _record_filter(deps, scope)
+    checks = await deps.repo.records(VIDEO_CHECKS, query)
+    windows = await deps.repo.records(GUARD_WINDOWS, dataclasses.replace(query, kind=None))
+    return figures.video_bulletin(checks, windows)
 
 
 async def campaigns_held(*, deps: Deps, scope: Scope) -> list[CampaignOpened]:

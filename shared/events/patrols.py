@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.events.base import Event
+from shared.events.base import Event, SchoolRef
 
 
 class PositionReported(Event):
@@ -171,3 +171,24 @@ class GuardPostWindow(Event):
     last_seen_m: float | None = Field(
         None, description="Unit's distance from the post when checked"
     )
+
+
+Traffic = Literal["smooth", "congested", "blocked"]
+
+
+class VideoCheckRecorded(Event):
+    """A video patrol check (视频巡查) of a school's gate or guard post at a moment, by the
+    command centre (topic patrols.video-checks, key school_id)."""
+
+    check_id: uuid.UUID = Field(..., description="From the client; idempotency key")
+    school: SchoolRef
+    post_id: str | None = Field(None, description="The guard post looked at, if any")
+    at: AwareDatetime = Field(..., description="The moment the video shows")
+    officer_on_post: bool | None = Field(
+        None, description="Whether an officer was on the post (None: not a guard post)"
+    )
+    traffic: Traffic
+    patrol_seen: bool = Field(..., description="A patrol (car or on foot) was in view")
+    snapshot: str | None = Field(None, description="Reference to the saved frame")
+    note: str | None = None
+    checked_by: str

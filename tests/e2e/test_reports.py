@@ -33,6 +33,7 @@ from tests.reports_fixture import (
     GUARD_WINDOWS,
     HAZARDS,
     UNTIL,
+    VIDEO_CHECKS,
     VIOLATIONS,
     VISITS,
 )
@@ -70,6 +71,7 @@ def topic_and_key(ns: Namespace, event: Event) -> tuple[str, str]:
         ("PointVisited", topics.patrols_visits, "unit_id"),
         ("CampaignOpened", topics.patrols_campaigns, "campaign_id"),
         ("HazardChanged", topics.patrols_hazards, "hazard_id"),
+        ("VideoCheckRecorded", topics.patrols_video_checks, "check_id"),
     ):
         if type(event).__name__ == prefix:
             return topic, str(getattr(event, key))
@@ -99,7 +101,9 @@ async def test_every_figure_arrives_exactly_once_across_a_kill(
     ns = e2e_namespace
     reporting = stack["reporting"]
     chief = ns.auth("supervisor", "li.supervisor")
-    flowing = ALARMS + CAMPAIGNS + VIOLATIONS + CHECKINS + VISITS + GUARD_WINDOWS + HAZARDS
+    flowing = (
+        ALARMS + CAMPAIGNS + VIOLATIONS + CHECKINS + VISITS + GUARD_WINDOWS + HAZARDS + VIDEO_CHECKS
+    )
     half = len(flowing) // 2
     await produce(ns, flowing[:half])
     async with httpx.AsyncClient(timeout=15) as client:
@@ -188,6 +192,20 @@ async def test_every_figure_arrives_exactly_once_across_a_kill(
             return got.text.splitlines() if got.text.splitlines() == hazard_rows else None
 
         await wait_for(hazards, timeout_s=30, interval_s=0.5)  # each change once, across the kill
+
+        async def bulletin() -> dict[str, Any] | None:
+            got = await client.get(
+                f"{reporting.url}/v1/reports/video-checks", params=SEPTEMBER, headers=chief
+            )
+            body: dict[str, Any] = got.json()
+            return body if body["checks"] == 5 else None
+
+        checks = await wait_for(bulletin, timeout_s=30, interval_s=0.5)
+        assert (checks["disagreements"], checks["officer_absent"], len(checks["rows"])) == (1, 1, 5)
+        printed = await client.get(
+            f"{reporting.url}/v1/reports/video-bulletin", params=SEPTEMBER, headers=chief
+        )
+        assert "视频巡查5次" in printed.text and "视频与定位不符1次" in printed.text
         activities = await client.get(f"{reporting.url}/v1/activities", headers=chief)
         assert len(activities.json()) == len(ACTIVITIES)
 

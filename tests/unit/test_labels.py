@@ -63,6 +63,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "hazard_state": get_args(HazardState),
     "hazard_change": get_args(HazardChange),
     "department": get_args(Department),
+    "traffic": get_args(events.Traffic),
 }
 # Literals of the events that are plumbing, not words anyone reads.
 NOT_SHOWN = {
@@ -130,6 +131,7 @@ def test_every_column_of_every_report_s_csv_has_its_labels() -> None:
         report_models.DeviceAvailabilityRow,
         report_models.WeekFigures,
         report_models.HazardRow,
+        report_models.VideoCheckRow,
     }
     from_reports = {report.rows.model for report in REPORTS.values()}
     assert from_reports <= row_models

@@ -3,7 +3,7 @@ a replay in another order with duplicates gives the same figures; drills never c
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from services.reporting import exports, pages, service
@@ -341,3 +341,35 @@ async def test_hazards_count_each_as_it_stood_at_the_periods_end_by_department_a
         deps=deps, scope=Scope(since=DAY, until=UNTIL, kind="fire_safety")
     )
     assert fires.rows[0].found == 1
+
+
+async def test_the_video_bulletin_sets_each_check_beside_the_posts_gps_verdict() -> None:
+    deps = await fed(EVERYTHING)
+    bulletin = await service.video_checks(deps=deps, scope=SEPTEMBER)
+    counts = (
+        bulletin.checks,
+        bulletin.officer_absent,
+        bulletin.congested,
+        bulletin.blocked,
+        bulletin.patrol_seen,
+        bulletin.disagreements,
+    )
+    assert counts == (5, 1, 2, 1, 2, 1)  # August's check is not September's
+    rows = [
+        (r.school_name, r.post_id, r.officer_on_post, r.gps_on_post, r.disagrees)
+        for r in bulletin.rows
+    ]
+    assert rows == [
+        ("一小", "S1-gate", True, True, False),  # staffed
+        ("二中", None, None, None, False),
+        ("一小", "S1-gate", True, False, True),  # late: the GPS had not seen the unit yet
+        ("一小", "S1-gate", False, False, False),  # empty
+        ("三幼", None, None, None, False),
+    ]
+    local = datetime(2026, 9, 2, tzinfo=COUNTY.zone)  # the county's day: the bulletin's
+    day_two = Scope(since=local, until=local + timedelta(days=1), township="T1")
+    one_day = await service.video_checks(deps=deps, scope=day_two)
+    assert [(r.at, r.disagrees) for r in one_day.rows] == [(bulletin.rows[2].at, True)]
+    page = pages.bulletin(one_day, day_two, places=("T1",), words=Words("zh"), zone=COUNTY.zone)
+    assert "视频巡查通报 2026-09-02 · T1" in page and "视频与定位不符1次" in page
+    assert "拥堵" in page and "congested" not in page
