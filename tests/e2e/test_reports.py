@@ -287,6 +287,13 @@ def test_the_dashboard_draws_the_figures_and_the_report_prints_them(
     rows = browser.find_elements(By.CSS_SELECTOR, "#t-guard-posts tbody tr")
     assert rows[0].text.split()[:2] == ["一小", "Morning"]
     keep_screenshot(browser, "report-en")
+    browser.get(f"{url}/bulletin?{query}")  # the video check bulletin, in the choice kept
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#video-checks tbody tr")))
+    assert "5 video checks" in browser.find_element(By.ID, "sentence").text
+    assert browser.find_element(By.ID, "title").text == "video check bulletin"
+    cells = browser.find_elements(By.CSS_SELECTOR, "#video-checks tbody tr:nth-child(3) td")
+    assert [c.text for c in cells][5:8] == ["No", "Yes", "Congested"], "the flagged check"
+    keep_screenshot(browser, "bulletin-en")
     browser.get(f"{url}/dashboard?{query}")
     wait.until(ec.text_to_be_present_in_element((By.ID, "sentence"), SENTENCE))
     assert bar(browser, "chart-response", "acknowledged") == (
