@@ -1,6 +1,8 @@
 """The bureau's other work in the simulated county, through the services' own APIs: traffic
-police record violations in a campaign, units check in at patrol points, supervisors record
-inspections, sessions, letters to parents and drills. Feeds the reports and the dashboard."""
+police record violations in a campaign, units check in at patrol points and report hazards,
+supervisors record inspections, sessions, letters to parents and drills, assign hazards to
+departments and keep schools' plans, the command centre checks gates by video. Feeds the
+reports, the dashboard and the bulletin."""
 
 from __future__ import annotations
 
@@ -27,6 +29,9 @@ VIOLATIONS = (
 NEEDS_PLATE = {"speeding", "overloading", "illegal_parking", "illegal_passenger_carrying"}
 TOPICS = ("legal_education", "traffic_safety", "anti_bullying", "anti_fraud", "drug_prevention")
 CAMPAIGN = "demo-school-run"
+HAZARDS = ("traffic", "street_vending", "unlicensed_business", "food_safety", "building")
+DEPARTMENTS = ("traffic_police", "market_regulation", "market_regulation", "health", "education")
+PLANNED_SCHOOLS = 8  # the first schools of the county get a plan (一校一策)
 
 
 class FieldWork:
@@ -41,6 +46,7 @@ class FieldWork:
         self.rng = rng
         self.jwt_secret = jwt_secret
         self.supervisor = self._auth("demo-supervisor", "supervisor")
+        self.dispatcher = self._auth("demo-dispatcher", "dispatcher")
         self.done = 0
         self.errors = 0
 
@@ -70,12 +76,37 @@ class FieldWork:
         if response.status_code not in (201, 409):
             self.errors += 1
 
+    async def plan_schools(self, client: httpx.AsyncClient) -> None:
+        """A plan for the first schools (a school planned in an earlier run keeps its own)."""
+        for school in self.county.schools[:PLANNED_SCHOOLS]:
+            body = {
+                "version": 0,
+                "risks": self.rng.sample(
+                    ["紧邻国道", "放学时段校门口拥堵", "周边流动摊贩", "围墙低矮"], 2
+                ),
+                "contacts": [
+                    {"role": "保卫干部", "phone": f"0943-{self.rng.randint(5550000, 5559999)}"}
+                ],
+                "plan_refs": [f"会公〔2026〕{self.rng.randint(10, 99)}号"],
+                "gate_notes": "北门为主出入口，南门常闭（钥匙在门卫室）",
+                "building_notes": "教学楼东西两部楼梯",
+            }
+            response = await client.put(
+                f"{self.patrols}/v1/schools/{school.school_id}/plan",
+                json=body,
+                headers=self.supervisor,
+            )
+            if response.status_code not in (200, 409):
+                self.errors += 1
+
     async def step(self, client: httpx.AsyncClient) -> None:
         actions: list[Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]] = [
             self.violation,
             self.checkin,
             self.checkin,
             self.activity,
+            self.hazard,
+            self.video_check,
         ]
         response = await self.rng.choice(actions)(client)
         if response.status_code in (201, 202):
@@ -101,6 +132,50 @@ class FieldWork:
         if kind in NEEDS_PLATE:
             body["plate"] = f"甘D{self.rng.randint(10000, 99999)}"
         return await self._as_unit(client, unit.unit_id, "violations", body)
+
+    async def hazard(self, client: httpx.AsyncClient) -> httpx.Response:
+        """A unit reports a hazard; most are assigned to a department at once."""
+        school = self.rng.choice(self.county.schools)
+        unit = self.rng.choice(self.county.units)
+        n = self.rng.randrange(len(HAZARDS))
+        body = {
+            "hazard_id": str(uuid.uuid4()),
+            "school_id": school.school_id,
+            "kind": HAZARDS[n],
+            "place": {"lat": school.lat, "lon": school.lon, "description": f"{school.name} 周边"},
+            "found_by": self.rng.choice(("patrol", "inspection", "video_check")),
+            "description": "巡逻发现，需相关部门整改",
+        }
+        reported = await client.post(
+            f"{self.patrols}/v1/hazards", json=body, headers=self._auth(unit.unit_id, "unit")
+        )
+        if reported.status_code != 201 or self.rng.random() < 0.3:
+            return reported
+        deadline = datetime.now(UTC) + timedelta(days=self.rng.randint(1, 14))
+        assignment = {"version": 1, "department": DEPARTMENTS[n], "deadline": deadline.isoformat()}
+        assigned = await client.post(
+            f"{self.patrols}/v1/hazards/{body['hazard_id']}/assign",
+            json=assignment,
+            headers=self.supervisor,
+        )
+        return reported if assigned.status_code == 200 else assigned
+
+    async def video_check(self, client: httpx.AsyncClient) -> httpx.Response:
+        """The command centre looks at a school's gate, its guard post in view."""
+        post = self.rng.choice([p for p in self.county.patrol_points if p.kind == "stop"])
+        body = {
+            "check_id": str(uuid.uuid4()),
+            "school_id": post.school_id,
+            "post_id": post.point_id,
+            "at": datetime.now(UTC).isoformat(),
+            "officer_on_post": self.rng.random() < 0.85,
+            "traffic": self.rng.choice(("smooth", "smooth", "smooth", "congested", "blocked")),
+            "patrol_seen": self.rng.random() < 0.5,
+            "snapshot": f"cam-{post.school_id}-gate/{datetime.now(UTC):%H%M%S}.jpg",
+        }
+        return await client.post(
+            f"{self.patrols}/v1/video-checks", json=body, headers=self.dispatcher
+        )
 
     async def checkin(self, client: httpx.AsyncClient) -> httpx.Response:
         point = self.rng.choice(self.county.patrol_points)

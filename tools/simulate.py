@@ -264,6 +264,7 @@ class Simulator:
             rng=self.rng,
         )
         await work.open_campaign(client)
+        await work.plan_schools(client)
         try:
             while not stop.is_set():
                 await work.step(client)
