@@ -1,9 +1,9 @@
-"""HTTP API of the patrols service: the unit terminal's positions and unit state."""
+"""HTTP API of the patrols service: units' positions, status and duty, check-ins, violations and
+campaigns, the calendar and guard posts, video checks. Hazards (hazards_api) and school plans
+(plans_api) have their own routers beside it, on the same dependencies."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Awaitable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
@@ -11,8 +11,6 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from services.patrols import (
     enforcement_service,
     guard_posts_service,
-    hazards_service,
-    plans_service,
     points,
     service,
     video_checks,
@@ -21,13 +19,6 @@ from services.patrols import (
 from services.patrols.deps import Deps
 from services.patrols.enforcement_service import CampaignExists
 from services.patrols.guardposts import Calendar, RosterEntry
-from services.patrols.hazards import (
-    Assignment,
-    HazardRefused,
-    HazardReport,
-    Rectification,
-    Verification,
-)
 from services.patrols.models import (
     BatchAccepted,
     CheckinRequest,
@@ -38,8 +29,6 @@ from services.patrols.models import (
     StoredFix,
     UnitState,
 )
-from services.patrols.plans import PlanRequest, SchoolPlan
-from services.patrols.plans_service import PlanConflict
 from services.patrols.points import NearPoint
 from services.patrols.status import StatusRefused
 from services.patrols.video_checks import VideoCheckRequest
@@ -58,14 +47,12 @@ from shared.events import (
     ViolationRecorded,
     utcnow,
 )
-from shared.events.hazards import HazardChanged, HazardState
 from shared.inputs import Moment
 from shared.web import ResourceId
 
 router = APIRouter(tags=["patrols"])
 
 UnitId = ResourceId
-SchoolId = ResourceId
 
 
 async def get_deps(request: Request) -> Deps:
@@ -367,158 +354,6 @@ async def get_visits(
         return await visits_service.visits(deps=deps, point_id=point_id, since=since, until=until)
     except LookupError as exc:
         raise HTTPException(404, f"unknown patrol point {point_id}") from exc
-
-
-@router.put(
-    "/v1/schools/{school_id}/plan",
-    response_model=SchoolPlan,
-    summary="Save a school's plan (一校一策) as its next version",
-    description="`version` is the version the edit replaces (0 for the first plan); the answer "
-    "is the new version. An edit of an older version is 409 with the newest (reload, edit "
-    "again): two supervisors never write over each other. The same edit again (a retry) "
-    "answers the version it made. Published on patrols.school-plans; the dispatchers see it "
-    "with every alarm at that school.",
-    responses={
-        404: {"description": "unknown school"},
-        409: {"description": "the plan is at another version"},
-    },
-)
-async def put_plan(
-    school_id: SchoolId, body: PlanRequest, deps: DepsDep, principal: Supervisor
-) -> SchoolPlan:
-    try:
-        return await plans_service.save(
-            deps=deps, school_id=school_id, request=body, actor=principal.sub, now=utcnow()
-        )
-    except LookupError as exc:
-        raise HTTPException(404, f"unknown school {school_id}") from exc
-    except PlanConflict as exc:
-        raise HTTPException(409, str(exc)) from exc
-
-
-@router.get(
-    "/v1/schools/{school_id}/plan",
-    response_model=SchoolPlan,
-    summary="A school's plan, newest version",
-    responses={404: {"description": "unknown school, or no plan yet"}},
-)
-async def get_plan(school_id: SchoolId, deps: DepsDep, _: Anyone) -> SchoolPlan:
-    plan = await deps.repo.plan(school_id) if deps.county.school(school_id) else None
-    if plan is None:
-        raise HTTPException(404, f"no plan for school {school_id}")
-    return plan
-
-
-@router.get(
-    "/v1/schools/{school_id}/plan/versions",
-    response_model=list[SchoolPlan],
-    summary="Every version of a school's plan, oldest first",
-)
-async def get_plan_versions(school_id: SchoolId, deps: DepsDep, _: Viewer) -> list[SchoolPlan]:
-    if deps.county.school(school_id) is None:
-        raise HTTPException(404, f"unknown school {school_id}")
-    return await deps.repo.plan_versions(school_id)
-
-
-Reporter = Annotated[Principal, Depends(require_role("unit", "dispatcher", "supervisor", "admin"))]
-HAZARD_RESPONSES: dict[int | str, dict[str, str]] = {
-    404: {"description": "no such hazard"},
-    409: {"description": "the rules do not allow it, or another change came first (reload)"},
-}
-
-
-@router.post(
-    "/v1/hazards",
-    status_code=201,
-    response_model=HazardChanged,
-    summary="Report a hazard at or near a school (隐患)",
-    description="Found by an inspection, a patrol or a video check; stored `open` and published "
-    "on patrols.hazards. The same `hazard_id` again answers the stored hazard (a retry); "
-    "another hazard under a taken id is 409.",
-    responses={409: {"description": "the id is another hazard's"}},
-)
-async def post_hazard(body: HazardReport, deps: DepsDep, principal: Reporter) -> HazardChanged:
-    try:
-        return await hazards_service.report(
-            deps=deps, request=body, actor=principal.sub, now=utcnow()
-        )
-    except HazardRefused as exc:
-        raise HTTPException(409, str(exc)) from exc
-
-
-@router.get("/v1/hazards", response_model=list[HazardChanged], summary="Hazards, newest first")
-async def get_hazards(
-    deps: DepsDep,
-    _: Viewer,
-    school_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
-    township: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
-    state: HazardState | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-) -> list[HazardChanged]:
-    schools = hazards_service.schools_of(deps=deps, school_id=school_id, township=township)
-    return await deps.repo.hazards(school_ids=schools, state=state, limit=limit)
-
-
-@router.get("/v1/hazards/{hazard_id}", response_model=HazardChanged, summary="One hazard")
-async def get_hazard(hazard_id: uuid.UUID, deps: DepsDep, _: Reporter) -> HazardChanged:
-    hazard = await deps.repo.hazard(hazard_id)
-    if hazard is None:
-        raise HTTPException(404, f"no hazard {hazard_id}")
-    return hazard
-
-
-async def _hazard_change(step: Awaitable[HazardChanged], hazard_id: uuid.UUID) -> HazardChanged:
-    try:
-        return await step
-    except LookupError as exc:
-        raise HTTPException(404, f"no hazard {hazard_id}") from exc
-    except HazardRefused as exc:
-        raise HTTPException(409, str(exc)) from exc
-
-
-@router.post(
-    "/v1/hazards/{hazard_id}/assign",
-    response_model=HazardChanged,
-    summary="Assign a hazard to a department with a deadline (again: reassign it)",
-    responses=HAZARD_RESPONSES,
-)
-async def assign_hazard(
-    hazard_id: uuid.UUID, body: Assignment, deps: DepsDep, principal: Supervisor
-) -> HazardChanged:
-    step = hazards_service.assign(
-        deps=deps, hazard_id=hazard_id, body=body, actor=principal.sub, now=utcnow()
-    )
-    return await _hazard_change(step, hazard_id)
-
-
-@router.post(
-    "/v1/hazards/{hazard_id}/rectify",
-    response_model=HazardChanged,
-    summary="Record that the department rectified a hazard (after its deadline: late)",
-    responses=HAZARD_RESPONSES,
-)
-async def rectify_hazard(
-    hazard_id: uuid.UUID, body: Rectification, deps: DepsDep, principal: Supervisor
-) -> HazardChanged:
-    step = hazards_service.rectify(
-        deps=deps, hazard_id=hazard_id, body=body, actor=principal.sub, now=utcnow()
-    )
-    return await _hazard_change(step, hazard_id)
-
-
-@router.post(
-    "/v1/hazards/{hazard_id}/verify",
-    response_model=HazardChanged,
-    summary="Verify a rectification: passed, or back to the department with a new deadline",
-    responses=HAZARD_RESPONSES,
-)
-async def verify_hazard(
-    hazard_id: uuid.UUID, body: Verification, deps: DepsDep, principal: Supervisor
-) -> HazardChanged:
-    step = hazards_service.verify(
-        deps=deps, hazard_id=hazard_id, body=body, actor=principal.sub, now=utcnow()
-    )
-    return await _hazard_change(step, hazard_id)
 
 
 @router.post(

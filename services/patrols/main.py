@@ -11,7 +11,9 @@ from services.patrols import (
     enforcement_service,
     guard_posts_service,
     handlers,
+    hazards_api,
     hazards_service,
+    plans_api,
     plans_service,
     service,
     visits_service,
@@ -95,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await service.recover_latest(deps=deps)
 
     return kit.app(
-        routers=[api.router],
+        routers=[api.router, hazards_api.router, plans_api.router],
         deps=deps,
         startup=[provision],
         background=[r.job(kit.failures) for r in rounds],
