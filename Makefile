@@ -34,7 +34,9 @@ lock:
 jars:
 	$(INFRA) jars
 
+# a secret added since a machine's file was written is appended to it, the others kept
 secrets: .local/secrets.env
+	@grep -q '^PII_KEY=' $< || { umask 077; echo "PII_KEY=$$(openssl rand -hex 32)" >> $<; echo "added PII_KEY to $<"; }
 .local/secrets.env:
 	mkdir -p .local
 	umask 077; { echo "JWT_SECRET=$$(openssl rand -hex 32)"; echo "DEVICE_KEY_SEED=$$(openssl rand -hex 32)"; } > $@

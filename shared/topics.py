@@ -73,6 +73,11 @@ class Topics:
         return self._name("patrols.visits")
 
     @property
+    def patrols_community_checks(self) -> str:
+        """Checks of rental housing and hotels near schools (counts only), keyed by school."""
+        return self._name("patrols.community-checks")
+
+    @property
     def patrols_video_checks(self) -> str:
         """The command centre's video patrol checks, keyed by school."""
         return self._name("patrols.video-checks")
@@ -177,6 +182,9 @@ DECLARED: tuple[TopicSpec, ...] = (
     TopicSpec("patrols.visits", 3, 30 * DAY, why="reports can be rebuilt"),
     TopicSpec("patrols.campaigns", 1, None, why="few, and every report of a campaign needs it"),
     TopicSpec("patrols.video-checks", 3, 30 * DAY, why="reports can be rebuilt"),
+    TopicSpec(
+        "patrols.community-checks", 3, None, why="counts only, no person: reports can be rebuilt"
+    ),
     TopicSpec("patrols.hazards", 3, None, why="hazards' changes: the reports can be rebuilt"),
     TopicSpec(
         "patrols.school-plans",

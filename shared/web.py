@@ -238,6 +238,24 @@ def add_error_handlers(app: FastAPI) -> None:
     for unreachable in (*TRANSIENT_ERRORS, KafkaError, PyMongoError):
         app.add_exception_handler(unreachable, _unavailable)
     app.add_exception_handler(InvalidInput, _invalid_input)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+
+
+# Fields whose values a 422 never echoes (FastAPI puts each invalid value in its answer).
+PERSONAL_FIELDS = frozenset({"id_number", "password", "phone"})
+
+
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    """FastAPI's 422, without the values of personal fields."""
+    if not isinstance(exc, RequestValidationError):
+        raise exc
+    errors = [
+        {k: v for k, v in error.items() if k != "input"}
+        if PERSONAL_FIELDS.intersection(map(str, error.get("loc", ())))
+        else error
+        for error in exc.errors()
+    ]
+    return await request_validation_exception_handler(request, RequestValidationError(errors))
 
 
 async def _invalid_input(request: Request, exc: Exception) -> Response:

@@ -79,6 +79,7 @@ class Namespace:
     name: str
     jwt_secret: str
     device_seed: str
+    pii_key: str
 
     @property
     def topics(self) -> Topics:
@@ -97,6 +98,7 @@ class Namespace:
             "MONGODB_DB_PREFIX": self.db_prefix,
             "JWT_SECRET": self.jwt_secret,
             "DEVICE_KEY_SEED": self.device_seed,
+            "PII_KEY": self.pii_key,
             "COUNTY_FILE": str(ROOT / "deploy" / "county.yaml"),
             "LOG_LEVEL": "INFO",
             # buttons here beat only where a test makes them (tests/e2e/test_supervision.py):
@@ -134,6 +136,7 @@ def new_namespace() -> Namespace:
         name=f"t{uuid.uuid4().hex[:10]}",
         jwt_secret=secrets.token_hex(32),
         device_seed=secrets.token_hex(16),
+        pii_key=secrets.token_hex(32),
     )
 
 

@@ -13,6 +13,7 @@ from shared.events import (
     CampaignOpened,
     CampaignRef,
     CheckinRecorded,
+    CommunityCheckRecorded,
     Drill,
     Event,
     GuardPostWindow,
@@ -366,6 +367,47 @@ VIDEO_CHECKS: list[VideoCheckRecorded] = [
     video_check(6, "S3", at(-1, 16, 0), "blocked", False),  # August's
 ]
 
+
+# --- community checks: two rental flats near S1 and a hotel near S2 (T1), a rental near S3
+# (T2), and one in August -------------------------------------------------------------------
+def community_check(
+    n: int,
+    school: str,
+    when: datetime,
+    kind: str,
+    people: tuple[int, int, int],
+    failed: int = 0,
+    issues: int = 0,
+    hazards: int = 0,
+) -> CommunityCheckRecorded:
+    """`people`: recorded, unregistered, newly arrived."""
+    items = ["tenant_register", "fire_safety", "security_measures"]
+    return CommunityCheckRecorded(
+        event_id=stable_id("fixture-community", str(n)),
+        check_id=stable_id("fixture-community-check", str(n)),
+        school=REF[school],
+        distance_m=120.0,
+        premises_kind=kind,  # type: ignore[arg-type]
+        checked_at=when,
+        checked=items,  # type: ignore[arg-type]
+        failed=items[:failed],  # type: ignore[arg-type]
+        people=people[0],
+        unregistered=people[1],
+        newly_arrived=people[2],
+        issues=issues,
+        hazard_ids=[stable_id("fixture-community-hazard", str(n), str(i)) for i in range(hazards)],
+        checked_by="U001",
+    )
+
+
+COMMUNITY_CHECKS: list[CommunityCheckRecorded] = [
+    community_check(1, "S1", at(2, 15), "rental_housing", (3, 1, 1), failed=1, issues=1),
+    community_check(2, "S1", at(9, 15), "rental_housing", (2, 0, 0)),
+    community_check(3, "S2", at(9, 20), "hotel", (5, 2, 3), failed=2, issues=2, hazards=1),
+    community_check(4, "S3", at(20, 10), "rental_housing", (1, 1, 1), issues=1, hazards=1),
+    community_check(5, "S3", at(-2, 10), "hotel", (4, 4, 4), failed=3, issues=3, hazards=3),
+]
+
 EVERYTHING: list[Event] = (
     ALARMS
     + CAMPAIGNS
@@ -376,6 +418,7 @@ EVERYTHING: list[Event] = (
     + ACTIVITIES
     + HAZARDS
     + VIDEO_CHECKS
+    + COMMUNITY_CHECKS
 )
 
 
@@ -394,6 +437,7 @@ async def feed(deps: object, events: list[Event]) -> None:
         ActivityRecorded: service.record_activity,
         HazardChanged: service.record_hazard,
         VideoCheckRecorded: service.record_video_check,
+        CommunityCheckRecorded: service.record_community_check,
     }
     unknown = {type(event).__name__ for event in events} - {k.__name__ for k in recorders}
     if unknown:

@@ -57,6 +57,7 @@ def makers(alert_webhook_url: str, mongodb_password: str) -> dict[str, Callable[
     return {
         "jwt_secret": _token,
         "device_key_seed": lambda: secrets.token_hex(32),
+        "pii_key": lambda: secrets.token_hex(32),  # keys the hash of identity numbers
         "webhook_secret": _token,
         "mongo_root_password": lambda: secrets.token_urlsafe(32),
         "mongo_keyfile": _keyfile,

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from services.notifications.models import FeedEntry, Order
+from services.patrols.settings import PatrolsSettings
 from shared.events import (
     ActivityRecorded,
     AlarmCommand,
@@ -27,6 +28,7 @@ from shared.events import (
     CampaignOpened,
     CheckinRecorded,
     CommandResolved,
+    CommunityCheckRecorded,
     DeadLetter,
     DeliveryChanged,
     DeviceTrouble,
@@ -80,6 +82,12 @@ CHANNELS: dict[str, tuple[str, type[BaseModel], list[str], list[str]]] = {
     "patrols_school_plans": ("school_id", SchoolPlanChanged, ["patrols"], ["notifications"]),
     "patrols_hazards": ("hazard_id", HazardChanged, ["patrols"], ["reporting"]),
     "patrols_video_checks": ("school_id", VideoCheckRecorded, ["patrols"], ["reporting"]),
+    "patrols_community_checks": (
+        "school_id",
+        CommunityCheckRecorded,
+        ["patrols"],
+        ["reporting"],
+    ),
     "patrols_guard_posts": (
         "post_id",
         GuardPostWindow,
@@ -115,10 +123,14 @@ CHANNELS: dict[str, tuple[str, type[BaseModel], list[str], list[str]]] = {
 }
 
 
+class SpecSettings(DeviceSettings, PatrolsSettings):
+    """Enough settings to build every service's app (nothing connects)."""
+
+
 def openapi(service: str) -> dict[str, Any]:
     """The service's OpenAPI document; building the app connects to nothing."""
     module = __import__(f"services.{service}.main", fromlist=["create_app"])
-    settings = DeviceSettings(jwt_secret="x" * 32, device_key_seed="spec")
+    settings = SpecSettings(jwt_secret="x" * 32, device_key_seed="spec", pii_key="p" * 32)
     document: dict[str, Any] = module.create_app(settings).openapi()
     return document
 

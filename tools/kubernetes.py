@@ -32,7 +32,8 @@ ROUTES = {
     "notifications": r"^/(console|terminal|vendor/leaflet/[^/]+|v1/auth/token|v1/dispatcher/.+"
     r"|v1/devices/[^/]+/messages"
     r"|v1/units/[^/]+/orders(/.*)?)$",
-    "patrols": r"^/v1/(calendar|campaigns(/.*)?|hazards(/.*)?|roster|video-checks|violations"
+    "patrols": r"^/v1/(audit/person-reads|calendar|campaigns(/.*)?|community-checks(/.*)?"
+    r"|hazards(/.*)?|roster|video-checks|violations"
     r"|points(/[^/]+/(checkins|visits))?"
     r"|posts/today|schools/[^/]+/plan(/versions)?"
     r"|units/[^/]+(/(checkins|duty|positions|roster|status|violations))?)$",
@@ -56,7 +57,7 @@ class Workload:
 
 WORKLOADS = (
     Workload("alarms", 8001, ("jwt_secret", "device_key_seed"), max_replicas=3),
-    Workload("patrols", 8002, ("jwt_secret",), max_replicas=8, cpu="500m"),
+    Workload("patrols", 8002, ("jwt_secret", "pii_key"), max_replicas=8, cpu="500m"),
     Workload(
         "notifications",
         8003,

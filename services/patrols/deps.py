@@ -15,6 +15,16 @@ from shared.topics import Topics
 
 
 @dataclass(frozen=True)
+class CommunityRules:
+    """How community checks are taken and kept: the key identity numbers are hashed with, how
+    far from a school a premises may be, how long personal fields are kept."""
+
+    pii_key: bytes = field(repr=False)
+    radius_m: float = 500.0
+    personal_retention: timedelta = timedelta(days=180)
+
+
+@dataclass(frozen=True)
 class Deps:
     repo: PatrolRepository
     publisher: Publisher
@@ -28,3 +38,6 @@ class Deps:
     publish_timeout_s: float = 2.0
     visits: VisitTracker = field(default_factory=lambda: VisitTracker([]))
     latest: PendingPositions = field(default_factory=PendingPositions)
+    community: CommunityRules = field(
+        default_factory=lambda: CommunityRules(pii_key=b"unit-tests-only")
+    )

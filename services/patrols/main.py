@@ -8,6 +8,8 @@ from fastapi import FastAPI
 
 from services.patrols import (
     api,
+    community_api,
+    community_service,
     enforcement_service,
     guard_posts_service,
     handlers,
@@ -18,7 +20,7 @@ from services.patrols import (
     service,
     visits_service,
 )
-from services.patrols.deps import Deps
+from services.patrols.deps import CommunityRules, Deps
 from services.patrols.latest import LATEST_FLUSH_S
 from services.patrols.metrics import PatrolMetrics
 from services.patrols.repository import MongoPatrolRepository
@@ -52,6 +54,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         history_retention=timedelta(days=settings.position_history_days),
         publish_timeout_s=settings.publish_timeout_s,
         visits=VisitTracker(county.patrol_points),
+        community=CommunityRules(
+            pii_key=settings.require_pii_key(),
+            radius_m=settings.community_radius_m,
+            personal_retention=timedelta(days=settings.community_personal_days),
+        ),
     )
     kit.subscribe(handlers.subscriptions(deps))
     rounds = [
@@ -89,6 +96,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             lambda: hazards_service.watch_overdue(deps=deps, now=utcnow()),
         ),
         Round("hazard-relay", 1.0, lambda: hazards_service.relay(deps=deps, now=utcnow())),
+        # community checks stored but not seen published; personal fields past retention
+        Round("community-relay", 1.0, lambda: community_service.relay(deps=deps, now=utcnow())),
+        Round(
+            "community-erase",
+            settings.community_erase_check_s,
+            lambda: community_service.erase_expired(deps=deps, now=utcnow()),
+        ),
     ]
 
     async def provision() -> None:
@@ -97,7 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await service.recover_latest(deps=deps)
 
     return kit.app(
-        routers=[api.router, hazards_api.router, plans_api.router],
+        routers=[api.router, hazards_api.router, plans_api.router, community_api.router],
         deps=deps,
         startup=[provision],
         background=[r.job(kit.failures) for r in rounds],

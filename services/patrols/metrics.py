@@ -56,6 +56,20 @@ class PatrolMetrics(Instruments):
     hazards_overdue: Counter = counter(
         "safecampus_hazards_overdue_total", "Hazards that passed their deadline unrectified"
     )
+    community_checks: Counter = counter(
+        "safecampus_community_checks_total",
+        "Community checks of rental housing and hotels near schools, published",
+        "premises_kind",
+    )
+    person_reads: Counter = counter(
+        "safecampus_person_reads_total",
+        "Audited reads of people's records in community checks: check, people (clear), match",
+        "action",
+    )
+    people_erased: Counter = counter(
+        "safecampus_people_erased_total",
+        "People whose personal fields were erased at the end of their retention period",
+    )
     fixes_out_of_order: Counter = counter(
         "safecampus_fixes_out_of_order_total",
         "Fixes older than the unit's latest: kept in history, not used as its position",

@@ -9,7 +9,8 @@ instead of a TTL index. Units keep their latest fix without a geo index: nothing
 than any other write.
 
 The other subjects keep their own parts beside this file (visits_repository,
-enforcement_repository, guard_posts_repository, plans_repository, hazards_repository);
+enforcement_repository, guard_posts_repository, plans_repository, hazards_repository,
+community_repository);
 MongoPatrolRepository is all of them over one database.
 """
 
@@ -23,6 +24,7 @@ from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.patrols import history
+from services.patrols.community_repository import CommunityRepository, MongoCommunity
 from services.patrols.enforcement_repository import EnforcementRepository, MongoEnforcement
 from services.patrols.guard_posts_repository import GuardPostsRepository, MongoGuardPosts
 from services.patrols.hazards_repository import HazardsRepository, MongoHazards
@@ -70,6 +72,7 @@ class PatrolRepository(
     GuardPostsRepository,
     PlansRepository,
     HazardsRepository,
+    CommunityRepository,
     Protocol,
 ):
     """Everything patrols stores."""
@@ -213,7 +216,13 @@ class MongoPositions:
 
 
 class MongoPatrolRepository(
-    MongoPositions, MongoVisits, MongoEnforcement, MongoGuardPosts, MongoPlans, MongoHazards
+    MongoPositions,
+    MongoVisits,
+    MongoEnforcement,
+    MongoGuardPosts,
+    MongoPlans,
+    MongoHazards,
+    MongoCommunity,
 ):
     """Every part of patrols' persistence over one database."""
 
@@ -224,6 +233,7 @@ class MongoPatrolRepository(
         MongoGuardPosts,
         MongoPlans,
         MongoHazards,
+        MongoCommunity,
     )
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:

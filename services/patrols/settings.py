@@ -1,8 +1,8 @@
-"""Settings of the patrols service: guard posts and position history."""
+"""Settings of the patrols service: guard posts, position history, hazards, community checks."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from shared.settings import IntakeSettings
 
@@ -21,3 +21,23 @@ class PatrolsSettings(IntakeSettings):
     position_history_days: float = Field(
         30.0, gt=0, description="Position history older than this is deleted (hourly)"
     )
+    pii_key: SecretStr | None = Field(
+        None, description="Keys the hash of identity numbers in community checks (secret)"
+    )
+    community_radius_m: float = Field(
+        500.0, gt=0, le=5000, description="Community checks: premises within this of a school"
+    )
+    community_personal_days: float = Field(
+        180.0,
+        gt=0,
+        description="Community checks: people's personal fields are erased after this",
+    )
+    community_erase_check_s: float = Field(
+        3600.0, gt=0, description="How often checks past their retention are erased"
+    )
+
+    def require_pii_key(self) -> bytes:
+        """The key identity numbers are hashed with, or a clear start-up error."""
+        if self.pii_key is None or len(self.pii_key.get_secret_value()) < 32:
+            raise RuntimeError("PII_KEY must be set (at least 32 characters)")
+        return self.pii_key.get_secret_value().encode()

@@ -22,6 +22,7 @@ from shared.events import (
     ActivityKind,
     ActivityRecorded,
     AlarmKind,
+    PremisesKind,
     Traffic,
     ViolationKind,
     utcnow,
@@ -201,6 +202,17 @@ REPORTS: dict[str, Report] = {
         "outcome of the window it fell in: had the unit arrived by then), and counts of what was "
         "found. `disagrees`: video and GPS both say, and differ. The printable bulletin is "
         "`/v1/reports/video-bulletin`; `format=csv` gives the rows as CSV.",
+    ),
+    "community_checks": Report(
+        "community-checks",
+        models.CommunityChecksReport,
+        "Community checks of rental housing and hotels near schools (出租房屋、旅馆业)",
+        service.community_checks,
+        Rows(models.CommunityCheckRow, "rows"),
+        kind=PremisesKind,
+        description="Checks made in [since, until): the first row counts them all, then one "
+        "per township; `kind` keeps one kind of premises. People are counted, never named. "
+        "`format=csv` gives the rows as CSV.",
     ),
     "inspections": Report(
         "inspections",

@@ -13,6 +13,8 @@ from services.reporting import tallies
 from services.reporting.models import (
     AlarmOutcomeRow,
     CampaignRow,
+    CommunityCheckRow,
+    CommunityChecksReport,
     CoverageRow,
     GuardPostRow,
     HazardRow,
@@ -42,6 +44,7 @@ from services.reporting.tallies import (
 from shared.events import (
     THREE_DEFENCES,
     CampaignOpened,
+    CommunityCheckRecorded,
     GuardPostWindow,
     HazardChanged,
     VideoCheckRecorded,
@@ -278,6 +281,31 @@ def hazards(changes: Sequence[HazardChanged], *, at: datetime) -> HazardsReport:
         groups[(None, hazard.school.township)].append(hazard)
     order = sorted(groups, key=lambda g: (g != (None, None), g[0] is None, g[0] or "", g[1] or ""))
     return HazardsReport(at=at, rows=[_hazard_row(g, groups[g], at) for g in order])
+
+
+def community_checks(checks: Sequence[CommunityCheckRecorded]) -> CommunityChecksReport:
+    """The checks counted overall, then by their school's township."""
+    groups: dict[str | None, list[CommunityCheckRecorded]] = defaultdict(list)
+    for check in checks:
+        groups[None].append(check)
+        groups[check.school.township].append(check)
+    order = sorted(groups, key=lambda township: (township is not None, township or ""))
+    return CommunityChecksReport(rows=[_community_row(t, groups[t]) for t in order])
+
+
+def _community_row(township: str | None, checks: list[CommunityCheckRecorded]) -> CommunityCheckRow:
+    return CommunityCheckRow(
+        township=township,
+        checks=len(checks),
+        rental_housing=sum(c.premises_kind == "rental_housing" for c in checks),
+        hotels=sum(c.premises_kind == "hotel" for c in checks),
+        people=sum(c.people for c in checks),
+        unregistered=sum(c.unregistered for c in checks),
+        newly_arrived=sum(c.newly_arrived for c in checks),
+        items_failed=sum(len(c.failed) for c in checks),
+        issues=sum(c.issues for c in checks),
+        hazards=sum(len(c.hazard_ids) for c in checks),
+    )
 
 
 def _hazard_row(

@@ -73,6 +73,13 @@ _READ_MODELS: list[tuple[str, str, type[BaseModel], Callable[..., Awaitable[None
         "Video patrol checks → the daily bulletin, beside the guard posts' GPS verdicts",
     ),
     (
+        "patrols_community_checks",
+        "reporting-community-checks",
+        events.CommunityCheckRecorded,
+        service.record_community_check,
+        "Community checks (counts, no person) → checks, people unregistered, issues, by township",
+    ),
+    (
         "devices_troubles",
         "reporting-device-troubles",
         events.DeviceTrouble,

@@ -157,6 +157,25 @@ class VideoBulletin(BaseModel):
     rows: list[VideoCheckRow]
 
 
+class CommunityCheckRow(BaseModel):
+    """Community checks in the period: all of them (no township), or one township's."""
+
+    township: str | None = None
+    checks: int = Field(..., ge=0)
+    rental_housing: int = Field(..., ge=0, description="Checks of rental housing")
+    hotels: int = Field(..., ge=0, description="Checks of hotels")
+    people: int = Field(..., ge=0, description="People recorded")
+    unregistered: int = Field(..., ge=0, description="Of them, not registered with the police")
+    newly_arrived: int = Field(..., ge=0, description="Of them, newly arrived (流动人口)")
+    items_failed: int = Field(..., ge=0, description="Items checked and not met")
+    issues: int = Field(..., ge=0, description="Issues raised")
+    hazards: int = Field(..., ge=0, description="Issues reported as hazards")
+
+
+class CommunityChecksReport(BaseModel):
+    rows: list[CommunityCheckRow] = Field(..., description="All first, then per township")
+
+
 class HazardRow(BaseModel):
     """Hazards reported in the period: all of them (no department, no township), one
     department's, or one township's."""

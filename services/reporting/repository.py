@@ -31,6 +31,7 @@ from shared.events import (
     AlarmLifecycle,
     CampaignOpened,
     CheckinRecorded,
+    CommunityCheckRecorded,
     DeviceTrouble,
     Event,
     GuardPostWindow,
@@ -190,6 +191,14 @@ VIDEO_CHECKS = RecordKind(
     "traffic",
     school_field="school.school_id",
 )
+COMMUNITY_CHECKS = RecordKind(
+    "community_checks",
+    CommunityCheckRecorded,
+    lambda e: str(e.check_id),
+    "checked_at",
+    "premises_kind",
+    school_field="school.school_id",
+)
 SPANS = "trouble_spans"  # one per trouble_id, from its events (devices.TroubleSpan)
 RECORD_KINDS: tuple[RecordKind[Any], ...] = (
     TROUBLES,
@@ -200,6 +209,7 @@ RECORD_KINDS: tuple[RecordKind[Any], ...] = (
     ACTIVITIES,
     HAZARDS,
     VIDEO_CHECKS,
+    COMMUNITY_CHECKS,
 )
 
 

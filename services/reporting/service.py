@@ -14,6 +14,7 @@ from services.reporting import trends as weekly
 from services.reporting.models import (
     ActivityRequest,
     AlarmOutcomeRow,
+    CommunityChecksReport,
     CoverageRow,
     DevicesReport,
     GuardPostRow,
@@ -32,6 +33,7 @@ from services.reporting.repository import (
     ACTIVITIES,
     CAMPAIGNS,
     CHECKINS,
+    COMMUNITY_CHECKS,
     GUARD_WINDOWS,
     HAZARDS,
     TROUBLES,
@@ -50,6 +52,7 @@ from shared.events import (
     AlarmLifecycle,
     CampaignOpened,
     CheckinRecorded,
+    CommunityCheckRecorded,
     DeviceTrouble,
     Event,
     GuardPostWindow,
@@ -113,6 +116,12 @@ async def record_video_check(
     *, deps: Deps, event: VideoCheckRecorded, stale: set[Stale] | None = None
 ) -> None:
     await deps.repo.store(VIDEO_CHECKS, event, stale=stale)
+
+
+async def record_community_check(
+    *, deps: Deps, event: CommunityCheckRecorded, stale: set[Stale] | None = None
+) -> None:
+    await deps.repo.store(COMMUNITY_CHECKS, event, stale=stale)
 
 
 async def record_campaign(
@@ -303,6 +312,14 @@ async def video_checks(*, deps: Deps, scope: Scope) -> VideoBulletin:
     checks = await deps.repo.records(VIDEO_CHECKS, query)
     windows = await deps.repo.records(GUARD_WINDOWS, dataclasses.replace(query, kind=None))
     return figures.video_bulletin(checks, windows)
+
+
+async def community_checks(*, deps: Deps, scope: Scope) -> CommunityChecksReport:
+    """The period's checks of rental housing and hotels near schools (counts: the events carry
+    no person)."""
+    return figures.community_checks(
+        await deps.repo.records(COMMUNITY_CHECKS, _record_filter(deps, scope))
+    )
 
 
 async def campaigns_held(*, deps: Deps, scope: Scope) -> list[CampaignOpened]:

@@ -28,6 +28,12 @@ from shared.events.alarms import (
     NearbyUnit,
 )
 from shared.events.base import NAMESPACE, DeadLetter, Event, Location, SchoolRef, stable_id, utcnow
+from shared.events.community import (
+    CheckItem,
+    CommunityCheckRecorded,
+    PersonRole,
+    PremisesKind,
+)
 from shared.events.deliveries import DeliveryChanged, DeliveryChannel, DeliveryState
 from shared.events.devices import DeviceTrouble, PowerSource, TroubleKind, TroubleStatus
 from shared.events.hazards import HazardChanged
@@ -65,9 +71,11 @@ __all__ = [
     "AlarmState",
     "CampaignOpened",
     "CampaignRef",
+    "CheckItem",
     "CheckinRecorded",
     "CommandAction",
     "CommandResolved",
+    "CommunityCheckRecorded",
     "DeadLetter",
     "DeliveryChanged",
     "DeliveryChannel",
@@ -83,12 +91,14 @@ __all__ = [
     "Location",
     "NearbyUnit",
     "OutreachTopic",
+    "PersonRole",
     "Place",
     "PlanContact",
     "PlanContent",
     "PointVisited",
     "PositionReported",
     "PowerSource",
+    "PremisesKind",
     "SchoolPlanChanged",
     "SchoolRef",
     "Session",

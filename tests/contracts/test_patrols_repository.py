@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from services.patrols.community import (
+    CommunityCheck,
+    CommunityCheckRequest,
+    PersonRead,
+    StoredPerson,
+)
 from services.patrols.repository import PatrolRepository
 from services.patrols.visits import Box
 from shared.events import (
@@ -11,7 +17,8 @@ from shared.events import (
     stable_id,
 )
 from shared.provisioning import Unit
-from tests.values import NOW
+from tests.community import check_body
+from tests.values import NOW, SCHOOL
 
 SERVICE = "patrols"  # the repository under test (conftest.repo)
 
@@ -216,3 +223,60 @@ async def test_status_outbox_campaigns_violations_checkins_and_tracks(
     )
     await repo.save_tracks({"U1": track})
     assert await repo.load_tracks(["U1", "U2"]) == {"U1": track}
+
+
+async def test_community_checks_matched_by_hash_erased_and_reads_audited(
+    repo: PatrolRepository,
+) -> None:
+    key = b"k" * 32
+    old = CommunityCheckRequest.model_validate(
+        check_body(at=(NOW - timedelta(days=200)).isoformat())
+    )
+    stored = [
+        CommunityCheck(
+            check_id=request.check_id,
+            school=SCHOOL,
+            distance_m=100.0,
+            premises_kind=request.premises_kind,
+            premises_name=None,
+            address=request.address,
+            lat=request.lat,
+            lon=request.lon,
+            checked_at=request.at,
+            checked=request.checked,
+            failed=request.failed,
+            people=[StoredPerson.of(p, key) for p in request.people],
+            issues=request.issues,
+            hazard_ids=[],
+            note=None,
+            checked_by="U001",
+            digest="d",
+        )
+        for request in (old, CommunityCheckRequest.model_validate(check_body(at=NOW.isoformat())))
+    ]
+    for check in stored:
+        assert await repo.insert_check(check)
+    assert not await repo.insert_check(stored[0])
+    assert await repo.check(stored[1].check_id) == stored[1]
+    newest = await repo.checks(school_ids=[SCHOOL.school_id], since=None, limit=10)
+    assert [c.check_id for c in newest] == [stored[1].check_id, stored[0].check_id]
+    assert await repo.checks(school_ids=["S404"], since=None, limit=10) == []
+    assert len(await repo.unpublished_checks(before=NOW + timedelta(seconds=1))) == 2
+    await repo.check_published(stored[0].check_id)
+    pending = await repo.unpublished_checks(before=NOW + timedelta(seconds=1))
+    assert [c.check_id for c in pending] == [stored[1].check_id]
+    id_hash = stored[0].people[0].id_hash
+    assert id_hash is not None
+    assert len(await repo.checks_with_person(id_hash)) == 2
+
+    (due,) = await repo.checks_to_erase(before=NOW - timedelta(days=180), limit=10)
+    erased = due.model_copy(update={"people": [p.erased() for p in due.people], "erased_at": NOW})
+    await repo.erase_people(erased)
+    assert await repo.checks_to_erase(before=NOW - timedelta(days=180), limit=10) == []
+    assert await repo.check(due.check_id) == erased
+    assert [c.check_id for c in await repo.checks_with_person(id_hash)] == [stored[1].check_id]
+
+    read = PersonRead(at=NOW, actor="li", role="supervisor", action="match", check_ids=[])
+    await repo.audit_read(read)
+    assert await repo.person_reads(since=None, actor="li", limit=10) == [read]
+    assert await repo.person_reads(since=NOW + timedelta(seconds=1), actor=None, limit=10) == []

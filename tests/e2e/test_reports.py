@@ -28,6 +28,7 @@ from tests.reports_fixture import (
     ALARMS,
     CAMPAIGNS,
     CHECKINS,
+    COMMUNITY_CHECKS,
     COUNTY,
     DAY,
     GUARD_WINDOWS,
@@ -72,6 +73,7 @@ def topic_and_key(ns: Namespace, event: Event) -> tuple[str, str]:
         ("CampaignOpened", topics.patrols_campaigns, "campaign_id"),
         ("HazardChanged", topics.patrols_hazards, "hazard_id"),
         ("VideoCheckRecorded", topics.patrols_video_checks, "check_id"),
+        ("CommunityCheckRecorded", topics.patrols_community_checks, "check_id"),
     ):
         if type(event).__name__ == prefix:
             return topic, str(getattr(event, key))
@@ -102,7 +104,15 @@ async def test_every_figure_arrives_exactly_once_across_a_kill(
     reporting = stack["reporting"]
     chief = ns.auth("supervisor", "li.supervisor")
     flowing = (
-        ALARMS + CAMPAIGNS + VIOLATIONS + CHECKINS + VISITS + GUARD_WINDOWS + HAZARDS + VIDEO_CHECKS
+        ALARMS
+        + CAMPAIGNS
+        + VIOLATIONS
+        + CHECKINS
+        + VISITS
+        + GUARD_WINDOWS
+        + HAZARDS
+        + VIDEO_CHECKS
+        + COMMUNITY_CHECKS
     )
     half = len(flowing) // 2
     await produce(ns, flowing[:half])
@@ -206,6 +216,19 @@ async def test_every_figure_arrives_exactly_once_across_a_kill(
             f"{reporting.url}/v1/reports/video-bulletin", params=SEPTEMBER, headers=chief
         )
         assert "视频巡查5次" in printed.text and "视频与定位不符1次" in printed.text
+
+        async def community() -> list[str] | None:
+            got = await client.get(
+                f"{reporting.url}/v1/reports/community-checks",
+                params=SEPTEMBER | {"format": "csv", "lang": "en"},
+                headers=chief,
+            )
+            lines = got.text.splitlines()
+            return lines if lines[1:2] == [",4,3,1,11,4,5,3,4,2"] else None
+
+        community_rows = await wait_for(community, timeout_s=30, interval_s=0.5)
+        assert community_rows[0].startswith("Township,Checks,Rental housing,Hotels,")
+        assert community_rows[2:] == ["T1,3,2,1,10,3,4,3,3,1", "T2,1,1,0,1,1,1,0,1,1"]
         activities = await client.get(f"{reporting.url}/v1/activities", headers=chief)
         assert len(activities.json()) == len(ACTIVITIES)
 

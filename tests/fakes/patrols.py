@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
+from services.patrols.community import CommunityCheck, PersonRead
 from services.patrols.guardposts import Calendar, RosterEntry
 from services.patrols.models import PostWindowRecord, StoredFix, UnitState
 from services.patrols.plans import SchoolPlan
@@ -53,6 +54,9 @@ class InMemoryPatrolRepository:
         self.unpublished: set[tuple[str, int]] = set()
         self.hazard_records: dict[uuid.UUID, HazardChanged] = {}
         self.hazards_unpublished: set[uuid.UUID] = set()
+        self.community_records: dict[uuid.UUID, CommunityCheck] = {}
+        self.community_unpublished: set[uuid.UUID] = set()
+        self.read_records: list[PersonRead] = []
 
     async def ensure_indexes(self) -> None:
         return None
@@ -101,6 +105,66 @@ class InMemoryPatrolRepository:
     async def unpublished_hazards(self, *, before: datetime) -> list[HazardChanged]:
         pending = (self.hazard_records[h] for h in self.hazards_unpublished)
         return [h for h in pending if h.occurred_at < before]
+
+    async def insert_check(self, check: CommunityCheck) -> bool:
+        if check.check_id in self.community_records:
+            return False
+        self.community_records[check.check_id] = check
+        self.community_unpublished.add(check.check_id)
+        return True
+
+    async def check(self, check_id: uuid.UUID) -> CommunityCheck | None:
+        return self.community_records.get(check_id)
+
+    async def checks(
+        self, *, school_ids: list[str] | None, since: datetime | None, limit: int
+    ) -> list[CommunityCheck]:
+        found = [
+            c
+            for c in self.community_records.values()
+            if (school_ids is None or c.school.school_id in school_ids)
+            and (since is None or c.checked_at >= since)
+        ]
+        return sorted(found, key=lambda c: c.checked_at, reverse=True)[:limit]
+
+    async def checks_with_person(self, id_hash: str) -> list[CommunityCheck]:
+        found = [
+            c
+            for c in self.community_records.values()
+            if any(p.id_hash == id_hash for p in c.people)
+        ]
+        return sorted(found, key=lambda c: c.checked_at, reverse=True)
+
+    async def check_published(self, check_id: uuid.UUID) -> None:
+        self.community_unpublished.discard(check_id)
+
+    async def unpublished_checks(self, *, before: datetime) -> list[CommunityCheck]:
+        pending = (self.community_records[c] for c in self.community_unpublished)
+        return [c for c in pending if c.checked_at < before]
+
+    async def checks_to_erase(self, *, before: datetime, limit: int) -> list[CommunityCheck]:
+        due = [
+            c
+            for c in self.community_records.values()
+            if c.checked_at < before and c.erased_at is None
+        ]
+        return sorted(due, key=lambda c: c.checked_at)[:limit]
+
+    async def erase_people(self, check: CommunityCheck) -> None:
+        self.community_records[check.check_id] = check
+
+    async def audit_read(self, read: PersonRead) -> None:
+        self.read_records.append(read)
+
+    async def person_reads(
+        self, *, since: datetime | None, actor: str | None, limit: int
+    ) -> list[PersonRead]:
+        found = [
+            r
+            for r in self.read_records
+            if (since is None or r.at >= since) and (actor is None or r.actor == actor)
+        ]
+        return sorted(found, key=lambda r: r.at, reverse=True)[:limit]
 
     async def insert_plan(self, plan: SchoolPlan) -> bool:
         key = (plan.school_id, plan.version)

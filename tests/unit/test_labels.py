@@ -64,6 +64,9 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "hazard_change": get_args(HazardChange),
     "department": get_args(Department),
     "traffic": get_args(events.Traffic),
+    "premises_kind": get_args(events.PremisesKind),
+    "check_item": get_args(events.CheckItem),
+    "person_role": get_args(events.PersonRole),
 }
 # Literals of the events that are plumbing, not words anyone reads.
 NOT_SHOWN = {
@@ -132,6 +135,7 @@ def test_every_column_of_every_report_s_csv_has_its_labels() -> None:
         report_models.WeekFigures,
         report_models.HazardRow,
         report_models.VideoCheckRow,
+        report_models.CommunityCheckRow,
     }
     from_reports = {report.rows.model for report in REPORTS.values()}
     assert from_reports <= row_models

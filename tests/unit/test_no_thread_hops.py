@@ -39,7 +39,8 @@ def calls(dependant: Dependant) -> Iterator[object]:
 @pytest.mark.parametrize("service", SERVICES)
 def test_every_endpoint_and_dependency_is_a_coroutine(service: str) -> None:
     module = __import__(f"services.{service}.main", fromlist=["create_app"])
-    app = module.create_app(EverySetting(jwt_secret="x" * 32, device_key_seed="test"))
+    settings = EverySetting(jwt_secret="x" * 32, device_key_seed="test", pii_key="p" * 32)
+    app = module.create_app(settings)
     routes = list(api_routes(app.routes))
     assert len(routes) > 3
     on_the_pool = {

@@ -299,6 +299,35 @@ async def test_the_dashboard_shows_the_weeks_the_townships_side_by_side_and_a_ma
     assert ">School</th>" in one and '<td data-value="一小">一小</td>' in one, "schools"
 
 
+async def test_community_checks_count_people_and_issues_overall_and_by_township() -> None:
+    deps = await fed(EVERYTHING)
+    report = await service.community_checks(deps=deps, scope=SEPTEMBER)
+    figures = [
+        (
+            r.township,
+            r.checks,
+            r.rental_housing,
+            r.hotels,
+            r.people,
+            r.unregistered,
+            r.newly_arrived,
+            r.items_failed,
+            r.issues,
+            r.hazards,
+        )
+        for r in report.rows
+    ]
+    assert figures == [
+        (None, 4, 3, 1, 11, 4, 5, 3, 4, 2),  # the fifth check is August's
+        ("T1", 3, 2, 1, 10, 3, 4, 3, 3, 1),
+        ("T2", 1, 1, 0, 1, 1, 1, 0, 1, 1),
+    ]
+    hotels = await service.community_checks(
+        deps=deps, scope=Scope(since=DAY, until=UNTIL, kind="hotel")
+    )
+    assert [(r.township, r.checks, r.people) for r in hotels.rows] == [(None, 1, 5), ("T1", 1, 5)]
+
+
 async def test_hazards_count_each_as_it_stood_at_the_periods_end_by_department_and_township() -> (
     None
 ):
