@@ -242,7 +242,7 @@ def add_error_handlers(app: FastAPI) -> None:
 
 
 # Fields whose values a 422 never echoes (FastAPI puts each invalid value in its answer).
-PERSONAL_FIELDS = frozenset({"id_number", "password", "phone"})
+PERSONAL_FIELDS = frozenset({"id_number", "name", "password", "phone"})
 
 
 async def _invalid_request(request: Request, exc: Exception) -> Response:

@@ -1,8 +1,9 @@
 """The bureau's other work in the simulated county, through the services' own APIs: traffic
 police record violations in a campaign, units check in at patrol points and report hazards,
 supervisors record inspections, sessions, letters to parents and drills, assign hazards to
-departments and keep schools' plans, the command centre checks gates by video. Feeds the
-reports, the dashboard and the bulletin."""
+departments and keep schools' plans, the command centre checks gates by video, officers check
+rental housing and hotels near schools (made-up people). Feeds the reports, the dashboard and
+the bulletin."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from services.patrols.personal import id_check_character
 from shared.auth import issue_token
 from shared.events import INSPECTION_ITEMS
 from shared.provisioning import County
@@ -31,6 +33,8 @@ TOPICS = ("legal_education", "traffic_safety", "anti_bullying", "anti_fraud", "d
 CAMPAIGN = "demo-school-run"
 HAZARDS = ("traffic", "street_vending", "unlicensed_business", "food_safety", "building")
 DEPARTMENTS = ("traffic_police", "market_regulation", "market_regulation", "health", "education")
+SURNAMES = "王李张刘陈杨赵黄周吴"
+DEG_PER_M = 1 / 111_200  # degrees of latitude per metre
 PLANNED_SCHOOLS = 8  # the first schools of the county get a plan (一校一策)
 
 
@@ -107,6 +111,7 @@ class FieldWork:
             self.activity,
             self.hazard,
             self.video_check,
+            self.community_check,
         ]
         response = await self.rng.choice(actions)(client)
         if response.status_code in (201, 202):
@@ -176,6 +181,49 @@ class FieldWork:
         return await client.post(
             f"{self.patrols}/v1/video-checks", json=body, headers=self.dispatcher
         )
+
+    async def community_check(self, client: httpx.AsyncClient) -> httpx.Response:
+        """A unit checks rental housing or a hotel about 150 m from a school; its people are
+        made up, with identity numbers that pass the check character and belong to nobody."""
+        school = self.rng.choice(self.county.schools)
+        hotel = self.rng.random() < 0.3
+        people = [
+            self._person("guest" if hotel else "tenant") for _ in range(self.rng.randint(1, 4))
+        ]
+        items = ["guest_register" if hotel else "tenant_register", "fire_safety"]
+        body = {
+            "check_id": str(uuid.uuid4()),
+            "premises_kind": "hotel" if hotel else "rental_housing",
+            "premises_name": f"{school.township}宾馆" if hotel else None,
+            "address": f"{school.name}北侧{self.rng.randint(1, 40)}号",
+            "lat": school.lat + 150 * DEG_PER_M,
+            "lon": school.lon,
+            "at": datetime.now(UTC).isoformat(),
+            "checked": items,
+            "failed": items[:1] if any(not p["registered"] for p in people) else [],
+            "people": people,
+            "issues": (
+                [{"kind": "fire_safety", "description": "楼道堆放杂物", "hazard": True}]
+                if self.rng.random() < 0.2
+                else []
+            ),
+        }
+        unit = self.rng.choice(self.county.units)
+        return await client.post(
+            f"{self.patrols}/v1/community-checks",
+            json=body,
+            headers=self._auth(unit.unit_id, "unit"),
+        )
+
+    def _person(self, role: str) -> dict[str, Any]:
+        first17 = f"999999{self.rng.randint(1960, 2005)}0101{self.rng.randint(0, 999):03d}"
+        return {
+            "role": role,
+            "name": self.rng.choice(SURNAMES) + "某",
+            "id_number": first17 + id_check_character(first17),
+            "registered": self.rng.random() < 0.8,
+            "newly_arrived": self.rng.random() < 0.3,
+        }
 
     async def checkin(self, client: httpx.AsyncClient) -> httpx.Response:
         point = self.rng.choice(self.county.patrol_points)
