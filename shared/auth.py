@@ -11,8 +11,8 @@ import jwt
 from fastapi import HTTPException, Query, Request, status
 from pydantic import BaseModel, ValidationError
 
-Role = Literal["dispatcher", "unit", "supervisor", "admin"]
-ROLES: tuple[Role, ...] = ("dispatcher", "unit", "supervisor", "admin")
+Role = Literal["dispatcher", "unit", "supervisor", "admin", "school"]
+ROLES: tuple[Role, ...] = ("dispatcher", "unit", "supervisor", "admin", "school")
 ISSUER = "safecampus"
 ALGORITHM = "HS256"
 
@@ -116,3 +116,10 @@ def acting_as(principal: Principal, unit_id: str) -> None:
     """A unit acts only as itself (403 otherwise); other roles may act on any unit."""
     if principal.role == "unit" and principal.sub != unit_id:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "a unit may act only as itself")
+
+
+def for_school(principal: Principal, school_id: str) -> None:
+    """A school's gate account acts only for its school (403 otherwise); the bureau's roles
+    may act for any school."""
+    if principal.role == "school" and principal.sub != school_id:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "a school may act only for itself")

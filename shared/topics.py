@@ -78,6 +78,11 @@ class Topics:
         return self._name("patrols.community-checks")
 
     @property
+    def patrols_gate_visits(self) -> str:
+        """Visitors in and out at schools' gates (no person), keyed by school."""
+        return self._name("patrols.gate-visits")
+
+    @property
     def patrols_video_checks(self) -> str:
         """The command centre's video patrol checks, keyed by school."""
         return self._name("patrols.video-checks")
@@ -182,6 +187,7 @@ DECLARED: tuple[TopicSpec, ...] = (
     TopicSpec("patrols.visits", 3, 30 * DAY, why="reports can be rebuilt"),
     TopicSpec("patrols.campaigns", 1, None, why="few, and every report of a campaign needs it"),
     TopicSpec("patrols.video-checks", 3, 30 * DAY, why="reports can be rebuilt"),
+    TopicSpec("patrols.gate-visits", 3, None, why="visits' changes, no person: reports rebuilt"),
     TopicSpec(
         "patrols.community-checks", 3, None, why="counts only, no person: reports can be rebuilt"
     ),

@@ -34,7 +34,7 @@ from shared.auth import Principal, Role
 log = logging.getLogger(__name__)
 
 # a unit's user name is its unit id (U007): a unit acts only as itself
-SIGN_IN_ROLES: tuple[Role, ...] = ("dispatcher", "supervisor", "admin", "unit")
+SIGN_IN_ROLES: tuple[Role, ...] = ("dispatcher", "supervisor", "admin", "unit", "school")
 
 
 HASHER = PasswordHasher()

@@ -16,6 +16,7 @@ from shared.events import (
     CommunityCheckRecorded,
     Drill,
     Event,
+    GateVisitChanged,
     GuardPostWindow,
     HazardChanged,
     Inspection,
@@ -408,6 +409,50 @@ COMMUNITY_CHECKS: list[CommunityCheckRecorded] = [
     community_check(5, "S3", at(-2, 10), "hotel", (4, 4, 4), failed=3, issues=3, hazards=3),
 ]
 
+
+# --- gate visitors: three at S1 (one inside past closing, out at 19:30), one at S2 never seen
+# leaving, one at S3 in on the last evening and out after the period, one in August ----------
+def visit_changes(
+    n: int, school: str, purpose: str, arrived: datetime, *changes: tuple[str, datetime]
+) -> list[GateVisitChanged]:
+    """The visit's events: arrived, then each (change, when) in turn."""
+    versions = [("arrived", arrived), *changes]
+    out: list[GateVisitChanged] = []
+    left_at, late = None, False
+    for version, (change, when) in enumerate(versions, start=1):
+        left_at = when if change == "left" else left_at
+        late = late or change == "after_hours"
+        out.append(
+            GateVisitChanged(
+                event_id=stable_id("fixture-visit", str(n), str(version)),
+                occurred_at=when,
+                visit_id=stable_id("fixture-visit", str(n)),
+                version=version,
+                change=change,  # type: ignore[arg-type]
+                school=REF[school],
+                purpose=purpose,  # type: ignore[arg-type]
+                arrived_at=arrived,
+                left_at=left_at,
+                after_hours=late,
+                recorded_by=school,
+            )
+        )
+    return out
+
+
+GATE_VISITS: list[GateVisitChanged] = [
+    *visit_changes(1, "S1", "parent", at(2, 8), ("left", at(2, 8, 30))),
+    *visit_changes(2, "S1", "delivery", at(3, 10), ("left", at(3, 10, 10))),
+    *visit_changes(
+        3, "S1", "contractor", at(4, 14), ("after_hours", at(4, 18)), ("left", at(4, 19, 30))
+    ),
+    *visit_changes(4, "S2", "visitor", at(5, 9), ("after_hours", at(5, 18))),
+    *visit_changes(
+        5, "S3", "official", at(30, 17), ("after_hours", at(30, 18)), ("left", at(31, 9))
+    ),
+    *visit_changes(6, "S3", "parent", at(-1, 8), ("left", at(-1, 9))),
+]
+
 EVERYTHING: list[Event] = (
     ALARMS
     + CAMPAIGNS
@@ -419,6 +464,7 @@ EVERYTHING: list[Event] = (
     + HAZARDS
     + VIDEO_CHECKS
     + COMMUNITY_CHECKS
+    + GATE_VISITS
 )
 
 
@@ -438,6 +484,7 @@ async def feed(deps: object, events: list[Event]) -> None:
         HazardChanged: service.record_hazard,
         VideoCheckRecorded: service.record_video_check,
         CommunityCheckRecorded: service.record_community_check,
+        GateVisitChanged: service.record_gate_visit,
     }
     unknown = {type(event).__name__ for event in events} - {k.__name__ for k in recorders}
     if unknown:

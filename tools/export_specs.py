@@ -32,6 +32,7 @@ from shared.events import (
     DeadLetter,
     DeliveryChanged,
     DeviceTrouble,
+    GateVisitChanged,
     GuardPostWindow,
     HazardChanged,
     PointVisited,
@@ -82,6 +83,7 @@ CHANNELS: dict[str, tuple[str, type[BaseModel], list[str], list[str]]] = {
     "patrols_school_plans": ("school_id", SchoolPlanChanged, ["patrols"], ["notifications"]),
     "patrols_hazards": ("hazard_id", HazardChanged, ["patrols"], ["reporting"]),
     "patrols_video_checks": ("school_id", VideoCheckRecorded, ["patrols"], ["reporting"]),
+    "patrols_gate_visits": ("school_id", GateVisitChanged, ["patrols"], ["reporting"]),
     "patrols_community_checks": (
         "school_id",
         CommunityCheckRecorded,

@@ -2,8 +2,8 @@
 police record violations in a campaign, units check in at patrol points and report hazards,
 supervisors record inspections, sessions, letters to parents and drills, assign hazards to
 departments and keep schools' plans, the command centre checks gates by video, officers check
-rental housing and hotels near schools (made-up people). Feeds the reports, the dashboard and
-the bulletin."""
+rental housing and hotels near schools, schools' gates log visitors in and out (made-up people).
+Feeds the reports, the dashboard and the bulletin."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ PLANNED_SCHOOLS = 8  # the first schools of the county get a plan (一校一策)
 
 
 class FieldWork:
-    """One random piece of field work per `step`; answers other than 201/202 are counted."""
+    """One random piece of field work per `step`; answers other than 2xx are counted."""
 
     def __init__(
         self, *, county: County, patrols: str, reporting: str, jwt_secret: str, rng: random.Random
@@ -53,6 +53,7 @@ class FieldWork:
         self.dispatcher = self._auth("demo-dispatcher", "dispatcher")
         self.done = 0
         self.errors = 0
+        self.inside: list[tuple[str, str]] = []  # (school, visit) of visitors still inside
 
     def _auth(self, sub: str, role: str) -> dict[str, str]:
         token = issue_token(self.jwt_secret, sub=sub, role=role)  # type: ignore[arg-type]
@@ -112,9 +113,10 @@ class FieldWork:
             self.hazard,
             self.video_check,
             self.community_check,
+            self.gate_visitor,
         ]
         response = await self.rng.choice(actions)(client)
-        if response.status_code in (201, 202):
+        if response.status_code in (200, 201, 202):
             self.done += 1
         else:
             self.errors += 1
@@ -214,6 +216,28 @@ class FieldWork:
             json=body,
             headers=self._auth(unit.unit_id, "unit"),
         )
+
+    async def gate_visitor(self, client: httpx.AsyncClient) -> httpx.Response:
+        """A school's gate logs a visitor in, or one of those inside out."""
+        if self.inside and self.rng.random() < 0.5:
+            school_id, visit_id = self.inside.pop(self.rng.randrange(len(self.inside)))
+            url = f"{self.patrols}/v1/schools/{school_id}/visitors/{visit_id}/out"
+            body: dict[str, Any] = {"left_at": datetime.now(UTC).isoformat()}
+            return await client.post(url, json=body, headers=self._auth(school_id, "school"))
+        school = self.rng.choice(self.county.schools)
+        body = {
+            "visit_id": str(uuid.uuid4()),
+            "name": self.rng.choice(SURNAMES) + "某",
+            "purpose": self.rng.choice(("parent", "parent", "delivery", "contractor", "official")),
+            "host": self.rng.choice(("教务处", "总务处", "三年级", "门卫室")),
+            "id_checked": True,
+            "arrived_at": datetime.now(UTC).isoformat(),
+        }
+        url = f"{self.patrols}/v1/schools/{school.school_id}/visitors"
+        answer = await client.post(url, json=body, headers=self._auth(school.school_id, "school"))
+        if answer.status_code == 201:
+            self.inside.append((school.school_id, body["visit_id"]))
+        return answer
 
     def _person(self, role: str) -> dict[str, Any]:
         first17 = f"999999{self.rng.randint(1960, 2005)}0101{self.rng.randint(0, 999):03d}"

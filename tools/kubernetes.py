@@ -35,7 +35,7 @@ ROUTES = {
     "patrols": r"^/v1/(audit/person-reads|calendar|campaigns(/.*)?|community-checks(/.*)?"
     r"|hazards(/.*)?|roster|video-checks|violations"
     r"|points(/[^/]+/(checkins|visits))?"
-    r"|posts/today|schools/[^/]+/plan(/versions)?"
+    r"|posts/today|schools/[^/]+/(plan(/versions)?|visitors(/[^/]+/out)?)"
     r"|units/[^/]+(/(checkins|duty|positions|roster|status|violations))?)$",
     # the pages' shared scripts and labels are answered alike by notifications and reporting
     "reporting": r"^/(bulletin|dashboard|labels\.js|report|signin\.js|v1/activities|v1/labels"

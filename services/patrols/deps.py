@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import time, timedelta
 
 from services.patrols.latest import PendingPositions
 from services.patrols.metrics import PatrolMetrics
@@ -25,6 +25,15 @@ class CommunityRules:
 
 
 @dataclass(frozen=True)
+class VisitorRules:
+    """When schools close (county time: a visitor still inside then is flagged) and how long
+    visitors' personal fields are kept."""
+
+    closes_at: time = time(18, 0)
+    personal_retention: timedelta = timedelta(days=90)
+
+
+@dataclass(frozen=True)
 class Deps:
     repo: PatrolRepository
     publisher: Publisher
@@ -38,6 +47,7 @@ class Deps:
     publish_timeout_s: float = 2.0
     visits: VisitTracker = field(default_factory=lambda: VisitTracker([]))
     latest: PendingPositions = field(default_factory=PendingPositions)
+    visitors: VisitorRules = field(default_factory=VisitorRules)
     community: CommunityRules = field(
         default_factory=lambda: CommunityRules(pii_key=b"unit-tests-only")
     )

@@ -18,9 +18,11 @@ from services.patrols import (
     plans_api,
     plans_service,
     service,
+    visitors_api,
+    visitors_service,
     visits_service,
 )
-from services.patrols.deps import CommunityRules, Deps
+from services.patrols.deps import CommunityRules, Deps, VisitorRules
 from services.patrols.latest import LATEST_FLUSH_S
 from services.patrols.metrics import PatrolMetrics
 from services.patrols.repository import MongoPatrolRepository
@@ -54,6 +56,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         history_retention=timedelta(days=settings.position_history_days),
         publish_timeout_s=settings.publish_timeout_s,
         visits=VisitTracker(county.patrol_points),
+        visitors=VisitorRules(
+            closes_at=settings.school_closes_at,
+            personal_retention=timedelta(days=settings.visitor_personal_days),
+        ),
         community=CommunityRules(
             pii_key=settings.require_pii_key(),
             radius_m=settings.community_radius_m,
@@ -98,9 +104,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         Round("hazard-relay", 1.0, lambda: hazards_service.relay(deps=deps, now=utcnow())),
         # community checks stored but not seen published; personal fields past retention
         Round("community-relay", 1.0, lambda: community_service.relay(deps=deps, now=utcnow())),
+        # gate visitors still inside at closing are flagged; changes a crash left unpublished;
+        # visitors' personal fields past their retention
+        Round(
+            "visitors-after-hours",
+            settings.visitor_check_s,
+            lambda: visitors_service.watch_after_hours(deps=deps, now=utcnow()),
+        ),
+        Round("visitor-relay", 1.0, lambda: visitors_service.relay(deps=deps, now=utcnow())),
+        Round(
+            "visitor-erase",
+            settings.personal_erase_check_s,
+            lambda: visitors_service.erase_expired(deps=deps, now=utcnow()),
+        ),
         Round(
             "community-erase",
-            settings.community_erase_check_s,
+            settings.personal_erase_check_s,
             lambda: community_service.erase_expired(deps=deps, now=utcnow()),
         ),
     ]
@@ -111,7 +130,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await service.recover_latest(deps=deps)
 
     return kit.app(
-        routers=[api.router, hazards_api.router, plans_api.router, community_api.router],
+        routers=[
+            api.router,
+            hazards_api.router,
+            plans_api.router,
+            community_api.router,
+            visitors_api.router,
+        ],
         deps=deps,
         startup=[provision],
         background=[r.job(kit.failures) for r in rounds],

@@ -70,6 +70,15 @@ class PatrolMetrics(Instruments):
         "safecampus_people_erased_total",
         "People whose personal fields were erased at the end of their retention period",
     )
+    gate_visits: Counter = counter(
+        "safecampus_gate_visits_total",
+        "Visitors at schools' gates: arrived, after_hours (flagged), left",
+        "change",
+    )
+    visitors_after_hours: Counter = counter(
+        "safecampus_visitors_after_hours_total",
+        "Visitors still inside when their school closed",
+    )
     fixes_out_of_order: Counter = counter(
         "safecampus_fixes_out_of_order_total",
         "Fixes older than the unit's latest: kept in history, not used as its position",

@@ -10,7 +10,7 @@ than any other write.
 
 The other subjects keep their own parts beside this file (visits_repository,
 enforcement_repository, guard_posts_repository, plans_repository, hazards_repository,
-community_repository);
+community_repository, visitors_repository);
 MongoPatrolRepository is all of them over one database.
 """
 
@@ -30,6 +30,7 @@ from services.patrols.guard_posts_repository import GuardPostsRepository, MongoG
 from services.patrols.hazards_repository import HazardsRepository, MongoHazards
 from services.patrols.models import StoredFix, UnitState
 from services.patrols.plans_repository import MongoPlans, PlansRepository
+from services.patrols.visitors_repository import MongoVisitors, VisitorsRepository
 from services.patrols.visits import Box, Sighting, Span
 from services.patrols.visits_repository import MongoVisits, VisitsRepository
 from shared.events import PositionReported, UnitStatusChanged, newest_per_unit
@@ -73,6 +74,7 @@ class PatrolRepository(
     PlansRepository,
     HazardsRepository,
     CommunityRepository,
+    VisitorsRepository,
     Protocol,
 ):
     """Everything patrols stores."""
@@ -223,6 +225,7 @@ class MongoPatrolRepository(
     MongoPlans,
     MongoHazards,
     MongoCommunity,
+    MongoVisitors,
 ):
     """Every part of patrols' persistence over one database."""
 
@@ -234,6 +237,7 @@ class MongoPatrolRepository(
         MongoPlans,
         MongoHazards,
         MongoCommunity,
+        MongoVisitors,
     )
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 from pydantic import Field, SecretStr
 
 from shared.settings import IntakeSettings
@@ -32,8 +34,18 @@ class PatrolsSettings(IntakeSettings):
         gt=0,
         description="Community checks: people's personal fields are erased after this",
     )
-    community_erase_check_s: float = Field(
-        3600.0, gt=0, description="How often checks past their retention are erased"
+    personal_erase_check_s: float = Field(
+        3600.0, gt=0, description="How often personal fields past their retention are erased"
+    )
+
+    school_closes_at: time = Field(
+        time(18, 0), description="County time: a visitor still inside then is flagged"
+    )
+    visitor_personal_days: float = Field(
+        90.0, gt=0, description="Gate visitors' names, phones and plates are erased after this"
+    )
+    visitor_check_s: float = Field(
+        60.0, gt=0, description="How often visitors still inside are checked against closing"
     )
 
     def require_pii_key(self) -> bytes:

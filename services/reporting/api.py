@@ -25,6 +25,7 @@ from shared.events import (
     PremisesKind,
     Traffic,
     ViolationKind,
+    VisitPurpose,
     utcnow,
 )
 from shared.events.hazards import HazardKind
@@ -213,6 +214,18 @@ REPORTS: dict[str, Report] = {
         description="Checks made in [since, until): the first row counts them all, then one "
         "per township; `kind` keeps one kind of premises. People are counted, never named. "
         "`format=csv` gives the rows as CSV.",
+    ),
+    "gate_visits": Report(
+        "gate-visits",
+        models.GateVisitsReport,
+        "Visitors at schools' gates (外来人员进校登记): in, still inside, after hours, stay",
+        service.gate_visits,
+        Rows(models.GateVisitRow, "rows"),
+        kind=VisitPurpose,
+        description="Visitors who came in during [since, until), each as it stood at the "
+        "period's end (now, if earlier): still inside then, flagged as inside when the school "
+        "closed, and the median stay of those who left; the first row all schools, then one per "
+        "school; `kind` keeps one purpose. `format=csv` gives the rows as CSV.",
     ),
     "inspections": Report(
         "inspections",

@@ -16,6 +16,8 @@ from services.reporting.models import (
     CommunityCheckRow,
     CommunityChecksReport,
     CoverageRow,
+    GateVisitRow,
+    GateVisitsReport,
     GuardPostRow,
     HazardRow,
     HazardsReport,
@@ -45,6 +47,7 @@ from shared.events import (
     THREE_DEFENCES,
     CampaignOpened,
     CommunityCheckRecorded,
+    GateVisitChanged,
     GuardPostWindow,
     HazardChanged,
     VideoCheckRecorded,
@@ -281,6 +284,41 @@ def hazards(changes: Sequence[HazardChanged], *, at: datetime) -> HazardsReport:
         groups[(None, hazard.school.township)].append(hazard)
     order = sorted(groups, key=lambda g: (g != (None, None), g[0] is None, g[0] or "", g[1] or ""))
     return HazardsReport(at=at, rows=[_hazard_row(g, groups[g], at) for g in order])
+
+
+def gate_visits(changes: Sequence[GateVisitChanged], *, at: datetime) -> GateVisitsReport:
+    """Each visit as it stood at `at` (its newest change by then), counted over all schools,
+    then per school."""
+    newest: dict[uuid.UUID, GateVisitChanged] = {}
+    for change in changes:
+        held = newest.get(change.visit_id)
+        if change.occurred_at <= at and (held is None or held.version < change.version):
+            newest[change.visit_id] = change
+    by_school: dict[str, list[GateVisitChanged]] = defaultdict(list)
+    for visit in newest.values():
+        by_school[visit.school.school_id].append(visit)
+    rows = [_visit_row(None, list(newest.values()), at)]
+    rows += [_visit_row(by_school[s][0], by_school[s], at) for s in sorted(by_school)]
+    return GateVisitsReport(at=at, rows=rows)
+
+
+def _visit_row(
+    one: GateVisitChanged | None, visits: list[GateVisitChanged], at: datetime
+) -> GateVisitRow:
+    stays = sorted(
+        (v.left_at - v.arrived_at).total_seconds() / 60
+        for v in visits
+        if v.left_at is not None and v.left_at <= at
+    )
+    return GateVisitRow(
+        school_id=None if one is None else one.school.school_id,
+        school_name=None if one is None else one.school.name,
+        township=None if one is None else one.school.township,
+        visitors=len(visits),
+        still_inside=sum(v.left_at is None or v.left_at > at for v in visits),
+        after_hours=sum(v.after_hours for v in visits),
+        stay_p50_min=round(nearest_rank(stays, 50), 1) if stays else None,
+    )
 
 
 def community_checks(checks: Sequence[CommunityCheckRecorded]) -> CommunityChecksReport:

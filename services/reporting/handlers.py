@@ -80,6 +80,13 @@ _READ_MODELS: list[tuple[str, str, type[BaseModel], Callable[..., Awaitable[None
         "Community checks (counts, no person) → checks, people unregistered, issues, by township",
     ),
     (
+        "patrols_gate_visits",
+        "reporting-gate-visits",
+        events.GateVisitChanged,
+        service.record_gate_visit,
+        "Visitors in and out at schools' gates (no person) → visits, still inside, after hours",
+    ),
+    (
         "devices_troubles",
         "reporting-device-troubles",
         events.DeviceTrouble,

@@ -157,6 +157,23 @@ class VideoBulletin(BaseModel):
     rows: list[VideoCheckRow]
 
 
+class GateVisitRow(BaseModel):
+    """Visitors at schools' gates in the period: all schools (no school), or one school's."""
+
+    school_id: str | None = None
+    school_name: str | None = None
+    township: str | None = None
+    visitors: int = Field(..., ge=0, description="Visitors who came in")
+    still_inside: int = Field(..., ge=0, description="Not seen leaving by the period's end")
+    after_hours: int = Field(..., ge=0, description="Inside when the school closed")
+    stay_p50_min: float | None = Field(None, description="Median stay of those who left")
+
+
+class GateVisitsReport(BaseModel):
+    at: datetime = Field(..., description="The moment visits are read at (the period's end)")
+    rows: list[GateVisitRow] = Field(..., description="All first, then per school")
+
+
 class CommunityCheckRow(BaseModel):
     """Community checks in the period: all of them (no township), or one township's."""
 

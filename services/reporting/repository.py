@@ -34,6 +34,7 @@ from shared.events import (
     CommunityCheckRecorded,
     DeviceTrouble,
     Event,
+    GateVisitChanged,
     GuardPostWindow,
     HazardChanged,
     PointVisited,
@@ -199,6 +200,15 @@ COMMUNITY_CHECKS = RecordKind(
     "premises_kind",
     school_field="school.school_id",
 )
+# every change of a visit, once (key: visit and version); a report takes each visit's newest
+GATE_VISITS = RecordKind(
+    "gate_visits",
+    GateVisitChanged,
+    lambda e: f"{e.visit_id}|{e.version}",
+    "arrived_at",
+    "purpose",
+    school_field="school.school_id",
+)
 SPANS = "trouble_spans"  # one per trouble_id, from its events (devices.TroubleSpan)
 RECORD_KINDS: tuple[RecordKind[Any], ...] = (
     TROUBLES,
@@ -210,6 +220,7 @@ RECORD_KINDS: tuple[RecordKind[Any], ...] = (
     HAZARDS,
     VIDEO_CHECKS,
     COMMUNITY_CHECKS,
+    GATE_VISITS,
 )
 
 

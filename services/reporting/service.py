@@ -17,6 +17,7 @@ from services.reporting.models import (
     CommunityChecksReport,
     CoverageRow,
     DevicesReport,
+    GateVisitsReport,
     GuardPostRow,
     HazardsReport,
     InspectionsReport,
@@ -34,6 +35,7 @@ from services.reporting.repository import (
     CAMPAIGNS,
     CHECKINS,
     COMMUNITY_CHECKS,
+    GATE_VISITS,
     GUARD_WINDOWS,
     HAZARDS,
     TROUBLES,
@@ -55,6 +57,7 @@ from shared.events import (
     CommunityCheckRecorded,
     DeviceTrouble,
     Event,
+    GateVisitChanged,
     GuardPostWindow,
     HazardChanged,
     PointVisited,
@@ -122,6 +125,12 @@ async def record_community_check(
     *, deps: Deps, event: CommunityCheckRecorded, stale: set[Stale] | None = None
 ) -> None:
     await deps.repo.store(COMMUNITY_CHECKS, event, stale=stale)
+
+
+async def record_gate_visit(
+    *, deps: Deps, event: GateVisitChanged, stale: set[Stale] | None = None
+) -> None:
+    await deps.repo.store(GATE_VISITS, event, stale=stale)
 
 
 async def record_campaign(
@@ -320,6 +329,14 @@ async def community_checks(*, deps: Deps, scope: Scope) -> CommunityChecksReport
     return figures.community_checks(
         await deps.repo.records(COMMUNITY_CHECKS, _record_filter(deps, scope))
     )
+
+
+async def gate_visits(*, deps: Deps, scope: Scope, now: datetime | None = None) -> GateVisitsReport:
+    """Visitors who came in during the period, as they stood at its end (or now, if earlier)."""
+    visits = await deps.repo.records(GATE_VISITS, _record_filter(deps, scope))
+    moment = now or utcnow()
+    at = min(scope.until, moment) if scope.until is not None else moment
+    return figures.gate_visits(visits, at=at)
 
 
 async def campaigns_held(*, deps: Deps, scope: Scope) -> list[CampaignOpened]:

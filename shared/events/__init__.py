@@ -55,6 +55,7 @@ from shared.events.patrols import (
     newest_per_unit,
 )
 from shared.events.schools import PlanContact, PlanContent, SchoolPlanChanged
+from shared.events.visitors import GateVisitChanged, VisitChange, VisitPurpose
 
 __all__ = [
     "DISPATCHABLE",
@@ -83,6 +84,7 @@ __all__ = [
     "DeviceTrouble",
     "Drill",
     "Event",
+    "GateVisitChanged",
     "GuardPostWindow",
     "HazardChanged",
     "Inspection",
@@ -110,6 +112,8 @@ __all__ = [
     "VideoCheckRecorded",
     "ViolationKind",
     "ViolationRecorded",
+    "VisitChange",
+    "VisitPurpose",
     "newest_per_unit",
     "stable_id",
     "utcnow",

@@ -11,6 +11,7 @@ from services.patrols.community import (
     StoredPerson,
 )
 from services.patrols.repository import PatrolRepository
+from services.patrols.visitors import GateVisit
 from services.patrols.visits import Box
 from shared.events import (
     PositionReported,
@@ -280,3 +281,39 @@ async def test_community_checks_matched_by_hash_erased_and_reads_audited(
     await repo.audit_read(read)
     assert await repo.person_reads(since=None, actor="li", limit=10) == [read]
     assert await repo.person_reads(since=NOW + timedelta(seconds=1), actor=None, limit=10) == []
+
+
+async def test_gate_visits_change_on_their_version_and_are_erased(repo: PatrolRepository) -> None:
+    arrived = GateVisit(
+        visit_id=stable_id("visit", "1"),
+        version=1,
+        change="arrived",
+        school=SCHOOL,
+        purpose="parent",
+        host="三年级二班",
+        id_checked=True,
+        arrived_at=NOW - timedelta(days=100),
+        recorded_by="S1",
+        changed_at=NOW,
+        name="赵六",
+        phone="13700000000",
+    )
+    assert await repo.insert_visit(arrived)
+    assert not await repo.insert_visit(arrived)
+    assert await repo.visits_inside() == [arrived]
+    assert await repo.unpublished_visits(before=NOW + timedelta(seconds=1)) == [arrived]
+    await repo.visit_published(arrived.visit_id, 1)
+    assert await repo.unpublished_visits(before=NOW + timedelta(seconds=1)) == []
+    out = arrived.model_copy(update={"version": 2, "change": "left", "left_at": NOW})
+    assert await repo.replace_visit(out)
+    assert not await repo.replace_visit(out), "version 1 is no longer held"
+    assert await repo.visits_inside() == []
+    school = SCHOOL.school_id
+    assert await repo.visits(school_id=school, inside=True, since=None, limit=9) == []
+    assert await repo.visits(school_id=school, inside=False, since=None, limit=9) == [out]
+    assert await repo.visits(school_id=school, inside=None, since=NOW, limit=9) == []
+    (due,) = await repo.visits_to_erase(before=NOW - timedelta(days=90), limit=10)
+    gone = due.model_copy(update={"name": None, "phone": None, "erased_at": NOW})
+    await repo.erase_visit(gone)
+    assert await repo.visit(arrived.visit_id) == gone
+    assert await repo.visits_to_erase(before=NOW - timedelta(days=90), limit=10) == []

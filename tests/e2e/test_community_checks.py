@@ -29,7 +29,7 @@ SINCE = {"since": (datetime.now(UTC) - timedelta(days=400)).isoformat()}
 
 @pytest.fixture(scope="module")
 def stack_overrides() -> dict[str, str]:
-    return {"COMMUNITY_ERASE_CHECK_S": "0.5"}  # the default retention: 180 days
+    return {"PERSONAL_ERASE_CHECK_S": "0.5"}  # the default retention: 180 days
 
 
 @pytest.fixture(scope="module")

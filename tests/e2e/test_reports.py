@@ -31,6 +31,7 @@ from tests.reports_fixture import (
     COMMUNITY_CHECKS,
     COUNTY,
     DAY,
+    GATE_VISITS,
     GUARD_WINDOWS,
     HAZARDS,
     UNTIL,
@@ -74,6 +75,7 @@ def topic_and_key(ns: Namespace, event: Event) -> tuple[str, str]:
         ("HazardChanged", topics.patrols_hazards, "hazard_id"),
         ("VideoCheckRecorded", topics.patrols_video_checks, "check_id"),
         ("CommunityCheckRecorded", topics.patrols_community_checks, "check_id"),
+        ("GateVisitChanged", topics.patrols_gate_visits, "visit_id"),
     ):
         if type(event).__name__ == prefix:
             return topic, str(getattr(event, key))
@@ -113,6 +115,7 @@ async def test_every_figure_arrives_exactly_once_across_a_kill(
         + HAZARDS
         + VIDEO_CHECKS
         + COMMUNITY_CHECKS
+        + GATE_VISITS
     )
     half = len(flowing) // 2
     await produce(ns, flowing[:half])
@@ -229,6 +232,22 @@ async def test_every_figure_arrives_exactly_once_across_a_kill(
         community_rows = await wait_for(community, timeout_s=30, interval_s=0.5)
         assert community_rows[0].startswith("Township,Checks,Rental housing,Hotels,")
         assert community_rows[2:] == ["T1,3,2,1,10,3,4,3,3,1", "T2,1,1,0,1,1,1,0,1,1"]
+
+        async def visitors() -> list[str] | None:
+            got = await client.get(
+                f"{reporting.url}/v1/reports/gate-visits",
+                params=SEPTEMBER | {"format": "csv"},
+                headers=chief,
+            )
+            lines = got.text.splitlines()
+            return lines if lines[1:2] == [",,,5,2,3,30.0"] else None
+
+        visitor_rows = await wait_for(visitors, timeout_s=30, interval_s=0.5)
+        assert visitor_rows[2:] == [
+            "S1,一小,T1,3,0,1,30.0",
+            "S2,二中,T1,1,1,1,",
+            "S3,三幼,T2,1,1,1,",
+        ]
         activities = await client.get(f"{reporting.url}/v1/activities", headers=chief)
         assert len(activities.json()) == len(ACTIVITIES)
 

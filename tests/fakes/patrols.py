@@ -12,6 +12,7 @@ from services.patrols.models import PostWindowRecord, StoredFix, UnitState
 from services.patrols.plans import SchoolPlan
 from services.patrols.tracker import UnitTrack
 from services.patrols.violations import Campaign, ViolationFilter
+from services.patrols.visitors import GateVisit
 from services.patrols.visits import Box, Sighting, Span
 from shared.events import (
     CheckinRecorded,
@@ -57,6 +58,8 @@ class InMemoryPatrolRepository:
         self.community_records: dict[uuid.UUID, CommunityCheck] = {}
         self.community_unpublished: set[uuid.UUID] = set()
         self.read_records: list[PersonRead] = []
+        self.visit_records: dict[uuid.UUID, GateVisit] = {}
+        self.visits_unpublished: set[uuid.UUID] = set()
 
     async def ensure_indexes(self) -> None:
         return None
@@ -105,6 +108,59 @@ class InMemoryPatrolRepository:
     async def unpublished_hazards(self, *, before: datetime) -> list[HazardChanged]:
         pending = (self.hazard_records[h] for h in self.hazards_unpublished)
         return [h for h in pending if h.occurred_at < before]
+
+    async def insert_visit(self, visit: GateVisit) -> bool:
+        if visit.visit_id in self.visit_records:
+            return False
+        self.visit_records[visit.visit_id] = visit
+        self.visits_unpublished.add(visit.visit_id)
+        return True
+
+    async def visit(self, visit_id: uuid.UUID) -> GateVisit | None:
+        return self.visit_records.get(visit_id)
+
+    async def replace_visit(self, visit: GateVisit) -> bool:
+        held = self.visit_records.get(visit.visit_id)
+        if held is None or held.version != visit.version - 1:
+            return False
+        self.visit_records[visit.visit_id] = visit
+        self.visits_unpublished.add(visit.visit_id)
+        return True
+
+    async def erase_visit(self, visit: GateVisit) -> None:
+        held = self.visit_records.get(visit.visit_id)
+        if held is not None and held.version == visit.version:
+            self.visit_records[visit.visit_id] = visit
+
+    async def visits(
+        self, *, school_id: str, inside: bool | None, since: datetime | None, limit: int
+    ) -> list[GateVisit]:
+        found = [
+            v
+            for v in self.visit_records.values()
+            if v.school.school_id == school_id
+            and (inside is None or (v.left_at is None) == inside)
+            and (since is None or v.arrived_at >= since)
+        ]
+        return sorted(found, key=lambda v: v.arrived_at, reverse=True)[:limit]
+
+    async def visits_inside(self) -> list[GateVisit]:
+        records = self.visit_records.values()
+        return [v for v in records if v.left_at is None and not v.after_hours]
+
+    async def visit_published(self, visit_id: uuid.UUID, version: int) -> None:
+        held = self.visit_records.get(visit_id)
+        if held is not None and held.version == version:
+            self.visits_unpublished.discard(visit_id)
+
+    async def unpublished_visits(self, *, before: datetime) -> list[GateVisit]:
+        pending = (self.visit_records[v] for v in self.visits_unpublished)
+        return [v for v in pending if v.changed_at < before]
+
+    async def visits_to_erase(self, *, before: datetime, limit: int) -> list[GateVisit]:
+        records = self.visit_records.values()
+        due = [v for v in records if v.arrived_at < before and v.erased_at is None]
+        return sorted(due, key=lambda v: v.arrived_at)[:limit]
 
     async def insert_check(self, check: CommunityCheck) -> bool:
         if check.check_id in self.community_records:

@@ -67,6 +67,8 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "premises_kind": get_args(events.PremisesKind),
     "check_item": get_args(events.CheckItem),
     "person_role": get_args(events.PersonRole),
+    "visit_purpose": get_args(events.VisitPurpose),
+    "visit_change": get_args(events.VisitChange),
 }
 # Literals of the events that are plumbing, not words anyone reads.
 NOT_SHOWN = {
@@ -136,6 +138,7 @@ def test_every_column_of_every_report_s_csv_has_its_labels() -> None:
         report_models.HazardRow,
         report_models.VideoCheckRow,
         report_models.CommunityCheckRow,
+        report_models.GateVisitRow,
     }
     from_reports = {report.rows.model for report in REPORTS.values()}
     assert from_reports <= row_models

@@ -299,6 +299,30 @@ async def test_the_dashboard_shows_the_weeks_the_townships_side_by_side_and_a_ma
     assert ">School</th>" in one and '<td data-value="一小">一小</td>' in one, "schools"
 
 
+async def test_gate_visits_count_each_as_it_stood_at_the_periods_end_per_school() -> None:
+    deps = await fed(EVERYTHING)
+    report = await service.gate_visits(deps=deps, scope=SEPTEMBER)
+    assert report.at == UNTIL
+    figures = [
+        (r.school_id, r.visitors, r.still_inside, r.after_hours, r.stay_p50_min)
+        for r in report.rows
+    ]
+    assert figures == [
+        (None, 5, 2, 3, 30.0),  # stays 10, 30, 330 min; S3's visitor leaves in October
+        ("S1", 3, 0, 1, 30.0),
+        ("S2", 1, 1, 1, None),
+        ("S3", 1, 1, 1, None),
+    ]
+    later = await service.gate_visits(
+        deps=deps, scope=Scope(since=DAY, until=UNTIL + timedelta(days=2))
+    )
+    assert [(r.school_id, r.still_inside) for r in later.rows][-1] == ("S3", 0)
+    parents = await service.gate_visits(
+        deps=deps, scope=Scope(since=DAY, until=UNTIL, kind="parent")
+    )
+    assert [(r.school_id, r.visitors) for r in parents.rows] == [(None, 1), ("S1", 1)]
+
+
 async def test_community_checks_count_people_and_issues_overall_and_by_township() -> None:
     deps = await fed(EVERYTHING)
     report = await service.community_checks(deps=deps, scope=SEPTEMBER)
