@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model
 from shared.events import SchoolRef
 from shared.signing import derive_device_secret
 
-UnitKind = Literal["patrol_car", "foot_patrol", "traffic_police", "station_officer", "guard_post"]
+UnitKind = Literal[
+    "patrol_car", "foot_patrol", "traffic_police", "station_officer", "guard_post", "special_patrol"
+]
 PointKind = Literal["must_reach", "must_patrol", "stop"]
 
 

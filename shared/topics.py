@@ -78,6 +78,11 @@ class Topics:
         return self._name("patrols.community-checks")
 
     @property
+    def patrols_visibility(self) -> str:
+        """Each school's rush-hour windows once ended: units seen near, minutes present."""
+        return self._name("patrols.visibility")
+
+    @property
     def patrols_gate_visits(self) -> str:
         """Visitors in and out at schools' gates (no person), keyed by school."""
         return self._name("patrols.gate-visits")
@@ -187,6 +192,7 @@ DECLARED: tuple[TopicSpec, ...] = (
     TopicSpec("patrols.visits", 3, 30 * DAY, why="reports can be rebuilt"),
     TopicSpec("patrols.campaigns", 1, None, why="few, and every report of a campaign needs it"),
     TopicSpec("patrols.video-checks", 3, 30 * DAY, why="reports can be rebuilt"),
+    TopicSpec("patrols.visibility", 3, None, why="police visibility: the reports can be rebuilt"),
     TopicSpec("patrols.gate-visits", 3, None, why="visits' changes, no person: reports rebuilt"),
     TopicSpec(
         "patrols.community-checks", 3, None, why="counts only, no person: reports can be rebuilt"

@@ -23,7 +23,9 @@ from shared.events import (
     Letters,
     Place,
     PointVisited,
+    SchoolWindowPatrolled,
     Session,
+    UnitSeen,
     VideoCheckRecorded,
     ViolationKind,
     ViolationRecorded,
@@ -453,6 +455,46 @@ GATE_VISITS: list[GateVisitChanged] = [
     *visit_changes(6, "S3", "parent", at(-1, 8), ("left", at(-1, 9))),
 ]
 
+
+# --- police visibility: S1's morning seen (a patrol car, 20 min) and noon not; S2's morning
+# seen the whole hour (foot and special police); S3's afternoon seen 5 min, its morning not;
+# one in August ----------------------------------------------------------------------------
+WINDOW_TIMES = {"morning": (7, 60), "noon": (11, 40), "afternoon": (17, 50)}
+
+
+def school_window(
+    school: str, day: int, window: str, minutes: int, modes: tuple[str, ...] = ()
+) -> SchoolWindowPatrolled:
+    hour, length = WINDOW_TIMES[window]
+    start = at(day, hour)
+    return SchoolWindowPatrolled(
+        event_id=stable_id("fixture-window", school, str(day), window),
+        occurred_at=start + timedelta(minutes=length),
+        school=REF[school],
+        day=start.date(),
+        window=window,  # type: ignore[arg-type]
+        window_start=start,
+        window_end=start + timedelta(minutes=length),
+        radius_m=300,
+        seen=bool(modes),
+        minutes_present=minutes,
+        window_minutes=length,
+        units=[
+            UnitSeen(unit_id=f"U-{mode}", kind=mode, mode=mode, minutes=minutes)  # type: ignore[arg-type]
+            for mode in modes
+        ],
+    )
+
+
+VISIBILITY: list[SchoolWindowPatrolled] = [
+    school_window("S1", 2, "morning", 20, ("vehicle",)),
+    school_window("S1", 2, "noon", 0),
+    school_window("S2", 2, "morning", 60, ("foot", "special")),
+    school_window("S3", 9, "afternoon", 5, ("special",)),
+    school_window("S3", 9, "morning", 0),
+    school_window("S1", -1, "morning", 30, ("vehicle",)),  # August's
+]
+
 EVERYTHING: list[Event] = (
     ALARMS
     + CAMPAIGNS
@@ -465,6 +507,7 @@ EVERYTHING: list[Event] = (
     + VIDEO_CHECKS
     + COMMUNITY_CHECKS
     + GATE_VISITS
+    + VISIBILITY
 )
 
 
@@ -485,6 +528,7 @@ async def feed(deps: object, events: list[Event]) -> None:
         VideoCheckRecorded: service.record_video_check,
         CommunityCheckRecorded: service.record_community_check,
         GateVisitChanged: service.record_gate_visit,
+        SchoolWindowPatrolled: service.record_school_window,
     }
     unknown = {type(event).__name__ for event in events} - {k.__name__ for k in recorders}
     if unknown:

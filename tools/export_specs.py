@@ -38,6 +38,7 @@ from shared.events import (
     PointVisited,
     PositionReported,
     SchoolPlanChanged,
+    SchoolWindowPatrolled,
     UnitStatusChanged,
     VideoCheckRecorded,
     ViolationRecorded,
@@ -83,6 +84,7 @@ CHANNELS: dict[str, tuple[str, type[BaseModel], list[str], list[str]]] = {
     "patrols_school_plans": ("school_id", SchoolPlanChanged, ["patrols"], ["notifications"]),
     "patrols_hazards": ("hazard_id", HazardChanged, ["patrols"], ["reporting"]),
     "patrols_video_checks": ("school_id", VideoCheckRecorded, ["patrols"], ["reporting"]),
+    "patrols_visibility": ("school_id", SchoolWindowPatrolled, ["patrols"], ["reporting"]),
     "patrols_gate_visits": ("school_id", GateVisitChanged, ["patrols"], ["reporting"]),
     "patrols_community_checks": (
         "school_id",

@@ -25,7 +25,8 @@ TOWNSHIPS = [
 ]
 LEVELS = ["小学", "中学", "幼儿园", "职业中学"]
 UNIT_KINDS = [
-    ("patrol_car", 14),
+    ("patrol_car", 12),
+    ("special_patrol", 2),  # 特巡警
     ("foot_patrol", 8),
     ("traffic_police", 8),
     ("station_officer", 6),

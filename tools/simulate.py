@@ -36,6 +36,7 @@ from tools.sse import stream_data
 KINDS = ("intrusion", "violence", "fire", "medical", "other")
 SPEED_MPS = {
     "patrol_car": 8.0,
+    "special_patrol": 8.0,
     "foot_patrol": 1.3,
     "traffic_police": 5.0,
     "station_officer": 3.0,

@@ -34,6 +34,15 @@ class VisitorRules:
 
 
 @dataclass(frozen=True)
+class VisibilityRules:
+    """Police visibility: how near a school a unit counts as seen, and how long after a window
+    its positions are waited for."""
+
+    radius_m: float = 300.0
+    settle: timedelta = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
 class Deps:
     repo: PatrolRepository
     publisher: Publisher
@@ -48,6 +57,7 @@ class Deps:
     visits: VisitTracker = field(default_factory=lambda: VisitTracker([]))
     latest: PendingPositions = field(default_factory=PendingPositions)
     visitors: VisitorRules = field(default_factory=VisitorRules)
+    visibility: VisibilityRules = field(default_factory=VisibilityRules)
     community: CommunityRules = field(
         default_factory=lambda: CommunityRules(pii_key=b"unit-tests-only")
     )

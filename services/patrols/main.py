@@ -18,11 +18,12 @@ from services.patrols import (
     plans_api,
     plans_service,
     service,
+    visibility_service,
     visitors_api,
     visitors_service,
     visits_service,
 )
-from services.patrols.deps import CommunityRules, Deps, VisitorRules
+from services.patrols.deps import CommunityRules, Deps, VisibilityRules, VisitorRules
 from services.patrols.latest import LATEST_FLUSH_S
 from services.patrols.metrics import PatrolMetrics
 from services.patrols.repository import MongoPatrolRepository
@@ -59,6 +60,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         visitors=VisitorRules(
             closes_at=settings.school_closes_at,
             personal_retention=timedelta(days=settings.visitor_personal_days),
+        ),
+        visibility=VisibilityRules(
+            radius_m=settings.visibility_radius_m,
+            settle=timedelta(seconds=settings.visibility_settle_s),
         ),
         community=CommunityRules(
             pii_key=settings.require_pii_key(),
@@ -104,6 +109,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         Round("hazard-relay", 1.0, lambda: hazards_service.relay(deps=deps, now=utcnow())),
         # community checks stored but not seen published; personal fields past retention
         Round("community-relay", 1.0, lambda: community_service.relay(deps=deps, now=utcnow())),
+        # police visibility: each school's rush-hour windows once ended, from positions
+        Round(
+            "visibility",
+            settings.visibility_check_s,
+            lambda: visibility_service.watch(deps=deps, now=utcnow()),
+        ),
+        Round("visibility-relay", 1.0, lambda: visibility_service.relay(deps=deps, now=utcnow())),
         # gate visitors still inside at closing are flagged; changes a crash left unpublished;
         # visitors' personal fields past their retention
         Round(

@@ -79,6 +79,11 @@ class PatrolMetrics(Instruments):
         "safecampus_visitors_after_hours_total",
         "Visitors still inside when their school closed",
     )
+    school_windows: Counter = counter(
+        "safecampus_school_windows_total",
+        "Schools' rush-hour windows worked out: seen (a unit near) or unseen",
+        "visibility",
+    )
     fixes_out_of_order: Counter = counter(
         "safecampus_fixes_out_of_order_total",
         "Fixes older than the unit's latest: kept in history, not used as its position",

@@ -10,7 +10,7 @@ than any other write.
 
 The other subjects keep their own parts beside this file (visits_repository,
 enforcement_repository, guard_posts_repository, plans_repository, hazards_repository,
-community_repository, visitors_repository);
+community_repository, visitors_repository, visibility_repository);
 MongoPatrolRepository is all of them over one database.
 """
 
@@ -30,6 +30,7 @@ from services.patrols.guard_posts_repository import GuardPostsRepository, MongoG
 from services.patrols.hazards_repository import HazardsRepository, MongoHazards
 from services.patrols.models import StoredFix, UnitState
 from services.patrols.plans_repository import MongoPlans, PlansRepository
+from services.patrols.visibility_repository import MongoVisibility, VisibilityRepository
 from services.patrols.visitors_repository import MongoVisitors, VisitorsRepository
 from services.patrols.visits import Box, Sighting, Span
 from services.patrols.visits_repository import MongoVisits, VisitsRepository
@@ -75,6 +76,7 @@ class PatrolRepository(
     HazardsRepository,
     CommunityRepository,
     VisitorsRepository,
+    VisibilityRepository,
     Protocol,
 ):
     """Everything patrols stores."""
@@ -226,6 +228,7 @@ class MongoPatrolRepository(
     MongoHazards,
     MongoCommunity,
     MongoVisitors,
+    MongoVisibility,
 ):
     """Every part of patrols' persistence over one database."""
 
@@ -238,6 +241,7 @@ class MongoPatrolRepository(
         MongoHazards,
         MongoCommunity,
         MongoVisitors,
+        MongoVisibility,
     )
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:

@@ -48,6 +48,16 @@ class PatrolsSettings(IntakeSettings):
         60.0, gt=0, description="How often visitors still inside are checked against closing"
     )
 
+    visibility_radius_m: float = Field(
+        300.0, gt=0, le=5000, description="Police visibility: a unit this near a school is seen"
+    )
+    visibility_settle_s: float = Field(
+        300.0, ge=0, description="A window is worked out this long after it ends (late fixes)"
+    )
+    visibility_check_s: float = Field(
+        60.0, gt=0, description="How often ended rush-hour windows are looked for"
+    )
+
     def require_pii_key(self) -> bytes:
         """The key identity numbers are hashed with, or a clear start-up error."""
         if self.pii_key is None or len(self.pii_key.get_secret_value()) < 32:

@@ -227,6 +227,19 @@ REPORTS: dict[str, Report] = {
         "closed, and the median stay of those who left; the first row all schools, then one per "
         "school; `kind` keeps one purpose. `format=csv` gives the rows as CSV.",
     ),
+    "visibility": Report(
+        "visibility",
+        models.VisibilityReport,
+        "Police visibility (见警率) at schools in rush hours, and minutes present",
+        service.visibility,
+        Rows(models.VisibilityRow, "rows"),
+        kind=Literal["morning", "noon", "afternoon"],
+        description="Each school's rush-hour windows that started in [since, until) "
+        "(`kind`: one window of the day), worked out from positions once they ended: seen "
+        "when a unit was within VISIBILITY_RADIUS_M of the school at some moment; minutes "
+        "present, the minutes any unit was; windows with a vehicle, foot or special patrol "
+        "near. The first row all schools, then one per township, then one per school.",
+    ),
     "inspections": Report(
         "inspections",
         models.InspectionsReport,

@@ -134,6 +134,14 @@ def trend_charts(trend: Trends, words: Words) -> list[str]:
             maximum=1.0,
         ),
         line_chart(
+            "trend-visibility",
+            words("trend_visibility") + title,
+            weeks,
+            series("visibility_rate"),
+            words,
+            maximum=1.0,
+        ),
+        line_chart(
             "trend-violations",
             words("trend_violations") + title,
             weeks,

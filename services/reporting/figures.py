@@ -31,6 +31,8 @@ from services.reporting.models import (
     VideoCheckRow,
     ViolationRow,
     ViolationsReport,
+    VisibilityReport,
+    VisibilityRow,
 )
 from services.reporting.tallies import (
     INTERVALS,
@@ -50,6 +52,7 @@ from shared.events import (
     GateVisitChanged,
     GuardPostWindow,
     HazardChanged,
+    SchoolWindowPatrolled,
     VideoCheckRecorded,
 )
 from shared.provisioning import County, PatrolPoint, School
@@ -284,6 +287,47 @@ def hazards(changes: Sequence[HazardChanged], *, at: datetime) -> HazardsReport:
         groups[(None, hazard.school.township)].append(hazard)
     order = sorted(groups, key=lambda g: (g != (None, None), g[0] is None, g[0] or "", g[1] or ""))
     return HazardsReport(at=at, rows=[_hazard_row(g, groups[g], at) for g in order])
+
+
+def visibility(windows: Sequence[SchoolWindowPatrolled]) -> VisibilityReport:
+    """Police visibility over all the windows, then by township, then by school."""
+    groups: dict[tuple[str | None, str | None], list[SchoolWindowPatrolled]] = defaultdict(list)
+    for window in windows:
+        groups[(None, None)].append(window)
+        groups[(window.school.township, None)].append(window)
+        groups[(window.school.township, window.school.school_id)].append(window)
+    groups.setdefault((None, None), [])
+    order = sorted(
+        groups, key=lambda g: (g[0] is not None, g[1] is not None, g[0] or "", g[1] or "")
+    )
+    return VisibilityReport(rows=[_visibility_row(g, groups[g]) for g in order])
+
+
+def visibility_totals(windows: Sequence[SchoolWindowPatrolled]) -> tuple[int, float | None]:
+    """How many windows, and the share with a unit near."""
+    return len(windows), rate(sum(w.seen for w in windows), len(windows))
+
+
+def _visibility_row(
+    group: tuple[str | None, str | None], windows: list[SchoolWindowPatrolled]
+) -> VisibilityRow:
+    township, school_id = group
+    modes = [{u.mode for u in w.units} for w in windows]
+    return VisibilityRow(
+        township=township,
+        school_id=school_id,
+        school_name=windows[0].school.name if school_id is not None else None,
+        school_windows=len(windows),
+        seen=sum(w.seen for w in windows),
+        visibility_rate=visibility_totals(windows)[1],
+        minutes_present=sum(w.minutes_present for w in windows),
+        presence_rate=rate(
+            sum(w.minutes_present for w in windows), sum(w.window_minutes for w in windows)
+        ),
+        vehicle=sum("vehicle" in m for m in modes),
+        foot=sum("foot" in m for m in modes),
+        special=sum("special" in m for m in modes),
+    )
 
 
 def gate_visits(changes: Sequence[GateVisitChanged], *, at: datetime) -> GateVisitsReport:

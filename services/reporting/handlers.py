@@ -87,6 +87,13 @@ _READ_MODELS: list[tuple[str, str, type[BaseModel], Callable[..., Awaitable[None
         "Visitors in and out at schools' gates (no person) → visits, still inside, after hours",
     ),
     (
+        "patrols_visibility",
+        "reporting-visibility",
+        events.SchoolWindowPatrolled,
+        service.record_school_window,
+        "Schools' rush-hour windows (units seen near) → police visibility per school and week",
+    ),
+    (
         "devices_troubles",
         "reporting-device-troubles",
         events.DeviceTrouble,

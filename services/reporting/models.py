@@ -157,6 +157,29 @@ class VideoBulletin(BaseModel):
     rows: list[VideoCheckRow]
 
 
+class VisibilityRow(BaseModel):
+    """Police visibility (见警率) in schools' rush-hour windows: all schools (no township, no
+    school), one township's, or one school's."""
+
+    township: str | None = None
+    school_id: str | None = None
+    school_name: str | None = None
+    school_windows: int = Field(..., ge=0, description="Schools' rush-hour windows worked out")
+    seen: int = Field(..., ge=0, description="Windows in which a unit was near the school")
+    visibility_rate: float | None = Field(None, description="seen / school_windows")
+    minutes_present: int = Field(..., ge=0, description="Minutes in which any unit was near")
+    presence_rate: float | None = Field(None, description="minutes present / window minutes")
+    vehicle: int = Field(..., ge=0, description="Windows with a vehicle patrol near")
+    foot: int = Field(..., ge=0, description="Windows with a foot patrol near")
+    special: int = Field(..., ge=0, description="Windows with special patrol police near")
+
+
+class VisibilityReport(BaseModel):
+    rows: list[VisibilityRow] = Field(
+        ..., description="All first, then per township, then per school"
+    )
+
+
 class GateVisitRow(BaseModel):
     """Visitors at schools' gates in the period: all schools (no school), or one school's."""
 
@@ -278,6 +301,10 @@ class PeriodSummary(BaseModel):
     three_defences_rate: float | None
     guard_post_windows: int
     guard_post_staffing_rate: float | None
+    school_windows: int = Field(0, ge=0, description="Schools' rush-hour windows worked out")
+    visibility_rate: float | None = Field(
+        None, description="Police visibility (见警率): windows with a unit near the school"
+    )
     schools_covered: int
     schools: int = Field(..., description="Schools in scope: the county, township or school")
     sentence: str = Field(..., description="'N campaigns, N violations, ...'")
@@ -299,6 +326,8 @@ class WeekFigures(BaseModel):
     guard_post_windows: int = Field(..., ge=0)
     guard_post_staffing_rate: float | None
     violations: int = Field(..., ge=0)
+    school_windows: int = Field(0, ge=0, description="Schools' rush-hour windows worked out")
+    visibility_rate: float | None = Field(None, description="Windows with a unit near")
 
 
 class Trends(BaseModel):

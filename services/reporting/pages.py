@@ -231,6 +231,7 @@ def _tiles(overview: Overview, words: Words) -> str:
         ("letters", "tile_letters", f"{s.letters:,}"),
         ("three-defences", "tile_three_defences", percent(s.three_defences_rate)),
         ("staffing", "tile_staffing", percent(s.guard_post_staffing_rate)),
+        ("visibility", "tile_visibility", percent(s.visibility_rate)),
         ("covered", "tile_covered", words("of", part=s.schools_covered, whole=s.schools)),
     ]
     return (

@@ -6,7 +6,7 @@ import dataclasses
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from typing import Any, Generic, Protocol, TypeVar
 from zoneinfo import ZoneInfo
@@ -38,6 +38,7 @@ from shared.events import (
     GuardPostWindow,
     HazardChanged,
     PointVisited,
+    SchoolWindowPatrolled,
     VideoCheckRecorded,
     ViolationRecorded,
 )
@@ -209,6 +210,15 @@ GATE_VISITS = RecordKind(
     "purpose",
     school_field="school.school_id",
 )
+# each school's rush-hour window once ended (key: school and window start)
+VISIBILITY = RecordKind(
+    "school_windows",
+    SchoolWindowPatrolled,
+    lambda e: f"{e.school.school_id}|{e.window_start.astimezone(UTC).isoformat()}",
+    "window_start",
+    "window",
+    school_field="school.school_id",
+)
 SPANS = "trouble_spans"  # one per trouble_id, from its events (devices.TroubleSpan)
 RECORD_KINDS: tuple[RecordKind[Any], ...] = (
     TROUBLES,
@@ -221,6 +231,7 @@ RECORD_KINDS: tuple[RecordKind[Any], ...] = (
     VIDEO_CHECKS,
     COMMUNITY_CHECKS,
     GATE_VISITS,
+    VISIBILITY,
 )
 
 

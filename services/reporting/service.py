@@ -29,6 +29,7 @@ from services.reporting.models import (
     Trends,
     VideoBulletin,
     ViolationsReport,
+    VisibilityReport,
 )
 from services.reporting.repository import (
     ACTIVITIES,
@@ -41,6 +42,7 @@ from services.reporting.repository import (
     TROUBLES,
     VIDEO_CHECKS,
     VIOLATIONS,
+    VISIBILITY,
     VISITS,
     FactFilter,
     RecordFilter,
@@ -61,6 +63,7 @@ from shared.events import (
     GuardPostWindow,
     HazardChanged,
     PointVisited,
+    SchoolWindowPatrolled,
     VideoCheckRecorded,
     ViolationRecorded,
     stable_id,
@@ -131,6 +134,12 @@ async def record_gate_visit(
     *, deps: Deps, event: GateVisitChanged, stale: set[Stale] | None = None
 ) -> None:
     await deps.repo.store(GATE_VISITS, event, stale=stale)
+
+
+async def record_school_window(
+    *, deps: Deps, event: SchoolWindowPatrolled, stale: set[Stale] | None = None
+) -> None:
+    await deps.repo.store(VISIBILITY, event, stale=stale)
 
 
 async def record_campaign(
@@ -339,6 +348,11 @@ async def gate_visits(*, deps: Deps, scope: Scope, now: datetime | None = None) 
     return figures.gate_visits(visits, at=at)
 
 
+async def visibility(*, deps: Deps, scope: Scope) -> VisibilityReport:
+    """Police visibility (见警率) in the rush-hour windows that started in the period."""
+    return figures.visibility(await deps.repo.records(VISIBILITY, _record_filter(deps, scope)))
+
+
 async def campaigns_held(*, deps: Deps, scope: Scope) -> list[CampaignOpened]:
     """Campaigns running on a day of the period, for a school in scope (one for every school
     covers them all)."""
@@ -403,11 +417,12 @@ async def trends(
         limit = f"a trend covers at most {weekly.MAX_WEEKS} weeks, this period {len(parts)}"
         raise invalid_query("since", limit)
     span = dataclasses.replace(whole, since=parts[0].since, until=parts[-1].until)
-    facts, days = await asyncio.gather(
+    facts, days, seen = await asyncio.gather(
         deps.repo.alarm_facts(_fact_filter(deps, span)),
         deps.repo.daily(_record_filter(deps, span)),
+        deps.repo.records(VISIBILITY, _record_filter(deps, span)),
     )
-    rows = [weekly.week_figures(week, zone, facts, days) for week in parts]
+    rows = [weekly.week_figures(week, zone, facts, days, seen) for week in parts]
     return Trends(
         since=span.since,
         until=span.until,
@@ -423,15 +438,20 @@ async def overview(*, deps: Deps, scope: Scope, with_devices: bool = True) -> Ov
     `with_devices`, no devices report (the summary and the dashboard show none)."""
     whole = dataclasses.replace(scope, kind=None)
     school_ids = _check(deps, whole)
-    (alarms, found, posts, covered), (activities, buttons) = await asyncio.gather(
+    (alarms, found, posts, covered), (activities, buttons, seen) = await asyncio.gather(
         asyncio.gather(
             deps.repo.alarm_tally(_fact_filter(deps, whole)),
             violations(deps=deps, scope=whole),
             guard_posts(deps=deps, scope=whole),
             coverage(deps=deps, scope=whole),
         ),
-        asyncio.gather(_activities(deps, whole), _devices(deps, whole, with_devices)),
+        asyncio.gather(
+            _activities(deps, whole),
+            _devices(deps, whole, with_devices),
+            deps.repo.records(VISIBILITY, _record_filter(deps, whole)),
+        ),
     )
+    school_windows, visibility_rate = figures.visibility_totals(seen)
     reached = figures.outreach(tallies.outreach_tally(activities))
     checked = figures.inspections(tallies.inspection_tally(activities))
     times = figures.response_times_report(alarms)
@@ -458,6 +478,8 @@ async def overview(*, deps: Deps, scope: Scope, with_devices: bool = True) -> Ov
         three_defences_rate=checked.three_defences_rate,
         guard_post_windows=windows,
         guard_post_staffing_rate=figures.rate(sum(p.staffed for p in posts), windows),
+        school_windows=school_windows,
+        visibility_rate=visibility_rate,
         schools_covered=sum(c.covered for c in covered),
         schools=len(deps.county.schools) if school_ids is None else len(school_ids),
         sentence=figures.sentence(counts),

@@ -55,6 +55,7 @@ from shared.events.patrols import (
     newest_per_unit,
 )
 from shared.events.schools import PlanContact, PlanContent, SchoolPlanChanged
+from shared.events.visibility import PatrolMode, SchoolWindowPatrolled, UnitSeen
 from shared.events.visitors import GateVisitChanged, VisitChange, VisitPurpose
 
 __all__ = [
@@ -93,6 +94,7 @@ __all__ = [
     "Location",
     "NearbyUnit",
     "OutreachTopic",
+    "PatrolMode",
     "PersonRole",
     "Place",
     "PlanContact",
@@ -103,10 +105,12 @@ __all__ = [
     "PremisesKind",
     "SchoolPlanChanged",
     "SchoolRef",
+    "SchoolWindowPatrolled",
     "Session",
     "Traffic",
     "TroubleKind",
     "TroubleStatus",
+    "UnitSeen",
     "UnitStatus",
     "UnitStatusChanged",
     "VideoCheckRecorded",

@@ -15,6 +15,8 @@ from services.patrols.visitors import GateVisit
 from services.patrols.visits import Box
 from shared.events import (
     PositionReported,
+    SchoolWindowPatrolled,
+    UnitSeen,
     stable_id,
 )
 from shared.provisioning import Unit
@@ -317,3 +319,30 @@ async def test_gate_visits_change_on_their_version_and_are_erased(repo: PatrolRe
     await repo.erase_visit(gone)
     assert await repo.visit(arrived.visit_id) == gone
     assert await repo.visits_to_erase(before=NOW - timedelta(days=90), limit=10) == []
+
+
+async def test_school_windows_are_worked_out_once_and_relayed(repo: PatrolRepository) -> None:
+    day = NOW.date()
+    window = SchoolWindowPatrolled(
+        event_id=stable_id("w"),
+        occurred_at=NOW,
+        school=SCHOOL,
+        day=day,
+        window="noon",
+        window_start=NOW - timedelta(minutes=40),
+        window_end=NOW,
+        radius_m=300,
+        seen=True,
+        minutes_present=12,
+        window_minutes=40,
+        units=[UnitSeen(unit_id="U1", kind="foot_patrol", mode="foot", minutes=12)],
+    )
+    key = f"{SCHOOL.school_id}|{day.isoformat()}|noon"
+    assert await repo.visibility_keys(window_start=window.window_start) == set()
+    assert await repo.insert_visibility(key, window)
+    assert not await repo.insert_visibility(key, window)
+    assert await repo.visibility_keys(window_start=window.window_start) == {SCHOOL.school_id}
+    assert await repo.visibility_keys(window_start=window.window_end) == set()
+    assert await repo.unpublished_visibility(before=NOW + timedelta(seconds=1)) == [window]
+    await repo.visibility_published(key)
+    assert await repo.unpublished_visibility(before=NOW + timedelta(seconds=1)) == []

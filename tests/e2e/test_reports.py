@@ -37,6 +37,7 @@ from tests.reports_fixture import (
     UNTIL,
     VIDEO_CHECKS,
     VIOLATIONS,
+    VISIBILITY,
     VISITS,
 )
 from tools.stack import Stack
@@ -76,6 +77,7 @@ def topic_and_key(ns: Namespace, event: Event) -> tuple[str, str]:
         ("VideoCheckRecorded", topics.patrols_video_checks, "check_id"),
         ("CommunityCheckRecorded", topics.patrols_community_checks, "check_id"),
         ("GateVisitChanged", topics.patrols_gate_visits, "visit_id"),
+        ("SchoolWindowPatrolled", topics.patrols_visibility, "window_start"),
     ):
         if type(event).__name__ == prefix:
             return topic, str(getattr(event, key))
@@ -116,6 +118,7 @@ async def test_every_figure_arrives_exactly_once_across_a_kill(
         + VIDEO_CHECKS
         + COMMUNITY_CHECKS
         + GATE_VISITS
+        + VISIBILITY
     )
     half = len(flowing) // 2
     await produce(ns, flowing[:half])
@@ -248,6 +251,20 @@ async def test_every_figure_arrives_exactly_once_across_a_kill(
             "S2,二中,T1,1,1,1,",
             "S3,三幼,T2,1,1,1,",
         ]
+
+        async def visibility() -> list[str] | None:
+            got = await client.get(
+                f"{reporting.url}/v1/reports/visibility",
+                params=SEPTEMBER | {"format": "csv"},
+                headers=chief,
+            )
+            lines = got.text.splitlines()
+            return lines if lines[1:2] == [",,,5,3,0.6,85,0.3148,1,1,2"] else None
+
+        seen_rows = await wait_for(visibility, timeout_s=30, interval_s=0.5)
+        assert seen_rows[0] == (
+            "乡镇,学校编号,学校,高峰时段（校次）,见警,见警率,在场分钟,在场率,车巡,步巡,特巡警"
+        )
         activities = await client.get(f"{reporting.url}/v1/activities", headers=chief)
         assert len(activities.json()) == len(ACTIVITIES)
 
@@ -294,6 +311,11 @@ def test_the_dashboard_draws_the_figures_and_the_report_prints_them(
     )
     assert float(drawn.get_attribute("width") or 0) > 0
     assert browser.find_element(By.ID, "tile-letters").text.split() == ["致家长信", "2,000"]
+    assert browser.find_element(By.ID, "tile-visibility").text.split() == ["高峰见警率", "60.0%"]
+    seen = browser.find_elements(
+        By.CSS_SELECTOR, '#trend-visibility circle[data-series="visibility_rate"]'
+    )
+    assert [p.get_attribute("data-value") for p in seen][:2] == ["0.6667", "0.5"]
     assert browser.find_element(By.ID, "show").text == "查询"
     assert browser.execute_script("return document.documentElement.lang") == "zh-CN"
     # the county's time: the period began at midnight UTC, 08:00 in Asia/Shanghai

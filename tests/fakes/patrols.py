@@ -17,6 +17,7 @@ from services.patrols.visits import Box, Sighting, Span
 from shared.events import (
     CheckinRecorded,
     PositionReported,
+    SchoolWindowPatrolled,
     UnitStatusChanged,
     ViolationRecorded,
     newest_per_unit,
@@ -60,6 +61,8 @@ class InMemoryPatrolRepository:
         self.read_records: list[PersonRead] = []
         self.visit_records: dict[uuid.UUID, GateVisit] = {}
         self.visits_unpublished: set[uuid.UUID] = set()
+        self.window_records: dict[str, SchoolWindowPatrolled] = {}
+        self.windows_unpublished: set[str] = set()
 
     async def ensure_indexes(self) -> None:
         return None
@@ -108,6 +111,24 @@ class InMemoryPatrolRepository:
     async def unpublished_hazards(self, *, before: datetime) -> list[HazardChanged]:
         pending = (self.hazard_records[h] for h in self.hazards_unpublished)
         return [h for h in pending if h.occurred_at < before]
+
+    async def visibility_keys(self, *, window_start: datetime) -> set[str]:
+        records = self.window_records.values()
+        return {w.school.school_id for w in records if w.window_start == window_start}
+
+    async def insert_visibility(self, key: str, event: SchoolWindowPatrolled) -> bool:
+        if key in self.window_records:
+            return False
+        self.window_records[key] = event
+        self.windows_unpublished.add(key)
+        return True
+
+    async def visibility_published(self, key: str) -> None:
+        self.windows_unpublished.discard(key)
+
+    async def unpublished_visibility(self, *, before: datetime) -> list[SchoolWindowPatrolled]:
+        pending = (self.window_records[k] for k in sorted(self.windows_unpublished))
+        return [w for w in pending if w.occurred_at < before]
 
     async def insert_visit(self, visit: GateVisit) -> bool:
         if visit.visit_id in self.visit_records:

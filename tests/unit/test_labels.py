@@ -68,6 +68,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "check_item": get_args(events.CheckItem),
     "person_role": get_args(events.PersonRole),
     "visit_purpose": get_args(events.VisitPurpose),
+    "patrol_mode": get_args(events.PatrolMode),
     "visit_change": get_args(events.VisitChange),
 }
 # Literals of the events that are plumbing, not words anyone reads.
@@ -139,6 +140,7 @@ def test_every_column_of_every_report_s_csv_has_its_labels() -> None:
         report_models.VideoCheckRow,
         report_models.CommunityCheckRow,
         report_models.GateVisitRow,
+        report_models.VisibilityRow,
     }
     from_reports = {report.rows.model for report in REPORTS.values()}
     assert from_reports <= row_models

@@ -299,6 +299,44 @@ async def test_the_dashboard_shows_the_weeks_the_townships_side_by_side_and_a_ma
     assert ">School</th>" in one and '<td data-value="一小">一小</td>' in one, "schools"
 
 
+async def test_police_visibility_overall_by_township_and_school_and_week_by_week() -> None:
+    deps = await fed(EVERYTHING)
+    report = await service.visibility(deps=deps, scope=SEPTEMBER)
+    figures = [
+        (
+            r.township,
+            r.school_id,
+            r.school_windows,
+            r.seen,
+            r.visibility_rate,
+            r.minutes_present,
+            r.presence_rate,
+            r.vehicle,
+            r.foot,
+            r.special,
+        )
+        for r in report.rows
+    ]
+    assert figures == [
+        (None, None, 5, 3, 0.6, 85, 0.3148, 1, 1, 2),  # August's window is not counted
+        ("T1", None, 3, 2, 0.6667, 80, 0.5, 1, 1, 1),
+        ("T2", None, 2, 1, 0.5, 5, 0.0455, 0, 0, 1),
+        ("T1", "S1", 2, 1, 0.5, 20, 0.2, 1, 0, 0),
+        ("T1", "S2", 1, 1, 1.0, 60, 1.0, 0, 1, 1),
+        ("T2", "S3", 2, 1, 0.5, 5, 0.0455, 0, 0, 1),
+    ]
+    mornings = await service.visibility(
+        deps=deps, scope=Scope(since=DAY, until=UNTIL, kind="morning")
+    )
+    assert (mornings.rows[0].school_windows, mornings.rows[0].seen) == (3, 2)
+    weeks = await service.trends(deps=deps, scope=SEPTEMBER)
+    by_week = [(w.week.isoformat(), w.school_windows, w.visibility_rate) for w in weeks.weeks]
+    assert by_week[:2] == [("2026-08-31", 3, 0.6667), ("2026-09-07", 2, 0.5)]
+    assert all(n == 0 and r is None for _, n, r in by_week[2:])
+    summary = (await overview_of(EVERYTHING, SEPTEMBER)).summary
+    assert (summary.school_windows, summary.visibility_rate) == (5, 0.6)
+
+
 async def test_gate_visits_count_each_as_it_stood_at_the_periods_end_per_school() -> None:
     deps = await fed(EVERYTHING)
     report = await service.gate_visits(deps=deps, scope=SEPTEMBER)
