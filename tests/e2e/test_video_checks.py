@@ -4,6 +4,7 @@ check sent twice is one row of the day's bulletin (通报), printable and as CSV
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -91,3 +92,58 @@ async def test_a_check_is_refused_naming_the_field_or_recorded_once_into_the_bul
         )
         assert printed.status_code == 200
         assert "1 video checks: 1 posts without an officer, 1 congested" in printed.text
+
+
+async def send_until_accepted(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> None:
+    """As the console's outbox sends: again until patrols answers (it may be down)."""
+    while True:
+        try:
+            answer = await client.post(url, json=body)
+        except httpx.TransportError:
+            await asyncio.sleep(0.2)
+            continue
+        if answer.status_code < 500:
+            assert answer.status_code == 202, answer.text
+            return
+        await asyncio.sleep(0.2)
+
+
+async def test_checks_streamed_through_kills_of_patrols_and_reporting_are_each_one_row(
+    stack: Stack, e2e_namespace: Namespace
+) -> None:
+    ns = e2e_namespace
+    patrols, reporting = stack["patrols"], stack["reporting"]
+    url = f"{patrols.url}/v1/video-checks"
+    bodies = [check(school_id="S022", post_id="S022-stop", officer_on_post=True) for _ in range(12)]
+    async with httpx.AsyncClient(timeout=10, headers=ns.auth("dispatcher", "chen")) as client:
+        for body in bodies[:4]:
+            await send_until_accepted(client, url, body)
+        reporting.kill()  # the checks wait on the topic
+        patrols.kill()  # and the console keeps sending
+        sending = asyncio.gather(*(send_until_accepted(client, url, b) for b in bodies[4:8]))
+        await asyncio.sleep(1)
+        patrols.start()
+        await sending
+        await asyncio.to_thread(patrols.wait_ready)
+        for body in bodies[3:]:  # one sent before the kills again, and the rest
+            await send_until_accepted(client, url, body)
+        reporting.start()
+        await asyncio.to_thread(reporting.wait_ready)
+        today = {
+            "since": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
+            "until": (datetime.now(UTC) + timedelta(minutes=1)).isoformat(),
+            "school_id": "S022",
+        }
+
+        async def counted() -> dict[str, Any] | None:
+            got = await client.get(
+                f"{reporting.url}/v1/reports/video-checks",
+                params=today,
+                headers=ns.auth("supervisor", "li"),
+            )
+            body: dict[str, Any] = got.json()
+            return body if body["checks"] >= len(bodies) else None
+
+        bulletin = await wait_for(counted, timeout_s=30, interval_s=0.5)
+    assert bulletin["checks"] == len(bodies), "each check once"
+    assert len(bulletin["rows"]) == len(bodies) and bulletin["officer_absent"] == 0
