@@ -77,6 +77,11 @@ def bson_value(value: Any) -> Any:
     return value
 
 
+def to_milliseconds(at: datetime) -> datetime:
+    """A time as BSON keeps it (milliseconds), so that what is answered is what is stored."""
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
+
+
 def to_document(model: BaseModel, **fields: Any) -> Document:
     """The model as a document, with extra fields (typically `_id`)."""
     document: Document = bson_value(model)

@@ -104,6 +104,22 @@ async def read_topic(bootstrap: str, topic: str, *, idle_s: float = 1.0) -> list
         await consumer.stop()
 
 
+async def post_until_answered(
+    client: httpx.AsyncClient, url: str, body: dict[str, Any]
+) -> httpx.Response:
+    """As a terminal's outbox sends: again while the service is down (no connection, or a
+    5xx), until it answers."""
+    while True:
+        try:
+            answer = await client.post(url, json=body)
+        except httpx.TransportError:
+            await asyncio.sleep(0.2)
+            continue
+        if answer.status_code < 500:
+            return answer
+        await asyncio.sleep(0.2)
+
+
 async def wait_for(
     probe: Callable[[], Any], *, timeout_s: float = 30.0, interval_s: float = 0.1
 ) -> Any:

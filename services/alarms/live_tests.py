@@ -89,11 +89,6 @@ class LiveTest(BaseModel):
         return all(getattr(self, f) == getattr(other, f) for f in fields)
 
 
-def to_milliseconds(at: datetime) -> datetime:
-    """A time as BSON keeps it, so that what is answered is what is stored."""
-    return at.replace(microsecond=at.microsecond // 1000 * 1000)
-
-
 TestStatus = Literal["tested", "failed", "not_tested"]
 
 

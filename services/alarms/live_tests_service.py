@@ -13,11 +13,11 @@ from services.alarms.live_tests import (
     LiveTestReport,
     LiveTestRequest,
     report,
-    to_milliseconds,
 )
 from services.alarms.live_tests_repository import LiveTestRepository
 from services.alarms.repository import AlarmRepository
 from shared.errors import InvalidInput, field_error, invalid_query
+from shared.mongo import to_milliseconds
 from shared.provisioning import County
 
 DEFAULT_SPAN = timedelta(days=90)  # a quarter: some counties test every button each quarter

@@ -5,7 +5,7 @@ that shows people is audited (read by admins)."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
@@ -19,6 +19,7 @@ from services.patrols.community import (
     PersonSeen,
 )
 from services.patrols.community_service import CheckRefused
+from services.patrols.deps import Deps
 from shared.auth import Principal, require_role
 from shared.events import utcnow
 from shared.inputs import Moment
@@ -69,6 +70,27 @@ async def get_checks(
     return [c.view(people="none") for c in checks]
 
 
+async def _read(
+    deps: Deps,
+    check_id: uuid.UUID,
+    principal: Principal,
+    people: Literal["masked", "clear"],
+    purpose: str | None,
+) -> CommunityCheckView:
+    """One check with its people as asked, the read audited; 404 when there is none."""
+    view = await community_service.get(
+        deps=deps,
+        check_id=check_id,
+        principal=principal,
+        people=people,
+        purpose=purpose,
+        now=utcnow(),
+    )
+    if view is None:
+        raise HTTPException(404, f"no community check {check_id}")
+    return view
+
+
 @router.get(
     "/v1/community-checks/{check_id}",
     response_model=CommunityCheckView,
@@ -81,17 +103,7 @@ async def get_check(
     principal: Reader,
     purpose: Annotated[str | None, Query(min_length=2, max_length=200)] = None,
 ) -> CommunityCheckView:
-    view = await community_service.get(
-        deps=deps,
-        check_id=check_id,
-        principal=principal,
-        people="masked",
-        purpose=purpose,
-        now=utcnow(),
-    )
-    if view is None:
-        raise HTTPException(404, f"no community check {check_id}")
-    return view
+    return await _read(deps, check_id, principal, "masked", purpose)
 
 
 @router.get(
@@ -105,17 +117,7 @@ async def get_check(
 async def get_check_people(
     check_id: uuid.UUID, deps: DepsDep, principal: Supervisor, purpose: Purpose
 ) -> CommunityCheckView:
-    view = await community_service.get(
-        deps=deps,
-        check_id=check_id,
-        principal=principal,
-        people="clear",
-        purpose=purpose,
-        now=utcnow(),
-    )
-    if view is None:
-        raise HTTPException(404, f"no community check {check_id}")
-    return view
+    return await _read(deps, check_id, principal, "clear", purpose)
 
 
 @router.post(

@@ -27,6 +27,7 @@ from shared.auth import Principal
 from shared.errors import InvalidInput, field_error
 from shared.events import Place, SchoolRef
 from shared.geo import haversine_m
+from shared.mongo import to_milliseconds
 
 RELAY_AFTER = timedelta(seconds=5)  # younger unpublished checks are still their request's
 ERASE_BATCH = 500
@@ -34,11 +35,6 @@ ERASE_BATCH = 500
 
 class CheckRefused(Exception):
     """The check id is another check's."""
-
-
-def _ms(now: datetime) -> datetime:
-    """As stored (BSON keeps milliseconds), so an answer and a later read agree."""
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def nearest_school(deps: Deps, lat: float, lon: float) -> tuple[SchoolRef, float] | None:
@@ -95,7 +91,7 @@ async def record(
         address=request.address,
         lat=request.lat,
         lon=request.lon,
-        checked_at=_ms(request.at),
+        checked_at=to_milliseconds(request.at),
         checked=request.checked,
         failed=request.failed,
         people=[StoredPerson.of(p, key) for p in request.people],
@@ -173,7 +169,7 @@ async def _audit(
 ) -> None:
     """Kept before anything is shown: a read that cannot be audited is not answered."""
     read = PersonRead(
-        at=_ms(now),
+        at=to_milliseconds(now),
         actor=principal.sub,
         role=principal.role,
         action=action,
@@ -234,7 +230,10 @@ async def erase_expired(*, deps: Deps, now: datetime) -> int:
     while batch := await deps.repo.checks_to_erase(before=before, limit=ERASE_BATCH):
         for check in batch:
             gone = check.model_copy(
-                update={"people": [p.erased() for p in check.people], "erased_at": _ms(now)}
+                update={
+                    "people": [p.erased() for p in check.people],
+                    "erased_at": to_milliseconds(now),
+                }
             )
             await deps.repo.erase_people(gone)
             erased += 1

@@ -24,6 +24,7 @@ from shared.events import (
     stable_id,
 )
 from shared.geo import haversine_m
+from shared.mongo import to_milliseconds
 
 
 class CampaignExists(Exception):
@@ -36,7 +37,7 @@ async def create_campaign(
     unknown = [s for s in request.school_ids if deps.county.school(s) is None]
     if unknown:
         raise InvalidInput([field_error("school_ids", f"unknown schools {unknown}")])
-    stamp = now.replace(microsecond=now.microsecond // 1000 * 1000)  # as stored (BSON: ms)
+    stamp = to_milliseconds(now)
     campaign = Campaign(**request.model_dump(), created_by=actor, created_at=stamp)
     if not await deps.repo.add_campaign(campaign):
         stored = await deps.repo.campaign(request.campaign_id)

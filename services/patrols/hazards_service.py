@@ -21,14 +21,10 @@ from services.patrols.hazards import (
 )
 from shared.errors import InvalidInput, field_error, query_error
 from shared.events.hazards import HazardChange, HazardChanged
+from shared.mongo import to_milliseconds
 
 RELAY_AFTER = timedelta(seconds=5)  # younger unpublished changes are still their request's
 SYSTEM = "system"
-
-
-def _ms(now: datetime) -> datetime:
-    """As stored (BSON keeps milliseconds), so an answer and a later read agree."""
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 async def report(*, deps: Deps, request: HazardReport, actor: str, now: datetime) -> HazardChanged:
@@ -37,7 +33,7 @@ async def report(*, deps: Deps, request: HazardReport, actor: str, now: datetime
     school = deps.county.school(request.school_id)
     if school is None:
         raise InvalidInput([field_error("school_id", f"unknown school {request.school_id}")])
-    hazard = rules.reported(request, school=school.ref(), actor=actor, now=_ms(now))
+    hazard = rules.reported(request, school=school.ref(), actor=actor, now=to_milliseconds(now))
     if not await deps.repo.insert_hazard(hazard):
         held = await deps.repo.hazard(request.hazard_id)
         if held is None or not _same_report(held, request):
@@ -125,7 +121,7 @@ async def _change(
         raise HazardRefused(f"the hazard is at version {held.version}, not {body.version}")
     if add_photos:
         fields["photos"] = [*held.photos, *add_photos]
-    changed = rules.apply(held, change, actor=actor, now=_ms(now), **fields)
+    changed = rules.apply(held, change, actor=actor, now=to_milliseconds(now), **fields)
     changed = changed.model_copy(update={"note": body.note})
     if not await deps.repo.replace_hazard(changed):
         raise HazardRefused("the hazard changed meanwhile: reload it")
@@ -137,7 +133,7 @@ async def watch_overdue(*, deps: Deps, now: datetime) -> int:
     """Assigned hazards past their deadline become overdue (once: the state moves on)."""
     marked = 0
     for hazard in await deps.repo.hazards_due(now=now):
-        overdue = rules.apply(hazard, "overdue", actor=SYSTEM, now=_ms(now))
+        overdue = rules.apply(hazard, "overdue", actor=SYSTEM, now=to_milliseconds(now))
         if await deps.repo.replace_hazard(overdue):
             await publish(deps=deps, hazard=overdue)
             deps.metrics.hazards_overdue.inc()

@@ -9,6 +9,7 @@ from services.patrols.deps import Deps
 from services.patrols.plans import PlanRequest, SchoolPlan
 from shared.events import stable_id
 from shared.events.schools import SchoolPlanChanged
+from shared.mongo import to_milliseconds
 
 RELAY_AFTER = timedelta(seconds=5)  # younger unpublished versions are still their request's
 
@@ -28,7 +29,7 @@ async def save(
     was lost) answers the version it made. LookupError: no such school."""
     if deps.county.school(school_id) is None:
         raise LookupError(school_id)
-    stamp = now.replace(microsecond=now.microsecond // 1000 * 1000)  # as stored (BSON: ms)
+    stamp = to_milliseconds(now)
     plan = SchoolPlan(
         school_id=school_id,
         version=request.version + 1,

@@ -16,6 +16,7 @@ from services.patrols.visitors import (
     VisitorDeparture,
 )
 from shared.errors import InvalidInput, field_error
+from shared.mongo import to_milliseconds
 
 RELAY_AFTER = timedelta(seconds=5)  # younger unpublished changes are still their request's
 ERASE_BATCH = 500
@@ -23,11 +24,6 @@ ERASE_BATCH = 500
 
 class VisitRefused(Exception):
     """The id is another visit's, or the visitor left at another time already."""
-
-
-def _ms(moment: datetime) -> datetime:
-    """As stored (BSON keeps milliseconds), so an answer and a later read agree."""
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def _not_future(deps: Deps, name: str, moment: datetime, now: datetime) -> None:
@@ -51,9 +47,9 @@ async def arrive(
         purpose=request.purpose,
         host=request.host,
         id_checked=request.id_checked,
-        arrived_at=_ms(request.arrived_at),
+        arrived_at=to_milliseconds(request.arrived_at),
         recorded_by=actor,
-        changed_at=_ms(now),
+        changed_at=to_milliseconds(now),
         name=request.name,
         phone=request.phone,
         organisation=request.organisation,
@@ -86,7 +82,7 @@ async def leave(
     held = await deps.repo.visit(visit_id)
     if held is None or held.school.school_id != school_id:
         raise LookupError(str(visit_id))
-    left_at = _ms(request.left_at)
+    left_at = to_milliseconds(request.left_at)
     if held.left_at is not None:
         if held.left_at == left_at:
             return held
@@ -97,7 +93,7 @@ async def leave(
     if left_at - held.arrived_at > LONGEST_STAY:
         raise InvalidInput([field_error("left_at", "two days or more after the arrival")])
     zone, closes = deps.county.zone, deps.visitors.closes_at
-    out = rules.left(held, left_at=left_at, now=_ms(now), closes_at=closes, zone=zone)
+    out = rules.left(held, left_at=left_at, now=to_milliseconds(now), closes_at=closes, zone=zone)
     if not await deps.repo.replace_visit(out):
         raise VisitRefused("the visit changed meanwhile: send it again")
     await publish(deps=deps, visit=out)
@@ -111,7 +107,7 @@ async def watch_after_hours(*, deps: Deps, now: datetime) -> int:
     for visit in await deps.repo.visits_inside():
         if not rules.still_inside_after_hours(visit, now=now, closes_at=closes, zone=zone):
             continue
-        changed = rules.flagged(visit, now=_ms(now))
+        changed = rules.flagged(visit, now=to_milliseconds(now))
         if await deps.repo.replace_visit(changed):
             await publish(deps=deps, visit=changed)
             deps.metrics.visitors_after_hours.inc()
@@ -141,6 +137,6 @@ async def erase_expired(*, deps: Deps, now: datetime) -> int:
     erased = 0
     while batch := await deps.repo.visits_to_erase(before=before, limit=ERASE_BATCH):
         for visit in batch:
-            await deps.repo.erase_visit(rules.erased(visit, now=_ms(now)))
+            await deps.repo.erase_visit(rules.erased(visit, now=to_milliseconds(now)))
             erased += 1
     return erased

@@ -20,7 +20,7 @@ from pymongo import AsyncMongoClient
 
 from tests.community import check_body, resident_id
 from tests.conftest import KAFKA_BOOTSTRAP, MONGODB_URL, Namespace
-from tests.helpers import end_offsets, wait_for
+from tests.helpers import end_offsets, post_until_answered, wait_for
 from tools.stack import Stack
 
 NEAR_S021 = {"lat": 35.786257, "lon": 104.926282, "address": "郭城驿镇南街8号"}  # 100 m north
@@ -89,18 +89,9 @@ async def test_a_bad_check_is_refused_naming_the_field_and_nothing_is_kept(
         assert await checks.count_documents({}) == 0
 
 
-async def post_until_accepted(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> Any:
-    """As a terminal's outbox sends: again until the service answers (it may be down)."""
-    while True:
-        try:
-            answer = await client.post(url, json=body)
-        except httpx.TransportError:
-            await asyncio.sleep(0.2)
-            continue
-        if answer.status_code < 500:
-            assert answer.status_code == 201, answer.text
-            return answer.json()
-        await asyncio.sleep(0.2)
+async def accepted(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> None:
+    answer = await post_until_answered(client, url, body)
+    assert answer.status_code == 201, answer.text
 
 
 async def test_checks_streamed_through_a_kill_are_each_kept_and_counted_once(
@@ -113,15 +104,15 @@ async def test_checks_streamed_through_a_kill_are_each_kept_and_counted_once(
     async with httpx.AsyncClient(timeout=10, headers=headers) as client:
         url = f"{patrols.url}/v1/community-checks"
         for body in bodies[:6]:
-            await post_until_accepted(client, url, body)
+            await accepted(client, url, body)
         patrols.kill()  # mid-stream: the terminal keeps sending, and sends again
-        sending = asyncio.gather(*(post_until_accepted(client, url, b) for b in bodies[6:11]))
+        sending = asyncio.gather(*(accepted(client, url, b) for b in bodies[6:11]))
         await asyncio.sleep(1)
         patrols.start()
         await sending
         await asyncio.to_thread(patrols.wait_ready)
         for body in bodies[5:]:  # the one before the kill again, and the rest
-            await post_until_accepted(client, url, body)
+            await accepted(client, url, body)
 
         chief = ns.auth("supervisor", "li")
 

@@ -17,7 +17,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from tests.conftest import KAFKA_BOOTSTRAP, MONGODB_URL, Namespace
-from tests.helpers import end_offsets, read_topic, wait_for
+from tests.helpers import end_offsets, post_until_answered, read_topic, wait_for
 from tools.stack import Stack
 
 COUNTY_ZONE = ZoneInfo("Asia/Shanghai")  # deploy/county.yaml's
@@ -147,17 +147,8 @@ async def test_a_visitor_still_inside_at_closing_is_flagged_and_one_who_left_is_
 
 
 async def post_until(client: httpx.AsyncClient, url: str, body: dict[str, Any], ok: int) -> None:
-    """As the gate terminal sends: again until the service answers (it may be down)."""
-    while True:
-        try:
-            answer = await client.post(url, json=body)
-        except httpx.TransportError:
-            await asyncio.sleep(0.2)
-            continue
-        if answer.status_code < 500:
-            assert answer.status_code == ok, answer.text
-            return
-        await asyncio.sleep(0.2)
+    answer = await post_until_answered(client, url, body)
+    assert answer.status_code == ok, answer.text
 
 
 async def test_visitors_streamed_through_a_kill_are_each_counted_once(

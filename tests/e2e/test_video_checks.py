@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import KAFKA_BOOTSTRAP, Namespace
-from tests.helpers import end_offsets, wait_for
+from tests.helpers import end_offsets, post_until_answered, wait_for
 from tools.stack import Stack
 
 
@@ -95,17 +95,8 @@ async def test_a_check_is_refused_naming_the_field_or_recorded_once_into_the_bul
 
 
 async def send_until_accepted(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> None:
-    """As the console's outbox sends: again until patrols answers (it may be down)."""
-    while True:
-        try:
-            answer = await client.post(url, json=body)
-        except httpx.TransportError:
-            await asyncio.sleep(0.2)
-            continue
-        if answer.status_code < 500:
-            assert answer.status_code == 202, answer.text
-            return
-        await asyncio.sleep(0.2)
+    answer = await post_until_answered(client, url, body)
+    assert answer.status_code == 202, answer.text
 
 
 async def test_checks_streamed_through_kills_of_patrols_and_reporting_are_each_one_row(
