@@ -52,7 +52,6 @@ from shared.events import (
     GateVisitChanged,
     GuardPostWindow,
     HazardChanged,
-    SchoolWindowPatrolled,
     VideoCheckRecorded,
 )
 from shared.provisioning import County, PatrolPoint, School
@@ -289,44 +288,47 @@ def hazards(changes: Sequence[HazardChanged], *, at: datetime) -> HazardsReport:
     return HazardsReport(at=at, rows=[_hazard_row(g, groups[g], at) for g in order])
 
 
-def visibility(windows: Sequence[SchoolWindowPatrolled]) -> VisibilityReport:
-    """Police visibility over all the windows, then by township, then by school."""
-    groups: dict[tuple[str | None, str | None], list[SchoolWindowPatrolled]] = defaultdict(list)
-    for window in windows:
-        groups[(None, None)].append(window)
-        groups[(window.school.township, None)].append(window)
-        groups[(window.school.township, window.school.school_id)].append(window)
-    groups.setdefault((None, None), [])
+def visibility(found: Mapping[str, Facets], county: County) -> VisibilityReport:
+    """Police visibility from each school's tallies (facets: its windows of the day), over all
+    schools, then by township, then by school."""
+    groups: dict[tuple[str | None, str | None], list[Fields]] = defaultdict(list)
+    groups[(None, None)] = []
+    for school_id, facets in found.items():
+        school = county.school(school_id)
+        township = school.township if school else None
+        fields = tallies.merge_fields(tallies.SEEN, facets.values())
+        for group in ((None, None), (township, None), (township, school_id)):
+            groups[group].append(fields)
     order = sorted(
         groups, key=lambda g: (g[0] is not None, g[1] is not None, g[0] or "", g[1] or "")
     )
-    return VisibilityReport(rows=[_visibility_row(g, groups[g]) for g in order])
+    return VisibilityReport(rows=[_visibility_row(g, groups[g], county) for g in order])
 
 
-def visibility_totals(windows: Sequence[SchoolWindowPatrolled]) -> tuple[int, float | None]:
+def visibility_totals(found: Mapping[str, Facets]) -> tuple[int, float | None]:
     """How many windows, and the share with a unit near."""
-    return len(windows), rate(sum(w.seen for w in windows), len(windows))
+    whole = tallies.merge_fields(tallies.SEEN, (f for fs in found.values() for f in fs.values()))
+    return whole["windows"], rate(whole["seen"], whole["windows"])
 
 
 def _visibility_row(
-    group: tuple[str | None, str | None], windows: list[SchoolWindowPatrolled]
+    group: tuple[str | None, str | None], parts: list[Fields], county: County
 ) -> VisibilityRow:
     township, school_id = group
-    modes = [{u.mode for u in w.units} for w in windows]
+    fields = tallies.merge_fields(tallies.SEEN, parts)
+    school = county.school(school_id) if school_id else None
     return VisibilityRow(
         township=township,
         school_id=school_id,
-        school_name=windows[0].school.name if school_id is not None else None,
-        school_windows=len(windows),
-        seen=sum(w.seen for w in windows),
-        visibility_rate=visibility_totals(windows)[1],
-        minutes_present=sum(w.minutes_present for w in windows),
-        presence_rate=rate(
-            sum(w.minutes_present for w in windows), sum(w.window_minutes for w in windows)
-        ),
-        vehicle=sum("vehicle" in m for m in modes),
-        foot=sum("foot" in m for m in modes),
-        special=sum("special" in m for m in modes),
+        school_name=school.name if school else None,
+        school_windows=fields["windows"],
+        seen=fields["seen"],
+        visibility_rate=rate(fields["seen"], fields["windows"]),
+        minutes_present=fields["minutes"],
+        presence_rate=rate(fields["minutes"], fields["window_minutes"]),
+        vehicle=fields["vehicle"],
+        foot=fields["foot"],
+        special=fields["special"],
     )
 
 

@@ -56,6 +56,8 @@ class DayCounts:
     windows: int = 0
     staffed: int = 0
     violations: int = 0
+    school_windows: int = 0  # schools' rush-hour windows worked out (police visibility)
+    seen: int = 0  # of them, with a unit near
 
 
 def day_span(query: Period, zone: ZoneInfo) -> tuple[date, date]:
@@ -100,6 +102,10 @@ class ReportingRepository(Protocol):
 
     async def guard(self, query: RecordFilter) -> dict[str, Facets]:
         """Each school's staffing tally per window in the period (only the query's window)."""
+        ...
+
+    async def visibility(self, query: RecordFilter) -> dict[str, Facets]:
+        """Each school's police visibility tally per window (only the query's window)."""
         ...
 
     async def violation_counts(self, query: RecordFilter) -> Counter[ViolationKey]:
@@ -287,6 +293,11 @@ def _guard_tally(sources: Sequence[Sequence[Any]]) -> tallies.Tallies:
     return tallies.guard(windows)
 
 
+def _seen_tally(sources: Sequence[Sequence[Any]]) -> tallies.Tallies:
+    (windows,) = sources
+    return tallies.seen(windows)
+
+
 def _each_school(query: RecordFilter) -> list[RecordFilter] | None:
     """The query once per school when it names several: SecantusDB's server runs `$in` over a
     compound index slowly, equality quickly (docs/benchmarks.md). None: run it as it is."""
@@ -357,10 +368,13 @@ class MongoReportingRepository:
         self._coverage = RollupStore(db, coverage, zone, self._loader(CHECKINS, VISITS))
         guard = Rollup("guard", tallies.GUARD, _guard_tally)
         self._guard = RollupStore(db, guard, zone, self._loader(GUARD_WINDOWS))
+        seen = Rollup("visibility", tallies.SEEN, _seen_tally)
+        self._seen = RollupStore(db, seen, zone, self._loader(VISIBILITY))
         self._rollups = {
             CHECKINS.collection: self._coverage,
             VISITS.collection: self._coverage,
             GUARD_WINDOWS.collection: self._guard,
+            VISIBILITY.collection: self._seen,
         }
         self._violations_of = self._owned(VIOLATIONS)
         self._violations = LedgerStore(
@@ -513,6 +527,9 @@ class MongoReportingRepository:
     async def guard(self, query: RecordFilter) -> dict[str, Facets]:
         return await self._guard.tallies(query, query.school_ids, guard_facets(query))
 
+    async def visibility(self, query: RecordFilter) -> dict[str, Facets]:
+        return await self._seen.tallies(query, query.school_ids, guard_facets(query))
+
     async def violation_counts(self, query: RecordFilter) -> Counter[ViolationKey]:
         return tallies.violation_counts(await self._ledger(VIOLATIONS, query), query.kind)
 
@@ -564,11 +581,19 @@ class MongoReportingRepository:
         scope's named schools: from their violations)."""
         days = day_span(query, self._zone)
         guard = await self._guard.daily(days, query.school_ids, ("windows", "staffed"))
+        seen = await self._seen.daily(days, query.school_ids, ("windows", "seen"))
         violations = await self._violations_by_day(query, days)
         found: dict[date, DayCounts] = {}
-        for day in {*(date.fromisoformat(d) for d in guard), *violations}:
+        for day in {*(date.fromisoformat(d) for d in guard | seen), *violations}:
             sums = guard.get(day.isoformat(), Counter())
-            found[day] = DayCounts(sums["windows"], sums["staffed"], violations.get(day, 0))
+            looked = seen.get(day.isoformat(), Counter())
+            found[day] = DayCounts(
+                sums["windows"],
+                sums["staffed"],
+                violations.get(day, 0),
+                looked["windows"],
+                looked["seen"],
+            )
         return found
 
     async def _violations_by_day(

@@ -350,7 +350,7 @@ async def gate_visits(*, deps: Deps, scope: Scope, now: datetime | None = None) 
 
 async def visibility(*, deps: Deps, scope: Scope) -> VisibilityReport:
     """Police visibility (见警率) in the rush-hour windows that started in the period."""
-    return figures.visibility(await deps.repo.records(VISIBILITY, _record_filter(deps, scope)))
+    return figures.visibility(await deps.repo.visibility(_record_filter(deps, scope)), deps.county)
 
 
 async def campaigns_held(*, deps: Deps, scope: Scope) -> list[CampaignOpened]:
@@ -417,12 +417,11 @@ async def trends(
         limit = f"a trend covers at most {weekly.MAX_WEEKS} weeks, this period {len(parts)}"
         raise invalid_query("since", limit)
     span = dataclasses.replace(whole, since=parts[0].since, until=parts[-1].until)
-    facts, days, seen = await asyncio.gather(
+    facts, days = await asyncio.gather(
         deps.repo.alarm_facts(_fact_filter(deps, span)),
         deps.repo.daily(_record_filter(deps, span)),
-        deps.repo.records(VISIBILITY, _record_filter(deps, span)),
     )
-    rows = [weekly.week_figures(week, zone, facts, days, seen) for week in parts]
+    rows = [weekly.week_figures(week, zone, facts, days) for week in parts]
     return Trends(
         since=span.since,
         until=span.until,
@@ -448,7 +447,7 @@ async def overview(*, deps: Deps, scope: Scope, with_devices: bool = True) -> Ov
         asyncio.gather(
             _activities(deps, whole),
             _devices(deps, whole, with_devices),
-            deps.repo.records(VISIBILITY, _record_filter(deps, whole)),
+            deps.repo.visibility(_record_filter(deps, whole)),
         ),
     )
     school_windows, visibility_rate = figures.visibility_totals(seen)

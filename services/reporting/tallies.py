@@ -27,6 +27,7 @@ from shared.events import (
     Inspection,
     Letters,
     PointVisited,
+    SchoolWindowPatrolled,
     Session,
     ViolationRecorded,
 )
@@ -59,6 +60,8 @@ COVERAGE = Shape(
     sets=("points",),
 )
 GUARD = Shape(facets=WINDOWS, sums=("windows", "staffed", "late", "empty"), sets=("gap_days",))
+MODES = ("vehicle", "foot", "special")
+SEEN = Shape(facets=WINDOWS, sums=("windows", "seen", "minutes", "window_minutes", *MODES), sets=())
 
 
 def local_day(moment: datetime, zone: ZoneInfo) -> date:
@@ -77,6 +80,11 @@ def merge(shape: Shape, parts: Iterable[Facets]) -> Facets:
             for name in shape.sets:
                 into[name] = sorted(set(into[name]) | set(fields.get(name) or ()))
     return whole
+
+
+def merge_fields(shape: Shape, parts: Iterable[Fields]) -> Fields:
+    """Fields (of any facets) as one: numbers add, sets join."""
+    return merge(shape, ({ALL: fields} for fields in parts)).get(ALL, shape.empty())
 
 
 def merge_schools(shape: Shape, parts: Iterable[Tallies]) -> Tallies:
@@ -136,6 +144,21 @@ def guard(windows: Sequence[GuardPostWindow]) -> Tallies:
         fields[window.state] += 1
         if window.state == "empty":
             fields["gap_days"] = sorted({*fields["gap_days"], window.day.isoformat()})
+    return dict(tallies)
+
+
+def seen(windows: Sequence[SchoolWindowPatrolled]) -> Tallies:
+    """Per school and rush-hour window: windows worked out, those with a unit near, minutes
+    present and in all, and the windows each mode of patrol was near in."""
+    tallies: Tallies = defaultdict(dict)
+    for window in windows:
+        fields = tallies[window.school.school_id].setdefault(window.window, SEEN.empty())
+        fields["windows"] += 1
+        fields["seen"] += window.seen
+        fields["minutes"] += window.minutes_present
+        fields["window_minutes"] += window.window_minutes
+        for mode in {u.mode for u in window.units}:
+            fields[mode] += 1
     return dict(tallies)
 
 

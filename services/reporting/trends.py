@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 from services.reporting import figures, tallies
 from services.reporting.models import AlarmFact, WeekFigures
 from services.reporting.repository import DayCounts
-from shared.events import SchoolWindowPatrolled
 
 MAX_WEEKS = 60  # a year of weeks and a little more: a longer period is refused
 MAX_SCHOOLS = 500  # a county's schools: a province's trends are read per township
@@ -60,10 +59,8 @@ def week_figures(
     zone: ZoneInfo,
     facts: Sequence[AlarmFact],
     days: Mapping[date, DayCounts],
-    seen: Sequence[SchoolWindowPatrolled] = (),
 ) -> WeekFigures:
-    """One week's row, from the alarms raised in it, its days' counts and its schools'
-    rush-hour windows."""
+    """One week's row, from the alarms raised in it and its days' counts."""
     first, end = week.since.astimezone(zone).date(), week.until.astimezone(zone).date()
     raised = [f for f in facts if f.raised_at and week.since <= f.raised_at < week.until]
     alarms = tallies.alarms(raised)
@@ -84,6 +81,6 @@ def week_figures(
         guard_post_windows=windows,
         guard_post_staffing_rate=figures.rate(sum(n.staffed for n in counted), windows),
         violations=sum(n.violations for n in counted),
-        school_windows=len(mine := [w for w in seen if first <= w.day < end]),
-        visibility_rate=figures.visibility_totals(mine)[1],
+        school_windows=(looked := sum(n.school_windows for n in counted)),
+        visibility_rate=figures.rate(sum(n.seen for n in counted), looked),
     )

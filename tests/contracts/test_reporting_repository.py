@@ -24,6 +24,9 @@ from shared.events import (
     GuardPostWindow,
     Place,
     PointVisited,
+    SchoolRef,
+    SchoolWindowPatrolled,
+    UnitSeen,
     ViolationRecorded,
     stable_id,
 )
@@ -257,6 +260,37 @@ def _activity(rng: random.Random, n: int, school: str, moment: datetime) -> Acti
     )
 
 
+def _school_windows(posts: list[Any]) -> list[SchoolWindowPatrolled]:
+    """Each guard-post window as its school's window: seen unless it was empty, by a foot
+    patrol when staffed and special police when late."""
+    return [
+        SchoolWindowPatrolled(
+            event_id=stable_id("seen", str(post.event_id)),
+            occurred_at=post.window_end,
+            school=SchoolRef(
+                school_id=post.school_id,
+                name=post.school_id,
+                township="T1" if post.school_id in {"S1", "S2"} else "T2",
+                lat=35.7,
+                lon=105.0,
+            ),
+            day=post.day,
+            window=post.window,
+            window_start=post.window_start,
+            window_end=post.window_end,
+            radius_m=300,
+            seen=post.state != "empty",
+            minutes_present={"staffed": 40, "late": 10, "empty": 0}[post.state],
+            window_minutes=60,
+            units=[
+                UnitSeen(unit_id=post.unit_id, kind="k", mode=mode, minutes=1)
+                for mode in {"staffed": ["foot"], "late": ["special"], "empty": []}[post.state]
+            ],
+        )
+        for post in posts
+    ]
+
+
 def _periods(rng: random.Random) -> list[RecordFilter]:
     """Open ends, whole months, whole days, hours inside one day, and arbitrary moments."""
     month = datetime(2026, 2, 1, tzinfo=ZONE)
@@ -328,6 +362,7 @@ async def test_rolled_up_reports_equal_the_records_for_any_period(
         CHECKINS,
         GUARD_WINDOWS,
         VIOLATIONS,
+        VISIBILITY,
         VISITS,
     )
 
@@ -339,6 +374,8 @@ async def test_rolled_up_reports_equal_the_records_for_any_period(
     ]
     stored += [(GUARD_WINDOWS, found["windows"]), (VIOLATIONS, found["violations"])]
     stored += [(ACTIVITIES, found["activities"])]
+    seen = _school_windows(found["windows"])
+    stored += [(VISIBILITY, seen)]
     for kind, records in stored:
         await _store_in_batches(repo, kind, records + records[:5], rng)  # five delivered twice
     for query in _periods(rng):
@@ -362,6 +399,12 @@ async def test_rolled_up_reports_equal_the_records_for_any_period(
                 s: {window: fs[window]} for s, fs in expected_guard.items() if window in fs
             }
         assert _nonzero(await repo.guard(as_guard)) == _nonzero(expected_guard), query
+        expected_seen = tallies.seen([w for w in seen if as_guard.admits(VISIBILITY, w)])
+        if window:
+            expected_seen = {
+                s: {window: fs[window]} for s, fs in expected_seen.items() if window in fs
+            }
+        assert _nonzero(await repo.visibility(as_guard)) == _nonzero(expected_seen), query
         plain = dataclasses.replace(query, kind=None)
         violations = [v for v in found["violations"] if plain.admits(VIOLATIONS, v)]
         expected_counts = Counter(violation_key(v) for v in violations)
@@ -414,11 +457,13 @@ async def test_alarm_and_activity_tallies_are_what_their_records_give(
 
 async def test_day_by_day_counts_are_what_the_records_give(repo: ReportingRepository) -> None:
     from services.reporting import tallies
-    from services.reporting.repository import GUARD_WINDOWS, VIOLATIONS, DayCounts
+    from services.reporting.repository import GUARD_WINDOWS, VIOLATIONS, VISIBILITY, DayCounts
 
     rng = random.Random(23)
     found = _rolled_up_records(rng)
+    seen = _school_windows(found["windows"])
     await _store_in_batches(repo, GUARD_WINDOWS, found["windows"], rng)
+    await _store_in_batches(repo, VISIBILITY, seen, rng)
     await _store_in_batches(repo, VIOLATIONS, found["violations"], rng)
     february, april = datetime(2026, 2, 1, tzinfo=ZONE), datetime(2026, 4, 1, tzinfo=ZONE)
     queries = [
@@ -434,12 +479,21 @@ async def test_day_by_day_counts_are_what_the_records_give(repo: ReportingReposi
             if query.admits(GUARD_WINDOWS, window):
                 day = expected.setdefault(tallies.local_day(window.window_start, ZONE), Counter())
                 day.update(windows=1, staffed=int(window.state == "staffed"))
+        for school_window in seen:
+            if query.admits(VISIBILITY, school_window):
+                at = tallies.local_day(school_window.window_start, ZONE)
+                expected.setdefault(at, Counter()).update(
+                    school_windows=1, seen=int(school_window.seen)
+                )
         for violation in found["violations"]:
             if query.admits(VIOLATIONS, violation):
                 day = expected.setdefault(tallies.local_day(violation.observed_at, ZONE), Counter())
                 day.update(violations=1)
         days = {d: n for d, n in (await repo.daily(query)).items() if n != DayCounts()}
         assert days == {
-            d: DayCounts(n["windows"], n["staffed"], n["violations"]) for d, n in expected.items()
+            d: DayCounts(
+                n["windows"], n["staffed"], n["violations"], n["school_windows"], n["seen"]
+            )
+            for d, n in expected.items()
         }, query
         assert days, query

@@ -19,6 +19,7 @@ from services.reporting.repository import (
     GUARD_WINDOWS,
     TROUBLES,
     VIOLATIONS,
+    VISIBILITY,
     VISITS,
     DayCounts,
     FactFilter,
@@ -74,9 +75,15 @@ class InMemoryReportingRepository:
             tallies.local_day(v.observed_at, self.zone)
             for v in await self.records(VIOLATIONS, query)
         )
+        looked: Counter[date] = Counter()
+        seen: Counter[date] = Counter()
+        for school_window in await self.records(VISIBILITY, query):
+            day = tallies.local_day(school_window.window_start, self.zone)
+            looked[day] += 1
+            seen[day] += school_window.seen
         return {
-            day: DayCounts(windows[day], staffed[day], violations[day])
-            for day in {*windows, *violations}
+            day: DayCounts(windows[day], staffed[day], violations[day], looked[day], seen[day])
+            for day in {*windows, *violations, *looked}
             if first <= day < end
         }
 
@@ -90,6 +97,11 @@ class InMemoryReportingRepository:
         facet = coverage_facet(query)
         found = tallies.coverage(checkins, visits, self.zone)
         return {school_id: facets[facet] for school_id, facets in found.items() if facet in facets}
+
+    async def visibility(self, query: RecordFilter) -> dict[str, tallies.Facets]:
+        found = tallies.seen(await self.records(VISIBILITY, query))
+        wanted = guard_facets(query)
+        return {s: {f: v for f, v in fs.items() if f in wanted} for s, fs in found.items()}
 
     async def guard(self, query: RecordFilter) -> dict[str, tallies.Facets]:
         found = tallies.guard(await self.records(GUARD_WINDOWS, query))
