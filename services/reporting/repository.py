@@ -408,7 +408,8 @@ class MongoReportingRepository:
         await self._spans.create_index([("raised_at", ASCENDING)])
         await self._spans.create_index([("school_id", ASCENDING), ("raised_at", ASCENDING)])
         ledgers_kept = (*self._ledgers.values(), self._campaigns, self._alarms)
-        for store in (self._coverage, self._guard, *ledgers_kept):
+        rollups_kept = dict.fromkeys(self._rollups.values())  # coverage serves two kinds
+        for store in (*rollups_kept, *ledgers_kept):
             await store.ensure_indexes()
 
     async def store(
