@@ -153,6 +153,12 @@ class CommunityCheck(BaseModel):
     digest: str = Field(..., description="Keyed digest of the request: a retry is the same")
     erased_at: AwareDatetime | None = None
 
+    def erased(self, *, at: datetime) -> CommunityCheck:
+        """The check once its retention period is over: its people without personal fields."""
+        return self.model_copy(
+            update={"people": [p.erased() for p in self.people], "erased_at": at}
+        )
+
     def event(self) -> CommunityCheckRecorded:
         return CommunityCheckRecorded(
             event_id=uuid.uuid5(self.check_id, "recorded"),

@@ -229,13 +229,7 @@ async def erase_expired(*, deps: Deps, now: datetime) -> int:
     erased = 0
     while batch := await deps.repo.checks_to_erase(before=before, limit=ERASE_BATCH):
         for check in batch:
-            gone = check.model_copy(
-                update={
-                    "people": [p.erased() for p in check.people],
-                    "erased_at": to_milliseconds(now),
-                }
-            )
-            await deps.repo.erase_people(gone)
+            await deps.repo.erase_people(check.erased(at=to_milliseconds(now)))
             erased += 1
         deps.metrics.people_erased.inc(sum(len(c.people) for c in batch))
     return erased

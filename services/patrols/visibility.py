@@ -10,10 +10,10 @@ from datetime import UTC, date, datetime
 from services.patrols.visits import Sighting
 from shared.events import PatrolMode, SchoolWindowPatrolled, UnitSeen, stable_id
 from shared.geo import haversine_m
-from shared.provisioning import School, Unit
+from shared.provisioning import School, Unit, UnitKind
 
 # How each kind of unit patrols: on foot, in a vehicle, or as special patrol police (特巡警).
-MODES: dict[str, PatrolMode] = {
+MODES: dict[UnitKind, PatrolMode] = {
     "foot_patrol": "foot",
     "guard_post": "foot",
     "station_officer": "foot",
@@ -37,13 +37,14 @@ def patrolled(
     start, end = span
     minutes: dict[str, set[int]] = defaultdict(set)
     for unit_id, at, lat, lon in sightings:
-        if start <= at < end and haversine_m(school.lat, school.lon, lat, lon) <= radius_m:
+        near = haversine_m(school.lat, school.lon, lat, lon) <= radius_m
+        if unit_id in units and start <= at < end and near:
             minutes[unit_id].add(int((at - start).total_seconds() // 60))
     seen = [
         UnitSeen(
             unit_id=unit_id,
-            kind=units[unit_id].kind if unit_id in units else "unknown",
-            mode=MODES.get(units[unit_id].kind, "vehicle") if unit_id in units else "vehicle",
+            kind=units[unit_id].kind,
+            mode=MODES[units[unit_id].kind],
             minutes=len(slots),
         )
         for unit_id, slots in sorted(minutes.items())

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 
 from services.patrols import visitors_service
 from services.patrols.api import DepsDep
+from services.patrols.deps import Deps
 from services.patrols.visitors import GateVisit, VisitorArrival, VisitorDeparture, VisitView
 from services.patrols.visitors_service import VisitRefused
 from shared.auth import Principal, for_school, require_role
@@ -33,7 +34,7 @@ def _shown(visit: GateVisit, principal: Principal) -> VisitView:
     return visit.view(clear=principal.role == "school")
 
 
-def _school(deps: DepsDep, principal: Principal, school_id: str) -> None:
+def _school(deps: Deps, principal: Principal, school_id: str) -> None:
     for_school(principal, school_id)
     if deps.county.school(school_id) is None:
         raise HTTPException(404, f"unknown school {school_id}")

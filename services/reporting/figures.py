@@ -6,8 +6,9 @@ from __future__ import annotations
 import math
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from services.reporting import tallies
 from services.reporting.models import (
@@ -270,16 +271,26 @@ def response_times_report(tally: AlarmTally) -> ResponseTimes:
     return ResponseTimes(intervals=response_times(tally), tests_excluded=tally.tests)
 
 
+Versioned = TypeVar("Versioned", HazardChanged, GateVisitChanged)
+
+
+def as_it_stood(
+    changes: Sequence[Versioned], key: Callable[[Versioned], uuid.UUID], at: datetime
+) -> list[Versioned]:
+    """Each thing's newest change by `at` (its highest version that had happened by then)."""
+    newest: dict[uuid.UUID, Versioned] = {}
+    for change in changes:
+        held = newest.get(key(change))
+        if change.occurred_at <= at and (held is None or held.version < change.version):
+            newest[key(change)] = change
+    return list(newest.values())
+
+
 def hazards(changes: Sequence[HazardChanged], *, at: datetime) -> HazardsReport:
     """Each hazard as it stood at `at` (its newest change by then), counted overall, by its
     department and by its school's township."""
-    newest: dict[uuid.UUID, HazardChanged] = {}
-    for change in changes:
-        held = newest.get(change.hazard_id)
-        if change.occurred_at <= at and (held is None or held.version < change.version):
-            newest[change.hazard_id] = change
     groups: dict[tuple[str | None, str | None], list[HazardChanged]] = defaultdict(list)
-    for hazard in newest.values():
+    for hazard in as_it_stood(changes, lambda h: h.hazard_id, at):
         groups[(None, None)].append(hazard)
         if hazard.department is not None:
             groups[(hazard.department, None)].append(hazard)
@@ -335,15 +346,11 @@ def _visibility_row(
 def gate_visits(changes: Sequence[GateVisitChanged], *, at: datetime) -> GateVisitsReport:
     """Each visit as it stood at `at` (its newest change by then), counted over all schools,
     then per school."""
-    newest: dict[uuid.UUID, GateVisitChanged] = {}
-    for change in changes:
-        held = newest.get(change.visit_id)
-        if change.occurred_at <= at and (held is None or held.version < change.version):
-            newest[change.visit_id] = change
+    visits = as_it_stood(changes, lambda v: v.visit_id, at)
     by_school: dict[str, list[GateVisitChanged]] = defaultdict(list)
-    for visit in newest.values():
+    for visit in visits:
         by_school[visit.school.school_id].append(visit)
-    rows = [_visit_row(None, list(newest.values()), at)]
+    rows = [_visit_row(None, visits, at)]
     rows += [_visit_row(by_school[s][0], by_school[s], at) for s in sorted(by_school)]
     return GateVisitsReport(at=at, rows=rows)
 

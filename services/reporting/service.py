@@ -319,9 +319,7 @@ async def violations(*, deps: Deps, scope: Scope) -> ViolationsReport:
 async def hazards(*, deps: Deps, scope: Scope, now: datetime | None = None) -> HazardsReport:
     """Hazards reported in the period, as they stood at its end (or now, if that is earlier)."""
     found = await deps.repo.records(HAZARDS, _record_filter(deps, scope))
-    moment = now or utcnow()
-    at = min(scope.until, moment) if scope.until is not None else moment
-    return figures.hazards(found, at=at)
+    return figures.hazards(found, at=_end_or_now(scope, now))
 
 
 async def video_checks(*, deps: Deps, scope: Scope) -> VideoBulletin:
@@ -343,9 +341,13 @@ async def community_checks(*, deps: Deps, scope: Scope) -> CommunityChecksReport
 async def gate_visits(*, deps: Deps, scope: Scope, now: datetime | None = None) -> GateVisitsReport:
     """Visitors who came in during the period, as they stood at its end (or now, if earlier)."""
     visits = await deps.repo.records(GATE_VISITS, _record_filter(deps, scope))
+    return figures.gate_visits(visits, at=_end_or_now(scope, now))
+
+
+def _end_or_now(scope: Scope, now: datetime | None) -> datetime:
+    """When things are read as they stood: the period's end, or now if that is earlier."""
     moment = now or utcnow()
-    at = min(scope.until, moment) if scope.until is not None else moment
-    return figures.gate_visits(visits, at=at)
+    return min(scope.until, moment) if scope.until is not None else moment
 
 
 async def visibility(*, deps: Deps, scope: Scope) -> VisibilityReport:

@@ -273,7 +273,7 @@ async def test_community_checks_matched_by_hash_erased_and_reads_audited(
     assert len(await repo.checks_with_person(id_hash)) == 2
 
     (due,) = await repo.checks_to_erase(before=NOW - timedelta(days=180), limit=10)
-    erased = due.model_copy(update={"people": [p.erased() for p in due.people], "erased_at": NOW})
+    erased = due.erased(at=NOW)
     await repo.erase_people(erased)
     assert await repo.checks_to_erase(before=NOW - timedelta(days=180), limit=10) == []
     assert await repo.check(due.check_id) == erased

@@ -6,15 +6,16 @@ what a crash left unpublished."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import get_args
 
 from prometheus_client import CollectorRegistry
 
 from services.patrols import visibility_service
 from services.patrols.deps import Deps
-from services.patrols.visibility import patrolled
+from services.patrols.visibility import MODES, patrolled
 from shared.events import PositionReported, SchoolWindowPatrolled
 from shared.geo import haversine_m
-from shared.provisioning import County
+from shared.provisioning import County, UnitKind
 from shared.topics import Topics
 from tests.fakes.patrols import InMemoryPatrolRepository
 from tests.unit.test_patrols_service import make_deps as patrols_deps
@@ -77,6 +78,10 @@ def make_deps(county: County, registry: CollectorRegistry) -> Deps:
     assert isinstance(repo, InMemoryPatrolRepository)
     repo.calendar_record = repo.calendar_record.model_copy(update={"school_weekdays": [1]})
     return deps
+
+
+def test_every_kind_of_unit_patrols_in_a_mode() -> None:
+    assert set(MODES) == set(get_args(UnitKind))
 
 
 def published(deps: Deps) -> list[SchoolWindowPatrolled]:
